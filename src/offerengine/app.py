@@ -1,0 +1,124 @@
+"""The application factory. Nothing is built at import time: ``create_app(settings)`` builds the app,
+and its lifespan opens the database engine, Redis client, snapshot store and change feed."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+
+from offerengine import __version__
+from offerengine.auth.router import api as api_keys_router
+from offerengine.catalog.router import api as catalog_router
+from offerengine.catalog.router import runtime as catalog_runtime_router
+from offerengine.context import open_context
+from offerengine.health.router import api as health_router
+from offerengine.http import problems
+from offerengine.http.middleware import RequestMiddleware
+from offerengine.network.router import api as network_router
+from offerengine.observability.logging import configure_logging, get_logger
+from offerengine.observability.metrics import Metrics
+from offerengine.settings import Settings
+from offerengine.tenants.router import api as tenants_router
+from offerengine.versioning.router import api as audit_router
+
+log = get_logger("offerengine.app")
+
+DESCRIPTION = """
+OfferEngine is a multi-tenant offer management and decisioning engine.
+
+* **Admin API** (`/v1/admin/…`): tenants, API keys, catalog, version history and audit.
+* **Run-time API** (`/v1/…`): answered from each tenant's compiled configuration snapshot.
+
+Every request needs `Authorization: Bearer <key>`, except `/healthz`, `/readyz`, `/docs` and
+`/openapi.json`. Errors are RFC 9457 `application/problem+json` documents.
+"""
+
+TAGS = [
+    {"name": "tenants", "description": "Airlines and marketplaces (platform key)."},
+    {"name": "api keys", "description": "Tenant-scoped keys with a role (owner key)."},
+    {"name": "catalog", "description": "Products: fares, ancillaries, marketplace items."},
+    {"name": "network", "description": "The airports an airline serves."},
+    {"name": "audit", "description": "Who changed what, when."},
+    {"name": "run time", "description": "Hot-path endpoints, served from the compiled snapshot."},
+    {"name": "health", "description": "Liveness, readiness, metrics."},
+]
+
+
+def create_app(settings: Settings) -> FastAPI:
+    """Build the API for ``settings``."""
+    configure_logging(settings)
+    metrics = Metrics()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        context = await open_context(settings, metrics)
+        app.state.context = context
+        log.info(
+            "started",
+            version=__version__,
+            database=context.engine.dialect.name,
+            redis=context.redis is not None,
+        )
+        try:
+            yield
+        finally:
+            await context.close()
+
+    app = FastAPI(
+        title="OfferEngine",
+        version=__version__,
+        description=DESCRIPTION,
+        openapi_tags=TAGS,
+        lifespan=lifespan,
+        docs_url="/docs",
+        redoc_url=None,
+        max_body_size=settings.max_body_bytes,
+    )
+    app.state.settings = settings
+    problems.install(app)
+    app.add_middleware(RequestMiddleware, metrics=metrics, access_log=settings.access_log)
+    for router in (
+        health_router,
+        tenants_router,
+        api_keys_router,
+        catalog_router,
+        network_router,
+        audit_router,
+        catalog_runtime_router,
+    ):
+        app.include_router(router)
+    _document_problems(app)
+    return app
+
+
+def _document_problems(app: FastAPI) -> None:
+    """Add the Problem schema to the OpenAPI components that the error responses refer to."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(
+                title=app.title,
+                version=app.version,
+                description=app.description,
+                routes=app.routes,
+                tags=app.openapi_tags,
+            )
+            components = schema.setdefault("components", {}).setdefault("schemas", {})
+            problem = problems.Problem.model_json_schema(
+                ref_template="#/components/schemas/{model}"
+            )
+            components.update(problem.pop("$defs", {}))
+            components["Problem"] = problem
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def app_factory() -> FastAPI:
+    """For ``uvicorn --factory``: the settings come from the environment of the worker."""
+    return create_app(Settings())

@@ -1,0 +1,78 @@
+"""Authentication and permission dependencies. Every route but health and docs uses one of them."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from offerengine.auth.core import Actor, Permission, Principal
+from offerengine.deps import Ctx, request_id
+from offerengine.errors import Forbidden, Unauthenticated
+from offerengine.versioning import service as versioning
+
+bearer_scheme = HTTPBearer(
+    auto_error=False,
+    description="An API key: `Authorization: Bearer oek_…`. Keys are tenant-scoped with a role.",
+)
+
+
+async def authenticate(
+    request: Request,
+    ctx: Ctx,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
+) -> Principal:
+    """The caller of this request; 401 without a live key."""
+    if credentials is None or not credentials.credentials:
+        raise Unauthenticated("Send an API key: Authorization: Bearer <key>.")
+    principal = await ctx.keys.verify(credentials.credentials)
+    if principal is None:
+        raise Unauthenticated("The API key is unknown or revoked.")
+    request.scope.setdefault("state", {})["principal"] = principal
+    if principal.is_platform:
+        await _audit_platform_use(request, ctx, principal)
+    return principal
+
+
+async def _audit_platform_use(request: Request, ctx: Ctx, principal: Principal) -> None:
+    # Every use of a platform key is audited, reads included, in a transaction of its own so that
+    # the record stays even when the request itself fails.
+    async with ctx.session_factory() as session:
+        versioning.audit(
+            session,
+            actor=principal.actor(request_id(request)),
+            action="platform.access",
+            tenant_id=None,
+            detail=f"{request.method} {request.url.path}",
+        )
+        await session.commit()
+
+
+CurrentPrincipal = Annotated[Principal, Depends(authenticate)]
+
+
+def require(permission: Permission) -> Callable[[Principal], Awaitable[Principal]]:
+    async def check(principal: CurrentPrincipal) -> Principal:
+        if not principal.can(permission):
+            raise Forbidden(
+                f"A {principal.role.value} key may not do this (needs {permission.value})."
+            )
+        return principal
+
+    return check
+
+
+ConfigReader = Annotated[Principal, Depends(require(Permission.CONFIG_READ))]
+ConfigWriter = Annotated[Principal, Depends(require(Permission.CONFIG_WRITE))]
+KeyManager = Annotated[Principal, Depends(require(Permission.KEYS_MANAGE))]
+RuntimeCaller = Annotated[Principal, Depends(require(Permission.RUNTIME))]
+PlatformCaller = Annotated[Principal, Depends(require(Permission.TENANTS_MANAGE))]
+
+
+def current_actor(request: Request, principal: CurrentPrincipal) -> Actor:
+    return principal.actor(request_id(request))
+
+
+CurrentActor = Annotated[Actor, Depends(current_actor)]

@@ -1,0 +1,49 @@
+from __future__ import annotations
+
+import uuid
+
+from fastapi import Query, Response, status
+
+from offerengine.auth import service
+from offerengine.auth.core import Role
+from offerengine.auth.deps import CurrentActor, KeyManager
+from offerengine.auth.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyList, ApiKeyRead
+from offerengine.deps import DbSession
+from offerengine.http.routing import router
+from offerengine.tenants.deps import PathTenant
+
+api = router(prefix="/v1/admin/tenants/{tenant}/api-keys", tags=["api keys"])
+
+
+@api.post("", status_code=status.HTTP_201_CREATED, operation_id="createApiKey")
+async def create_api_key(
+    tenant: PathTenant, body: ApiKeyCreate, _: KeyManager, actor: CurrentActor, session: DbSession
+) -> ApiKeyCreated:
+    """Create a key for the tenant; the response holds the secret, shown only this once."""
+    created = await service.create_key(
+        session, tenant_id=tenant.id, name=body.name, role=Role(body.role), actor=actor
+    )
+    read = ApiKeyRead.model_validate(created.key, from_attributes=True)
+    return ApiKeyCreated(**read.model_dump(), secret=created.secret)
+
+
+@api.get("", operation_id="listApiKeys")
+async def list_api_keys(
+    tenant: PathTenant,
+    _: KeyManager,
+    session: DbSession,
+    include_revoked: bool = Query(default=False, description="Also list revoked keys."),
+) -> ApiKeyList:
+    """The tenant's keys, without their secrets."""
+    keys = await service.list_keys(session, tenant_id=tenant.id, include_revoked=include_revoked)
+    return ApiKeyList(items=[ApiKeyRead.model_validate(k, from_attributes=True) for k in keys])
+
+
+@api.delete("/{key_id}", status_code=status.HTTP_204_NO_CONTENT, operation_id="revokeApiKey")
+async def revoke_api_key(
+    tenant: PathTenant, key_id: uuid.UUID, _: KeyManager, actor: CurrentActor, session: DbSession
+) -> Response:
+    """Revoke a key: refused by every worker once this returns (see docs/operations.md)."""
+    key = await service.get_key(session, tenant_id=tenant.id, key_id=key_id)
+    await service.revoke_key(session, key=key, actor=actor)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

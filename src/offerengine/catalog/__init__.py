@@ -1,0 +1,1 @@
+"""The product catalog: flights' fare products, ancillaries, marketplace items."""

@@ -1,0 +1,274 @@
+"""Catalog logic that needs no database: product values, money checks, the compiled index, CSV rows.
+
+Prices are given as decimal strings with a currency (or, as in seed 001, ``base_price_nuc``: integer
+minor units of NUC, the filing unit) and stored as integer minor units. A price with more decimals
+than its currency has is refused, never rounded.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from types import MappingProxyType
+from typing import Any
+
+import msgspec
+
+from offerengine import money
+from offerengine.errors import FieldError, Loc
+
+# Known product types, from seed 001; the list is open: any upper-case identifier is accepted.
+KNOWN_PRODUCT_TYPES = (
+    "FLIGHT",
+    "SEAT",
+    "MEAL",
+    "BAG",
+    "LOUNGE",
+    "FAST_TRACK",
+    "INSURANCE",
+    "HOTEL",
+    "CAR",
+    "WIFI",
+    "PRIORITY",
+)
+PRODUCT_TYPE_PATTERN = r"^[A-Z][A-Z0-9_]{0,49}$"
+PRODUCT_CODE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,49}$"
+MAX_METADATA_BYTES = 64 * 1024
+
+CSV_COLUMNS = (
+    "product_type",
+    "product_code",
+    "name",
+    "description",
+    "category",
+    "base_price",
+    "currency",
+    "cost",
+    "metadata",
+    "is_active",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ProductInput:
+    """What a caller gave for one product, after structural validation."""
+
+    product_type: str
+    product_code: str
+    name: str
+    description: str | None
+    category: str | None
+    base_price: Decimal | None
+    base_price_nuc: int | None
+    currency: str | None
+    cost: Decimal | None
+    attributes: Mapping[str, Any]
+    is_active: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ProductValues:
+    """A product's stored values: money in minor units."""
+
+    product_type: str
+    product_code: str
+    name: str
+    description: str | None
+    category: str | None
+    base_price_minor: int
+    currency: str
+    cost_minor: int | None
+    attributes: Mapping[str, Any]
+    is_active: bool
+
+
+def normalize(
+    given: ProductInput, *, default_currency: str, loc: Loc = ("body",)
+) -> ProductValues | list[FieldError]:
+    """Check the money of one product and convert it to minor units, or say what is wrong."""
+    errors: list[FieldError] = []
+    if given.base_price_nuc is not None:
+        if given.currency not in (None, money.NUC):
+            errors.append(
+                FieldError(
+                    (*loc, "currency"), "base_price_nuc is in NUC; omit currency or give NUC"
+                )
+            )
+        currency = money.NUC
+    else:
+        currency = given.currency or default_currency
+        try:
+            money.currency(currency, allow_filing=True)
+        except money.UnknownCurrency as exc:
+            errors.append(FieldError((*loc, "currency"), str(exc)))
+    if errors:
+        return errors
+
+    if given.base_price_nuc is not None:
+        base_minor = given.base_price_nuc
+    else:
+        base_minor = _minor(given.base_price, currency, (*loc, "base_price"), errors)
+    cost_minor = (
+        _minor(given.cost, currency, (*loc, "cost"), errors) if given.cost is not None else None
+    )
+    if len(json.dumps(given.attributes, separators=(",", ":"))) > MAX_METADATA_BYTES:
+        errors.append(
+            FieldError((*loc, "metadata"), f"metadata is larger than {MAX_METADATA_BYTES} bytes")
+        )
+    if errors:
+        return errors
+    return ProductValues(
+        product_type=given.product_type,
+        product_code=given.product_code,
+        name=given.name,
+        description=given.description,
+        category=given.category,
+        base_price_minor=base_minor,
+        currency=currency,
+        cost_minor=cost_minor,
+        attributes=given.attributes,
+        is_active=given.is_active,
+    )
+
+
+def _minor(amount: Decimal | None, currency: str, loc: Loc, errors: list[FieldError]) -> int:
+    if amount is None:
+        errors.append(FieldError(loc, "a price is required (base_price, or base_price_nuc)"))
+        return 0
+    try:
+        return money.to_minor(amount, currency)
+    except ValueError as exc:
+        errors.append(FieldError(loc, str(exc)))
+        return 0
+
+
+# --- the compiled index, part of a tenant's snapshot -------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ProductFacts:
+    """A product as run time sees it: exact amounts, immutable."""
+
+    id: uuid.UUID
+    product_code: str
+    product_type: str
+    category: str | None
+    name: str
+    description: str | None
+    base_price: Decimal
+    currency: str
+    cost: Decimal | None
+    attributes: Mapping[str, Any]
+    is_active: bool
+    version: int
+
+    def public(self) -> dict[str, Any]:
+        """The run-time representation (no cost: that is the tenant's business)."""
+        return {
+            "id": str(self.id),
+            "product_code": self.product_code,
+            "product_type": self.product_type,
+            "category": self.category,
+            "name": self.name,
+            "description": self.description,
+            "base_price": str(self.base_price),
+            "currency": self.currency,
+            "metadata": dict(self.attributes),
+            "version": self.version,
+        }
+
+
+_encoder = msgspec.json.Encoder()
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogIndex:
+    """Active products indexed for run time, each serialised once when the snapshot is built."""
+
+    by_code: Mapping[str, ProductFacts]
+    by_id: Mapping[uuid.UUID, ProductFacts]
+    by_type: Mapping[str, tuple[ProductFacts, ...]]
+    encoded: Mapping[str, bytes] = field(repr=False)
+
+    @classmethod
+    def build(cls, products: Iterable[ProductFacts]) -> CatalogIndex:
+        active = sorted((p for p in products if p.is_active), key=lambda p: p.product_code)
+        by_type: dict[str, list[ProductFacts]] = {}
+        for product in active:
+            by_type.setdefault(product.product_type, []).append(product)
+        return cls(
+            by_code=MappingProxyType({p.product_code: p for p in active}),
+            by_id=MappingProxyType({p.id: p for p in active}),
+            by_type=MappingProxyType({k: tuple(v) for k, v in by_type.items()}),
+            encoded=MappingProxyType({p.product_code: _encoder.encode(p.public()) for p in active}),
+        )
+
+    def select(
+        self, *, product_type: str | None = None, category: str | None = None
+    ) -> Sequence[ProductFacts]:
+        pool: Iterable[ProductFacts] = (
+            self.by_type.get(product_type, ()) if product_type else self.by_code.values()
+        )
+        if category is None:
+            return list(pool)
+        return [p for p in pool if p.category == category]
+
+    def encode_list(self, products: Sequence[ProductFacts]) -> bytes:
+        return b'{"items":[' + b",".join(self.encoded[p.product_code] for p in products) + b"]}"
+
+
+# --- CSV -----------------------------------------------------------------------------------------
+
+
+def read_csv(text: str) -> tuple[list[dict[str, Any]], list[FieldError]]:
+    """Rows of a CSV upload as dicts ready for validation; empty cells are absent values.
+
+    ``metadata`` cells hold JSON; ``is_active`` holds true/false. Error locations index data rows
+    from 0 (the header is not a row), as for a JSON list.
+    """
+    reader = csv.DictReader(io.StringIO(text))
+    header = reader.fieldnames or []
+    problems: list[FieldError] = []
+    unknown = [name for name in header if name not in CSV_COLUMNS]
+    missing = [name for name in ("product_type", "product_code", "name") if name not in header]
+    if unknown:
+        problems.append(FieldError(("body", "header"), f"unknown columns: {', '.join(unknown)}"))
+    if missing:
+        problems.append(FieldError(("body", "header"), f"missing columns: {', '.join(missing)}"))
+    if problems:
+        return [], problems
+    rows: list[dict[str, Any]] = []
+    for index, raw in enumerate(reader):
+        if None in raw:
+            problems.append(FieldError(("products", index), "more cells than header columns"))
+            rows.append({})
+            continue
+        row: dict[str, Any] = {k: v for k, v in raw.items() if v not in (None, "")}
+        if "metadata" in row:
+            try:
+                row["metadata"] = json.loads(row["metadata"])
+            except json.JSONDecodeError as exc:
+                problems.append(FieldError(("products", index, "metadata"), f"not JSON: {exc.msg}"))
+                row.pop("metadata")
+        rows.append(row)
+    return rows, problems
+
+
+def write_csv(rows: Iterable[Mapping[str, Any]]) -> str:
+    """Products as CSV with the columns ``read_csv`` accepts, so an export can be re-imported."""
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        cells = dict(row)
+        cells["metadata"] = json.dumps(
+            row.get("metadata") or {}, separators=(",", ":"), sort_keys=True
+        )
+        cells["is_active"] = "true" if row.get("is_active", True) else "false"
+        writer.writerow({k: "" if cells.get(k) is None else cells[k] for k in CSV_COLUMNS})
+    return out.getvalue()

@@ -1,0 +1,32 @@
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from offerengine.db.base import Base, IdMixin, TenantOwnedMixin, TimestampMixin
+
+
+class Product(IdMixin, TenantOwnedMixin, TimestampMixin, Base):
+    __tablename__ = "products"
+    __table_args__ = (
+        sa.UniqueConstraint("tenant_id", "product_code"),
+        sa.Index(None, "tenant_id", "product_type"),
+        sa.Index(None, "tenant_id", "category"),
+    )
+
+    product_type: Mapped[str] = mapped_column(sa.String(50))
+    product_code: Mapped[str] = mapped_column(sa.String(50))
+    name: Mapped[str] = mapped_column(sa.String(255))
+    description: Mapped[str | None] = mapped_column(sa.Text)
+    category: Mapped[str | None] = mapped_column(sa.String(100))
+    base_price_minor: Mapped[int] = mapped_column(sa.BigInteger)
+    currency: Mapped[str] = mapped_column(sa.String(3))
+    cost_minor: Mapped[int | None] = mapped_column(sa.BigInteger)
+    # "metadata" is taken by SQLAlchemy's declarative base; the column keeps the seed's name.
+    attributes: Mapped[dict[str, Any]] = mapped_column("metadata", default=dict)
+    is_active: Mapped[bool] = mapped_column(default=True)
+    version: Mapped[int] = mapped_column(default=1)
+
+    __mapper_args__ = {"version_id_col": version}

@@ -1,0 +1,305 @@
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any, Literal
+
+from fastapi import Depends, Path, Query, Request, Response, status
+from pydantic import BaseModel, Field
+
+from offerengine.auth.deps import ConfigReader, ConfigWriter, CurrentActor
+from offerengine.auth.scoping import owned_loader
+from offerengine.catalog import core, service
+from offerengine.catalog.models import Product
+from offerengine.catalog.schemas import (
+    BulkResult,
+    ProductBulk,
+    ProductCreate,
+    ProductRead,
+    ProductUpdate,
+)
+from offerengine.deps import DbSession
+from offerengine.errors import FieldError, Invalid, NotFound, UnsupportedMedia
+from offerengine.http import problems
+from offerengine.http.routing import expected_version, parse_if_match, router, set_etag
+from offerengine.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
+from offerengine.snapshots.deps import RuntimeSnapshot
+from offerengine.tenants.deps import PathTenant
+from offerengine.tenants.models import Tenant
+from offerengine.versioning.router import add_version_routes
+
+api = router(tags=["catalog"])
+PathProduct = Annotated[Product, Depends(owned_loader(Product, "product"))]
+IfMatch = Annotated[int | None, Depends(parse_if_match)]
+TENANT_PRODUCTS = "/v1/admin/tenants/{tenant}/products"
+
+
+@api.get(TENANT_PRODUCTS, operation_id="listProducts")
+async def list_products(
+    tenant: PathTenant,
+    _: ConfigReader,
+    session: DbSession,
+    type: Annotated[
+        str | None, Query(max_length=50, description="Product type, e.g. SEAT.")
+    ] = None,
+    category: Annotated[str | None, Query(max_length=100)] = None,
+    active: Annotated[
+        bool | None, Query(description="Only active (true) or inactive (false).")
+    ] = None,
+    q: Annotated[
+        str | None, Query(max_length=200, description="Search code, name, description.")
+    ] = None,
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: Cursor = None,
+) -> Page[ProductRead]:
+    """The tenant's products, by code, filtered and searched, a page at a time."""
+    where = service.ProductFilter(product_type=type, category=category, active=active, q=q)
+    rows, next_cursor = await service.list_products(
+        session, tenant_id=tenant.id, where=where, limit=limit, cursor=cursor
+    )
+    return Page[ProductRead](items=[ProductRead.of(p) for p in rows], next_cursor=next_cursor)
+
+
+@api.post(TENANT_PRODUCTS, status_code=status.HTTP_201_CREATED, operation_id="createProduct")
+async def create_product(
+    tenant: PathTenant,
+    body: ProductCreate,
+    _: ConfigWriter,
+    actor: CurrentActor,
+    session: DbSession,
+    response: Response,
+) -> ProductRead:
+    """Create a product. Accepts seed 001's `base_price_nuc` (minor units of NUC) as well."""
+    product = await service.create(session, tenant=tenant, data=body, actor=actor)
+    set_etag(response, product.version)
+    return ProductRead.of(product)
+
+
+_BULK_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": {"$ref": "#/components/schemas/ProductBulk"}},
+            "text/csv": {
+                "schema": {"type": "string"},
+                "example": "product_type,product_code,name,base_price,currency\n"
+                "BAG,BAG-23KG,Checked bag 23 kg,35.00,USD\n",
+            },
+        },
+    }
+}
+
+
+@api.post(
+    f"{TENANT_PRODUCTS}/bulk",
+    operation_id="bulkUpsertProducts",
+    openapi_extra=_BULK_BODY,
+    responses=problems.responses(415),
+)
+async def bulk_upsert_products(
+    tenant: PathTenant, request: Request, _: ConfigWriter, actor: CurrentActor, session: DbSession
+) -> BulkResult:
+    """Create or update many products by `product_code`, all or nothing.
+
+    Send `{"products": [...]}` as JSON, or a CSV file with `Content-Type: text/csv` (the columns of
+    the CSV export). If any row is bad nothing is imported, and the 422 lists every bad row.
+    """
+    rows, row_errors = await _bulk_rows(request)
+    outcome = await service.bulk_upsert(
+        session, tenant=tenant, rows=rows, actor=actor, row_errors=row_errors
+    )
+    return BulkResult(
+        created=len(outcome.created),
+        updated=len(outcome.updated),
+        unchanged=len(outcome.unchanged),
+        items=[ProductRead.of(p) for p in [*outcome.created, *outcome.updated, *outcome.unchanged]],
+    )
+
+
+async def _bulk_rows(request: Request) -> tuple[list[dict[str, Any]], dict[int, list[FieldError]]]:
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    body = await request.body()
+    if media_type in ("text/csv", "application/csv"):
+        try:
+            text = body.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise Invalid.field(("body",), "the CSV is not UTF-8 text") from exc
+        rows, problems = core.read_csv(text)
+        header = [p for p in problems if p.loc[:2] == ("body", "header")]
+        if header:
+            raise Invalid(header[0].msg, header)
+        by_row: dict[int, list[FieldError]] = {}
+        for problem in problems:
+            by_row.setdefault(int(problem.loc[1]), []).append(problem)
+        return rows, by_row
+    if media_type in ("application/json", ""):
+        try:
+            parsed = ProductBulk.model_validate_json(body or b"null")
+        except ValueError as exc:
+            raise Invalid.field(("body",), _first_error(exc)) from exc
+        return parsed.products, {}
+    raise UnsupportedMedia(
+        f'Send JSON ({{"products": [...]}}) or text/csv, not {media_type!r}.',
+        [FieldError(("header", "Content-Type"), "expected application/json or text/csv")],
+    )
+
+
+def _first_error(exc: ValueError) -> str:
+    errors = getattr(exc, "errors", None)
+    if callable(errors):
+        found = errors()
+        if found:
+            first = found[0]
+            where = ".".join(str(p) for p in first.get("loc", ()))
+            return f"{where}: {first.get('msg')}" if where else str(first.get("msg"))
+    return str(exc)
+
+
+class ProductExport(BaseModel):
+    products: list[dict[str, Any]] = Field(
+        json_schema_extra={"items": {"$ref": "#/components/schemas/ProductCreate"}}
+    )
+
+
+@api.get(
+    f"{TENANT_PRODUCTS}/export",
+    operation_id="exportProducts",
+    response_model=ProductExport,
+    responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}}},
+)
+async def export_products(
+    tenant: PathTenant,
+    _: ConfigReader,
+    session: DbSession,
+    format: Annotated[Literal["json", "csv"], Query(description="json or csv.")] = "json",
+) -> Response:
+    """Every product, in the shape bulk import takes (so an export can be re-imported)."""
+    rows = await service.export(session, tenant_id=tenant.id)
+    filename = f"{tenant.code.lower()}-products.{format}"
+    disposition = {"Content-Disposition": f'attachment; filename="{filename}"'}
+    if format == "csv":
+        return Response(
+            core.write_csv(rows), media_type="text/csv; charset=utf-8", headers=disposition
+        )
+    return Response(
+        ProductExport(products=rows).model_dump_json(),
+        media_type="application/json",
+        headers=disposition,
+    )
+
+
+@api.get("/v1/admin/products/{id}", operation_id="getProduct")
+async def get_product(product: PathProduct, _: ConfigReader, response: Response) -> ProductRead:
+    """A product; its `ETag` is its version, for `If-Match` on a later change."""
+    set_etag(response, product.version)
+    return ProductRead.of(product)
+
+
+@api.put("/v1/admin/products/{id}", operation_id="updateProduct")
+async def update_product(
+    product: PathProduct,
+    body: ProductUpdate,
+    _: ConfigWriter,
+    actor: CurrentActor,
+    session: DbSession,
+    if_match: IfMatch,
+    response: Response,
+) -> ProductRead:
+    """Replace a product's fields. With `If-Match` (or `version`), a stale version is a 409."""
+    tenant = await _tenant_of(session, product.tenant_id)
+    updated = await service.update(
+        session,
+        product=product,
+        tenant=tenant,
+        data=body,
+        actor=actor,
+        expected_version=expected_version(if_match, body.version),
+    )
+    set_etag(response, updated.version)
+    return ProductRead.of(updated)
+
+
+@api.delete(
+    "/v1/admin/products/{id}", status_code=status.HTTP_204_NO_CONTENT, operation_id="deleteProduct"
+)
+async def delete_product(
+    product: PathProduct,
+    _: ConfigWriter,
+    actor: CurrentActor,
+    session: DbSession,
+    if_match: IfMatch,
+) -> Response:
+    """Delete a product. Its history stays; a rollback recreates it."""
+    await service.delete(session, product=product, actor=actor, expected_version=if_match)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+async def _tenant_of(session: DbSession, tenant_id: uuid.UUID) -> Tenant:
+    tenant = await session.get(Tenant, tenant_id)
+    if tenant is None:
+        raise NotFound(f"No tenant {tenant_id}.")
+    return tenant
+
+
+add_version_routes(
+    api,
+    service.PRODUCT,
+    path="/v1/admin/products",
+    operation="Product",
+    read_model=ProductRead,
+    to_read=ProductRead.of,
+)
+
+
+# --- run time: served from the tenant's compiled snapshot, never from the database ---------------
+
+
+class RuntimeProduct(BaseModel):
+    id: uuid.UUID
+    product_code: str
+    product_type: str
+    category: str | None
+    name: str
+    description: str | None
+    base_price: str
+    currency: str
+    metadata: dict[str, Any]
+    version: int
+
+
+class RuntimeProductList(BaseModel):
+    items: list[RuntimeProduct]
+
+
+runtime = router(tags=["run time"])
+
+
+@runtime.get(
+    "/v1/catalog/products",
+    operation_id="listCatalogProducts",
+    response_model=RuntimeProductList,
+)
+async def list_catalog_products(
+    snapshot: RuntimeSnapshot,
+    type: Annotated[str | None, Query(max_length=50)] = None,
+    category: Annotated[str | None, Query(max_length=100)] = None,
+) -> Response:
+    """Active products of the key's tenant, from its compiled snapshot (runtime key)."""
+    index = snapshot.catalog
+    body = index.encode_list(index.select(product_type=type, category=category))
+    return Response(body, media_type="application/json")
+
+
+@runtime.get(
+    "/v1/catalog/products/{product_code}",
+    operation_id="getCatalogProduct",
+    response_model=RuntimeProduct,
+)
+async def get_catalog_product(
+    snapshot: RuntimeSnapshot,
+    product_code: Annotated[str, Path(max_length=50, description="The product's code.")],
+) -> Response:
+    """One active product of the key's tenant, by code, from its compiled snapshot."""
+    encoded = snapshot.catalog.encoded.get(product_code)
+    if encoded is None:
+        raise NotFound(f"No active product {product_code!r}.")
+    return Response(encoded, media_type="application/json")

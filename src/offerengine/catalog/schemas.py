@@ -1,0 +1,193 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Any, Self
+
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, StringConstraints, model_validator
+
+from offerengine.catalog import core
+from offerengine.catalog.models import Product
+from offerengine.money import format_amount
+
+ProductType = Annotated[
+    str,
+    StringConstraints(pattern=core.PRODUCT_TYPE_PATTERN),
+    Field(
+        description="Upper-case identifier: "
+        + ", ".join(core.KNOWN_PRODUCT_TYPES)
+        + " or your own.",
+        examples=["SEAT"],
+    ),
+]
+ProductCode = Annotated[
+    str,
+    StringConstraints(pattern=core.PRODUCT_CODE_PATTERN),
+    Field(description="Unique within the tenant.", examples=["SEAT-EXTRA-LEG"]),
+]
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
+Amount = Annotated[
+    Decimal,
+    Field(
+        ge=0,
+        max_digits=18,
+        description="A decimal string (or number) in `currency`; no more decimals than it has.",
+        examples=["30.00"],
+    ),
+]
+
+
+class ProductIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    product_type: ProductType
+    product_code: ProductCode
+    name: Text
+    description: Annotated[str, StringConstraints(max_length=10_000)] | None = None
+    category: (
+        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+        | None
+    ) = Field(default=None, examples=["EXTRA_LEGROOM"])
+    base_price: Amount | None = None
+    base_price_nuc: int | None = Field(
+        default=None,
+        ge=0,
+        lt=10**15,
+        description="Seed 001's form: the price in minor units of NUC (3000 = NUC 30.00). "
+        "Give this or base_price, not both.",
+    )
+    currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")] | None = Field(
+        default=None,
+        description="ISO 4217 code, or NUC (a filing unit). Default: the tenant's base currency.",
+        examples=["USD"],
+    )
+    cost: Amount | None = Field(
+        default=None, description="What the product costs you (for margins)."
+    )
+    metadata: dict[str, JsonValue] = Field(
+        default_factory=dict, description="Product-specific attributes (JSON object)."
+    )
+    is_active: bool = True
+
+    @model_validator(mode="after")
+    def _one_price(self) -> Self:
+        if self.base_price is not None and self.base_price_nuc is not None:
+            raise ValueError("give base_price or base_price_nuc, not both")
+        if self.base_price is None and self.base_price_nuc is None:
+            raise ValueError("a price is required: base_price (with currency) or base_price_nuc")
+        return self
+
+    def to_input(self) -> core.ProductInput:
+        return core.ProductInput(
+            product_type=self.product_type,
+            product_code=self.product_code,
+            name=self.name,
+            description=self.description,
+            category=self.category,
+            base_price=self.base_price,
+            base_price_nuc=self.base_price_nuc,
+            currency=self.currency,
+            cost=self.cost,
+            attributes=self.metadata,
+            is_active=self.is_active,
+        )
+
+
+class ProductCreate(ProductIn):
+    pass
+
+
+class ProductUpdate(ProductIn):
+    """A full replacement of the product's fields."""
+
+    version: int | None = Field(
+        default=None,
+        ge=1,
+        description="Optimistic concurrency: the version this change is based on.",
+    )
+
+
+class ProductRead(BaseModel):
+    id: uuid.UUID
+    tenant_id: uuid.UUID
+    product_type: str
+    product_code: str
+    name: str
+    description: str | None
+    category: str | None
+    base_price: str = Field(description="Decimal string with the currency's minor units.")
+    currency: str
+    cost: str | None
+    metadata: dict[str, Any]
+    is_active: bool
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, product: Product) -> ProductRead:
+        return cls(
+            id=product.id,
+            tenant_id=product.tenant_id,
+            product_type=product.product_type,
+            product_code=product.product_code,
+            name=product.name,
+            description=product.description,
+            category=product.category,
+            base_price=format_amount(product.base_price_minor, product.currency),
+            currency=product.currency,
+            cost=(
+                format_amount(product.cost_minor, product.currency)
+                if product.cost_minor is not None
+                else None
+            ),
+            metadata=dict(product.attributes),
+            is_active=product.is_active,
+            version=product.version,
+            created_at=product.created_at,
+            updated_at=product.updated_at,
+        )
+
+    def as_input(self) -> dict[str, Any]:
+        """The fields an import takes, so that an export (or a version) can be fed back in."""
+        return self.model_dump(
+            mode="json",
+            include={
+                "product_type",
+                "product_code",
+                "name",
+                "description",
+                "category",
+                "base_price",
+                "currency",
+                "cost",
+                "metadata",
+                "is_active",
+            },
+        )
+
+
+class ProductBulk(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    # Rows are validated one by one by the service, so that every bad row is reported with its
+    # errors; the schema still documents them as ProductCreate.
+    products: list[dict[str, Any]] = Field(
+        max_length=10_000,
+        description="Products to create or update by product_code (each as for createProduct).",
+        json_schema_extra={"items": {"$ref": "#/components/schemas/ProductCreate"}},
+    )
+
+
+class BulkRowError(BaseModel):
+    row: int = Field(description="1-based position in the list (or data row of the CSV).")
+    product_code: str | None
+    errors: list[dict[str, Any]]
+
+
+class BulkResult(BaseModel):
+    created: int
+    updated: int
+    unchanged: int
+    items: list[ProductRead]

@@ -1,0 +1,80 @@
+"""Everything an app instance holds while it runs, built by the lifespan and closed with it."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from offerengine.auth.service import KeyCache
+from offerengine.db.engine import create_engine
+from offerengine.observability.metrics import Metrics
+from offerengine.settings import Settings
+from offerengine.snapshots import service as snapshots
+from offerengine.snapshots.core import Snapshot
+from offerengine.snapshots.feed import ChangeFeed, channel_name
+from offerengine.snapshots.store import SnapshotStore
+
+
+@dataclass
+class AppContext:
+    settings: Settings
+    engine: AsyncEngine
+    session_factory: async_sessionmaker[AsyncSession]
+    redis: Redis | None
+    snapshots: SnapshotStore
+    keys: KeyCache
+    feed: ChangeFeed
+    metrics: Metrics
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.engine.dialect.name == "sqlite"
+
+    async def close(self) -> None:
+        await self.feed.stop()
+        await self.snapshots.close()
+        if self.redis is not None:
+            await self.redis.aclose()
+        await self.engine.dispose()
+
+
+async def open_context(settings: Settings, metrics: Metrics) -> AppContext:
+    engine = create_engine(
+        settings.database_url, pool_size=settings.database_pool_size, echo=settings.database_echo
+    )
+    session_factory = async_sessionmaker(engine, expire_on_commit=False)
+    redis = (
+        Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=2)
+        if settings.redis_url
+        else None
+    )
+    is_postgres = engine.dialect.name == "postgresql"
+
+    async def build_snapshot(tenant_id: uuid.UUID) -> Snapshot | None:
+        async with session_factory() as session:
+            if is_postgres:
+                # One consistent read: the version and the data it describes belong together.
+                await session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+            return await snapshots.build(session, tenant_id)
+
+    store = SnapshotStore(build_snapshot)
+    platform = settings.platform_key.get_secret_value() if settings.platform_key else None
+    keys = KeyCache(session_factory, platform)
+    feed = ChangeFeed(
+        store=store,
+        session_factory=session_factory,
+        redis=redis,
+        channel=channel_name(settings.redis_prefix),
+        poll_seconds=(
+            settings.snapshot_backstop_seconds
+            if redis is not None
+            else settings.snapshot_poll_seconds
+        ),
+        on_auth=keys.observe_auth,
+    )
+    context = AppContext(settings, engine, session_factory, redis, store, keys, feed, metrics)
+    await feed.start()
+    return context

@@ -1,0 +1,1 @@
+"""Storage: engines, metadata, the unit of work and migrations."""

@@ -1,0 +1,92 @@
+"""Database URLs and engines for SQLite (the default) and PostgreSQL.
+
+Users give a plain URL (``sqlite:///var/x.db``, ``postgresql://user@host/db``); the async driver for
+the app (aiosqlite, psycopg) and the sync driver for migrations (sqlite3, psycopg) are chosen here.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+SQLITE_BUSY_TIMEOUT_MS = 10_000
+
+
+def _parse(url: str | URL) -> URL:
+    parsed = make_url(url)
+    backend = parsed.get_backend_name()
+    if backend not in {"sqlite", "postgresql"}:
+        raise ValueError(f"unsupported database {backend!r}: use sqlite or postgresql")
+    return parsed
+
+
+def async_url(url: str | URL) -> URL:
+    parsed = _parse(url)
+    driver = "sqlite+aiosqlite" if parsed.get_backend_name() == "sqlite" else "postgresql+psycopg"
+    return parsed.set(drivername=driver)
+
+
+def sync_url(url: str | URL) -> URL:
+    parsed = _parse(url)
+    driver = "sqlite" if parsed.get_backend_name() == "sqlite" else "postgresql+psycopg"
+    return parsed.set(drivername=driver)
+
+
+def ensure_sqlite_dir(url: str | URL) -> None:
+    """Create the folder of a SQLite file so that a fresh clone can start without set-up."""
+    parsed = _parse(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database and parsed.database != ":memory:":
+        Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+
+
+def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
+    # WAL lets readers run beside one writer; the busy timeout makes writers queue, not fail.
+    # Transactions are begun by us (see _sqlite_begin), so the driver must not start its own.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    cursor.close()
+
+
+def _sqlite_begin(conn: sa.Connection) -> None:
+    # A writer must take the lock when it begins: a deferred transaction that reads and then writes
+    # fails with SQLITE_BUSY at once when another writer got in between, and no timeout helps.
+    immediate = conn.get_execution_options().get("sqlite_immediate", False)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def configure_sqlite(engine: sa.Engine) -> None:
+    sa.event.listen(engine, "connect", _sqlite_connect)
+    sa.event.listen(engine, "begin", _sqlite_begin)
+
+
+def create_engine(url: str | URL, *, pool_size: int = 10, echo: bool = False) -> AsyncEngine:
+    """The app's async engine."""
+    ensure_sqlite_dir(url)
+    target = async_url(url)
+    kwargs: dict[str, Any] = {"echo": echo, "pool_pre_ping": True}
+    if target.get_backend_name() == "postgresql":
+        kwargs |= {"pool_size": pool_size, "max_overflow": pool_size}
+    else:
+        kwargs |= {"pool_size": pool_size, "max_overflow": 0, "connect_args": {"timeout": 30}}
+    engine = create_async_engine(target, **kwargs)
+    if target.get_backend_name() == "sqlite":
+        configure_sqlite(engine.sync_engine)
+    return engine
+
+
+def create_sync_engine(url: str | URL, *, echo: bool = False) -> sa.Engine:
+    """A sync engine, for migrations and tests."""
+    ensure_sqlite_dir(url)
+    target = sync_url(url)
+    engine = sa.create_engine(target, echo=echo, poolclass=sa.NullPool)
+    if target.get_backend_name() == "sqlite":
+        configure_sqlite(engine)
+    return engine

@@ -1,0 +1,24 @@
+"""Every ORM model, imported so that ``Base.metadata`` is complete (for migrations and tests)."""
+
+from __future__ import annotations
+
+from offerengine.auth.models import ApiKey
+from offerengine.catalog.models import Product
+from offerengine.db.base import Base
+from offerengine.network.models import Airport
+from offerengine.snapshots.models import SystemState
+from offerengine.tenants.models import Tenant
+from offerengine.versioning.models import AuditEntry, ObjectVersion
+
+metadata = Base.metadata
+
+__all__ = [
+    "Airport",
+    "ApiKey",
+    "AuditEntry",
+    "ObjectVersion",
+    "Product",
+    "SystemState",
+    "Tenant",
+    "metadata",
+]

@@ -1,0 +1,1 @@
+"""Demo tenants: the airline OE and the marketplace MKT. One place; later capabilities extend it."""

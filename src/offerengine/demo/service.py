@@ -1,0 +1,57 @@
+"""Loading the demo tenants, idempotently, through the same services the API uses."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from offerengine.auth import service as auth
+from offerengine.auth.core import Actor, Role
+from offerengine.catalog import service as catalog
+from offerengine.demo import data
+from offerengine.network import service as network
+from offerengine.tenants import service as tenants
+from offerengine.tenants.models import Tenant
+from offerengine.tenants.schemas import TenantCreate
+
+
+@dataclass
+class DemoResult:
+    created_tenants: list[str] = field(default_factory=list)
+    keys: dict[str, str] = field(default_factory=dict)  # DEMO_OE_OWNER_KEY → secret, new keys only
+    products: dict[str, int] = field(default_factory=dict)  # tenant code → products created/updated
+
+
+async def load(session: AsyncSession, *, actor: Actor) -> DemoResult:
+    """Create or refresh the demo tenants; keys are made only for tenants created now."""
+    result = DemoResult()
+    if await auth.platform_key_count(session) == 0:
+        created = await auth.create_key(
+            session, tenant_id=None, name="demo platform", role=Role.PLATFORM, actor=actor
+        )
+        result.keys["DEMO_PLATFORM_KEY"] = created.secret
+    for spec, products in (
+        (data.AIRLINE, data.AIRLINE_PRODUCTS),
+        (data.MARKETPLACE, data.MARKETPLACE_PRODUCTS),
+    ):
+        tenant = await tenants.find(session, spec["code"])
+        if tenant is None:
+            tenant = await tenants.create(session, data=TenantCreate(**spec), actor=actor)
+            result.created_tenants.append(tenant.code)
+            await _keys(session, tenant, actor, result)
+        outcome = await catalog.bulk_upsert(session, tenant=tenant, rows=products, actor=actor)
+        result.products[tenant.code] = len(outcome.created) + len(outcome.updated)
+        if tenant.kind == "airline":
+            await network.add_airports(
+                session, tenant_id=tenant.id, iata_codes=data.AIRPORTS, actor=actor
+            )
+    return result
+
+
+async def _keys(session: AsyncSession, tenant: Tenant, actor: Actor, result: DemoResult) -> None:
+    for role in data.DEMO_ROLES:
+        created = await auth.create_key(
+            session, tenant_id=tenant.id, name=f"demo {role}", role=Role(role), actor=actor
+        )
+        result.keys[f"DEMO_{tenant.code}_{role.upper()}_KEY"] = created.secret

@@ -1,0 +1,170 @@
+"""RFC 9457 problem documents: the one mapping from errors to HTTP responses.
+
+Every error response of the API is ``application/problem+json`` with ``type``, ``title``, ``status``,
+``detail`` and, for validation errors, ``errors: [{loc, msg, type}]``. The mapping is by class, in one
+table: not found → 404, conflict → 409, invalid → 422, forbidden → 403. Unknown exceptions are 500s
+(and are logged); they are never turned into 4xx.
+"""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+from typing import Any, cast
+
+import msgspec
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+from offerengine import errors
+from offerengine.observability.logging import get_logger
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+TYPE_PREFIX = "urn:offerengine:problem:"
+
+_STATUS: tuple[tuple[type[errors.OfferEngineError], int], ...] = (
+    (errors.NotFound, 404),
+    (errors.StaleVersion, 409),
+    (errors.Conflict, 409),
+    (errors.PayloadTooLarge, 413),
+    (errors.UnsupportedMedia, 415),
+    (errors.Invalid, 422),
+    (errors.Unauthenticated, 401),
+    (errors.Forbidden, 403),
+    (errors.Gone, 410),
+    (errors.Unavailable, 503),
+)
+
+log = get_logger("offerengine.http")
+_encoder = msgspec.json.Encoder()
+
+
+class ProblemFieldError(BaseModel):
+    loc: list[str | int] = Field(
+        description="Path to the offending input, e.g. ['body', 'base_price']."
+    )
+    msg: str
+    type: str
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem document."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str = Field(description="A URI identifying the problem type.")
+    title: str
+    status: int
+    detail: str
+    errors: list[ProblemFieldError] | None = None
+
+
+def status_for(exc: errors.OfferEngineError) -> int:
+    for cls, status in _STATUS:
+        if isinstance(exc, cls):
+            return status
+    return 500
+
+
+def problem(
+    status: int,
+    detail: str,
+    *,
+    code: str | None = None,
+    title: str | None = None,
+    errors_: list[dict[str, Any]] | None = None,
+    headers: dict[str, str] | None = None,
+    **extensions: Any,
+) -> Response:
+    """Build a problem+json response."""
+    body: dict[str, Any] = {
+        "type": TYPE_PREFIX + code if code else "about:blank",
+        "title": title or HTTPStatus(status).phrase,
+        "status": status,
+        "detail": detail,
+    }
+    if errors_ is not None:
+        body["errors"] = errors_
+    body.update(extensions)
+    return Response(
+        _encoder.encode(body), status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers
+    )
+
+
+def from_error(exc: errors.OfferEngineError) -> Response:
+    status = status_for(exc)
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    field_errors = (
+        [e.as_dict() for e in exc.errors] if exc.errors or isinstance(exc, errors.Invalid) else None
+    )
+    return problem(
+        status,
+        exc.detail,
+        code=exc.code,
+        title=exc.title,
+        errors_=field_errors,
+        headers=headers,
+        **exc.extensions,
+    )
+
+
+def _validation_errors(exc: RequestValidationError) -> tuple[int, str, list[dict[str, Any]]]:
+    items: list[dict[str, Any]] = []
+    malformed = False
+    for err in exc.errors():
+        loc = [part if isinstance(part, int) else str(part) for part in err.get("loc", ())]
+        kind = str(err.get("type", "value_error"))
+        malformed = malformed or kind == "json_invalid"
+        items.append({"loc": loc, "msg": str(err.get("msg", "invalid")), "type": kind})
+    if malformed:
+        return 400, "The request body is not valid JSON.", items
+    first = items[0] if items else None
+    where = ".".join(str(p) for p in first["loc"]) if first else "request"
+    more = f" (and {len(items) - 1} more)" if len(items) > 1 else ""
+    return 422, f"{where}: {first['msg'] if first else 'invalid'}{more}", items
+
+
+async def _on_domain_error(_request: Request, exc: Exception) -> Response:
+    return from_error(cast(errors.OfferEngineError, exc))
+
+
+async def _on_request_validation(_request: Request, exc: Exception) -> Response:
+    status, detail, items = _validation_errors(cast(RequestValidationError, exc))
+    code = "malformed-json" if status == 400 else "validation"
+    title = "Malformed JSON" if status == 400 else "Invalid input"
+    return problem(status, detail, code=code, title=title, errors_=items)
+
+
+async def _on_http_exception(_request: Request, exc: Exception) -> Response:
+    http_exc = cast(StarletteHTTPException, exc)
+    status = http_exc.status_code
+    detail = http_exc.detail if isinstance(http_exc.detail, str) else HTTPStatus(status).phrase
+    if status == 404 and detail == "Not Found":
+        detail = "No such route."
+    elif status == 405 and detail == "Method Not Allowed":
+        detail = "This route does not accept that method."
+    return problem(status, detail, headers=dict(http_exc.headers or {}))
+
+
+async def _on_unexpected(request: Request, exc: Exception) -> Response:
+    log.error("unhandled_error", method=request.method, path=request.url.path, exc_info=exc)
+    return problem(500, "An unexpected error occurred; it has been logged.", code="internal")
+
+
+def install(app: FastAPI) -> None:
+    """Register the problem handlers on ``app``."""
+    app.add_exception_handler(errors.OfferEngineError, _on_domain_error)
+    app.add_exception_handler(RequestValidationError, _on_request_validation)
+    app.add_exception_handler(StarletteHTTPException, _on_http_exception)
+    app.add_exception_handler(Exception, _on_unexpected)
+
+
+def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` entries for the problem statuses a route can answer."""
+    content = {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    return {
+        status: {"description": HTTPStatus(status).phrase, "content": content}
+        for status in statuses
+    }

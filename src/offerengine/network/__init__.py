@@ -1,0 +1,1 @@
+"""An airline's network: the airports it serves (flights and schedules come with shopping)."""

@@ -1,0 +1,68 @@
+"""Prometheus metrics: request count and latency by route template, method and status.
+
+With several worker processes, ``PROMETHEUS_MULTIPROC_DIR`` must name a folder shared by the workers
+(``offerengine serve`` sets it up); ``/metrics`` then aggregates every worker.
+"""
+
+from __future__ import annotations
+
+import os
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+)
+from prometheus_client import multiprocess as prom_multiprocess
+
+_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+_LABELS = ("method", "route", "status")
+
+
+class Metrics:
+    """The metrics of one app instance (a registry of its own, so several apps can coexist)."""
+
+    content_type = CONTENT_TYPE_LATEST
+
+    def __init__(self) -> None:
+        self.multiprocess_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "offerengine_http_requests",
+            "HTTP requests handled, by route template, method and status.",
+            _LABELS,
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "offerengine_http_request_duration_seconds",
+            "Time from the request's first byte to the end of the response, by route and status.",
+            _LABELS,
+            buckets=_BUCKETS,
+            registry=self.registry,
+        )
+        self.dry_runs = Counter(
+            "offerengine_dry_run_requests",
+            "Run-time requests served with dry_run=true (they count and record nothing).",
+            ("route",),
+            registry=self.registry,
+        )
+        self._children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
+
+    def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
+        key = (method, route, status)
+        children = self._children.get(key)
+        if children is None:
+            labels = (method, route, str(status))
+            children = (self.requests.labels(*labels), self.latency.labels(*labels))
+            self._children[key] = children
+        children[0].inc()
+        children[1].observe(seconds)
+
+    def render(self) -> bytes:
+        if self.multiprocess_dir:
+            registry = CollectorRegistry()
+            prom_multiprocess.MultiProcessCollector(registry, path=self.multiprocess_dir)  # type: ignore[no-untyped-call]
+            return generate_latest(registry)
+        return generate_latest(self.registry)

@@ -1,0 +1,137 @@
+"""Typed settings, read from the environment with the prefix ``OFFERENGINE_``.
+
+Settings are split by concern into mixins so that each group is documented next to its fields, while
+the environment names stay flat (``OFFERENGINE_DATABASE_URL``, ``OFFERENGINE_REDIS_URL`` …). Nothing
+reads the environment at import time: ``Settings()`` is built by the CLI or by ``create_app``'s caller,
+and tests pass their own instance.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+_CONFIG = SettingsConfigDict(env_prefix="OFFERENGINE_", extra="ignore", env_file=None)
+
+
+class DatabaseSettings(BaseSettings):
+    model_config = _CONFIG
+
+    database_url: str = Field(
+        default="sqlite:///./var/offerengine.db",
+        description=(
+            "SQLAlchemy URL of the database. `sqlite:///path` (the zero-setup default, a file under ./var/) "
+            "or `postgresql://user@host:port/db` for production. The async driver is chosen for you."
+        ),
+    )
+    database_pool_size: int = Field(default=10, ge=1, le=200, description="Connections per worker.")
+    database_echo: bool = Field(
+        default=False, description="Log every SQL statement (debugging only)."
+    )
+
+
+class RedisSettings(BaseSettings):
+    model_config = _CONFIG
+
+    redis_url: str | None = Field(
+        default=None,
+        description=(
+            "Redis URL (`redis://127.0.0.1:6379/0`). Optional: when set, workers learn of configuration "
+            "changes through Redis pub/sub, and counters live in Redis."
+        ),
+    )
+    redis_prefix: str = Field(
+        default="offerengine",
+        pattern=r"^[A-Za-z0-9_.:-]{1,64}$",
+        description="Prefix of every Redis key and channel, so several deployments can share a server.",
+    )
+
+
+class AuthSettings(BaseSettings):
+    model_config = _CONFIG
+
+    platform_key: SecretStr | None = Field(
+        default=None,
+        description=(
+            "A platform key given by the environment. It creates tenants and acts as owner on any tenant; "
+            "every use is audited. Platform keys can also be created with `offerengine create-key --platform`."
+        ),
+    )
+
+
+class HttpSettings(BaseSettings):
+    model_config = _CONFIG
+
+    host: str = Field(default="127.0.0.1", description="Address `offerengine serve` binds to.")
+    port: int = Field(
+        default=8000, ge=1, le=65535, description="Port `offerengine serve` binds to."
+    )
+    workers: int = Field(
+        default=1, ge=1, le=64, description="Worker processes of `offerengine serve`."
+    )
+    max_body_bytes: int = Field(
+        default=5 * 1024 * 1024,
+        ge=1024,
+        description="Largest request body accepted; larger ones get 413.",
+    )
+    metrics_public: bool = Field(
+        default=False,
+        description="Serve /metrics without a key (for a scraper on a private network); else platform key.",
+    )
+
+
+class SnapshotSettings(BaseSettings):
+    model_config = _CONFIG
+
+    snapshot_poll_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        le=3600,
+        description=(
+            "Without Redis, how often each worker polls the database for configuration changes: the bound on "
+            "how stale another worker's snapshot can be (plus the rebuild time)."
+        ),
+    )
+    snapshot_backstop_seconds: float = Field(
+        default=15.0,
+        gt=0,
+        le=3600,
+        description="With Redis, how often each worker still polls the database, in case a notice was missed.",
+    )
+
+
+class LoggingSettings(BaseSettings):
+    model_config = _CONFIG
+
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        default="INFO", description="Lowest level of log lines written."
+    )
+    log_format: Literal["json", "console"] = Field(
+        default="json",
+        description="`json`: one JSON object per line; `console`: coloured, for humans.",
+    )
+    access_log: bool = Field(default=True, description="Write one log line per HTTP request.")
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+
+class Settings(
+    DatabaseSettings, RedisSettings, AuthSettings, HttpSettings, SnapshotSettings, LoggingSettings
+):
+    """All settings of a deployment."""
+
+    model_config = _CONFIG
+
+    var_dir: Path = Field(
+        default=Path("./var"),
+        description="Where local state lives: the SQLite file, demo credentials.",
+    )
+    environment: Literal["development", "test", "production"] = Field(
+        default="development", description="Only changes defaults of diagnostics; never behaviour."
+    )

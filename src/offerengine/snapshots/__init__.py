@@ -1,0 +1,1 @@
+"""Compiled per-tenant configuration snapshots and how workers learn that they changed."""

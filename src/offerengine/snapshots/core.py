@@ -1,0 +1,39 @@
+"""The compiled, immutable configuration of one tenant, as run time reads it.
+
+A snapshot is built from the database at one ``config_version`` and never changes; a newer version
+replaces it by an atomic reference swap (see ``offerengine.snapshots.store``). Each domain contributes
+its compiled section; later domains add theirs here.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from offerengine.catalog import core as catalog
+from offerengine.network import core as network
+
+
+@dataclass(frozen=True, slots=True)
+class TenantFacts:
+    id: uuid.UUID
+    code: str
+    name: str
+    kind: str
+    base_currency: str
+    timezone: str
+    status: str
+    settings: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    tenant: TenantFacts
+    version: int
+    built_at: datetime
+    build_seconds: float
+    catalog: catalog.CatalogIndex
+    network: network.Network

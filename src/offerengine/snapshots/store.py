@@ -1,0 +1,111 @@
+"""Each worker's compiled snapshots, swapped atomically when a tenant's configuration changes.
+
+Reading a snapshot is a dictionary lookup. A worker learns of a newer version in two ways:
+
+- its own write (``observe(..., local=True)``): the next request in this worker waits for the rebuild,
+  so a client always reads its own writes;
+- another worker's write, through the change feed: the rebuild runs in the background while the
+  current snapshot keeps serving, so no request pays for it. The staleness bound is the feed's
+  delivery delay plus the rebuild time.
+
+Rebuilds are single-flight per tenant: concurrent requests share one build.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Awaitable, Callable
+
+from offerengine.errors import NotFound
+from offerengine.observability.logging import get_logger
+from offerengine.snapshots.core import Snapshot
+
+Builder = Callable[[uuid.UUID], Awaitable[Snapshot | None]]
+log = get_logger("offerengine.snapshots")
+
+
+class SnapshotStore:
+    def __init__(self, builder: Builder) -> None:
+        self._builder = builder
+        self._snapshots: dict[uuid.UUID, Snapshot] = {}
+        self._required: dict[uuid.UUID, int] = {}
+        self._latest: dict[uuid.UUID, int] = {}
+        self._locks: dict[uuid.UUID, asyncio.Lock] = {}
+        self._background: set[asyncio.Task[None]] = set()
+
+    def peek(self, tenant_id: uuid.UUID) -> Snapshot | None:
+        """The snapshot in hand, however old; never builds."""
+        return self._snapshots.get(tenant_id)
+
+    async def get(self, tenant_id: uuid.UUID) -> Snapshot:
+        """The tenant's snapshot, at least as new as anything this worker wrote."""
+        snapshot = self._snapshots.get(tenant_id)
+        if snapshot is not None and snapshot.version >= self._required.get(tenant_id, 0):
+            return snapshot
+        return await self._rebuild(tenant_id)
+
+    def observe(self, tenant_id: uuid.UUID, version: int, *, local: bool) -> None:
+        """Learn that ``version`` of a tenant's configuration exists."""
+        if version > self._latest.get(tenant_id, -1):
+            self._latest[tenant_id] = version
+        if local:
+            if version > self._required.get(tenant_id, -1):
+                self._required[tenant_id] = version
+            return
+        snapshot = self._snapshots.get(tenant_id)
+        if snapshot is not None and snapshot.version < version:
+            task = asyncio.get_running_loop().create_task(self._refresh(tenant_id))
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+
+    def forget(self, tenant_id: uuid.UUID) -> None:
+        """Drop a deleted tenant."""
+        self._snapshots.pop(tenant_id, None)
+        self._required.pop(tenant_id, None)
+        self._latest.pop(tenant_id, None)
+        self._locks.pop(tenant_id, None)
+
+    def stale(self) -> list[uuid.UUID]:
+        """Tenants whose snapshot in hand is older than the newest version seen."""
+        return [
+            tid for tid, snap in self._snapshots.items() if snap.version < self._latest.get(tid, -1)
+        ]
+
+    async def close(self) -> None:
+        for task in list(self._background):
+            task.cancel()
+        await asyncio.gather(*self._background, return_exceptions=True)
+
+    async def _refresh(self, tenant_id: uuid.UUID) -> None:
+        try:
+            await self._rebuild(tenant_id)
+        except NotFound:
+            self.forget(tenant_id)
+        except Exception as exc:
+            # The feed will ask again at its next poll; until then the old snapshot serves.
+            log.warning("snapshot_rebuild_failed", tenant_id=str(tenant_id), error=repr(exc))
+
+    async def _rebuild(self, tenant_id: uuid.UUID) -> Snapshot:
+        lock = self._locks.setdefault(tenant_id, asyncio.Lock())
+        async with lock:
+            snapshot = self._snapshots.get(tenant_id)
+            wanted = max(self._required.get(tenant_id, 0), self._latest.get(tenant_id, 0))
+            if snapshot is not None and snapshot.version >= wanted:
+                return snapshot
+            built = await self._builder(tenant_id)
+            if built is None:
+                self.forget(tenant_id)
+                raise NotFound(f"No tenant {tenant_id}")
+            current = self._snapshots.get(tenant_id)
+            if current is None or built.version >= current.version:
+                self._snapshots[tenant_id] = built  # the atomic swap
+            if built.version > self._latest.get(tenant_id, -1):
+                self._latest[tenant_id] = built.version
+            log.debug(
+                "snapshot_built",
+                tenant_id=str(tenant_id),
+                version=built.version,
+                seconds=round(built.build_seconds, 4),
+            )
+            return self._snapshots[tenant_id]

@@ -1,0 +1,1 @@
+"""Tenants: the airlines and marketplaces that each own their configuration."""

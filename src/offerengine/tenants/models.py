@@ -1,0 +1,26 @@
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from offerengine.db.base import Base, IdMixin, TimestampMixin
+
+
+class Tenant(IdMixin, TimestampMixin, Base):
+    __tablename__ = "tenants"
+
+    code: Mapped[str] = mapped_column(sa.String(10), unique=True)
+    name: Mapped[str] = mapped_column(sa.String(200))
+    kind: Mapped[str] = mapped_column(sa.String(20))
+    base_currency: Mapped[str] = mapped_column(sa.String(3))
+    timezone: Mapped[str] = mapped_column(sa.String(64))
+    status: Mapped[str] = mapped_column(sa.String(20), default="active")
+    settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # Bumped in the same transaction as any change to the tenant's configuration; workers rebuild
+    # their compiled snapshot when they see it move.
+    config_version: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    version: Mapped[int] = mapped_column(default=1)
+
+    __mapper_args__ = {"version_id_col": version}
