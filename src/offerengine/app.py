@@ -76,11 +76,15 @@ def create_app(settings: Settings) -> FastAPI:
         lifespan=lifespan,
         docs_url="/docs",
         redoc_url=None,
-        max_body_size=settings.max_body_bytes,
     )
     app.state.settings = settings
     problems.install(app)
-    app.add_middleware(RequestMiddleware, metrics=metrics, access_log=settings.access_log)
+    app.add_middleware(
+        RequestMiddleware,
+        metrics=metrics,
+        max_body_bytes=settings.max_body_bytes,
+        access_log=settings.access_log,
+    )
     for router in (
         health_router,
         tenants_router,

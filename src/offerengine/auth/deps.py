@@ -51,10 +51,13 @@ async def _audit_platform_use(request: Request, ctx: Ctx, principal: Principal) 
 
 
 CurrentPrincipal = Annotated[Principal, Depends(authenticate)]
+RUNTIME_NEEDS_TENANT = "Run-time endpoints take a tenant key: the key implies the tenant."
 
 
 def require(permission: Permission) -> Callable[[Principal], Awaitable[Principal]]:
     async def check(principal: CurrentPrincipal) -> Principal:
+        if principal.is_platform and permission is Permission.RUNTIME:
+            raise Forbidden(RUNTIME_NEEDS_TENANT)
         if not principal.can(permission):
             raise Forbidden(
                 f"A {principal.role.value} key may not do this (needs {permission.value})."

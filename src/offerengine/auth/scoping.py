@@ -5,8 +5,8 @@ exist, on every route, read or write. Platform keys see every tenant. ``{tenant}
 by ``offerengine.tenants.deps.path_tenant`` on the same rule (``Principal.sees_tenant``).
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations` here: the loader's parameter annotations close over
+# `what` and must be evaluated when the loader is made, for FastAPI to read them.
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, Protocol, TypeVar

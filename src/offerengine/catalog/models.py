@@ -29,4 +29,6 @@ class Product(IdMixin, TenantOwnedMixin, TimestampMixin, Base):
     is_active: Mapped[bool] = mapped_column(default=True)
     version: Mapped[int] = mapped_column(default=1)
 
-    __mapper_args__ = {"version_id_col": version}
+    # The version is set by offerengine.versioning (a restored object continues its history); the
+    # ORM still adds "WHERE version = <old>" to every UPDATE, so a concurrent change fails.
+    __mapper_args__ = {"version_id_col": version, "version_id_generator": False}

@@ -254,6 +254,7 @@ async def bulk_upsert(
         else:
             befores[id(product)] = dump(product)
             _apply(product, values)
+            versioning.bump(product)
             outcome.updated.append(product)
     await session.flush()
     for product in outcome.created:

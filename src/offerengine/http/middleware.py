@@ -1,6 +1,9 @@
-"""One pure-ASGI middleware for what every request needs: a request id, metrics and an access log
-line. Pure ASGI (not ``BaseHTTPMiddleware``) because it sits on the hot path. The body-size limit is
-FastAPI's own (``max_body_size``); its 413 is rendered as a problem by ``offerengine.http.problems``."""
+"""One pure-ASGI middleware for what every request needs: a request id, a body-size limit, metrics
+and an access log line. Pure ASGI (not ``BaseHTTPMiddleware``) because it sits on the hot path.
+
+The body limit answers 413 at once when Content-Length is over it; a streamed body is cut off by
+raising HTTPException(413) from ``receive``, which FastAPI's body reader passes on to the problem
+handler (any other exception there would become a 400)."""
 
 from __future__ import annotations
 
@@ -10,8 +13,10 @@ import uuid
 from typing import Any
 
 import structlog
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from offerengine.http.problems import problem
 from offerengine.observability.logging import get_logger
 from offerengine.observability.metrics import Metrics
 
@@ -20,9 +25,12 @@ UNMATCHED_ROUTE = "<unmatched>"
 
 
 class RequestMiddleware:
-    def __init__(self, app: ASGIApp, *, metrics: Metrics, access_log: bool) -> None:
+    def __init__(
+        self, app: ASGIApp, *, metrics: Metrics, max_body_bytes: int, access_log: bool
+    ) -> None:
         self.app = app
         self.metrics = metrics
+        self.max_body_bytes = max_body_bytes
         self.access_log = access_log
         self.log = get_logger("offerengine.access")
 
@@ -32,12 +40,14 @@ class RequestMiddleware:
             return
         started = time.perf_counter()
         request_id = ""
+        declared_length = -1
         for name, value in scope["headers"]:
             if name == b"x-request-id":
                 candidate = value.decode("latin-1")
                 if _REQUEST_ID.match(candidate):
                     request_id = candidate
-                break
+            elif name == b"content-length" and value.isdigit():
+                declared_length = int(value)
         if not request_id:
             request_id = uuid.uuid4().hex
         structlog.contextvars.bind_contextvars(request_id=request_id)
@@ -52,8 +62,24 @@ class RequestMiddleware:
                 message["headers"] = [*message.get("headers", ()), (b"x-request-id", raw_id)]
             await send(message)
 
+        limit = self.max_body_bytes
+        received = 0
+
+        async def receive_limited() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise HTTPException(413, self._too_large_detail())
+            return message
+
         try:
-            await self.app(scope, receive, send_wrapper)
+            if declared_length > limit:
+                too_large = problem(413, self._too_large_detail(), code="payload-too-large")
+                await too_large(scope, receive, send_wrapper)
+            else:
+                await self.app(scope, receive_limited, send_wrapper)
         finally:
             elapsed = time.perf_counter() - started
             route = scope.get("route")
@@ -62,6 +88,9 @@ class RequestMiddleware:
             if self.access_log:
                 self._log_access(scope, template, status, elapsed)
             structlog.contextvars.unbind_contextvars("request_id")
+
+    def _too_large_detail(self) -> str:
+        return f"The request body is larger than the limit of {self.max_body_bytes} bytes."
 
     def _log_access(self, scope: Scope, template: str, status: int, elapsed: float) -> None:
         fields: dict[str, Any] = {

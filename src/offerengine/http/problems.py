@@ -8,6 +8,7 @@ table: not found → 404, conflict → 409, invalid → 422, forbidden → 403. 
 
 from __future__ import annotations
 
+import re
 from http import HTTPStatus
 from typing import Any, cast
 
@@ -17,6 +18,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
+from starlette.routing import compile_path
 
 from offerengine import errors
 from offerengine.observability.logging import get_logger
@@ -141,11 +143,39 @@ async def _on_http_exception(_request: Request, exc: Exception) -> Response:
     http_exc = cast(StarletteHTTPException, exc)
     status = http_exc.status_code
     detail = http_exc.detail if isinstance(http_exc.detail, str) else HTTPStatus(status).phrase
+    code = "payload-too-large" if status == 413 else None
     if status == 404 and detail == "Not Found":
         detail = "No such route."
-    elif status == 405 and detail == "Method Not Allowed":
-        detail = "This route does not accept that method."
-    return problem(status, detail, headers=dict(http_exc.headers or {}))
+    headers = dict(http_exc.headers or {})
+    if status == 405:
+        if detail == "Method Not Allowed":
+            detail = "This route does not accept that method."
+        # Starlette names only the first matching route's methods; the Allow header must name all.
+        allowed = allowed_methods(_request.app, _request.url.path)
+        if allowed:
+            headers["Allow"] = ", ".join(allowed)
+    return problem(status, detail, code=code, headers=headers)
+
+
+def allowed_methods(app: FastAPI, path: str) -> list[str]:
+    """Every method some route accepts on ``path``, from the app's route table (its OpenAPI)."""
+    table: list[tuple[re.Pattern[str], frozenset[str]]] | None = getattr(
+        app.state, "method_table", None
+    )
+    if table is None:
+        table = []
+        for template, operations in app.openapi()["paths"].items():
+            pattern, _, _ = compile_path(template)
+            accepted = {m.upper() for m in operations}
+            if "GET" in accepted:
+                accepted.add("HEAD")
+            table.append((pattern, frozenset(accepted)))
+        app.state.method_table = table
+    found: set[str] = set()
+    for pattern, methods in table:
+        if pattern.match(path):
+            found |= methods
+    return sorted(found)
 
 
 async def _on_unexpected(request: Request, exc: Exception) -> Response:

@@ -23,4 +23,6 @@ class Tenant(IdMixin, TimestampMixin, Base):
     config_version: Mapped[int] = mapped_column(sa.BigInteger, default=0)
     version: Mapped[int] = mapped_column(default=1)
 
-    __mapper_args__ = {"version_id_col": version}
+    # The version is set by offerengine.versioning (a restored object continues its history); the
+    # ORM still adds "WHERE version = <old>" to every UPDATE, so a concurrent change fails.
+    __mapper_args__ = {"version_id_col": version, "version_id_generator": False}

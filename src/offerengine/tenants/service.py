@@ -69,6 +69,7 @@ async def update(
         snapshots.mark_auth_changed(session)  # keys of a suspended tenant stop working everywhere
     for name, value in fields.items():
         setattr(tenant, name, value)
+    versioning.bump(tenant)
     await session.flush()
     await session.refresh(tenant)
     versioning.audit(

@@ -1,6 +1,8 @@
-"""Version history routes for any configuration type, and the audit log."""
+"""Version history routes for any configuration type, and the audit log.
 
-from __future__ import annotations
+No ``from __future__ import annotations``: the route functions made by :func:`add_version_routes`
+close over local dependency aliases, which FastAPI must see as objects, not as names.
+"""
 
 import uuid
 from collections.abc import Callable
@@ -10,7 +12,13 @@ from typing import Annotated, Any, TypeVar
 from fastapi import APIRouter, Depends, Path, Query, Response
 from pydantic import BaseModel
 
-from offerengine.auth.deps import ConfigReader, ConfigWriter, CurrentActor, PlatformCaller
+from offerengine.auth.deps import (
+    ConfigReader,
+    ConfigWriter,
+    CurrentActor,
+    CurrentPrincipal,
+    PlatformCaller,
+)
 from offerengine.deps import DbSession
 from offerengine.errors import NotFound
 from offerengine.http.routing import parse_if_match, router, set_etag
@@ -46,8 +54,15 @@ def add_version_routes(
 ) -> None:
     """Add ``{path}/{id}/versions``, ``…/versions/{version}`` and ``…/rollback`` for ``kind``."""
 
+    async def visible(id: ObjectId, principal: CurrentPrincipal, session: DbSession) -> uuid.UUID:
+        # Isolation before anything else: another tenant's object is a 404 whatever the body says.
+        await service.ensure_visible(session, kind, id, principal)
+        return id
+
+    Visible = Annotated[uuid.UUID, Depends(visible)]  # noqa: N806 - a type alias
+
     async def list_versions(
-        id: ObjectId, principal: ConfigReader, session: DbSession
+        id: Visible, principal: ConfigReader, session: DbSession
     ) -> VersionList:
         rows = await service.list_versions(session, kind, id, principal)
         items, previous = [], None
@@ -72,7 +87,7 @@ def add_version_routes(
         )
 
     async def get_version(
-        id: ObjectId,
+        id: Visible,
         version: VersionNumber,
         principal: ConfigReader,
         session: DbSession,
@@ -80,7 +95,7 @@ def add_version_routes(
         return VersionDetail.of(await service.get_version(session, kind, id, version, principal))
 
     async def rollback(
-        id: ObjectId,
+        id: Visible,
         body: RollbackRequest,
         principal: ConfigWriter,
         actor: CurrentActor,

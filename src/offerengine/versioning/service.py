@@ -98,10 +98,17 @@ async def record(
     detail: str | None = None,
 ) -> dict[str, Any]:
     """Record the state of ``obj`` after a create, update or rollback; return that state."""
+    bump(obj)
     await session.flush()
     return record_flushed(
         session, kind, obj, action=action, actor=actor, before=before, detail=detail
     )
+
+
+def bump(obj: HasVersion) -> None:
+    """Move a stored object to its next version (call before flushing a change to it)."""
+    if sa.inspect(obj).persistent:
+        obj.version = int(obj.version) + 1
 
 
 def record_flushed(
@@ -114,7 +121,7 @@ def record_flushed(
     before: dict[str, Any] | None,
     detail: str | None = None,
 ) -> dict[str, Any]:
-    """As :func:`record`, for an object already flushed (bulk changes flush once)."""
+    """As :func:`record`, for an object already bumped and flushed (bulk changes flush once)."""
     after = kind.dump(obj)
     _add_version(session, kind, obj.tenant_id, obj.id, int(obj.version), action, after, actor)
     audit(
@@ -188,6 +195,17 @@ def _scoped_versions(
     if not principal.is_platform:
         stmt = stmt.where(ObjectVersion.tenant_id == principal.tenant_id)
     return stmt
+
+
+async def ensure_visible(
+    session: AsyncSession, kind: Kind[M], object_id: uuid.UUID, principal: Principal
+) -> None:
+    """404 unless the object has a history the caller's tenant may see."""
+    found = await session.scalar(
+        _scoped_versions(kind, object_id, principal).with_only_columns(ObjectVersion.id).limit(1)
+    )
+    if found is None:
+        raise NotFound(f"No {kind.name} {object_id}.")
 
 
 async def list_versions(

@@ -1,0 +1,86 @@
+"""Every error is a problem document; bad input is a 4xx naming the field; nothing is a 500."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+
+from offerengine.app import create_app
+from tests.conftest import make_settings
+from tests.helpers import SEAT, error_locs, platform, problem, tenant_api
+
+
+def test_an_unknown_route_is_a_404_problem(client: TestClient) -> None:
+    assert problem(client.get("/v2/nothing"), 404)["detail"] == "No such route."
+
+
+def test_a_wrong_method_is_a_405_problem_that_says_what_is_allowed(client: TestClient) -> None:
+    response = platform(client).request("PATCH", "/v1/admin/tenants")
+    problem(response, 405)
+    assert set(response.headers["allow"].replace(" ", "").split(",")) >= {"GET", "POST"}
+
+
+def test_malformed_json_is_a_400_with_the_position(client: TestClient) -> None:
+    tenant_api(client, "OE")
+    response = platform(client).post(
+        "/v1/admin/tenants/OE/products",
+        content=b'{"name": ',
+        headers={"Content-Type": "application/json"},
+    )
+    body = problem(response, 400)
+    assert body["errors"][0]["loc"][0] == "body"
+
+
+def test_deeply_nested_json_is_refused_not_crashed_on(client: TestClient) -> None:
+    tenant_api(client, "OE")
+    for payload in (b"[" * 100_000, b'{"a":' * 5_000 + b"1" + b"}" * 5_000):
+        response = platform(client).post(
+            "/v1/admin/tenants/OE/products",
+            content=payload,
+            headers={"Content-Type": "application/json"},
+        )
+        assert response.status_code in (400, 422), response.text
+        assert response.headers["content-type"] == "application/problem+json"
+
+
+def test_a_body_over_the_limit_is_a_413_problem(sqlite_url: str, tmp_path: Path) -> None:
+    settings = make_settings(sqlite_url, tmp_path, max_body_bytes=2048)
+    with TestClient(create_app(settings), raise_server_exceptions=False) as small:
+        tenant_api(small, "OE")
+        big = SEAT | {"description": "x" * 4096}
+        problem(platform(small).post("/v1/admin/tenants/OE/products", json=big), 413)
+        # A streamed body without Content-Length is cut off at the limit too.
+        chunks = (b'{"description": "' + b"y" * 1024 for _ in range(4))
+        streamed = platform(small).post(
+            "/v1/admin/tenants/OE/products",
+            content=chunks,
+            headers={"Content-Type": "application/json"},
+        )
+        problem(streamed, 413)
+        assert platform(small).get("/v1/admin/tenants/OE/products").json()["items"] == []
+
+
+def test_validation_errors_list_every_field_with_its_location(client: TestClient) -> None:
+    tenant_api(client, "OE")
+    body = problem(
+        platform(client).get(
+            "/v1/admin/tenants/OE/products", params={"limit": 0, "active": "maybe"}
+        ),
+        422,
+    )
+    assert {tuple(loc) for loc in error_locs(body)} == {("query", "limit"), ("query", "active")}
+    assert body["detail"].startswith("query.")
+
+
+def test_a_malformed_id_is_a_422_on_the_path_parameter(client: TestClient) -> None:
+    tenant_api(client, "OE")
+    body = problem(platform(client).get("/v1/admin/products/not-a-uuid"), 422)
+    assert error_locs(body) == [["path", "id"]]
+
+
+def test_the_request_id_is_echoed_or_made(client: TestClient) -> None:
+    given = client.get("/healthz", headers={"X-Request-ID": "abc-123"})
+    assert given.headers["x-request-id"] == "abc-123"
+    made = client.get("/healthz", headers={"X-Request-ID": "bad id with spaces"})
+    assert len(made.headers["x-request-id"]) == 32

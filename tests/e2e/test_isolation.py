@@ -1,0 +1,106 @@
+"""Tenant isolation, checked on every route, generated from the app's route table.
+
+A key of tenant B must not learn that tenant A's objects exist, let alone read or change them: on
+every route with a path parameter, for every method and every role, B's answer about A's object is
+exactly its answer about an object that does not exist (404 for a role allowed to use the route), and
+A's data is unchanged afterwards. The route table is read from the OpenAPI document, so a new route is covered the day it is added,
+and one with a path parameter this test cannot fill fails it.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+from tests.helpers import SEAT, Api, create_key, create_tenant, platform
+
+ROLES = ("owner", "editor", "viewer", "runtime")
+PARAM = re.compile(r"{([^}]+)}")
+
+
+def _tenant_a(client: TestClient) -> dict[str, str]:
+    create_tenant(client, "AAA")
+    owner = Api(client, create_key(client, "AAA", "owner"))
+    product = owner.post(
+        "/v1/admin/tenants/AAA/products", json=SEAT | {"product_code": "A-ONLY"}
+    ).json()
+    owner.put(
+        f"/v1/admin/products/{product['id']}", json=SEAT | {"product_code": "A-ONLY", "name": "v2"}
+    )
+    owner.post("/v1/admin/tenants/AAA/airports", json={"iata_codes": ["JFK"]})
+    key_id = owner.get("/v1/admin/tenants/AAA/api-keys").json()["items"][0]["id"]
+    return {
+        "tenant": "AAA",
+        "product_id": product["id"],
+        "key_id": key_id,
+        "product_code": "A-ONLY",
+        "iata": "JFK",
+    }
+
+
+def _fill(path: str, values: dict[str, str]) -> str:
+    def value(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name == "id" and "/products/" in path:
+            return values["product_id"]
+        if name == "version":
+            return "1"
+        if name in values:
+            return values[name]
+        raise AssertionError(f"teach test_isolation how to fill {{{name}}} in {path}")
+
+    return PARAM.sub(value, path)
+
+
+def _routes(client: TestClient) -> list[tuple[str, str]]:
+    """Every (method, path template) with a path parameter, from the app's OpenAPI route table."""
+    paths = client.get("/openapi.json").json()["paths"]
+    return [
+        (method.upper(), path)
+        for path, operations in paths.items()
+        if PARAM.search(path)
+        for method in sorted(operations)
+    ]
+
+
+def _state(client: TestClient, a: dict[str, str]) -> Any:
+    admin = platform(client)
+    return (
+        admin.get(f"/v1/admin/products/{a['product_id']}").json(),
+        admin.get("/v1/admin/tenants/AAA/api-keys").json(),
+        admin.get("/v1/admin/tenants/AAA/airports").json(),
+        admin.get("/v1/admin/tenants/AAA").json(),
+    )
+
+
+def test_no_key_of_another_tenant_can_see_or_touch_a_tenants_objects_on_any_route(
+    client: TestClient,
+) -> None:
+    a = _tenant_a(client)
+    missing = {
+        "tenant": "NOSUCH",
+        "product_id": str(uuid.uuid4()),
+        "key_id": str(uuid.uuid4()),
+        "product_code": "NO-SUCH-CODE",
+        "iata": "LHR",
+    }
+    create_tenant(client, "BBB")
+    b_keys = {role: Api(client, create_key(client, "BBB", role)) for role in ROLES}
+    before = _state(client, a)
+    routes = _routes(client)
+    assert len(routes) >= 15, routes  # the table really was read
+    for method, path in routes:
+        for role, api in b_keys.items():
+            on_a = api.request(method, _fill(path, a), json={})
+            on_missing = api.request(method, _fill(path, missing), json={})
+            where = f"{method} {path} with B's {role} key"
+            assert on_a.status_code in (403, 404), f"{where}: {on_a.status_code} {on_a.text}"
+            assert on_a.status_code == on_missing.status_code, (
+                f"{where} reveals that A's object exists"
+            )
+            if role == "owner" and not path.startswith("/v1/catalog"):
+                assert on_a.status_code == 404, f"{where}: {on_a.status_code}"
+    assert _state(client, a) == before

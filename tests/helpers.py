@@ -1,0 +1,96 @@
+"""Helpers for tests that talk to the API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx2 as httpx
+from fastapi.testclient import TestClient
+
+from tests.conftest import PLATFORM_KEY
+
+
+class Api:
+    """A client that sends one API key with every request."""
+
+    def __init__(self, client: TestClient | httpx.Client, key: str | None) -> None:
+        self.client = client
+        self.key = key
+
+    def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        headers = dict(kwargs.pop("headers", {}) or {})
+        if self.key is not None:
+            headers.setdefault("Authorization", f"Bearer {self.key}")
+        return self.client.request(method, path, headers=headers, **kwargs)
+
+    def get(self, path: str, **kwargs: Any) -> httpx.Response:
+        return self.request("GET", path, **kwargs)
+
+    def post(self, path: str, **kwargs: Any) -> httpx.Response:
+        return self.request("POST", path, **kwargs)
+
+    def put(self, path: str, **kwargs: Any) -> httpx.Response:
+        return self.request("PUT", path, **kwargs)
+
+    def delete(self, path: str, **kwargs: Any) -> httpx.Response:
+        return self.request("DELETE", path, **kwargs)
+
+
+def platform(client: TestClient | httpx.Client) -> Api:
+    return Api(client, PLATFORM_KEY)
+
+
+def create_tenant(
+    client: TestClient | httpx.Client, code: str = "AA", **fields: Any
+) -> dict[str, Any]:
+    body = {
+        "code": code,
+        "name": f"Tenant {code}",
+        "kind": "airline",
+        "base_currency": "USD",
+    } | fields
+    response = platform(client).post("/v1/admin/tenants", json=body)
+    assert response.status_code == 201, response.text
+    return dict(response.json())
+
+
+def create_key(client: TestClient | httpx.Client, tenant: str, role: str = "owner") -> str:
+    response = platform(client).post(
+        f"/v1/admin/tenants/{tenant}/api-keys", json={"name": f"test {role}", "role": role}
+    )
+    assert response.status_code == 201, response.text
+    return str(response.json()["secret"])
+
+
+def tenant_api(
+    client: TestClient | httpx.Client, code: str = "AA", role: str = "owner", **fields: Any
+) -> Api:
+    """A new tenant and a key of ``role`` for it."""
+    create_tenant(client, code, **fields)
+    return Api(client, create_key(client, code, role))
+
+
+SEAT = {
+    "product_type": "SEAT",
+    "product_code": "SEAT-EXTRA-LEG",
+    "name": "Extra Legroom Seat",
+    "description": "Seats with 34-36 inches of legroom",
+    "category": "EXTRA_LEGROOM",
+    "base_price": "30.00",
+    "currency": "USD",
+    "metadata": {"legroom_inches": 35},
+}
+
+
+def problem(response: httpx.Response, status: int) -> dict[str, Any]:
+    """Assert ``response`` is an RFC 9457 problem with ``status`` and return its body."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    body = dict(response.json())
+    assert body["status"] == status
+    assert {"type", "title", "detail"} <= body.keys()
+    return body
+
+
+def error_locs(body: dict[str, Any]) -> list[list[Any]]:
+    return [e["loc"] for e in body.get("errors", [])]
