@@ -84,3 +84,15 @@ def test_the_request_id_is_echoed_or_made(client: TestClient) -> None:
     assert given.headers["x-request-id"] == "abc-123"
     made = client.get("/healthz", headers={"X-Request-ID": "bad id with spaces"})
     assert len(made.headers["x-request-id"]) == 32
+
+
+def test_an_unknown_or_repeated_query_parameter_is_a_422_naming_it(client: TestClient) -> None:
+    tenant_api(client, "OE")
+    typo = problem(
+        platform(client).get("/v1/admin/tenants/OE/products", params={"categroy": "SEAT"}), 422
+    )
+    assert error_locs(typo) == [["query", "categroy"]]
+    assert "category" in typo["errors"][0]["msg"]  # it says what the route takes
+    twice = problem(platform(client).get("/v1/admin/tenants/OE/products?type=SEAT&type=BAG"), 422)
+    assert error_locs(twice) == [["query", "type"]]
+    problem(client.get("/healthz?verbose=1"), 422)

@@ -122,3 +122,9 @@ def test_the_audit_log_pages_newest_first(owner: Api) -> None:
             break
     assert len(seen) == 5
     assert seen == sorted(seen, reverse=True)
+
+
+@pytest.mark.parametrize("value", ["0.5", "1700000000", "2026-01-01T00:00:00", "yesterday"])
+def test_audit_time_filters_take_iso_8601_with_a_zone_only(owner: Api, value: str) -> None:
+    body = problem(owner.get("/v1/admin/tenants/OE/audit", params={"until": value}), 422)
+    assert body["errors"][0]["loc"] == ["query", "until"]

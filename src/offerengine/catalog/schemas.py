@@ -7,6 +7,7 @@ from typing import Annotated, Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, StringConstraints, model_validator
 
+from offerengine import money
 from offerengine.catalog import core
 from offerengine.catalog.models import Product
 from offerengine.money import format_amount
@@ -57,7 +58,14 @@ class ProductIn(BaseModel):
         description="Seed 001's form: the price in minor units of NUC (3000 = NUC 30.00). "
         "Give this or base_price, not both.",
     )
-    currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")] | None = Field(
+    currency: (
+        Annotated[
+            str,
+            StringConstraints(pattern=r"^[A-Z]{3}$"),
+            Field(json_schema_extra={"enum": money.currency_codes(allow_filing=True)}),
+        ]
+        | None
+    ) = Field(
         default=None,
         description="ISO 4217 code, or NUC (a filing unit). Default: the tenant's base currency.",
         examples=["USD"],

@@ -14,8 +14,9 @@ from offerengine.db import migrate
 from offerengine.deps import Ctx
 from offerengine.errors import Forbidden
 from offerengine.http import problems
+from offerengine.http.routing import strict_query
 
-api = APIRouter(tags=["health"])
+api = APIRouter(tags=["health"], dependencies=[Depends(strict_query)])
 CHECK_TIMEOUT_SECONDS = 2.0
 
 

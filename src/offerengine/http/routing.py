@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import collections.abc
 import re
+import types
+import typing
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Response
+from fastapi import APIRouter, Depends, Header, Request, Response
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
+from pydantic import AwareDatetime, BeforeValidator, Field
 
-from offerengine.errors import Invalid
+from offerengine.errors import FieldError, Invalid
 from offerengine.http import problems
 
 # The problems any authenticated route may answer; documented so that clients (and schemathesis)
@@ -17,9 +23,76 @@ COMMON_PROBLEMS = (400, 401, 403, 404, 409, 413, 422)
 
 def router(*, prefix: str = "", tags: list[str], **kwargs: Any) -> APIRouter:
     return APIRouter(
-        prefix=prefix, tags=list(tags), responses=problems.responses(*COMMON_PROBLEMS), **kwargs
+        prefix=prefix,
+        tags=list(tags),
+        responses=problems.responses(*COMMON_PROBLEMS),
+        dependencies=[Depends(strict_query)],
+        **kwargs,
     )
 
+
+_MULTI = (list, tuple, set, frozenset, collections.abc.Sequence)
+
+
+def _takes_many(annotation: Any) -> bool:
+    union = typing.get_origin(annotation) in (typing.Union, types.UnionType)
+    options = typing.get_args(annotation) if union else (annotation,)
+    return any(typing.get_origin(a) in _MULTI or a in _MULTI for a in options)
+
+
+def _accepted_query(route: APIRoute) -> dict[str, bool]:
+    """The query parameters a route declares (its dependencies' included): name → takes a list."""
+    found: dict[str, bool] = {}
+    stack: list[Dependant] = [route.dependant]
+    while stack:
+        dependant = stack.pop()
+        for param in dependant.query_params:
+            found[param.alias] = _takes_many(param.field_info.annotation)
+        stack.extend(dependant.dependencies)
+    return found
+
+
+async def strict_query(request: Request) -> None:
+    """Refuse query parameters the route does not take, and repeats of single-valued ones: a typo
+    like ``?categroy=SEAT`` must not quietly return everything."""
+    if not request.query_params:
+        return
+    route = request.scope.get("route")
+    if not isinstance(route, APIRoute):
+        return
+    accepted: dict[str, bool] | None = getattr(route, "_offerengine_query", None)
+    if accepted is None:
+        accepted = _accepted_query(route)
+        route._offerengine_query = accepted  # type: ignore[attr-defined]
+    errors: list[FieldError] = []
+    for name in dict.fromkeys(request.query_params.keys()):
+        if name not in accepted:
+            known = ", ".join(sorted(accepted)) or "none"
+            errors.append(
+                FieldError(("query", name), f"unknown parameter (this route takes: {known})")
+            )
+        elif not accepted[name] and len(request.query_params.getlist(name)) > 1:
+            errors.append(FieldError(("query", name), "given more than once"))
+    if errors:
+        first = errors[0]
+        raise Invalid(f"{'.'.join(map(str, first.loc))}: {first.msg}", errors)
+
+
+_ISO_8601 = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
+
+
+def _iso_only(value: Any) -> Any:
+    # Pydantic would read "0.5" as a Unix timestamp; the API says ISO 8601, so only that is accepted.
+    if isinstance(value, str) and not _ISO_8601.match(value):
+        raise ValueError("expected an ISO 8601 date-time with a zone, e.g. 2026-11-22T10:00:00Z")
+    return value
+
+
+Timestamp = Annotated[
+    AwareDatetime,
+    BeforeValidator(_iso_only),
+    Field(description="ISO 8601 with a zone, e.g. 2026-11-22T10:00:00Z."),
+]
 
 _ETAG = re.compile(r'^(?:W/)?"?(\d{1,18})"?$')
 

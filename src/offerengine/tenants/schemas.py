@@ -45,15 +45,21 @@ Code = Annotated[
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Currency = Annotated[
     str,
-    StringConstraints(pattern=r"^[A-Z]{3}$"),
     AfterValidator(_check_currency),
-    Field(description="ISO 4217 code of the base currency.", examples=["USD"]),
+    Field(
+        description="ISO 4217 code of the base currency.",
+        examples=["USD"],
+        json_schema_extra={"enum": money.currency_codes()},
+    ),
 ]
 TimeZone = Annotated[
     str,
-    StringConstraints(min_length=1, max_length=64),
     AfterValidator(_check_zone),
-    Field(description="IANA time zone.", examples=["America/New_York"]),
+    Field(
+        description="IANA time zone.",
+        examples=["America/New_York"],
+        json_schema_extra={"enum": sorted(_zones())},
+    ),
 ]
 
 

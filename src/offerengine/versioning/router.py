@@ -21,7 +21,7 @@ from offerengine.auth.deps import (
 )
 from offerengine.deps import DbSession
 from offerengine.errors import NotFound
-from offerengine.http.routing import parse_if_match, router, set_etag
+from offerengine.http.routing import Timestamp, parse_if_match, router, set_etag
 from offerengine.pagination import DEFAULT_LIMIT, Cursor, Limit
 from offerengine.tenants import service as tenants
 from offerengine.tenants.deps import PathTenant
@@ -165,8 +165,8 @@ ObjectType = Annotated[str | None, Query(max_length=50, description="e.g. produc
 ObjectIdQ = Annotated[uuid.UUID | None, Query()]
 ActorQ = Annotated[str | None, Query(max_length=200, description="A key id, or an actor name.")]
 ActionQ = Annotated[str | None, Query(max_length=30, description="e.g. product.update")]
-Since = Annotated[datetime | None, Query(description="Entries at or after this time.")]
-Until = Annotated[datetime | None, Query(description="Entries before this time.")]
+Since = Annotated[Timestamp | None, Query(description="Entries at or after this time.")]
+Until = Annotated[Timestamp | None, Query(description="Entries before this time.")]
 
 
 @api.get("/v1/admin/tenants/{tenant}/audit", operation_id="listTenantAudit")

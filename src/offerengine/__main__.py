@@ -1,0 +1,3 @@
+from offerengine.cli import main
+
+main()

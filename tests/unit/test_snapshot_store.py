@@ -1,0 +1,103 @@
+"""The snapshot store with a fake builder: no database."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+
+from offerengine.catalog.core import CatalogIndex
+from offerengine.errors import NotFound
+from offerengine.network.core import Network
+from offerengine.snapshots.core import Snapshot, TenantFacts
+from offerengine.snapshots.store import SnapshotStore
+
+TENANT = uuid.uuid4()
+
+
+class FakeConfig:
+    """A tenant's configuration version in a fake database; counts and can slow the builds."""
+
+    def __init__(self) -> None:
+        self.version = 1
+        self.builds = 0
+        self.delay = 0.0
+        self.exists = True
+
+    async def build(self, tenant_id: uuid.UUID) -> Snapshot | None:
+        self.builds += 1
+        version = self.version
+        await asyncio.sleep(self.delay)
+        if not self.exists:
+            return None
+        return Snapshot(
+            tenant=TenantFacts(tenant_id, "OE", "OE", "airline", "USD", "UTC", "active", {}),
+            version=version,
+            built_at=datetime.now(UTC),
+            build_seconds=self.delay,
+            catalog=CatalogIndex.build([]),
+            network=Network.build([]),
+        )
+
+
+@pytest.fixture
+def config() -> FakeConfig:
+    return FakeConfig()
+
+
+async def test_concurrent_requests_share_one_build(config: FakeConfig) -> None:
+    store = SnapshotStore(config.build)
+    config.delay = 0.05
+    snapshots = await asyncio.gather(*(store.get(TENANT) for _ in range(20)))
+    assert config.builds == 1
+    assert {s.version for s in snapshots} == {1}
+
+
+async def test_a_local_write_is_read_by_the_next_request(config: FakeConfig) -> None:
+    store = SnapshotStore(config.build)
+    assert (await store.get(TENANT)).version == 1
+    config.version = 2
+    store.observe(TENANT, 2, local=True)
+    assert (await store.get(TENANT)).version == 2
+
+
+async def test_a_remote_change_rebuilds_in_the_background_while_the_old_snapshot_serves(
+    config: FakeConfig,
+) -> None:
+    store = SnapshotStore(config.build)
+    await store.get(TENANT)
+    config.version, config.delay = 2, 0.05
+    store.observe(TENANT, 2, local=False)
+    assert (await store.get(TENANT)).version == 1  # no request waits for the rebuild
+    await asyncio.sleep(0.1)
+    assert (await store.get(TENANT)).version == 2
+    await store.close()
+
+
+async def test_an_old_notice_never_replaces_a_newer_snapshot(config: FakeConfig) -> None:
+    store = SnapshotStore(config.build)
+    config.version = 5
+    await store.get(TENANT)
+    store.observe(TENANT, 3, local=False)
+    await asyncio.sleep(0.01)
+    assert (await store.get(TENANT)).version == 5
+    assert config.builds == 1
+
+
+async def test_a_deleted_tenant_is_not_found_and_forgotten(config: FakeConfig) -> None:
+    store = SnapshotStore(config.build)
+    config.exists = False
+    with pytest.raises(NotFound):
+        await store.get(TENANT)
+    assert store.peek(TENANT) is None
+
+
+async def test_stale_lists_tenants_behind_the_newest_version_seen(config: FakeConfig) -> None:
+    store = SnapshotStore(config.build)
+    await store.get(TENANT)
+    config.delay = 1.0  # the background rebuild will not finish during the test
+    store.observe(TENANT, 2, local=False)
+    assert store.stale() == [TENANT]
+    await store.close()
