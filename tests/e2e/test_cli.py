@@ -1,0 +1,133 @@
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from typer.testing import CliRunner
+
+from offerengine import __version__
+from offerengine.app import create_app
+from offerengine.cli import app as cli
+from tests.conftest import make_settings
+from tests.helpers import Api, platform
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    return {
+        "OFFERENGINE_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}",
+        "OFFERENGINE_VAR_DIR": str(tmp_path / "var"),
+    }
+
+
+def test_the_installed_command_prints_its_version() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "offerengine", "--version"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert result.stdout.strip() == f"offerengine {__version__}"
+
+
+def test_migrate_then_demo_loads_both_tenants_and_prints_keys_once(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    assert runner.invoke(cli, ["migrate"], env=env).exit_code == 0
+    first = runner.invoke(cli, ["demo"], env=env)
+    assert first.exit_code == 0, first.output
+    assert "DEMO_OE_RUNTIME_KEY" in first.output
+    keys_file = tmp_path / "var" / "demo-keys.env"
+    keys = dict(
+        line.removeprefix("export ").split("=", 1)
+        for line in keys_file.read_text().splitlines()
+        if line.startswith("export ")
+    )
+    assert set(keys) == {"DEMO_PLATFORM_KEY"} | {
+        f"DEMO_{t}_{r}_KEY" for t in ("OE", "MKT") for r in ("OWNER", "EDITOR", "VIEWER", "RUNTIME")
+    }
+    assert oct(keys_file.stat().st_mode & 0o777) == "0o600"
+
+    again = runner.invoke(cli, ["demo"], env=env)
+    assert again.exit_code == 0
+    assert "already loaded" in again.output
+    assert "oek_" not in again.output  # secrets are shown once
+
+    settings = make_settings(env["OFFERENGINE_DATABASE_URL"], tmp_path, platform_key=None)
+    with TestClient(create_app(settings)) as client:
+        runtime = Api(client, keys["DEMO_OE_RUNTIME_KEY"])
+        codes = {p["product_code"] for p in runtime.get("/v1/catalog/products").json()["items"]}
+        assert {
+            "SEAT-STD",
+            "SEAT-EXTRA-LEG",
+            "SEAT-PREMIUM",
+            "BAG-23KG",
+            "MEAL-HOT",
+            "MEAL-COLD",
+            "LOUNGE-ACCESS",
+            "FAST-TRACK",
+            "INS-TRAVEL",
+            "WIFI-FLIGHT",
+            "PRIORITY-BOARDING",
+        } <= codes
+        admin = Api(client, keys["DEMO_PLATFORM_KEY"])
+        assert {t["code"]: t["base_currency"] for t in admin.get("/v1/admin/tenants").json()} == {
+            "OE": "USD",
+            "MKT": "TRY",
+        }
+        airports = admin.get("/v1/admin/tenants/OE/airports").json()["items"]
+        assert len(airports) == 20
+        assert next(a for a in airports if a["iata"] == "IST")["timezone"] == "Europe/Istanbul"
+        market = (
+            Api(client, keys["DEMO_MKT_RUNTIME_KEY"]).get("/v1/catalog/products").json()["items"]
+        )
+        assert {p["currency"] for p in market} == {"TRY"}
+
+
+def test_create_key_makes_a_working_tenant_key_and_a_platform_key(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    runner.invoke(cli, ["migrate"], env=env)
+    settings = make_settings(env["OFFERENGINE_DATABASE_URL"], tmp_path)
+    with TestClient(create_app(settings)) as client:
+        platform(client).post(
+            "/v1/admin/tenants",
+            json={"code": "ZZ", "name": "Z", "kind": "retail", "base_currency": "EUR"},
+        )
+    made = runner.invoke(
+        cli, ["create-key", "--tenant", "ZZ", "--role", "viewer", "--name", "ops"], env=env
+    )
+    assert made.exit_code == 0, made.output
+    secret = made.stdout.strip().splitlines()[0]
+    platform_made = runner.invoke(cli, ["create-key", "--platform"], env=env)
+    platform_secret = platform_made.stdout.strip().splitlines()[0]
+    with TestClient(
+        create_app(make_settings(env["OFFERENGINE_DATABASE_URL"], tmp_path, platform_key=None))
+    ) as client:
+        assert Api(client, secret).get("/v1/admin/tenants/ZZ/products").status_code == 200
+        assert Api(client, secret).post("/v1/admin/tenants/ZZ/products", json={}).status_code == 403
+        assert Api(client, platform_secret).get("/v1/admin/tenants").status_code == 200
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["create-key"],
+        ["create-key", "--tenant", "ZZ"],
+        ["create-key", "--platform", "--tenant", "ZZ", "--role", "owner"],
+    ],
+)
+def test_create_key_refuses_unclear_arguments(env: dict[str, str], args: list[str]) -> None:
+    assert runner.invoke(cli, args, env=env).exit_code == 2
+
+
+def test_create_key_for_an_unknown_tenant_fails_clearly(env: dict[str, str]) -> None:
+    runner.invoke(cli, ["migrate"], env=env)
+    result = runner.invoke(cli, ["create-key", "--tenant", "NOPE", "--role", "owner"], env=env)
+    assert result.exit_code == 1
+    assert "No tenant 'NOPE'" in result.output
