@@ -132,7 +132,6 @@ def make_settings(database_url: str, tmp_path: Path, **overrides: Any) -> Settin
         "platform_key": PLATFORM_KEY,
         "access_log": False,
         "log_level": "WARNING",
-        "environment": "test",
         "var_dir": tmp_path / "var",
         "redis_prefix": f"oe-test-{uuid.uuid4().hex[:12]}",
         "snapshot_poll_seconds": 0.2,

@@ -16,6 +16,7 @@ from offerengine.catalog.router import api as catalog_router
 from offerengine.catalog.router import runtime as catalog_runtime_router
 from offerengine.context import open_context
 from offerengine.health.router import api as health_router
+from offerengine.health.router import bench as bench_router
 from offerengine.http import problems
 from offerengine.http.middleware import RequestMiddleware
 from offerengine.network.router import api as network_router
@@ -85,16 +86,24 @@ def create_app(settings: Settings) -> FastAPI:
         max_body_bytes=settings.max_body_bytes,
         access_log=settings.access_log,
     )
-    for router in (
+    # Route order and shape are hot-path matters. A request is matched against the routes in order,
+    # so health and the run-time endpoints come first. And routes are added to the app's own flat
+    # list rather than through include_router, whose per-router wrapper costs ~11 µs per request on
+    # FastAPI 0.165 (bench/catalog.py); an APIRouter's routes already carry their full path,
+    # responses and dependencies, so nothing else changes.
+    routers = [
         health_router,
+        catalog_runtime_router,
         tenants_router,
         api_keys_router,
         catalog_router,
         network_router,
         audit_router,
-        catalog_runtime_router,
-    ):
-        app.include_router(router)
+    ]
+    if settings.bench_endpoints:
+        routers.insert(0, bench_router)
+    for router in routers:
+        app.router.routes.extend(router.routes)
     _document_problems(app)
     return app
 

@@ -22,7 +22,8 @@ from offerengine.snapshots import service as snapshots
 _READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-def get_context(request: Request) -> AppContext:
+async def get_context(request: Request) -> AppContext:
+    # async: FastAPI runs a plain `def` dependency in a worker thread, a costly hop per request.
     return cast(AppContext, request.app.state.context)
 
 

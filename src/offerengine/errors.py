@@ -9,6 +9,7 @@ status and an RFC 9457 problem document in one table.
     ├── Conflict              the request collides with the current state (duplicate code …)
     │   └── StaleVersion      an If-Match / version precondition failed
     ├── Invalid               the input is wrong; carries field errors [{loc, msg}]
+    │   ├── MalformedInput    the body cannot even be parsed (not JSON, not UTF-8)
     │   ├── PayloadTooLarge   the body is over the configured limit
     │   └── UnsupportedMedia  the body is in a format the route does not take
     ├── Unauthenticated       no key, or an unknown or revoked key
@@ -79,6 +80,11 @@ class StaleVersion(Conflict):
 class Invalid(OfferEngineError):
     code = "validation"
     title = "Invalid input"
+
+
+class MalformedInput(Invalid):
+    code = "malformed"
+    title = "Malformed input"
 
 
 class PayloadTooLarge(Invalid):

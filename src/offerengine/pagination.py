@@ -19,7 +19,7 @@ MAX_LIMIT = 1000
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description=f"Page size (at most {MAX_LIMIT}).")]
 Cursor = Annotated[
     str | None,
-    Query(max_length=500, description="The `next_cursor` of the previous page."),
+    Query(min_length=1, max_length=500, description="The `next_cursor` of the previous page."),
 ]
 
 Scalar = str | int | float | None

@@ -77,6 +77,10 @@ class HttpSettings(BaseSettings):
         ge=1024,
         description="Largest request body accepted; larger ones get 413.",
     )
+    bench_endpoints: bool = Field(
+        default=False,
+        description="Serve /bench/empty (GET and POST, no work, no key) for benchmarks to compare with.",
+    )
     metrics_public: bool = Field(
         default=False,
         description="Serve /metrics without a key (for a scraper on a private network); else platform key.",
@@ -131,7 +135,4 @@ class Settings(
     var_dir: Path = Field(
         default=Path("./var"),
         description="Where local state lives: the SQLite file, demo credentials.",
-    )
-    environment: Literal["development", "test", "production"] = Field(
-        default="development", description="Only changes defaults of diagnostics; never behaviour."
     )

@@ -96,3 +96,9 @@ def test_an_unknown_or_repeated_query_parameter_is_a_422_naming_it(client: TestC
     twice = problem(platform(client).get("/v1/admin/tenants/OE/products?type=SEAT&type=BAG"), 422)
     assert error_locs(twice) == [["query", "type"]]
     problem(client.get("/healthz?verbose=1"), 422)
+
+
+def test_an_empty_filter_value_is_a_422_not_a_silent_no_filter(client: TestClient) -> None:
+    tenant_api(client, "OE")
+    body = problem(platform(client).get("/v1/admin/tenants/OE/products?type="), 422)
+    assert error_locs(body) == [["query", "type"]]

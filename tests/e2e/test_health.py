@@ -111,6 +111,7 @@ def test_the_runtime_catalog_serves_active_products_from_the_snapshot(client: Te
     assert [p["product_code"] for p in listed] == ["BAG-23"]
     assert "cost" not in listed[0]  # margins are the tenant's business
     assert runtime.get("/v1/catalog/products", params={"type": "SEAT"}).json()["items"] == []
+    problem(runtime.get("/v1/catalog/products", params={"typ": "SEAT"}), 422)  # strict here too
     problem(runtime.get("/v1/catalog/products/SEAT-X"), 404)
     bag = runtime.get("/v1/catalog/products/BAG-23")
     assert bag.json()["base_price"] == "35.00"

@@ -255,3 +255,28 @@ def test_bulk_refuses_other_media_types_with_415(owner: Api) -> None:
         f"{PRODUCTS}/bulk", content=b"<xml/>", headers={"Content-Type": "application/xml"}
     )
     problem(response, 415)
+
+
+def test_bulk_takes_a_bare_json_list_and_a_multipart_csv_file(owner: Api) -> None:
+    listed = owner.post(f"{PRODUCTS}/bulk", json=[SEAT]).json()
+    assert listed["created"] == 1
+    csv_text = "product_type,product_code,name,base_price\nBAG,BAG-23,Checked bag,35.00\n"
+    uploaded = owner.post(
+        f"{PRODUCTS}/bulk", files={"file": ("products.csv", csv_text, "text/csv")}
+    )
+    assert uploaded.status_code == 200, uploaded.text
+    assert uploaded.json()["created"] == 1
+    problem(owner.post(f"{PRODUCTS}/bulk", files={"other": ("x.csv", csv_text, "text/csv")}), 422)
+
+
+def test_bulk_with_malformed_json_is_a_400_like_everywhere_else(owner: Api) -> None:
+    bad = owner.post(
+        f"{PRODUCTS}/bulk", content=b'{"products": [', headers={"Content-Type": "application/json"}
+    )
+    problem(bad, 400)
+    deep = owner.post(
+        f"{PRODUCTS}/bulk", content=b"[" * 50_000, headers={"Content-Type": "application/json"}
+    )
+    problem(deep, 400)
+    wrong = problem(owner.post(f"{PRODUCTS}/bulk", json={"products": "all"}), 422)
+    assert error_locs(wrong) == [["body", "products"]]

@@ -9,6 +9,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from offerengine.auth.core import Actor, Permission, Principal
+from offerengine.context import AppContext
 from offerengine.deps import Ctx, request_id
 from offerengine.errors import Forbidden, Unauthenticated
 from offerengine.versioning import service as versioning
@@ -19,12 +20,18 @@ bearer_scheme = HTTPBearer(
 )
 
 
-async def authenticate(
-    request: Request,
-    ctx: Ctx,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
-) -> Principal:
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)]
+
+
+async def authenticate(request: Request, ctx: Ctx, credentials: Credentials) -> Principal:
     """The caller of this request; 401 without a live key."""
+    return await principal_of(request, ctx, credentials)
+
+
+async def principal_of(
+    request: Request, ctx: AppContext, credentials: HTTPAuthorizationCredentials | None
+) -> Principal:
+    """Authenticate a request (a plain call, for dependencies on the hot path to use directly)."""
     if credentials is None or not credentials.credentials:
         raise Unauthenticated("Send an API key: Authorization: Bearer <key>.")
     principal = await ctx.keys.verify(credentials.credentials)
@@ -36,7 +43,7 @@ async def authenticate(
     return principal
 
 
-async def _audit_platform_use(request: Request, ctx: Ctx, principal: Principal) -> None:
+async def _audit_platform_use(request: Request, ctx: AppContext, principal: Principal) -> None:
     # Every use of a platform key is audited, reads included, in a transaction of its own so that
     # the record stays even when the request itself fails.
     async with ctx.session_factory() as session:
@@ -54,14 +61,16 @@ CurrentPrincipal = Annotated[Principal, Depends(authenticate)]
 RUNTIME_NEEDS_TENANT = "Run-time endpoints take a tenant key: the key implies the tenant."
 
 
+def check_permission(principal: Principal, permission: Permission) -> None:
+    if principal.is_platform and permission is Permission.RUNTIME:
+        raise Forbidden(RUNTIME_NEEDS_TENANT)
+    if not principal.can(permission):
+        raise Forbidden(f"A {principal.role.value} key may not do this (needs {permission.value}).")
+
+
 def require(permission: Permission) -> Callable[[Principal], Awaitable[Principal]]:
     async def check(principal: CurrentPrincipal) -> Principal:
-        if principal.is_platform and permission is Permission.RUNTIME:
-            raise Forbidden(RUNTIME_NEEDS_TENANT)
-        if not principal.can(permission):
-            raise Forbidden(
-                f"A {principal.role.value} key may not do this (needs {permission.value})."
-            )
+        check_permission(principal, permission)
         return principal
 
     return check
@@ -74,7 +83,7 @@ RuntimeCaller = Annotated[Principal, Depends(require(Permission.RUNTIME))]
 PlatformCaller = Annotated[Principal, Depends(require(Permission.TENANTS_MANAGE))]
 
 
-def current_actor(request: Request, principal: CurrentPrincipal) -> Actor:
+async def current_actor(request: Request, principal: CurrentPrincipal) -> Actor:
     return principal.actor(request_id(request))
 
 

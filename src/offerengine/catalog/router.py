@@ -1,16 +1,19 @@
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Annotated, Any, Literal
 
 from fastapi import Depends, Path, Query, Request, Response, status
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
+from starlette.datastructures import UploadFile
 
 from offerengine.auth.deps import ConfigReader, ConfigWriter, CurrentActor
 from offerengine.auth.scoping import owned_loader
 from offerengine.catalog import core, service
 from offerengine.catalog.models import Product
 from offerengine.catalog.schemas import (
+    MAX_BULK_ROWS,
     BulkResult,
     ProductBulk,
     ProductCreate,
@@ -18,7 +21,7 @@ from offerengine.catalog.schemas import (
     ProductUpdate,
 )
 from offerengine.deps import DbSession
-from offerengine.errors import FieldError, Invalid, NotFound, UnsupportedMedia
+from offerengine.errors import FieldError, Invalid, MalformedInput, NotFound, UnsupportedMedia
 from offerengine.http import problems
 from offerengine.http.routing import expected_version, parse_if_match, router, set_etag
 from offerengine.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
@@ -39,14 +42,15 @@ async def list_products(
     _: ConfigReader,
     session: DbSession,
     type: Annotated[
-        str | None, Query(max_length=50, description="Product type, e.g. SEAT.")
+        str | None, Query(min_length=1, max_length=50, description="Product type, e.g. SEAT.")
     ] = None,
-    category: Annotated[str | None, Query(max_length=100)] = None,
+    category: Annotated[str | None, Query(min_length=1, max_length=100)] = None,
     active: Annotated[
         bool | None, Query(description="Only active (true) or inactive (false).")
     ] = None,
     q: Annotated[
-        str | None, Query(max_length=200, description="Search code, name, description.")
+        str | None,
+        Query(min_length=1, max_length=200, description="Search code, name, description."),
     ] = None,
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
@@ -78,11 +82,29 @@ _BULK_BODY: dict[str, Any] = {
     "requestBody": {
         "required": True,
         "content": {
-            "application/json": {"schema": {"$ref": "#/components/schemas/ProductBulk"}},
+            "application/json": {
+                "schema": {
+                    "oneOf": [
+                        {"$ref": "#/components/schemas/ProductBulk"},
+                        {
+                            "type": "array",
+                            "maxItems": MAX_BULK_ROWS,
+                            "items": {"$ref": "#/components/schemas/ProductCreate"},
+                        },
+                    ]
+                }
+            },
             "text/csv": {
                 "schema": {"type": "string"},
                 "example": "product_type,product_code,name,base_price,currency\n"
                 "BAG,BAG-23KG,Checked bag 23 kg,35.00,USD\n",
+            },
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "properties": {"file": {"type": "string", "format": "binary"}},
+                    "required": ["file"],
+                }
             },
         },
     }
@@ -100,8 +122,9 @@ async def bulk_upsert_products(
 ) -> BulkResult:
     """Create or update many products by `product_code`, all or nothing.
 
-    Send `{"products": [...]}` as JSON, or a CSV file with `Content-Type: text/csv` (the columns of
-    the CSV export). If any row is bad nothing is imported, and the 422 lists every bad row.
+    Send JSON (`{"products": [...]}` or a bare list), a CSV body with `Content-Type: text/csv`, or a
+    CSV file uploaded as the form field `file` (the columns of the CSV export). If any row is bad
+    nothing is imported, and the 422 lists every bad row with its errors.
     """
     rows, row_errors = await _bulk_rows(request)
     outcome = await service.bulk_upsert(
@@ -115,43 +138,64 @@ async def bulk_upsert_products(
     )
 
 
-async def _bulk_rows(request: Request) -> tuple[list[dict[str, Any]], dict[int, list[FieldError]]]:
+Rows = tuple[list[dict[str, Any]], dict[int, list[FieldError]]]
+
+
+async def _bulk_rows(request: Request) -> Rows:
+    """The rows of a bulk import, from JSON (the seed's object or a bare list), a CSV body, or a
+    CSV file uploaded as the form field ``file``; with the errors found while reading them."""
     media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media_type == "multipart/form-data":
+        async with request.form(max_files=1, max_fields=5) as form:
+            upload = form.get("file")
+            if not isinstance(upload, UploadFile):
+                raise Invalid.field(("body", "file"), "send the CSV file as the form field 'file'")
+            return _csv_rows(await upload.read())
     body = await request.body()
     if media_type in ("text/csv", "application/csv"):
-        try:
-            text = body.decode("utf-8-sig")
-        except UnicodeDecodeError as exc:
-            raise Invalid.field(("body",), "the CSV is not UTF-8 text") from exc
-        rows, problems = core.read_csv(text)
-        header = [p for p in problems if p.loc[:2] == ("body", "header")]
-        if header:
-            raise Invalid(header[0].msg, header)
-        by_row: dict[int, list[FieldError]] = {}
-        for problem in problems:
-            by_row.setdefault(int(problem.loc[1]), []).append(problem)
-        return rows, by_row
+        return _csv_rows(body)
     if media_type in ("application/json", ""):
-        try:
-            parsed = ProductBulk.model_validate_json(body or b"null")
-        except ValueError as exc:
-            raise Invalid.field(("body",), _first_error(exc)) from exc
-        return parsed.products, {}
+        return _json_rows(body), {}
     raise UnsupportedMedia(
-        f'Send JSON ({{"products": [...]}}) or text/csv, not {media_type!r}.',
-        [FieldError(("header", "Content-Type"), "expected application/json or text/csv")],
+        f"Send JSON, text/csv or a multipart file upload, not {media_type!r}.",
+        [
+            FieldError(
+                ("header", "Content-Type"),
+                "expected application/json, text/csv or multipart/form-data",
+            )
+        ],
     )
 
 
-def _first_error(exc: ValueError) -> str:
-    errors = getattr(exc, "errors", None)
-    if callable(errors):
-        found = errors()
-        if found:
-            first = found[0]
-            where = ".".join(str(p) for p in first.get("loc", ()))
-            return f"{where}: {first.get('msg')}" if where else str(first.get("msg"))
-    return str(exc)
+def _csv_rows(body: bytes) -> Rows:
+    try:
+        text = body.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise MalformedInput.field(("body",), "the CSV is not UTF-8 text") from exc
+    rows, problems = core.read_csv(text)
+    header = [p for p in problems if p.loc[:2] == ("body", "header")]
+    if header:
+        raise Invalid(header[0].msg, header)
+    if len(rows) > MAX_BULK_ROWS:
+        raise Invalid.field(("body",), f"at most {MAX_BULK_ROWS} rows per import")
+    by_row: dict[int, list[FieldError]] = {}
+    for problem in problems:
+        by_row.setdefault(int(problem.loc[1]), []).append(problem)
+    return rows, by_row
+
+
+def _json_rows(body: bytes) -> list[dict[str, Any]]:
+    try:
+        data = json.loads(body)
+    except (ValueError, RecursionError) as exc:
+        raise MalformedInput.field(("body",), "not valid JSON") from exc
+    if isinstance(data, list):
+        data = {"products": data}
+    try:
+        return ProductBulk.model_validate(data).products
+    except ValidationError as exc:
+        errors = [FieldError(("body", *e["loc"]), e["msg"], e["type"]) for e in exc.errors()]
+        raise Invalid(f"{'.'.join(map(str, errors[0].loc))}: {errors[0].msg}", errors) from exc
 
 
 class ProductExport(BaseModel):
@@ -270,7 +314,7 @@ class RuntimeProductList(BaseModel):
     items: list[RuntimeProduct]
 
 
-runtime = router(tags=["run time"])
+runtime = router(tags=["run time"], hot=True)
 
 
 @runtime.get(
@@ -280,8 +324,8 @@ runtime = router(tags=["run time"])
 )
 async def list_catalog_products(
     snapshot: RuntimeSnapshot,
-    type: Annotated[str | None, Query(max_length=50)] = None,
-    category: Annotated[str | None, Query(max_length=100)] = None,
+    type: Annotated[str | None, Query(min_length=1, max_length=50)] = None,
+    category: Annotated[str | None, Query(min_length=1, max_length=100)] = None,
 ) -> Response:
     """Active products of the key's tenant, from its compiled snapshot (runtime key)."""
     index = snapshot.catalog

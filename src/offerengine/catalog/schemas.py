@@ -176,13 +176,16 @@ class ProductRead(BaseModel):
         )
 
 
+MAX_BULK_ROWS = 10_000
+
+
 class ProductBulk(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     # Rows are validated one by one by the service, so that every bad row is reported with its
     # errors; the schema still documents them as ProductCreate.
     products: list[dict[str, Any]] = Field(
-        max_length=10_000,
+        max_length=MAX_BULK_ROWS,
         description="Products to create or update by product_code (each as for createProduct).",
         json_schema_extra={"items": {"$ref": "#/components/schemas/ProductCreate"}},
     )

@@ -108,3 +108,16 @@ async def _metrics_access(
 async def metrics(ctx: Ctx, _: Annotated[None, Depends(_metrics_access)]) -> Response:
     """Prometheus metrics (platform key, unless OFFERENGINE_METRICS_PUBLIC is set)."""
     return Response(ctx.metrics.render(), media_type=ctx.metrics.content_type)
+
+
+# Benchmarks report HTTP throughput as a ratio to an endpoint that does nothing, served by the same
+# app, middleware and workers in the same run. Only mounted with OFFERENGINE_BENCH_ENDPOINTS=true.
+bench = APIRouter(tags=["health"], include_in_schema=False)
+_EMPTY = b"{}"
+
+
+@bench.get("/bench/empty")
+@bench.post("/bench/empty")
+async def empty(request: Request) -> Response:
+    await request.body()
+    return Response(_EMPTY, media_type="application/json")

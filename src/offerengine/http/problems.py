@@ -30,6 +30,7 @@ _STATUS: tuple[tuple[type[errors.OfferEngineError], int], ...] = (
     (errors.NotFound, 404),
     (errors.StaleVersion, 409),
     (errors.Conflict, 409),
+    (errors.MalformedInput, 400),
     (errors.PayloadTooLarge, 413),
     (errors.UnsupportedMedia, 415),
     (errors.Invalid, 422),

@@ -161,10 +161,14 @@ def _audit_query(
     return service.AuditQuery(tenant_id, object_type, object_id, actor, action, since, until)
 
 
-ObjectType = Annotated[str | None, Query(max_length=50, description="e.g. product")]
+ObjectType = Annotated[str | None, Query(min_length=1, max_length=50, description="e.g. product")]
 ObjectIdQ = Annotated[uuid.UUID | None, Query()]
-ActorQ = Annotated[str | None, Query(max_length=200, description="A key id, or an actor name.")]
-ActionQ = Annotated[str | None, Query(max_length=30, description="e.g. product.update")]
+ActorQ = Annotated[
+    str | None, Query(min_length=1, max_length=200, description="A key id, or an actor name.")
+]
+ActionQ = Annotated[
+    str | None, Query(min_length=1, max_length=30, description="e.g. product.update")
+]
 Since = Annotated[Timestamp | None, Query(description="Entries at or after this time.")]
 Until = Annotated[Timestamp | None, Query(description="Entries before this time.")]
 
@@ -193,7 +197,9 @@ async def list_tenant_audit(
 async def list_audit(
     _: PlatformCaller,
     session: DbSession,
-    tenant: Annotated[str | None, Query(max_length=64, description="A tenant id or code.")] = None,
+    tenant: Annotated[
+        str | None, Query(min_length=1, max_length=64, description="A tenant id or code.")
+    ] = None,
     object_type: ObjectType = None,
     object_id: ObjectIdQ = None,
     actor: ActorQ = None,

@@ -1,0 +1,120 @@
+"""Shared pieces of the HTTP benchmarks: a server on 127.0.0.1 and wrk as the load generator.
+
+HTTP figures are always reported as a ratio to ``/bench/empty`` of the same server, measured in the
+same run, interleaved round by round; the medians of the rounds are printed.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+PYTHON = sys.executable
+
+
+def require_wrk() -> str:
+    wrk = shutil.which("wrk")
+    if wrk is None:
+        sys.exit("wrk is needed for HTTP figures: apt-get install -y wrk")
+    return wrk
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def offerengine(*args: str, env: dict[str, str]) -> str:
+    result = subprocess.run(
+        [PYTHON, "-m", "offerengine", *args], env=env, check=True, capture_output=True, text=True
+    )
+    return result.stdout
+
+
+def demo_database(folder: Path) -> dict[str, str]:
+    """A fresh SQLite database with the demo loaded; returns the environment and demo keys."""
+    env = {
+        **os.environ,
+        "OFFERENGINE_DATABASE_URL": f"sqlite:///{folder / 'bench.db'}",
+        "OFFERENGINE_VAR_DIR": str(folder / "var"),
+        "OFFERENGINE_ACCESS_LOG": "false",
+        "OFFERENGINE_LOG_LEVEL": "WARNING",
+        "OFFERENGINE_BENCH_ENDPOINTS": "true",
+    }
+    offerengine("migrate", env=env)
+    offerengine("demo", env=env)
+    for line in (folder / "var" / "demo-keys.env").read_text().splitlines():
+        if line.startswith("export "):
+            name, value = line.removeprefix("export ").split("=", 1)
+            env[name] = value
+    return env
+
+
+@contextmanager
+def server(env: dict[str, str], workers: int) -> Iterator[str]:
+    port = free_port()
+    process = subprocess.Popen(
+        [PYTHON, "-m", "offerengine", "serve", "--port", str(port), "--workers", str(workers)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(f"{base}/readyz", timeout=1):
+                    break
+            except OSError:
+                if time.monotonic() > deadline or process.poll() is not None:
+                    raise RuntimeError("the server did not start") from None
+                time.sleep(0.1)
+        time.sleep(0.5 * workers)  # let every worker finish starting
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
+
+
+def wrk(
+    url: str, *, seconds: int, connections: int, headers: dict[str, str] | None = None
+) -> float:
+    """Requests per second that wrk sustains against ``url`` (non-2xx answers fail the run)."""
+    command = [require_wrk(), "-t2", f"-c{connections}", f"-d{seconds}s", "--latency"]
+    for name, value in (headers or {}).items():
+        command += ["-H", f"{name}: {value}"]
+    output = subprocess.run([*command, url], check=True, capture_output=True, text=True).stdout
+    if "Non-2xx or 3xx responses" in output:
+        raise RuntimeError(f"errors during the run:\n{output}")
+    found = re.search(r"Requests/sec:\s+([\d.]+)", output)
+    if found is None:
+        raise RuntimeError(output)
+    return float(found.group(1))
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{os.cpu_count()} cores, {cpu}, Python {sys.version.split()[0]}"
