@@ -75,39 +75,32 @@ def main() -> None:
         key = {"Authorization": f"Bearer {env['DEMO_OE_RUNTIME_KEY']}"}
         for workers in (1, 2):
             with server(env, workers) as base:
-                results: dict[str, list[float]] = {"empty": [], "one": [], "list": []}
-                for _ in range(args.rounds):
-                    results["empty"].append(
-                        wrk(
-                            f"{base}/bench/empty",
-                            seconds=args.seconds,
-                            connections=args.connections,
+                targets = {
+                    "empty (/bench/empty)": (f"{base}/bench/empty", None),
+                    "GET /v1/catalog/products/{code}": (
+                        f"{base}/v1/catalog/products/BAG-23KG",
+                        key,
+                    ),
+                    "GET /v1/catalog/products": (f"{base}/v1/catalog/products", key),
+                }
+                results: dict[str, list[float]] = {name: [] for name in targets}
+                for _ in range(args.rounds):  # interleaved, so that noise hits every target alike
+                    for name, (url, headers) in targets.items():
+                        results[name].append(
+                            wrk(
+                                url,
+                                seconds=args.seconds,
+                                connections=args.connections,
+                                headers=headers,
+                            )
                         )
-                    )
-                    results["one"].append(
-                        wrk(
-                            f"{base}/v1/catalog/products/BAG-23KG",
-                            seconds=args.seconds,
-                            connections=args.connections,
-                            headers=key,
-                        )
-                    )
-                    results["list"].append(
-                        wrk(
-                            f"{base}/v1/catalog/products",
-                            seconds=args.seconds,
-                            connections=args.connections,
-                            headers=key,
-                        )
-                    )
-                empty = median(results["empty"])
-                print(f"workers={workers}: empty {empty:,.0f} req/s (median of {args.rounds})")
-                for name, label in (
-                    ("one", "GET /v1/catalog/products/{code}"),
-                    ("list", "GET /v1/catalog/products"),
-                ):
-                    value = median(results[name])
-                    print(f"  {label:34} {value:>9,.0f} req/s  = {value / empty:.0%} of empty")
+                medians = {name: median(values) for name, values in results.items()}
+                empty = medians.pop("empty (/bench/empty)")
+                print(
+                    f"workers={workers}: empty {empty:,.0f} req/s (median of {args.rounds} rounds)"
+                )
+                for name, value in medians.items():
+                    print(f"  {name:34} {value:>9,.0f} req/s  = {value / empty:.0%} of empty")
 
 
 if __name__ == "__main__":

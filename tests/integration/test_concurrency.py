@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -16,58 +17,51 @@ SEAT = {"product_type": "SEAT", "product_code": "SEAT-1", "name": "Seat", "base_
 ATTEMPTS = 16
 
 
-def test_concurrent_updates_of_one_version_let_exactly_one_win(
-    database_url: str, tmp_path: Path
-) -> None:
+@pytest.fixture
+def editor(database_url: str, tmp_path: Path) -> Iterator[Api]:
+    """An editor of tenant OE on a two-worker server over the database."""
     with (
         serve(database_url, tmp_path, workers=2) as url,
         httpx.Client(base_url=url, timeout=30) as client,
     ):
         create_tenant(client, "OE")
-        key = create_key(client, "OE", "editor")
-        product = Api(client, key).post("/v1/admin/tenants/OE/products", json=SEAT).json()
-
-        def attempt(i: int) -> int:
-            with httpx.Client(base_url=url, timeout=30) as own:
-                return (
-                    Api(own, key)
-                    .put(
-                        f"/v1/admin/products/{product['id']}",
-                        json=SEAT | {"base_price": f"{40 + i}.00"},
-                        headers={"If-Match": '"1"'},
-                    )
-                    .status_code
-                )
-
-        with ThreadPoolExecutor(ATTEMPTS) as pool:
-            statuses = list(pool.map(attempt, range(ATTEMPTS)))
-        assert sorted(statuses) == [200] + [409] * (ATTEMPTS - 1), statuses
-        history = (
-            Api(client, key).get(f"/v1/admin/products/{product['id']}/versions").json()["items"]
-        )
-        assert [v["version"] for v in history] == [1, 2]
+        yield Api(client, create_key(client, "OE", "editor"))
 
 
-def test_concurrent_creates_of_one_code_make_exactly_one_product(
-    database_url: str, tmp_path: Path
-) -> None:
-    with (
-        serve(database_url, tmp_path, workers=2) as url,
-        httpx.Client(base_url=url, timeout=30) as client,
-    ):
-        create_tenant(client, "OE")
-        key = create_key(client, "OE", "editor")
+def _race(editor: Api, attempt: Callable[[Api, int], int]) -> list[int]:
+    """Run ``attempt`` ATTEMPTS times at once, each on its own connection; their statuses."""
 
-        def attempt(i: int) -> int:
-            with httpx.Client(base_url=url, timeout=30) as own:
-                return (
-                    Api(own, key)
-                    .post("/v1/admin/tenants/OE/products", json=SEAT | {"name": f"Seat {i}"})
-                    .status_code
-                )
+    def one(i: int) -> int:
+        with httpx.Client(base_url=str(editor.client.base_url), timeout=30) as own:
+            return attempt(Api(own, editor.key), i)
 
-        with ThreadPoolExecutor(ATTEMPTS) as pool:
-            statuses = list(pool.map(attempt, range(ATTEMPTS)))
-        assert sorted(statuses) == [201] + [409] * (ATTEMPTS - 1), statuses
-        listed = Api(client, key).get("/v1/admin/tenants/OE/products").json()["items"]
-        assert len(listed) == 1
+    with ThreadPoolExecutor(ATTEMPTS) as pool:
+        return list(pool.map(one, range(ATTEMPTS)))
+
+
+def test_concurrent_updates_of_one_version_let_exactly_one_win(editor: Api) -> None:
+    product = editor.post("/v1/admin/tenants/OE/products", json=SEAT).json()
+    statuses = _race(
+        editor,
+        lambda api, i: (
+            api.put(
+                f"/v1/admin/products/{product['id']}",
+                json=SEAT | {"base_price": f"{40 + i}.00"},
+                headers={"If-Match": '"1"'},
+            ).status_code
+        ),
+    )
+    assert sorted(statuses) == [200] + [409] * (ATTEMPTS - 1), statuses
+    history = editor.get(f"/v1/admin/products/{product['id']}/versions").json()["items"]
+    assert [v["version"] for v in history] == [1, 2]
+
+
+def test_concurrent_creates_of_one_code_make_exactly_one_product(editor: Api) -> None:
+    statuses = _race(
+        editor,
+        lambda api, i: (
+            api.post("/v1/admin/tenants/OE/products", json=SEAT | {"name": f"Seat {i}"}).status_code
+        ),
+    )
+    assert sorted(statuses) == [201] + [409] * (ATTEMPTS - 1), statuses
+    assert len(editor.get("/v1/admin/tenants/OE/products").json()["items"]) == 1

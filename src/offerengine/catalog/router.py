@@ -5,7 +5,7 @@ import uuid
 from typing import Annotated, Any, Literal
 
 from fastapi import Depends, Path, Query, Request, Response, status
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 
 from offerengine.auth.deps import ConfigReader, ConfigWriter, CurrentActor
@@ -17,8 +17,11 @@ from offerengine.catalog.schemas import (
     BulkResult,
     ProductBulk,
     ProductCreate,
+    ProductExport,
     ProductRead,
     ProductUpdate,
+    RuntimeProduct,
+    RuntimeProductList,
 )
 from offerengine.deps import DbSession
 from offerengine.errors import FieldError, Invalid, MalformedInput, NotFound, UnsupportedMedia
@@ -198,12 +201,6 @@ def _json_rows(body: bytes) -> list[dict[str, Any]]:
         raise Invalid(f"{'.'.join(map(str, errors[0].loc))}: {errors[0].msg}", errors) from exc
 
 
-class ProductExport(BaseModel):
-    products: list[dict[str, Any]] = Field(
-        json_schema_extra={"items": {"$ref": "#/components/schemas/ProductCreate"}}
-    )
-
-
 @api.get(
     f"{TENANT_PRODUCTS}/export",
     operation_id="exportProducts",
@@ -295,23 +292,6 @@ add_version_routes(
 
 
 # --- run time: served from the tenant's compiled snapshot, never from the database ---------------
-
-
-class RuntimeProduct(BaseModel):
-    id: uuid.UUID
-    product_code: str
-    product_type: str
-    category: str | None
-    name: str
-    description: str | None
-    base_price: str
-    currency: str
-    metadata: dict[str, Any]
-    version: int
-
-
-class RuntimeProductList(BaseModel):
-    items: list[RuntimeProduct]
 
 
 runtime = router(tags=["run time"], hot=True)

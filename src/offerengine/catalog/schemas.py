@@ -202,3 +202,26 @@ class BulkResult(BaseModel):
     updated: int
     unchanged: int
     items: list[ProductRead]
+
+
+class ProductExport(BaseModel):
+    products: list[dict[str, Any]] = Field(
+        json_schema_extra={"items": {"$ref": "#/components/schemas/ProductCreate"}}
+    )
+
+
+class RuntimeProduct(BaseModel):
+    id: uuid.UUID
+    product_code: str
+    product_type: str
+    category: str | None
+    name: str
+    description: str | None
+    base_price: str
+    currency: str
+    metadata: dict[str, Any]
+    version: int
+
+
+class RuntimeProductList(BaseModel):
+    items: list[RuntimeProduct]
