@@ -1,5 +1,5 @@
 """Several real server processes sharing one database (and Redis): what one changes, the others
-serve within the documented bound; a revoked key stops working everywhere."""
+serve within the documented bound; a revoked key is refused everywhere once the revocation answered."""
 
 from __future__ import annotations
 
@@ -33,8 +33,9 @@ def _until(check: Callable[[], bool], limit: float) -> float:
     return time.perf_counter() - started
 
 
-def _propagation(a: httpx.Client, b: httpx.Client, limit: float) -> tuple[float, float]:
-    """Change a product through A; return how long B took to serve it and to refuse a revoked key."""
+def _propagation(a: httpx.Client, b: httpx.Client, limit: float) -> float:
+    """Change a product through A and return how long B took to serve it; revoke a key through A
+    and check that B refuses it from the first request after the revocation answered."""
     create_tenant(a, "OE")
     owner = Api(a, create_key(a, "OE", "owner"))
     runtime_key = create_key(a, "OE", "runtime")
@@ -55,9 +56,10 @@ def _propagation(a: httpx.Client, b: httpx.Client, limit: float) -> tuple[float,
         for k in owner.get("/v1/admin/tenants/OE/api-keys").json()["items"]
         if k["role"] == "runtime"
     )
+    assert on_b.get("/v1/catalog/products").status_code == 200  # B has the key cached
     assert owner.delete(f"/v1/admin/tenants/OE/api-keys/{key_id}").status_code == 204
-    revoke_delay = _until(lambda: on_b.get("/v1/catalog/products").status_code == 401, limit)
-    return config_delay, revoke_delay
+    assert on_b.get("/v1/catalog/products").status_code == 401  # at once, on the other instance
+    return config_delay
 
 
 def test_with_redis_a_change_reaches_another_instance_in_milliseconds(
@@ -73,11 +75,8 @@ def test_with_redis_a_change_reaches_another_instance_in_milliseconds(
         httpx.Client(base_url=url_a) as a,
         httpx.Client(base_url=url_b) as b,
     ):
-        config_delay, revoke_delay = _propagation(a, b, limit=1.0)
-    print(
-        f"\nRedis: config seen by the other instance after {config_delay * 1000:.1f} ms, "
-        f"revocation after {revoke_delay * 1000:.1f} ms"
-    )
+        config_delay = _propagation(a, b, limit=1.0)
+    print(f"\nRedis: config seen by the other instance after {config_delay * 1000:.1f} ms")
 
 
 @pytest.mark.parametrize(
@@ -101,11 +100,8 @@ def test_without_redis_a_change_reaches_another_instance_within_the_poll_interva
         httpx.Client(base_url=url_b) as b,
     ):
         # The bound: one poll interval, plus the rebuild and a request's own time.
-        config_delay, revoke_delay = _propagation(a, b, limit=poll + 0.5)
-    print(
-        f"\nPolling every {poll} s ({backend}): config after {config_delay * 1000:.0f} ms, "
-        f"revocation after {revoke_delay * 1000:.0f} ms"
-    )
+        config_delay = _propagation(a, b, limit=poll + 0.5)
+    print(f"\nPolling every {poll} s ({backend}): config seen after {config_delay * 1000:.0f} ms")
 
 
 def test_platform_requests_work_through_a_real_server(sqlite_url: str, tmp_path: Path) -> None:

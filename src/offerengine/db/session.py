@@ -32,7 +32,7 @@ async def run_in_transaction(settings: Settings, work: Callable[[AsyncSession], 
     if changes and settings.redis_url:
         redis = Redis.from_url(settings.redis_url, socket_connect_timeout=2, socket_timeout=5)
         try:
-            await feed.publish(
+            await feed.publish(  # the CLI never revokes, so nobody waits for acknowledgements
                 redis,
                 feed.channel_name(settings.redis_prefix),
                 changes,

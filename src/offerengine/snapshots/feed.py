@@ -6,6 +6,11 @@
 - Without Redis: every worker polls the database every ``snapshot_poll_seconds`` (two tiny queries).
 
 The worker that made a change applies it locally before it answers, so it reads its own writes.
+
+Key revocations (and tenant suspensions) must hold in every worker once the request that made them
+has answered, so that request waits: with Redis, until every worker that received the notice has
+acknowledged it (their key caches are clear; at most ``ACK_TIMEOUT_SECONDS``); without Redis, two
+poll intervals, after which every worker has completed a poll that began after the commit.
 """
 
 from __future__ import annotations
@@ -27,16 +32,25 @@ from offerengine.snapshots.store import SnapshotStore
 
 log = get_logger("offerengine.feed")
 AuthListener = Callable[[int], None]
+ACK_TIMEOUT_SECONDS = 1.0
+ACK_TTL_SECONDS = 60
 
 
 def channel_name(prefix: str) -> str:
     return f"{prefix}:changes"
 
 
-async def publish(redis: Redis, channel: str, changes: Changes, *, origin: str) -> None:
-    """Tell every worker about a committed change (failures are logged: the poll catches up)."""
+def _ack_key(channel: str, notice: str) -> str:
+    return f"{channel}:ack:{notice}"
+
+
+async def publish(redis: Redis, channel: str, changes: Changes, *, origin: str) -> tuple[str, int]:
+    """Tell every worker about a committed change; return the notice's id and how many workers
+    received it (0 when Redis failed: the change is committed and the polls will catch up)."""
+    notice = uuid.uuid4().hex
     message = json.dumps(
         {
+            "id": notice,
             "origin": origin,
             "config": {str(k): v for k, v in changes.config.items()},
             "deleted": [str(t) for t in changes.deleted],
@@ -44,9 +58,26 @@ async def publish(redis: Redis, channel: str, changes: Changes, *, origin: str) 
         }
     )
     try:
-        await redis.publish(channel, message)
+        return notice, int(await redis.publish(channel, message))
     except Exception as exc:
         log.warning("feed_publish_failed", error=repr(exc))
+        return notice, 0
+
+
+async def wait_for_acks(redis: Redis, channel: str, notice: str, receivers: int) -> bool:
+    """Wait until ``receivers`` workers have acknowledged ``notice``; False on timeout."""
+    key = _ack_key(channel, notice)
+    deadline = asyncio.get_running_loop().time() + ACK_TIMEOUT_SECONDS
+    while True:
+        try:
+            if int(await redis.get(key) or 0) >= receivers:
+                return True
+        except Exception as exc:
+            log.warning("feed_ack_read_failed", error=repr(exc))
+            return False
+        if asyncio.get_running_loop().time() > deadline:
+            return False
+        await asyncio.sleep(0.002)
 
 
 class ChangeFeed:
@@ -70,6 +101,7 @@ class ChangeFeed:
         self._tasks: list[asyncio.Task[None]] = []
         self._known_tenants: set[uuid.UUID] = set()
         self.received = 0  # notices applied from Redis, for diagnostics
+        self._acks: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
         try:
@@ -94,7 +126,12 @@ class ChangeFeed:
             return
         self._apply(changes, local=True)
         if self.redis is not None:
-            await publish(self.redis, self.channel, changes, origin=self.origin)
+            notice, receivers = await publish(self.redis, self.channel, changes, origin=self.origin)
+            waits = changes.auth_version is not None and receivers > 0
+            if waits and not await wait_for_acks(self.redis, self.channel, notice, receivers):
+                log.warning("auth_change_not_acknowledged", receivers=receivers)
+        elif changes.auth_version is not None:
+            await asyncio.sleep(2 * self.poll_seconds + 0.05)
 
     async def poll_once(self) -> None:
         async with self.session_factory() as session:
@@ -155,3 +192,18 @@ class ChangeFeed:
             return
         self.received += 1
         self._apply(changes, local=False)
+        notice = payload.get("id")
+        if changes.auth_version is not None and isinstance(notice, str) and self.redis is not None:
+            task = asyncio.get_running_loop().create_task(self._acknowledge(self.redis, notice))
+            self._acks.add(task)
+            task.add_done_callback(self._acks.discard)
+
+    async def _acknowledge(self, redis: Redis, notice: str) -> None:
+        key = _ack_key(self.channel, notice)
+        try:
+            async with redis.pipeline(transaction=False) as pipe:
+                pipe.incr(key)
+                pipe.expire(key, ACK_TTL_SECONDS)
+                await pipe.execute()
+        except Exception as exc:
+            log.warning("feed_ack_failed", error=repr(exc))

@@ -230,7 +230,7 @@ async def get_version(
     )
     if row is None:
         # Say which of the two is missing, without revealing another tenant's objects.
-        await list_versions(session, kind, object_id, principal)
+        await ensure_visible(session, kind, object_id, principal)
         raise NotFound(f"{kind.name} {object_id} has no version {version}")
     return row
 
