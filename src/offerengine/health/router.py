@@ -38,7 +38,7 @@ async def health() -> Health:
 @api.get(
     "/readyz",
     operation_id="readiness",
-    responses=problems.responses(503),
+    responses={200: {"model": Readiness}, **problems.responses(503)},
 )
 async def readiness(ctx: Ctx) -> Response:
     """The database answers and is migrated, and Redis answers when configured; else 503."""
