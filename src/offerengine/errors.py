@@ -34,9 +34,17 @@ class FieldError:
     loc: Loc
     msg: str
     type: str = "value_error"
+    position: int | None = None  # 0-based character offset, for errors inside a rule's text
 
     def as_dict(self) -> dict[str, Any]:
-        return {"loc": list(self.loc), "msg": self.msg, "type": self.type}
+        found: dict[str, Any] = {"loc": list(self.loc), "msg": self.msg, "type": self.type}
+        if self.position is not None:
+            found["position"] = self.position
+        return found
+
+    def under(self, prefix: Loc) -> FieldError:
+        """The same error, located under ``prefix`` (a rule's errors under the field holding it)."""
+        return FieldError((*prefix, *self.loc), self.msg, self.type, self.position)
 
 
 class OfferEngineError(Exception):

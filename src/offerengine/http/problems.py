@@ -50,6 +50,9 @@ class ProblemFieldError(BaseModel):
     )
     msg: str
     type: str
+    position: int | None = Field(
+        default=None, description="For an error inside a rule's text: the 0-based character offset."
+    )
 
 
 class Problem(BaseModel):

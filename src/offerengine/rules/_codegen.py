@@ -1,0 +1,130 @@
+"""From a checked syntax tree to a Python function.
+
+The generated source is made only of this module's own tokens and of names (``_k0``, ``_k1`` …)
+bound to constants and helpers as the lambda's default arguments: no text a user wrote is ever
+evaluated, and every value arrives as an object, not as source. Default arguments make each of those
+names a fast local lookup, which keeps compiled rules within twice the time of hand-written Python
+(bench/rules.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable, Mapping
+from typing import Any
+
+from offerengine.rules import _runtime as rt
+from offerengine.rules._ast import (
+    Arith,
+    Call,
+    Compare,
+    Const,
+    FactRef,
+    ListLit,
+    Logic,
+    Member,
+    Neg,
+    Node,
+    Not,
+    Pow,
+)
+from offerengine.rules.types import NUMBER
+
+NOW = "@now"
+_ARITH = {"+": "add", "-": "subtract", "*": "multiply", "/": "divide", "%": "remainder"}
+_CALLS: Mapping[str, Callable[..., Any]] = {
+    "min": rt.smallest,
+    "max": rt.largest,
+    "abs": rt.absolute,
+    "round": rt.rounded,
+    "clamp": rt.clamp,
+    "date": rt.to_date,
+}
+
+
+class _Emitter:
+    def __init__(self) -> None:
+        self.bound: dict[str, Any] = {"_C": rt.RULES_CONTEXT}
+        self._ids: dict[int, str] = {}
+
+    def bind(self, value: Any) -> str:
+        key = id(value)
+        if key in self._ids:
+            return self._ids[key]
+        name = f"_k{len(self._ids)}"
+        self._ids[key] = name
+        self.bound[name] = value
+        return name
+
+    def emit(self, node: Node) -> str:
+        match node:
+            case Const(value=value):
+                return self.bind(value)
+            case FactRef(name=name):
+                return f"f[{self.bind(name)}]"
+            case Neg(operand=x):
+                return (
+                    f"_C.minus({self.emit(x)})"
+                    if x.type == NUMBER
+                    else f"{self.bind(rt.negate)}({self.emit(x)})"
+                )
+            case Arith(op=op, left=a, right=b):
+                return self._arith(op, a, b)
+            case Pow(base=a, exponent=b):
+                if isinstance(b, Const) and a.type == NUMBER:
+                    return f"_C.power({self.emit(a)}, {self.bind(b.value)})"  # exponent checked when compiled
+                return f"{self.bind(rt.power)}({self.emit(a)}, {self.emit(b)})"
+            case Compare(op=op, left=a, right=b):
+                return f"({self.emit(a)} {op} {self.emit(b)})"
+            case Member(item=a, container=b, negated=negated):
+                return self._member(a, b, negated)
+            case Logic(op=op, operands=xs):
+                return "(" + f" {op} ".join(self.emit(x) for x in xs) + ")"
+            case Not(operand=x):
+                return f"(not {self.emit(x)})"
+            case Call(function=name, args=args):
+                return self._call(name, args)
+            case ListLit(items=items):
+                return "(" + "".join(f"{self.emit(x)}, " for x in items) + ")"
+        raise TypeError(f"cannot emit {type(node).__name__}")  # pragma: no cover - a checker bug
+
+    def _arith(self, op: str, a: Node, b: Node) -> str:
+        left, right = self.emit(a), self.emit(b)
+        if a.type == NUMBER and b.type == NUMBER:
+            return f"_C.{_ARITH[op]}({left}, {right})"
+        if op in "+-":
+            helper = rt.add if op == "+" else rt.subtract
+            return f"{self.bind(helper)}({left}, {right})"
+        return f"{self.bind(rt.arith)}({self.bind(op)}, {left}, {right})"
+
+    def _member(self, item: Node, container: Node, negated: bool) -> str:
+        if isinstance(container, Const) and isinstance(container.value, tuple):
+            values: tuple[Any, ...] | frozenset[Any] = container.value
+            if all(isinstance(v, Hashable) for v in values):
+                values = frozenset(values)  # constant membership: one hash lookup
+            test = f"({self.emit(item)} in {self.bind(values)})"
+        elif container.type.name == "list":
+            test = f"({self.emit(item)} in {self.emit(container)})"
+        else:
+            test = f"{self.bind(rt.contains)}({self.emit(container)}, {self.emit(item)})"
+        return f"(not {test})" if negated else test
+
+    def _call(self, name: str, args: tuple[Node, ...]) -> str:
+        rendered = ", ".join(self.emit(a) for a in args)
+        now = f"f[{self.bind(NOW)}]"
+        if name == "now":
+            return now
+        if name in ("days_until", "hours_until"):
+            helper = rt.days_until if name == "days_until" else rt.hours_until
+            return f"{self.bind(helper)}({rendered}, {now})"
+        return f"{self.bind(_CALLS[name])}({rendered})"
+
+
+def generate(node: Node) -> tuple[Callable[[Mapping[str, Any]], Any], str]:
+    """A function of the facts mapping computing ``node``, and its source (for debugging)."""
+    emitter = _Emitter()
+    body = emitter.emit(node)
+    params = ", ".join(f"{name}={name}" for name in emitter.bound)
+    source = f"lambda f, {params}: {body}"
+    code = compile(source, "<rule>", "eval")
+    function = eval(code, {"__builtins__": {}}, emitter.bound)  # noqa: S307 - see the module docstring
+    return function, source

@@ -1,0 +1,137 @@
+"""What a rule may refer to, per use: facts with types, open namespaces, operators, functions.
+
+The admin API publishes this (``GET /v1/admin/rules/vocabulary?use=…``) so editors are built from it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+from offerengine.rules.types import ANY, DATE, NUMBER, STRING, Type
+
+
+@dataclass(frozen=True, slots=True)
+class Fact:
+    name: str
+    type: Type
+    description: str
+    example: Any = None
+
+
+@dataclass(frozen=True, slots=True)
+class Function:
+    name: str
+    signature: str
+    returns: str
+    description: str
+
+
+@dataclass(frozen=True, slots=True)
+class Operator:
+    symbol: str
+    aliases: tuple[str, ...]
+    description: str
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    use: str
+    description: str
+    facts: Mapping[str, Fact]
+    # Namespaces whose members the caller supplies freely (``context.*``): typed ``any``.
+    open_namespaces: Mapping[str, str] = field(default_factory=dict)
+
+    def lookup(self, name: str) -> Fact | None:
+        found = self.facts.get(name)
+        if found is not None:
+            return found
+        for prefix, description in self.open_namespaces.items():
+            if name.startswith(prefix) and len(name) > len(prefix):
+                return Fact(name, ANY, description)
+        return None
+
+    def names(self) -> list[str]:
+        return [*self.facts, *(f"{p}…" for p in self.open_namespaces)]
+
+
+OPERATORS = (
+    Operator("+", (), "add numbers; date + days"),
+    Operator("-", (), "subtract numbers; date - days; date - date gives days"),
+    Operator("*", (), "multiply"),
+    Operator("/", (), "divide (division by zero is an evaluation error)"),
+    Operator("%", (), "remainder"),
+    Operator("^", (), "power, right-associative: 2^3^2 = 2^9; |exponent| ≤ 100"),
+    Operator("==", (), "equal"),
+    Operator("!=", (), "not equal"),
+    Operator("<", (), "less than (numbers, strings, dates)"),
+    Operator("<=", (), "at most"),
+    Operator(">", (), "greater than"),
+    Operator(">=", (), "at least"),
+    Operator("in", (), "membership in a list, or a substring of a string"),
+    Operator("not in", (), "not a member"),
+    Operator("and", ("&&",), "both"),
+    Operator("or", ("||",), "either"),
+    Operator("not", ("!",), "negation"),
+)
+
+FUNCTIONS: Mapping[str, Function] = MappingProxyType(
+    {
+        f.name: f
+        for f in (
+            Function("min", "min(number, number, …)", "number", "the smallest of its arguments"),
+            Function("max", "max(number, number, …)", "number", "the largest of its arguments"),
+            Function("abs", "abs(number)", "number", "the absolute value"),
+            Function("round", "round(number, digits = 0)", "number", "rounded half-up to digits"),
+            Function("clamp", "clamp(x, low, high)", "number", "x kept within [low, high]"),
+            Function("date", "date('2024-06-01')", "date", "a date from an ISO string"),
+            Function("now", "now()", "datetime", "the time of the request (the booking time)"),
+            Function(
+                "days_until", "days_until(date | datetime)", "number", "days from now until then"
+            ),
+            Function("hours_until", "hours_until(datetime)", "number", "hours from now until then"),
+        )
+    }
+)
+
+
+def _facts(*facts: Fact) -> Mapping[str, Fact]:
+    return MappingProxyType({f.name: f for f in facts})
+
+
+CABINS = "ECONOMY, PREMIUM_ECONOMY, BUSINESS or FIRST"
+
+PRICING = Vocabulary(
+    use="pricing",
+    description="Conditions and formulas of pricing rules; prices are in the product's currency.",
+    facts=_facts(
+        Fact(
+            "utilization",
+            NUMBER,
+            "Sold and held over capacity of the flight cabin or resource, 0 to 1.",
+            "0.82",
+        ),
+        Fact("days_until_departure", NUMBER, "Whole days from the booking date to departure.", 6),
+        Fact("hours_until_departure", NUMBER, "Hours from the booking time to departure.", 150),
+        Fact("departure_date", DATE, "Local departure date.", "2026-12-20"),
+        Fact("departure_weekday", STRING, "MON, TUE, WED, THU, FRI, SAT or SUN.", "SUN"),
+        Fact("booking_date", DATE, "The date of the request.", "2026-12-14"),
+        Fact("cabin_class", STRING, f"{CABINS}.", "ECONOMY"),
+        Fact("product_type", STRING, "The product's type, e.g. FLIGHT, SEAT, BAG.", "FLIGHT"),
+        Fact("category", STRING, "The product's category.", "EXTRA_LEGROOM"),
+        Fact("origin", STRING, "IATA code of the origin airport.", "JFK"),
+        Fact("destination", STRING, "IATA code of the destination airport.", "LHR"),
+        Fact("route", STRING, "origin-destination, e.g. JFK-LHR.", "JFK-LHR"),
+        Fact("channel", STRING, "Sales channel: web, mobile, agent, api …", "web"),
+        Fact("customer.segment", STRING, "The customer's segment.", "business"),
+        Fact("customer.tier", STRING, "The customer's loyalty tier.", "GOLD"),
+        Fact("passengers", NUMBER, "Number of passengers in the request.", 2),
+        Fact("base_price", NUMBER, "The product's base price.", "250.00"),
+        Fact("price", NUMBER, "The running price before this rule.", "275.00"),
+    ),
+    open_namespaces=MappingProxyType({"context.": "Any value the caller passes under context."}),
+)
+
+VOCABULARIES: Mapping[str, Vocabulary] = MappingProxyType({PRICING.use: PRICING})
