@@ -90,7 +90,9 @@ def _compile(text: str) -> Any:
     try:
         return compile_expression(text, PRICING)
     except RuleError as refused:
-        assert refused.errors and refused.errors[0].msg
+        error = refused.errors[0]  # every refusal names its problem
+        if not error.msg:
+            raise AssertionError(f"a RuleError without a message for {text!r}") from refused
         return None
 
 
