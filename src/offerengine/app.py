@@ -22,6 +22,7 @@ from offerengine.http.middleware import RequestMiddleware
 from offerengine.network.router import api as network_router
 from offerengine.observability.logging import configure_logging, get_logger
 from offerengine.observability.metrics import Metrics
+from offerengine.rules.router import api as rules_router
 from offerengine.settings import Settings
 from offerengine.tenants.router import api as tenants_router
 from offerengine.versioning.router import api as audit_router
@@ -43,6 +44,7 @@ TAGS = [
     {"name": "api keys", "description": "Tenant-scoped keys with a role (owner key)."},
     {"name": "catalog", "description": "Products: fares, ancillaries, marketplace items."},
     {"name": "network", "description": "The airports an airline serves."},
+    {"name": "rules", "description": "The rules language: vocabulary and validation."},
     {"name": "audit", "description": "Who changed what, when."},
     {"name": "run time", "description": "Hot-path endpoints, served from the compiled snapshot."},
     {"name": "health", "description": "Liveness, readiness, metrics."},
@@ -96,6 +98,7 @@ def create_app(settings: Settings) -> FastAPI:
         catalog_runtime_router,
         tenants_router,
         api_keys_router,
+        rules_router,
         catalog_router,
         network_router,
         audit_router,

@@ -49,6 +49,8 @@ CSV_COLUMNS = (
     "base_price",
     "currency",
     "cost",
+    "price_floor",
+    "price_ceiling",
     "metadata",
     "is_active",
 )
@@ -69,6 +71,8 @@ class ProductInput:
     cost: Decimal | None
     attributes: Mapping[str, Any]
     is_active: bool
+    price_floor: Decimal | None = None
+    price_ceiling: Decimal | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +89,8 @@ class ProductValues:
     cost_minor: int | None
     attributes: Mapping[str, Any]
     is_active: bool
+    price_floor_minor: int | None = None
+    price_ceiling_minor: int | None = None
 
 
 def normalize(
@@ -113,9 +119,16 @@ def normalize(
         base_minor = given.base_price_nuc
     else:
         base_minor = _minor(given.base_price, currency, (*loc, "base_price"), errors)
-    cost_minor = (
-        _minor(given.cost, currency, (*loc, "cost"), errors) if given.cost is not None else None
+    cost_minor, floor_minor, ceiling_minor = (
+        _minor(amount, currency, (*loc, name), errors) if amount is not None else None
+        for name, amount in (
+            ("cost", given.cost),
+            ("price_floor", given.price_floor),
+            ("price_ceiling", given.price_ceiling),
+        )
     )
+    if floor_minor is not None and ceiling_minor is not None and floor_minor > ceiling_minor:
+        errors.append(FieldError((*loc, "price_ceiling"), "price_ceiling is below price_floor"))
     if len(json.dumps(given.attributes, separators=(",", ":"))) > MAX_METADATA_BYTES:
         errors.append(
             FieldError((*loc, "metadata"), f"metadata is larger than {MAX_METADATA_BYTES} bytes")
@@ -133,6 +146,8 @@ def normalize(
         cost_minor=cost_minor,
         attributes=given.attributes,
         is_active=given.is_active,
+        price_floor_minor=floor_minor,
+        price_ceiling_minor=ceiling_minor,
     )
 
 
@@ -166,6 +181,8 @@ class ProductFacts:
     attributes: Mapping[str, Any]
     is_active: bool
     version: int
+    price_floor: Decimal | None = None
+    price_ceiling: Decimal | None = None
 
     def public(self) -> dict[str, Any]:
         """The run-time representation (no cost: that is the tenant's business)."""

@@ -24,6 +24,9 @@ class Product(IdMixin, TenantOwnedMixin, TimestampMixin, Base):
     base_price_minor: Mapped[int] = mapped_column(sa.BigInteger)
     currency: Mapped[str] = mapped_column(sa.String(3))
     cost_minor: Mapped[int | None] = mapped_column(sa.BigInteger)
+    # Guard rails of pricing: whatever the rules say, the price stays within them.
+    price_floor_minor: Mapped[int | None] = mapped_column(sa.BigInteger)
+    price_ceiling_minor: Mapped[int | None] = mapped_column(sa.BigInteger)
     # "metadata" is taken by SQLAlchemy's declarative base; the column keeps the seed's name.
     attributes: Mapped[dict[str, Any]] = mapped_column("metadata", default=dict)
     is_active: Mapped[bool] = mapped_column(default=True)

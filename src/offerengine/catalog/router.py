@@ -137,7 +137,7 @@ async def bulk_upsert_products(
         created=len(outcome.created),
         updated=len(outcome.updated),
         unchanged=len(outcome.unchanged),
-        items=[ProductRead.of(p) for p in [*outcome.created, *outcome.updated, *outcome.unchanged]],
+        items=[ProductRead.of(p) for p in outcome.all],
     )
 
 

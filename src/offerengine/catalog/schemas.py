@@ -73,6 +73,12 @@ class ProductIn(BaseModel):
     cost: Amount | None = Field(
         default=None, description="What the product costs you (for margins)."
     )
+    price_floor: Amount | None = Field(
+        default=None, description="Pricing guard rail: the price never goes below this."
+    )
+    price_ceiling: Amount | None = Field(
+        default=None, description="Pricing guard rail: the price never goes above this."
+    )
     metadata: dict[str, JsonValue] = Field(
         default_factory=dict, description="Product-specific attributes (JSON object)."
     )
@@ -99,6 +105,8 @@ class ProductIn(BaseModel):
             cost=self.cost,
             attributes=self.metadata,
             is_active=self.is_active,
+            price_floor=self.price_floor,
+            price_ceiling=self.price_ceiling,
         )
 
 
@@ -127,6 +135,8 @@ class ProductRead(BaseModel):
     base_price: str = Field(description="Decimal string with the currency's minor units.")
     currency: str
     cost: str | None
+    price_floor: str | None
+    price_ceiling: str | None
     metadata: dict[str, Any]
     is_active: bool
     version: int
@@ -135,6 +145,9 @@ class ProductRead(BaseModel):
 
     @classmethod
     def of(cls, product: Product) -> ProductRead:
+        def amount(minor: int | None) -> str | None:
+            return None if minor is None else format_amount(minor, product.currency)
+
         return cls(
             id=product.id,
             tenant_id=product.tenant_id,
@@ -145,11 +158,9 @@ class ProductRead(BaseModel):
             category=product.category,
             base_price=format_amount(product.base_price_minor, product.currency),
             currency=product.currency,
-            cost=(
-                format_amount(product.cost_minor, product.currency)
-                if product.cost_minor is not None
-                else None
-            ),
+            cost=amount(product.cost_minor),
+            price_floor=amount(product.price_floor_minor),
+            price_ceiling=amount(product.price_ceiling_minor),
             metadata=dict(product.attributes),
             is_active=product.is_active,
             version=product.version,
@@ -170,6 +181,8 @@ class ProductRead(BaseModel):
                 "base_price",
                 "currency",
                 "cost",
+                "price_floor",
+                "price_ceiling",
                 "metadata",
                 "is_active",
             },
@@ -189,12 +202,6 @@ class ProductBulk(BaseModel):
         description="Products to create or update by product_code (each as for createProduct).",
         json_schema_extra={"items": {"$ref": "#/components/schemas/ProductCreate"}},
     )
-
-
-class BulkRowError(BaseModel):
-    row: int = Field(description="1-based position in the list (or data row of the CSV).")
-    product_code: str | None
-    errors: list[dict[str, Any]]
 
 
 class BulkResult(BaseModel):

@@ -5,17 +5,17 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
-from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from offerengine import bulk
 from offerengine.auth.core import Actor
 from offerengine.catalog import core
 from offerengine.catalog.models import Product
-from offerengine.catalog.schemas import BulkRowError, ProductCreate, ProductIn, ProductRead
+from offerengine.catalog.schemas import ProductCreate, ProductIn, ProductRead
 from offerengine.errors import Conflict, FieldError, Invalid, Loc, NotFound
 from offerengine.pagination import decode_cursor, encode_cursor
 from offerengine.tenants.models import Tenant
@@ -63,6 +63,8 @@ def _apply(product: Product, values: core.ProductValues) -> None:
     product.base_price_minor = values.base_price_minor
     product.currency = values.currency
     product.cost_minor = values.cost_minor
+    product.price_floor_minor = values.price_floor_minor
+    product.price_ceiling_minor = values.price_ceiling_minor
     product.attributes = dict(values.attributes)
     product.is_active = values.is_active
 
@@ -77,6 +79,8 @@ def _same(product: Product, values: core.ProductValues) -> bool:
         and product.base_price_minor == values.base_price_minor
         and product.currency == values.currency
         and product.cost_minor == values.cost_minor
+        and product.price_floor_minor == values.price_floor_minor
+        and product.price_ceiling_minor == values.price_ceiling_minor
         and product.attributes == dict(values.attributes)
         and product.is_active == values.is_active
     )
@@ -193,13 +197,6 @@ async def delete(
     await versioning.delete(session, PRODUCT, product, actor=actor)
 
 
-@dataclass
-class BulkOutcome:
-    created: list[Product] = field(default_factory=list)
-    updated: list[Product] = field(default_factory=list)
-    unchanged: list[Product] = field(default_factory=list)
-
-
 async def bulk_upsert(
     session: AsyncSession,
     *,
@@ -207,87 +204,32 @@ async def bulk_upsert(
     rows: Sequence[Mapping[str, Any]],
     actor: Actor,
     row_errors: Mapping[int, Sequence[FieldError]] | None = None,
-) -> BulkOutcome:
-    """Create or update many products by code, all or nothing.
+) -> bulk.Outcome[Product]:
+    """Create or update many products by code, all or nothing (see :mod:`offerengine.bulk`)."""
 
-    Every row is checked before anything is written; if any row is bad, nothing changes and the
-    :class:`Invalid` error lists each bad row with all of its errors.
-    """
-    problems: dict[int, list[FieldError]] = {i: list(e) for i, e in (row_errors or {}).items()}
-    accepted: list[tuple[int, core.ProductValues]] = []
-    first_row_of: dict[str, int] = {}
-    for index, row in enumerate(rows):
-        loc: Loc = ("products", index)
-        try:
-            parsed = ProductCreate.model_validate(row)
-        except ValidationError as exc:
-            problems.setdefault(index, []).extend(
-                FieldError((*loc, *err["loc"]), err["msg"], err["type"]) for err in exc.errors()
-            )
-            continue
-        result = core.normalize(parsed.to_input(), default_currency=tenant.base_currency, loc=loc)
-        if isinstance(result, list):
-            problems.setdefault(index, []).extend(result)
-            continue
-        earlier = first_row_of.setdefault(result.product_code, index)
-        if earlier != index:
-            problems.setdefault(index, []).append(
-                FieldError((*loc, "product_code"), f"repeats row {earlier + 1}")
-            )
-            continue
-        accepted.append((index, result))
-    if problems:
-        raise _bulk_error(rows, problems)
+    def check(parsed: ProductCreate, loc: Loc) -> core.ProductValues | list[FieldError]:
+        return core.normalize(parsed.to_input(), default_currency=tenant.base_currency, loc=loc)
 
-    existing = await _by_code(session, tenant.id, [values.product_code for _, values in accepted])
-    outcome = BulkOutcome()
-    befores: dict[int, dict[str, Any]] = {}
-    for _, values in accepted:
-        product = existing.get(values.product_code)
-        if product is None:
-            product = Product(tenant_id=tenant.id)
-            _apply(product, values)
-            session.add(product)
-            outcome.created.append(product)
-        elif _same(product, values):
-            outcome.unchanged.append(product)
-        else:
-            befores[id(product)] = dump(product)
-            _apply(product, values)
-            versioning.bump(product)
-            outcome.updated.append(product)
-    await session.flush()
-    for product in outcome.created:
-        versioning.record_flushed(
-            session, PRODUCT, product, action="create", actor=actor, before=None
-        )
-    for product in outcome.updated:
-        versioning.record_flushed(
-            session, PRODUCT, product, action="update", actor=actor, before=befores[id(product)]
-        )
-    return outcome
-
-
-def _bulk_error(
-    rows: Sequence[Mapping[str, Any]], problems: Mapping[int, Sequence[FieldError]]
-) -> Invalid:
-    flat = [err for index in sorted(problems) for err in problems[index]]
-    report = [
-        BulkRowError(
-            row=index + 1,
-            product_code=_code_of(rows[index]) if index < len(rows) else None,
-            errors=[err.as_dict() for err in problems[index]],
-        ).model_dump()
-        for index in sorted(problems)
-    ]
-    return Invalid(
-        f"{len(problems)} of {len(rows)} rows have errors; nothing was imported.", flat, rows=report
+    values = bulk.check_rows(
+        rows,
+        collection="products",
+        schema=ProductCreate,
+        check=check,
+        key=lambda v: v.product_code,
+        key_field="product_code",
+        row_errors=row_errors,
     )
-
-
-def _code_of(row: Mapping[str, Any]) -> str | None:
-    code = row.get("product_code")
-    return code if isinstance(code, str) else None
+    return await bulk.upsert(
+        session,
+        kind=PRODUCT,
+        values=values,
+        key=lambda v: v.product_code,
+        existing=lambda codes: _by_code(session, tenant.id, codes),
+        make=lambda: Product(tenant_id=tenant.id),
+        apply=_apply,
+        same=_same,
+        actor=actor,
+    )
 
 
 async def _by_code(

@@ -43,6 +43,8 @@ class UTCDateTime(sa.types.TypeDecorator[datetime]):
 
 # JSON everywhere, JSONB on PostgreSQL (indexable, compact).
 JSONType = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
+# A JSON column holding any JSON value (object, list, string …).
+JSONAny = JSONType
 
 
 def utcnow() -> datetime:

@@ -6,6 +6,7 @@ from offerengine.auth.models import ApiKey
 from offerengine.catalog.models import Product
 from offerengine.db.base import Base
 from offerengine.network.models import Airport
+from offerengine.pricing.models import PricingRule
 from offerengine.snapshots.models import SystemState
 from offerengine.tenants.models import Tenant
 from offerengine.versioning.models import AuditEntry, ObjectVersion
@@ -17,6 +18,7 @@ __all__ = [
     "ApiKey",
     "AuditEntry",
     "ObjectVersion",
+    "PricingRule",
     "Product",
     "SystemState",
     "Tenant",

@@ -132,11 +132,9 @@ async def build(session: AsyncSession, tenant_id: uuid.UUID) -> Snapshot | None:
 
 
 def _product_facts(product: Product) -> catalog.ProductFacts:
-    cost: Decimal | None = (
-        money.from_minor(product.cost_minor, product.currency)
-        if product.cost_minor is not None
-        else None
-    )
+    def amount(minor: int | None) -> Decimal | None:
+        return None if minor is None else money.from_minor(minor, product.currency)
+
     return catalog.ProductFacts(
         id=product.id,
         product_code=product.product_code,
@@ -146,10 +144,12 @@ def _product_facts(product: Product) -> catalog.ProductFacts:
         description=product.description,
         base_price=money.from_minor(product.base_price_minor, product.currency),
         currency=product.currency,
-        cost=cost,
+        cost=amount(product.cost_minor),
         attributes=dict(product.attributes),
         is_active=product.is_active,
         version=product.version,
+        price_floor=amount(product.price_floor_minor),
+        price_ceiling=amount(product.price_ceiling_minor),
     )
 
 

@@ -35,6 +35,9 @@ def _render_item(kind: str, obj: Any, autogen_context: AutogenContext) -> str | 
     # Migrations stay self-contained: our column types are written as the plain types they are.
     if kind == "type" and isinstance(obj, UTCDateTime):
         return "sa.DateTime(timezone=True)"
+    if kind == "type" and isinstance(obj, sa.JSON):
+        autogen_context.imports.add("from sqlalchemy.dialects import postgresql")
+        return 'sa.JSON().with_variant(postgresql.JSONB(), "postgresql")'
     return False
 
 
