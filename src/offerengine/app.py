@@ -22,6 +22,7 @@ from offerengine.http.middleware import RequestMiddleware
 from offerengine.network.router import api as network_router
 from offerengine.observability.logging import configure_logging, get_logger
 from offerengine.observability.metrics import Metrics
+from offerengine.pricing.router import api as pricing_router
 from offerengine.rules.router import api as rules_router
 from offerengine.settings import Settings
 from offerengine.tenants.router import api as tenants_router
@@ -45,6 +46,7 @@ TAGS = [
     {"name": "catalog", "description": "Products: fares, ancillaries, marketplace items."},
     {"name": "network", "description": "The airports an airline serves."},
     {"name": "rules", "description": "The rules language: vocabulary and validation."},
+    {"name": "pricing", "description": "Pricing rules, and simulating a price with its trace."},
     {"name": "audit", "description": "Who changed what, when."},
     {"name": "run time", "description": "Hot-path endpoints, served from the compiled snapshot."},
     {"name": "health", "description": "Liveness, readiness, metrics."},
@@ -100,6 +102,7 @@ def create_app(settings: Settings) -> FastAPI:
         api_keys_router,
         rules_router,
         catalog_router,
+        pricing_router,
         network_router,
         audit_router,
     ]

@@ -12,7 +12,7 @@ from offerengine.auth.service import KeyCache
 from offerengine.db.engine import create_engine
 from offerengine.observability.metrics import Metrics
 from offerengine.settings import Settings
-from offerengine.snapshots import service as snapshots
+from offerengine.snapshots import build as snapshots
 from offerengine.snapshots.core import Snapshot
 from offerengine.snapshots.feed import ChangeFeed, channel_name
 from offerengine.snapshots.store import SnapshotStore

@@ -96,3 +96,22 @@ def quantize(amount: Decimal, code: str) -> Decimal:
 def format_amount(minor: int, code: str) -> str:
     """The decimal string the API shows: ``3000, USD → "30.00"``."""
     return str(from_minor(minor, code))
+
+
+def plain(value: Decimal) -> str:
+    """A computed number for people: exact, without trailing zeros or exponent (2.280 → "2.28")."""
+    text = format(value, "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return text or "0"
+
+
+def show(amount: Decimal, code: str) -> str:
+    """A computed, unrounded amount for people: exact, with at least the currency's decimals
+    (570.00000 → "570.00", 114.98850 → "114.9885")."""
+    digits = currency(code, allow_filing=True).minor_units
+    text = plain(amount)
+    whole, _, fraction = text.partition(".")
+    if len(fraction) < digits:
+        fraction = fraction.ljust(digits, "0")
+    return f"{whole}.{fraction}" if fraction else whole

@@ -31,10 +31,19 @@ def _tenant_a(client: TestClient) -> dict[str, str]:
         f"/v1/admin/products/{product['id']}", json=SEAT | {"product_code": "A-ONLY", "name": "v2"}
     )
     owner.post("/v1/admin/tenants/AAA/airports", json={"iata_codes": ["JFK"]})
+    rule = owner.post(
+        "/v1/admin/tenants/AAA/pricing-rules",
+        json={
+            "rule_name": "A only",
+            "rule_type": "CUSTOM",
+            "adjustments": {"type": "MULTIPLIER", "value": 1.1},
+        },
+    ).json()
     key_id = owner.get("/v1/admin/tenants/AAA/api-keys").json()["items"][0]["id"]
     return {
         "tenant": "AAA",
-        "product_id": product["id"],
+        "products": product["id"],
+        "pricing-rules": rule["id"],
         "key_id": key_id,
         "product_code": "A-ONLY",
         "iata": "JFK",
@@ -44,8 +53,10 @@ def _tenant_a(client: TestClient) -> dict[str, str]:
 def _fill(path: str, values: dict[str, str]) -> str:
     def value(match: re.Match[str]) -> str:
         name = match.group(1)
-        if name == "id" and "/products/" in path:
-            return values["product_id"]
+        if name == "id":  # named by the collection it follows: /v1/admin/products/{id}
+            collection = path[: match.start()].rstrip("/").rsplit("/", 1)[-1]
+            if collection in values:
+                return values[collection]
         if name == "version":
             return "1"
         if name in values:
@@ -69,7 +80,8 @@ def _routes(client: TestClient) -> list[tuple[str, str]]:
 def _state(client: TestClient, a: dict[str, str]) -> Any:
     admin = platform(client)
     return (
-        admin.get(f"/v1/admin/products/{a['product_id']}").json(),
+        admin.get(f"/v1/admin/products/{a['products']}").json(),
+        admin.get(f"/v1/admin/pricing-rules/{a['pricing-rules']}").json(),
         admin.get("/v1/admin/tenants/AAA/api-keys").json(),
         admin.get("/v1/admin/tenants/AAA/airports").json(),
         admin.get("/v1/admin/tenants/AAA").json(),
@@ -82,7 +94,8 @@ def test_no_key_of_another_tenant_can_see_or_touch_a_tenants_objects_on_any_rout
     a = _tenant_a(client)
     missing = {
         "tenant": "NOSUCH",
-        "product_id": str(uuid.uuid4()),
+        "products": str(uuid.uuid4()),
+        "pricing-rules": str(uuid.uuid4()),
         "key_id": str(uuid.uuid4()),
         "product_code": "NO-SUCH-CODE",
         "iata": "LHR",

@@ -11,6 +11,7 @@ import pytest
 from offerengine.catalog.core import CatalogIndex
 from offerengine.errors import NotFound
 from offerengine.network.core import Network
+from offerengine.pricing.core import PricingIndex
 from offerengine.snapshots.core import Snapshot, TenantFacts
 from offerengine.snapshots.store import SnapshotStore
 
@@ -39,6 +40,7 @@ class FakeConfig:
             build_seconds=self.delay,
             catalog=CatalogIndex.build([]),
             network=Network.build([]),
+            pricing=PricingIndex.build([], []),
         )
 
 

@@ -39,7 +39,7 @@ async def list_api_keys(
     return ApiKeyList(items=[ApiKeyRead.model_validate(k, from_attributes=True) for k in keys])
 
 
-@api.delete("/{key_id}", status_code=status.HTTP_204_NO_CONTENT, operation_id="revokeApiKey")
+@api.delete("/{key_id:uuid}", status_code=status.HTTP_204_NO_CONTENT, operation_id="revokeApiKey")
 async def revoke_api_key(
     tenant: PathTenant, key_id: uuid.UUID, _: KeyManager, actor: CurrentActor, session: DbSession
 ) -> Response:

@@ -228,14 +228,14 @@ async def export_products(
     )
 
 
-@api.get("/v1/admin/products/{id}", operation_id="getProduct")
+@api.get("/v1/admin/products/{id:uuid}", operation_id="getProduct")
 async def get_product(product: PathProduct, _: ConfigReader, response: Response) -> ProductRead:
     """A product; its `ETag` is its version, for `If-Match` on a later change."""
     set_etag(response, product.version)
     return ProductRead.of(product)
 
 
-@api.put("/v1/admin/products/{id}", operation_id="updateProduct")
+@api.put("/v1/admin/products/{id:uuid}", operation_id="updateProduct")
 async def update_product(
     product: PathProduct,
     body: ProductUpdate,
@@ -260,7 +260,9 @@ async def update_product(
 
 
 @api.delete(
-    "/v1/admin/products/{id}", status_code=status.HTTP_204_NO_CONTENT, operation_id="deleteProduct"
+    "/v1/admin/products/{id:uuid}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    operation_id="deleteProduct",
 )
 async def delete_product(
     product: PathProduct,

@@ -83,7 +83,7 @@ class RequestMiddleware:
         finally:
             elapsed = time.perf_counter() - started
             route = scope.get("route")
-            template = getattr(route, "path", None) or UNMATCHED_ROUTE
+            template = getattr(route, "path_format", None) or UNMATCHED_ROUTE
             self.metrics.observe_request(scope["method"], template, status, elapsed)
             if self.access_log:
                 self._log_access(scope, template, status, elapsed)

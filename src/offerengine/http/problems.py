@@ -8,7 +8,6 @@ table: not found → 404, conflict → 409, invalid → 422, forbidden → 403. 
 
 from __future__ import annotations
 
-import re
 from http import HTTPStatus
 from typing import Any, cast
 
@@ -18,7 +17,6 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
-from starlette.routing import compile_path
 
 from offerengine import errors
 from offerengine.observability.logging import get_logger
@@ -149,7 +147,7 @@ async def _on_http_exception(_request: Request, exc: Exception) -> Response:
     detail = http_exc.detail if isinstance(http_exc.detail, str) else HTTPStatus(status).phrase
     code = "payload-too-large" if status == 413 else None
     if status == 404 and detail == "Not Found":
-        detail = "No such route."
+        detail = "No such route (ids in paths are UUIDs)."
     headers = dict(http_exc.headers or {})
     if status == 405:
         if detail == "Method Not Allowed":
@@ -162,23 +160,13 @@ async def _on_http_exception(_request: Request, exc: Exception) -> Response:
 
 
 def allowed_methods(app: FastAPI, path: str) -> list[str]:
-    """Every method some route accepts on ``path``, from the app's route table (its OpenAPI)."""
-    table: list[tuple[re.Pattern[str], frozenset[str]]] | None = getattr(
-        app.state, "method_table", None
-    )
-    if table is None:
-        table = []
-        for template, operations in app.openapi()["paths"].items():
-            pattern, _, _ = compile_path(template)
-            accepted = {m.upper() for m in operations}
-            if "GET" in accepted:
-                accepted.add("HEAD")
-            table.append((pattern, frozenset(accepted)))
-        app.state.method_table = table
+    """Every method some route accepts on ``path``, from the app's own routes and their regexes."""
     found: set[str] = set()
-    for pattern, methods in table:
-        if pattern.match(path):
-            found |= methods
+    for route in app.router.routes:
+        regex = getattr(route, "path_regex", None)
+        methods = getattr(route, "methods", None)
+        if regex is not None and methods and regex.match(path):
+            found |= set(methods)
     return sorted(found)
 
 

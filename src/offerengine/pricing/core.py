@@ -194,23 +194,28 @@ class PricingIndex:
 
 def situation_facts(facts: Mapping[str, Any], *, at: datetime, timezone: str) -> dict[str, Any]:
     """Complete a request's facts with what follows from them: booking_date from the request time
-    (in the tenant's zone), days/hours until departure, the weekday, the route."""
+    (in the tenant's zone); departure date, weekday, days and hours until departure from
+    departure_time; the route from origin and destination. Facts given win over derived ones."""
     out = dict(facts)
-    today = at.astimezone(ZoneInfo(timezone)).date()
-    out.setdefault("booking_date", today)
+    out.setdefault("booking_date", at.astimezone(ZoneInfo(timezone)).date())
+    departure_time = out.get("departure_time")
+    if isinstance(departure_time, datetime):
+        out.setdefault("departure_date", departure_time.date())
+        out.setdefault(
+            "hours_until_departure",
+            _C.divide(Decimal(int((departure_time - at).total_seconds())), Decimal(3600)),
+        )
     departure = out.get("departure_date")
     if isinstance(departure, date):
         out.setdefault("days_until_departure", Decimal((departure - out["booking_date"]).days))
         out.setdefault("departure_weekday", WEEKDAYS[departure.weekday()])
-    departure_at = out.get("context.departure_at")
-    if isinstance(departure_at, datetime) and "hours_until_departure" not in out:
-        out["hours_until_departure"] = _C.divide(
-            Decimal(int((departure_at - at).total_seconds())), Decimal(3600)
-        )
     if "route" not in out and out.get("origin") and out.get("destination"):
         out["route"] = f"{out['origin']}-{out['destination']}"
     out[rules.NOW] = at
     return out
+
+
+PRODUCT_FACTS = ("product_type", "category", "base_price", "price")
 
 
 # --- the engine ---------------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from offerengine.rules.types import ANY, DATE, NUMBER, STRING, Type
+from offerengine.rules.types import ANY, DATE, DATETIME, NUMBER, STRING, Type
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,8 +114,24 @@ PRICING = Vocabulary(
             "0.82",
         ),
         Fact("days_until_departure", NUMBER, "Whole days from the booking date to departure.", 6),
-        Fact("hours_until_departure", NUMBER, "Hours from the booking time to departure.", 150),
-        Fact("departure_date", DATE, "Local departure date.", "2026-12-20"),
+        Fact(
+            "hours_until_departure",
+            NUMBER,
+            "Hours from the booking time to departure (from departure_time).",
+            150,
+        ),
+        Fact(
+            "departure_time",
+            DATETIME,
+            "Departure date-time with its zone.",
+            "2026-12-20T08:30:00-05:00",
+        ),
+        Fact(
+            "departure_date",
+            DATE,
+            "Local departure date (from departure_time when not given).",
+            "2026-12-20",
+        ),
         Fact("departure_weekday", STRING, "MON, TUE, WED, THU, FRI, SAT or SUN.", "SUN"),
         Fact("booking_date", DATE, "The date of the request.", "2026-12-14"),
         Fact("cabin_class", STRING, f"{CABINS}.", "ECONOMY"),

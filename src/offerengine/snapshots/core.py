@@ -15,6 +15,7 @@ from typing import Any
 
 from offerengine.catalog import core as catalog
 from offerengine.network import core as network
+from offerengine.pricing import core as pricing
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,3 +38,4 @@ class Snapshot:
     build_seconds: float
     catalog: catalog.CatalogIndex
     network: network.Network
+    pricing: pricing.PricingIndex

@@ -1,4 +1,4 @@
-"""Recording configuration changes in the transaction that makes them, and building snapshots.
+"""Recording configuration changes in the transaction that makes them.
 
 Services call :func:`mark_config_changed` (or :func:`mark_auth_changed`) on the session; the unit of
 work calls :func:`flush_changes` just before it commits, which bumps the tenant's ``config_version``
@@ -8,21 +8,12 @@ announces the new versions to every worker.
 
 from __future__ import annotations
 
-import time
 import uuid
 from dataclasses import dataclass, field
-from decimal import Decimal
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from offerengine import money
-from offerengine.catalog import core as catalog
-from offerengine.catalog.models import Product
-from offerengine.db.base import utcnow
-from offerengine.network import core as network
-from offerengine.network.models import Airport
-from offerengine.snapshots.core import Snapshot, TenantFacts
 from offerengine.snapshots.models import SystemState
 from offerengine.tenants.models import Tenant
 
@@ -94,72 +85,3 @@ async def current_versions(session: AsyncSession) -> tuple[dict[uuid.UUID, int],
         sa.select(SystemState.value).where(SystemState.key == AUTH_VERSION_KEY)
     )
     return {row[0]: int(row[1]) for row in rows}, int(auth or 0)
-
-
-async def build(session: AsyncSession, tenant_id: uuid.UUID) -> Snapshot | None:
-    """Compile a tenant's configuration as of one consistent read; None if the tenant is gone.
-
-    The caller runs this in a transaction of its own (repeatable read on PostgreSQL), so that the
-    version and the data belong together.
-    """
-    started = time.perf_counter()
-    tenant = await session.get(Tenant, tenant_id)
-    if tenant is None:
-        return None
-    products = (
-        await session.scalars(sa.select(Product).where(Product.tenant_id == tenant_id))
-    ).all()
-    airports = (
-        await session.scalars(sa.select(Airport).where(Airport.tenant_id == tenant_id))
-    ).all()
-    return Snapshot(
-        tenant=TenantFacts(
-            id=tenant.id,
-            code=tenant.code,
-            name=tenant.name,
-            kind=tenant.kind,
-            base_currency=tenant.base_currency,
-            timezone=tenant.timezone,
-            status=tenant.status,
-            settings=dict(tenant.settings),
-        ),
-        version=tenant.config_version,
-        built_at=utcnow(),
-        build_seconds=time.perf_counter() - started,
-        catalog=catalog.CatalogIndex.build(_product_facts(p) for p in products),
-        network=network.Network.build(_airport_facts(a) for a in airports),
-    )
-
-
-def _product_facts(product: Product) -> catalog.ProductFacts:
-    def amount(minor: int | None) -> Decimal | None:
-        return None if minor is None else money.from_minor(minor, product.currency)
-
-    return catalog.ProductFacts(
-        id=product.id,
-        product_code=product.product_code,
-        product_type=product.product_type,
-        category=product.category,
-        name=product.name,
-        description=product.description,
-        base_price=money.from_minor(product.base_price_minor, product.currency),
-        currency=product.currency,
-        cost=amount(product.cost_minor),
-        attributes=dict(product.attributes),
-        is_active=product.is_active,
-        version=product.version,
-        price_floor=amount(product.price_floor_minor),
-        price_ceiling=amount(product.price_ceiling_minor),
-    )
-
-
-def _airport_facts(airport: Airport) -> network.AirportFacts:
-    return network.AirportFacts(
-        iata=airport.iata,
-        name=airport.name,
-        city=airport.city,
-        country=airport.country,
-        timezone=airport.timezone,
-        latitude=airport.latitude,
-        longitude=airport.longitude,
-    )

@@ -117,7 +117,7 @@ def add_version_routes(
 
     label = kind.name.replace("_", " ")
     api.add_api_route(
-        f"{path}/{{id}}/versions",
+        f"{path}/{{id:uuid}}/versions",
         list_versions,
         methods=["GET"],
         response_model=VersionList,
@@ -127,7 +127,7 @@ def add_version_routes(
         "A deleted object keeps its history.",
     )
     api.add_api_route(
-        f"{path}/{{id}}/versions/{{version}}",
+        f"{path}/{{id:uuid}}/versions/{{version}}",
         get_version,
         methods=["GET"],
         response_model=VersionDetail,
@@ -135,7 +135,7 @@ def add_version_routes(
         summary=f"Get one version of a {label}",
     )
     api.add_api_route(
-        f"{path}/{{id}}/rollback",
+        f"{path}/{{id:uuid}}/rollback",
         rollback,
         methods=["POST"],
         response_model=read_model,

@@ -1,0 +1,368 @@
+"""Pricing rule use cases. Rules are compiled when saved (a bad condition or formula is a 422
+pointing into the rule) and again into each tenant's snapshot, where run time finds them."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from offerengine import bulk
+from offerengine.auth.core import Actor
+from offerengine.catalog.models import Product
+from offerengine.db.base import utcnow
+from offerengine.errors import Conflict, FieldError, Invalid, Loc
+from offerengine.observability.logging import get_logger
+from offerengine.pagination import decode_cursor, encode_cursor
+from offerengine.pricing import core
+from offerengine.pricing.models import PricingRule
+from offerengine.pricing.schemas import PricingRuleCreate, PricingRuleIn, PricingRuleRead
+from offerengine.rules import core as rules
+from offerengine.rules.facts import read_facts
+from offerengine.rules.vocabulary import PRICING
+from offerengine.snapshots.core import Snapshot
+from offerengine.tenants.models import Tenant
+from offerengine.versioning import service as versioning
+
+log = get_logger("offerengine.pricing")
+_FIELDS = tuple(PricingRuleIn.model_fields)
+
+
+def dump(rule: PricingRule) -> dict[str, Any]:
+    return PricingRuleRead.of(rule).model_dump(mode="json")
+
+
+def _values(data: PricingRuleIn) -> dict[str, Any]:
+    """The stored values: JSON for the JSON columns, typed values for the rest."""
+    values = data.model_dump(mode="json", include=set(_FIELDS))
+    values.update(
+        product_id=data.product_id, valid_from=data.valid_from, valid_until=data.valid_until
+    )
+    return values
+
+
+def compile_stored(rule: PricingRule) -> core.Rule:
+    return core.compile_rule(
+        id=rule.id,
+        name=rule.rule_name,
+        rule_type=rule.rule_type,
+        version=rule.version,
+        priority=rule.priority,
+        created_at=rule.created_at,
+        conditions=rule.conditions,
+        adjustments=rule.adjustments,
+        product_id=rule.product_id,
+        product_type=rule.product_type,
+        category=rule.category,
+        valid_from=rule.valid_from,
+        valid_until=rule.valid_until,
+        exclusive=rule.exclusive,
+        is_active=rule.is_active,
+        tags=rule.tags,
+    )
+
+
+def check(data: PricingRuleIn, loc: Loc = ("body",)) -> list[FieldError]:
+    """Compile the rule's condition and formula; the errors point into the rule."""
+    try:
+        core.compile_rule(
+            id=uuid.uuid4(),
+            name=data.rule_name,
+            rule_type=data.rule_type,
+            version=1,
+            priority=data.priority,
+            created_at=utcnow(),
+            conditions=data.conditions,
+            adjustments=data.adjustments.model_dump(mode="json"),
+        )
+    except rules.RuleError as exc:
+        return [e.under(loc) for e in exc.errors]
+    return []
+
+
+def _raise(errors: list[FieldError]) -> None:
+    if errors:
+        first = errors[0]
+        where = f" (at {first.position})" if first.position is not None else ""
+        raise Invalid(f"{'.'.join(map(str, first.loc))}: {first.msg}{where}", errors)
+
+
+async def _check_references(
+    session: AsyncSession, tenant_id: uuid.UUID, data: PricingRuleIn, loc: Loc = ("body",)
+) -> list[FieldError]:
+    if data.product_id is None:
+        return []
+    found = await session.scalar(
+        sa.select(Product.id).where(Product.id == data.product_id, Product.tenant_id == tenant_id)
+    )
+    return (
+        []
+        if found
+        else [FieldError((*loc, "product_id"), f"no product {data.product_id} in this tenant")]
+    )
+
+
+async def _ensure_name_free(
+    session: AsyncSession, tenant_id: uuid.UUID, name: str, *, exclude: uuid.UUID | None
+) -> None:
+    stmt = sa.select(PricingRule.id).where(
+        PricingRule.tenant_id == tenant_id, PricingRule.rule_name == name
+    )
+    if exclude is not None:
+        stmt = stmt.where(PricingRule.id != exclude)
+    other = await session.scalar(stmt)
+    if other is not None:
+        raise Conflict.field(
+            ("body", "rule_name"), f"rule_name {name!r} is already used by rule {other}"
+        )
+
+
+def _apply(rule: PricingRule, data: PricingRuleIn) -> None:
+    for name, value in _values(data).items():
+        setattr(rule, name, value)
+
+
+def _same(rule: PricingRule, data: PricingRuleIn) -> bool:
+    """Whether saving ``data`` would change nothing (times compared as instants)."""
+    in_utc = {
+        name: None if when is None else when.astimezone(UTC)
+        for name, when in (("valid_from", data.valid_from), ("valid_until", data.valid_until))
+    }
+    wanted = data.model_copy(update=in_utc).model_dump(mode="json", include=set(_FIELDS))
+    return PricingRuleRead.of(rule).as_input() == wanted
+
+
+async def _restore(
+    session: AsyncSession, rule: PricingRule | None, data: Mapping[str, Any], tenant_id: uuid.UUID
+) -> PricingRule:
+    recorded = PricingRuleCreate.model_validate(PricingRuleRead.model_validate(data).as_input())
+    _raise(check(recorded) + await _check_references(session, tenant_id, recorded))
+    exclude = rule.id if rule is not None else uuid.UUID(str(data["id"]))
+    await _ensure_name_free(session, tenant_id, recorded.rule_name, exclude=exclude)
+    target = rule if rule is not None else PricingRule(tenant_id=tenant_id)
+    _apply(target, recorded)
+    return target
+
+
+PRICING_RULE: versioning.Kind[PricingRule] = versioning.Kind(
+    name="pricing_rule", model=PricingRule, dump=dump, restore=_restore
+)
+
+
+async def create(
+    session: AsyncSession, *, tenant: Tenant, data: PricingRuleCreate, actor: Actor
+) -> PricingRule:
+    _raise(check(data) + await _check_references(session, tenant.id, data))
+    await _ensure_name_free(session, tenant.id, data.rule_name, exclude=None)
+    rule = PricingRule(tenant_id=tenant.id)
+    _apply(rule, data)
+    session.add(rule)
+    await versioning.record(session, PRICING_RULE, rule, action="create", actor=actor, before=None)
+    return rule
+
+
+async def update(
+    session: AsyncSession,
+    *,
+    rule: PricingRule,
+    data: PricingRuleIn,
+    actor: Actor,
+    expected_version: int | None,
+) -> PricingRule:
+    versioning.check_version(rule, expected_version, f"pricing rule {rule.rule_name!r}")
+    _raise(check(data) + await _check_references(session, rule.tenant_id, data))
+    if _same(rule, data):
+        return rule
+    if data.rule_name != rule.rule_name:
+        await _ensure_name_free(session, rule.tenant_id, data.rule_name, exclude=rule.id)
+    before = dump(rule)
+    _apply(rule, data)
+    await versioning.record(
+        session, PRICING_RULE, rule, action="update", actor=actor, before=before
+    )
+    return rule
+
+
+async def set_status(
+    session: AsyncSession,
+    *,
+    rule: PricingRule,
+    is_active: bool,
+    actor: Actor,
+    expected_version: int | None,
+) -> PricingRule:
+    versioning.check_version(rule, expected_version, f"pricing rule {rule.rule_name!r}")
+    if rule.is_active == is_active:
+        return rule
+    before = dump(rule)
+    rule.is_active = is_active
+    await versioning.record(
+        session,
+        PRICING_RULE,
+        rule,
+        action="status",
+        actor=actor,
+        before=before,
+        detail="activated" if is_active else "deactivated",
+    )
+    return rule
+
+
+async def delete(
+    session: AsyncSession, *, rule: PricingRule, actor: Actor, expected_version: int | None
+) -> None:
+    versioning.check_version(rule, expected_version, f"pricing rule {rule.rule_name!r}")
+    await versioning.delete(session, PRICING_RULE, rule, actor=actor)
+
+
+@dataclass(frozen=True, slots=True)
+class RuleFilter:
+    rule_type: str | None = None
+    active: bool | None = None
+    product_id: uuid.UUID | None = None
+    tag: str | None = None
+    q: str | None = None
+
+
+async def list_rules(
+    session: AsyncSession,
+    *,
+    tenant_id: uuid.UUID,
+    where: RuleFilter,
+    limit: int,
+    cursor: str | None,
+) -> tuple[Sequence[PricingRule], str | None]:
+    """A page of rules in the order they apply: priority, then creation."""
+    stmt = sa.select(PricingRule).where(PricingRule.tenant_id == tenant_id)
+    if where.rule_type:
+        stmt = stmt.where(PricingRule.rule_type == where.rule_type)
+    if where.active is not None:
+        stmt = stmt.where(PricingRule.is_active == where.active)
+    if where.product_id:
+        stmt = stmt.where(PricingRule.product_id == where.product_id)
+    if where.q:
+        escaped = where.q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        stmt = stmt.where(PricingRule.rule_name.ilike(f"%{escaped}%", escape="\\"))
+    rows = list(
+        (
+            await session.scalars(
+                stmt.order_by(PricingRule.priority, PricingRule.created_at, PricingRule.id)
+            )
+        ).all()
+    )
+    if where.tag:
+        rows = [r for r in rows if where.tag in (r.tags or [])]
+    start = 0
+    if cursor:
+        (after,) = decode_cursor(cursor, 1)
+        ids = [str(r.id) for r in rows]
+        if after not in ids:
+            raise Invalid.field(("query", "cursor"), "not a cursor returned by this list")
+        start = ids.index(str(after)) + 1
+    page = rows[start : start + limit]
+    more = start + limit < len(rows)
+    return page, encode_cursor([str(page[-1].id)]) if more and page else None
+
+
+async def export(session: AsyncSession, *, tenant_id: uuid.UUID) -> list[dict[str, Any]]:
+    rows = await session.scalars(
+        sa.select(PricingRule)
+        .where(PricingRule.tenant_id == tenant_id)
+        .order_by(PricingRule.priority, PricingRule.created_at, PricingRule.id)
+    )
+    return [PricingRuleRead.of(r).as_input() for r in rows]
+
+
+async def import_rules(
+    session: AsyncSession, *, tenant: Tenant, rows: Sequence[Mapping[str, Any]], actor: Actor
+) -> bulk.Outcome[PricingRule]:
+    """Create or update rules by rule_name, all or nothing, every bad row reported."""
+    product_ids = set(
+        await session.scalars(sa.select(Product.id).where(Product.tenant_id == tenant.id))
+    )
+
+    def check_row(parsed: PricingRuleCreate, loc: Loc) -> PricingRuleCreate | list[FieldError]:
+        errors = check(parsed, loc)
+        if parsed.product_id is not None and parsed.product_id not in product_ids:
+            errors.append(
+                FieldError((*loc, "product_id"), f"no product {parsed.product_id} in this tenant")
+            )
+        return errors or parsed
+
+    values = bulk.check_rows(
+        rows,
+        collection="pricing_rules",
+        schema=PricingRuleCreate,
+        check=check_row,
+        key=lambda v: v.rule_name,
+        key_field="rule_name",
+    )
+
+    async def existing(names: list[str]) -> dict[str, PricingRule]:
+        found = await session.scalars(
+            sa.select(PricingRule).where(
+                PricingRule.tenant_id == tenant.id, PricingRule.rule_name.in_(names)
+            )
+        )
+        return {r.rule_name: r for r in found}
+
+    return await bulk.upsert(
+        session,
+        kind=PRICING_RULE,
+        values=values,
+        key=lambda v: v.rule_name,
+        existing=existing,
+        make=lambda: PricingRule(tenant_id=tenant.id),
+        apply=_apply,
+        same=_same,
+        actor=actor,
+    )
+
+
+# --- the snapshot section and simulation -----------------------------------------------------------
+
+
+async def load_index(
+    session: AsyncSession, tenant_id: uuid.UUID, products: Sequence[Any]
+) -> core.PricingIndex:
+    """Compile the tenant's rules for its snapshot."""
+    compiled = []
+    for rule in await session.scalars(
+        sa.select(PricingRule).where(PricingRule.tenant_id == tenant_id)
+    ):
+        try:
+            compiled.append(compile_stored(rule))
+        except (rules.RuleError, KeyError, ValueError) as exc:
+            # Checked when saved; only a change of the language could make a stored rule fail.
+            log.error("pricing_rule_does_not_compile", rule_id=str(rule.id), error=str(exc))
+    return core.PricingIndex.build(compiled, products)
+
+
+@dataclass(frozen=True, slots=True)
+class Simulation:
+    result: core.PriceResult
+    product: Any
+    at: datetime
+    facts: dict[str, Any]
+
+
+def simulate(
+    *, snapshot: Snapshot, product: Any, scenario: Mapping[str, Any], at: datetime | None
+) -> Simulation:
+    """Price ``product`` for ``scenario`` with the tenant's compiled rules, as run time would."""
+    facts, errors = read_facts(
+        scenario, PRICING, loc=("body", "scenario"), reserved=core.PRODUCT_FACTS
+    )
+    _raise(errors)
+    when = at or utcnow()
+    complete = core.situation_facts(facts, at=when, timezone=snapshot.tenant.timezone)
+    result = core.price(
+        product, snapshot.pricing.rules_for(product, include_inactive=True), complete, at=when
+    )
+    shown = {k: v for k, v in complete.items() if k != rules.NOW}
+    return Simulation(result, product, when, shown)
