@@ -274,24 +274,25 @@ def price(
     steps: list[Step] = []
     skipped: list[Skip] = []
     stopped_by: str | None = None
-    for rule in rules_in_order:
-        reason = _not_applicable(rule, at, stopped_by)
-        if reason is None:
-            context["price"] = running
-            try:
-                if rule.condition is not None and not rule.condition(context):
-                    reason = "conditions not met"
-                else:
-                    step = _apply(rule, running, context)
-            except rules.EvaluationError as exc:
-                reason = str(exc)
-        if reason is not None:
-            skipped.append(Skip(rule.id, rule.name, reason))
-            continue
-        steps.append(step)
-        running = step.price_after
-        if rule.exclusive:
-            stopped_by = rule.name
+    with rules.rules_context():  # one decimal context for every rule of this price
+        for rule in rules_in_order:
+            reason = _not_applicable(rule, at, stopped_by)
+            if reason is None:
+                context["price"] = running
+                try:
+                    if rule.condition is not None and not rule.condition.evaluate(context):
+                        reason = "conditions not met"
+                    else:
+                        step = _apply(rule, running, context)
+                except rules.EvaluationError as exc:
+                    reason = str(exc)
+            if reason is not None:
+                skipped.append(Skip(rule.id, rule.name, reason))
+                continue
+            steps.append(step)
+            running = step.price_after
+            if rule.exclusive:
+                stopped_by = rule.name
     running, rails = _guard(product, running)
     return PriceResult(
         base_price=base,
@@ -320,7 +321,7 @@ def _apply(rule: Rule, running: Decimal, context: Mapping[str, Any]) -> Step:
     multiplier: Decimal | None = None
     if adjustment.kind == "MULTIPLIER":
         multiplier = (
-            _number(adjustment.formula(context))
+            _number(adjustment.formula.evaluate(context))
             if adjustment.formula is not None
             else adjustment.value
         )
@@ -336,7 +337,7 @@ def _apply(rule: Rule, running: Decimal, context: Mapping[str, Any]) -> Step:
     elif adjustment.kind == "FORMULA":
         if adjustment.formula is None:
             raise rules.EvaluationError("the FORMULA adjustment has no formula")
-        after = _number(adjustment.formula(context))
+        after = _number(adjustment.formula.evaluate(context))
     else:  # SET
         after = adjustment.value if adjustment.value is not None else running
     return Step(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import ast as python_ast
 import difflib
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation, localcontext
 from typing import Any
 
 from lark import Token, Tree
@@ -442,22 +442,8 @@ def fold(node: Node) -> Node:
         return Const(node.pos, node.type, tuple(c.value for c in parts))  # type: ignore[attr-defined]
     function, _ = _codegen.generate(node)
     try:
-        value = function({})
-    except (rt.EvaluationError, ArithmeticError, TypeError, ValueError) as exc:
-        raise RuleError.at(node.pos, _describe(exc)) from None
+        with localcontext(rt.RULES_CONTEXT):
+            value = function({})
+    except rt.EvaluationError as exc:
+        raise RuleError.at(node.pos, str(exc)) from None
     return Const(node.pos, node.type, value)
-
-
-def _describe(exc: Exception) -> str:
-    if isinstance(exc, rt.EvaluationError):
-        return str(exc)
-    name = type(exc).__name__
-    readable = {
-        "DivisionByZero": "division by zero",
-        "Overflow": "the result is too large",
-        "InvalidOperation": "the operation has no result (e.g. a fractional power of a negative number)",
-    }
-    for key, text in readable.items():
-        if key in name or key in str(exc):
-            return text
-    return f"cannot compute: {name}"

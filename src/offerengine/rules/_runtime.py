@@ -31,6 +31,27 @@ class MissingFact(EvaluationError):
         self.name = name
 
 
+_FAILURES = {
+    "DivisionByZero": "division by zero",
+    "DivisionUndefined": "division by zero",
+    "Overflow": "the result is too large",
+    "InvalidOperation": "the operation has no result (e.g. a fractional power of a negative number)",
+}
+
+
+def failed(exc: Exception) -> EvaluationError:
+    """What went wrong, said for people (a rule's skip reason, a save-time error)."""
+    if isinstance(exc, EvaluationError):
+        return exc
+    kinds = [t.__name__ for t in type(exc).__mro__] + [str(exc)]
+    for key, text in _FAILURES.items():
+        if any(key in kind for kind in kinds):
+            return EvaluationError(text)
+    if isinstance(exc, TypeError):
+        return EvaluationError(f"cannot compute: {exc}")
+    return EvaluationError(f"cannot compute: {type(exc).__name__}")
+
+
 def number(value: Any) -> Decimal:
     """A fact's value as an exact Decimal (floats go through their shortest repr, as JSON wrote them)."""
     if isinstance(value, Decimal):

@@ -6,20 +6,25 @@
 A rule that reads a fact the caller did not give raises :class:`MissingFact` (callers treat the rule
 as not applicable and say why); any other failure at run time (division by zero, an exponent out of
 range, a context value of the wrong type) raises :class:`EvaluationError`. Neither is a server error.
+
+Facts mappings hold no ``None``: an absent fact is an absent key. ``Compiled(facts)`` evaluates once
+under ``RULES_CONTEXT``; a hot loop enters ``rules_context()`` once and calls ``.evaluate``.
 """
 
 from __future__ import annotations
 
+import decimal
 import json
 from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
 from offerengine.rules import _codegen
 from offerengine.rules._ast import Node, facts_of, uses_now
-from offerengine.rules._check import RuleError, _describe, parse
+from offerengine.rules._check import RuleError, parse
 from offerengine.rules._conditions import compile_condition as _condition_tree
-from offerengine.rules._runtime import EvaluationError, MissingFact
+from offerengine.rules._runtime import RULES_CONTEXT, EvaluationError, MissingFact
 from offerengine.rules.types import ANY, BOOLEAN, NUMBER, Type
 from offerengine.rules.vocabulary import Vocabulary
 
@@ -33,32 +38,31 @@ __all__ = [
     "RuleError",
     "compile_condition",
     "compile_expression",
+    "rules_context",
 ]
+
+
+def rules_context() -> AbstractContextManager[decimal.Context]:
+    """The one decimal context rules compute in; enter it around evaluations."""
+    return decimal.localcontext(RULES_CONTEXT)
 
 
 @dataclass(frozen=True, slots=True)
 class Compiled:
-    """A checked, compiled rule: call it with the facts."""
+    """A checked, compiled rule."""
 
     source: str
     type: Type
     facts: tuple[str, ...]
     needs_now: bool
     python: str = field(repr=False)
-    function: Callable[[Mapping[str, Any]], Any] = field(repr=False)
+    # The generated function itself: call it under rules_context() (hot loops do, once).
+    evaluate: Callable[[Mapping[str, Any]], Any] = field(repr=False)
 
     def __call__(self, facts: Mapping[str, Any]) -> Any:
-        for name in self.facts:
-            if facts.get(name) is None:
-                raise MissingFact(name)
-        if self.needs_now and facts.get(NOW) is None:
-            raise MissingFact("now")
-        try:
-            return self.function(facts)
-        except EvaluationError:
-            raise
-        except (ArithmeticError, TypeError, ValueError) as exc:
-            raise EvaluationError(_describe(exc)) from None
+        """Evaluate once, under the rules' decimal context."""
+        with decimal.localcontext(RULES_CONTEXT):
+            return self.evaluate(facts)
 
 
 def _finish(tree: Node, source: str, expect: Type | None) -> Compiled:
