@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from types import MappingProxyType
-from typing import Any
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 from offerengine import money
@@ -221,8 +221,9 @@ PRODUCT_FACTS = ("product_type", "category", "base_price", "price")
 # --- the engine ---------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class Step:
+# The trace's parts are named tuples: immutable like the rest, and built in C (a frozen dataclass
+# costs ~1 µs per instance, a price makes one per rule).
+class Step(NamedTuple):
     rule_id: uuid.UUID
     rule_name: str
     version: int
@@ -233,15 +234,13 @@ class Step:
     price_after: Decimal
 
 
-@dataclass(frozen=True, slots=True)
-class Skip:
+class Skip(NamedTuple):
     rule_id: uuid.UUID
     rule_name: str
     reason: str
 
 
-@dataclass(frozen=True, slots=True)
-class GuardRail:
+class GuardRail(NamedTuple):
     name: str  # price_floor price_ceiling not_negative
     limit: Decimal
     price_before: Decimal
@@ -276,23 +275,28 @@ def price(
     stopped_by: str | None = None
     with rules.rules_context():  # one decimal context for every rule of this price
         for rule in rules_in_order:
-            reason = _not_applicable(rule, at, stopped_by)
-            if reason is None:
+            if (
+                rule.is_active
+                and stopped_by is None
+                and (rule.valid_from is None or at >= rule.valid_from)
+                and (rule.valid_until is None or at < rule.valid_until)
+            ):
                 context["price"] = running
+                condition = rule.condition
                 try:
-                    if rule.condition is not None and not rule.condition.evaluate(context):
-                        reason = "conditions not met"
-                    else:
+                    if condition is None or condition.evaluate(context):
                         step = _apply(rule, running, context)
+                        steps.append(step)
+                        running = step.price_after
+                        if rule.exclusive:
+                            stopped_by = rule.name
+                        continue
+                    reason = "conditions not met"
                 except rules.EvaluationError as exc:
                     reason = str(exc)
-            if reason is not None:
-                skipped.append(Skip(rule.id, rule.name, reason))
-                continue
-            steps.append(step)
-            running = step.price_after
-            if rule.exclusive:
-                stopped_by = rule.name
+            else:
+                reason = _not_applicable(rule, at, stopped_by) or "not applicable"
+            skipped.append(Skip(rule.id, rule.name, reason))
     running, rails = _guard(product, running)
     return PriceResult(
         base_price=base,
@@ -331,9 +335,9 @@ def _apply(rule: Rule, running: Decimal, context: Mapping[str, Any]) -> Step:
             multiplier = adjustment.min_multiplier
         if adjustment.max_multiplier is not None and multiplier > adjustment.max_multiplier:
             multiplier = adjustment.max_multiplier
-        after = _C.multiply(running, multiplier)
+        after = running * multiplier  # under the rules' decimal context, entered by price()
     elif adjustment.kind == "FIXED":
-        after = _C.add(running, adjustment.value or ZERO)
+        after = running + (adjustment.value or ZERO)
     elif adjustment.kind == "FORMULA":
         if adjustment.formula is None:
             raise rules.EvaluationError("the FORMULA adjustment has no formula")
@@ -341,14 +345,14 @@ def _apply(rule: Rule, running: Decimal, context: Mapping[str, Any]) -> Step:
     else:  # SET
         after = adjustment.value if adjustment.value is not None else running
     return Step(
-        rule_id=rule.id,
-        rule_name=rule.name,
-        version=rule.version,
-        type=adjustment.kind,
-        multiplier=multiplier,
-        amount=_C.subtract(after, running),
-        price_before=running,
-        price_after=after,
+        rule.id,
+        rule.name,
+        rule.version,
+        adjustment.kind,
+        multiplier,
+        after - running,
+        running,
+        after,
     )
 
 
