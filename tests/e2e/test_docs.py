@@ -34,6 +34,16 @@ EXPECTED = {
         "10.005 has more",
         '"product_code":"MEAL-HOT"',
     ],
+    "docs/pricing.md": [
+        "'name': 'min'",
+        '"ok":false',
+        '"position":7',
+        "Continuous Pricing - Economy",
+        '"final_price":"680.58"',
+        '"missing fact departure_date"',
+        '"rule_name":"Weekend departures"',
+        '"final_price":"322.38"',
+    ],
     "docs/operations.md": [
         '{"status":"ok"}',
         '"database":"ok"',

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 AIRLINE: dict[str, Any] = {
@@ -67,6 +68,47 @@ def _p(
 
 
 AIRLINE_PRODUCTS = [
+    # Fares per cabin: the flight product that pricing rules adjust (routes come with shopping).
+    _p(
+        "FLIGHT",
+        "FARE-ECONOMY",
+        "Economy fare",
+        "ECONOMY",
+        "199.00",
+        "120.00",
+        "Seat in the economy cabin, one cabin bag.",
+        cabin_class="ECONOMY",
+    ),
+    _p(
+        "FLIGHT",
+        "FARE-PREMIUM-ECONOMY",
+        "Premium economy fare",
+        "PREMIUM_ECONOMY",
+        "429.00",
+        "230.00",
+        "Wider seat, more legroom, priority check-in.",
+        cabin_class="PREMIUM_ECONOMY",
+    ),
+    _p(
+        "FLIGHT",
+        "FARE-BUSINESS",
+        "Business fare",
+        "BUSINESS",
+        "1290.00",
+        "610.00",
+        "Lie-flat seat, lounge access, two checked bags.",
+        cabin_class="BUSINESS",
+    ),
+    _p(
+        "FLIGHT",
+        "FARE-FIRST",
+        "First fare",
+        "FIRST",
+        "3150.00",
+        "1400.00",
+        "Private suite, chauffeur, three checked bags.",
+        cabin_class="FIRST",
+    ),
     _p(
         "SEAT",
         "SEAT-STD",
@@ -273,3 +315,39 @@ MARKETPLACE_PRODUCTS = [
 ]
 
 DEMO_ROLES = ("owner", "editor", "viewer", "runtime")
+
+
+def pricing_rules(today: date) -> list[dict[str, Any]]:
+    """Seed 001's three pricing examples, for every fare; the summer one dated to the coming summer."""
+    year = today.year if today < date(today.year, 8, 31) else today.year + 1
+    return [
+        {
+            "rule_name": "Continuous Pricing - Economy",
+            "rule_type": "DEMAND",
+            "product_type": "FLIGHT",
+            "conditions": {"product_type": "FLIGHT", "cabin_class": "ECONOMY"},
+            "adjustments": {
+                "type": "MULTIPLIER",
+                "formula": "1.0 + (utilization^2 * 2.0)",
+                "min_multiplier": 0.5,
+                "max_multiplier": 3.0,
+            },
+            "priority": 10,
+        },
+        {
+            "rule_name": "Last-Minute Premium",
+            "rule_type": "TIME",
+            "product_type": "FLIGHT",
+            "conditions": {"days_until_departure": {"max": 7}},
+            "adjustments": {"type": "MULTIPLIER", "value": 1.5},
+            "priority": 20,
+        },
+        {
+            "rule_name": "Summer Peak Season",
+            "rule_type": "SEASONAL",
+            "product_type": "FLIGHT",
+            "conditions": {"date_range": {"start": f"{year}-06-01", "end": f"{year}-08-31"}},
+            "adjustments": {"type": "MULTIPLIER", "value": 1.3},
+            "priority": 30,
+        },
+    ]

@@ -9,8 +9,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from offerengine.auth import service as auth
 from offerengine.auth.core import Actor, Role
 from offerengine.catalog import service as catalog
+from offerengine.db.base import utcnow
 from offerengine.demo import data
 from offerengine.network import service as network
+from offerengine.pricing import service as pricing
 from offerengine.tenants import service as tenants
 from offerengine.tenants.models import Tenant
 from offerengine.tenants.schemas import TenantCreate
@@ -46,6 +48,8 @@ async def load(session: AsyncSession, *, actor: Actor) -> DemoResult:
             await network.add_airports(
                 session, tenant_id=tenant.id, iata_codes=data.AIRPORTS, actor=actor
             )
+            rules = data.pricing_rules(utcnow().date())
+            await pricing.import_rules(session, tenant=tenant, rows=rules, actor=actor)
     return result
 
 
