@@ -32,6 +32,8 @@ from offerengine.catalog.schemas import ProductCreate
 from offerengine.db import migrate
 from offerengine.db.session import run_in_transaction
 from offerengine.network import service as network
+from offerengine.pricing import service as pricing
+from offerengine.pricing.schemas import PricingRuleCreate
 from offerengine.tenants import service as tenants
 from offerengine.tenants.schemas import TenantCreate
 from tests.conftest import PLATFORM_KEY, make_settings
@@ -59,6 +61,17 @@ async def _seed(session: AsyncSession) -> str:
             session, tenant=tenant, data=ProductCreate(**SEAT | {"product_code": code}), actor=actor
         )
     await network.add_airports(session, tenant_id=tenant.id, iata_codes=["JFK", "LHR"], actor=actor)
+    await pricing.create(
+        session,
+        tenant=tenant,
+        data=PricingRuleCreate(
+            rule_name="demand",
+            rule_type="DEMAND",
+            conditions={"days_until_departure": {"max": 7}},
+            adjustments={"type": "MULTIPLIER", "formula": "1.0 + (utilization^2 * 2.0)"},
+        ),
+        actor=actor,
+    )
     key = await auth.create_key(
         session, tenant_id=tenant.id, name="fuzz", role=Role.OWNER, actor=actor
     )

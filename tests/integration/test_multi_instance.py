@@ -56,6 +56,22 @@ def _propagation(a: httpx.Client, b: httpx.Client, limit: float) -> float:
         for k in owner.get("/v1/admin/tenants/OE/api-keys").json()["items"]
         if k["role"] == "runtime"
     )
+    # A pricing rule saved through A prices on B (simulate reads B's snapshot).
+    rule = {
+        "rule_name": "surcharge",
+        "rule_type": "CUSTOM",
+        "adjustments": {"type": "FIXED", "value": "5"},
+    }
+    assert owner.post("/v1/admin/tenants/OE/pricing-rules", json=rule).status_code == 201
+    owner_on_b = Api(b, owner.key)
+    simulate = {"product_id": product["id"], "scenario": {}}
+    _until(
+        lambda: (
+            owner_on_b.post("/v1/admin/pricing-rules/simulate", json=simulate).json()["final_price"]
+            == "44.50"
+        ),
+        limit,
+    )
     assert on_b.get("/v1/catalog/products").status_code == 200  # B has the key cached
     assert owner.delete(f"/v1/admin/tenants/OE/api-keys/{key_id}").status_code == 204
     assert on_b.get("/v1/catalog/products").status_code == 401  # at once, on the other instance
