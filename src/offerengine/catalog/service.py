@@ -16,6 +16,7 @@ from offerengine.auth.core import Actor
 from offerengine.catalog import core
 from offerengine.catalog.models import Product
 from offerengine.catalog.schemas import ProductCreate, ProductIn, ProductRead
+from offerengine.db import search
 from offerengine.errors import Conflict, FieldError, Invalid, Loc, NotFound
 from offerengine.pagination import decode_cursor, encode_cursor
 from offerengine.tenants.models import Tenant
@@ -116,11 +117,6 @@ class ProductFilter:
     q: str | None = None
 
 
-def _like(text: str) -> str:
-    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
-
-
 async def list_products(
     session: AsyncSession,
     *,
@@ -138,12 +134,11 @@ async def list_products(
     if where.active is not None:
         stmt = stmt.where(Product.is_active == where.active)
     if where.q:
-        pattern = _like(where.q)
         stmt = stmt.where(
             sa.or_(
-                Product.product_code.ilike(pattern, escape="\\"),
-                Product.name.ilike(pattern, escape="\\"),
-                Product.description.ilike(pattern, escape="\\"),
+                search.contains(Product.product_code, where.q),
+                search.contains(Product.name, where.q),
+                search.contains(Product.description, where.q),
             )
         )
     if cursor:

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from offerengine import bulk
 from offerengine.auth.core import Actor
 from offerengine.catalog.models import Product
+from offerengine.db import search
 from offerengine.db.base import utcnow
 from offerengine.errors import Conflict, FieldError, Invalid, Loc
 from offerengine.observability.logging import get_logger
@@ -246,8 +247,7 @@ async def list_rules(
     if where.product_id:
         stmt = stmt.where(PricingRule.product_id == where.product_id)
     if where.q:
-        escaped = where.q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        stmt = stmt.where(PricingRule.rule_name.ilike(f"%{escaped}%", escape="\\"))
+        stmt = stmt.where(search.contains(PricingRule.rule_name, where.q))
     rows = list(
         (
             await session.scalars(
