@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import UTC, datetime
 
 import pytest
 
@@ -36,7 +35,6 @@ class FakeConfig:
         return Snapshot(
             tenant=TenantFacts(tenant_id, "OE", "OE", "airline", "USD", "UTC", "active", {}),
             version=version,
-            built_at=datetime.now(UTC),
             build_seconds=self.delay,
             catalog=CatalogIndex.build([]),
             network=Network.build([]),
@@ -94,12 +92,3 @@ async def test_a_deleted_tenant_is_not_found_and_forgotten(config: FakeConfig) -
     with pytest.raises(NotFound):
         await store.get(TENANT)
     assert store.peek(TENANT) is None
-
-
-async def test_stale_lists_tenants_behind_the_newest_version_seen(config: FakeConfig) -> None:
-    store = SnapshotStore(config.build)
-    await store.get(TENANT)
-    config.delay = 1.0  # the background rebuild will not finish during the test
-    store.observe(TENANT, 2, local=False)
-    assert store.stale() == [TENANT]
-    await store.close()

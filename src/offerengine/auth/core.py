@@ -21,9 +21,6 @@ class Role(StrEnum):
     PLATFORM = "platform"
 
 
-TENANT_ROLES = (Role.OWNER, Role.EDITOR, Role.VIEWER, Role.RUNTIME)
-
-
 class Permission(StrEnum):
     CONFIG_READ = "config:read"  # read configuration, versions, audit and analytics
     CONFIG_WRITE = "config:write"  # create, change and roll back configuration

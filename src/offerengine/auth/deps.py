@@ -79,7 +79,6 @@ def require(permission: Permission) -> Callable[[Principal], Awaitable[Principal
 ConfigReader = Annotated[Principal, Depends(require(Permission.CONFIG_READ))]
 ConfigWriter = Annotated[Principal, Depends(require(Permission.CONFIG_WRITE))]
 KeyManager = Annotated[Principal, Depends(require(Permission.KEYS_MANAGE))]
-RuntimeCaller = Annotated[Principal, Depends(require(Permission.RUNTIME))]
 PlatformCaller = Annotated[Principal, Depends(require(Permission.TENANTS_MANAGE))]
 
 

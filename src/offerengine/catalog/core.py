@@ -208,7 +208,6 @@ class CatalogIndex:
     """Active products indexed for run time, each serialised once when the snapshot is built."""
 
     by_code: Mapping[str, ProductFacts]
-    by_id: Mapping[uuid.UUID, ProductFacts]
     by_type: Mapping[str, tuple[ProductFacts, ...]]
     encoded: Mapping[str, bytes] = field(repr=False)
 
@@ -220,7 +219,6 @@ class CatalogIndex:
             by_type.setdefault(product.product_type, []).append(product)
         return cls(
             by_code=MappingProxyType({p.product_code: p for p in active}),
-            by_id=MappingProxyType({p.id: p for p in active}),
             by_type=MappingProxyType({k: tuple(v) for k, v in by_type.items()}),
             encoded=MappingProxyType({p.product_code: _encoder.encode(p.public()) for p in active}),
         )

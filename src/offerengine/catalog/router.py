@@ -26,7 +26,7 @@ from offerengine.catalog.schemas import (
 from offerengine.deps import DbSession
 from offerengine.errors import FieldError, Invalid, MalformedInput, NotFound, UnsupportedMedia
 from offerengine.http import problems
-from offerengine.http.routing import expected_version, parse_if_match, router, set_etag
+from offerengine.http.routing import IfMatch, expected_version, router, set_etag
 from offerengine.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
 from offerengine.snapshots.deps import RuntimeSnapshot
 from offerengine.tenants.deps import PathTenant
@@ -35,7 +35,6 @@ from offerengine.versioning.router import add_version_routes
 
 api = router(tags=["catalog"])
 PathProduct = Annotated[Product, Depends(owned_loader(Product, "product"))]
-IfMatch = Annotated[int | None, Depends(parse_if_match)]
 TENANT_PRODUCTS = "/v1/admin/tenants/{tenant}/products"
 
 

@@ -125,6 +125,9 @@ async def parse_if_match(
     return int(found.group(1))
 
 
+IfMatch = Annotated[int | None, Depends(parse_if_match)]
+
+
 def expected_version(header: int | None, body: int | None) -> int | None:
     """The version a change is based on, from If-Match or the body's ``version``."""
     if header is not None and body is not None and header != body:

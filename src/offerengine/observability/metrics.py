@@ -42,12 +42,6 @@ class Metrics:
             buckets=_BUCKETS,
             registry=self.registry,
         )
-        self.dry_runs = Counter(
-            "offerengine_dry_run_requests",
-            "Run-time requests served with dry_run=true (they count and record nothing).",
-            ("route",),
-            registry=self.registry,
-        )
         self._children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
 
     def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:

@@ -35,8 +35,6 @@ from offerengine.rules import core as rules
 from offerengine.rules.types import NUMBER
 from offerengine.rules.vocabulary import PRICING
 
-RULE_TYPES = ("DEMAND", "TIME", "SEASONAL", "BUNDLE", "SEGMENT", "CHANNEL", "CUSTOM")
-ADJUSTMENT_TYPES = ("MULTIPLIER", "FIXED", "FORMULA", "SET")
 WEEKDAYS = ("MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN")
 ZERO = Decimal(0)
 _C = money.MONEY_CONTEXT
@@ -184,9 +182,6 @@ class PricingIndex:
         return tuple(
             r for r in self.rules if r.in_scope(product) and (include_inactive or r.is_active)
         )
-
-    def by_id(self, rule_id: uuid.UUID) -> Rule | None:
-        return next((r for r in self.rules if r.id == rule_id), None)
 
 
 # --- facts ------------------------------------------------------------------------------------------

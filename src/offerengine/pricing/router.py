@@ -10,15 +10,14 @@ from offerengine.auth.scoping import owned_loader
 from offerengine.catalog.models import Product
 from offerengine.deps import Ctx, DbSession
 from offerengine.errors import NotFound
-from offerengine.http.routing import expected_version, parse_if_match, router, set_etag
-from offerengine.pagination import DEFAULT_LIMIT, Cursor, Limit
+from offerengine.http.routing import IfMatch, expected_version, router, set_etag
+from offerengine.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
 from offerengine.pricing import service
 from offerengine.pricing.models import PricingRule
 from offerengine.pricing.schemas import (
     PriceRead,
     PricingRuleCreate,
     PricingRuleImportResult,
-    PricingRulePage,
     PricingRuleRead,
     PricingRuleStatus,
     PricingRuleTransfer,
@@ -32,7 +31,6 @@ from offerengine.versioning.router import add_version_routes
 
 api = router(tags=["pricing"])
 PathRule = Annotated[PricingRule, Depends(owned_loader(PricingRule, "pricing rule"))]
-IfMatch = Annotated[int | None, Depends(parse_if_match)]
 TENANT_RULES = "/v1/admin/tenants/{tenant}/pricing-rules"
 
 
@@ -50,7 +48,7 @@ async def list_pricing_rules(
     ] = None,
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
-) -> PricingRulePage:
+) -> Page[PricingRuleRead]:
     """The tenant's pricing rules in the order they apply (priority, then creation)."""
     where = service.RuleFilter(
         rule_type=rule_type, active=active, product_id=product_id, tag=tag, q=q
@@ -58,7 +56,9 @@ async def list_pricing_rules(
     rows, next_cursor = await service.list_rules(
         session, tenant_id=tenant.id, where=where, limit=limit, cursor=cursor
     )
-    return PricingRulePage(items=[PricingRuleRead.of(r) for r in rows], next_cursor=next_cursor)
+    return Page[PricingRuleRead](
+        items=[PricingRuleRead.of(r) for r in rows], next_cursor=next_cursor
+    )
 
 
 @api.post(TENANT_RULES, status_code=status.HTTP_201_CREATED, operation_id="createPricingRule")

@@ -172,11 +172,6 @@ class PricingRuleRead(BaseModel):
         return self.model_dump(mode="json", include=set(PricingRuleIn.model_fields))
 
 
-class PricingRulePage(BaseModel):
-    items: list[PricingRuleRead]
-    next_cursor: str | None
-
-
 class PricingRuleTransfer(BaseModel):
     """An export, or an import: rules are matched by rule_name."""
 

@@ -103,13 +103,3 @@ def facts_of(node: Node) -> list[str]:
             found[current.name] = None
         stack.extend(reversed(children(current)))
     return list(found)
-
-
-def uses_now(node: Node) -> bool:
-    stack = [node]
-    while stack:
-        current = stack.pop()
-        if isinstance(current, Call) and current.function in {"now", "days_until", "hours_until"}:
-            return True
-        stack.extend(children(current))
-    return False

@@ -47,8 +47,6 @@ NAME: /[A-Za-z_][A-Za-z0-9_]*/
 %ignore /[ \t\r\n]+/
 """
 
-KEYWORDS = frozenset({"and", "or", "not", "in", "true", "false"})
-
 
 @cache
 def parser() -> Lark:

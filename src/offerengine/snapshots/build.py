@@ -12,7 +12,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from offerengine import money
 from offerengine.catalog import core as catalog
 from offerengine.catalog.models import Product
-from offerengine.db.base import utcnow
 from offerengine.network import core as network
 from offerengine.network.models import Airport
 from offerengine.pricing import service as pricing
@@ -49,7 +48,6 @@ async def build(session: AsyncSession, tenant_id: uuid.UUID) -> Snapshot | None:
             settings=dict(tenant.settings),
         ),
         version=tenant.config_version,
-        built_at=utcnow(),
         build_seconds=time.perf_counter() - started,
         catalog=catalog_index,
         network=network.Network.build(_airport_facts(a) for a in airports),

@@ -10,7 +10,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from offerengine.catalog import core as catalog
@@ -34,7 +33,6 @@ class TenantFacts:
 class Snapshot:
     tenant: TenantFacts
     version: int
-    built_at: datetime
     build_seconds: float
     catalog: catalog.CatalogIndex
     network: network.Network

@@ -100,7 +100,6 @@ class ChangeFeed:
         self.origin = uuid.uuid4().hex
         self._tasks: list[asyncio.Task[None]] = []
         self._known_tenants: set[uuid.UUID] = set()
-        self.received = 0  # notices applied from Redis, for diagnostics
         self._acks: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
@@ -190,7 +189,6 @@ class ChangeFeed:
         except (ValueError, TypeError, AttributeError) as exc:
             log.warning("feed_bad_message", error=repr(exc))
             return
-        self.received += 1
         self._apply(changes, local=False)
         notice = payload.get("id")
         if changes.auth_version is not None and isinstance(notice, str) and self.redis is not None:

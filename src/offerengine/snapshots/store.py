@@ -66,12 +66,6 @@ class SnapshotStore:
         self._latest.pop(tenant_id, None)
         self._locks.pop(tenant_id, None)
 
-    def stale(self) -> list[uuid.UUID]:
-        """Tenants whose snapshot in hand is older than the newest version seen."""
-        return [
-            tid for tid, snap in self._snapshots.items() if snap.version < self._latest.get(tid, -1)
-        ]
-
     async def close(self) -> None:
         for task in list(self._background):
             task.cancel()

@@ -1,18 +1,15 @@
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import Depends, Response, status
+from fastapi import Response, status
 
 from offerengine.auth.deps import ConfigReader, CurrentActor, PlatformCaller
 from offerengine.deps import DbSession
-from offerengine.http.routing import expected_version, parse_if_match, router, set_etag
+from offerengine.http.routing import IfMatch, expected_version, router, set_etag
 from offerengine.tenants import service
 from offerengine.tenants.deps import PathTenant
 from offerengine.tenants.schemas import TenantCreate, TenantRead, TenantUpdate
 
 api = router(prefix="/v1/admin/tenants", tags=["tenants"])
-IfMatch = Annotated[int | None, Depends(parse_if_match)]
 
 
 @api.post("", status_code=status.HTTP_201_CREATED, operation_id="createTenant")

@@ -21,14 +21,13 @@ from offerengine.auth.deps import (
 )
 from offerengine.deps import DbSession
 from offerengine.errors import NotFound
-from offerengine.http.routing import Timestamp, parse_if_match, router, set_etag
-from offerengine.pagination import DEFAULT_LIMIT, Cursor, Limit
+from offerengine.http.routing import IfMatch, Timestamp, router, set_etag
+from offerengine.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
 from offerengine.tenants import service as tenants
 from offerengine.tenants.deps import PathTenant
 from offerengine.versioning import core, service
 from offerengine.versioning.schemas import (
     ActorRead,
-    AuditPage,
     AuditRead,
     ChangeRead,
     RollbackRequest,
@@ -40,7 +39,6 @@ from offerengine.versioning.schemas import (
 R = TypeVar("R", bound=BaseModel)
 ObjectId = Annotated[uuid.UUID, Path(description="The object's id.")]
 VersionNumber = Annotated[int, Path(ge=1, le=2**31 - 1, description="A version number.")]
-IfMatch = Annotated[int | None, Depends(parse_if_match)]
 
 
 def add_version_routes(
@@ -186,11 +184,11 @@ async def list_tenant_audit(
     until: Until = None,
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
-) -> AuditPage:
+) -> Page[AuditRead]:
     """Who changed what in this tenant, and when, with the state before and after; newest first."""
     query = _audit_query(tenant.id, object_type, object_id, actor, action, since, until)
     rows, next_cursor = await service.list_audit(session, query, limit=limit, cursor=cursor)
-    return AuditPage(items=[AuditRead.of(r) for r in rows], next_cursor=next_cursor)
+    return Page[AuditRead](items=[AuditRead.of(r) for r in rows], next_cursor=next_cursor)
 
 
 @api.get("/v1/admin/audit", operation_id="listAudit")
@@ -208,7 +206,7 @@ async def list_audit(
     until: Until = None,
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
-) -> AuditPage:
+) -> Page[AuditRead]:
     """The whole deployment's audit log (platform key), including every use of a platform key."""
     tenant_id = None
     if tenant is not None:
@@ -218,4 +216,4 @@ async def list_audit(
         tenant_id = found.id
     query = _audit_query(tenant_id, object_type, object_id, actor, action, since, until)
     rows, next_cursor = await service.list_audit(session, query, limit=limit, cursor=cursor)
-    return AuditPage(items=[AuditRead.of(r) for r in rows], next_cursor=next_cursor)
+    return Page[AuditRead](items=[AuditRead.of(r) for r in rows], next_cursor=next_cursor)

@@ -96,8 +96,3 @@ class AuditRead(BaseModel):
             request_id=row.request_id,
             detail=row.detail,
         )
-
-
-class AuditPage(BaseModel):
-    items: list[AuditRead]
-    next_cursor: str | None
