@@ -15,9 +15,15 @@ from offerengine.auth.router import api as api_keys_router
 from offerengine.catalog.router import api as catalog_router
 from offerengine.catalog.router import runtime as catalog_runtime_router
 from offerengine.context import open_context
+from offerengine.events.router import runtime as events_runtime_router
+from offerengine.experiments.router import api as experiments_router
+from offerengine.experiments.router import runtime as experiments_runtime_router
+from offerengine.flags.router import api as flags_router
+from offerengine.flags.router import ofrep as ofrep_router
+from offerengine.flags.router import runtime as flags_runtime_router
 from offerengine.health.router import api as health_router
 from offerengine.health.router import bench as bench_router
-from offerengine.http import problems
+from offerengine.http import body, problems
 from offerengine.http.middleware import RequestMiddleware
 from offerengine.network.router import api as network_router
 from offerengine.observability.logging import configure_logging, get_logger
@@ -47,6 +53,9 @@ TAGS = [
     {"name": "network", "description": "The airports an airline serves."},
     {"name": "rules", "description": "The rules language: vocabulary and validation."},
     {"name": "pricing", "description": "Pricing rules, and simulating a price with its trace."},
+    {"name": "feature flags", "description": "Flags with rollouts, targeting rules and variants."},
+    {"name": "experiments", "description": "A/B tests: sticky assignment, exposures, results."},
+    {"name": "openfeature", "description": "OFREP, the OpenFeature Remote Evaluation Protocol."},
     {"name": "audit", "description": "Who changed what, when."},
     {"name": "run time", "description": "Hot-path endpoints, served from the compiled snapshot."},
     {"name": "health", "description": "Liveness, readiness, metrics."},
@@ -98,11 +107,17 @@ def create_app(settings: Settings) -> FastAPI:
     routers = [
         health_router,
         catalog_runtime_router,
+        flags_runtime_router,
+        ofrep_router,
+        experiments_runtime_router,
+        events_runtime_router,
         tenants_router,
         api_keys_router,
         rules_router,
         catalog_router,
         pricing_router,
+        flags_router,
+        experiments_router,
         network_router,
         audit_router,
     ]
@@ -132,6 +147,10 @@ def _document_problems(app: FastAPI) -> None:
             )
             components.update(problem.pop("$defs", {}))
             components["Problem"] = problem
+            for name, model in body.DOCUMENTED.items():
+                found = model.model_json_schema(ref_template="#/components/schemas/{model}")
+                components.update(found.pop("$defs", {}))
+                components[name] = found
             app.openapi_schema = schema
         return app.openapi_schema
 

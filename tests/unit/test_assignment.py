@@ -189,7 +189,9 @@ def test_namespaces_agree_with_growthbook(unit: str, name: str, start: float, wi
 scalars = st.none() | st.booleans() | st.integers(-5, 5) | st.sampled_from(["a", "b", "1.2.0", "2"])
 values = st.recursive(
     scalars,
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.sampled_from("xyz"), inner, max_size=2),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.sampled_from("xyz"), inner, max_size=2)
+    ),
     max_leaves=6,
 )
 fields = st.sampled_from(["x", "y", "z", "x.y", "z.0", "z.length"])

@@ -9,6 +9,8 @@ import pytest
 
 from offerengine.catalog.core import CatalogIndex
 from offerengine.errors import NotFound
+from offerengine.experiments.core import ExperimentIndex
+from offerengine.flags.core import FlagIndex
 from offerengine.network.core import Network
 from offerengine.pricing.core import PricingIndex
 from offerengine.snapshots.core import Snapshot, TenantFacts
@@ -39,6 +41,8 @@ class FakeConfig:
             catalog=CatalogIndex.build([]),
             network=Network.build([]),
             pricing=PricingIndex.build([], []),
+            flags=FlagIndex.build([], version=version),
+            experiments=ExperimentIndex.build([]),
         )
 
 

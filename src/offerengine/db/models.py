@@ -5,6 +5,9 @@ from __future__ import annotations
 from offerengine.auth.models import ApiKey
 from offerengine.catalog.models import Product
 from offerengine.db.base import Base
+from offerengine.events.models import Event
+from offerengine.experiments.models import Experiment, Exposure
+from offerengine.flags.models import FeatureFlag
 from offerengine.network.models import Airport
 from offerengine.pricing.models import PricingRule
 from offerengine.snapshots.models import SystemState
@@ -17,6 +20,10 @@ __all__ = [
     "Airport",
     "ApiKey",
     "AuditEntry",
+    "Event",
+    "Experiment",
+    "Exposure",
+    "FeatureFlag",
     "ObjectVersion",
     "PricingRule",
     "Product",

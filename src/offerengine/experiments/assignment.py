@@ -216,7 +216,9 @@ def _deep_equal(a: Any, b: Any) -> bool:
     if kind != json_type(b):
         return False
     if kind == "array":
-        return len(a) == len(b) and all(_deep_equal(_finite(x), _finite(y)) for x, y in zip(a, b))
+        return len(a) == len(b) and all(
+            _deep_equal(_finite(x), _finite(y)) for x, y in zip(a, b, strict=True)
+        )
     if kind == "object":
         return _key_order(a) == _key_order(b) and all(
             _deep_equal(_finite(a[k]), _finite(b[k])) for k in a
@@ -245,12 +247,12 @@ def _orderable(a: Any, b: Any) -> bool:
 
 
 def _compare(a: Any, b: Any) -> int:
-    if isinstance(a, float) and math.isnan(a) or isinstance(b, float) and math.isnan(b):
+    if (isinstance(a, float) and math.isnan(a)) or (isinstance(b, float) and math.isnan(b)):
         raise ValueError("NaN is unordered")
     if isinstance(a, str) and not (a.isascii() and b.isascii()):
         # JavaScript orders strings by UTF-16 code units.
         a, b = a.encode("utf-16-be", "surrogatepass"), b.encode("utf-16-be", "surrogatepass")
-    return (a > b) - (a < b)
+    return int(a > b) - int(a < b)
 
 
 def _is_in(values: Sequence[Any], actual: Any) -> bool:
@@ -270,7 +272,7 @@ def _group_values(groups: Mapping[str, Any] | None, name: Any) -> list[Any] | No
     return entry if isinstance(entry, list) else None
 
 
-def _operator(op: str, actual: Any, arg: Any, groups: Any) -> bool:  # noqa: PLR0911, PLR0912
+def _operator(op: str, actual: Any, arg: Any, groups: Any) -> bool:
     if op == "$eq":
         return _strict_equal(actual, arg)
     if op == "$ne":
@@ -309,7 +311,7 @@ def _operator(op: str, actual: Any, arg: Any, groups: Any) -> bool:  # noqa: PLR
     if op == "$exists":
         return (actual is not None) if arg else (actual is None)
     if op == "$type":
-        return json_type(actual) == arg
+        return bool(json_type(actual) == arg)
     if op == "$regex":
         if not isinstance(actual, str) or not isinstance(arg, str):
             return False
@@ -334,7 +336,9 @@ def _operator(op: str, actual: Any, arg: Any, groups: Any) -> bool:  # noqa: PLR
 def _elem_match(condition: Any, actual: Any, groups: Any) -> bool:
     if not isinstance(actual, list):
         return False
-    on_value = _is_operator_object(condition) and not any(k in CONDITION_OPERATORS for k in condition)
+    on_value = _is_operator_object(condition) and not any(
+        k in CONDITION_OPERATORS for k in condition
+    )
     for item in actual:
         if item is None:
             continue
@@ -379,3 +383,70 @@ def _js_number(value: float) -> str:
     if isinstance(value, float) and value.is_integer() and abs(value) < 1e21:
         return str(int(value))
     return repr(value) if isinstance(value, float) else str(value)
+
+
+# --- Checking a condition when it is saved -------------------------------------------------------
+
+_JSON_TYPES = frozenset({"null", "boolean", "number", "string", "array", "object"})
+Path = tuple[str | int, ...]
+
+
+def condition_errors(condition: Any, path: Path = ()) -> list[tuple[Path, str]]:
+    """Everything wrong with a targeting condition, each with where it is.
+
+    GrowthBook quietly fails a condition it cannot read; we refuse it when it is saved instead, so
+    that a typo such as ``$gte`` spelled ``$gtr`` cannot switch a flag off for everyone.
+    """
+    if not isinstance(condition, dict):
+        return [(path, "a condition is a JSON object")]
+    found: list[tuple[Path, str]] = []
+    for key, value in condition.items():
+        where = (*path, key)
+        if key in ("$and", "$or", "$nor"):
+            if not isinstance(value, list):
+                found.append((where, f"{key} takes a list of conditions"))
+            else:
+                for i, item in enumerate(value):
+                    found += condition_errors(item, (*where, i))
+        elif key == "$not":
+            found += condition_errors(value, where)
+        elif key.startswith("$"):
+            found.append((where, f"unknown condition operator {key!r}"))
+        else:
+            found += _value_errors(value, where)
+    return found
+
+
+def _value_errors(value: Any, path: Path) -> list[tuple[Path, str]]:
+    if not _is_operator_object(value) or not value:
+        return []  # an implicit equality
+    found: list[tuple[Path, str]] = []
+    for op, arg in value.items():
+        where = (*path, op)
+        if op not in VALUE_OPERATORS:
+            found.append((where, f"unknown operator {op!r}"))
+        elif op in ("$in", "$nin", "$all") and not isinstance(arg, list):
+            found.append((where, f"{op} takes a list"))
+        elif op == "$exists" and not isinstance(arg, bool):
+            found.append((where, "$exists takes true or false"))
+        elif op == "$type" and arg not in _JSON_TYPES:
+            found.append((where, f"$type is one of {', '.join(sorted(_JSON_TYPES))}"))
+        elif op in ("$inGroup", "$notInGroup") and not isinstance(arg, str):
+            found.append((where, f"{op} takes a saved group's name"))
+        elif op == "$regex":
+            if not isinstance(arg, str):
+                found.append((where, "$regex takes a pattern string"))
+            else:
+                try:
+                    _regex(arg)
+                except re.error as exc:
+                    found.append((where, f"not a valid regular expression: {exc}"))
+        elif op == "$elemMatch":
+            found += (
+                condition_errors(arg, where)
+                if not _is_operator_object(arg)
+                else (_value_errors(arg, where))
+            )
+        elif op in ("$not", "$size"):
+            found += _value_errors(arg, where)
+    return found

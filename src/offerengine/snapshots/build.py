@@ -12,6 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from offerengine import money
 from offerengine.catalog import core as catalog
 from offerengine.catalog.models import Product
+from offerengine.experiments import service as experiments
+from offerengine.flags import service as flags
 from offerengine.network import core as network
 from offerengine.network.models import Airport
 from offerengine.pricing import service as pricing
@@ -52,6 +54,8 @@ async def build(session: AsyncSession, tenant_id: uuid.UUID) -> Snapshot | None:
         catalog=catalog_index,
         network=network.Network.build(_airport_facts(a) for a in airports),
         pricing=await pricing.load_index(session, tenant_id, list(catalog_index.by_code.values())),
+        flags=await flags.load_index(session, tenant_id, tenant.config_version),
+        experiments=await experiments.load_index(session, tenant_id),
     )
 
 

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from offerengine.catalog import core as catalog
+from offerengine.experiments import core as experiments
+from offerengine.flags import core as flags
 from offerengine.network import core as network
 from offerengine.pricing import core as pricing
 
@@ -37,3 +39,5 @@ class Snapshot:
     catalog: catalog.CatalogIndex
     network: network.Network
     pricing: pricing.PricingIndex
+    flags: flags.FlagIndex
+    experiments: experiments.ExperimentIndex

@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+from typing import Annotated, Self
+
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    JsonValue,
+    StringConstraints,
+    model_validator,
+)
+
+EventType = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_.-]{0,49}$")]
+UnitId = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+MAX_EVENTS = 1000
+
+
+class EventIn(BaseModel):
+    """Something a unit did. At least one of profile_id, customer_id and session_id names it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: EventType = Field(
+        examples=["purchase"],
+        description="impression, click, accept, decline, purchase, or a name of your own.",
+    )
+    profile_id: UnitId | None = None
+    customer_id: UnitId | None = None
+    session_id: UnitId | None = None
+    value: Annotated[Decimal, Field(max_digits=18, decimal_places=6)] | None = Field(
+        default=None, description="What it was worth (revenue metrics sum it).", examples=["49.90"]
+    )
+    currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")] | None = None
+    occurred_at: AwareDatetime | None = Field(default=None, description="Default: when received.")
+    decision_id: uuid.UUID | None = None
+    offer_id: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
+    properties: dict[str, JsonValue] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _names_a_unit(self) -> Self:
+        if not (self.profile_id or self.customer_id or self.session_id):
+            raise ValueError("name the unit: profile_id, customer_id or session_id")
+        return self
+
+
+class EventBatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    events: list[EventIn] = Field(min_length=1, max_length=MAX_EVENTS)
+
+
+class EventsAccepted(BaseModel):
+    accepted: int

@@ -1,0 +1,205 @@
+"""Experiments: configuration, start and stop, sticky assignment, results."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal, cast
+
+import msgspec
+from fastapi import Depends, Path, Query, Request, Response, status
+
+from offerengine.auth.deps import ConfigReader, ConfigWriter, CurrentActor
+from offerengine.auth.scoping import owned_loader
+from offerengine.context import AppContext
+from offerengine.db.base import utcnow
+from offerengine.deps import DbSession, recording
+from offerengine.errors import NotFound
+from offerengine.experiments import core, service
+from offerengine.experiments.models import Experiment
+from offerengine.experiments.schemas import (
+    AssignmentRead,
+    AssignRequest,
+    ExperimentCreate,
+    ExperimentRead,
+    ExperimentUpdate,
+    ResultsRead,
+    StopRequest,
+)
+from offerengine.http.body import documented, read_json
+from offerengine.http.routing import IfMatch, expected_version, router, set_etag
+from offerengine.pagination import Page
+from offerengine.snapshots.deps import RuntimeSnapshot
+from offerengine.tenants.deps import PathTenant
+from offerengine.versioning.router import add_version_routes
+
+api = router(tags=["experiments"])
+PathExperiment = Annotated[Experiment, Depends(owned_loader(Experiment, "experiment"))]
+TENANT_EXPERIMENTS = "/v1/admin/tenants/{tenant}/experiments"
+EXPERIMENT = "/v1/admin/experiments/{id:uuid}"
+
+
+@api.get(TENANT_EXPERIMENTS, operation_id="listExperiments")
+async def list_experiments(
+    tenant: PathTenant,
+    _: ConfigReader,
+    session: DbSession,
+    status: Annotated[Literal["draft", "running", "stopped"] | None, Query()] = None,
+) -> Page[ExperimentRead]:
+    """The tenant's experiments, oldest first."""
+    rows = await service.list_experiments(session, tenant_id=tenant.id, status=status)
+    return Page[ExperimentRead](items=[ExperimentRead.of(e) for e in rows], next_cursor=None)
+
+
+@api.post(TENANT_EXPERIMENTS, status_code=status.HTTP_201_CREATED, operation_id="createExperiment")
+async def create_experiment(
+    tenant: PathTenant,
+    body: ExperimentCreate,
+    _: ConfigWriter,
+    actor: CurrentActor,
+    session: DbSession,
+    response: Response,
+) -> ExperimentRead:
+    """Create an experiment, as a draft: nobody is assigned until it is started."""
+    experiment = await service.create(session, tenant=tenant, data=body, actor=actor)
+    set_etag(response, experiment.version)
+    return ExperimentRead.of(experiment)
+
+
+@api.get(EXPERIMENT, operation_id="getExperiment")
+async def get_experiment(
+    experiment: PathExperiment, _: ConfigReader, response: Response
+) -> ExperimentRead:
+    set_etag(response, experiment.version)
+    return ExperimentRead.of(experiment)
+
+
+@api.put(EXPERIMENT, operation_id="updateExperiment")
+async def update_experiment(
+    experiment: PathExperiment,
+    body: ExperimentUpdate,
+    _: ConfigWriter,
+    actor: CurrentActor,
+    session: DbSession,
+    if_match: IfMatch,
+    response: Response,
+) -> ExperimentRead:
+    """Change an experiment. Once started, its variant keys are fixed; new weights apply to units
+    not yet exposed (exposed units keep their variant)."""
+    updated = await service.update(
+        session,
+        experiment=experiment,
+        data=body,
+        actor=actor,
+        expected_version=expected_version(if_match, body.version),
+    )
+    set_etag(response, updated.version)
+    return ExperimentRead.of(updated)
+
+
+@api.post(f"{EXPERIMENT}/start", operation_id="startExperiment")
+async def start_experiment(
+    experiment: PathExperiment,
+    _: ConfigWriter,
+    actor: CurrentActor,
+    session: DbSession,
+    if_match: IfMatch,
+    response: Response,
+) -> ExperimentRead:
+    """Start assigning units (a draft only: a stopped experiment's results are final)."""
+    started = await service.start(
+        session, experiment=experiment, actor=actor, expected_version=if_match
+    )
+    set_etag(response, started.version)
+    return ExperimentRead.of(started)
+
+
+@api.post(f"{EXPERIMENT}/stop", operation_id="stopExperiment")
+async def stop_experiment(
+    experiment: PathExperiment,
+    _: ConfigWriter,
+    actor: CurrentActor,
+    session: DbSession,
+    if_match: IfMatch,
+    response: Response,
+    body: StopRequest | None = None,
+) -> ExperimentRead:
+    """Stop assigning; with a `winner`, everyone is served that variant from now on."""
+    stopped = await service.stop(
+        session,
+        experiment=experiment,
+        winner=body.winner if body else None,
+        actor=actor,
+        expected_version=expected_version(if_match, body.version if body else None),
+    )
+    set_etag(response, stopped.version)
+    return ExperimentRead.of(stopped)
+
+
+@api.get("/v1/experiments/{id:uuid}/results", operation_id="getExperimentResults")
+async def get_experiment_results(
+    experiment: PathExperiment, _: ConfigReader, session: DbSession
+) -> ResultsRead:
+    """Per variant and metric: units, conversions, rate, mean and variance; against control:
+    lifts with 95% intervals, the p-value (two-proportion z-test or Welch's t-test), the chance to
+    beat control and the expected loss; the sample-ratio check; and a verdict."""
+    return await service.results(session, experiment=experiment)
+
+
+add_version_routes(
+    api,
+    service.EXPERIMENT,
+    path="/v1/admin/experiments",
+    operation="Experiment",
+    read_model=ExperimentRead,
+    to_read=ExperimentRead.of,
+)
+
+
+# --- run time ----------------------------------------------------------------------------------
+
+runtime = router(tags=["run time"], hot=True)
+_encode = msgspec.json.Encoder().encode
+
+
+@runtime.post(
+    "/v1/experiments/{key}/assign",
+    operation_id="assignExperiment",
+    response_model=AssignmentRead,
+    openapi_extra=documented(AssignRequest),
+)
+async def assign_experiment(
+    request: Request,
+    snapshot: RuntimeSnapshot,
+    key: Annotated[str, Path(max_length=64, description="The experiment's key.")],
+) -> Response:
+    """The unit's variant. Its first exposure is recorded, once; from then on it keeps that
+    variant even if the weights change. Outside the experiment, control (or the shipped winner)."""
+    experiment = snapshot.experiments.by_key.get(key)
+    if experiment is None:
+        raise NotFound(f"No experiment {key!r}.")
+    body = await read_json(request, AssignRequest)
+    at = utcnow()
+    assignment = core.assign(
+        experiment,
+        body.unit_id,
+        {**body.attributes, experiment.unit: body.unit_id},
+        at=at,
+        saved_groups=snapshot.tenant.settings.get("saved_groups"),
+    )
+    variant, sticky = assignment.variant, False
+    if assignment.in_experiment:
+        ctx = cast(AppContext, request.app.state.context)
+        async with recording(ctx) as session:
+            variant, sticky = await service.expose(
+                session, tenant_id=snapshot.tenant.id, assignment=assignment, at=at
+            )
+    out = {
+        "experiment": experiment.key,
+        "variant": variant.key,
+        "in_experiment": assignment.in_experiment,
+        "hash_value": assignment.hash_value,
+        "bucket": assignment.bucket,
+        "reason": "assigned at the unit's first exposure" if sticky else assignment.reason,
+        "config": variant.config,
+        "sticky": sticky,
+    }
+    return Response(_encode(out), media_type="application/json")

@@ -1,0 +1,287 @@
+"""Feature flags as run time sees them, and their evaluation: pure, deterministic, explained.
+
+The order of evaluation (docs/flags.md):
+
+1. A disabled flag serves ``default_value`` (reason ``DISABLED``).
+2. The ``rules``, in order; the first that applies decides. A rule applies when its targeting
+   condition matches the context and, for a ``rollout`` rule, the unit hashes into its percentage;
+   ``force`` serves its value (``TARGETING_MATCH``), ``rollout`` its value (``SPLIT``), ``split``
+   one of the flag's ``variants`` by weight (``SPLIT``) and ``experiment`` the variant the linked
+   experiment assigns (``SPLIT``).
+3. The seed's ``rollout`` block: outside its ``start``/``end`` window, or for a segment or region it
+   does not list, ``default_value``; otherwise ``value`` for the first ``percentage`` of units by
+   hash (``SPLIT``) and ``default_value`` for the rest.
+4. Without a rollout block: ``value`` (``STATIC``).
+
+Hashing is GrowthBook's (``offerengine.experiments.assignment``); without a unit id a percentage
+rollout is off, and the reason says so: nothing here is random.
+"""
+
+import json
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+from offerengine.experiments import core as experiments
+from offerengine.experiments.assignment import (
+    bucket_ranges,
+    choose_variation,
+    eval_condition,
+    hash_unit,
+)
+
+__all__ = ["Evaluation", "Flag", "FlagIndex", "Rollout", "Rule", "evaluate", "unit_of"]
+
+Reason = Literal["STATIC", "DEFAULT", "TARGETING_MATCH", "SPLIT", "DISABLED", "ERROR"]
+
+
+@dataclass(frozen=True, slots=True)
+class Rollout:
+    percentage: float
+    user_segments: tuple[str, ...]
+    regions: frozenset[str]  # case-folded
+    start: datetime | None
+    end: datetime | None
+    hash_attribute: str
+    seed: str
+    hash_version: int
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    id: str
+    type: Literal["force", "rollout", "split", "experiment"]
+    condition: Mapping[str, Any] | None
+    value: Any = None
+    percentage: float = 100.0
+    hash_attribute: str = "user_id"
+    seed: str = ""
+    hash_version: int = 2
+    coverage: float = 1.0
+    experiment_key: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Variant:
+    key: str
+    value: Any
+    weight: float
+
+
+@dataclass(frozen=True, slots=True)
+class Flag:
+    id: uuid.UUID
+    key: str
+    type: str
+    value: Any
+    default_value: Any
+    is_enabled: bool
+    rollout: Rollout | None
+    rules: tuple[Rule, ...]
+    variants: tuple[Variant, ...]
+    version: int
+    definition: bytes  # the flag as the API shows it, encoded once
+
+    def variant_value(self, key: str) -> tuple[bool, Any]:
+        for v in self.variants:
+            if v.key == key:
+                return True, v.value
+        return False, None
+
+
+@dataclass(frozen=True, slots=True)
+class Evaluation:
+    key: str
+    value: Any
+    reason: Reason
+    variant: str | None
+    rule_id: str | None
+    detail: str
+    version: int
+    assignment: experiments.Assignment | None = None
+
+
+def unit_of(context: Mapping[str, Any], attribute: str) -> str | None:
+    """The unit id to hash: the attribute, else OpenFeature's ``targetingKey`` for ``user_id``."""
+    value = context.get(attribute)
+    if value is None and attribute == "user_id":
+        value = context.get("targetingKey")
+    if isinstance(value, bool) or value is None or value == "":
+        return None
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int | float):
+        return str(int(value)) if float(value).is_integer() else repr(value)
+    return None
+
+
+def evaluate(
+    flag: Flag,
+    context: Mapping[str, Any],
+    *,
+    at: datetime,
+    experiments_index: experiments.ExperimentIndex,
+    saved_groups: Mapping[str, Any] | None = None,
+) -> Evaluation:
+    """Evaluate a flag for a context (a flat dict of attributes; see ``attributes_of``)."""
+
+    def result(
+        value: Any,
+        reason: Reason,
+        detail: str,
+        *,
+        variant: str | None = None,
+        rule: str | None = None,
+        assignment: experiments.Assignment | None = None,
+    ) -> Evaluation:
+        return Evaluation(flag.key, value, reason, variant, rule, detail, flag.version, assignment)
+
+    if not flag.is_enabled:
+        return result(flag.default_value, "DISABLED", "the flag is disabled", variant="off")
+
+    for rule in flag.rules:
+        if rule.condition and not eval_condition(context, rule.condition, saved_groups):
+            continue
+        if rule.type == "force":
+            return result(rule.value, "TARGETING_MATCH", f"rule {rule.id!r} matched", rule=rule.id)
+        if rule.type == "rollout":
+            unit = unit_of(context, rule.hash_attribute)
+            if unit is None:
+                continue
+            n = hash_unit(rule.seed, unit, rule.hash_version)
+            if n is None or n >= rule.percentage / 100:
+                continue
+            return result(
+                rule.value,
+                "SPLIT",
+                f"rule {rule.id!r}: bucket {n} is within its {rule.percentage:g}% rollout",
+                rule=rule.id,
+            )
+        if rule.type == "split":
+            unit = unit_of(context, rule.hash_attribute)
+            if unit is None or not flag.variants:
+                continue
+            n = hash_unit(rule.seed, unit, rule.hash_version)
+            total = sum(v.weight for v in flag.variants) or 1.0
+            ranges = bucket_ranges(
+                len(flag.variants), rule.coverage, [v.weight / total for v in flag.variants]
+            )
+            index = choose_variation(n, ranges) if n is not None else -1
+            if index < 0:
+                continue
+            chosen = flag.variants[index]
+            return result(
+                chosen.value,
+                "SPLIT",
+                f"rule {rule.id!r}: bucket {n} falls in variant {chosen.key!r}",
+                variant=chosen.key,
+                rule=rule.id,
+            )
+        if rule.type == "experiment" and rule.experiment_key is not None:
+            experiment = experiments_index.by_key.get(rule.experiment_key)
+            if experiment is None:
+                return result(
+                    flag.default_value,
+                    "ERROR",
+                    f"rule {rule.id!r}: experiment {rule.experiment_key!r} no longer exists",
+                    rule=rule.id,
+                )
+            assignment = experiments.assign(
+                experiment,
+                unit_of(context, experiment.unit),
+                context,
+                at=at,
+                saved_groups=saved_groups,
+            )
+            if not assignment.in_experiment and not experiment.winner:
+                continue
+            found, value = flag.variant_value(assignment.variant.key)
+            if not found:
+                continue
+            return result(
+                value,
+                "SPLIT",
+                f"rule {rule.id!r}: experiment {experiment.key!r} "
+                + (
+                    f"assigns variant {assignment.variant.key!r}"
+                    if assignment.in_experiment
+                    else f"shipped variant {assignment.variant.key!r}"
+                ),
+                variant=assignment.variant.key,
+                rule=rule.id,
+                assignment=assignment,
+            )
+
+    rollout = flag.rollout
+    if rollout is None:
+        return result(flag.value, "STATIC", "the flag is on", variant="on")
+    off = flag.default_value
+    if rollout.start is not None and at < rollout.start:
+        return result(off, "DEFAULT", f"the rollout starts at {rollout.start.isoformat()}")
+    if rollout.end is not None and at >= rollout.end:
+        return result(off, "DEFAULT", f"the rollout ended at {rollout.end.isoformat()}")
+    if rollout.user_segments:
+        segments = _strings(context.get("segment"))
+        if not segments.intersection(rollout.user_segments):
+            shown = ", ".join(sorted(segments)) or "none"
+            return result(
+                off, "DEFAULT", f"segment ({shown}) is not one of the rollout's user_segments"
+            )
+    if rollout.regions:
+        region = context.get("region")
+        if not isinstance(region, str) or region.casefold() not in rollout.regions:
+            return result(off, "DEFAULT", f"region {region!r} is not one of the rollout's regions")
+    if rollout.percentage >= 100:
+        return result(flag.value, "TARGETING_MATCH", "in the rollout's audience", variant="on")
+    unit = unit_of(context, rollout.hash_attribute)
+    if unit is None:
+        return result(
+            off,
+            "DEFAULT",
+            f"no {rollout.hash_attribute}: a {rollout.percentage:g}% rollout needs a unit to hash",
+            variant="off",
+        )
+    n = hash_unit(rollout.seed, unit, rollout.hash_version)
+    if n is not None and n < rollout.percentage / 100:
+        return result(
+            flag.value,
+            "SPLIT",
+            f"bucket {n} is within the {rollout.percentage:g}% rollout",
+            variant="on",
+        )
+    return result(
+        off, "SPLIT", f"bucket {n} is outside the {rollout.percentage:g}% rollout", variant="off"
+    )
+
+
+def _strings(value: Any) -> set[str]:
+    if isinstance(value, str):
+        return {value}
+    if isinstance(value, list):
+        return {v for v in value if isinstance(v, str)}
+    return set()
+
+
+def attributes_of(context: Mapping[str, Any]) -> dict[str, Any]:
+    """A request context as conditions see it: the ``attributes`` object's fields also at the top
+    level (where the top-level fields win), so ``beta`` and ``attributes.beta`` both read it."""
+    nested = context.get("attributes")
+    flat = dict(nested) if isinstance(nested, Mapping) else {}
+    flat.update(context)
+    return flat
+
+
+@dataclass(frozen=True, slots=True)
+class FlagIndex:
+    by_key: Mapping[str, Flag]
+    etag_base: str
+
+    @staticmethod
+    def build(flags: Sequence[Flag], *, version: int) -> "FlagIndex":
+        return FlagIndex({f.key: f for f in flags}, etag_base=str(version))
+
+
+def encode(value: Any) -> bytes:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()

@@ -1,0 +1,296 @@
+"""Feature flag use cases: configuration checked when saved, compiled into the snapshot."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from offerengine.auth.core import Actor
+from offerengine.errors import Conflict, FieldError, Invalid, Loc
+from offerengine.experiments.assignment import condition_errors
+from offerengine.experiments.models import Experiment
+from offerengine.flags import core
+from offerengine.flags.models import FeatureFlag
+from offerengine.flags.schemas import (
+    ExperimentRule,
+    FeatureFlagCreate,
+    FeatureFlagIn,
+    FeatureFlagRead,
+)
+from offerengine.tenants.models import Tenant
+from offerengine.versioning import service as versioning
+
+_FIELDS = tuple(FeatureFlagIn.model_fields)
+DEFAULTS: dict[str, Any] = {
+    "BOOLEAN": False,
+    "STRING": "",
+    "NUMBER": 0,
+    "PERCENTAGE": 0,
+    "JSON": {},
+}
+
+
+def dump(flag: FeatureFlag) -> dict[str, Any]:
+    return FeatureFlagRead.of(flag).model_dump(mode="json")
+
+
+def _raise(errors: list[FieldError]) -> None:
+    if errors:
+        first = errors[0]
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        raise Invalid(f"{'.'.join(map(str, first.loc))}: {first.msg}{more}", errors)
+
+
+def type_error(flag_type: str, value: Any) -> str | None:
+    """Why ``value`` cannot be served by a flag of ``flag_type``, or None."""
+    number = isinstance(value, int | float) and not isinstance(value, bool)
+    if flag_type == "BOOLEAN" and not isinstance(value, bool):
+        return "a BOOLEAN flag serves true or false"
+    if flag_type == "STRING" and not isinstance(value, str):
+        return "a STRING flag serves a string"
+    if flag_type == "NUMBER" and not number:
+        return "a NUMBER flag serves a number"
+    if flag_type == "PERCENTAGE" and not (number and 0 <= value <= 100):
+        return "a PERCENTAGE flag serves a number from 0 to 100"
+    return None
+
+
+def check(data: FeatureFlagIn, loc: Loc = ("body",)) -> list[FieldError]:
+    """Values of the flag's type, readable conditions, unique rule and variant keys."""
+    errors: list[FieldError] = []
+
+    def typed(value: Any, *where: str | int) -> None:
+        problem = type_error(data.type, value)
+        if problem:
+            errors.append(FieldError((*loc, *where), problem))
+
+    typed(data.value, "value")
+    if data.default_value is not None:
+        typed(data.default_value, "default_value")
+    seen_variants: set[str] = set()
+    for i, variant in enumerate(data.variants):
+        typed(variant.value, "variants", i, "value")
+        if variant.key in seen_variants:
+            errors.append(FieldError((*loc, "variants", i, "key"), f"{variant.key!r} is repeated"))
+        seen_variants.add(variant.key)
+    if data.variants and sum(v.weight for v in data.variants) <= 0:
+        errors.append(FieldError((*loc, "variants"), "at least one weight must be above zero"))
+    seen_rules: set[str] = set()
+    for i, rule in enumerate(data.rules):
+        where = (*loc, "rules", i)
+        if rule.id in seen_rules:
+            errors.append(FieldError((*where, "id"), f"rule id {rule.id!r} is repeated"))
+        seen_rules.add(rule.id)
+        if rule.condition is not None:
+            errors += [
+                FieldError((*where, "condition", *path), msg)
+                for path, msg in condition_errors(rule.condition)
+            ]
+        if rule.type in ("force", "rollout"):
+            typed(rule.value, "rules", i, "value")
+        if rule.type in ("split", "experiment") and not data.variants:
+            errors.append(
+                FieldError(
+                    (*where, "type"), f"a {rule.type} rule serves the flag's variants: add some"
+                )
+            )
+    rollout = data.rollout
+    if rollout is not None and rollout.start and rollout.end and rollout.start >= rollout.end:
+        errors.append(FieldError((*loc, "rollout", "end"), "must be after start"))
+    return errors
+
+
+async def _check_experiments(
+    session: AsyncSession, tenant_id: uuid.UUID, data: FeatureFlagIn, loc: Loc = ("body",)
+) -> list[FieldError]:
+    """An experiment rule names an experiment of this tenant whose variants the flag has."""
+    errors: list[FieldError] = []
+    keys = {v.key for v in data.variants}
+    for i, rule in enumerate(data.rules):
+        if not isinstance(rule, ExperimentRule):
+            continue
+        experiment = await session.scalar(
+            sa.select(Experiment).where(
+                Experiment.tenant_id == tenant_id, Experiment.key == rule.experiment_key
+            )
+        )
+        where = (*loc, "rules", i, "experiment_key")
+        if experiment is None:
+            errors.append(
+                FieldError(where, f"no experiment {rule.experiment_key!r} in this tenant")
+            )
+            continue
+        missing = [v["key"] for v in experiment.variants if v["key"] not in keys]
+        if missing:
+            errors.append(
+                FieldError(
+                    where,
+                    f"the flag has no variant for the experiment's {', '.join(map(repr, missing))}",
+                )
+            )
+    return errors
+
+
+def _values(data: FeatureFlagIn) -> dict[str, Any]:
+    values = data.model_dump(mode="json", include=set(_FIELDS))
+    if values["default_value"] is None:
+        values["default_value"] = DEFAULTS[data.type]
+    return values
+
+
+def _apply(flag: FeatureFlag, data: FeatureFlagIn) -> None:
+    for name, value in _values(data).items():
+        setattr(flag, name, value)
+
+
+def _same(flag: FeatureFlag, data: FeatureFlagIn) -> bool:
+    return FeatureFlagRead.of(flag).as_input() == FeatureFlagIn.model_validate(
+        _values(data)
+    ).model_dump(mode="json", include=set(_FIELDS))
+
+
+async def _ensure_key_free(
+    session: AsyncSession, tenant_id: uuid.UUID, key: str, *, exclude: uuid.UUID | None
+) -> None:
+    stmt = sa.select(FeatureFlag.id).where(
+        FeatureFlag.tenant_id == tenant_id, FeatureFlag.key == key
+    )
+    if exclude is not None:
+        stmt = stmt.where(FeatureFlag.id != exclude)
+    other = await session.scalar(stmt)
+    if other is not None:
+        raise Conflict.field(("body", "key"), f"key {key!r} is already used by flag {other}")
+
+
+async def _restore(
+    session: AsyncSession, flag: FeatureFlag | None, data: Mapping[str, Any], tenant_id: uuid.UUID
+) -> FeatureFlag:
+    recorded = FeatureFlagCreate.model_validate(FeatureFlagRead.model_validate(data).as_input())
+    _raise(check(recorded) + await _check_experiments(session, tenant_id, recorded))
+    exclude = flag.id if flag is not None else uuid.UUID(str(data["id"]))
+    await _ensure_key_free(session, tenant_id, recorded.key, exclude=exclude)
+    target = flag if flag is not None else FeatureFlag(tenant_id=tenant_id)
+    _apply(target, recorded)
+    return target
+
+
+FEATURE_FLAG: versioning.Kind[FeatureFlag] = versioning.Kind(
+    name="feature_flag", model=FeatureFlag, dump=dump, restore=_restore
+)
+
+
+async def create(
+    session: AsyncSession, *, tenant: Tenant, data: FeatureFlagCreate, actor: Actor
+) -> FeatureFlag:
+    _raise(check(data) + await _check_experiments(session, tenant.id, data))
+    await _ensure_key_free(session, tenant.id, data.key, exclude=None)
+    flag = FeatureFlag(tenant_id=tenant.id)
+    _apply(flag, data)
+    session.add(flag)
+    await versioning.record(session, FEATURE_FLAG, flag, action="create", actor=actor, before=None)
+    return flag
+
+
+async def update(
+    session: AsyncSession,
+    *,
+    flag: FeatureFlag,
+    data: FeatureFlagIn,
+    actor: Actor,
+    expected_version: int | None,
+) -> FeatureFlag:
+    versioning.check_version(flag, expected_version, f"feature flag {flag.key!r}")
+    _raise(check(data) + await _check_experiments(session, flag.tenant_id, data))
+    if _same(flag, data):
+        return flag
+    if data.key != flag.key:
+        await _ensure_key_free(session, flag.tenant_id, data.key, exclude=flag.id)
+    before = dump(flag)
+    _apply(flag, data)
+    await versioning.record(
+        session, FEATURE_FLAG, flag, action="update", actor=actor, before=before
+    )
+    return flag
+
+
+async def delete(
+    session: AsyncSession, *, flag: FeatureFlag, actor: Actor, expected_version: int | None
+) -> None:
+    versioning.check_version(flag, expected_version, f"feature flag {flag.key!r}")
+    await versioning.delete(session, FEATURE_FLAG, flag, actor=actor)
+
+
+async def list_flags(
+    session: AsyncSession, *, tenant_id: uuid.UUID, tag: str | None, enabled: bool | None
+) -> Sequence[FeatureFlag]:
+    stmt = sa.select(FeatureFlag).where(FeatureFlag.tenant_id == tenant_id)
+    if enabled is not None:
+        stmt = stmt.where(FeatureFlag.is_enabled == enabled)
+    rows = (await session.scalars(stmt.order_by(FeatureFlag.key))).all()
+    return [r for r in rows if tag in r.tags] if tag else rows
+
+
+# --- the snapshot section ----------------------------------------------------------------------
+
+
+def compile_stored(flag: FeatureFlag) -> core.Flag:
+    r = flag.rollout
+    rollout = (
+        None
+        if r is None
+        else core.Rollout(
+            percentage=float(r.get("percentage", 100.0)),
+            user_segments=tuple(r.get("user_segments") or ()),
+            regions=frozenset(x.casefold() for x in r.get("regions") or ()),
+            start=_when(r.get("start")),
+            end=_when(r.get("end")),
+            hash_attribute=r.get("hash_attribute") or "user_id",
+            seed=r.get("seed") or flag.key,
+            hash_version=int(r.get("hash_version") or 2),
+        )
+    )
+    rules = tuple(
+        core.Rule(
+            id=rule["id"],
+            type=rule["type"],
+            condition=rule.get("condition") or None,
+            value=rule.get("value"),
+            percentage=float(rule.get("percentage", 100.0)),
+            hash_attribute=rule.get("hash_attribute") or "user_id",
+            seed=rule.get("seed") or flag.key,
+            hash_version=int(rule.get("hash_version") or 2),
+            coverage=float(rule.get("coverage", 1.0)),
+            experiment_key=rule.get("experiment_key"),
+        )
+        for rule in flag.rules
+    )
+    return core.Flag(
+        id=flag.id,
+        key=flag.key,
+        type=flag.type,
+        value=flag.value,
+        default_value=flag.default_value,
+        is_enabled=flag.is_enabled,
+        rollout=rollout,
+        rules=rules,
+        variants=tuple(
+            core.Variant(v["key"], v.get("value"), float(v.get("weight", 1.0)))
+            for v in flag.variants
+        ),
+        version=flag.version,
+        definition=core.encode(dump(flag)),
+    )
+
+
+def _when(text: str | None) -> datetime | None:
+    return None if not text else datetime.fromisoformat(text)
+
+
+async def load_index(session: AsyncSession, tenant_id: uuid.UUID, version: int) -> core.FlagIndex:
+    rows = await session.scalars(sa.select(FeatureFlag).where(FeatureFlag.tenant_id == tenant_id))
+    return core.FlagIndex.build([compile_stored(f) for f in rows], version=version)
