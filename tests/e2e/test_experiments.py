@@ -63,7 +63,8 @@ def test_a_draft_assigns_nobody_and_a_started_experiment_splits_units(
     deeper = [s for s in seen if s["variant"] == "deeper"]
     assert 110 < len(deeper) < 190
     assert deeper[0]["config"] == {"pricing_rule_tags": ["bundle-15"]}
-    assert 0 <= seen[0]["bucket"] < 1 and seen[0]["hash_value"] == "p0"
+    assert 0 <= seen[0]["bucket"] < 1
+    assert seen[0]["hash_value"] == "p0"
 
 
 def test_exposed_units_keep_their_variant_when_the_weights_change(owner: Api, runtime: Api) -> None:

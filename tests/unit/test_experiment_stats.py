@@ -61,10 +61,12 @@ def test_the_chance_to_beat_control_grows_with_the_evidence() -> None:
     control = conversion_arm("control", 5000, 500)
     small = compare("conversion", control, conversion_arm("b", 5000, 520))
     large = compare("conversion", control, conversion_arm("b", 5000, 600))
-    assert small.chance_to_beat_control is not None and large.chance_to_beat_control is not None
+    assert small.chance_to_beat_control is not None
+    assert large.chance_to_beat_control is not None
     assert 0.5 < small.chance_to_beat_control < large.chance_to_beat_control
     assert large.chance_to_beat_control > 0.99
-    assert large.expected_loss is not None and large.expected_loss < 1e-4
+    assert large.expected_loss is not None
+    assert large.expected_loss < 1e-4
 
 
 def test_the_normal_expected_loss_matches_its_closed_form_by_simulation() -> None:
@@ -111,7 +113,8 @@ def test_a_known_lift_is_found_and_its_interval_covers_the_truth() -> None:
     rng = np.random.default_rng(2026)
     control, treatment = simulate(rng, 20_000, (0.10, 0.12))
     result = compare("conversion", control, treatment)
-    assert result.relative_ci is not None and result.absolute_ci is not None
+    assert result.relative_ci is not None
+    assert result.absolute_ci is not None
     assert result.relative_ci[0] <= 0.20 <= result.relative_ci[1]
     assert result.absolute_ci[0] <= 0.02 <= result.absolute_ci[1]
     srm = sample_ratio_p_value([control.units, treatment.units], [0.5, 0.5])
