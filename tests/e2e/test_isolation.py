@@ -39,11 +39,28 @@ def _tenant_a(client: TestClient) -> dict[str, str]:
             "adjustments": {"type": "MULTIPLIER", "value": 1.1},
         },
     ).json()
+    flag = owner.post(
+        "/v1/admin/tenants/AAA/feature-flags",
+        json={"key": "a-only", "name": "A only", "type": "BOOLEAN", "value": True},
+    ).json()
+    experiment = owner.post(
+        "/v1/admin/tenants/AAA/experiments",
+        json={
+            "key": "a-only",
+            "name": "A only",
+            "variants": [{"key": "control"}, {"key": "b"}],
+            "primary_metric": {"kind": "conversion", "event": "purchase"},
+        },
+    ).json()
+    owner.post(f"/v1/admin/experiments/{experiment['id']}/start")
     key_id = owner.get("/v1/admin/tenants/AAA/api-keys").json()["items"][0]["id"]
     return {
         "tenant": "AAA",
         "products": product["id"],
         "pricing-rules": rule["id"],
+        "feature-flags": flag["id"],
+        "experiments": experiment["id"],
+        "key": "a-only",  # the flag's and the experiment's key
         "key_id": key_id,
         "product_code": "A-ONLY",
         "iata": "JFK",
@@ -85,6 +102,9 @@ def _state(client: TestClient, a: dict[str, str]) -> Any:
         admin.get("/v1/admin/tenants/AAA/api-keys").json(),
         admin.get("/v1/admin/tenants/AAA/airports").json(),
         admin.get("/v1/admin/tenants/AAA").json(),
+        admin.get(f"/v1/admin/feature-flags/{a['feature-flags']}").json(),
+        admin.get(f"/v1/admin/experiments/{a['experiments']}").json(),
+        admin.get(f"/v1/experiments/{a['experiments']}/results").json()["sample_ratio"],
     )
 
 
@@ -96,6 +116,9 @@ def test_no_key_of_another_tenant_can_see_or_touch_a_tenants_objects_on_any_rout
         "tenant": "NOSUCH",
         "products": str(uuid.uuid4()),
         "pricing-rules": str(uuid.uuid4()),
+        "feature-flags": str(uuid.uuid4()),
+        "experiments": str(uuid.uuid4()),
+        "key": "no-such-key",
         "key_id": str(uuid.uuid4()),
         "product_code": "NO-SUCH-CODE",
         "iata": "LHR",
