@@ -44,6 +44,21 @@ EXPECTED = {
         '"rule_name":"Weekend departures"',
         '"final_price":"322.38"',
     ],
+    "docs/flags.md": [
+        '"reason":"SPLIT"',
+        "is not one of the rollout's user_segments",
+        '"flagVersion":1',
+        '"errorCode":"FLAG_NOT_FOUND"',
+        "bulk again: 304",
+    ],
+    "docs/experiments.md": [
+        "running",
+        '"in_experiment":true',
+        '"sticky":true',
+        '{"accepted":1}',
+        "'decision': 'keep_running'",
+        "'conversions': 1",
+    ],
     "docs/operations.md": [
         '{"status":"ok"}',
         '"database":"ok"',
