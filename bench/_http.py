@@ -13,6 +13,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -89,13 +90,28 @@ def server(env: dict[str, str], workers: int) -> Iterator[str]:
 
 
 def wrk(
-    url: str, *, seconds: int, connections: int, headers: dict[str, str] | None = None
+    url: str,
+    *,
+    seconds: int,
+    connections: int,
+    headers: dict[str, str] | None = None,
+    body: bytes | None = None,
 ) -> float:
-    """Requests per second that wrk sustains against ``url`` (non-2xx answers fail the run)."""
+    """Requests per second that wrk sustains against ``url`` (non-2xx answers fail the run); with
+    ``body``, a JSON POST."""
     command = [require_wrk(), "-t2", f"-c{connections}", f"-d{seconds}s", "--latency"]
     for name, value in (headers or {}).items():
         command += ["-H", f"{name}: {value}"]
-    output = subprocess.run([*command, url], check=True, capture_output=True, text=True).stdout
+    with tempfile.NamedTemporaryFile("w", suffix=".lua") as script:
+        if body is not None:
+            script.write(
+                'wrk.method = "POST"\n'
+                f"wrk.body = [==[{body.decode()}]==]\n"
+                'wrk.headers["Content-Type"] = "application/json"\n'
+            )
+            script.flush()
+            command += ["-s", script.name]
+        output = subprocess.run([*command, url], check=True, capture_output=True, text=True).stdout
     if "Non-2xx or 3xx responses" in output:
         raise RuntimeError(f"errors during the run:\n{output}")
     found = re.search(r"Requests/sec:\s+([\d.]+)", output)
