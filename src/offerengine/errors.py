@@ -65,6 +65,15 @@ class OfferEngineError(Exception):
         path = ".".join(str(part) for part in loc)
         return cls(f"{path}: {msg}", [FieldError(loc, msg, type)])
 
+    @classmethod
+    def of(cls, errors: Sequence[FieldError]) -> Self:
+        """Several fields may be wrong: the detail names the first (and its position in a rule's
+        text) and counts the rest; every one is in ``errors``."""
+        first = errors[0]
+        where = f" (at {first.position})" if first.position is not None else ""
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        return cls(f"{'.'.join(map(str, first.loc))}: {first.msg}{where}{more}", list(errors))
+
 
 class NotFound(OfferEngineError):
     code = "not-found"
@@ -123,3 +132,9 @@ class Gone(OfferEngineError):
 class Unavailable(OfferEngineError):
     code = "unavailable"
     title = "Service unavailable"
+
+
+def raise_if_any(errors: Sequence[FieldError]) -> None:
+    """Raise :class:`Invalid` carrying ``errors``, if there are any."""
+    if errors:
+        raise Invalid.of(errors)

@@ -101,7 +101,7 @@ class OfferEngineProvider(AbstractProvider):
                 core.attributes_of(context),
                 at=datetime.now(UTC),
                 experiments_index=snapshot.experiments,
-                saved_groups=snapshot.tenant.settings.get("saved_groups"),
+                saved_groups=snapshot.tenant.saved_groups,
             )
             return {
                 "value": found.value,

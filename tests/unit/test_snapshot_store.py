@@ -41,7 +41,7 @@ class FakeConfig:
             catalog=CatalogIndex.build([]),
             network=Network.build([]),
             pricing=PricingIndex.build([], []),
-            flags=FlagIndex.build([], version=version),
+            flags=FlagIndex.build([]),
             experiments=ExperimentIndex.build([]),
         )
 

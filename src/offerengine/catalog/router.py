@@ -5,7 +5,6 @@ import uuid
 from typing import Annotated, Any, Literal
 
 from fastapi import Depends, Path, Query, Request, Response, status
-from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 
 from offerengine.auth.deps import ConfigReader, ConfigWriter, CurrentActor
@@ -26,6 +25,7 @@ from offerengine.catalog.schemas import (
 from offerengine.deps import DbSession
 from offerengine.errors import FieldError, Invalid, MalformedInput, NotFound, UnsupportedMedia
 from offerengine.http import problems
+from offerengine.http.body import validate
 from offerengine.http.routing import IfMatch, expected_version, router, set_etag
 from offerengine.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
 from offerengine.snapshots.deps import RuntimeSnapshot
@@ -193,11 +193,7 @@ def _json_rows(body: bytes) -> list[dict[str, Any]]:
         raise MalformedInput.field(("body",), "not valid JSON") from exc
     if isinstance(data, list):
         data = {"products": data}
-    try:
-        return ProductBulk.model_validate(data).products
-    except ValidationError as exc:
-        errors = [FieldError(("body", *e["loc"]), e["msg"], e["type"]) for e in exc.errors()]
-        raise Invalid(f"{'.'.join(map(str, errors[0].loc))}: {errors[0].msg}", errors) from exc
+    return validate(ProductBulk, data).products
 
 
 @api.get(

@@ -16,8 +16,8 @@ from offerengine.auth.core import Actor
 from offerengine.catalog import core
 from offerengine.catalog.models import Product
 from offerengine.catalog.schemas import ProductCreate, ProductIn, ProductRead
-from offerengine.db import search
-from offerengine.errors import Conflict, FieldError, Invalid, Loc, NotFound
+from offerengine.db import search, unique
+from offerengine.errors import FieldError, Invalid, Loc, NotFound
 from offerengine.pagination import decode_cursor, encode_cursor
 from offerengine.tenants.models import Tenant
 from offerengine.versioning import service as versioning
@@ -37,7 +37,14 @@ async def _restore(
     values = _normalize(recorded, tenant.base_currency)
     target = product if product is not None else Product(tenant_id=tenant_id)
     exclude = product.id if product is not None else uuid.UUID(str(data["id"]))
-    await _ensure_code_free(session, tenant_id, values.product_code, exclude=exclude)
+    await unique.ensure_unused(
+        session,
+        Product.product_code,
+        values.product_code,
+        tenant_id=tenant_id,
+        exclude=exclude,
+        what="product",
+    )
     _apply(target, values)
     return target
 
@@ -50,8 +57,7 @@ PRODUCT: versioning.Kind[Product] = versioning.Kind(
 def _normalize(data: ProductIn, default_currency: str, loc: Loc = ("body",)) -> core.ProductValues:
     result = core.normalize(data.to_input(), default_currency=default_currency, loc=loc)
     if isinstance(result, list):
-        first = result[0]
-        raise Invalid(f"{'.'.join(map(str, first.loc))}: {first.msg}", result)
+        raise Invalid.of(result)
     return result
 
 
@@ -85,19 +91,6 @@ def _same(product: Product, values: core.ProductValues) -> bool:
         and product.attributes == dict(values.attributes)
         and product.is_active == values.is_active
     )
-
-
-async def _ensure_code_free(
-    session: AsyncSession, tenant_id: uuid.UUID, code: str, *, exclude: uuid.UUID | None = None
-) -> None:
-    stmt = sa.select(Product.id).where(Product.tenant_id == tenant_id, Product.product_code == code)
-    if exclude is not None:
-        stmt = stmt.where(Product.id != exclude)
-    other = await session.scalar(stmt)
-    if other is not None:
-        raise Conflict.field(
-            ("body", "product_code"), f"product_code {code!r} is already used by product {other}"
-        )
 
 
 async def get(session: AsyncSession, *, tenant_id: uuid.UUID, product_id: uuid.UUID) -> Product:
@@ -155,7 +148,14 @@ async def create(
     session: AsyncSession, *, tenant: Tenant, data: ProductCreate, actor: Actor
 ) -> Product:
     values = _normalize(data, tenant.base_currency)
-    await _ensure_code_free(session, tenant.id, values.product_code)
+    await unique.ensure_unused(
+        session,
+        Product.product_code,
+        values.product_code,
+        tenant_id=tenant.id,
+        exclude=None,
+        what="product",
+    )
     product = Product(tenant_id=tenant.id)
     _apply(product, values)
     session.add(product)
@@ -178,7 +178,14 @@ async def update(
     if _same(product, values):
         return product
     if values.product_code != product.product_code:
-        await _ensure_code_free(session, tenant.id, values.product_code, exclude=product.id)
+        await unique.ensure_unused(
+            session,
+            Product.product_code,
+            values.product_code,
+            tenant_id=tenant.id,
+            exclude=product.id,
+            what="product",
+        )
     before = dump(product)
     _apply(product, values)
     await versioning.record(session, PRODUCT, product, action="update", actor=actor, before=before)

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from offerengine.errors import FieldError, Invalid
+from offerengine.errors import FieldError, raise_if_any
 from offerengine.events.models import Event
 from offerengine.events.schemas import EventIn
 
@@ -25,8 +25,7 @@ async def record(
         for i, e in enumerate(events)
         if e.occurred_at is not None and e.occurred_at > now + CLOCK_SKEW
     ]
-    if errors:
-        raise Invalid(f"events.{errors[0].loc[2]}.occurred_at: is in the future", errors)
+    raise_if_any(errors)
     session.add_all(
         Event(
             id=uuid.uuid4(),

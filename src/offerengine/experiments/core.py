@@ -51,11 +51,11 @@ class ExperimentFacts:
     @staticmethod
     def make(**values: Any) -> "ExperimentFacts":
         """Compile: the bucket ranges are computed once, not per request."""
-        facts = ExperimentFacts(**values)
-        total = sum(v.weight for v in facts.variants) or 1.0
-        shares = [v.weight / total for v in facts.variants]
-        ranges = tuple(bucket_ranges(len(facts.variants), facts.coverage, shares))
-        return ExperimentFacts(**{**values, "ranges": ranges})
+        variants: tuple[VariantFacts, ...] = values["variants"]
+        total = sum(v.weight for v in variants) or 1.0
+        shares = [v.weight / total for v in variants]
+        ranges = tuple(bucket_ranges(len(variants), values["coverage"], shares))
+        return ExperimentFacts(**values, ranges=ranges)
 
     def variant(self, key: str) -> VariantFacts | None:
         return next((v for v in self.variants if v.key == key), None)
@@ -125,12 +125,3 @@ class ExperimentIndex:
     @staticmethod
     def build(experiments: Sequence[ExperimentFacts]) -> "ExperimentIndex":
         return ExperimentIndex({e.key: e for e in experiments})
-
-    def running(self, at: datetime) -> list[ExperimentFacts]:
-        return [
-            e
-            for e in self.by_key.values()
-            if e.status == "running"
-            and (e.start is None or e.start <= at)
-            and (e.end is None or at < e.end)
-        ]

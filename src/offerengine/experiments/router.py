@@ -183,7 +183,7 @@ async def assign_experiment(
         body.unit_id,
         {**body.attributes, experiment.unit: body.unit_id},
         at=at,
-        saved_groups=snapshot.tenant.settings.get("saved_groups"),
+        saved_groups=snapshot.tenant.saved_groups,
     )
     variant, sticky = assignment.variant, False
     if assignment.in_experiment:

@@ -12,8 +12,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from offerengine.auth.core import Actor
+from offerengine.db import unique
 from offerengine.db.base import utcnow
-from offerengine.errors import Conflict, FieldError, Invalid, Loc
+from offerengine.errors import Conflict, FieldError, Invalid, Loc, raise_if_any
 from offerengine.events.models import Event
 from offerengine.experiments import core, stats
 from offerengine.experiments.assignment import condition_errors
@@ -38,12 +39,6 @@ _FIELDS = tuple(ExperimentIn.model_fields)
 
 def dump(experiment: Experiment) -> dict[str, Any]:
     return ExperimentRead.of(experiment).model_dump(mode="json")
-
-
-def _raise(errors: list[FieldError]) -> None:
-    if errors:
-        first = errors[0]
-        raise Invalid(f"{'.'.join(map(str, first.loc))}: {first.msg}", errors)
 
 
 def check(data: ExperimentIn, loc: Loc = ("body",)) -> list[FieldError]:
@@ -100,17 +95,6 @@ def _same(experiment: Experiment, data: ExperimentIn) -> bool:
     return ExperimentRead.of(experiment).as_input() == wanted
 
 
-async def _ensure_key_free(
-    session: AsyncSession, tenant_id: uuid.UUID, key: str, *, exclude: uuid.UUID | None
-) -> None:
-    stmt = sa.select(Experiment.id).where(Experiment.tenant_id == tenant_id, Experiment.key == key)
-    if exclude is not None:
-        stmt = stmt.where(Experiment.id != exclude)
-    other = await session.scalar(stmt)
-    if other is not None:
-        raise Conflict.field(("body", "key"), f"key {key!r} is already used by experiment {other}")
-
-
 async def _restore(
     session: AsyncSession,
     experiment: Experiment | None,
@@ -118,9 +102,16 @@ async def _restore(
     tenant_id: uuid.UUID,
 ) -> Experiment:
     recorded = ExperimentCreate.model_validate(ExperimentRead.model_validate(data).as_input())
-    _raise(check(recorded))
+    raise_if_any(check(recorded))
     exclude = experiment.id if experiment is not None else uuid.UUID(str(data["id"]))
-    await _ensure_key_free(session, tenant_id, recorded.key, exclude=exclude)
+    await unique.ensure_unused(
+        session,
+        Experiment.key,
+        recorded.key,
+        tenant_id=tenant_id,
+        exclude=exclude,
+        what="experiment",
+    )
     target = experiment if experiment is not None else Experiment(tenant_id=tenant_id)
     if experiment is not None:
         _keep_variant_keys(experiment, recorded)
@@ -151,8 +142,10 @@ def _keep_variant_keys(experiment: Experiment, data: ExperimentIn) -> None:
 async def create(
     session: AsyncSession, *, tenant: Tenant, data: ExperimentCreate, actor: Actor
 ) -> Experiment:
-    _raise(check(data))
-    await _ensure_key_free(session, tenant.id, data.key, exclude=None)
+    raise_if_any(check(data))
+    await unique.ensure_unused(
+        session, Experiment.key, data.key, tenant_id=tenant.id, exclude=None, what="experiment"
+    )
     experiment = Experiment(tenant_id=tenant.id, status="draft")
     _apply(experiment, data)
     session.add(experiment)
@@ -172,12 +165,19 @@ async def update(
 ) -> Experiment:
     """Change an experiment. Units already exposed keep their variant whatever the new weights."""
     versioning.check_version(experiment, expected_version, f"experiment {experiment.key!r}")
-    _raise(check(data))
+    raise_if_any(check(data))
     _keep_variant_keys(experiment, data)
     if _same(experiment, data):
         return experiment
     if data.key != experiment.key:
-        await _ensure_key_free(session, experiment.tenant_id, data.key, exclude=experiment.id)
+        await unique.ensure_unused(
+            session,
+            Experiment.key,
+            data.key,
+            tenant_id=experiment.tenant_id,
+            exclude=experiment.id,
+            what="experiment",
+        )
     before = dump(experiment)
     _apply(experiment, data)
     await versioning.record(

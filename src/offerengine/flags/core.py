@@ -276,11 +276,10 @@ def attributes_of(context: Mapping[str, Any]) -> dict[str, Any]:
 @dataclass(frozen=True, slots=True)
 class FlagIndex:
     by_key: Mapping[str, Flag]
-    etag_base: str
 
     @staticmethod
-    def build(flags: Sequence[Flag], *, version: int) -> "FlagIndex":
-        return FlagIndex({f.key: f for f in flags}, etag_base=str(version))
+    def build(flags: Sequence[Flag]) -> "FlagIndex":
+        return FlagIndex({f.key: f for f in flags})
 
 
 def encode(value: Any) -> bytes:

@@ -138,7 +138,7 @@ async def evaluate_and_expose(
         context,
         at=at,
         experiments_index=snapshot.experiments,
-        saved_groups=snapshot.tenant.settings.get("saved_groups"),
+        saved_groups=snapshot.tenant.saved_groups,
     )
     assignment = found.assignment
     if assignment is None or not assignment.in_experiment:
@@ -307,7 +307,7 @@ async def ofrep_evaluate_flags(request: Request, snapshot: RuntimeSnapshot) -> R
     if isinstance(context, Response):
         return context
     at = utcnow()
-    groups = snapshot.tenant.settings.get("saved_groups")
+    groups = snapshot.tenant.saved_groups
     flags = [
         _ofrep_success(
             core.evaluate(

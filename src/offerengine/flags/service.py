@@ -11,7 +11,8 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from offerengine.auth.core import Actor
-from offerengine.errors import Conflict, FieldError, Invalid, Loc
+from offerengine.db import unique
+from offerengine.errors import FieldError, Loc, raise_if_any
 from offerengine.experiments.assignment import condition_errors
 from offerengine.experiments.models import Experiment
 from offerengine.flags import core
@@ -37,13 +38,6 @@ DEFAULTS: dict[str, Any] = {
 
 def dump(flag: FeatureFlag) -> dict[str, Any]:
     return FeatureFlagRead.of(flag).model_dump(mode="json")
-
-
-def _raise(errors: list[FieldError]) -> None:
-    if errors:
-        first = errors[0]
-        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-        raise Invalid(f"{'.'.join(map(str, first.loc))}: {first.msg}{more}", errors)
 
 
 def type_error(flag_type: str, value: Any) -> str | None:
@@ -154,26 +148,15 @@ def _same(flag: FeatureFlag, data: FeatureFlagIn) -> bool:
     ).model_dump(mode="json", include=set(_FIELDS))
 
 
-async def _ensure_key_free(
-    session: AsyncSession, tenant_id: uuid.UUID, key: str, *, exclude: uuid.UUID | None
-) -> None:
-    stmt = sa.select(FeatureFlag.id).where(
-        FeatureFlag.tenant_id == tenant_id, FeatureFlag.key == key
-    )
-    if exclude is not None:
-        stmt = stmt.where(FeatureFlag.id != exclude)
-    other = await session.scalar(stmt)
-    if other is not None:
-        raise Conflict.field(("body", "key"), f"key {key!r} is already used by flag {other}")
-
-
 async def _restore(
     session: AsyncSession, flag: FeatureFlag | None, data: Mapping[str, Any], tenant_id: uuid.UUID
 ) -> FeatureFlag:
     recorded = FeatureFlagCreate.model_validate(FeatureFlagRead.model_validate(data).as_input())
-    _raise(check(recorded) + await _check_experiments(session, tenant_id, recorded))
+    raise_if_any(check(recorded) + await _check_experiments(session, tenant_id, recorded))
     exclude = flag.id if flag is not None else uuid.UUID(str(data["id"]))
-    await _ensure_key_free(session, tenant_id, recorded.key, exclude=exclude)
+    await unique.ensure_unused(
+        session, FeatureFlag.key, recorded.key, tenant_id=tenant_id, exclude=exclude, what="flag"
+    )
     target = flag if flag is not None else FeatureFlag(tenant_id=tenant_id)
     _apply(target, recorded)
     return target
@@ -187,8 +170,10 @@ FEATURE_FLAG: versioning.Kind[FeatureFlag] = versioning.Kind(
 async def create(
     session: AsyncSession, *, tenant: Tenant, data: FeatureFlagCreate, actor: Actor
 ) -> FeatureFlag:
-    _raise(check(data) + await _check_experiments(session, tenant.id, data))
-    await _ensure_key_free(session, tenant.id, data.key, exclude=None)
+    raise_if_any(check(data) + await _check_experiments(session, tenant.id, data))
+    await unique.ensure_unused(
+        session, FeatureFlag.key, data.key, tenant_id=tenant.id, exclude=None, what="flag"
+    )
     flag = FeatureFlag(tenant_id=tenant.id)
     _apply(flag, data)
     session.add(flag)
@@ -205,11 +190,18 @@ async def update(
     expected_version: int | None,
 ) -> FeatureFlag:
     versioning.check_version(flag, expected_version, f"feature flag {flag.key!r}")
-    _raise(check(data) + await _check_experiments(session, flag.tenant_id, data))
+    raise_if_any(check(data) + await _check_experiments(session, flag.tenant_id, data))
     if _same(flag, data):
         return flag
     if data.key != flag.key:
-        await _ensure_key_free(session, flag.tenant_id, data.key, exclude=flag.id)
+        await unique.ensure_unused(
+            session,
+            FeatureFlag.key,
+            data.key,
+            tenant_id=flag.tenant_id,
+            exclude=flag.id,
+            what="flag",
+        )
     before = dump(flag)
     _apply(flag, data)
     await versioning.record(
@@ -291,6 +283,6 @@ def _when(text: str | None) -> datetime | None:
     return None if not text else datetime.fromisoformat(text)
 
 
-async def load_index(session: AsyncSession, tenant_id: uuid.UUID, version: int) -> core.FlagIndex:
+async def load_index(session: AsyncSession, tenant_id: uuid.UUID) -> core.FlagIndex:
     rows = await session.scalars(sa.select(FeatureFlag).where(FeatureFlag.tenant_id == tenant_id))
-    return core.FlagIndex.build([compile_stored(f) for f in rows], version=version)
+    return core.FlagIndex.build([compile_stored(f) for f in rows])

@@ -69,6 +69,4 @@ def validate(model: type[M], data: bytes | Any) -> M:
                 "The request body is not valid JSON.",
                 [FieldError(("body",), "not valid JSON", "json_invalid")],
             ) from exc
-        first = errors[0]
-        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-        raise Invalid(f"{'.'.join(map(str, first.loc))}: {first.msg}{more}", errors) from exc
+        raise Invalid.of(errors) from exc

@@ -13,7 +13,7 @@ from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 from pydantic import AwareDatetime, BeforeValidator, Field
 
-from offerengine.errors import FieldError, Invalid
+from offerengine.errors import FieldError, Invalid, raise_if_any
 from offerengine.http import problems
 
 # The problems any authenticated route may answer; documented so that clients (and schemathesis)
@@ -83,9 +83,7 @@ def check_query(request: Request) -> None:
             )
         elif not accepted[name] and len(request.query_params.getlist(name)) > 1:
             errors.append(FieldError(("query", name), "given more than once"))
-    if errors:
-        first = errors[0]
-        raise Invalid(f"{'.'.join(map(str, first.loc))}: {first.msg}", errors)
+    raise_if_any(errors)
 
 
 _ISO_8601 = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")

@@ -15,9 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from offerengine import bulk
 from offerengine.auth.core import Actor
 from offerengine.catalog.models import Product
-from offerengine.db import search
+from offerengine.db import search, unique
 from offerengine.db.base import utcnow
-from offerengine.errors import Conflict, FieldError, Invalid, Loc
+from offerengine.errors import FieldError, Invalid, Loc, raise_if_any
 from offerengine.observability.logging import get_logger
 from offerengine.pagination import decode_cursor, encode_cursor
 from offerengine.pricing import core
@@ -86,13 +86,6 @@ def check(data: PricingRuleIn, loc: Loc = ("body",)) -> list[FieldError]:
     return []
 
 
-def _raise(errors: list[FieldError]) -> None:
-    if errors:
-        first = errors[0]
-        where = f" (at {first.position})" if first.position is not None else ""
-        raise Invalid(f"{'.'.join(map(str, first.loc))}: {first.msg}{where}", errors)
-
-
 async def _check_references(
     session: AsyncSession, tenant_id: uuid.UUID, data: PricingRuleIn, loc: Loc = ("body",)
 ) -> list[FieldError]:
@@ -106,21 +99,6 @@ async def _check_references(
         if found
         else [FieldError((*loc, "product_id"), f"no product {data.product_id} in this tenant")]
     )
-
-
-async def _ensure_name_free(
-    session: AsyncSession, tenant_id: uuid.UUID, name: str, *, exclude: uuid.UUID | None
-) -> None:
-    stmt = sa.select(PricingRule.id).where(
-        PricingRule.tenant_id == tenant_id, PricingRule.rule_name == name
-    )
-    if exclude is not None:
-        stmt = stmt.where(PricingRule.id != exclude)
-    other = await session.scalar(stmt)
-    if other is not None:
-        raise Conflict.field(
-            ("body", "rule_name"), f"rule_name {name!r} is already used by rule {other}"
-        )
 
 
 def _apply(rule: PricingRule, data: PricingRuleIn) -> None:
@@ -142,9 +120,16 @@ async def _restore(
     session: AsyncSession, rule: PricingRule | None, data: Mapping[str, Any], tenant_id: uuid.UUID
 ) -> PricingRule:
     recorded = PricingRuleCreate.model_validate(PricingRuleRead.model_validate(data).as_input())
-    _raise(check(recorded) + await _check_references(session, tenant_id, recorded))
+    raise_if_any(check(recorded) + await _check_references(session, tenant_id, recorded))
     exclude = rule.id if rule is not None else uuid.UUID(str(data["id"]))
-    await _ensure_name_free(session, tenant_id, recorded.rule_name, exclude=exclude)
+    await unique.ensure_unused(
+        session,
+        PricingRule.rule_name,
+        recorded.rule_name,
+        tenant_id=tenant_id,
+        exclude=exclude,
+        what="rule",
+    )
     target = rule if rule is not None else PricingRule(tenant_id=tenant_id)
     _apply(target, recorded)
     return target
@@ -158,8 +143,15 @@ PRICING_RULE: versioning.Kind[PricingRule] = versioning.Kind(
 async def create(
     session: AsyncSession, *, tenant: Tenant, data: PricingRuleCreate, actor: Actor
 ) -> PricingRule:
-    _raise(check(data) + await _check_references(session, tenant.id, data))
-    await _ensure_name_free(session, tenant.id, data.rule_name, exclude=None)
+    raise_if_any(check(data) + await _check_references(session, tenant.id, data))
+    await unique.ensure_unused(
+        session,
+        PricingRule.rule_name,
+        data.rule_name,
+        tenant_id=tenant.id,
+        exclude=None,
+        what="rule",
+    )
     rule = PricingRule(tenant_id=tenant.id)
     _apply(rule, data)
     session.add(rule)
@@ -176,11 +168,18 @@ async def update(
     expected_version: int | None,
 ) -> PricingRule:
     versioning.check_version(rule, expected_version, f"pricing rule {rule.rule_name!r}")
-    _raise(check(data) + await _check_references(session, rule.tenant_id, data))
+    raise_if_any(check(data) + await _check_references(session, rule.tenant_id, data))
     if _same(rule, data):
         return rule
     if data.rule_name != rule.rule_name:
-        await _ensure_name_free(session, rule.tenant_id, data.rule_name, exclude=rule.id)
+        await unique.ensure_unused(
+            session,
+            PricingRule.rule_name,
+            data.rule_name,
+            tenant_id=rule.tenant_id,
+            exclude=rule.id,
+            what="rule",
+        )
     before = dump(rule)
     _apply(rule, data)
     await versioning.record(
@@ -358,7 +357,7 @@ def simulate(
     facts, errors = read_facts(
         scenario, PRICING, loc=("body", "scenario"), reserved=core.PRODUCT_FACTS
     )
-    _raise(errors)
+    raise_if_any(errors)
     when = at or utcnow()
     complete = core.situation_facts(facts, at=when, timezone=snapshot.tenant.timezone)
     result = core.price(

@@ -54,7 +54,7 @@ async def build(session: AsyncSession, tenant_id: uuid.UUID) -> Snapshot | None:
         catalog=catalog_index,
         network=network.Network.build(_airport_facts(a) for a in airports),
         pricing=await pricing.load_index(session, tenant_id, list(catalog_index.by_code.values())),
-        flags=await flags.load_index(session, tenant_id, tenant.config_version),
+        flags=await flags.load_index(session, tenant_id),
         experiments=await experiments.load_index(session, tenant_id),
     )
 

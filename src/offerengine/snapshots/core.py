@@ -30,6 +30,12 @@ class TenantFacts:
     status: str
     settings: Mapping[str, Any]
 
+    @property
+    def saved_groups(self) -> Mapping[str, Any] | None:
+        """Named lists for GrowthBook's ``$inGroup``, from the tenant's ``settings.saved_groups``."""
+        groups = self.settings.get("saved_groups")
+        return groups if isinstance(groups, Mapping) else None
+
 
 @dataclass(frozen=True, slots=True)
 class Snapshot:
