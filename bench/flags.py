@@ -16,6 +16,7 @@ import json
 import tempfile
 import time
 import urllib.request
+import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -71,7 +72,15 @@ def compiled(flag: dict[str, object]) -> core.Flag:
     from offerengine.flags.schemas import FeatureFlagCreate
     from offerengine.flags.service import _values, compile_stored
 
-    row = FeatureFlag(**_values(FeatureFlagCreate.model_validate(flag)), version=1)
+    now = datetime.now(UTC)
+    row = FeatureFlag(
+        **_values(FeatureFlagCreate.model_validate(flag)),
+        id=uuid.uuid4(),
+        tenant_id=uuid.uuid4(),
+        version=1,
+        created_at=now,
+        updated_at=now,
+    )
     return compile_stored(row)
 
 
