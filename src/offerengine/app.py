@@ -12,6 +12,7 @@ from fastapi.openapi.utils import get_openapi
 
 from offerengine import __version__
 from offerengine.auth.router import api as api_keys_router
+from offerengine.bundles.router import api as bundles_router
 from offerengine.catalog.router import api as catalog_router
 from offerengine.catalog.router import runtime as catalog_runtime_router
 from offerengine.context import open_context
@@ -25,12 +26,17 @@ from offerengine.health.router import api as health_router
 from offerengine.health.router import bench as bench_router
 from offerengine.http import body, problems
 from offerengine.http.middleware import RequestMiddleware
+from offerengine.inventory.router import api as inventory_router
+from offerengine.inventory.router import runtime as inventory_runtime_router
 from offerengine.network.router import api as network_router
 from offerengine.observability.logging import configure_logging, get_logger
 from offerengine.observability.metrics import Metrics
+from offerengine.orders.router import api as orders_router
 from offerengine.pricing.router import api as pricing_router
 from offerengine.rules.router import api as rules_router
 from offerengine.settings import Settings
+from offerengine.shopping.router import api as shopping_router
+from offerengine.shopping.router import runtime as shopping_runtime_router
 from offerengine.tenants.router import api as tenants_router
 from offerengine.versioning.router import api as audit_router
 
@@ -56,6 +62,10 @@ TAGS = [
     {"name": "feature flags", "description": "Flags with rollouts, targeting rules and variants."},
     {"name": "experiments", "description": "A/B tests: sticky assignment, exposures, results."},
     {"name": "openfeature", "description": "OFREP, the OpenFeature Remote Evaluation Protocol."},
+    {"name": "flights and inventory", "description": "Flights, schedules, inventory rules."},
+    {"name": "bundles", "description": "Bundle templates, and previews of their offers."},
+    {"name": "shopping", "description": "Offer rules and fare settings (taxes, rates)."},
+    {"name": "orders", "description": "Orders from offers: hold, confirm, cancel (runtime key)."},
     {"name": "audit", "description": "Who changed what, when."},
     {"name": "run time", "description": "Hot-path endpoints, served from the compiled snapshot."},
     {"name": "health", "description": "Liveness, readiness, metrics."},
@@ -111,6 +121,9 @@ def create_app(settings: Settings) -> FastAPI:
         ofrep_router,
         experiments_runtime_router,
         events_runtime_router,
+        shopping_runtime_router,
+        inventory_runtime_router,
+        orders_router,
         tenants_router,
         api_keys_router,
         rules_router,
@@ -119,6 +132,9 @@ def create_app(settings: Settings) -> FastAPI:
         flags_router,
         experiments_router,
         network_router,
+        inventory_router,
+        bundles_router,
+        shopping_router,
         audit_router,
     ]
     if settings.bench_endpoints:

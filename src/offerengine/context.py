@@ -11,7 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from offerengine.auth.service import KeyCache
 from offerengine.db.engine import create_engine
 from offerengine.observability.metrics import Metrics
+from offerengine.orders.sweeper import OrderSweeper
 from offerengine.settings import Settings
+from offerengine.shopping.service import ShopRuntime
 from offerengine.snapshots import build as snapshots
 from offerengine.snapshots.core import Snapshot
 from offerengine.snapshots.feed import ChangeFeed, channel_name
@@ -28,12 +30,15 @@ class AppContext:
     keys: KeyCache
     feed: ChangeFeed
     metrics: Metrics
+    shop: ShopRuntime
+    sweeper: OrderSweeper
 
     @property
     def is_sqlite(self) -> bool:
         return self.engine.dialect.name == "sqlite"
 
     async def close(self) -> None:
+        await self.sweeper.stop()
         await self.feed.stop()
         await self.snapshots.close()
         if self.redis is not None:
@@ -75,6 +80,20 @@ async def open_context(settings: Settings, metrics: Metrics) -> AppContext:
         ),
         on_auth=keys.observe_auth,
     )
-    context = AppContext(settings, engine, session_factory, redis, store, keys, feed, metrics)
+    shop = ShopRuntime(
+        session_factory,
+        stock_seconds=settings.availability_cache_seconds,
+        conversion_seconds=settings.conversion_refresh_seconds,
+    )
+    sweeper = OrderSweeper(
+        session_factory,
+        seconds=settings.order_sweep_seconds,
+        is_sqlite=engine.dialect.name == "sqlite",
+        on_release=shop.forget_all,
+    )
+    context = AppContext(
+        settings, engine, session_factory, redis, store, keys, feed, metrics, shop, sweeper
+    )
     await feed.start()
+    sweeper.start()
     return context

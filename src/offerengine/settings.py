@@ -107,6 +107,32 @@ class SnapshotSettings(BaseSettings):
     )
 
 
+class ShoppingSettings(BaseSettings):
+    model_config = _CONFIG
+
+    availability_cache_seconds: float = Field(
+        default=1.0,
+        ge=0,
+        le=60,
+        description=(
+            "How long a worker reuses inventory counters it read for shop results (0: read every "
+            "time). Orders never use them: a hold is an atomic update of the live counters."
+        ),
+    )
+    conversion_refresh_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        le=3600,
+        description="How often a worker reloads the shown/ordered counts that rank offers.",
+    )
+    order_sweep_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        le=3600,
+        description="How often a worker releases the holds of orders that expired.",
+    )
+
+
 class LoggingSettings(BaseSettings):
     model_config = _CONFIG
 
@@ -126,7 +152,13 @@ class LoggingSettings(BaseSettings):
 
 
 class Settings(
-    DatabaseSettings, RedisSettings, AuthSettings, HttpSettings, SnapshotSettings, LoggingSettings
+    DatabaseSettings,
+    RedisSettings,
+    AuthSettings,
+    HttpSettings,
+    SnapshotSettings,
+    ShoppingSettings,
+    LoggingSettings,
 ):
     """All settings of a deployment."""
 

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from offerengine.auth.models import ApiKey
+from offerengine.bundles.models import BundleTemplate
 from offerengine.catalog.models import Product
 from offerengine.db.base import Base
 from offerengine.events.models import Event
 from offerengine.experiments.models import Experiment, Exposure
 from offerengine.flags.models import FeatureFlag
+from offerengine.inventory.models import Flight, InventoryBucket, InventoryRule
 from offerengine.network.models import Airport
+from offerengine.orders.models import Order
 from offerengine.pricing.models import PricingRule
+from offerengine.shopping.models import OfferStat, StoredOffer, TenantDocument
 from offerengine.snapshots.models import SystemState
 from offerengine.tenants.models import Tenant
 from offerengine.versioning.models import AuditEntry, ObjectVersion
@@ -20,14 +24,22 @@ __all__ = [
     "Airport",
     "ApiKey",
     "AuditEntry",
+    "BundleTemplate",
     "Event",
     "Experiment",
     "Exposure",
     "FeatureFlag",
+    "Flight",
+    "InventoryBucket",
+    "InventoryRule",
     "ObjectVersion",
+    "OfferStat",
+    "Order",
     "PricingRule",
     "Product",
+    "StoredOffer",
     "SystemState",
     "Tenant",
+    "TenantDocument",
     "metadata",
 ]

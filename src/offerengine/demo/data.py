@@ -130,7 +130,7 @@ AIRLINE_PRODUCTS = [
         legroom_inches=35,
         recline_inches=5,
         available_rows=[12, 13, 14, 15],
-        limited=True,
+        inventory={"per": "flight", "capacity": 24},
     ),
     _p(
         "SEAT",
@@ -180,7 +180,7 @@ AIRLINE_PRODUCTS = [
         "18.00",
         "7.50",
         "A hot main course with a drink.",
-        limited=True,
+        inventory={"per": "flight", "capacity": 60},
     ),
     _p(
         "MEAL", "MEAL-COLD", "Cold meal box", "COLD", "9.00", "3.50", "Sandwich, snack and a drink."
@@ -193,7 +193,7 @@ AIRLINE_PRODUCTS = [
         "55.00",
         "22.00",
         "Departure lounge access for up to 3 hours.",
-        limited=True,
+        inventory={"per": "airport_day", "capacity": 120},
         max_hours=3,
     ),
     _p(
@@ -351,3 +351,149 @@ def pricing_rules(today: date) -> list[dict[str, Any]]:
             "priority": 30,
         },
     ]
+
+
+# --- shopping: routes, bundles, inventory and offer rules, fares --------------------------------
+
+# Real city pairs flown by real airlines, with plausible local times and typical seat maps of the
+# aircraft named. Flight numbers and cabins are the demo airline's own.
+_WIDEBODY = {"FIRST": 8, "BUSINESS": 42, "PREMIUM_ECONOMY": 28, "ECONOMY": 220}
+_DREAMLINER = {"BUSINESS": 48, "PREMIUM_ECONOMY": 21, "ECONOMY": 216}
+_NARROWBODY = {"BUSINESS": 16, "ECONOMY": 150}
+ROUTES: list[tuple[str, str, str, str, str, int, str, dict[str, int]]] = [
+    # number, origin, destination, departs, arrives, days later, aircraft, seats per cabin
+    ("100", "JFK", "LHR", "19:00", "07:10", 1, "Boeing 777-300ER", _WIDEBODY),
+    ("101", "LHR", "JFK", "08:30", "11:30", 0, "Boeing 777-300ER", _WIDEBODY),
+    ("102", "JFK", "CDG", "18:30", "07:45", 1, "Boeing 787-9", _DREAMLINER),
+    ("103", "CDG", "JFK", "10:30", "13:00", 0, "Boeing 787-9", _DREAMLINER),
+    ("104", "BOS", "LHR", "21:00", "08:30", 1, "Boeing 787-9", _DREAMLINER),
+    ("105", "LHR", "BOS", "12:00", "14:45", 0, "Boeing 787-9", _DREAMLINER),
+    ("106", "ORD", "LHR", "17:30", "07:30", 1, "Boeing 787-9", _DREAMLINER),
+    ("107", "LHR", "ORD", "11:15", "14:15", 0, "Boeing 787-9", _DREAMLINER),
+    ("108", "LAX", "NRT", "11:00", "15:30", 1, "Boeing 777-300ER", _WIDEBODY),
+    ("109", "NRT", "LAX", "17:00", "10:30", 0, "Boeing 777-300ER", _WIDEBODY),
+    ("110", "JFK", "MIA", "07:00", "10:05", 0, "Airbus A321", _NARROWBODY),
+    ("111", "MIA", "JFK", "11:30", "14:35", 0, "Airbus A321", _NARROWBODY),
+    ("112", "SFO", "SEA", "08:00", "10:10", 0, "Airbus A320", _NARROWBODY),
+    ("113", "SEA", "SFO", "11:00", "13:10", 0, "Airbus A320", _NARROWBODY),
+    ("114", "ATL", "DFW", "09:00", "10:20", 0, "Boeing 737-800", _NARROWBODY),
+    ("115", "DFW", "ATL", "12:00", "15:05", 0, "Boeing 737-800", _NARROWBODY),
+    ("116", "JFK", "IST", "23:00", "16:30", 1, "Boeing 777-300ER", _WIDEBODY),
+    ("117", "IST", "JFK", "13:00", "16:45", 0, "Boeing 777-300ER", _WIDEBODY),
+    ("118", "JFK", "LHR", "08:00", "20:05", 0, "Boeing 787-9", _DREAMLINER),
+    ("119", "LHR", "JFK", "16:00", "18:55", 0, "Boeing 787-9", _DREAMLINER),
+]
+SCHEDULE_DAYS = 8  # today and the week after, at the origin
+
+
+def schedules(today: date) -> list[dict[str, Any]]:
+    from datetime import timedelta
+
+    return [
+        {
+            "carrier": AIRLINE["code"],
+            "flight_number": number,
+            "origin": origin,
+            "destination": destination,
+            "departure_time": departs,
+            "arrival_time": arrives,
+            "arrival_day_offset": later,
+            "aircraft": aircraft,
+            "cabins": cabins,
+            "start_date": today.isoformat(),
+            "end_date": (today + timedelta(days=SCHEDULE_DAYS - 1)).isoformat(),
+        }
+        for number, origin, destination, departs, arrives, later, aircraft, cabins in ROUTES
+    ]
+
+
+# Seed 001's two bundle examples, as written.
+BUNDLES = [
+    {
+        "bundle_name": "Comfort Bundle",
+        "bundle_type": "COMFORT",
+        "product_types": [
+            {"type": "FLIGHT", "required": True},
+            {"type": "SEAT", "category": "EXTRA_LEGROOM", "required": False},
+            {"type": "MEAL", "category": "HOT", "required": False},
+            {"type": "BAG", "quantity": 1, "required": False},
+        ],
+        "discount_percentage": "10.0",
+        "priority": 2,
+    },
+    {
+        "bundle_name": "Premium Experience",
+        "bundle_type": "PREMIUM",
+        "product_types": [
+            {"type": "FLIGHT", "cabin_class": "BUSINESS", "required": True},
+            {"type": "LOUNGE", "required": True},
+            {"type": "FAST_TRACK", "required": True},
+            {"type": "SEAT", "category": "PREMIUM", "required": True},
+        ],
+        "discount_percentage": "15.0",
+        "priority": 3,
+    },
+]
+
+# Seed 001's inventory rule for seats; extra-legroom seats are physical seats (no overbooking);
+# lounges warn when 10 places are left.
+INVENTORY_RULES = [
+    {
+        "resource_type": "SEAT",
+        "hold_duration_seconds": 900,
+        "overbooking_percentage": "5.0",
+        "min_availability_threshold": 10,
+        "release_policy": {"auto_release_on_expiry": True, "notify_on_low_inventory": True},
+    },
+    {
+        "resource_type": "SEAT",
+        "resource": "SEAT-EXTRA-LEG",
+        "hold_duration_seconds": 900,
+        "overbooking_percentage": "0",
+        "min_availability_threshold": 4,
+    },
+    {"resource_type": "LOUNGE", "hold_duration_seconds": 900, "min_availability_threshold": 10},
+]
+
+# Seed 001's "Standard Offer Mix".
+OFFER_RULES = {
+    "rule_name": "Standard Offer Mix",
+    "max_offers": 5,
+    "offer_types": [
+        {"type": "FLIGHT_ONLY", "priority": 1, "always_include": True},
+        {"type": "COMFORT", "priority": 2, "always_include": True},
+        {"type": "PREMIUM", "priority": 3, "always_include": False},
+    ],
+    "ranking_weights": {"conversion_probability": 0.6, "profit_margin": 0.4},
+    "expiry_minutes": 15,
+}
+
+# Illustrative taxes and rates, not the real ones: a departure fee per passenger from the US, a
+# percentage of the fare from the UK, and rates for selling in euros and pounds.
+FARE_SETTINGS = {
+    "child_ratio": "0.75",
+    "infant_ratio": "0.10",
+    "taxes": [
+        {
+            "code": "US",
+            "name": "US departure fee (illustrative)",
+            "kind": "FIXED",
+            "amount": "20.00",
+            "currency": "USD",
+            "country": "US",
+            "passenger_types": ["ADULT", "CHILD"],
+        },
+        {
+            "code": "GB",
+            "name": "UK departure duty (illustrative)",
+            "kind": "PERCENTAGE",
+            "amount": "8",
+            "country": "GB",
+        },
+    ],
+    "exchange_rates": [
+        {"from": "NUC", "to": "USD", "rate": "1"},
+        {"from": "USD", "to": "EUR", "rate": "0.92"},
+        {"from": "USD", "to": "GBP", "rate": "0.79"},
+    ],
+}

@@ -8,11 +8,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from offerengine.auth import service as auth
 from offerengine.auth.core import Actor, Role
+from offerengine.bundles import service as bundles
+from offerengine.bundles.schemas import BundleIn
 from offerengine.catalog import service as catalog
 from offerengine.db.base import utcnow
 from offerengine.demo import data
+from offerengine.inventory import service as inventory
+from offerengine.inventory.schemas import InventoryRuleIn, ScheduleIn
 from offerengine.network import service as network
 from offerengine.pricing import service as pricing
+from offerengine.shopping import config as shopping
+from offerengine.shopping.schemas import FareSettingsIn, OfferRulesIn
 from offerengine.tenants import service as tenants
 from offerengine.tenants.models import Tenant
 from offerengine.tenants.schemas import TenantCreate
@@ -50,7 +56,47 @@ async def load(session: AsyncSession, *, actor: Actor) -> DemoResult:
             )
             rules = data.pricing_rules(utcnow().date())
             await pricing.import_rules(session, tenant=tenant, rows=rules, actor=actor)
+            await _shopping(session, tenant, actor)
     return result
+
+
+async def _shopping(session: AsyncSession, tenant: Tenant, actor: Actor) -> None:
+    """Flights for the coming week, seed 001's bundles, inventory and offer rules, fare settings;
+    what exists already is kept (flights by number and date, the rest by name)."""
+    for schedule in data.schedules(utcnow().date()):
+        await inventory.add_schedule(
+            session, tenant=tenant, schedule=ScheduleIn.model_validate(schedule), actor=actor
+        )
+    have = {
+        b.bundle_name for b in await bundles.list_bundles(session, tenant_id=tenant.id, active=None)
+    }
+    for bundle in data.BUNDLES:
+        if bundle["bundle_name"] not in have:
+            await bundles.create(
+                session, tenant=tenant, data=BundleIn.model_validate(bundle), actor=actor
+            )
+    rules = {
+        (r.resource_type, r.resource)
+        for r in await inventory.list_rules(session, tenant_id=tenant.id)
+    }
+    for rule in data.INVENTORY_RULES:
+        if (rule["resource_type"], rule.get("resource")) not in rules:
+            await inventory.create_rule(
+                session, tenant=tenant, data=InventoryRuleIn.model_validate(rule), actor=actor
+            )
+    for kind, schema, values in (
+        (shopping.OFFER_RULES, OfferRulesIn, data.OFFER_RULES),
+        (shopping.FARE_SETTINGS, FareSettingsIn, data.FARE_SETTINGS),
+    ):
+        if await shopping.get_document(session, tenant.id, kind) is None:
+            await shopping.put_document(
+                session,
+                tenant_id=tenant.id,
+                kind=kind,
+                data=schema.model_validate(values),
+                actor=actor,
+                expected_version=None,
+            )
 
 
 async def _keys(session: AsyncSession, tenant: Tenant, actor: Actor, result: DemoResult) -> None:

@@ -8,11 +8,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from offerengine.auth.core import Actor
-from offerengine.db import unique
+from offerengine.db import unique, upsert
 from offerengine.db.base import utcnow
 from offerengine.errors import Conflict, FieldError, Invalid, Loc, raise_if_any
 from offerengine.events.models import Event
@@ -280,11 +279,6 @@ async def load_index(session: AsyncSession, tenant_id: uuid.UUID) -> core.Experi
     return core.ExperimentIndex.build([facts(e) for e in rows])
 
 
-def _insert(session: AsyncSession) -> Any:
-    dialect = session.get_bind().dialect.name
-    return postgresql.insert if dialect == "postgresql" else sqlite.insert
-
-
 async def expose(
     session: AsyncSession, *, tenant_id: uuid.UUID, assignment: core.Assignment, at: datetime
 ) -> tuple[core.VariantFacts, bool]:
@@ -292,7 +286,7 @@ async def expose(
     recorded before (sticky: a later change of weights does not move an exposed unit)."""
     experiment = assignment.experiment
     stmt = (
-        _insert(session)(Exposure)
+        upsert.insert(session, Exposure)
         .values(
             id=uuid.uuid4(),
             tenant_id=tenant_id,

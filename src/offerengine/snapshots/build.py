@@ -17,6 +17,7 @@ from offerengine.flags import service as flags
 from offerengine.network import core as network
 from offerengine.network.models import Airport
 from offerengine.pricing import service as pricing
+from offerengine.shopping import config as shopping
 from offerengine.snapshots.core import Snapshot, TenantFacts
 from offerengine.tenants.models import Tenant
 
@@ -56,6 +57,7 @@ async def build(session: AsyncSession, tenant_id: uuid.UUID) -> Snapshot | None:
         pricing=await pricing.load_index(session, tenant_id, list(catalog_index.by_code.values())),
         flags=await flags.load_index(session, tenant_id),
         experiments=await experiments.load_index(session, tenant_id),
+        shopping=await shopping.load(session, tenant_id),
     )
 
 

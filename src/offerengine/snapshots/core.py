@@ -17,6 +17,7 @@ from offerengine.experiments import core as experiments
 from offerengine.flags import core as flags
 from offerengine.network import core as network
 from offerengine.pricing import core as pricing
+from offerengine.shopping import core as shopping
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,3 +48,4 @@ class Snapshot:
     pricing: pricing.PricingIndex
     flags: flags.FlagIndex
     experiments: experiments.ExperimentIndex
+    shopping: shopping.ShoppingConfig

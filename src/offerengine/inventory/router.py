@@ -1,0 +1,274 @@
+"""Flights, schedules, availability and inventory rules."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import uuid
+from decimal import Decimal
+from typing import Annotated, Any, cast
+
+from fastapi import Depends, Query, Request, Response, status
+
+from offerengine.auth.deps import ConfigReader, ConfigWriter, CurrentActor
+from offerengine.auth.scoping import owned_loader
+from offerengine.context import AppContext
+from offerengine.deps import DbSession
+from offerengine.errors import MalformedInput, NotFound
+from offerengine.http.body import documented, raw_body, validate
+from offerengine.http.routing import IfMatch, expected_version, router, set_etag
+from offerengine.inventory import core, service
+from offerengine.inventory.models import Flight, InventoryRule
+from offerengine.inventory.schemas import (
+    AvailabilityRead,
+    FlightBatch,
+    FlightIn,
+    FlightRead,
+    FlightsCreated,
+    InventoryRuleIn,
+    InventoryRuleRead,
+    InventoryRuleUpdate,
+    ScheduleIn,
+    StockRead,
+)
+from offerengine.pagination import Page
+from offerengine.snapshots.core import Snapshot
+from offerengine.snapshots.deps import RuntimeSnapshot
+from offerengine.tenants.deps import PathTenant
+from offerengine.versioning import service as versioning
+from offerengine.versioning.router import add_version_routes
+
+api = router(tags=["flights and inventory"])
+TENANT = "/v1/admin/tenants/{tenant}"
+PathFlight = Annotated[Flight, Depends(owned_loader(Flight, "flight"))]
+PathRule = Annotated[InventoryRule, Depends(owned_loader(InventoryRule, "inventory rule"))]
+documented(FlightIn)
+documented(FlightBatch)
+_FLIGHTS_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "oneOf": [
+                        {"$ref": "#/components/schemas/FlightIn"},
+                        {"type": "array", "items": {"$ref": "#/components/schemas/FlightIn"}},
+                        {"$ref": "#/components/schemas/FlightBatch"},
+                    ]
+                }
+            }
+        },
+    }
+}
+
+
+@api.post(
+    f"{TENANT}/flights",
+    status_code=status.HTTP_201_CREATED,
+    operation_id="addFlights",
+    openapi_extra=_FLIGHTS_BODY,
+)
+async def add_flights(
+    tenant: PathTenant, request: Request, _: ConfigWriter, actor: CurrentActor, session: DbSession
+) -> FlightsCreated:
+    """Add one flight (an object), or many (a list, or `{"flights": [...]}`), all or none.
+    A flight with the same carrier, number and date as one stored is skipped."""
+    body = await raw_body(request)
+    try:
+        data: Any = json.loads(body)
+    except (ValueError, RecursionError) as exc:
+        raise MalformedInput.field(("body",), "not valid JSON") from exc
+    if isinstance(data, dict) and "flights" not in data:
+        flights = [validate(FlightIn, data)]
+        loc_of: Any = lambda _: ("body",)  # noqa: E731
+    else:
+        flights = validate(
+            FlightBatch, {"flights": data} if isinstance(data, list) else data
+        ).flights
+        loc_of = lambda i: ("body", "flights", i)  # noqa: E731
+    created = await service.add_flights(
+        session, tenant=tenant, flights=flights, actor=actor, loc_of=loc_of
+    )
+    return FlightsCreated(
+        created=len(created.flights),
+        skipped=created.skipped,
+        items=[FlightRead.of(f) for f in created.flights],
+    )
+
+
+@api.post(f"{TENANT}/schedules", status_code=status.HTTP_201_CREATED, operation_id="addSchedule")
+async def add_schedule(
+    tenant: PathTenant, body: ScheduleIn, _: ConfigWriter, actor: CurrentActor, session: DbSession
+) -> FlightsCreated:
+    """A recurring flight: one flight per matching day of week between the dates (local times at
+    each airport, daylight saving included)."""
+    schedule_id, created = await service.add_schedule(
+        session, tenant=tenant, schedule=body, actor=actor
+    )
+    return FlightsCreated(
+        created=len(created.flights),
+        skipped=created.skipped,
+        schedule_id=schedule_id,
+        items=[FlightRead.of(f) for f in created.flights],
+    )
+
+
+@api.get(f"{TENANT}/flights", operation_id="listFlights")
+async def list_flights(
+    tenant: PathTenant,
+    _: ConfigReader,
+    session: DbSession,
+    origin: Annotated[str | None, Query(pattern=r"^[A-Z]{3}$")] = None,
+    destination: Annotated[str | None, Query(pattern=r"^[A-Z]{3}$")] = None,
+    date: Annotated[dt.date | None, Query(description="Local departure date.")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> Page[FlightRead]:
+    """Flights in departure order, filtered by route and date."""
+    rows = await service.list_flights(
+        session, tenant_id=tenant.id, origin=origin, destination=destination, day=date, limit=limit
+    )
+    return Page[FlightRead](items=[FlightRead.of(f) for f in rows], next_cursor=None)
+
+
+@api.get("/v1/admin/flights/{id:uuid}", operation_id="getFlight")
+async def get_flight(flight: PathFlight, _: ConfigReader) -> FlightRead:
+    return FlightRead.of(flight)
+
+
+# --- availability (run time) -----------------------------------------------------------------------
+
+runtime = router(tags=["run time"], hot=True)
+
+
+def _stock_read(key: tuple[str, str, str], stock: core.Stock, snapshot: Snapshot) -> StockRead:
+    rule = snapshot.shopping.policy.rule_for(key[1], key[2])
+    sellable = stock.sellable(rule)
+    return StockRead(
+        scope=key[0],
+        resource_type=key[1],
+        resource=key[2],
+        capacity=stock.capacity,
+        sold=stock.sold,
+        held=stock.held,
+        overbooking_percentage=str(rule.overbooking_percentage.quantize(Decimal("0.01"))),
+        sellable=sellable,
+        status=cast(Any, core.availability_status(sellable, rule)),
+        min_availability_threshold=rule.min_availability_threshold,
+    )
+
+
+@runtime.get("/v1/inventory/flights/{id:uuid}", operation_id="getFlightAvailability")
+async def flight_availability(
+    request: Request, snapshot: RuntimeSnapshot, id: uuid.UUID
+) -> AvailabilityRead:
+    """Live counters of a flight: each cabin, and each limited product on it (per flight, or the
+    origin's airport-day for products counted so, such as lounges)."""
+    flight = snapshot.shopping.flights.by_id.get(id)
+    if flight is None:
+        raise NotFound(f"No flight {id}.")
+    ctx = cast(AppContext, request.app.state.context)
+    day_scope = f"airport:{flight.origin}:{flight.departure_date.isoformat()}"
+    async with ctx.session_factory() as session:
+        live = await service.read_stock(session, snapshot.tenant.id, [flight.scope, day_scope])
+        stored = await session.get(Flight, id)
+    assert stored is not None
+    cabins = [
+        _stock_read(
+            (flight.scope, core.SEAT, cabin),
+            live.get((flight.scope, core.SEAT, cabin)) or core.Stock(seats),
+            snapshot,
+        )
+        for cabin, seats in flight.cabins.items()
+    ]
+    ancillaries = []
+    for product in snapshot.catalog.by_code.values():
+        located = core.locate(flight, product)
+        if located is None:
+            continue
+        key, capacity = located
+        ancillaries.append(
+            _stock_read(key.as_tuple(), live.get(key.as_tuple()) or core.Stock(capacity), snapshot)
+        )
+    return AvailabilityRead(flight=FlightRead.of(stored), cabins=cabins, ancillaries=ancillaries)
+
+
+# --- inventory rules -----------------------------------------------------------------------------
+
+
+@api.get(f"{TENANT}/inventory-rules", operation_id="listInventoryRules")
+async def list_inventory_rules(
+    tenant: PathTenant, _: ConfigReader, session: DbSession
+) -> Page[InventoryRuleRead]:
+    rows = await service.list_rules(session, tenant_id=tenant.id)
+    return Page[InventoryRuleRead](items=[InventoryRuleRead.of(r) for r in rows], next_cursor=None)
+
+
+@api.post(
+    f"{TENANT}/inventory-rules",
+    status_code=status.HTTP_201_CREATED,
+    operation_id="createInventoryRule",
+)
+async def create_inventory_rule(
+    tenant: PathTenant,
+    body: InventoryRuleIn,
+    _: ConfigWriter,
+    actor: CurrentActor,
+    session: DbSession,
+    response: Response,
+) -> InventoryRuleRead:
+    """Seed 001's inventory rule: hold duration, overbooking, low-stock threshold, release policy."""
+    rule = await service.create_rule(session, tenant=tenant, data=body, actor=actor)
+    set_etag(response, rule.version)
+    return InventoryRuleRead.of(rule)
+
+
+@api.get("/v1/admin/inventory-rules/{id:uuid}", operation_id="getInventoryRule")
+async def get_inventory_rule(
+    rule: PathRule, _: ConfigReader, response: Response
+) -> InventoryRuleRead:
+    set_etag(response, rule.version)
+    return InventoryRuleRead.of(rule)
+
+
+@api.put("/v1/admin/inventory-rules/{id:uuid}", operation_id="updateInventoryRule")
+async def update_inventory_rule(
+    rule: PathRule,
+    body: InventoryRuleUpdate,
+    _: ConfigWriter,
+    actor: CurrentActor,
+    session: DbSession,
+    if_match: IfMatch,
+    response: Response,
+) -> InventoryRuleRead:
+    updated = await service.update_rule(
+        session,
+        rule=rule,
+        data=InventoryRuleIn.model_validate(body.model_dump(exclude={"version"})),
+        actor=actor,
+        expected_version=expected_version(if_match, body.version),
+    )
+    set_etag(response, updated.version)
+    return InventoryRuleRead.of(updated)
+
+
+@api.delete(
+    "/v1/admin/inventory-rules/{id:uuid}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    operation_id="deleteInventoryRule",
+)
+async def delete_inventory_rule(
+    rule: PathRule, _: ConfigWriter, actor: CurrentActor, session: DbSession, if_match: IfMatch
+) -> Response:
+    versioning.check_version(rule, if_match, "inventory rule")
+    await versioning.delete(session, service.INVENTORY_RULE, rule, actor=actor)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+add_version_routes(
+    api,
+    service.INVENTORY_RULE,
+    path="/v1/admin/inventory-rules",
+    operation="InventoryRule",
+    read_model=InventoryRuleRead,
+    to_read=InventoryRuleRead.of,
+)

@@ -1,0 +1,266 @@
+"""Orders: made from an offer, holding its inventory all or nothing, then confirmed, cancelled or
+expired. Every status change is a conditional UPDATE on the order's current status, so two
+requests (or a request and the sweeper) can never both release or sell the same holds."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from offerengine import money
+from offerengine.errors import Conflict, FieldError, Gone, Invalid, NotFound, raise_if_any
+from offerengine.events.models import Event
+from offerengine.inventory import service as inventory
+from offerengine.observability.logging import get_logger
+from offerengine.orders.models import Order
+from offerengine.orders.schemas import OrderCreate
+from offerengine.shopping import service as shopping
+from offerengine.shopping.models import StoredOffer
+from offerengine.snapshots.core import Snapshot
+
+log = get_logger("offerengine.orders")
+HELD, CONFIRMED, CANCELLED, EXPIRED = "HELD", "CONFIRMED", "CANCELLED", "EXPIRED"
+
+
+def request_hash(body: OrderCreate) -> str:
+    canonical = json.dumps(body.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _check_passengers(offer: StoredOffer, body: OrderCreate) -> list[FieldError]:
+    wanted = offer.basis["search"]["passengers"]
+    given = {"ADULT": 0, "CHILD": 0, "INFANT": 0}
+    for p in body.passengers:
+        given[p.type] += 1
+    expected = {"ADULT": wanted["adults"], "CHILD": wanted["children"], "INFANT": wanted["infants"]}
+    if given == expected:
+        return []
+    said = ", ".join(f"{n} {k.lower()}" for k, n in expected.items() if n)
+    return [FieldError(("body", "passengers"), f"the offer is for {said}; got {given}")]
+
+
+def _select(
+    offer: StoredOffer, selected: Sequence[str] | None
+) -> tuple[list[dict[str, Any]], list[FieldError]]:
+    items: list[dict[str, Any]] = offer.body["items"]
+    if selected is None:
+        return items, []
+    optional = {i["item_id"] for i in items if not i["required"]}
+    errors = [
+        FieldError(("body", "selected_optional_items", n), f"{item!r} is not an optional item")
+        for n, item in enumerate(selected)
+        if item not in optional
+    ]
+    return [i for i in items if i["required"] or i["item_id"] in selected], errors
+
+
+@dataclass(frozen=True, slots=True)
+class Made:
+    order: Order
+    created: bool  # False: the same request was made before with this Idempotency-Key
+
+
+async def create(
+    session: AsyncSession,
+    *,
+    snapshot: Snapshot,
+    body: OrderCreate,
+    idempotency_key: str,
+    now: datetime,
+) -> Made:
+    tenant_id = snapshot.tenant.id
+    digest = request_hash(body)
+    earlier = await session.scalar(
+        sa.select(Order).where(
+            Order.tenant_id == tenant_id, Order.idempotency_key == idempotency_key
+        )
+    )
+    if earlier is not None:
+        if earlier.request_hash != digest:
+            raise Invalid.field(
+                ("header", "Idempotency-Key"),
+                "was used for a different request; use a new key for a new order",
+            )
+        return Made(await settle(session, earlier, now=now), created=False)
+    offer = await shopping.load_offer(session, tenant_id, body.offer_id, now=now)
+    items, errors = _select(offer, body.selected_optional_items)
+    raise_if_any(_check_passengers(offer, body) + errors)
+    kept = {i["product_code"] for i in items}
+    needs = [
+        n
+        for n in offer.basis["needs"]
+        if (n["resource_type"] == "SEAT" and n["resource"] == offer.body["cabin"])
+        or n["resource"] in kept
+    ]
+    policy = snapshot.shopping.policy
+    try:
+        held = await inventory.hold(
+            session, tenant_id=tenant_id, needs=shopping.needs_of(needs), policy=policy
+        )
+    except inventory.SoldOut as exc:
+        raise Conflict(f"Offer {offer.id} can no longer be booked: {exc}.") from None
+    hold_seconds = min((h.rule.hold_duration_seconds for h in held), default=900)
+    amounts = [i["price"]["total"] for i in items] + [offer.body["price"]["tax_total"]]
+    total = sum(money.to_minor(Decimal(a), offer.currency) for a in amounts)
+    price = dict(offer.body["price"])
+    if len(items) != len(offer.body["items"]):
+        price = {
+            **price,
+            "total": money.format_amount(total, offer.currency),
+            "note": "optional items left out",
+        }
+    order = Order(
+        id=uuid.uuid4(),
+        tenant_id=tenant_id,
+        offer_id=offer.id,
+        offer_type=offer.offer_type,
+        status=HELD,
+        passengers=[p.model_dump(mode="json", exclude_none=True) for p in body.passengers],
+        items=items,
+        price=price,
+        total_minor=total,
+        currency=offer.currency,
+        holds=[h.as_json() for h in held],
+        hold_expires_at=now + timedelta(seconds=hold_seconds),
+        idempotency_key=idempotency_key,
+        request_hash=digest,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(order)
+    await shopping.count(session, tenant_id, offer.offer_type, offer.segment, ordered=1)
+    for h in held:
+        if h.sellable_after < h.rule.min_availability_threshold and await inventory.mark_low(
+            session, h.bucket_id
+        ):
+            session.add(low_inventory_event(tenant_id, h, now))
+    await session.flush()
+    return Made(order, created=True)
+
+
+def low_inventory_event(tenant_id: uuid.UUID, h: inventory.Held, now: datetime) -> Event:
+    return Event(
+        id=uuid.uuid4(),
+        tenant_id=tenant_id,
+        type="low_inventory",
+        properties={
+            "scope": h.key.scope,
+            "resource_type": h.key.resource_type,
+            "resource": h.key.resource,
+            "sellable": h.sellable_after,
+            "threshold": h.rule.min_availability_threshold,
+        },
+        occurred_at=now,
+        received_at=now,
+    )
+
+
+async def load(session: AsyncSession, tenant_id: uuid.UUID, order_id: uuid.UUID) -> Order:
+    order = await session.get(Order, order_id)
+    if order is None or order.tenant_id != tenant_id:
+        raise NotFound(f"No order {order_id}.")
+    return order
+
+
+async def _move(
+    session: AsyncSession, order: Order, to: str, *, now: datetime, **values: Any
+) -> bool:
+    """Change the order's status if it is still what we read; True if this call changed it."""
+    column = {CONFIRMED: "confirmed_at", CANCELLED: "cancelled_at", EXPIRED: "expired_at"}[to]
+    result = await session.execute(
+        sa.update(Order)
+        .where(Order.id == order.id, Order.status == order.status)
+        .values(status=to, updated_at=now, **{column: now}, **values)
+        .returning(Order.id)
+        .execution_options(synchronize_session=False)
+    )
+    moved = result.first() is not None
+    await session.refresh(order)
+    return moved
+
+
+async def settle(session: AsyncSession, order: Order, *, now: datetime) -> Order:
+    """The check on access: a HELD order past its hold expires now, giving its units back."""
+    expired = order.status == HELD and order.hold_expires_at <= now
+    if expired and await _move(session, order, EXPIRED, now=now):
+        await inventory.release(session, order.holds, sell=False)
+    return order
+
+
+async def confirm(
+    session: AsyncSession, order: Order, *, payment_reference: str, now: datetime
+) -> Order:
+    await settle(session, order, now=now)
+    if order.status == CONFIRMED:
+        if order.payment_reference == payment_reference:
+            return order  # the same confirmation again
+        raise Conflict(f"Order {order.id} is confirmed already, with another payment reference.")
+    if order.status == EXPIRED:
+        raise Gone(f"Order {order.id}'s hold expired at {order.hold_expires_at.isoformat()}.")
+    if order.status != HELD:
+        raise Conflict(f"Order {order.id} is {order.status}; only a HELD order can be confirmed.")
+    if not await _move(session, order, CONFIRMED, now=now, payment_reference=payment_reference):
+        raise Conflict(f"Order {order.id} changed meanwhile; read it again.")
+    await inventory.release(session, order.holds, sell=True)
+    return order
+
+
+async def cancel(session: AsyncSession, order: Order, *, now: datetime) -> Order:
+    await settle(session, order, now=now)
+    if order.status in (CANCELLED, EXPIRED):
+        return order
+    was = order.status
+    if not await _move(session, order, CANCELLED, now=now):
+        raise Conflict(f"Order {order.id} changed meanwhile; read it again.")
+    if was == HELD:
+        await inventory.release(session, order.holds, sell=False)
+    else:
+        await inventory.unsell(session, order.holds)
+    return order
+
+
+async def list_orders(
+    session: AsyncSession,
+    *,
+    tenant_id: uuid.UUID,
+    status: str | None,
+    since: datetime | None,
+    limit: int,
+) -> Sequence[Order]:
+    stmt = sa.select(Order).where(Order.tenant_id == tenant_id)
+    if status:
+        stmt = stmt.where(Order.status == status)
+    if since:
+        stmt = stmt.where(Order.created_at >= since)
+    return (
+        await session.scalars(stmt.order_by(Order.created_at.desc(), Order.id).limit(limit))
+    ).all()
+
+
+async def sweep(session: AsyncSession, *, now: datetime, limit: int = 500) -> int:
+    """Expire HELD orders past their hold and give their units back; how many."""
+    stmt = (
+        sa.select(Order)
+        .where(Order.status == HELD, Order.hold_expires_at <= now)
+        .order_by(Order.hold_expires_at)
+        .limit(limit)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        stmt = stmt.with_for_update(skip_locked=True)
+    expired = 0
+    for order in (await session.scalars(stmt)).all():
+        if await _move(session, order, EXPIRED, now=now):
+            await inventory.release(session, order.holds, sell=False)
+            expired += 1
+    if expired:
+        log.info("orders_expired", count=expired)
+    return expired

@@ -1,0 +1,61 @@
+"""Each worker's background sweep: orders whose hold expired give their units back."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from offerengine.db.base import utcnow
+from offerengine.observability.logging import get_logger
+from offerengine.orders import service
+
+log = get_logger("offerengine.orders")
+
+
+class OrderSweeper:
+    def __init__(
+        self,
+        session_factory: async_sessionmaker[AsyncSession],
+        *,
+        seconds: float,
+        is_sqlite: bool,
+        on_release: Callable[[], None],
+    ) -> None:
+        self._session_factory = session_factory
+        self._seconds = seconds
+        self._is_sqlite = is_sqlite
+        self._on_release = on_release
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="order-sweeper")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def sweep_once(self) -> int:
+        async with self._session_factory() as session:
+            if self._is_sqlite:
+                await session.connection(execution_options={"sqlite_immediate": True})
+            expired = await service.sweep(session, now=utcnow())
+            await session.commit()
+        if expired:
+            self._on_release()
+        return expired
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self._seconds)
+            try:
+                await self.sweep_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the database may be briefly away; try again next round
+                log.warning("order_sweep_failed", error=str(exc))

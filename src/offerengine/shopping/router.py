@@ -1,0 +1,194 @@
+"""Shopping: offer rules and fare settings (admin), search and offers (run time)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, cast
+
+import msgspec
+from fastapi import Path, Request, Response
+
+from offerengine.auth.deps import ConfigReader, ConfigWriter, CurrentActor
+from offerengine.context import AppContext
+from offerengine.db.base import utcnow
+from offerengine.deps import DbSession, recording
+from offerengine.http.body import documented, read_json
+from offerengine.http.routing import IfMatch, expected_version, router, set_etag
+from offerengine.shopping import config, service
+from offerengine.shopping.schemas import (
+    FareSettingsRead,
+    FareSettingsUpdate,
+    OfferRead,
+    OfferRulesRead,
+    OfferRulesUpdate,
+    RepriceResponse,
+    SearchRequest,
+    SearchResponse,
+)
+from offerengine.snapshots.deps import RuntimeSnapshot
+from offerengine.tenants.deps import PathTenant
+from offerengine.versioning.router import add_version_routes
+
+api = router(tags=["shopping"])
+TENANT = "/v1/admin/tenants/{tenant}"
+
+
+@api.get(f"{TENANT}/offer-rules", operation_id="getOfferRules")
+async def get_offer_rules(
+    tenant: PathTenant, _: ConfigReader, session: DbSession, response: Response
+) -> OfferRulesRead:
+    """The offer mix (seed 001's "Standard Offer Mix"); version 0 means the defaults apply."""
+    found = config.offer_rules_read(
+        await config.get_document(session, tenant.id, config.OFFER_RULES)
+    )
+    set_etag(response, found.version)
+    return found
+
+
+@api.put(f"{TENANT}/offer-rules", operation_id="putOfferRules")
+async def put_offer_rules(
+    tenant: PathTenant,
+    body: OfferRulesUpdate,
+    _: ConfigWriter,
+    actor: CurrentActor,
+    session: DbSession,
+    if_match: IfMatch,
+    response: Response,
+) -> OfferRulesRead:
+    """Replace the offer rules: which offer types, how many offers, ranking weights, expiry."""
+    doc = await config.put_document(
+        session,
+        tenant_id=tenant.id,
+        kind=config.OFFER_RULES,
+        data=body,
+        actor=actor,
+        expected_version=expected_version(if_match, body.version),
+    )
+    set_etag(response, doc.version)
+    return config.offer_rules_read(doc)
+
+
+@api.get(f"{TENANT}/fare-settings", operation_id="getFareSettings")
+async def get_fare_settings(
+    tenant: PathTenant, _: ConfigReader, session: DbSession, response: Response
+) -> FareSettingsRead:
+    """Taxes and fees, exchange rates, child and infant ratios, the low-inventory webhook."""
+    found = config.fare_settings_read(
+        await config.get_document(session, tenant.id, config.FARE_SETTINGS)
+    )
+    set_etag(response, found.version)
+    return found
+
+
+@api.put(f"{TENANT}/fare-settings", operation_id="putFareSettings")
+async def put_fare_settings(
+    tenant: PathTenant,
+    body: FareSettingsUpdate,
+    _: ConfigWriter,
+    actor: CurrentActor,
+    session: DbSession,
+    if_match: IfMatch,
+    response: Response,
+) -> FareSettingsRead:
+    doc = await config.put_document(
+        session,
+        tenant_id=tenant.id,
+        kind=config.FARE_SETTINGS,
+        data=body,
+        actor=actor,
+        expected_version=expected_version(if_match, body.version),
+    )
+    set_etag(response, doc.version)
+    return config.fare_settings_read(doc)
+
+
+add_version_routes(
+    api,
+    config.OFFER_RULES_KIND,
+    path="/v1/admin/offer-rules",
+    operation="OfferRules",
+    read_model=OfferRulesRead,
+    to_read=config.offer_rules_read,
+)
+add_version_routes(
+    api,
+    config.FARE_SETTINGS_KIND,
+    path="/v1/admin/fare-settings",
+    operation="FareSettings",
+    read_model=FareSettingsRead,
+    to_read=config.fare_settings_read,
+)
+
+
+# --- run time -------------------------------------------------------------------------------------
+
+runtime = router(tags=["run time"], hot=True)
+_encode = msgspec.json.Encoder().encode
+OfferId = Annotated[str, Path(max_length=40, description="The offer's id.")]
+
+
+def _ctx(request: Request) -> AppContext:
+    return cast(AppContext, request.app.state.context)
+
+
+def _json(data: Any) -> Response:
+    return Response(_encode(data), media_type="application/json")
+
+
+@runtime.post(
+    "/v1/offers/search",
+    operation_id="searchOffers",
+    response_model=SearchResponse,
+    openapi_extra=documented(SearchRequest),
+)
+async def search_offers(request: Request, snapshot: RuntimeSnapshot) -> Response:
+    """Priced, ranked offers for every flight of the route and date with seats: flight only and
+    bundles, as the offer rules mix them, each with its items, per-passenger prices, taxes, trace,
+    score and expiry. The offers are stored: get them, price them again, order them."""
+    body = await read_json(request, SearchRequest)
+    ctx = _ctx(request)
+    search = service.search_of(body, snapshot)
+    flights = snapshot.shopping.flights.find(search.origin, search.destination, search.day)
+    stock = await ctx.shop.stock(snapshot.tenant.id, service.scopes_of(flights, snapshot))
+    conversion = await ctx.shop.conversion(snapshot.tenant.id)
+    searched = service.run_search(snapshot, search, stock, conversion, utcnow())
+    if searched.rows:
+        async with recording(ctx) as session:
+            await service.store(session, searched)
+    return _json(
+        {"search_id": searched.search_id, "offers": searched.offers, "warnings": searched.warnings}
+    )
+
+
+@runtime.get("/v1/offers/{offer_id}", operation_id="getOffer", response_model=OfferRead)
+async def get_offer(request: Request, snapshot: RuntimeSnapshot, offer_id: OfferId) -> Response:
+    """An offer as the search showed it: 404 if unknown, 410 once expired."""
+    async with _ctx(request).session_factory() as session:
+        offer = await service.load_offer(session, snapshot.tenant.id, offer_id, now=utcnow())
+    return _json(offer.body)
+
+
+@runtime.post(
+    "/v1/offers/{offer_id}/price", operation_id="priceOffer", response_model=RepriceResponse
+)
+async def price_offer(request: Request, snapshot: RuntimeSnapshot, offer_id: OfferId) -> Response:
+    """Price the offer again now, with live inventory: the same price while inventory and rules
+    are unchanged, else the new one with `price_changed: true`. 410 if expired, 409 if the flight
+    can no longer make it."""
+    ctx = _ctx(request)
+    now = utcnow()
+    async with ctx.session_factory() as session:
+        stored = await service.load_offer(session, snapshot.tenant.id, offer_id, now=now)
+    flight = snapshot.shopping.flights.by_id.get(stored.flight_id)
+    stock = await ctx.shop.stock(
+        snapshot.tenant.id, service.scopes_of([flight] if flight else [], snapshot), fresh=True
+    )
+    conversion = await ctx.shop.conversion(snapshot.tenant.id)
+    done = service.reprice(snapshot, stored, stock, conversion, now)
+    return _json(
+        {
+            "offer_id": stored.id,
+            "price_changed": done.changed,
+            "previous_total": done.previous_total,
+            "offer": done.offer,
+        }
+    )

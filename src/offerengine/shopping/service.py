@@ -1,0 +1,352 @@
+"""Shopping at run time: search, the offers it stored, and pricing an offer again.
+
+The configuration comes from the tenant's snapshot; per request only inventory counters are read
+(through a short per-worker cache, ``availability_cache_seconds``) and the offers written.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from offerengine import money
+from offerengine.bundles.core import BundleFacts, BundleIndex
+from offerengine.db import upsert
+from offerengine.errors import Conflict, Gone, Invalid, NotFound
+from offerengine.inventory import service as inventory
+from offerengine.inventory.core import FlightFacts, ResourceKey, Stock
+from offerengine.shopping import core
+from offerengine.shopping.models import OfferStat, StoredOffer
+from offerengine.shopping.schemas import SearchRequest
+from offerengine.snapshots.core import Snapshot
+
+StockMap = dict[tuple[str, str, str], Stock]
+
+
+@dataclass
+class ShopRuntime:
+    """A worker's short-lived caches: inventory counters for shop results, and the conversion
+    counts that rank offers. Neither is used to decide whether units can be held."""
+
+    session_factory: async_sessionmaker[AsyncSession]
+    stock_seconds: float = 1.0
+    conversion_seconds: float = 30.0
+    _stock: dict[uuid.UUID, tuple[float, dict[str, StockMap]]] = field(default_factory=dict)
+    _conversion: dict[uuid.UUID, tuple[float, core.ConversionModel]] = field(default_factory=dict)
+
+    async def stock(
+        self, tenant_id: uuid.UUID, scopes: Iterable[str], *, fresh: bool = False
+    ) -> StockMap:
+        wanted = set(scopes)
+        now = time.monotonic()
+        stamp, by_scope = self._stock.get(tenant_id, (0.0, {}))
+        if fresh or now - stamp > self.stock_seconds:
+            by_scope = {}
+            stamp = now
+        missing = [s for s in wanted if s not in by_scope]
+        if missing:
+            async with self.session_factory() as session:
+                found = await inventory.read_stock(session, tenant_id, missing)
+            for scope in missing:
+                by_scope[scope] = {}
+            for key, value in found.items():
+                by_scope[key[0]][key] = value
+            if self.stock_seconds > 0:
+                self._stock[tenant_id] = (stamp, by_scope)
+        out: StockMap = {}
+        for scope in wanted:
+            out.update(by_scope[scope])
+        return out
+
+    def forget_stock(self, tenant_id: uuid.UUID) -> None:
+        """This worker changed counters: its next shop reads them again."""
+        self._stock.pop(tenant_id, None)
+
+    def forget_all(self) -> None:
+        self._stock.clear()
+
+    async def conversion(self, tenant_id: uuid.UUID) -> core.ConversionModel:
+        now = time.monotonic()
+        found = self._conversion.get(tenant_id)
+        if found is not None and now - found[0] < self.conversion_seconds:
+            return found[1]
+        async with self.session_factory() as session:
+            rows = await session.execute(
+                sa.select(
+                    OfferStat.offer_type, OfferStat.segment, OfferStat.shown, OfferStat.ordered
+                ).where(OfferStat.tenant_id == tenant_id)
+            )
+            model = core.ConversionModel({(r[0], r[1]): (int(r[2]), int(r[3])) for r in rows})
+        self._conversion[tenant_id] = (now, model)
+        return model
+
+
+def search_of(request: SearchRequest, snapshot: Snapshot) -> core.Search:
+    currency = request.currency or snapshot.tenant.base_currency
+    try:
+        money.currency(currency)
+    except money.UnknownCurrency as exc:
+        raise Invalid.field(("body", "currency"), f"{exc} (a selling currency)") from None
+    return core.Search(
+        origin=request.origin,
+        destination=request.destination,
+        day=request.date,
+        passengers=core.Passengers(
+            request.passengers.adults, request.passengers.children, request.passengers.infants
+        ),
+        currency=currency,
+        cabin=request.cabin,
+        customer=request.customer.model_dump(exclude_none=True),
+        channel=request.channel,
+        context=request.context,
+    )
+
+
+def scopes_of(flights: Sequence[FlightFacts], snapshot: Snapshot) -> set[str]:
+    """Where the counters of these flights' offers live: the flights, and the airport-days of
+    limited products counted per airport and day (lounges)."""
+    scopes = {f.scope for f in flights}
+    per_day = [
+        p
+        for p in snapshot.catalog.by_code.values()
+        if isinstance(p.attributes.get("inventory"), dict)
+        and p.attributes["inventory"].get("per") == "airport_day"
+    ]
+    if per_day:
+        scopes |= {f"airport:{f.origin}:{f.departure_date.isoformat()}" for f in flights}
+    return scopes
+
+
+def shop_for(
+    snapshot: Snapshot,
+    stock: StockMap,
+    conversion: core.ConversionModel,
+) -> core.Shop:
+    config = snapshot.shopping
+    return core.Shop(
+        catalog=snapshot.catalog,
+        pricing=snapshot.pricing,
+        bundles=config.bundles,
+        policy=config.policy,
+        rules=config.rules,
+        fares=config.fares,
+        conversion=conversion,
+        timezone=snapshot.tenant.timezone,
+        countries=config.countries,
+        stock=lambda key: stock.get(key.as_tuple()),
+    )
+
+
+def offer_json(
+    candidate: core.Candidate, *, offer_id: str, search_id: str, at: datetime, expires: datetime
+) -> dict[str, Any]:
+    bundle = candidate.bundle
+    return {
+        "offer_id": offer_id,
+        "search_id": search_id,
+        "offer_type": candidate.offer_type.type,
+        "bundle": None
+        if bundle is None
+        else {"id": str(bundle.id), "name": bundle.name, "version": bundle.version},
+        "cabin": candidate.cabin,
+        "flight": candidate.flight.summary(),
+        "items": candidate.items,
+        "omitted": candidate.omitted,
+        "price": candidate.price,
+        "currency": candidate.price["currency"],
+        "created_at": at.isoformat(),
+        "expires_at": expires.isoformat(),
+        "score": candidate.score,
+        "score_parts": candidate.parts,
+        "low_stock": candidate.low_stock,
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class Searched:
+    search_id: str
+    offers: list[dict[str, Any]]
+    warnings: list[str]
+    rows: list[dict[str, Any]]
+
+
+def run_search(
+    snapshot: Snapshot,
+    search: core.Search,
+    stock: StockMap,
+    conversion: core.ConversionModel,
+    at: datetime,
+    *,
+    only_bundle: BundleFacts | None = None,
+) -> Searched:
+    """The offers of a search, as shown, and the rows that store them."""
+    config = snapshot.shopping
+    flights = config.flights.find(search.origin, search.destination, search.day)
+    shop = shop_for(snapshot, stock, conversion)
+    if only_bundle is not None:
+        # A bundle's preview: its offer on every flight, active or not, nothing else.
+        shop = dataclasses.replace(
+            shop,
+            rules=core.OfferRules(
+                max_offers=max(1, len(flights)),
+                offer_types=(core.OfferType(only_bundle.bundle_type, 1, True),),
+            ),
+            bundles=BundleIndex.build([dataclasses.replace(only_bundle, is_active=True)]),
+        )
+    result = core.shop_offers(shop, search, flights, at)
+    search_id = uuid.uuid4().hex
+    offers: list[dict[str, Any]] = []
+    rows: list[dict[str, Any]] = []
+    basis = search.basis()
+    for candidate in result.offers:
+        offer_id = uuid.uuid4().hex
+        expires = core.expires_at(shop.rules, at, candidate.flight)
+        shown = offer_json(
+            candidate, offer_id=offer_id, search_id=search_id, at=at, expires=expires
+        )
+        offers.append(shown)
+        rows.append(
+            {
+                "id": offer_id,
+                "tenant_id": snapshot.tenant.id,
+                "search_id": search_id,
+                "offer_type": candidate.offer_type.type,
+                "segment": search.segment,
+                "flight_id": candidate.flight.id,
+                "total_minor": money.to_minor(candidate.total, search.currency),
+                "currency": search.currency,
+                "body": shown,
+                "basis": {
+                    "search": basis,
+                    "flight_id": str(candidate.flight.id),
+                    "offer_type": candidate.offer_type.type,
+                    "priority": candidate.offer_type.priority,
+                    "bundle_id": None if candidate.bundle is None else str(candidate.bundle.id),
+                    "needs": [n.as_json() for n in candidate.needs],
+                },
+                "created_at": at,
+                "expires_at": expires,
+            }
+        )
+    return Searched(search_id, offers, result.warnings, rows)
+
+
+async def store(session: AsyncSession, searched: Searched) -> None:
+    """Keep the offers, and count them as shown (per offer type and segment)."""
+    if not searched.rows:
+        return
+    await session.execute(sa.insert(StoredOffer), searched.rows)
+    counts: dict[tuple[uuid.UUID, str, str], int] = {}
+    for row in searched.rows:
+        key = (row["tenant_id"], row["offer_type"], row["segment"])
+        counts[key] = counts.get(key, 0) + 1
+    for (tenant_id, offer_type, segment), n in sorted(counts.items()):
+        await count(session, tenant_id, offer_type, segment, shown=n)
+
+
+async def count(
+    session: AsyncSession,
+    tenant_id: uuid.UUID,
+    offer_type: str,
+    segment: str,
+    *,
+    shown: int = 0,
+    ordered: int = 0,
+) -> None:
+    stmt = upsert.insert(session, OfferStat).values(
+        tenant_id=tenant_id, offer_type=offer_type, segment=segment, shown=shown, ordered=ordered
+    )
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["tenant_id", "offer_type", "segment"],
+        set_={
+            "shown": OfferStat.shown + shown,
+            "ordered": OfferStat.ordered + ordered,
+        },
+    )
+    await session.execute(stmt)
+
+
+# --- stored offers -------------------------------------------------------------------------------
+
+
+async def load_offer(
+    session: AsyncSession, tenant_id: uuid.UUID, offer_id: str, *, now: datetime
+) -> StoredOffer:
+    """The stored offer: 404 if unknown (or another tenant's), 410 once expired."""
+    offer = await session.get(StoredOffer, offer_id)
+    if offer is None or offer.tenant_id != tenant_id:
+        raise NotFound(f"No offer {offer_id}.")
+    if offer.expires_at <= now:
+        raise Gone(f"Offer {offer_id} expired at {offer.expires_at.isoformat()}; search again.")
+    return offer
+
+
+@dataclass(frozen=True, slots=True)
+class Repriced:
+    offer: dict[str, Any]
+    changed: bool
+    previous_total: str
+    needs: list[dict[str, Any]]
+
+
+def reprice(
+    snapshot: Snapshot,
+    stored: StoredOffer,
+    stock: StockMap,
+    conversion: core.ConversionModel,
+    at: datetime,
+) -> Repriced:
+    """The stored offer priced now, from the same search, flight and offer type. 409 if the flight
+    can no longer make it (sold out, cancelled, bundle gone)."""
+    basis = stored.basis
+    search = core.search_of(basis["search"])
+    config = snapshot.shopping
+    flight = config.flights.by_id.get(uuid.UUID(basis["flight_id"]))
+    if flight is None or flight.status != "scheduled":
+        raise Conflict(f"Offer {stored.id} is no longer available: its flight was cancelled.")
+    offer_type = core.OfferType(basis["offer_type"], int(basis.get("priority", 0)))
+    bundle = None
+    if basis.get("bundle_id"):
+        bundle = config.bundles.by_id.get(uuid.UUID(basis["bundle_id"]))
+        if bundle is None or not bundle.is_active:
+            raise Conflict(f"Offer {stored.id} is no longer available: its bundle was withdrawn.")
+    shop = shop_for(snapshot, stock, conversion)
+    try:
+        candidate = core.Builder(shop, search, at).build(flight, offer_type, bundle)
+    except core.Dropped as exc:
+        raise Conflict(f"Offer {stored.id} is no longer available: {exc}.") from None
+    shown = stored.body
+    offer = {
+        **shown,
+        "items": candidate.items,
+        "omitted": candidate.omitted,
+        "price": candidate.price,
+        "low_stock": candidate.low_stock,
+        "priced_at": at.isoformat(),
+    }
+    previous = shown["price"]["total"]
+    return Repriced(
+        offer,
+        candidate.price["total"] != previous,
+        previous,
+        [n.as_json() for n in candidate.needs],
+    )
+
+
+def needs_of(raw: Sequence[dict[str, Any]]) -> list[tuple[ResourceKey, int, int]]:
+    return [
+        (
+            ResourceKey(n["scope"], n["resource_type"], n["resource"]),
+            int(n["quantity"]),
+            int(n["capacity"]),
+        )
+        for n in raw
+    ]
