@@ -94,3 +94,64 @@ def problem(response: httpx.Response, status: int) -> dict[str, Any]:
 
 def error_locs(body: dict[str, Any]) -> list[list[Any]]:
     return [e["loc"] for e in body.get("errors", [])]
+
+
+FARE = {
+    "product_type": "FLIGHT",
+    "product_code": "FARE-ECONOMY",
+    "name": "Economy fare",
+    "category": "ECONOMY",
+    "base_price": "200.00",
+    "currency": "USD",
+    "cost": "120.00",
+}
+
+
+def departure_day(days: int = 10) -> str:
+    """A local departure date ``days`` ahead (far enough that no last-minute rule applies)."""
+    from datetime import UTC, datetime, timedelta
+
+    return (datetime.now(UTC).date() + timedelta(days=days)).isoformat()
+
+
+def add_flight(
+    owner: Api,
+    tenant: str,
+    *,
+    day: str | None = None,
+    number: str = "100",
+    cabins: dict[str, int] | None = None,
+    **fields: Any,
+) -> dict[str, Any]:
+    """A JFK→LHR flight departing 19:00 on ``day`` (default: 10 days ahead)."""
+    day = day or departure_day()
+    from datetime import date, timedelta
+
+    arrival = (date.fromisoformat(day) + timedelta(days=1)).isoformat()
+    body = {
+        "carrier": "OE",
+        "flight_number": number,
+        "origin": "JFK",
+        "destination": "LHR",
+        "departure_local": f"{day}T19:00:00",
+        "arrival_local": f"{arrival}T07:10:00",
+        "aircraft": "Boeing 787-9",
+        "cabins": cabins or {"ECONOMY": 200, "BUSINESS": 30},
+    } | fields
+    response = owner.post(f"/v1/admin/tenants/{tenant}/flights", json=body)
+    assert response.status_code == 201, response.text
+    return dict(response.json()["items"][0])
+
+
+def search(api: Api, *, day: str | None = None, **fields: Any) -> dict[str, Any]:
+    body = {"origin": "JFK", "destination": "LHR", "date": day or departure_day()} | fields
+    response = api.post("/v1/offers/search", json=body)
+    assert response.status_code == 200, response.text
+    return dict(response.json())
+
+
+def passengers(adults: int = 1, children: int = 0, infants: int = 0) -> list[dict[str, str]]:
+    kinds = ["ADULT"] * adults + ["CHILD"] * children + ["INFANT"] * infants
+    return [
+        {"type": kind, "given_name": f"P{i}", "surname": "Test"} for i, kind in enumerate(kinds)
+    ]

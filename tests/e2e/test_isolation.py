@@ -15,7 +15,17 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from tests.helpers import SEAT, Api, create_key, create_tenant, platform
+from tests.helpers import (
+    FARE,
+    SEAT,
+    Api,
+    add_flight,
+    create_key,
+    create_tenant,
+    passengers,
+    platform,
+    search,
+)
 
 ROLES = ("owner", "editor", "viewer", "runtime")
 PARAM = re.compile(r"{([^}]+)}")
@@ -53,7 +63,29 @@ def _tenant_a(client: TestClient) -> dict[str, str]:
         },
     ).json()
     owner.post(f"/v1/admin/experiments/{experiment['id']}/start")
+    owner.post("/v1/admin/tenants/AAA/products", json=FARE)
+    flight = add_flight(owner, "AAA")
+    inventory_rule = owner.post(
+        "/v1/admin/tenants/AAA/inventory-rules", json={"resource_type": "SEAT"}
+    ).json()
+    bundle = owner.post(
+        "/v1/admin/tenants/AAA/bundles",
+        json={
+            "bundle_name": "A only",
+            "bundle_type": "COMFORT",
+            "product_types": [{"type": "FLIGHT", "required": True}, {"type": "SEAT"}],
+        },
+    ).json()
+    offer_rules = owner.put("/v1/admin/tenants/AAA/offer-rules", json={"max_offers": 3}).json()
+    fare_settings = owner.put("/v1/admin/tenants/AAA/fare-settings", json={}).json()
+    offer = search(owner)["offers"][0]
+    order = owner.post(
+        "/v1/orders",
+        json={"offer_id": offer["offer_id"], "passengers": passengers()},
+        headers={"Idempotency-Key": "a-only"},
+    ).json()
     key_id = owner.get("/v1/admin/tenants/AAA/api-keys").json()["items"][0]["id"]
+    runtime = create_key(client, "AAA", "runtime")
     return {
         "tenant": "AAA",
         "products": product["id"],
@@ -62,8 +94,16 @@ def _tenant_a(client: TestClient) -> dict[str, str]:
         "experiments": experiment["id"],
         "key": "a-only",  # the flag's and the experiment's key
         "key_id": key_id,
+        "runtime": runtime,
         "product_code": "A-ONLY",
         "iata": "JFK",
+        "flights": flight["id"],
+        "inventory-rules": inventory_rule["id"],
+        "bundles": bundle["id"],
+        "offer-rules": offer_rules["id"],
+        "fare-settings": fare_settings["id"],
+        "offer_id": offer["offer_id"],
+        "orders": order["id"],
     }
 
 
@@ -105,6 +145,12 @@ def _state(client: TestClient, a: dict[str, str]) -> Any:
         admin.get(f"/v1/admin/feature-flags/{a['feature-flags']}").json(),
         admin.get(f"/v1/admin/experiments/{a['experiments']}").json(),
         admin.get(f"/v1/experiments/{a['experiments']}/results").json()["sample_ratio"],
+        admin.get(f"/v1/admin/bundles/{a['bundles']}").json(),
+        admin.get(f"/v1/admin/inventory-rules/{a['inventory-rules']}").json(),
+        admin.get("/v1/admin/tenants/AAA/offer-rules").json(),
+        admin.get(f"/v1/admin/flights/{a['flights']}").json(),
+        Api(admin.client, a["runtime"]).get(f"/v1/orders/{a['orders']}").json()["status"],
+        Api(admin.client, a["runtime"]).get(f"/v1/offers/{a['offer_id']}").status_code,
     )
 
 
@@ -122,6 +168,13 @@ def test_no_key_of_another_tenant_can_see_or_touch_a_tenants_objects_on_any_rout
         "key_id": str(uuid.uuid4()),
         "product_code": "NO-SUCH-CODE",
         "iata": "LHR",
+        "flights": str(uuid.uuid4()),
+        "inventory-rules": str(uuid.uuid4()),
+        "bundles": str(uuid.uuid4()),
+        "offer-rules": str(uuid.uuid4()),
+        "fare-settings": str(uuid.uuid4()),
+        "offer_id": uuid.uuid4().hex,
+        "orders": str(uuid.uuid4()),
     }
     create_tenant(client, "BBB")
     b_keys = {role: Api(client, create_key(client, "BBB", role)) for role in ROLES}

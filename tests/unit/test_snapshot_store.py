@@ -13,6 +13,7 @@ from offerengine.experiments.core import ExperimentIndex
 from offerengine.flags.core import FlagIndex
 from offerengine.network.core import Network
 from offerengine.pricing.core import PricingIndex
+from offerengine.shopping.core import ShoppingConfig
 from offerengine.snapshots.core import Snapshot, TenantFacts
 from offerengine.snapshots.store import SnapshotStore
 
@@ -43,6 +44,7 @@ class FakeConfig:
             pricing=PricingIndex.build([], []),
             flags=FlagIndex.build([]),
             experiments=ExperimentIndex.build([]),
+            shopping=ShoppingConfig.empty(),
         )
 
 

@@ -133,16 +133,13 @@ async def add_flights(
         errors = list(dict.fromkeys(errors))
     raise_if_any(errors)
     made = [_flight(tenant.id, data, schedule_id) for data in flights]
-    existing = set(
-        (
-            await session.execute(
-                sa.select(Flight.carrier, Flight.flight_number, Flight.departure_date).where(
-                    Flight.tenant_id == tenant.id,
-                    Flight.departure_date.in_({f.departure_date for f in made}),
-                )
-            )
-        ).tuples()
+    rows = await session.execute(
+        sa.select(Flight.carrier, Flight.flight_number, Flight.departure_date).where(
+            Flight.tenant_id == tenant.id,
+            Flight.departure_date.in_({f.departure_date for f in made}),
+        )
     )
+    existing = {tuple(row) for row in rows}
     fresh: list[Flight] = []
     for flight in made:
         key = (flight.carrier, flight.flight_number, flight.departure_date)

@@ -3,21 +3,23 @@
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 from typing import Annotated, cast
 
-from fastapi import Header, Query, Request, Response, status
+from fastapi import Depends, Header, Query, Request, Response, status
 
+from offerengine.auth.scoping import owned_loader
 from offerengine.context import AppContext
 from offerengine.db.base import utcnow
 from offerengine.deps import DbSession
 from offerengine.http.routing import router
 from offerengine.orders import service
+from offerengine.orders.models import Order
 from offerengine.orders.schemas import OrderConfirm, OrderCreate, OrderRead, OrderStatus
 from offerengine.pagination import Page
 from offerengine.snapshots.deps import RuntimeSnapshot
 
 api = router(tags=["orders"])
+PathOrder = Annotated[Order, Depends(owned_loader(Order, "order"))]
 IdempotencyKey = Annotated[
     str,
     Header(
@@ -74,22 +76,20 @@ async def list_orders(
 
 
 @api.get("/v1/orders/{id:uuid}", operation_id="getOrder")
-async def get_order(snapshot: RuntimeSnapshot, session: DbSession, id: uuid.UUID) -> OrderRead:
+async def get_order(order: PathOrder, _: RuntimeSnapshot, session: DbSession) -> OrderRead:
     """An order; a HELD order past its hold is EXPIRED from this read on."""
-    order = await service.load(session, snapshot.tenant.id, id)
     return OrderRead.of(await service.settle(session, order, now=utcnow()))
 
 
 @api.post("/v1/orders/{id:uuid}/confirm", operation_id="confirmOrder")
 async def confirm_order(
     request: Request,
+    order: PathOrder,
     snapshot: RuntimeSnapshot,
     session: DbSession,
-    id: uuid.UUID,
     body: OrderConfirm,
 ) -> OrderRead:
     """HELD → CONFIRMED: the held units become sold. 410 if the hold expired first."""
-    order = await service.load(session, snapshot.tenant.id, id)
     done = await service.confirm(
         session, order, payment_reference=body.payment_reference, now=utcnow()
     )
@@ -99,10 +99,9 @@ async def confirm_order(
 
 @api.post("/v1/orders/{id:uuid}/cancel", operation_id="cancelOrder")
 async def cancel_order(
-    request: Request, snapshot: RuntimeSnapshot, session: DbSession, id: uuid.UUID
+    request: Request, order: PathOrder, snapshot: RuntimeSnapshot, session: DbSession
 ) -> OrderRead:
     """→ CANCELLED, giving back what the order held (or had bought). Cancelling again is a no-op."""
-    order = await service.load(session, snapshot.tenant.id, id)
     done = await service.cancel(session, order, now=utcnow())
     _forget_stock(request, snapshot)
     return OrderRead.of(done)

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from offerengine import money
-from offerengine.errors import Conflict, FieldError, Gone, Invalid, NotFound, raise_if_any
+from offerengine.errors import Conflict, FieldError, Gone, Invalid, raise_if_any
 from offerengine.events.models import Event
 from offerengine.inventory import service as inventory
 from offerengine.observability.logging import get_logger
@@ -162,13 +162,6 @@ def low_inventory_event(tenant_id: uuid.UUID, h: inventory.Held, now: datetime) 
         occurred_at=now,
         received_at=now,
     )
-
-
-async def load(session: AsyncSession, tenant_id: uuid.UUID, order_id: uuid.UUID) -> Order:
-    order = await session.get(Order, order_id)
-    if order is None or order.tenant_id != tenant_id:
-        raise NotFound(f"No order {order_id}.")
-    return order
 
 
 async def _move(

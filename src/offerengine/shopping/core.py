@@ -152,6 +152,18 @@ class ShoppingConfig:
     countries: Mapping[str, str]
     webhook: str | None = None
 
+    @classmethod
+    def empty(cls) -> ShoppingConfig:
+        """No flights, bundles or rules: the defaults."""
+        return cls(
+            FlightIndex.build([]),
+            BundleIndex.build([]),
+            InventoryPolicy.build([]),
+            OfferRules(),
+            FareSettings(),
+            {},
+        )
+
 
 # --- the conversion estimate -------------------------------------------------------------------
 
