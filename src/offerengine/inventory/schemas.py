@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime, time
+from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from typing import Annotated, Any, Literal, Self
 
@@ -140,8 +140,8 @@ class FlightRead(BaseModel):
             departure_date=flight.departure_date,
             departure_local=flight.departure_local,
             arrival_local=flight.arrival_local,
-            departure_at=flight.departure_at,
-            arrival_at=flight.arrival_at,
+            departure_at=flight.departure_at.astimezone(UTC),
+            arrival_at=flight.arrival_at.astimezone(UTC),
             aircraft=flight.aircraft,
             cabins=dict(flight.cabins),
             ancillary_capacity=dict(flight.ancillary_capacity),

@@ -1,0 +1,570 @@
+"""Shopping end to end over HTTP: flights and schedules, bundles, offer rules, fare settings,
+search, stored offers, re-pricing, and orders that hold inventory."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from offerengine.orders import service as orders
+from tests.helpers import (
+    FARE,
+    Api,
+    add_flight,
+    create_key,
+    departure_day,
+    error_locs,
+    passengers,
+    problem,
+    search,
+    tenant_api,
+)
+
+LEGROOM = {
+    "product_type": "SEAT",
+    "product_code": "SEAT-EXTRA-LEG",
+    "name": "Extra legroom seat",
+    "category": "EXTRA_LEGROOM",
+    "base_price": "45.00",
+    "cost": "6.00",
+    "metadata": {"inventory": {"per": "flight", "capacity": 4}},
+}
+MEAL = {
+    "product_type": "MEAL",
+    "product_code": "MEAL-HOT",
+    "name": "Hot meal",
+    "category": "HOT",
+    "base_price": "18.00",
+    "cost": "7.50",
+}
+LOUNGE = {
+    "product_type": "LOUNGE",
+    "product_code": "LOUNGE",
+    "name": "Lounge",
+    "base_price": "55.00",
+    "metadata": {"inventory": {"per": "airport_day", "capacity": 2}},
+}
+COMFORT = {
+    "bundle_name": "Comfort Bundle",
+    "bundle_type": "COMFORT",
+    "product_types": [
+        {"type": "FLIGHT", "required": True},
+        {"type": "SEAT", "category": "EXTRA_LEGROOM", "required": False},
+        {"type": "MEAL", "category": "HOT", "required": False},
+    ],
+    "discount_percentage": "10.0",
+    "priority": 2,
+}
+
+
+@pytest.fixture
+def airline(client: TestClient) -> tuple[Api, Api, dict[str, Any]]:
+    """An airline with an economy fare, two ancillaries, a comfort bundle and one flight."""
+    owner = tenant_api(client, "OE")
+    for product in (FARE, LEGROOM, MEAL):
+        assert owner.post("/v1/admin/tenants/OE/products", json=product).status_code == 201
+    assert owner.post("/v1/admin/tenants/OE/bundles", json=COMFORT).status_code == 201
+    flight = add_flight(owner, "OE")
+    return owner, Api(client, create_key(client, "OE", "runtime")), flight
+
+
+def _by_type(result: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {o["offer_type"]: o for o in result["offers"]}
+
+
+# --- flights ------------------------------------------------------------------------------------
+
+
+def test_a_flight_gets_the_airports_zones_and_a_list_skips_existing(client: TestClient) -> None:
+    owner = tenant_api(client, "OE")
+    flight = add_flight(owner, "OE", day="2030-07-01")
+    # New York is on daylight time in July (UTC-4); London on BST (UTC+1).
+    assert flight["departure_at"].startswith("2030-07-01T23:00:00")
+    assert flight["arrival_at"].startswith("2030-07-02T06:10:00")
+    again = owner.post(
+        "/v1/admin/tenants/OE/flights",
+        json=[
+            {**_flight_body("2030-07-01"), "flight_number": "100"},
+            {**_flight_body("2030-07-01"), "flight_number": "200"},
+        ],
+    )
+    assert again.status_code == 201, again.text
+    assert (again.json()["created"], again.json()["skipped"]) == (1, 1)
+    listed = owner.get(
+        "/v1/admin/tenants/OE/flights", params={"origin": "JFK", "date": "2030-07-01"}
+    ).json()["items"]
+    assert [f["flight_number"] for f in listed] == ["100", "200"]
+
+
+def _flight_body(day: str) -> dict[str, Any]:
+    nxt = (date.fromisoformat(day) + timedelta(days=1)).isoformat()
+    return {
+        "carrier": "OE",
+        "flight_number": "300",
+        "origin": "JFK",
+        "destination": "LHR",
+        "departure_local": f"{day}T19:00:00",
+        "arrival_local": f"{nxt}T07:10:00",
+        "cabins": {"ECONOMY": 100},
+    }
+
+
+def test_bad_flights_are_refused_naming_the_field_and_nothing_is_added(
+    client: TestClient,
+) -> None:
+    owner = tenant_api(client, "OE")
+    body = [
+        _flight_body("2030-07-01"),
+        {**_flight_body("2030-07-01"), "flight_number": "301", "destination": "XQZ"},
+        {**_flight_body("2030-07-01"), "flight_number": "302", "arrival_local": "2030-07-01T10:00"},
+        {
+            **_flight_body("2030-07-01"),
+            "flight_number": "303",
+            "ancillary_capacity": {"NO-SUCH": 3},
+        },
+    ]
+    found = problem(owner.post("/v1/admin/tenants/OE/flights", json=body), 422)
+    assert error_locs(found) == [
+        ["body", "flights", 1, "destination"],
+        ["body", "flights", 2, "arrival_local"],
+        ["body", "flights", 3, "ancillary_capacity", "NO-SUCH"],
+    ]
+    assert owner.get("/v1/admin/tenants/OE/flights").json()["items"] == []
+    zoned = {**_flight_body("2030-07-01"), "departure_local": "2030-07-01T19:00:00+02:00"}
+    problem(owner.post("/v1/admin/tenants/OE/flights", json=zoned), 422)
+
+
+def test_a_schedule_makes_one_flight_per_matching_day(client: TestClient) -> None:
+    owner = tenant_api(client, "OE")
+    response = owner.post(
+        "/v1/admin/tenants/OE/schedules",
+        json={
+            "carrier": "OE",
+            "flight_number": "100",
+            "origin": "JFK",
+            "destination": "LHR",
+            "departure_time": "19:00",
+            "arrival_time": "07:10",
+            "arrival_day_offset": 1,
+            "days_of_week": ["MON", "WED", "FRI"],
+            "start_date": "2030-03-04",  # a Monday
+            "end_date": "2030-03-17",
+            "cabins": {"ECONOMY": 200},
+        },
+    )
+    assert response.status_code == 201, response.text
+    made = response.json()
+    assert made["created"] == 6
+    days = [f["departure_date"] for f in made["items"]]
+    assert days == [
+        "2030-03-04",
+        "2030-03-06",
+        "2030-03-08",
+        "2030-03-11",
+        "2030-03-13",
+        "2030-03-15",
+    ]
+    # The US moves to daylight time on 10 March 2030: the local time stays, the instant moves.
+    assert made["items"][0]["departure_at"].startswith("2030-03-05T00:00:00")
+    assert made["items"][3]["departure_at"].startswith("2030-03-11T23:00:00")
+
+
+# --- search -------------------------------------------------------------------------------------
+
+
+def test_search_prices_the_flight_as_simulate_does_and_adds_the_bundle(
+    airline: tuple[Api, Api, dict[str, Any]],
+) -> None:
+    owner, runtime, flight = airline
+    owner.post(
+        "/v1/admin/tenants/OE/pricing-rules",
+        json={
+            "rule_name": "Demand",
+            "rule_type": "DEMAND",
+            "product_type": "FLIGHT",
+            "adjustments": {"type": "MULTIPLIER", "formula": "1.0 + utilization * 2"},
+        },
+    )
+    result = search(runtime, passengers={"adults": 2, "children": 1, "infants": 1})
+    offers = _by_type(result)
+    assert set(offers) == {"FLIGHT_ONLY", "COMFORT"}
+    only = offers["FLIGHT_ONLY"]
+    fare = only["items"][0]
+    assert only["flight"]["flight_id"] == flight["id"]
+    assert fare["pricing"]["final_price"] == "200.00"  # nothing sold yet: utilization 0
+    assert fare["passengers"] == [
+        {"type": "ADULT", "count": 2, "unit_price": "200.00"},
+        {"type": "CHILD", "count": 1, "unit_price": "150.00"},
+        {"type": "INFANT", "count": 1, "unit_price": "20.00"},
+    ]
+    assert only["price"]["total"] == "570.00"
+    comfort = offers["COMFORT"]
+    seat, meal = comfort["items"][1:]
+    # 10 % off the ancillaries, per seated passenger; never off the fare.
+    assert seat["price"] == {
+        "base": "135.00",
+        "subtotal": "135.00",
+        "discount": "-13.50",
+        "discount_percentage": "10",
+        "total": "121.50",
+    }
+    assert meal["price"]["total"] == "48.60"
+    assert comfort["price"]["total"] == "740.10"  # 570 + 121.50 + 48.60
+    assert comfort["price"]["per_passenger"] == [
+        {"type": "ADULT", "count": 2, "total": "256.70"},
+        {"type": "CHILD", "count": 1, "total": "206.70"},
+        {"type": "INFANT", "count": 1, "total": "20.00"},
+    ]
+    for offer in result["offers"]:
+        assert set(offer["score_parts"]) >= {"conversion_probability", "margin"}
+        expires = datetime.fromisoformat(offer["expires_at"])
+        assert timedelta(minutes=14) < expires - datetime.now(UTC) <= timedelta(minutes=15)
+
+
+def test_taxes_and_selling_currency_follow_the_fare_settings(
+    airline: tuple[Api, Api, dict[str, Any]],
+) -> None:
+    owner, runtime, _ = airline
+    settings = {
+        "child_ratio": "0.5",
+        "taxes": [
+            {
+                "code": "US",
+                "name": "US fee",
+                "kind": "FIXED",
+                "amount": "20",
+                "currency": "USD",
+                "country": "US",
+                "passenger_types": ["ADULT", "CHILD"],
+            },
+            {
+                "code": "GB",
+                "name": "UK duty",
+                "kind": "PERCENTAGE",
+                "amount": "10",
+                "airport": "LHR",
+                "applies_to": "ARRIVAL",
+            },
+            {
+                "code": "FR",
+                "name": "Not here",
+                "kind": "PERCENTAGE",
+                "amount": "50",
+                "country": "FR",
+            },
+        ],
+        "exchange_rates": [{"from": "USD", "to": "EUR", "rate": "0.9"}],
+    }
+    response = owner.put("/v1/admin/tenants/OE/fare-settings", json=settings)
+    assert response.status_code == 200, response.text
+    only = _by_type(search(runtime, passengers={"adults": 1, "children": 1}, currency="EUR"))[
+        "FLIGHT_ONLY"
+    ]
+    assert only["currency"] == "EUR"
+    assert [p["unit_price"] for p in only["items"][0]["passengers"]] == ["180.00", "90.00"]
+    taxes = {t["code"]: t for t in only["price"]["taxes"]}
+    assert set(taxes) == {"US", "GB"}
+    assert taxes["US"]["amount"] == "36.00"  # 2 × USD 20 → EUR 18
+    assert taxes["GB"]["amount"] == "27.00"  # 10 % of 180 + 90
+    assert only["price"]["total"] == "333.00"
+    found = problem(
+        runtime.post(
+            "/v1/offers/search",
+            json={
+                "origin": "JFK",
+                "destination": "LHR",
+                "date": departure_day(),
+                "currency": "NUC",
+            },
+        ),
+        422,
+    )
+    assert error_locs(found) == [["body", "currency"]]
+    missing_rate = search(runtime, currency="JPY")
+    assert missing_rate["offers"] == []
+    assert any("no exchange rate from USD to JPY" in w for w in missing_rate["warnings"])
+
+
+def test_search_validation_and_empty_results(airline: tuple[Api, Api, dict[str, Any]]) -> None:
+    _, runtime, _ = airline
+    empty = search(runtime, day=departure_day(40))
+    assert empty["offers"] == [] and "no flights" in empty["warnings"][0]
+    for body, loc in (
+        ({"destination": "LHR", "date": "2030-01-01"}, ["body", "origin"]),
+        ({"origin": "JFK", "destination": "LHR", "date": "2030-13-01"}, ["body", "date"]),
+        (
+            {
+                "origin": "JFK",
+                "destination": "LHR",
+                "date": "2030-01-01",
+                "passengers": {"adults": 1, "infants": 2},
+            },
+            ["body", "passengers"],
+        ),
+        ({"origin": "JFK", "destination": "JFK", "date": "2030-01-01"}, ["body"]),
+    ):
+        found = problem(runtime.post("/v1/offers/search", json=body), 422)
+        assert error_locs(found) == [loc], body
+
+
+def test_a_sold_out_optional_item_is_left_out_and_a_required_one_drops_the_bundle(
+    airline: tuple[Api, Api, dict[str, Any]],
+) -> None:
+    owner, runtime, _ = airline
+    comfort = _by_type(search(runtime, passengers={"adults": 5}))["COMFORT"]
+    assert [i["product_code"] for i in comfort["items"]] == ["FARE-ECONOMY", "MEAL-HOT"]
+    assert comfort["omitted"] == [
+        {"type": "SEAT", "category": "EXTRA_LEGROOM", "reason": "sold out"}
+    ]
+    assert owner.post("/v1/admin/tenants/OE/products", json=LOUNGE).status_code == 201
+    owner.post(
+        "/v1/admin/tenants/OE/bundles",
+        json={
+            "bundle_name": "Lounge pack",
+            "bundle_type": "LOUNGE_PACK",
+            "product_types": [
+                {"type": "FLIGHT", "required": True},
+                {"type": "LOUNGE", "required": True},
+            ],
+        },
+    )
+    three = search(runtime, passengers={"adults": 3})
+    assert "LOUNGE_PACK" not in _by_type(three)
+    assert any("required LOUNGE: sold out" in w for w in three["warnings"])
+    assert "LOUNGE_PACK" in _by_type(search(runtime, passengers={"adults": 2}))
+
+
+def test_offer_rules_choose_the_mix_count_and_expiry(
+    airline: tuple[Api, Api, dict[str, Any]],
+) -> None:
+    owner, runtime, _ = airline
+    add_flight(owner, "OE", number="200")
+    assert owner.get("/v1/admin/tenants/OE/offer-rules").json()["version"] == 0
+    rules = {
+        "max_offers": 3,
+        "offer_types": [
+            {"type": "FLIGHT_ONLY", "priority": 1, "always_include": True},
+            {"type": "COMFORT", "priority": 2, "always_include": True},
+        ],
+        "ranking_weights": {"conversion_probability": 0, "profit_margin": 1},
+        "expiry_minutes": 5,
+    }
+    saved = owner.put("/v1/admin/tenants/OE/offer-rules", json=rules)
+    assert saved.status_code == 200, saved.text
+    offers = search(runtime)["offers"]
+    assert len(offers) == 3
+    assert {o["offer_type"] for o in offers} == {"FLIGHT_ONLY", "COMFORT"}
+    assert [o["score"] for o in offers] == sorted((o["score"] for o in offers), reverse=True)
+    expires = datetime.fromisoformat(offers[0]["expires_at"])
+    assert expires - datetime.now(UTC) <= timedelta(minutes=5)
+    bad = {**rules, "ranking_weights": {"conversion_probability": 0, "profit_margin": 0}}
+    problem(owner.put("/v1/admin/tenants/OE/offer-rules", json=bad), 422)
+    history = owner.get(f"/v1/admin/offer-rules/{saved.json()['id']}/versions").json()
+    assert [v["version"] for v in history["items"]] == [1]
+
+
+def test_bundle_preview_stores_and_holds_nothing(
+    airline: tuple[Api, Api, dict[str, Any]],
+) -> None:
+    owner, runtime, flight = airline
+    bundle = owner.get("/v1/admin/tenants/OE/bundles").json()["items"][0]
+    response = owner.post(
+        f"/v1/admin/bundles/{bundle['id']}/test",
+        json={"search_params": {"origin": "JFK", "destination": "LHR", "date": departure_day()}},
+    )
+    assert response.status_code == 200, response.text
+    offers = response.json()["offers"]
+    assert [o["offer_type"] for o in offers] == ["COMFORT"]
+    assert offers[0]["items"][0]["pricing"]["steps"] == []
+    assert runtime.get(f"/v1/offers/{offers[0]['offer_id']}").status_code == 404
+    live = runtime.get(f"/v1/inventory/flights/{flight['id']}").json()
+    assert all(c["held"] == 0 and c["sold"] == 0 for c in live["cabins"] + live["ancillaries"])
+
+
+# --- offers and orders -------------------------------------------------------------------------------
+
+
+def test_search_price_order_confirm(airline: tuple[Api, Api, dict[str, Any]]) -> None:
+    owner, runtime, flight = airline
+    offer = _by_type(search(runtime, passengers={"adults": 2}))["COMFORT"]
+    assert runtime.get(f"/v1/offers/{offer['offer_id']}").json() == offer
+    again = runtime.post(f"/v1/offers/{offer['offer_id']}/price").json()
+    assert again["price_changed"] is False and again["offer"]["price"] == offer["price"]
+
+    body = {"offer_id": offer["offer_id"], "passengers": passengers(2)}
+    made = runtime.post("/v1/orders", json=body, headers={"Idempotency-Key": "order-1"})
+    assert made.status_code == 201, made.text
+    order = made.json()
+    assert order["status"] == "HELD" and order["total"] == offer["price"]["total"]
+    held = {(h["resource_type"], h["resource"]): h["quantity"] for h in order["holds"]}
+    assert held == {("SEAT", "ECONOMY"): 2, ("SEAT", "SEAT-EXTRA-LEG"): 2}
+    repeat = runtime.post("/v1/orders", json=body, headers={"Idempotency-Key": "order-1"})
+    assert repeat.status_code == 200 and repeat.json()["id"] == order["id"]
+    other = {**body, "passengers": passengers(2)[::-1]}
+    found = problem(
+        runtime.post("/v1/orders", json=other, headers={"Idempotency-Key": "order-1"}), 422
+    )
+    assert error_locs(found) == [["header", "Idempotency-Key"]]
+
+    live = runtime.get(f"/v1/inventory/flights/{flight['id']}").json()
+    economy = next(c for c in live["cabins"] if c["resource"] == "ECONOMY")
+    assert (economy["held"], economy["sold"]) == (2, 0)
+
+    confirmed = runtime.post(
+        f"/v1/orders/{order['id']}/confirm", json={"payment_reference": "PAY-1"}
+    )
+    assert confirmed.status_code == 200 and confirmed.json()["status"] == "CONFIRMED"
+    live = runtime.get(f"/v1/inventory/flights/{flight['id']}").json()
+    economy = next(c for c in live["cabins"] if c["resource"] == "ECONOMY")
+    assert (economy["held"], economy["sold"]) == (0, 2)
+    cancelled = runtime.post(f"/v1/orders/{order['id']}/cancel").json()
+    assert cancelled["status"] == "CANCELLED"
+    live = runtime.get(f"/v1/inventory/flights/{flight['id']}").json()
+    assert all(c["held"] == 0 and c["sold"] == 0 for c in live["cabins"] + live["ancillaries"])
+    listed = runtime.get("/v1/orders", params={"status": "CANCELLED"}).json()["items"]
+    assert [o["id"] for o in listed] == [order["id"]]
+
+
+def test_orders_refuse_what_does_not_fit_and_change_nothing(
+    airline: tuple[Api, Api, dict[str, Any]],
+) -> None:
+    owner, runtime, flight = airline
+    offer = _by_type(search(runtime, passengers={"adults": 3}))["COMFORT"]
+    wrong = {"offer_id": offer["offer_id"], "passengers": passengers(2, 1)}
+    found = problem(runtime.post("/v1/orders", json=wrong, headers={"Idempotency-Key": "a"}), 422)
+    assert error_locs(found) == [["body", "passengers"]]
+    missing_key = runtime.post("/v1/orders", json=wrong)
+    assert ["header", "Idempotency-Key"] in error_locs(problem(missing_key, 422))
+    unknown = {"offer_id": "nope", "passengers": passengers(3)}
+    problem(runtime.post("/v1/orders", json=unknown, headers={"Idempotency-Key": "b"}), 404)
+
+    # Someone else buys 2 of the 4 extra-legroom seats: 3 no longer fit, and the order holds
+    # nothing at all (not even the economy seats it could have had).
+    other = _by_type(search(runtime, passengers={"adults": 2}))["COMFORT"]
+    first = {"offer_id": other["offer_id"], "passengers": passengers(2)}
+    assert (
+        runtime.post("/v1/orders", json=first, headers={"Idempotency-Key": "c"}).status_code == 201
+    )
+    late = {"offer_id": offer["offer_id"], "passengers": passengers(3)}
+    problem(runtime.post("/v1/orders", json=late, headers={"Idempotency-Key": "d"}), 409)
+    live = runtime.get(f"/v1/inventory/flights/{flight['id']}").json()
+    assert {c["resource"]: c["held"] for c in live["cabins"] + live["ancillaries"]} == {
+        "ECONOMY": 2,
+        "BUSINESS": 0,
+        "SEAT-EXTRA-LEG": 2,
+    }
+    # Without the extra-legroom seats the same offer can be booked.
+    seat_id = next(i["item_id"] for i in offer["items"] if i["product_code"] == "SEAT-EXTRA-LEG")
+    meal_id = next(i["item_id"] for i in offer["items"] if i["product_code"] == "MEAL-HOT")
+    partial = {**late, "selected_optional_items": [meal_id]}
+    made = runtime.post("/v1/orders", json=partial, headers={"Idempotency-Key": "e"})
+    assert made.status_code == 201, made.text
+    assert [i["product_code"] for i in made.json()["items"]] == ["FARE-ECONOMY", "MEAL-HOT"]
+    assert Decimal(made.json()["total"]) < Decimal(offer["price"]["total"])
+    bad = {**late, "selected_optional_items": [seat_id, "flight"]}
+    found = problem(runtime.post("/v1/orders", json=bad, headers={"Idempotency-Key": "f"}), 422)
+    assert error_locs(found) == [["body", "selected_optional_items", 1]]
+
+
+def test_reprice_sees_new_rules_and_sold_out_flights(
+    airline: tuple[Api, Api, dict[str, Any]],
+) -> None:
+    owner, runtime, _ = airline
+    offer = _by_type(search(runtime))["FLIGHT_ONLY"]
+    owner.post(
+        "/v1/admin/tenants/OE/pricing-rules",
+        json={
+            "rule_name": "Up",
+            "rule_type": "CUSTOM",
+            "product_type": "FLIGHT",
+            "adjustments": {"type": "MULTIPLIER", "value": 1.1},
+        },
+    )
+    again = runtime.post(f"/v1/offers/{offer['offer_id']}/price").json()
+    assert again["price_changed"] is True
+    assert (again["previous_total"], again["offer"]["price"]["total"]) == ("200.00", "220.00")
+    small = add_flight(owner, "OE", number="900", day=departure_day(11), cabins={"ECONOMY": 1})
+    one = _by_type(search(runtime, day=departure_day(11)))["FLIGHT_ONLY"]
+    assert one["flight"]["flight_id"] == small["id"]
+    taker = _by_type(search(runtime, day=departure_day(11)))["FLIGHT_ONLY"]
+    order = {"offer_id": taker["offer_id"], "passengers": passengers(1)}
+    assert (
+        runtime.post("/v1/orders", json=order, headers={"Idempotency-Key": "x"}).status_code == 201
+    )
+    problem(runtime.post(f"/v1/offers/{one['offer_id']}/price"), 409)
+
+
+def test_expired_offers_and_holds(
+    airline: tuple[Api, Api, dict[str, Any]], client: TestClient
+) -> None:
+    owner, runtime, flight = airline
+    owner.put("/v1/admin/tenants/OE/offer-rules", json={"expiry_minutes": 1})
+    offer = _by_type(search(runtime))["FLIGHT_ONLY"]
+    made = runtime.post(
+        "/v1/orders",
+        json={"offer_id": offer["offer_id"], "passengers": passengers(1)},
+        headers={"Idempotency-Key": "exp"},
+    ).json()
+    context = client.app.state.context  # type: ignore[attr-defined]
+
+    async def sweep(at: datetime) -> int:
+        async with context.session_factory() as session:
+            count = await orders.sweep(session, now=at)
+            await session.commit()
+        return count
+
+    assert asyncio.run(sweep(datetime.now(UTC))) == 0
+    assert asyncio.run(sweep(datetime.now(UTC) + timedelta(minutes=16))) == 1
+    order = runtime.get(f"/v1/orders/{made['id']}").json()
+    assert order["status"] == "EXPIRED"
+    live = runtime.get(f"/v1/inventory/flights/{flight['id']}").json()
+    assert all(c["held"] == 0 for c in live["cabins"])
+    problem(
+        runtime.post(f"/v1/orders/{made['id']}/confirm", json={"payment_reference": "late"}), 410
+    )
+
+
+def test_low_inventory_is_reported_once_per_crossing(
+    airline: tuple[Api, Api, dict[str, Any]], client: TestClient
+) -> None:
+    owner, runtime, flight = airline
+    owner.post(
+        "/v1/admin/tenants/OE/inventory-rules",
+        json={
+            "resource_type": "SEAT",
+            "min_availability_threshold": 199,
+            "overbooking_percentage": 0,
+        },
+    )
+    for n in range(2):
+        offer = _by_type(search(runtime))["FLIGHT_ONLY"]
+        order = {"offer_id": offer["offer_id"], "passengers": passengers(1)}
+        assert (
+            runtime.post(
+                "/v1/orders", json=order, headers={"Idempotency-Key": f"low{n}"}
+            ).status_code
+            == 201
+        )
+    offer = _by_type(search(runtime))["FLIGHT_ONLY"]
+    assert offer["items"][0]["availability"] == {"status": "low", "remaining": 198}
+    assert offer["low_stock"] == ["ECONOMY seats"]
+    context = client.app.state.context  # type: ignore[attr-defined]
+
+    async def events() -> list[Any]:
+        import sqlalchemy as sa
+
+        from offerengine.events.models import Event
+
+        async with context.session_factory() as session:
+            return list(
+                await session.scalars(sa.select(Event).where(Event.type == "low_inventory"))
+            )
+
+    found = asyncio.run(events())
+    assert len(found) == 1
+    assert found[0].properties["resource"] == "ECONOMY"
