@@ -293,7 +293,8 @@ def test_taxes_and_selling_currency_follow_the_fare_settings(
 def test_search_validation_and_empty_results(airline: tuple[Api, Api, dict[str, Any]]) -> None:
     _, runtime, _ = airline
     empty = search(runtime, day=departure_day(40))
-    assert empty["offers"] == [] and "no flights" in empty["warnings"][0]
+    assert empty["offers"] == []
+    assert "no flights" in empty["warnings"][0]
     for body, loc in (
         ({"destination": "LHR", "date": "2030-01-01"}, ["body", "origin"]),
         ({"origin": "JFK", "destination": "LHR", "date": "2030-13-01"}, ["body", "date"]),
@@ -390,21 +391,24 @@ def test_bundle_preview_stores_and_holds_nothing(
 
 
 def test_search_price_order_confirm(airline: tuple[Api, Api, dict[str, Any]]) -> None:
-    owner, runtime, flight = airline
+    _owner, runtime, flight = airline
     offer = _by_type(search(runtime, passengers={"adults": 2}))["COMFORT"]
     assert runtime.get(f"/v1/offers/{offer['offer_id']}").json() == offer
     again = runtime.post(f"/v1/offers/{offer['offer_id']}/price").json()
-    assert again["price_changed"] is False and again["offer"]["price"] == offer["price"]
+    assert again["price_changed"] is False
+    assert again["offer"]["price"] == offer["price"]
 
     body = {"offer_id": offer["offer_id"], "passengers": passengers(2)}
     made = runtime.post("/v1/orders", json=body, headers={"Idempotency-Key": "order-1"})
     assert made.status_code == 201, made.text
     order = made.json()
-    assert order["status"] == "HELD" and order["total"] == offer["price"]["total"]
+    assert order["status"] == "HELD"
+    assert order["total"] == offer["price"]["total"]
     held = {(h["resource_type"], h["resource"]): h["quantity"] for h in order["holds"]}
     assert held == {("SEAT", "ECONOMY"): 2, ("SEAT", "SEAT-EXTRA-LEG"): 2}
     repeat = runtime.post("/v1/orders", json=body, headers={"Idempotency-Key": "order-1"})
-    assert repeat.status_code == 200 and repeat.json()["id"] == order["id"]
+    assert repeat.status_code == 200
+    assert repeat.json()["id"] == order["id"]
     other = {**body, "passengers": passengers(2)[::-1]}
     found = problem(
         runtime.post("/v1/orders", json=other, headers={"Idempotency-Key": "order-1"}), 422
@@ -418,7 +422,8 @@ def test_search_price_order_confirm(airline: tuple[Api, Api, dict[str, Any]]) ->
     confirmed = runtime.post(
         f"/v1/orders/{order['id']}/confirm", json={"payment_reference": "PAY-1"}
     )
-    assert confirmed.status_code == 200 and confirmed.json()["status"] == "CONFIRMED"
+    assert confirmed.status_code == 200
+    assert confirmed.json()["status"] == "CONFIRMED"
     live = runtime.get(f"/v1/inventory/flights/{flight['id']}").json()
     economy = next(c for c in live["cabins"] if c["resource"] == "ECONOMY")
     assert (economy["held"], economy["sold"]) == (0, 2)
@@ -433,7 +438,7 @@ def test_search_price_order_confirm(airline: tuple[Api, Api, dict[str, Any]]) ->
 def test_orders_refuse_what_does_not_fit_and_change_nothing(
     airline: tuple[Api, Api, dict[str, Any]],
 ) -> None:
-    owner, runtime, flight = airline
+    _owner, runtime, flight = airline
     offer = _by_type(search(runtime, passengers={"adults": 3}))["COMFORT"]
     wrong = {"offer_id": offer["offer_id"], "passengers": passengers(2, 1)}
     found = problem(runtime.post("/v1/orders", json=wrong, headers={"Idempotency-Key": "a"}), 422)
@@ -532,7 +537,7 @@ def test_expired_offers_and_holds(
 def test_low_inventory_is_reported_once_per_crossing(
     airline: tuple[Api, Api, dict[str, Any]], client: TestClient
 ) -> None:
-    owner, runtime, flight = airline
+    owner, runtime, _flight = airline
     owner.post(
         "/v1/admin/tenants/OE/inventory-rules",
         json={
