@@ -59,6 +59,14 @@ EXPECTED = {
         "'decision': 'keep_running'",
         "'conversions': 1",
     ],
+    "docs/shopping.md": [
+        "FLIGHT_ONLY OE1",
+        "COMFORT OE1",
+        "price_changed: False",
+        "HELD ",
+        "CONFIRMED",
+        "[('ECONOMY', 3, 0)]",
+    ],
     "docs/operations.md": [
         '{"status":"ok"}',
         '"database":"ok"',

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated, cast
 
 from fastapi import Depends, Header, Query, Request, Response, status
@@ -11,7 +10,7 @@ from offerengine.auth.scoping import owned_loader
 from offerengine.context import AppContext
 from offerengine.db.base import utcnow
 from offerengine.deps import DbSession
-from offerengine.http.routing import router
+from offerengine.http.routing import Timestamp, router
 from offerengine.orders import service
 from offerengine.orders.models import Order
 from offerengine.orders.schemas import OrderConfirm, OrderCreate, OrderRead, OrderStatus
@@ -63,12 +62,10 @@ async def list_orders(
     snapshot: RuntimeSnapshot,
     session: DbSession,
     status_: Annotated[OrderStatus | None, Query(alias="status")] = None,
-    since: Annotated[dt.datetime | None, Query(description="Created at or after.")] = None,
+    since: Annotated[Timestamp | None, Query(description="Created at or after.")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> Page[OrderRead]:
     """The tenant's orders, newest first."""
-    if since is not None and since.tzinfo is None:
-        since = since.replace(tzinfo=dt.UTC)
     rows = await service.list_orders(
         session, tenant_id=snapshot.tenant.id, status=status_, since=since, limit=limit
     )

@@ -6,6 +6,7 @@ from typing import Annotated, Any, cast
 
 import msgspec
 from fastapi import Path, Request, Response
+from starlette.convertors import Convertor, register_url_convertor
 
 from offerengine.auth.deps import ConfigReader, ConfigWriter, CurrentActor
 from offerengine.context import AppContext
@@ -123,7 +124,22 @@ add_version_routes(
 
 runtime = router(tags=["run time"], hot=True)
 _encode = msgspec.json.Encoder().encode
-OfferId = Annotated[str, Path(max_length=40, description="The offer's id.")]
+OfferId = Annotated[str, Path(description="The offer's id (32 hex digits).")]
+
+
+class OfferIdConvertor(Convertor[str]):
+    """Offer ids are 32 lower-case hex digits, so ``/v1/offers/search`` is never taken for one."""
+
+    regex = "[0-9a-f]{32}"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("offer_id", OfferIdConvertor())
 
 
 def _ctx(request: Request) -> AppContext:
@@ -159,7 +175,7 @@ async def search_offers(request: Request, snapshot: RuntimeSnapshot) -> Response
     )
 
 
-@runtime.get("/v1/offers/{offer_id}", operation_id="getOffer", response_model=OfferRead)
+@runtime.get("/v1/offers/{offer_id:offer_id}", operation_id="getOffer", response_model=OfferRead)
 async def get_offer(request: Request, snapshot: RuntimeSnapshot, offer_id: OfferId) -> Response:
     """An offer as the search showed it: 404 if unknown, 410 once expired."""
     async with _ctx(request).session_factory() as session:
@@ -168,7 +184,9 @@ async def get_offer(request: Request, snapshot: RuntimeSnapshot, offer_id: Offer
 
 
 @runtime.post(
-    "/v1/offers/{offer_id}/price", operation_id="priceOffer", response_model=RepriceResponse
+    "/v1/offers/{offer_id:offer_id}/price",
+    operation_id="priceOffer",
+    response_model=RepriceResponse,
 )
 async def price_offer(request: Request, snapshot: RuntimeSnapshot, offer_id: OfferId) -> Response:
     """Price the offer again now, with live inventory: the same price while inventory and rules
