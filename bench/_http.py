@@ -96,14 +96,28 @@ def wrk(
     connections: int,
     headers: dict[str, str] | None = None,
     body: bytes | None = None,
+    bodies: list[bytes] | None = None,
 ) -> float:
     """Requests per second that wrk sustains against ``url`` (non-2xx answers fail the run); with
-    ``body``, a JSON POST."""
+    ``body``, a JSON POST; with ``bodies``, JSON POSTs cycling through them."""
     command = [require_wrk(), "-t2", f"-c{connections}", f"-d{seconds}s", "--latency"]
     for name, value in (headers or {}).items():
         command += ["-H", f"{name}: {value}"]
     with tempfile.NamedTemporaryFile("w", suffix=".lua") as script:
-        if body is not None:
+        if bodies:
+            script.write(
+                "local bodies = {\n"
+                + "".join(f"[==[{b.decode()}]==],\n" for b in bodies)
+                + "}\nlocal i = 0\n"
+                'wrk.headers["Content-Type"] = "application/json"\n'
+                "request = function()\n"
+                "  i = i % #bodies + 1\n"
+                '  return wrk.format("POST", nil, nil, bodies[i])\n'
+                "end\n"
+            )
+            script.flush()
+            command += ["-s", script.name]
+        elif body is not None:
             script.write(
                 'wrk.method = "POST"\n'
                 f"wrk.body = [==[{body.decode()}]==]\n"

@@ -14,6 +14,7 @@ from offerengine.observability.metrics import Metrics
 from offerengine.orders.sweeper import OrderSweeper
 from offerengine.settings import Settings
 from offerengine.shopping.service import ShopRuntime
+from offerengine.shopping.writer import OfferWriter
 from offerengine.snapshots import build as snapshots
 from offerengine.snapshots.core import Snapshot
 from offerengine.snapshots.feed import ChangeFeed, channel_name
@@ -39,6 +40,7 @@ class AppContext:
 
     async def close(self) -> None:
         await self.sweeper.stop()
+        await self.shop.writer.stop()
         await self.feed.stop()
         await self.snapshots.close()
         if self.redis is not None:
@@ -80,8 +82,10 @@ async def open_context(settings: Settings, metrics: Metrics) -> AppContext:
         ),
         on_auth=keys.observe_auth,
     )
+    writer = OfferWriter(session_factory, is_sqlite=engine.dialect.name == "sqlite")
     shop = ShopRuntime(
         session_factory,
+        writer,
         stock_seconds=settings.availability_cache_seconds,
         conversion_seconds=settings.conversion_refresh_seconds,
     )
@@ -96,4 +100,5 @@ async def open_context(settings: Settings, metrics: Metrics) -> AppContext:
     )
     await feed.start()
     sweeper.start()
+    writer.start()
     return context

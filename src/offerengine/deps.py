@@ -67,6 +67,11 @@ async def recording(ctx: AppContext) -> AsyncIterator[AsyncSession]:
         try:
             yield session
             await session.commit()
+        except IntegrityError as exc:
+            await session.rollback()
+            raise Conflict(
+                "The write collides with another made at the same time; retry it."
+            ) from exc
         except BaseException:
             await session.rollback()
             raise

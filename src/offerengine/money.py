@@ -87,10 +87,15 @@ def from_minor(minor: int, code: str) -> Decimal:
     return Decimal(minor).scaleb(-info.minor_units, context=MONEY_CONTEXT)
 
 
+@cache
+def _unit(code: str) -> Decimal:
+    """The currency's smallest unit (0.01 for USD, 1 for JPY), computed once per code."""
+    return Decimal(1).scaleb(-currency(code, allow_filing=True).minor_units)
+
+
 def quantize(amount: Decimal, code: str) -> Decimal:
     """Round a computed amount once, half-up, to the currency's minor units."""
-    info = currency(code, allow_filing=True)
-    return amount.quantize(Decimal(1).scaleb(-info.minor_units), context=MONEY_CONTEXT)
+    return amount.quantize(_unit(code), context=MONEY_CONTEXT)
 
 
 def format_amount(minor: int, code: str) -> str:

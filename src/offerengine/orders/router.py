@@ -9,7 +9,8 @@ from fastapi import Depends, Header, Query, Request, Response, status
 from offerengine.auth.scoping import owned_loader
 from offerengine.context import AppContext
 from offerengine.db.base import utcnow
-from offerengine.deps import DbSession
+from offerengine.deps import DbSession, recording
+from offerengine.errors import Gone, NotFound
 from offerengine.http.routing import Timestamp, router
 from offerengine.orders import service
 from offerengine.orders.models import Order
@@ -39,16 +40,31 @@ async def create_order(
     request: Request,
     body: OrderCreate,
     snapshot: RuntimeSnapshot,
-    session: DbSession,
     idempotency_key: IdempotencyKey,
     response: Response,
 ) -> OrderRead:
     """Book an offer: the order is HELD, holding every inventory unit it needs (all or none)
     until `hold_expires_at`. 409 if a unit is gone, 410 if the offer expired. A repeat with the
     same Idempotency-Key and body answers the same order (200); another body is a 422."""
-    made = await service.create(
-        session, snapshot=snapshot, body=body, idempotency_key=idempotency_key, now=utcnow()
-    )
+    ctx = cast(AppContext, request.app.state.context)
+    now = utcnow()
+    # The offer is found before the write transaction: on SQLite that transaction holds the write
+    # lock, which the worker that made a very recent offer needs to store it.
+    offer, missing = None, None
+    try:
+        offer = await ctx.shop.offer(snapshot.tenant.id, body.offer_id, now=now)
+    except (NotFound, Gone) as exc:
+        missing = exc
+    async with recording(ctx) as session:
+        made = await service.create(
+            session,
+            snapshot=snapshot,
+            body=body,
+            idempotency_key=idempotency_key,
+            now=now,
+            offer=offer,
+            missing=missing,
+        )
     if not made.created:
         response.status_code = status.HTTP_200_OK
     else:

@@ -17,13 +17,14 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from offerengine import money
-from offerengine.errors import Conflict, FieldError, Gone, Invalid, raise_if_any
+from offerengine.errors import Conflict, FieldError, Gone, Invalid, NotFound, raise_if_any
 from offerengine.events.models import Event
 from offerengine.inventory import service as inventory
 from offerengine.observability.logging import get_logger
 from offerengine.orders.models import Order
 from offerengine.orders.schemas import OrderCreate
 from offerengine.shopping import service as shopping
+from offerengine.shopping import writer
 from offerengine.shopping.models import StoredOffer
 from offerengine.snapshots.core import Snapshot
 
@@ -76,7 +77,11 @@ async def create(
     body: OrderCreate,
     idempotency_key: str,
     now: datetime,
+    offer: StoredOffer | None,
+    missing: Exception | None = None,
 ) -> Made:
+    """``offer`` was found before this transaction began (see the router); ``missing`` is why it
+    was not (404, 410), raised unless the same request made an order before."""
     tenant_id = snapshot.tenant.id
     digest = request_hash(body)
     earlier = await session.scalar(
@@ -91,7 +96,8 @@ async def create(
                 "was used for a different request; use a new key for a new order",
             )
         return Made(await settle(session, earlier, now=now), created=False)
-    offer = await shopping.load_offer(session, tenant_id, body.offer_id, now=now)
+    if offer is None:
+        raise missing or NotFound(f"No offer {body.offer_id}.")
     items, errors = _select(offer, body.selected_optional_items)
     raise_if_any(_check_passengers(offer, body) + errors)
     kept = {i["product_code"] for i in items}
@@ -137,7 +143,7 @@ async def create(
         updated_at=now,
     )
     session.add(order)
-    await shopping.count(session, tenant_id, offer.offer_type, offer.segment, ordered=1)
+    await writer.count(session, tenant_id, offer.offer_type, offer.segment, ordered=1)
     for h in held:
         if h.sellable_after < h.rule.min_availability_threshold and await inventory.mark_low(
             session, h.bucket_id

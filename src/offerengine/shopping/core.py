@@ -442,6 +442,18 @@ class Builder:
         self.pricer = _Pricer(shop, search, at)
         self.currency = search.currency
         self._fares: dict[str, ProductFacts | None] = {}
+        self._counts = search.passengers.counts()
+        # Items are the same in every offer of a flight that has them: made once, shared.
+        self._items: dict[tuple[Any, ...], dict[str, Any]] = {}
+        self._summaries: dict[uuid.UUID, dict[str, Any]] = {}
+        self._costs: dict[tuple[str, str], Decimal] = {}
+        self._extras: dict[tuple[uuid.UUID, ItemSpec, int], Any] = {}
+
+    def summary(self, flight: FlightFacts) -> dict[str, Any]:
+        found = self._summaries.get(flight.id)
+        if found is None:
+            found = self._summaries[flight.id] = flight.summary()
+        return found
 
     # -- stock --------------------------------------------------------------------------------
 
@@ -489,12 +501,23 @@ class Builder:
         if status == "low":
             low.append(f"{cabin} seats")
         result = self.pricer.price(flight, fare, stock, cabin)
-        items = [self._fare_item(flight, fare, result, cabin, status, sellable)]
+        fare_key = (flight.id, cabin)
+        fare_item = self._items.get(fare_key)
+        if fare_item is None:
+            fare_item = self._items[fare_key] = self._fare_item(
+                flight, fare, result, cabin, status, sellable
+            )
+        items = [fare_item]
         omitted: list[dict[str, str]] = []
         cost = self._cost(fare, pax.seated)
         discount_pct = bundle.discount_percentage if bundle is not None else ZERO
         for index, line in enumerate(bundle.extras if bundle is not None else ()):
-            chosen = self._extra(flight, line, pax.seated * line.quantity)
+            extra_key = (flight.id, line, pax.seated * line.quantity)
+            chosen = self._extras.get(extra_key)
+            if chosen is None:
+                chosen = self._extras[extra_key] = self._extra(
+                    flight, line, pax.seated * line.quantity
+                )
             if isinstance(chosen, str):
                 if line.required:
                     raise Dropped(f"required {line.describe()}: {chosen}")
@@ -507,11 +530,13 @@ class Builder:
                 needs.append(need)
                 if extra_status == "low":
                     low.append(product.product_code)
-            items.append(
-                self._extra_item(
+            item_key = (flight.id, index, product.product_code, line, discount_pct)
+            extra_item = self._items.get(item_key)
+            if extra_item is None:
+                extra_item = self._items[item_key] = self._extra_item(
                     index, line, product, price_result, discount_pct, extra_status, remaining
                 )
-            )
+            items.append(extra_item)
             cost += self._cost(product, pax.seated * line.quantity)
         taxes = self._taxes(flight, items[0])
         base = sum((Decimal(i["price"]["base"]) for i in items), ZERO)
@@ -550,7 +575,11 @@ class Builder:
     def _cost(self, product: ProductFacts, units: int) -> Decimal:
         if product.cost is None or units == 0:
             return ZERO
-        return self._convert(product.cost, product.currency) * units
+        key = ("cost", product.product_code)
+        unit = self._costs.get(key)
+        if unit is None:
+            unit = self._costs[key] = self._convert(product.cost, product.currency)
+        return unit * units
 
     def _fare_item(
         self,
@@ -568,7 +597,7 @@ class Builder:
         cur = self.currency
         passengers = []
         base = subtotal = ZERO
-        for kind, count in self.search.passengers.counts():
+        for kind, count in self._counts:
             ratio = fares.ratio(kind)
             unit_base = money.quantize(fare.base_price * ratio, fare.currency)
             unit = money.quantize(result.final_price * ratio, fare.currency)
@@ -584,7 +613,7 @@ class Builder:
             "product_code": fare.product_code,
             "name": fare.name,
             "cabin": cabin,
-            "flight": flight.summary(),
+            "flight": self.summary(flight),
             "passengers": passengers,
             "price": {
                 "base": str(base),
@@ -641,7 +670,7 @@ class Builder:
         unit_base = money.quantize(product.base_price * rate, cur)
         unit = money.quantize(result.final_price * rate, cur)
         unit_discount = -money.quantize(unit * discount_pct / HUNDRED, cur)
-        seated = [(k, n) for k, n in self.search.passengers.counts() if k != "INFANT"]
+        seated = [(k, n) for k, n in self._counts if k != "INFANT"]
         count = sum(n for _, n in seated) * line.quantity
         return {
             "item_id": f"extra-{index + 1}",
@@ -706,7 +735,7 @@ class Builder:
     ) -> list[dict[str, Any]]:
         """What one passenger of each type pays, items and taxes included."""
         out = []
-        for kind, count in self.search.passengers.counts():
+        for kind, count in self._counts:
             unit = ZERO
             for item in items:
                 for row in item["passengers"]:

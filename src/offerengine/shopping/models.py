@@ -3,10 +3,12 @@ the offers a search made, and the shown/ordered counts that the conversion estim
 
 from __future__ import annotations
 
+import functools
 import uuid
 from datetime import datetime
 from typing import Any
 
+import msgspec
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -39,10 +41,20 @@ class StoredOffer(TenantOwnedMixin, Base):
     flight_id: Mapped[uuid.UUID] = mapped_column(sa.Uuid)
     total_minor: Mapped[int] = mapped_column(sa.BigInteger)
     currency: Mapped[str] = mapped_column(sa.String(3))
-    body: Mapped[dict[str, Any]]  # the offer exactly as shown
-    basis: Mapped[dict[str, Any]]  # the search it came from, to price it again
+    # JSON text, encoded once for the response and stored as is: the offer exactly as shown, and
+    # the search it came from (to price it again, and to know what an order must hold).
+    body_json: Mapped[str] = mapped_column(sa.Text)
+    basis_json: Mapped[str] = mapped_column(sa.Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime]
+
+    @functools.cached_property
+    def body(self) -> dict[str, Any]:
+        return dict(msgspec.json.decode(self.body_json))
+
+    @functools.cached_property
+    def basis(self) -> dict[str, Any]:
+        return dict(msgspec.json.decode(self.basis_json))
 
 
 class OfferStat(Base):

@@ -11,7 +11,7 @@ from starlette.convertors import Convertor, register_url_convertor
 from offerengine.auth.deps import ConfigReader, ConfigWriter, CurrentActor
 from offerengine.context import AppContext
 from offerengine.db.base import utcnow
-from offerengine.deps import DbSession, recording
+from offerengine.deps import DbSession
 from offerengine.http.body import documented, read_json
 from offerengine.http.routing import IfMatch, expected_version, router, set_etag
 from offerengine.shopping import config, service
@@ -166,21 +166,18 @@ async def search_offers(request: Request, snapshot: RuntimeSnapshot) -> Response
     flights = snapshot.shopping.flights.find(search.origin, search.destination, search.day)
     stock = await ctx.shop.stock(snapshot.tenant.id, service.scopes_of(flights, snapshot))
     conversion = await ctx.shop.conversion(snapshot.tenant.id)
-    searched = service.run_search(snapshot, search, stock, conversion, utcnow())
-    if searched.rows:
-        async with recording(ctx) as session:
-            await service.store(session, searched)
-    return _json(
-        {"search_id": searched.search_id, "offers": searched.offers, "warnings": searched.warnings}
+    searched = service.run_search(
+        snapshot, search, stock, conversion, utcnow(), results=ctx.shop.results
     )
+    ctx.shop.writer.add(searched.rows)
+    return Response(searched.response(), media_type="application/json")
 
 
 @runtime.get("/v1/offers/{offer_id:offer_id}", operation_id="getOffer", response_model=OfferRead)
 async def get_offer(request: Request, snapshot: RuntimeSnapshot, offer_id: OfferId) -> Response:
     """An offer as the search showed it: 404 if unknown, 410 once expired."""
-    async with _ctx(request).session_factory() as session:
-        offer = await service.load_offer(session, snapshot.tenant.id, offer_id, now=utcnow())
-    return _json(offer.body)
+    offer = await _ctx(request).shop.offer(snapshot.tenant.id, offer_id, now=utcnow())
+    return Response(offer.body_json, media_type="application/json")
 
 
 @runtime.post(
@@ -194,8 +191,7 @@ async def price_offer(request: Request, snapshot: RuntimeSnapshot, offer_id: Off
     can no longer make it."""
     ctx = _ctx(request)
     now = utcnow()
-    async with ctx.session_factory() as session:
-        stored = await service.load_offer(session, snapshot.tenant.id, offer_id, now=now)
+    stored = await ctx.shop.offer(snapshot.tenant.id, offer_id, now=now)
     flight = snapshot.shopping.flights.by_id.get(stored.flight_id)
     stock = await ctx.shop.stock(
         snapshot.tenant.id, service.scopes_of([flight] if flight else [], snapshot), fresh=True

@@ -18,7 +18,7 @@ PASSENGER_TYPES: tuple[PassengerType, ...] = ("ADULT", "CHILD", "INFANT")
 
 
 class PassengersIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)  # counts, not true/false
 
     adults: int = Field(default=1, ge=0, le=9)
     children: int = Field(default=0, ge=0, le=9)

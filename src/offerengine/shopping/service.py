@@ -14,18 +14,19 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import msgspec
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from offerengine import money
 from offerengine.bundles.core import BundleFacts, BundleIndex
-from offerengine.db import upsert
 from offerengine.errors import Conflict, Gone, Invalid, NotFound
 from offerengine.inventory import service as inventory
 from offerengine.inventory.core import FlightFacts, ResourceKey, Stock
-from offerengine.shopping import core
+from offerengine.shopping import core, writer
 from offerengine.shopping.models import OfferStat, StoredOffer
 from offerengine.shopping.schemas import SearchRequest
+from offerengine.shopping.writer import OfferWriter
 from offerengine.snapshots.core import Snapshot
 
 StockMap = dict[tuple[str, str, str], Stock]
@@ -37,10 +38,15 @@ class ShopRuntime:
     counts that rank offers. Neither is used to decide whether units can be held."""
 
     session_factory: async_sessionmaker[AsyncSession]
+    writer: OfferWriter
     stock_seconds: float = 1.0
     conversion_seconds: float = 30.0
     _stock: dict[uuid.UUID, tuple[float, dict[str, StockMap]]] = field(default_factory=dict)
     _conversion: dict[uuid.UUID, tuple[float, core.ConversionModel]] = field(default_factory=dict)
+    results: ResultCache = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.results = ResultCache(self.stock_seconds)
 
     async def stock(
         self, tenant_id: uuid.UUID, scopes: Iterable[str], *, fresh: bool = False
@@ -69,9 +75,20 @@ class ShopRuntime:
     def forget_stock(self, tenant_id: uuid.UUID) -> None:
         """This worker changed counters: its next shop reads them again."""
         self._stock.pop(tenant_id, None)
+        self.results.clear()
 
     def forget_all(self) -> None:
         self._stock.clear()
+        self.results.clear()
+
+    async def offer(self, tenant_id: uuid.UUID, offer_id: str, *, now: datetime) -> StoredOffer:
+        """A stored offer: 404 if unknown (or another tenant's), 410 once expired."""
+        found = await writer.find(self.writer, self.session_factory, offer_id)
+        if found is None or found.tenant_id != tenant_id:
+            raise NotFound(f"No offer {offer_id}.")
+        if found.expires_at <= now:
+            raise Gone(f"Offer {offer_id} expired at {found.expires_at.isoformat()}; search again.")
+        return found
 
     async def conversion(self, tenant_id: uuid.UUID) -> core.ConversionModel:
         now = time.monotonic()
@@ -87,6 +104,38 @@ class ShopRuntime:
             model = core.ConversionModel({(r[0], r[1]): (int(r[2]), int(r[3])) for r in rows})
         self._conversion[tenant_id] = (now, model)
         return model
+
+
+class ResultCache:
+    """Ranked offers of identical searches, per worker, for ``seconds`` (the availability cache
+    interval); cleared when this worker changes inventory."""
+
+    def __init__(self, seconds: float, size: int = 2048) -> None:
+        self.seconds = seconds
+        self.size = size
+        self._entries: dict[bytes, tuple[float, core.Result]] = {}
+
+    def key(self, snapshot: Snapshot, search: core.Search) -> bytes | None:
+        if self.seconds <= 0:
+            return None
+        return _encode_key((str(snapshot.tenant.id), snapshot.version, search.basis()))
+
+    def get(self, key: bytes) -> core.Result | None:
+        found = self._entries.get(key)
+        if found is None or time.monotonic() - found[0] > self.seconds:
+            return None
+        return found[1]
+
+    def put(self, key: bytes, result: core.Result) -> None:
+        if len(self._entries) >= self.size:
+            self._entries.clear()
+        self._entries[key] = (time.monotonic(), result)
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+
+_encode = _encode_key = msgspec.json.Encoder().encode
 
 
 def search_of(request: SearchRequest, snapshot: Snapshot) -> core.Search:
@@ -146,7 +195,13 @@ def shop_for(
 
 
 def offer_json(
-    candidate: core.Candidate, *, offer_id: str, search_id: str, at: datetime, expires: datetime
+    candidate: core.Candidate,
+    *,
+    offer_id: str,
+    search_id: str,
+    at: datetime,
+    expires: datetime,
+    summary: dict[str, Any],
 ) -> dict[str, Any]:
     bundle = candidate.bundle
     return {
@@ -157,7 +212,7 @@ def offer_json(
         if bundle is None
         else {"id": str(bundle.id), "name": bundle.name, "version": bundle.version},
         "cabin": candidate.cabin,
-        "flight": candidate.flight.summary(),
+        "flight": summary,
         "items": candidate.items,
         "omitted": candidate.omitted,
         "price": candidate.price,
@@ -176,6 +231,19 @@ class Searched:
     offers: list[dict[str, Any]]
     warnings: list[str]
     rows: list[dict[str, Any]]
+    encoded: list[bytes]  # each offer as JSON, once
+
+    def response(self) -> bytes:
+        """The search's JSON answer, from the offers encoded once."""
+        return (
+            b'{"search_id":"'
+            + self.search_id.encode()
+            + b'","offers":['
+            + b",".join(self.encoded)
+            + b'],"warnings":'
+            + _encode(self.warnings)
+            + b"}"
+        )
 
 
 def run_search(
@@ -186,8 +254,11 @@ def run_search(
     at: datetime,
     *,
     only_bundle: BundleFacts | None = None,
+    results: ResultCache | None = None,
 ) -> Searched:
-    """The offers of a search, as shown, and the rows that store them."""
+    """The offers of a search, as shown, and the rows that store them. With ``results``, an
+    identical search made within the availability cache interval reuses the priced offers (new
+    ids, new expiry): shop results are already that stale by design."""
     config = snapshot.shopping
     flights = config.flights.find(search.origin, search.destination, search.day)
     shop = shop_for(snapshot, stock, conversion)
@@ -201,18 +272,31 @@ def run_search(
             ),
             bundles=BundleIndex.build([dataclasses.replace(only_bundle, is_active=True)]),
         )
-    result = core.shop_offers(shop, search, flights, at)
+    key = None if results is None else results.key(snapshot, search)
+    result = None if results is None or key is None else results.get(key)
+    if result is None:
+        result = core.shop_offers(shop, search, flights, at)
+        if results is not None and key is not None:
+            results.put(key, result)
     search_id = uuid.uuid4().hex
     offers: list[dict[str, Any]] = []
     rows: list[dict[str, Any]] = []
+    encoded: list[bytes] = []
     basis = search.basis()
     for candidate in result.offers:
-        offer_id = uuid.uuid4().hex
+        offer_id = writer.new_offer_id()
         expires = core.expires_at(shop.rules, at, candidate.flight)
         shown = offer_json(
-            candidate, offer_id=offer_id, search_id=search_id, at=at, expires=expires
+            candidate,
+            offer_id=offer_id,
+            search_id=search_id,
+            at=at,
+            expires=expires,
+            summary=candidate.items[0]["flight"],
         )
         offers.append(shown)
+        body = _encode(shown)
+        encoded.append(body)
         rows.append(
             {
                 "id": offer_id,
@@ -223,70 +307,25 @@ def run_search(
                 "flight_id": candidate.flight.id,
                 "total_minor": money.to_minor(candidate.total, search.currency),
                 "currency": search.currency,
-                "body": shown,
-                "basis": {
-                    "search": basis,
-                    "flight_id": str(candidate.flight.id),
-                    "offer_type": candidate.offer_type.type,
-                    "priority": candidate.offer_type.priority,
-                    "bundle_id": None if candidate.bundle is None else str(candidate.bundle.id),
-                    "needs": [n.as_json() for n in candidate.needs],
-                },
+                "body_json": body.decode(),
+                "basis_json": _encode(
+                    {
+                        "search": basis,
+                        "flight_id": str(candidate.flight.id),
+                        "offer_type": candidate.offer_type.type,
+                        "priority": candidate.offer_type.priority,
+                        "bundle_id": None if candidate.bundle is None else str(candidate.bundle.id),
+                        "needs": [n.as_json() for n in candidate.needs],
+                    }
+                ).decode(),
                 "created_at": at,
                 "expires_at": expires,
             }
         )
-    return Searched(search_id, offers, result.warnings, rows)
-
-
-async def store(session: AsyncSession, searched: Searched) -> None:
-    """Keep the offers, and count them as shown (per offer type and segment)."""
-    if not searched.rows:
-        return
-    await session.execute(sa.insert(StoredOffer), searched.rows)
-    counts: dict[tuple[uuid.UUID, str, str], int] = {}
-    for row in searched.rows:
-        key = (row["tenant_id"], row["offer_type"], row["segment"])
-        counts[key] = counts.get(key, 0) + 1
-    for (tenant_id, offer_type, segment), n in sorted(counts.items()):
-        await count(session, tenant_id, offer_type, segment, shown=n)
-
-
-async def count(
-    session: AsyncSession,
-    tenant_id: uuid.UUID,
-    offer_type: str,
-    segment: str,
-    *,
-    shown: int = 0,
-    ordered: int = 0,
-) -> None:
-    stmt = upsert.insert(session, OfferStat).values(
-        tenant_id=tenant_id, offer_type=offer_type, segment=segment, shown=shown, ordered=ordered
-    )
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["tenant_id", "offer_type", "segment"],
-        set_={
-            "shown": OfferStat.shown + shown,
-            "ordered": OfferStat.ordered + ordered,
-        },
-    )
-    await session.execute(stmt)
+    return Searched(search_id, offers, result.warnings, rows, encoded)
 
 
 # --- stored offers -------------------------------------------------------------------------------
-
-
-async def load_offer(
-    session: AsyncSession, tenant_id: uuid.UUID, offer_id: str, *, now: datetime
-) -> StoredOffer:
-    """The stored offer: 404 if unknown (or another tenant's), 410 once expired."""
-    offer = await session.get(StoredOffer, offer_id)
-    if offer is None or offer.tenant_id != tenant_id:
-        raise NotFound(f"No offer {offer_id}.")
-    if offer.expires_at <= now:
-        raise Gone(f"Offer {offer_id} expired at {offer.expires_at.isoformat()}; search again.")
-    return offer
 
 
 @dataclass(frozen=True, slots=True)

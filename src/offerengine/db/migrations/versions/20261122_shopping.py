@@ -2,7 +2,7 @@
 
 Revision ID: 20261122_0004
 Revises: 20261122_0003
-Create Date: 2026-11-22 07:13:53.275699
+Create Date: 2026-11-22 07:45:26.927386
 """
 
 from __future__ import annotations
@@ -155,10 +155,8 @@ def upgrade() -> None:
         sa.Column("flight_id", sa.Uuid(), nullable=False),
         sa.Column("total_minor", sa.BigInteger(), nullable=False),
         sa.Column("currency", sa.String(length=3), nullable=False),
-        sa.Column("body", sa.JSON().with_variant(postgresql.JSONB(), "postgresql"), nullable=False),
-        sa.Column(
-            "basis", sa.JSON().with_variant(postgresql.JSONB(), "postgresql"), nullable=False
-        ),
+        sa.Column("body_json", sa.Text(), nullable=False),
+        sa.Column("basis_json", sa.Text(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(

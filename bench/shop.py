@@ -1,0 +1,317 @@
+"""Shopping: in-process search latency, offers per second, and HTTP search throughput.
+
+    .venv/bin/python bench/shop.py [--rounds 3] [--seconds 5]
+
+The demo airline is grown to the issue's size through the admin API: 50 routes (flights every day
+for a week), 10 pricing rules, 5 bundle templates, 20 ancillaries. Prints (a) in-process search
+latency p50/p99 (snapshot already built; live counters read through the worker's cache, as the
+server does); (b) offers generated per second: candidate offers priced (every flight × offer type
+of a search, each fully priced, bundled, taxed and scored) and offers returned; (c) HTTP throughput
+of POST /v1/offers/search with a runtime key, as a ratio to POST /bench/empty of the same server in
+the same run, with 1 and 2 workers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import tempfile
+import time as clock
+import urllib.request
+from datetime import UTC, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from _http import demo_database, machine, median, server, wrk
+
+from offerengine.db.engine import create_engine
+from offerengine.network.core import lookup
+from offerengine.shopping import service as shopping
+from offerengine.shopping.writer import OfferWriter
+from offerengine.snapshots.build import build
+
+EXTRA_AIRPORTS = [
+    "YYZ",
+    "AMS",
+    "FRA",
+    "MAD",
+    "FCO",
+    "DXB",
+    "SIN",
+    "SFO",
+    "SEA",
+    "MIA",
+    "ATL",
+    "DFW",
+]
+EXTRA_ANCILLARIES = [
+    ("BAG", "BAG-SPORTS", "Sports equipment", "SPORTS", "75.00"),
+    ("MEAL", "MEAL-VEGAN", "Vegan hot meal", "HOT", "19.00"),
+    ("MEAL", "MEAL-KIDS", "Kids meal", "KIDS", "12.00"),
+    ("SEAT", "SEAT-EXIT", "Exit row seat", "EXTRA_LEGROOM", "55.00"),
+    ("WIFI", "WIFI-MESSAGING", "Messaging Wi-Fi", "MESSAGING", "5.00"),
+    ("INSURANCE", "INS-CANCEL", "Cancellation cover", "CANCEL", "19.00"),
+    ("PRIORITY", "PRIORITY-CHECKIN", "Priority check-in", "CHECKIN", "8.00"),
+]
+EXTRA_BUNDLES = [
+    ("Light", "LIGHT", [{"type": "BAG", "category": "CABIN", "required": True}], "5"),
+    (
+        "Family",
+        "FAMILY",
+        [
+            {"type": "SEAT", "category": "STANDARD", "required": True},
+            {"type": "MEAL", "category": "KIDS", "required": False},
+            {"type": "BAG", "category": "CHECKED", "required": False},
+        ],
+        "12",
+    ),
+    (
+        "Business traveller",
+        "FLEX",
+        [
+            {"type": "WIFI", "required": False},
+            {"type": "PRIORITY", "category": "CHECKIN", "required": False},
+            {"type": "INSURANCE", "category": "CANCEL", "required": True},
+        ],
+        "8",
+    ),
+]
+EXTRA_RULES = [
+    ("Weekend", {"departure_weekday": {"in": ["SAT", "SUN"]}}, "1.08"),
+    ("Business demand", {"cabin_class": "BUSINESS"}, "1.05"),
+    ("Early bird", {"days_until_departure": {"min": 60}}, "0.9"),
+    ("Agents", {"channel": "agent"}, "1.02"),
+    ("Gold tier", {"customer.tier": "GOLD"}, "0.97"),
+    ("Transatlantic", {"route": {"in": ["JFK-LHR", "LHR-JFK", "BOS-LHR", "LHR-BOS"]}}, "1.04"),
+    ("Big party", {"passengers": {"min": 5}}, "0.95"),
+]
+
+
+def _post(base: str, key: str, path: str, body: Any, method: str = "POST") -> Any:
+    request = urllib.request.Request(
+        f"{base}{path}",
+        data=json.dumps(body).encode(),
+        headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
+        method=method,
+    )
+    with urllib.request.urlopen(request) as response:
+        return json.loads(response.read() or b"null")
+
+
+def _zone(iata: str) -> str:
+    found = lookup(iata)
+    assert found is not None
+    return found.timezone
+
+
+def grow(base: str, editor: str) -> list[tuple[str, str]]:
+    """Add routes, rules, bundles and ancillaries up to the issue's size; the routes served."""
+    today = datetime.now(UTC).date()
+    routes: list[tuple[str, str]] = []
+    number = 200
+    hubs = ["JFK", "LHR", "ORD"]
+    for hub in hubs:
+        for other in EXTRA_AIRPORTS:
+            if len(routes) >= 30:
+                break
+            for origin, destination in ((hub, other), (other, hub)):
+                if len(routes) >= 30:
+                    break
+                departs = datetime.combine(today, time(10), ZoneInfo(_zone(origin)))
+                arrives = (departs + timedelta(hours=8)).astimezone(ZoneInfo(_zone(destination)))
+                _post(
+                    base,
+                    editor,
+                    "/v1/admin/tenants/OE/schedules",
+                    {
+                        "carrier": "OE",
+                        "flight_number": str(number),
+                        "origin": origin,
+                        "destination": destination,
+                        "departure_time": "10:00",
+                        "arrival_time": arrives.strftime("%H:%M"),
+                        "arrival_day_offset": (arrives.date() - today).days,
+                        "cabins": {"BUSINESS": 40, "PREMIUM_ECONOMY": 24, "ECONOMY": 200},
+                        "start_date": today.isoformat(),
+                        "end_date": (today + timedelta(days=7)).isoformat(),
+                    },
+                )
+                routes.append((origin, destination))
+                number += 1
+    for product_type, code, name, category, price in EXTRA_ANCILLARIES:
+        _post(
+            base,
+            editor,
+            "/v1/admin/tenants/OE/products",
+            {
+                "product_type": product_type,
+                "product_code": code,
+                "name": name,
+                "category": category,
+                "base_price": price,
+                "cost": "1.00",
+            },
+        )
+    for name, bundle_type, lines, discount in EXTRA_BUNDLES:
+        _post(
+            base,
+            editor,
+            "/v1/admin/tenants/OE/bundles",
+            {
+                "bundle_name": name,
+                "bundle_type": bundle_type,
+                "product_types": [{"type": "FLIGHT", "required": True}, *lines],
+                "discount_percentage": discount,
+            },
+        )
+    for i, (name, condition, value) in enumerate(EXTRA_RULES):
+        _post(
+            base,
+            editor,
+            "/v1/admin/tenants/OE/pricing-rules",
+            {
+                "rule_name": name,
+                "rule_type": "CUSTOM",
+                "conditions": condition,
+                "adjustments": {"type": "MULTIPLIER", "value": value},
+                "priority": 40 + i,
+            },
+        )
+    rules = _post(base, editor, "/v1/admin/tenants/OE/offer-rules", None, method="GET")
+    offer_types = [*rules["offer_types"]] + [
+        {"type": t, "priority": 4 + i, "always_include": False}
+        for i, t in enumerate(("LIGHT", "FAMILY", "FLEX"))
+    ]
+    _post(
+        base,
+        editor,
+        "/v1/admin/tenants/OE/offer-rules",
+        {
+            **{
+                k: rules[k]
+                for k in ("rule_name", "max_offers", "ranking_weights", "expiry_minutes")
+            },
+            "offer_types": offer_types,
+        },
+        method="PUT",
+    )
+    return routes
+
+
+def searches(routes: list[tuple[str, str]], count: int) -> list[dict[str, Any]]:
+    day = datetime.now(UTC).date() + timedelta(days=3)
+    return [
+        {
+            "origin": routes[i % len(routes)][0],
+            "destination": routes[i % len(routes)][1],
+            "date": day.isoformat(),
+            "passengers": {"adults": 1 + i % 3, "children": i % 2},
+            "customer": {"segment": ("leisure", "business")[i % 2], "tier": "GOLD"},
+            "channel": "web",
+        }
+        for i in range(count)
+    ]
+
+
+async def in_process(env: dict[str, str], routes: list[tuple[str, str]], iterations: int) -> None:
+    import sqlalchemy as sa
+    from sqlalchemy.ext.asyncio import async_sessionmaker
+
+    from offerengine.shopping.schemas import SearchRequest
+    from offerengine.tenants.models import Tenant
+
+    engine = create_engine(env["OFFERENGINE_DATABASE_URL"])
+    factory = async_sessionmaker(engine, expire_on_commit=False)
+    async with factory() as session:
+        tenant_id = await session.scalar(sa.select(Tenant.id).where(Tenant.code == "OE"))
+        snapshot = await build(session, tenant_id)
+    assert snapshot is not None
+    runtime = shopping.ShopRuntime(
+        factory, OfferWriter(factory, is_sqlite=True), stock_seconds=3600
+    )
+    requests = [
+        shopping.search_of(SearchRequest.model_validate(s), snapshot) for s in searches(routes, 200)
+    ]
+    conversion = await runtime.conversion(tenant_id)
+    stocks = []
+    for search in requests:
+        flights = snapshot.shopping.flights.find(search.origin, search.destination, search.day)
+        stocks.append(await runtime.stock(tenant_id, shopping.scopes_of(flights, snapshot)))
+    await engine.dispose()
+    latencies = []
+    candidates = returned = 0
+    started = clock.perf_counter()
+    for i in range(iterations):
+        search = requests[i % len(requests)]
+        t0 = clock.perf_counter()
+        done = shopping.run_search(
+            snapshot, search, stocks[i % len(requests)], conversion, datetime.now(UTC)
+        )
+        latencies.append(clock.perf_counter() - t0)
+        returned += len(done.offers)
+        flights = snapshot.shopping.flights.find(search.origin, search.destination, search.day)
+        candidates += len(flights) * len(snapshot.shopping.rules.types(snapshot.shopping.bundles))
+    seconds = clock.perf_counter() - started
+    latencies.sort()
+    p50 = statistics.median(latencies) * 1e3
+    p99 = latencies[int(len(latencies) * 0.99)] * 1e3
+    print(
+        f"in-process search: p50 {p50:.2f} ms, p99 {p99:.2f} ms over {iterations} searches (one core)"
+    )
+    print(
+        f"offers: {candidates / seconds:,.0f} candidate offers priced/s, "
+        f"{returned / seconds:,.0f} offers returned/s (one core; ~×2 on this 2-core machine)"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--seconds", type=int, default=5)
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--iterations", type=int, default=3000)
+    args = parser.parse_args()
+    print(f"machine: {machine()}")
+    with tempfile.TemporaryDirectory() as folder:
+        env = demo_database(Path(folder))
+        with server(env, 1) as base:
+            routes = grow(base, env["DEMO_OE_EDITOR_KEY"])
+        routes += [("JFK", "LHR"), ("LHR", "JFK"), ("JFK", "CDG"), ("BOS", "LHR"), ("ORD", "LHR")]
+        print(f"tenant OE: {len(routes) + 15} routes, 10 pricing rules, 5 bundles, 20 ancillaries")
+        asyncio.run(in_process(env, routes, args.iterations))
+        key = {"Authorization": f"Bearer {env['DEMO_OE_RUNTIME_KEY']}"}
+        # 150 distinct searches (50 routes × party sizes and segments), cycled by wrk: identical
+        # searches within a second reuse their ranked offers (the availability cache interval).
+        bodies = [json.dumps(s).encode() for s in searches(routes, 150)]
+        for workers in (1, 2):
+            with server(env, workers) as base:
+                targets = {
+                    "empty (POST /bench/empty)": (f"{base}/bench/empty", None),
+                    "POST /v1/offers/search": (f"{base}/v1/offers/search", key),
+                }
+                results: dict[str, list[float]] = {name: [] for name in targets}
+                for _ in range(args.rounds):
+                    for name, (url, headers) in targets.items():
+                        results[name].append(
+                            wrk(
+                                url,
+                                seconds=args.seconds,
+                                connections=args.connections,
+                                headers=headers,
+                                bodies=bodies,
+                            )
+                        )
+                medians = {name: median(values) for name, values in results.items()}
+                empty = medians.pop("empty (POST /bench/empty)")
+                print(
+                    f"workers={workers}: empty {empty:,.0f} req/s (median of {args.rounds} rounds)"
+                )
+                for name, value in medians.items():
+                    print(f"  {name:40} {value:>9,.0f} req/s  = {value / empty:.0%} of empty")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,164 @@
+"""Offers are written behind the response, in batches.
+
+A search answers from memory; its offers (and the shown counts that rank offers) join a worker-
+local buffer that one background task writes in a single transaction every ``flush_seconds``
+(50 ms by default). Until then the worker that made them serves them from the buffer; another
+worker asked for an offer it cannot find yet waits for it (offer ids begin with their creation
+time in milliseconds, so it knows the offer is recent). Offers are quotes that expire in minutes:
+a worker killed before a flush loses the offers of its last few milliseconds, never an order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import time
+import uuid
+from collections import Counter
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from offerengine.db import upsert
+from offerengine.observability.logging import get_logger
+from offerengine.shopping.models import OfferStat, StoredOffer
+
+log = get_logger("offerengine.shopping")
+MAX_PENDING = 200_000  # offers kept while the database is away; beyond, the oldest are dropped
+VISIBLE_WITHIN = 2.0  # seconds: how long another worker may have to wait for an offer
+
+
+def new_offer_id() -> str:
+    """32 hex digits: milliseconds since the epoch (12), then 80 random bits."""
+    return f"{int(time.time() * 1000):012x}{os.urandom(10).hex()}"
+
+
+def age_seconds(offer_id: str) -> float | None:
+    try:
+        return time.time() - int(offer_id[:12], 16) / 1000
+    except ValueError:
+        return None
+
+
+class OfferWriter:
+    def __init__(
+        self,
+        session_factory: async_sessionmaker[AsyncSession],
+        *,
+        is_sqlite: bool,
+        flush_seconds: float = 0.05,
+    ) -> None:
+        self._session_factory = session_factory
+        self._is_sqlite = is_sqlite
+        self._flush_seconds = flush_seconds
+        self._pending: dict[str, dict[str, Any]] = {}
+        self._counts: Counter[tuple[uuid.UUID, str, str]] = Counter()
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="offer-writer")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        with contextlib.suppress(Exception):
+            await self.flush()
+
+    def add(self, rows: list[dict[str, Any]]) -> None:
+        for row in rows:
+            self._pending[row["id"]] = row
+            self._counts[(row["tenant_id"], row["offer_type"], row["segment"])] += 1
+        while len(self._pending) > MAX_PENDING:
+            self._pending.pop(next(iter(self._pending)))
+        self._wake.set()
+
+    def pending(self, offer_id: str) -> StoredOffer | None:
+        row = self._pending.get(offer_id)
+        return None if row is None else StoredOffer(**row)
+
+    async def flush(self) -> int:
+        """Write what is pending in one transaction; on failure it stays pending for next time."""
+        if not self._pending and not self._counts:
+            return 0
+        rows = list(self._pending.values())
+        counts = dict(self._counts)
+        async with self._session_factory() as session:
+            if self._is_sqlite:
+                await session.connection(execution_options={"sqlite_immediate": True})
+            if rows:
+                await session.execute(sa.insert(StoredOffer), rows)
+            for (tenant_id, offer_type, segment), shown in sorted(counts.items()):
+                await count(session, tenant_id, offer_type, segment, shown=shown)
+            await session.commit()
+        for row in rows:
+            self._pending.pop(row["id"], None)
+        self._counts.subtract(counts)
+        self._counts = +self._counts  # drop the zeros
+        return len(rows)
+
+    async def _run(self) -> None:
+        while True:
+            await self._wake.wait()
+            await asyncio.sleep(self._flush_seconds)  # gather the searches of this interval
+            self._wake.clear()
+            try:
+                await self.flush()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the database may be briefly away: keep and retry
+                log.warning("offer_flush_failed", error=str(exc), pending=len(self._pending))
+                self._wake.set()
+                await asyncio.sleep(1.0)
+
+
+async def count(
+    session: AsyncSession,
+    tenant_id: uuid.UUID,
+    offer_type: str,
+    segment: str,
+    *,
+    shown: int = 0,
+    ordered: int = 0,
+) -> None:
+    """Add to the shown and ordered counts of an offer type for a segment."""
+    stmt = upsert.insert(session, OfferStat).values(
+        tenant_id=tenant_id, offer_type=offer_type, segment=segment, shown=shown, ordered=ordered
+    )
+    await session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["tenant_id", "offer_type", "segment"],
+            set_={"shown": OfferStat.shown + shown, "ordered": OfferStat.ordered + ordered},
+        )
+    )
+
+
+async def find(
+    writer: OfferWriter,
+    session_factory: async_sessionmaker[AsyncSession],
+    offer_id: str,
+) -> StoredOffer | None:
+    """The offer from this worker's buffer or the database; a recent one another worker made is
+    waited for (up to ``VISIBLE_WITHIN`` seconds after its creation)."""
+    while True:
+        found = writer.pending(offer_id)
+        if found is not None:
+            return found
+        async with session_factory() as session:
+            found = await session.get(StoredOffer, offer_id)
+        if found is not None:
+            return found
+        age = age_seconds(offer_id)
+        if age is None or age > VISIBLE_WITHIN or age < -1:
+            return None
+        await asyncio.sleep(0.02)
+
+
+def expired(offer: StoredOffer, now: datetime) -> bool:
+    return offer.expires_at <= now
