@@ -263,3 +263,22 @@ async def sweep(session: AsyncSession, *, now: datetime, limit: int = 500) -> in
     if expired:
         log.info("orders_expired", count=expired)
     return expired
+
+
+OFFER_RETENTION = timedelta(days=1)
+
+
+async def prune_offers(session: AsyncSession, *, now: datetime, limit: int = 5000) -> int:
+    """Delete offers that expired more than a day ago (orders keep what they were made from)."""
+    old = (
+        sa.select(StoredOffer.id)
+        .where(StoredOffer.expires_at < now - OFFER_RETENTION)
+        .limit(limit)
+        .scalar_subquery()
+    )
+    result = await session.execute(
+        sa.delete(StoredOffer)
+        .where(StoredOffer.id.in_(old))
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)

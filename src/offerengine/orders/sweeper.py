@@ -44,7 +44,9 @@ class OrderSweeper:
         async with self._session_factory() as session:
             if self._is_sqlite:
                 await session.connection(execution_options={"sqlite_immediate": True})
-            expired = await service.sweep(session, now=utcnow())
+            now = utcnow()
+            expired = await service.sweep(session, now=now)
+            await service.prune_offers(session, now=now)
             await session.commit()
         if expired:
             self._on_release()

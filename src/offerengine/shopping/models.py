@@ -32,7 +32,7 @@ class StoredOffer(TenantOwnedMixin, Base):
     """An offer as the search returned it, kept until it expires (and for its orders after)."""
 
     __tablename__ = "offers"
-    __table_args__ = (sa.Index(None, "tenant_id", "expires_at"),)
+    __table_args__ = (sa.Index(None, "expires_at"),)
 
     id: Mapped[str] = mapped_column(sa.String(40), primary_key=True, sort_order=-10)
     search_id: Mapped[str] = mapped_column(sa.String(40), index=True)

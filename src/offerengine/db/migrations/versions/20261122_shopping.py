@@ -169,9 +169,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("offers", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_offers_search_id"), ["search_id"], unique=False)
-        batch_op.create_index(
-            batch_op.f("ix_offers_tenant_id_expires_at"), ["tenant_id", "expires_at"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_offers_expires_at"), ["expires_at"], unique=False)
 
     op.create_table(
         "orders",
@@ -296,7 +294,7 @@ def downgrade() -> None:
 
     op.drop_table("orders")
     with op.batch_alter_table("offers", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_offers_tenant_id_expires_at"))
+        batch_op.drop_index(batch_op.f("ix_offers_expires_at"))
         batch_op.drop_index(batch_op.f("ix_offers_search_id"))
 
     op.drop_table("offers")
