@@ -14,6 +14,7 @@ from offerengine.observability.metrics import Metrics
 from offerengine.orders.sweeper import OrderSweeper
 from offerengine.settings import Settings
 from offerengine.shopping.service import ShopRuntime
+from offerengine.shopping.webhooks import Notifier
 from offerengine.shopping.writer import OfferWriter
 from offerengine.snapshots import build as snapshots
 from offerengine.snapshots.core import Snapshot
@@ -33,6 +34,7 @@ class AppContext:
     metrics: Metrics
     shop: ShopRuntime
     sweeper: OrderSweeper
+    notifier: Notifier
 
     @property
     def is_sqlite(self) -> bool:
@@ -41,6 +43,7 @@ class AppContext:
     async def close(self) -> None:
         await self.sweeper.stop()
         await self.shop.writer.stop()
+        await self.notifier.close()
         await self.feed.stop()
         await self.snapshots.close()
         if self.redis is not None:
@@ -96,7 +99,17 @@ async def open_context(settings: Settings, metrics: Metrics) -> AppContext:
         on_release=shop.forget_all,
     )
     context = AppContext(
-        settings, engine, session_factory, redis, store, keys, feed, metrics, shop, sweeper
+        settings,
+        engine,
+        session_factory,
+        redis,
+        store,
+        keys,
+        feed,
+        metrics,
+        shop,
+        sweeper,
+        Notifier(),
     )
     await feed.start()
     sweeper.start()

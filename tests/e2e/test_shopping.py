@@ -4,8 +4,12 @@ search, stored offers, re-pricing, and orders that hold inventory."""
 from __future__ import annotations
 
 import asyncio
+import json
+import threading
+import time
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
 
 import pytest
@@ -538,12 +542,31 @@ def test_low_inventory_is_reported_once_per_crossing(
     airline: tuple[Api, Api, dict[str, Any]], client: TestClient
 ) -> None:
     owner, runtime, _flight = airline
+    received: list[dict[str, Any]] = []
+
+    class Hook(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            length = int(self.headers["Content-Length"])
+            received.append(json.loads(self.rfile.read(length)))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    hook = HTTPServer(("127.0.0.1", 0), Hook)
+    threading.Thread(target=hook.serve_forever, daemon=True).start()
+    owner.put(
+        "/v1/admin/tenants/OE/fare-settings",
+        json={"low_inventory_webhook": f"http://127.0.0.1:{hook.server_port}/hook"},
+    )
     owner.post(
         "/v1/admin/tenants/OE/inventory-rules",
         json={
             "resource_type": "SEAT",
             "min_availability_threshold": 199,
             "overbooking_percentage": 0,
+            "release_policy": {"notify_on_low_inventory": True},
         },
     )
     for n in range(2):
@@ -573,3 +596,11 @@ def test_low_inventory_is_reported_once_per_crossing(
     found = asyncio.run(events())
     assert len(found) == 1
     assert found[0].properties["resource"] == "ECONOMY"
+    deadline = time.monotonic() + 10
+    while not received and time.monotonic() < deadline:
+        time.sleep(0.05)
+    hook.shutdown()
+    hook.server_close()
+    assert len(received) == 1
+    assert received[0]["type"] == "low_inventory"
+    assert (received[0]["resource"], received[0]["sellable"]) == ("ECONOMY", 198)

@@ -6,6 +6,7 @@ import collections.abc
 import re
 import types
 import typing
+from datetime import date, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Request, Response
@@ -95,6 +96,26 @@ def _iso_only(value: Any) -> Any:
         raise ValueError("expected an ISO 8601 date-time with a zone, e.g. 2026-11-22T10:00:00Z")
     return value
 
+
+def _date_only(value: Any) -> Any:
+    # Pydantic would read 0 as 1970-01-01; the API says an ISO date, so only a string is accepted.
+    if not isinstance(value, (str, date)):
+        raise ValueError("expected an ISO 8601 date, e.g. 2026-12-20")
+    return value
+
+
+IsoDate = Annotated[date, BeforeValidator(_date_only)]
+
+
+def _local_only(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value
+    if not isinstance(value, str) or not _ISO_8601.match(value):
+        raise ValueError("expected a local ISO 8601 date-time, e.g. 2026-12-20T08:30:00")
+    return value
+
+
+LocalDateTime = Annotated[datetime, BeforeValidator(_local_only)]
 
 Timestamp = Annotated[
     AwareDatetime,

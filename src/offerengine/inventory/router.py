@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import uuid
 from decimal import Decimal
@@ -16,7 +15,7 @@ from offerengine.context import AppContext
 from offerengine.deps import DbSession
 from offerengine.errors import MalformedInput, NotFound
 from offerengine.http.body import documented, raw_body, validate
-from offerengine.http.routing import IfMatch, expected_version, router, set_etag
+from offerengine.http.routing import IfMatch, IsoDate, expected_version, router, set_etag
 from offerengine.inventory import core, service
 from offerengine.inventory.models import Flight, InventoryRule
 from offerengine.inventory.schemas import (
@@ -120,7 +119,7 @@ async def list_flights(
     session: DbSession,
     origin: Annotated[str | None, Query(pattern=r"^[A-Z]{3}$")] = None,
     destination: Annotated[str | None, Query(pattern=r"^[A-Z]{3}$")] = None,
-    date: Annotated[dt.date | None, Query(description="Local departure date.")] = None,
+    date: Annotated[IsoDate | None, Query(description="Local departure date.")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> Page[FlightRead]:
     """Flights in departure order, filtered by route and date."""

@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from offerengine.http.routing import IsoDate, LocalDateTime
 from offerengine.inventory.models import Flight, InventoryRule
 
 Cabin = Literal["ECONOMY", "PREMIUM_ECONOMY", "BUSINESS", "FIRST"]
@@ -57,10 +58,10 @@ class FlightIn(Equipment):
     flight_number: FlightNumber
     origin: Iata
     destination: Iata
-    departure_local: datetime = Field(
+    departure_local: LocalDateTime = Field(
         description="Local time at the origin, without a zone.", examples=["2026-12-20T08:30:00"]
     )
-    arrival_local: datetime = Field(
+    arrival_local: LocalDateTime = Field(
         description="Local time at the destination, without a zone.",
         examples=["2026-12-20T20:45:00"],
     )
@@ -96,8 +97,8 @@ class ScheduleIn(Equipment):
         default=0, ge=0, le=2, description="Days after departure that it arrives (local)."
     )
     days_of_week: list[Weekday] = Field(default_factory=lambda: list(WEEKDAYS), min_length=1)
-    start_date: date
-    end_date: date
+    start_date: IsoDate
+    end_date: IsoDate
 
     @model_validator(mode="after")
     def _window(self) -> Self:

@@ -69,6 +69,10 @@ async def create_order(
         response.status_code = status.HTTP_200_OK
     else:
         _forget_stock(request, snapshot)
+        webhook = snapshot.shopping.webhook
+        if webhook is not None:
+            for notice in made.low_inventory:
+                ctx.notifier.send(webhook, {**notice, "occurred_at": now.isoformat()})
     response.headers["Location"] = f"/v1/orders/{made.order.id}"
     return OrderRead.of(made.order)
 

@@ -68,6 +68,7 @@ def _select(
 class Made:
     order: Order
     created: bool  # False: the same request was made before with this Idempotency-Key
+    low_inventory: tuple[dict[str, Any], ...] = ()  # notices to send once committed
 
 
 async def create(
@@ -144,13 +145,19 @@ async def create(
     )
     session.add(order)
     await writer.count(session, tenant_id, offer.offer_type, offer.segment, ordered=1)
+    notices = []
     for h in held:
         if h.sellable_after < h.rule.min_availability_threshold and await inventory.mark_low(
             session, h.bucket_id
         ):
-            session.add(low_inventory_event(tenant_id, h, now))
+            event = low_inventory_event(tenant_id, h, now)
+            session.add(event)
+            if h.rule.notify_on_low_inventory:
+                notices.append(
+                    {"type": "low_inventory", "tenant": snapshot.tenant.code, **event.properties}
+                )
     await session.flush()
-    return Made(order, created=True)
+    return Made(order, created=True, low_inventory=tuple(notices))
 
 
 def low_inventory_event(tenant_id: uuid.UUID, h: inventory.Held, now: datetime) -> Event:

@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, StringConstraints, model_validator
 
+from offerengine.http.routing import IsoDate
 from offerengine.inventory.schemas import Cabin
 
 Iata = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
@@ -50,7 +51,7 @@ class SearchRequest(BaseModel):
 
     origin: Iata = Field(examples=["JFK"])
     destination: Iata = Field(examples=["LHR"])
-    date: dt.date = Field(description="Local departure date at the origin.")
+    date: IsoDate = Field(description="Local departure date at the origin.")
     passengers: PassengersIn = Field(default_factory=PassengersIn)
     cabin: Cabin = "ECONOMY"
     customer: CustomerIn = Field(default_factory=CustomerIn)
