@@ -447,6 +447,11 @@ class Builder:
         self._items: dict[tuple[Any, ...], dict[str, Any]] = {}
         self._summaries: dict[uuid.UUID, dict[str, Any]] = {}
         self._costs: dict[tuple[str, str], Decimal] = {}
+        self._kinds = tuple(kind for kind, _ in self._counts)
+        self._by_kind = dict(self._counts)
+        self._item_numbers: dict[int, tuple[Decimal, Decimal, Decimal, dict[str, Decimal]]] = {}
+        self._tax_cache: dict[tuple[Any, ...], Any] = {}
+        self._probabilities: dict[str, float] = {}
         self._extras: dict[tuple[uuid.UUID, ItemSpec, int], Any] = {}
 
     def summary(self, flight: FlightFacts) -> dict[str, Any]:
@@ -538,11 +543,16 @@ class Builder:
                 )
             items.append(extra_item)
             cost += self._cost(product, pax.seated * line.quantity)
-        taxes = self._taxes(flight, items[0])
-        base = sum((Decimal(i["price"]["base"]) for i in items), ZERO)
-        before_discount = sum((Decimal(i["price"]["subtotal"]) for i in items), ZERO)
-        discount = sum((Decimal(i["price"]["discount"]) for i in items), ZERO)
-        tax_total = sum((Decimal(t["amount"]) for t in taxes), ZERO)
+        taxes, tax_total, tax_units = self._taxes_of(flight, fare_key, fare_item)
+        base = before_discount = discount = ZERO
+        units = dict.fromkeys(self._kinds, ZERO)
+        for item in items:
+            numbers = self._numbers(item)
+            base += numbers[0]
+            before_discount += numbers[1]
+            discount += numbers[2]
+            for kind, unit in numbers[3].items():
+                units[kind] += unit
         net = before_discount + discount
         total = net + tax_total
         margin = float((net - cost) / net) if net > 0 else 0.0
@@ -555,7 +565,10 @@ class Builder:
             "tax_total": _amount(tax_total, cur),
             "total": _amount(total, cur),
             "currency": cur,
-            "per_passenger": self._per_passenger(items, taxes),
+            "per_passenger": [
+                {"type": kind, "count": count, "total": str(units[kind] + tax_units[kind])}
+                for kind, count in self._counts
+            ],
         }
         return Candidate(
             offer_type=offer_type,
@@ -568,7 +581,7 @@ class Builder:
             price=price,
             total=total,
             margin=margin,
-            conversion=self.shop.conversion.probability(offer_type.type, search.segment),
+            conversion=self._probability(offer_type.type),
             low_stock=low,
         )
 
@@ -730,23 +743,49 @@ class Builder:
                 )
         return out
 
-    def _per_passenger(
-        self, items: Sequence[dict[str, Any]], taxes: Sequence[dict[str, Any]]
-    ) -> list[dict[str, Any]]:
-        """What one passenger of each type pays, items and taxes included."""
-        out = []
-        for kind, count in self._counts:
-            unit = ZERO
-            for item in items:
-                for row in item["passengers"]:
-                    if row["type"] == kind:
-                        unit += Decimal(row["unit_price"]) * (row["count"] // count)
+    def _numbers(
+        self, item: dict[str, Any]
+    ) -> tuple[Decimal, Decimal, Decimal, dict[str, Decimal]]:
+        """An item's base, subtotal and discount, and what one passenger of each type pays for
+        it: read once per item (items are shared by the offers of a flight)."""
+        found = self._item_numbers.get(id(item))
+        if found is None:
+            price = item["price"]
+            per_unit: dict[str, Decimal] = {}
+            for row in item["passengers"]:
+                count = self._by_kind[row["type"]]
+                per_unit[row["type"]] = Decimal(row["unit_price"]) * (row["count"] // count)
+            found = (
+                Decimal(price["base"]),
+                Decimal(price["subtotal"]),
+                Decimal(price["discount"]),
+                per_unit,
+            )
+            self._item_numbers[id(item)] = found
+        return found
+
+    def _taxes_of(
+        self, flight: FlightFacts, key: tuple[Any, ...], fare_item: dict[str, Any]
+    ) -> tuple[list[dict[str, Any]], Decimal, dict[str, Decimal]]:
+        """The taxes on a fare (they depend on nothing else), with their total and per passenger."""
+        found = self._tax_cache.get(key)
+        if found is None:
+            taxes = self._taxes(flight, fare_item)
+            units = dict.fromkeys(self._kinds, ZERO)
             for tax in taxes:
                 for row in tax["per_passenger"]:
-                    if row["type"] == kind:
-                        unit += Decimal(row["unit_amount"])
-            out.append({"type": kind, "count": count, "total": str(unit)})
-        return out
+                    units[row["type"]] += Decimal(row["unit_amount"])
+            found = (taxes, sum((Decimal(t["amount"]) for t in taxes), ZERO), units)
+            self._tax_cache[key] = found
+        return found
+
+    def _probability(self, offer_type: str) -> float:
+        found = self._probabilities.get(offer_type)
+        if found is None:
+            found = self._probabilities[offer_type] = self.shop.conversion.probability(
+                offer_type, self.search.segment
+            )
+        return found
 
 
 # --- the whole search ------------------------------------------------------------------------

@@ -278,7 +278,7 @@ def run_search(
         result = core.shop_offers(shop, search, flights, at)
         if results is not None and key is not None:
             results.put(key, result)
-    search_id = uuid.uuid4().hex
+    search_id = writer.new_search_id()
     offers: list[dict[str, Any]] = []
     rows: list[dict[str, Any]] = []
     encoded: list[bytes] = []
