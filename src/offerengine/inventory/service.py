@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from offerengine.auth.core import Actor
 from offerengine.catalog.models import Product
 from offerengine.db import upsert
+from offerengine.db.base import utcnow
 from offerengine.errors import FieldError, Loc, raise_if_any
 from offerengine.inventory import core
 from offerengine.inventory.models import Flight, InventoryBucket, InventoryRule
@@ -393,6 +394,30 @@ async def read_stock(
             InventoryBucket.sold,
             InventoryBucket.held,
         ).where(InventoryBucket.tenant_id == tenant_id, InventoryBucket.scope.in_(wanted))
+    )
+    return {(r[0], r[1], r[2]): core.Stock(r[3], r[4], r[5]) for r in rows}
+
+
+async def read_coming_stock(
+    session: AsyncSession, tenant_id: uuid.UUID, *, since: timedelta = timedelta(days=1)
+) -> dict[tuple[str, str, str], core.Stock]:
+    """The counters of every bucket of flights departing from a day ago on, and of every
+    airport-day: what shop results may need, in one query."""
+    coming = sa.select(Flight.id).where(
+        Flight.tenant_id == tenant_id, Flight.departure_at >= utcnow() - since
+    )
+    rows = await session.execute(
+        sa.select(
+            InventoryBucket.scope,
+            InventoryBucket.resource_type,
+            InventoryBucket.resource,
+            InventoryBucket.capacity,
+            InventoryBucket.sold,
+            InventoryBucket.held,
+        ).where(
+            InventoryBucket.tenant_id == tenant_id,
+            sa.or_(InventoryBucket.flight_id.is_(None), InventoryBucket.flight_id.in_(coming)),
+        )
     )
     return {(r[0], r[1], r[2]): core.Stock(r[3], r[4], r[5]) for r in rows}
 

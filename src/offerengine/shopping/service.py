@@ -6,6 +6,7 @@ The configuration comes from the tenant's snapshot; per request only inventory c
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import time
 import uuid
@@ -43,6 +44,7 @@ class ShopRuntime:
     conversion_seconds: float = 30.0
     _stock: dict[uuid.UUID, tuple[float, dict[str, StockMap]]] = field(default_factory=dict)
     _conversion: dict[uuid.UUID, tuple[float, core.ConversionModel]] = field(default_factory=dict)
+    _locks: dict[uuid.UUID, asyncio.Lock] = field(default_factory=dict)
     results: ResultCache = field(init=False)
 
     def __post_init__(self) -> None:
@@ -51,25 +53,32 @@ class ShopRuntime:
     async def stock(
         self, tenant_id: uuid.UUID, scopes: Iterable[str], *, fresh: bool = False
     ) -> StockMap:
+        """Counters of the buckets in ``scopes``. ``fresh`` reads just those, now; otherwise every
+        counter of the tenant's coming flights is read in one query at most once per
+        ``stock_seconds`` (one refresh at a time: concurrent searches wait for it)."""
         wanted = set(scopes)
-        now = time.monotonic()
-        stamp, by_scope = self._stock.get(tenant_id, (0.0, {}))
-        if fresh or now - stamp > self.stock_seconds:
-            by_scope = {}
-            stamp = now
-        missing = [s for s in wanted if s not in by_scope]
-        if missing:
+        if fresh or self.stock_seconds <= 0:
             async with self.session_factory() as session:
-                found = await inventory.read_stock(session, tenant_id, missing)
-            for scope in missing:
-                by_scope[scope] = {}
-            for key, value in found.items():
-                by_scope[key[0]][key] = value
-            if self.stock_seconds > 0:
-                self._stock[tenant_id] = (stamp, by_scope)
+                return await inventory.read_stock(session, tenant_id, wanted)
+        entry = self._stock.get(tenant_id)
+        if entry is None or time.monotonic() - entry[0] > self.stock_seconds:
+            lock = self._locks.setdefault(tenant_id, asyncio.Lock())
+            async with lock:
+                entry = self._stock.get(tenant_id)
+                if entry is None or time.monotonic() - entry[0] > self.stock_seconds:
+                    stamp = time.monotonic()
+                    async with self.session_factory() as session:
+                        found = await inventory.read_coming_stock(session, tenant_id)
+                    by_scope: dict[str, StockMap] = {}
+                    for key, value in found.items():
+                        by_scope.setdefault(key[0], {})[key] = value
+                    entry = (stamp, by_scope)
+                    self._stock[tenant_id] = entry
         out: StockMap = {}
         for scope in wanted:
-            out.update(by_scope[scope])
+            found_scope = entry[1].get(scope)
+            if found_scope:
+                out.update(found_scope)
         return out
 
     def forget_stock(self, tenant_id: uuid.UUID) -> None:
