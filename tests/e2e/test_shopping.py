@@ -604,3 +604,67 @@ def test_low_inventory_is_reported_once_per_crossing(
     assert len(received) == 1
     assert received[0]["type"] == "low_inventory"
     assert (received[0]["resource"], received[0]["sellable"]) == ("ECONOMY", 198)
+
+
+def test_an_experiment_varies_prices_and_ranking_and_counts_orders(
+    airline: tuple[Api, Api, dict[str, Any]],
+) -> None:
+    owner, runtime, _ = airline
+    owner.post(
+        "/v1/admin/tenants/OE/pricing-rules",
+        json={
+            "rule_name": "Promo fare",
+            "rule_type": "CUSTOM",
+            "product_type": "FLIGHT",
+            "adjustments": {"type": "MULTIPLIER", "value": 0.8},
+            "tags": ["promo"],
+        },
+    )
+    experiment = owner.post(
+        "/v1/admin/tenants/OE/experiments",
+        json={
+            "key": "fare-test",
+            "name": "Promo fare",
+            "unit": "customer_id",
+            "variants": [
+                {"key": "control", "config": {}},
+                {"key": "promo", "config": {"pricing_rule_tags": ["promo"]}},
+            ],
+            "primary_metric": {"kind": "conversion", "event": "order"},
+        },
+    ).json()
+    # Before the start everybody gets the control: the tagged rule applies to nobody.
+    before = _by_type(search(runtime, customer={"id": "c-1"}))["FLIGHT_ONLY"]
+    assert before["price"]["total"] == "200.00"
+    assert owner.post(f"/v1/admin/experiments/{experiment['id']}/start").status_code == 200
+    seen: dict[str, set[str]] = {}
+    offers = {}
+    for n in range(30):
+        offer = _by_type(search(runtime, customer={"id": f"c-{n}"}))["FLIGHT_ONLY"]
+        (variant,) = [e["variant"] for e in offer["experiments"] if e["key"] == "fare-test"]
+        seen.setdefault(variant, set()).add(offer["price"]["total"])
+        offers[variant] = offer
+    assert seen == {"control": {"200.00"}, "promo": {"160.00"}}
+    # Without a customer id a search is outside the experiment: the control's prices.
+    anonymous = _by_type(search(runtime))["FLIGHT_ONLY"]
+    assert anonymous["price"]["total"] == "200.00"
+    assert anonymous["experiments"][0]["in_experiment"] is False
+    # Re-pricing keeps the customer's variant; the order is an event the experiment counts.
+    promo = offers["promo"]
+    assert runtime.post(f"/v1/offers/{promo['offer_id']}/price").json()["price_changed"] is False
+    made = runtime.post(
+        "/v1/orders",
+        json={"offer_id": promo["offer_id"], "passengers": passengers(1)},
+        headers={"Idempotency-Key": "exp-order"},
+    )
+    assert made.status_code == 201, made.text
+    deadline = time.monotonic() + 5
+    while True:  # exposures are written behind the searches
+        results = owner.get(f"/v1/experiments/{experiment['id']}/results").json()
+        arms = {a["variant"]: a for a in results["primary"]["variants"]}
+        if sum(a["units"] for a in arms.values()) == 30 or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    assert sum(a["units"] for a in arms.values()) == 30
+    assert arms["promo"]["conversions"] == 1
+    assert arms["control"]["conversions"] == 0

@@ -22,6 +22,7 @@ class Order(IdMixin, TenantOwnedMixin, TimestampMixin, Base):
 
     offer_id: Mapped[str] = mapped_column(sa.String(40))
     offer_type: Mapped[str] = mapped_column(sa.String(50))
+    customer_id: Mapped[str | None] = mapped_column(sa.String(200))  # the search's customer
     status: Mapped[str] = mapped_column(sa.String(20))
     passengers: Mapped[list[Any]] = mapped_column(JSONAny)
     items: Mapped[list[Any]] = mapped_column(JSONAny)

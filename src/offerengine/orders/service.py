@@ -130,6 +130,7 @@ async def create(
         tenant_id=tenant_id,
         offer_id=offer.id,
         offer_type=offer.offer_type,
+        customer_id=_customer_id(offer.basis),
         status=HELD,
         passengers=[p.model_dump(mode="json", exclude_none=True) for p in body.passengers],
         items=items,
@@ -144,6 +145,7 @@ async def create(
         updated_at=now,
     )
     session.add(order)
+    session.add(_event("order", order, now))
     await writer.count(session, tenant_id, offer.offer_type, offer.segment, ordered=1)
     notices = []
     for h in held:
@@ -158,6 +160,28 @@ async def create(
                 )
     await session.flush()
     return Made(order, created=True, low_inventory=tuple(notices))
+
+
+def _customer_id(basis: dict[str, Any]) -> str | None:
+    found = (basis["search"].get("customer") or {}).get("id")
+    return None if found is None else str(found)
+
+
+def _event(kind: str, order: Order, now: datetime) -> Event:
+    """What the order tells experiments and learning: ``order`` when made, ``purchase`` (with
+    its value) when confirmed, for the customer of the search."""
+    return Event(
+        id=uuid.uuid4(),
+        tenant_id=order.tenant_id,
+        type=kind,
+        customer_id=order.customer_id,
+        value=money.from_minor(order.total_minor, order.currency),
+        currency=order.currency,
+        offer_id=order.offer_id,
+        properties={"order_id": str(order.id), "offer_type": order.offer_type},
+        occurred_at=now,
+        received_at=now,
+    )
 
 
 def low_inventory_event(tenant_id: uuid.UUID, h: inventory.Held, now: datetime) -> Event:
@@ -217,6 +241,7 @@ async def confirm(
     if not await _move(session, order, CONFIRMED, now=now, payment_reference=payment_reference):
         raise Conflict(f"Order {order.id} changed meanwhile; read it again.")
     await inventory.release(session, order.holds, sell=True)
+    session.add(_event("purchase", order, now))
     return order
 
 

@@ -187,19 +187,38 @@ def shop_for(
     snapshot: Snapshot,
     stock: StockMap,
     conversion: core.ConversionModel,
+    search: core.Search,
+    at: datetime,
 ) -> core.Shop:
+    """What the search sees: the snapshot's sections, live stock, and what the running
+    experiments that vary shopping give its customer (rule tags, bundles, ranking weights)."""
     config = snapshot.shopping
+    treatment = core.treatment_for(
+        snapshot.experiments.by_key.values(),
+        search,
+        at=at,
+        saved_groups=snapshot.tenant.saved_groups,
+    )
+    rules, bundles = config.rules, config.bundles
+    if treatment is not None and treatment.weights is not None:
+        rules = dataclasses.replace(
+            rules, w_conversion=treatment.weights[0], w_margin=treatment.weights[1]
+        )
+    if treatment is not None and treatment.bundles is not None:
+        allowed = treatment.bundles
+        bundles = BundleIndex.build(b for b in bundles.by_id.values() if b.name in allowed)
     return core.Shop(
         catalog=snapshot.catalog,
         pricing=snapshot.pricing,
-        bundles=config.bundles,
+        bundles=bundles,
         policy=config.policy,
-        rules=config.rules,
+        rules=rules,
         fares=config.fares,
         conversion=conversion,
         timezone=snapshot.tenant.timezone,
         countries=config.countries,
         stock=lambda key: stock.get(key.as_tuple()),
+        treatment=treatment,
     )
 
 
@@ -211,6 +230,7 @@ def offer_json(
     at: datetime,
     expires: datetime,
     summary: dict[str, Any],
+    experiments: list[dict[str, Any]],
 ) -> dict[str, Any]:
     bundle = candidate.bundle
     return {
@@ -231,6 +251,7 @@ def offer_json(
         "score": candidate.score,
         "score_parts": candidate.parts,
         "low_stock": candidate.low_stock,
+        "experiments": experiments,
     }
 
 
@@ -241,6 +262,7 @@ class Searched:
     warnings: list[str]
     rows: list[dict[str, Any]]
     encoded: list[bytes]  # each offer as JSON, once
+    exposures: list[dict[str, Any]] = field(default_factory=list)  # units put in experiments
 
     def response(self) -> bytes:
         """The search's JSON answer, from the offers encoded once."""
@@ -270,7 +292,7 @@ def run_search(
     ids, new expiry): shop results are already that stale by design."""
     config = snapshot.shopping
     flights = config.flights.find(search.origin, search.destination, search.day)
-    shop = shop_for(snapshot, stock, conversion)
+    shop = shop_for(snapshot, stock, conversion, search, at)
     if only_bundle is not None:
         # A bundle's preview: its offer on every flight, active or not, nothing else.
         shop = dataclasses.replace(
@@ -288,6 +310,18 @@ def run_search(
         if results is not None and key is not None:
             results.put(key, result)
     search_id = writer.new_search_id()
+    treatment = shop.treatment
+    shown_experiments = treatment.shown() if treatment is not None else []
+    exposures = [
+        {
+            "experiment_id": a.experiment.id,
+            "unit_id": a.hash_value,
+            "variant": a.variant.key,
+            "bucket": a.bucket,
+        }
+        for a in (treatment.assignments if treatment is not None else ())
+        if a.in_experiment
+    ]
     offers: list[dict[str, Any]] = []
     rows: list[dict[str, Any]] = []
     encoded: list[bytes] = []
@@ -302,6 +336,7 @@ def run_search(
             at=at,
             expires=expires,
             summary=candidate.items[0]["flight"],
+            experiments=shown_experiments,
         )
         offers.append(shown)
         body = _encode(shown)
@@ -331,7 +366,7 @@ def run_search(
                 "expires_at": expires,
             }
         )
-    return Searched(search_id, offers, result.warnings, rows, encoded)
+    return Searched(search_id, offers, result.warnings, rows, encoded, exposures)
 
 
 # --- stored offers -------------------------------------------------------------------------------
@@ -366,7 +401,7 @@ def reprice(
         bundle = config.bundles.by_id.get(uuid.UUID(basis["bundle_id"]))
         if bundle is None or not bundle.is_active:
             raise Conflict(f"Offer {stored.id} is no longer available: its bundle was withdrawn.")
-    shop = shop_for(snapshot, stock, conversion)
+    shop = shop_for(snapshot, stock, conversion, search, at)
     try:
         candidate = core.Builder(shop, search, at).build(flight, offer_type, bundle)
     except core.Dropped as exc:

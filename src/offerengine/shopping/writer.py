@@ -24,6 +24,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from offerengine.db import upsert
+from offerengine.experiments.models import Exposure
 from offerengine.observability.logging import get_logger
 from offerengine.shopping.models import OfferStat, StoredOffer
 
@@ -66,6 +67,7 @@ class OfferWriter:
         self._flush_seconds = flush_seconds
         self._pending: dict[str, dict[str, Any]] = {}
         self._counts: Counter[tuple[uuid.UUID, str, str]] = Counter()
+        self._exposures: dict[tuple[uuid.UUID, str], dict[str, Any]] = {}
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -89,16 +91,32 @@ class OfferWriter:
             self._pending.pop(next(iter(self._pending)))
         self._wake.set()
 
+    def expose(self, tenant_id: uuid.UUID, exposures: list[dict[str, Any]], at: datetime) -> None:
+        """Units a search put in experiments: their first exposure is recorded (once) with the
+        next flush; the variant is the hash's, so every worker already agrees on it."""
+        for e in exposures:
+            key = (e["experiment_id"], e["unit_id"])
+            if key not in self._exposures:
+                self._exposures[key] = {
+                    **e,
+                    "id": uuid.uuid4(),
+                    "tenant_id": tenant_id,
+                    "exposed_at": at,
+                }
+        if exposures:
+            self._wake.set()
+
     def pending(self, offer_id: str) -> StoredOffer | None:
         row = self._pending.get(offer_id)
         return None if row is None else StoredOffer(**row)
 
     async def flush(self) -> int:
         """Write what is pending in one transaction; on failure it stays pending for next time."""
-        if not self._pending and not self._counts:
+        if not self._pending and not self._counts and not self._exposures:
             return 0
         rows = list(self._pending.values())
         counts = dict(self._counts)
+        exposures = dict(self._exposures)
         async with self._session_factory() as session:
             if self._is_sqlite:
                 await session.connection(execution_options={"sqlite_immediate": True})
@@ -106,7 +124,16 @@ class OfferWriter:
                 await session.execute(sa.insert(StoredOffer), rows)
             for (tenant_id, offer_type, segment), shown in sorted(counts.items()):
                 await count(session, tenant_id, offer_type, segment, shown=shown)
+            if exposures:
+                await session.execute(
+                    upsert.insert(session, Exposure).on_conflict_do_nothing(
+                        index_elements=["experiment_id", "unit_id"]
+                    ),
+                    list(exposures.values()),
+                )
             await session.commit()
+        for key in exposures:
+            self._exposures.pop(key, None)
         for row in rows:
             self._pending.pop(row["id"], None)
         self._counts.subtract(counts)

@@ -177,6 +177,7 @@ def upgrade() -> None:
         sa.Column("tenant_id", sa.Uuid(), nullable=False),
         sa.Column("offer_id", sa.String(length=40), nullable=False),
         sa.Column("offer_type", sa.String(length=50), nullable=False),
+        sa.Column("customer_id", sa.String(length=200), nullable=True),
         sa.Column("status", sa.String(length=20), nullable=False),
         sa.Column(
             "passengers", sa.JSON().with_variant(postgresql.JSONB(), "postgresql"), nullable=False
