@@ -381,6 +381,7 @@ class Shop:
     countries: Mapping[str, str]  # airport → country, for taxes
     stock: Callable[[ResourceKey], Stock | None]
     treatment: Treatment | None = None
+    memo: Memo | None = None  # shared with searches like this one; None: the search's own
 
 
 @dataclass(frozen=True, slots=True)
@@ -434,15 +435,36 @@ def _amount(value: Decimal, currency: str) -> str:
     return str(money.quantize(value, currency))
 
 
+@dataclass(slots=True)
+class Memo:
+    """What a search works out about its flights: prices, chosen products, items. Everything in
+    it depends on the search only through its party, customer, channel, context and currency (the
+    route and date are in the keys, through the flight), so searches that share those, the same
+    snapshot and the same inventory read can share a memo (see ``ShopRuntime.memo``)."""
+
+    facts: dict[uuid.UUID, dict[str, Any]] = field(default_factory=dict)
+    prices: dict[tuple[uuid.UUID, str], pricing.PriceResult] = field(default_factory=dict)
+    fares: dict[str, ProductFacts | None] = field(default_factory=dict)
+    items: dict[tuple[Any, ...], dict[str, Any]] = field(default_factory=dict)
+    summaries: dict[uuid.UUID, dict[str, Any]] = field(default_factory=dict)
+    costs: dict[tuple[str, str], Decimal] = field(default_factory=dict)
+    item_numbers: dict[int, tuple[Decimal, Decimal, Decimal, dict[str, Decimal]]] = field(
+        default_factory=dict
+    )
+    taxes: dict[tuple[Any, ...], Any] = field(default_factory=dict)
+    probabilities: dict[str, float] = field(default_factory=dict)
+    extras: dict[tuple[uuid.UUID, ItemSpec, int], Any] = field(default_factory=dict)
+
+
 class _Pricer:
     """One search's prices: each (flight, product) priced once, whatever the offers sharing it."""
 
-    def __init__(self, shop: Shop, search: Search, at: datetime) -> None:
+    def __init__(self, shop: Shop, search: Search, at: datetime, memo: Memo) -> None:
         self.shop = shop
         self.search = search
         self.at = at
-        self._facts: dict[uuid.UUID, dict[str, Any]] = {}
-        self._prices: dict[tuple[uuid.UUID, str], pricing.PriceResult] = {}
+        self._facts = memo.facts
+        self._prices = memo.prices
         base: dict[str, Any] = {
             "origin": search.origin,
             "destination": search.destination,
@@ -537,20 +559,21 @@ class Builder:
         self.shop = shop
         self.search = search
         self.at = at
-        self.pricer = _Pricer(shop, search, at)
+        memo = shop.memo if shop.memo is not None else Memo()
+        self.pricer = _Pricer(shop, search, at, memo)
         self.currency = search.currency
-        self._fares: dict[str, ProductFacts | None] = {}
+        self._fares = memo.fares
         self._counts = search.passengers.counts()
         # Items are the same in every offer of a flight that has them: made once, shared.
-        self._items: dict[tuple[Any, ...], dict[str, Any]] = {}
-        self._summaries: dict[uuid.UUID, dict[str, Any]] = {}
-        self._costs: dict[tuple[str, str], Decimal] = {}
+        self._items = memo.items
+        self._summaries = memo.summaries
+        self._costs = memo.costs
         self._kinds = tuple(kind for kind, _ in self._counts)
         self._by_kind = dict(self._counts)
-        self._item_numbers: dict[int, tuple[Decimal, Decimal, Decimal, dict[str, Decimal]]] = {}
-        self._tax_cache: dict[tuple[Any, ...], Any] = {}
-        self._probabilities: dict[str, float] = {}
-        self._extras: dict[tuple[uuid.UUID, ItemSpec, int], Any] = {}
+        self._item_numbers = memo.item_numbers
+        self._tax_cache = memo.taxes
+        self._probabilities = memo.probabilities
+        self._extras = memo.extras
 
     def summary(self, flight: FlightFacts) -> dict[str, Any]:
         found = self._summaries.get(flight.id)

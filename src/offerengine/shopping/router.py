@@ -167,9 +167,7 @@ async def search_offers(request: Request, snapshot: RuntimeSnapshot) -> Response
     stock = await ctx.shop.stock(snapshot.tenant.id, service.scopes_of(flights, snapshot))
     conversion = await ctx.shop.conversion(snapshot.tenant.id)
     now = utcnow()
-    searched = service.run_search(
-        snapshot, search, stock, conversion, now, results=ctx.shop.results
-    )
+    searched = service.run_search(snapshot, search, stock, conversion, now, runtime=ctx.shop)
     ctx.shop.writer.add(searched.rows)
     ctx.shop.writer.expose(snapshot.tenant.id, searched.exposures, now)
     return Response(searched.response(), media_type="application/json")

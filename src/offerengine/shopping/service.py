@@ -45,6 +45,9 @@ class ShopRuntime:
     _stock: dict[uuid.UUID, tuple[float, dict[str, StockMap]]] = field(default_factory=dict)
     _conversion: dict[uuid.UUID, tuple[float, core.ConversionModel]] = field(default_factory=dict)
     _locks: dict[uuid.UUID, asyncio.Lock] = field(default_factory=dict)
+    _memos: dict[uuid.UUID, tuple[float | None, dict[bytes, core.Memo]]] = field(
+        default_factory=dict
+    )
     results: ResultCache = field(init=False)
 
     def __post_init__(self) -> None:
@@ -81,13 +84,45 @@ class ShopRuntime:
                 out.update(found_scope)
         return out
 
+    def memo(
+        self, snapshot: Snapshot, search: core.Search, treatment: core.Treatment | None
+    ) -> core.Memo | None:
+        """The memo shared by searches with this party, customer, channel, context and currency
+        against the same snapshot and the same inventory read (so for at most the availability
+        interval); None when counters are not cached."""
+        tenant_id = snapshot.tenant.id
+        entry = self._stock.get(tenant_id)
+        if entry is None or self.stock_seconds <= 0:
+            return None
+        stamp, memos = self._memos.get(tenant_id, (None, {}))
+        if stamp != entry[0] or len(memos) > 4096:
+            memos = {}
+            self._memos[tenant_id] = (entry[0], memos)
+        basis = search.basis()
+        for name in ("origin", "destination", "date"):
+            basis.pop(name)
+        key = _encode_key(
+            (
+                snapshot.version,
+                basis,
+                sorted(treatment.tags) if treatment else None,
+                sorted(treatment.bundles) if treatment and treatment.bundles is not None else None,
+            )
+        )
+        found = memos.get(key)
+        if found is None:
+            found = memos[key] = core.Memo()
+        return found
+
     def forget_stock(self, tenant_id: uuid.UUID) -> None:
         """This worker changed counters: its next shop reads them again."""
         self._stock.pop(tenant_id, None)
+        self._memos.pop(tenant_id, None)
         self.results.clear()
 
     def forget_all(self) -> None:
         self._stock.clear()
+        self._memos.clear()
         self.results.clear()
 
     async def offer(self, tenant_id: uuid.UUID, offer_id: str, *, now: datetime) -> StoredOffer:
@@ -189,6 +224,7 @@ def shop_for(
     conversion: core.ConversionModel,
     search: core.Search,
     at: datetime,
+    runtime: ShopRuntime | None = None,
 ) -> core.Shop:
     """What the search sees: the snapshot's sections, live stock, and what the running
     experiments that vary shopping give its customer (rule tags, bundles, ranking weights)."""
@@ -219,6 +255,7 @@ def shop_for(
         countries=config.countries,
         stock=lambda key: stock.get(key.as_tuple()),
         treatment=treatment,
+        memo=None if runtime is None else runtime.memo(snapshot, search, treatment),
     )
 
 
@@ -285,14 +322,19 @@ def run_search(
     at: datetime,
     *,
     only_bundle: BundleFacts | None = None,
-    results: ResultCache | None = None,
+    runtime: ShopRuntime | None = None,
 ) -> Searched:
-    """The offers of a search, as shown, and the rows that store them. With ``results``, an
-    identical search made within the availability cache interval reuses the priced offers (new
-    ids, new expiry): shop results are already that stale by design."""
+    """The offers of a search, as shown, and the rows that store them. With the worker's
+    ``runtime``, searches within one availability interval share their work: an identical search
+    reuses the ranked offers (new ids, new expiry), and searches with the same party, customer,
+    channel, context and currency share prices and items. Shop results are already that stale by
+    design; orders and re-pricing never use this."""
     config = snapshot.shopping
     flights = config.flights.find(search.origin, search.destination, search.day)
-    shop = shop_for(snapshot, stock, conversion, search, at)
+    results = None if runtime is None or only_bundle is not None else runtime.results
+    shop = shop_for(
+        snapshot, stock, conversion, search, at, None if only_bundle is not None else runtime
+    )
     if only_bundle is not None:
         # A bundle's preview: its offer on every flight, active or not, nothing else.
         shop = dataclasses.replace(
