@@ -2,7 +2,7 @@
 
 The app runs on a seeded SQLite database (tenant OE with products, airports and keys), so generated
 requests reach real objects as well as missing ones. Examples per operation are bounded so that the
-suite stays fast; run with SCHEMATHESIS_EXAMPLES=200 for a deeper search.
+suite stays fast; run with SCHEMATHESIS_EXAMPLES=200 (and SCHEMATHESIS_RANDOM=1) for a deeper search.
 
 Shape: schemathesis' lazy ``from_fixture`` loader does not work with pytest 9, and ``parametrize``
 copies the schema when the module is imported, so the app object is made here at import. Nothing
@@ -85,7 +85,15 @@ def seeded_database() -> None:
 
 
 @schema.parametrize()
-@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    suppress_health_check=list(HealthCheck),
+    # Fixed examples by default: schemathesis 4.32 now and then fails to generate a negative case
+    # for an array ("Cannot generate an array with 1 demanded elements", schemathesis#4282/#4440),
+    # which must not fail CI at random. SCHEMATHESIS_RANDOM=1 searches afresh each run.
+    derandomize=not os.environ.get("SCHEMATHESIS_RANDOM"),
+)
 def test_no_request_gets_a_server_error_or_an_undocumented_response(
     case: schemathesis.Case,
 ) -> None:
