@@ -668,3 +668,23 @@ def test_an_experiment_varies_prices_and_ranking_and_counts_orders(
     assert sum(a["units"] for a in arms.values()) == 30
     assert arms["promo"]["conversions"] == 1
     assert arms["control"]["conversions"] == 0
+
+
+def test_reading_an_order_past_its_hold_expires_it(
+    airline: tuple[Api, Api, dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, runtime, flight = airline
+    offer = _by_type(search(runtime))["FLIGHT_ONLY"]
+    made = runtime.post(
+        "/v1/orders",
+        json={"offer_id": offer["offer_id"], "passengers": passengers(1)},
+        headers={"Idempotency-Key": "read-expire"},
+    )
+    assert made.status_code == 201, made.text
+    made = made.json()
+    later = datetime.now(UTC) + timedelta(minutes=16)
+    monkeypatch.setattr("offerengine.orders.router.utcnow", lambda: later)
+    order = runtime.get(f"/v1/orders/{made['id']}").json()
+    assert (order["status"], order["expired_at"] is not None) == ("EXPIRED", True)
+    live = runtime.get(f"/v1/inventory/flights/{flight['id']}").json()
+    assert all(c["held"] == 0 for c in live["cabins"])

@@ -93,9 +93,16 @@ async def list_orders(
 
 
 @api.get("/v1/orders/{id:uuid}", operation_id="getOrder")
-async def get_order(order: PathOrder, _: RuntimeSnapshot, session: DbSession) -> OrderRead:
+async def get_order(request: Request, order: PathOrder, _: RuntimeSnapshot) -> OrderRead:
     """An order; a HELD order past its hold is EXPIRED from this read on."""
-    return OrderRead.of(await service.settle(session, order, now=utcnow()))
+    now = utcnow()
+    if order.status == service.HELD and order.hold_expires_at <= now:
+        # Expiring writes: in a write transaction of its own (a read one must not be upgraded).
+        async with recording(cast(AppContext, request.app.state.context)) as session:
+            current = await session.get(Order, order.id)
+            assert current is not None  # orders are never deleted
+            order = await service.settle(session, current, now=now)
+    return OrderRead.of(order)
 
 
 @api.post("/v1/orders/{id:uuid}/confirm", operation_id="confirmOrder")
