@@ -7,6 +7,7 @@ import asyncio
 import json
 import threading
 import time
+import uuid
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, HTTPServer
@@ -16,6 +17,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from offerengine.orders import service as orders
+from offerengine.shopping.writer import new_offer_id
+from tests.conftest import PLATFORM_KEY
 from tests.helpers import (
     FARE,
     Api,
@@ -688,3 +691,42 @@ def test_reading_an_order_past_its_hold_expires_it(
     assert (order["status"], order["expired_at"] is not None) == ("EXPIRED", True)
     live = runtime.get(f"/v1/inventory/flights/{flight['id']}").json()
     assert all(c["held"] == 0 for c in live["cabins"])
+
+
+def test_offers_of_a_deleted_tenant_do_not_hold_back_the_others(
+    airline: tuple[Api, Api, dict[str, Any]], client: TestClient
+) -> None:
+    _, runtime, flight = airline
+    offer = _by_type(search(runtime))["FLIGHT_ONLY"]
+    writer = client.app.state.context.shop.writer  # type: ignore[attr-defined]
+    stored = runtime.get(f"/v1/offers/{offer['offer_id']}").json()
+    now = datetime.now(UTC)
+
+    def row(tenant: uuid.UUID) -> dict[str, Any]:
+        offer_id = new_offer_id()
+        return {
+            "id": offer_id,
+            "tenant_id": tenant,
+            "search_id": "s",
+            "offer_type": "FLIGHT_ONLY",
+            "segment": "*",
+            "flight_id": uuid.UUID(flight["id"]),
+            "total_minor": 20000,
+            "currency": "USD",
+            "body_json": json.dumps({**stored, "offer_id": offer_id}),
+            "basis_json": "{}",
+            "created_at": now,
+            "expires_at": now + timedelta(minutes=15),
+        }
+
+    owner_tenant = uuid.UUID(
+        client.get(
+            "/v1/admin/tenants/OE", headers={"Authorization": f"Bearer {PLATFORM_KEY}"}
+        ).json()["id"]
+    )
+    good, gone = row(owner_tenant), row(uuid.uuid4())
+    writer.add([good, gone])
+    client.portal.call(writer.flush)  # type: ignore[union-attr]
+    assert writer.pending(good["id"]) is None
+    assert writer.pending(gone["id"]) is None
+    assert runtime.get(f"/v1/offers/{good['id']}").status_code == 200

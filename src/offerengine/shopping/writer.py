@@ -21,6 +21,7 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from offerengine.db import upsert
@@ -111,12 +112,45 @@ class OfferWriter:
         return None if row is None else StoredOffer(**row)
 
     async def flush(self) -> int:
-        """Write what is pending in one transaction; on failure it stays pending for next time."""
+        """Write what is pending in one transaction; if the database is away it stays pending for
+        next time. A batch the database refuses (a tenant or experiment deleted meanwhile) is
+        written tenant by tenant, and what is still refused is dropped and logged, so that one
+        bad row never holds back the others."""
         if not self._pending and not self._counts and not self._exposures:
             return 0
         rows = list(self._pending.values())
         counts = dict(self._counts)
         exposures = dict(self._exposures)
+        try:
+            await self._write(rows, counts, exposures)
+        except IntegrityError:
+            for tenant_id in (
+                {r["tenant_id"] for r in rows}
+                | {k[0] for k in counts}
+                | {e["tenant_id"] for e in exposures.values()}
+            ):
+                try:
+                    await self._write(
+                        [r for r in rows if r["tenant_id"] == tenant_id],
+                        {k: n for k, n in counts.items() if k[0] == tenant_id},
+                        {k: e for k, e in exposures.items() if e["tenant_id"] == tenant_id},
+                    )
+                except IntegrityError as exc:
+                    log.warning("offers_dropped", tenant_id=str(tenant_id), error=str(exc.orig))
+        for key in exposures:
+            self._exposures.pop(key, None)
+        for row in rows:
+            self._pending.pop(row["id"], None)
+        self._counts.subtract(counts)
+        self._counts = +self._counts  # drop the zeros
+        return len(rows)
+
+    async def _write(
+        self,
+        rows: list[dict[str, Any]],
+        counts: dict[tuple[uuid.UUID, str, str], int],
+        exposures: dict[tuple[uuid.UUID, str], dict[str, Any]],
+    ) -> None:
         async with self._session_factory() as session:
             if self._is_sqlite:
                 await session.connection(execution_options={"sqlite_immediate": True})
@@ -132,13 +166,6 @@ class OfferWriter:
                     list(exposures.values()),
                 )
             await session.commit()
-        for key in exposures:
-            self._exposures.pop(key, None)
-        for row in rows:
-            self._pending.pop(row["id"], None)
-        self._counts.subtract(counts)
-        self._counts = +self._counts  # drop the zeros
-        return len(rows)
 
     async def _run(self) -> None:
         while True:
