@@ -15,7 +15,6 @@ from offerengine.db.base import utcnow
 from offerengine.deps import Ctx, DbSession
 from offerengine.http.routing import IfMatch, expected_version, router, set_etag
 from offerengine.pagination import Page
-from offerengine.shopping import service as shopping
 from offerengine.shopping.schemas import SearchResponse
 from offerengine.tenants.deps import PathTenant
 from offerengine.versioning.router import add_version_routes
@@ -97,19 +96,8 @@ async def preview_bundle(
     """The offers this template would make for a search (even while inactive), priced now with
     the full trace, on every matching flight. Nothing is stored or held."""
     snapshot = await ctx.snapshots.get(bundle.tenant_id)
-    search = shopping.search_of(body.search_params, snapshot)
-    flights = snapshot.shopping.flights.find(search.origin, search.destination, search.day)
-    stock = await ctx.shop.stock(
-        snapshot.tenant.id, shopping.scopes_of(flights, snapshot), fresh=True
-    )
-    conversion = await ctx.shop.conversion(snapshot.tenant.id)
-    searched = shopping.run_search(
-        snapshot,
-        search,
-        stock,
-        conversion,
-        body.at or utcnow(),
-        only_bundle=service.facts(bundle),
+    searched = await ctx.shop.search(
+        snapshot, body.search_params, body.at or utcnow(), preview=service.facts(bundle)
     )
     return SearchResponse.model_validate(
         {"search_id": searched.search_id, "offers": searched.offers, "warnings": searched.warnings}

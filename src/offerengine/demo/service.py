@@ -18,7 +18,6 @@ from offerengine.inventory.schemas import InventoryRuleIn, ScheduleIn
 from offerengine.network import service as network
 from offerengine.pricing import service as pricing
 from offerengine.shopping import config as shopping
-from offerengine.shopping.schemas import FareSettingsIn, OfferRulesIn
 from offerengine.tenants import service as tenants
 from offerengine.tenants.models import Tenant
 from offerengine.tenants.schemas import TenantCreate
@@ -84,16 +83,15 @@ async def _shopping(session: AsyncSession, tenant: Tenant, actor: Actor) -> None
             await inventory.create_rule(
                 session, tenant=tenant, data=InventoryRuleIn.model_validate(rule), actor=actor
             )
-    for kind, schema, values in (
-        (shopping.OFFER_RULES, OfferRulesIn, data.OFFER_RULES),
-        (shopping.FARE_SETTINGS, FareSettingsIn, data.FARE_SETTINGS),
+    for document, values in (
+        (shopping.OFFER_RULES, data.OFFER_RULES),
+        (shopping.FARE_SETTINGS, data.FARE_SETTINGS),
     ):
-        if await shopping.get_document(session, tenant.id, kind) is None:
-            await shopping.put_document(
+        if await document.get(session, tenant.id) is None:
+            await document.put(
                 session,
                 tenant_id=tenant.id,
-                kind=kind,
-                data=schema.model_validate(values),
+                data=document.schema.model_validate(values),
                 actor=actor,
                 expected_version=None,
             )

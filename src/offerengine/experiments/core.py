@@ -118,10 +118,26 @@ def assign(
     return Assignment(experiment, experiment.variants[index], True, unit_id, bucket, "assigned")
 
 
+# The variant config keys the shop reads (see offerengine.shopping.core.Treatment).
+SHOP_CONFIG_KEYS = ("pricing_rule_tags", "bundle_templates", "offer_rule_weights")
+
+
 @dataclass(frozen=True, slots=True)
 class ExperimentIndex:
     by_key: Mapping[str, ExperimentFacts]
+    # Experiments whose variants change shopping, whatever their status, and every pricing rule
+    # tag one of their variants names: worked out once, not per search.
+    shop: tuple[ExperimentFacts, ...] = ()
+    shop_tags: frozenset[str] = frozenset()
 
     @staticmethod
     def build(experiments: Sequence[ExperimentFacts]) -> "ExperimentIndex":
-        return ExperimentIndex({e.key: e for e in experiments})
+        shop = tuple(
+            e
+            for e in experiments
+            if any(k in v.config for v in e.variants for k in SHOP_CONFIG_KEYS)
+        )
+        tags = frozenset(
+            tag for e in shop for v in e.variants for tag in v.config.get("pricing_rule_tags") or ()
+        )
+        return ExperimentIndex({e.key: e for e in experiments}, shop, tags)

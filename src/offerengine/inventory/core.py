@@ -19,7 +19,6 @@ from typing import Any
 
 from offerengine.catalog.core import ProductFacts
 
-CABINS = ("ECONOMY", "PREMIUM_ECONOMY", "BUSINESS", "FIRST")
 SEAT = "SEAT"  # the resource type of a flight's cabin seats
 
 
@@ -43,6 +42,11 @@ class FlightFacts:
     @property
     def scope(self) -> str:
         return f"flight:{self.id}"
+
+    @property
+    def day_scope(self) -> str:
+        """Where units counted per airport and day (a lounge) live for this flight's passengers."""
+        return f"airport:{self.origin}:{self.departure_date.isoformat()}"
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -100,7 +104,6 @@ class InventoryRuleFacts:
     hold_duration_seconds: int = 900
     overbooking_percentage: Decimal = Decimal(0)
     min_availability_threshold: int = 0
-    auto_release_on_expiry: bool = True
     notify_on_low_inventory: bool = False
     id: uuid.UUID | None = None
     version: int = 0
@@ -188,8 +191,5 @@ def locate(flight: FlightFacts, product: ProductFacts) -> tuple[ResourceKey, int
         return None
     spec = spec if isinstance(spec, Mapping) else {}
     capacity = int(override if override is not None else spec.get("capacity", 0))
-    if spec.get("per") == "airport_day":
-        scope = f"airport:{flight.origin}:{flight.departure_date.isoformat()}"
-    else:
-        scope = flight.scope
+    scope = flight.day_scope if spec.get("per") == "airport_day" else flight.scope
     return ResourceKey(scope, product.product_type, product.product_code), capacity

@@ -166,9 +166,10 @@ async def flight_availability(
     if flight is None:
         raise NotFound(f"No flight {id}.")
     ctx = cast(AppContext, request.app.state.context)
-    day_scope = f"airport:{flight.origin}:{flight.departure_date.isoformat()}"
     async with ctx.session_factory() as session:
-        live = await service.read_stock(session, snapshot.tenant.id, [flight.scope, day_scope])
+        live = await service.read_stock(
+            session, snapshot.tenant.id, [flight.scope, flight.day_scope]
+        )
         stored = await session.get(Flight, id)
     assert stored is not None
     cabins = [

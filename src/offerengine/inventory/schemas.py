@@ -183,7 +183,10 @@ class AvailabilityRead(BaseModel):
 class ReleasePolicy(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    auto_release_on_expiry: bool = True
+    auto_release_on_expiry: bool = Field(
+        default=True,
+        description="Seed 001's flag, kept with the rule; expired holds are always released.",
+    )
     notify_on_low_inventory: bool = False
 
 

@@ -272,7 +272,6 @@ def rule_facts(rule: InventoryRule) -> core.InventoryRuleFacts:
         hold_duration_seconds=rule.hold_duration_seconds,
         overbooking_percentage=Decimal(rule.overbooking_percentage),
         min_availability_threshold=rule.min_availability_threshold,
-        auto_release_on_expiry=bool(policy.get("auto_release_on_expiry", True)),
         notify_on_low_inventory=bool(policy.get("notify_on_low_inventory", False)),
         id=rule.id,
         version=rule.version,
@@ -385,17 +384,7 @@ async def read_stock(
     wanted = list(set(scopes))
     if not wanted:
         return {}
-    rows = await session.execute(
-        sa.select(
-            InventoryBucket.scope,
-            InventoryBucket.resource_type,
-            InventoryBucket.resource,
-            InventoryBucket.capacity,
-            InventoryBucket.sold,
-            InventoryBucket.held,
-        ).where(InventoryBucket.tenant_id == tenant_id, InventoryBucket.scope.in_(wanted))
-    )
-    return {(r[0], r[1], r[2]): core.Stock(r[3], r[4], r[5]) for r in rows}
+    return await _counters(session, tenant_id, InventoryBucket.scope.in_(wanted))
 
 
 async def read_coming_stock(
@@ -406,18 +395,26 @@ async def read_coming_stock(
     coming = sa.select(Flight.id).where(
         Flight.tenant_id == tenant_id, Flight.departure_at >= utcnow() - since
     )
+    return await _counters(
+        session,
+        tenant_id,
+        sa.or_(InventoryBucket.flight_id.is_(None), InventoryBucket.flight_id.in_(coming)),
+    )
+
+
+async def _counters(
+    session: AsyncSession, tenant_id: uuid.UUID, which: sa.ColumnElement[bool]
+) -> dict[tuple[str, str, str], core.Stock]:
+    bucket = InventoryBucket
     rows = await session.execute(
         sa.select(
-            InventoryBucket.scope,
-            InventoryBucket.resource_type,
-            InventoryBucket.resource,
-            InventoryBucket.capacity,
-            InventoryBucket.sold,
-            InventoryBucket.held,
-        ).where(
-            InventoryBucket.tenant_id == tenant_id,
-            sa.or_(InventoryBucket.flight_id.is_(None), InventoryBucket.flight_id.in_(coming)),
-        )
+            bucket.scope,
+            bucket.resource_type,
+            bucket.resource,
+            bucket.capacity,
+            bucket.sold,
+            bucket.held,
+        ).where(bucket.tenant_id == tenant_id, which)
     )
     return {(r[0], r[1], r[2]): core.Stock(r[3], r[4], r[5]) for r in rows}
 
@@ -550,16 +547,3 @@ async def mark_low(session: AsyncSession, bucket_id: uuid.UUID) -> bool:
         .execution_options(synchronize_session=False)
     )
     return result.first() is not None
-
-
-async def buckets_of_flight(
-    session: AsyncSession, tenant_id: uuid.UUID, flight: core.FlightFacts
-) -> Sequence[InventoryBucket]:
-    scopes = [flight.scope]
-    return (
-        await session.scalars(
-            sa.select(InventoryBucket)
-            .where(InventoryBucket.tenant_id == tenant_id, InventoryBucket.scope.in_(scopes))
-            .order_by(InventoryBucket.resource_type, InventoryBucket.resource)
-        )
-    ).all()

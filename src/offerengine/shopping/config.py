@@ -3,9 +3,12 @@ versioned), and the snapshot section that compiles them with flights, bundles an
 
 from __future__ import annotations
 
+import functools
 import uuid
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from types import SimpleNamespace
+from typing import Any, Generic, TypeVar
 
 import sqlalchemy as sa
 from pydantic import BaseModel
@@ -14,12 +17,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from offerengine import money
 from offerengine.auth.core import Actor
 from offerengine.bundles import service as bundles
+from offerengine.catalog.core import ProductFacts
 from offerengine.errors import FieldError, raise_if_any
 from offerengine.inventory import service as inventory
 from offerengine.network import core as network
 from offerengine.shopping import core
 from offerengine.shopping.models import TenantDocument
 from offerengine.shopping.schemas import (
+    ConfigRead,
     FareSettingsIn,
     FareSettingsRead,
     OfferRulesIn,
@@ -27,38 +32,7 @@ from offerengine.shopping.schemas import (
 )
 from offerengine.versioning import service as versioning
 
-OFFER_RULES = "offer_rules"
-FARE_SETTINGS = "fare_settings"
-
-
-def offer_rules_read(doc: TenantDocument | None) -> OfferRulesRead:
-    data = OfferRulesIn.model_validate(doc.data if doc else {}).model_dump()
-    return OfferRulesRead(
-        **data,
-        id=doc.id if doc else None,
-        version=doc.version if doc else 0,
-        updated_at=doc.updated_at if doc else None,
-    )
-
-
-def fare_settings_read(doc: TenantDocument | None) -> FareSettingsRead:
-    data = FareSettingsIn.model_validate(doc.data if doc else {}).model_dump(by_alias=True)
-    return FareSettingsRead.model_validate(
-        {
-            **data,
-            "id": doc.id if doc else None,
-            "version": doc.version if doc else 0,
-            "updated_at": doc.updated_at if doc else None,
-        }
-    )
-
-
-def _dump_offer_rules(doc: TenantDocument) -> dict[str, Any]:
-    return offer_rules_read(doc).model_dump(mode="json")
-
-
-def _dump_fare_settings(doc: TenantDocument) -> dict[str, Any]:
-    return fare_settings_read(doc).model_dump(mode="json", by_alias=True)
+R = TypeVar("R", bound=ConfigRead)
 
 
 def check_fare_settings(data: FareSettingsIn) -> list[FieldError]:
@@ -92,82 +66,98 @@ def check_offer_rules(data: OfferRulesIn) -> list[FieldError]:
     return []
 
 
-def _kind(name: str, schema: type[BaseModel], dump: Any) -> versioning.Kind[TenantDocument]:
-    async def restore(
+@dataclass(frozen=True)
+class Document(Generic[R]):
+    """A tenant's one-of-a-kind configuration: its input and read models, its checks, its
+    history. Never saved, it reads as the input model's defaults at version 0."""
+
+    kind: str
+    schema: type[BaseModel]
+    read_model: type[R]
+    check: Callable[[Any], list[FieldError]]
+
+    def read(self, doc: TenantDocument | None) -> R:
+        data = self.schema.model_validate(doc.data if doc else {}).model_dump(by_alias=True)
+        return self.read_model.model_validate(
+            {
+                **data,
+                "id": doc.id if doc else None,
+                "version": doc.version if doc else 0,
+                "updated_at": doc.updated_at if doc else None,
+            }
+        )
+
+    def dump(self, doc: TenantDocument) -> dict[str, Any]:
+        return self.read(doc).model_dump(mode="json", by_alias=True)
+
+    @functools.cached_property
+    def versioned(self) -> versioning.Kind[TenantDocument]:
+        async def restore(
+            session: AsyncSession,
+            doc: TenantDocument | None,
+            data: Mapping[str, Any],
+            tenant_id: uuid.UUID,
+        ) -> TenantDocument:
+            recorded = self.schema.model_validate(
+                {k: v for k, v in data.items() if k not in ("id", "version", "updated_at")}
+            )
+            target = doc if doc is not None else TenantDocument(tenant_id=tenant_id, kind=self.kind)
+            target.data = recorded.model_dump(mode="json", by_alias=True)
+            return target
+
+        return versioning.Kind(
+            name=self.kind, model=TenantDocument, dump=self.dump, restore=restore
+        )
+
+    async def get(self, session: AsyncSession, tenant_id: uuid.UUID) -> TenantDocument | None:
+        return await session.scalar(
+            sa.select(TenantDocument).where(
+                TenantDocument.tenant_id == tenant_id, TenantDocument.kind == self.kind
+            )
+        )
+
+    async def put(
+        self,
         session: AsyncSession,
-        doc: TenantDocument | None,
-        data: Mapping[str, Any],
+        *,
         tenant_id: uuid.UUID,
+        data: BaseModel,
+        actor: Actor,
+        expected_version: int | None,
     ) -> TenantDocument:
-        recorded = schema.model_validate(
-            {k: v for k, v in data.items() if k not in ("id", "version", "updated_at")}
+        """Replace the document (created on first save); a new version when it changes."""
+        raise_if_any(self.check(data))
+        doc = await self.get(session, tenant_id)
+        what = self.kind.replace("_", " ")
+        versioning.check_version(doc if doc is not None else _NEVER_SAVED, expected_version, what)
+        values = data.model_dump(mode="json", by_alias=True, exclude={"version"})
+        if doc is None:
+            doc = TenantDocument(tenant_id=tenant_id, kind=self.kind, data=values)
+            session.add(doc)
+            await versioning.record(
+                session, self.versioned, doc, action="create", actor=actor, before=None
+            )
+            return doc
+        if doc.data == values:
+            return doc
+        before = self.dump(doc)
+        doc.data = values
+        await versioning.record(
+            session, self.versioned, doc, action="update", actor=actor, before=before
         )
-        target = doc if doc is not None else TenantDocument(tenant_id=tenant_id, kind=name)
-        target.data = recorded.model_dump(mode="json", by_alias=True)
-        return target
-
-    return versioning.Kind(name=name, model=TenantDocument, dump=dump, restore=restore)
-
-
-OFFER_RULES_KIND = _kind(OFFER_RULES, OfferRulesIn, _dump_offer_rules)
-FARE_SETTINGS_KIND = _kind(FARE_SETTINGS, FareSettingsIn, _dump_fare_settings)
-
-
-async def get_document(
-    session: AsyncSession, tenant_id: uuid.UUID, kind: str
-) -> TenantDocument | None:
-    return await session.scalar(
-        sa.select(TenantDocument).where(
-            TenantDocument.tenant_id == tenant_id, TenantDocument.kind == kind
-        )
-    )
-
-
-async def put_document(
-    session: AsyncSession,
-    *,
-    tenant_id: uuid.UUID,
-    kind: str,
-    data: BaseModel,
-    actor: Actor,
-    expected_version: int | None,
-) -> TenantDocument:
-    """Replace the document (created on first save); a new version when it changes."""
-    raise_if_any(
-        check_offer_rules(data)
-        if isinstance(data, OfferRulesIn)
-        else check_fare_settings(data)
-        if isinstance(data, FareSettingsIn)
-        else []
-    )
-    doc = await get_document(session, tenant_id, kind)
-    values = data.model_dump(mode="json", by_alias=True, exclude={"version"})
-    versioned = OFFER_RULES_KIND if kind == OFFER_RULES else FARE_SETTINGS_KIND
-    if doc is None:
-        if expected_version not in (None, 0):
-            versioning.check_version(_Unsaved(), expected_version, kind.replace("_", " "))
-        doc = TenantDocument(tenant_id=tenant_id, kind=kind, data=values)
-        session.add(doc)
-        await versioning.record(session, versioned, doc, action="create", actor=actor, before=None)
         return doc
-    versioning.check_version(doc, expected_version, kind.replace("_", " "))
-    if doc.data == values:
-        return doc
-    before = versioned.dump(doc)
-    doc.data = values
-    await versioning.record(session, versioned, doc, action="update", actor=actor, before=before)
-    return doc
 
 
-class _Unsaved:
-    version = 0
+_NEVER_SAVED = SimpleNamespace(version=0)
+OFFER_RULES = Document("offer_rules", OfferRulesIn, OfferRulesRead, check_offer_rules)
+FARE_SETTINGS = Document("fare_settings", FareSettingsIn, FareSettingsRead, check_fare_settings)
 
 
 # --- the snapshot section -----------------------------------------------------------------------
 
 
 def _offer_rules(doc: TenantDocument | None) -> core.OfferRules:
-    read = offer_rules_read(doc)
+    read = OFFER_RULES.read(doc)
     return core.OfferRules(
         max_offers=read.max_offers,
         offer_types=None
@@ -181,7 +171,7 @@ def _offer_rules(doc: TenantDocument | None) -> core.OfferRules:
 
 
 def _fare_settings(doc: TenantDocument | None) -> core.FareSettings:
-    read = fare_settings_read(doc)
+    read = FARE_SETTINGS.read(doc)
     return core.FareSettings(
         child_ratio=read.child_ratio,
         infant_ratio=read.infant_ratio,
@@ -206,7 +196,9 @@ def _fare_settings(doc: TenantDocument | None) -> core.FareSettings:
     )
 
 
-async def load(session: AsyncSession, tenant_id: uuid.UUID) -> core.ShoppingConfig:
+async def load(
+    session: AsyncSession, tenant_id: uuid.UUID, products: Iterable[ProductFacts]
+) -> core.ShoppingConfig:
     flights = await inventory.load_flights(session, tenant_id)
     airports = {f.origin for f in flights.by_id.values()} | {
         f.destination for f in flights.by_id.values()
@@ -216,13 +208,19 @@ async def load(session: AsyncSession, tenant_id: uuid.UUID) -> core.ShoppingConf
         found = network.lookup(code)
         if found is not None:
             countries[code] = found.country
-    fares = await get_document(session, tenant_id, FARE_SETTINGS)
+    fares = await FARE_SETTINGS.get(session, tenant_id)
     return core.ShoppingConfig(
         flights=flights,
         bundles=await bundles.load_index(session, tenant_id),
         policy=await inventory.load_policy(session, tenant_id),
-        rules=_offer_rules(await get_document(session, tenant_id, OFFER_RULES)),
+        rules=_offer_rules(await OFFER_RULES.get(session, tenant_id)),
         fares=_fare_settings(fares),
         countries=countries,
-        webhook=fare_settings_read(fares).low_inventory_webhook,
+        webhook=FARE_SETTINGS.read(fares).low_inventory_webhook,
+        per_airport_day=any(_per_airport_day(p) for p in products),
     )
+
+
+def _per_airport_day(product: ProductFacts) -> bool:
+    spec = product.attributes.get("inventory")
+    return isinstance(spec, Mapping) and spec.get("per") == "airport_day"

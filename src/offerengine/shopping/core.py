@@ -41,6 +41,7 @@ from typing import Any
 from offerengine import money
 from offerengine.bundles.core import BundleFacts, BundleIndex, ItemSpec
 from offerengine.catalog.core import CatalogIndex, ProductFacts
+from offerengine.experiments.core import ExperimentIndex, assign
 from offerengine.inventory import core as inventory
 from offerengine.inventory.core import (
     FlightFacts,
@@ -151,6 +152,9 @@ class ShoppingConfig:
     fares: FareSettings
     countries: Mapping[str, str]
     webhook: str | None = None
+    # Whether some limited product is counted per airport and day (a lounge): then a search
+    # also reads the counters of its flights' origin airport-days.
+    per_airport_day: bool = False
 
     @classmethod
     def empty(cls) -> ShoppingConfig:
@@ -198,8 +202,6 @@ class ConversionModel:
 
 # --- experiments that change shopping -------------------------------------------------------------
 
-ENGINE_KEYS = ("pricing_rule_tags", "bundle_templates", "offer_rule_weights")
-
 
 @dataclass(frozen=True, slots=True)
 class Treatment:
@@ -229,21 +231,16 @@ class Treatment:
 
 
 def treatment_for(
-    experiments: Iterable[Any],
+    experiments: ExperimentIndex,
     search: Search,
     *,
     at: datetime,
     saved_groups: Mapping[str, Any] | None = None,
 ) -> Treatment | None:
-    """Assign the search's customer in every experiment whose variants change shopping."""
-    from offerengine.experiments.core import assign
-
-    # Every status counts: a draft's or a stopped experiment's tagged rules still apply only to
-    # the variant that names them (before the start, everybody gets the control).
-    relevant = [
-        e for e in experiments if any(k in v.config for v in e.variants for k in ENGINE_KEYS)
-    ]
-    if not relevant:
+    """Assign the search's customer in every experiment whose variants change shopping (every
+    status counts: a draft's or a stopped experiment's tagged rules still apply only to the
+    variant that names them; before the start, everybody gets the control)."""
+    if not experiments.shop:
         return None
     customer_id = search.customer.get("id")
     attributes = {
@@ -255,12 +252,9 @@ def treatment_for(
     }
     assignments = []
     tags: set[str] = set()
-    controlled: set[str] = set()
     bundles: set[str] | None = None
     weights: tuple[Decimal, Decimal] | None = None
-    for experiment in relevant:
-        for variant in experiment.variants:
-            controlled.update(variant.config.get("pricing_rule_tags") or ())
+    for experiment in experiments.shop:
         unit = attributes.get(experiment.unit) or customer_id
         found = assign(
             experiment,
@@ -284,7 +278,7 @@ def treatment_for(
     return Treatment(
         tuple(assignments),
         frozenset(tags),
-        frozenset(controlled),
+        experiments.shop_tags,
         None if bundles is None else frozenset(bundles),
         weights,
     )
@@ -428,7 +422,6 @@ class Dropped(Exception):
 class Result:
     offers: list[Candidate]
     warnings: list[str]
-    considered: int
 
 
 def _amount(value: Decimal, currency: str) -> str:
@@ -588,9 +581,7 @@ class Builder:
 
     def _fare_product(self, cabin: str) -> ProductFacts | None:
         if cabin not in self._fares:
-            fares = [
-                p for p in self.shop.catalog.select(product_type="FLIGHT") if p.category == cabin
-            ]
+            fares = self.shop.catalog.select(product_type="FLIGHT", category=cabin)
             self._fares[cabin] = fares[0] if fares else None
         return self._fares[cabin]
 
@@ -989,7 +980,7 @@ def shop_offers(shop: Shop, search: Search, flights: Sequence[FlightFacts], at: 
     made, warnings = candidates(shop, search, flights, at)
     if not flights:
         warnings.insert(0, f"no flights {search.origin}→{search.destination} on {search.day}")
-    return Result(rank(made, shop.rules), warnings, len(made))
+    return Result(rank(made, shop.rules), warnings)
 
 
 def expires_at(rules: OfferRules, at: datetime, flight: FlightFacts) -> datetime:

@@ -14,7 +14,7 @@ from offerengine.db.base import utcnow
 from offerengine.deps import DbSession
 from offerengine.http.body import documented, read_json
 from offerengine.http.routing import IfMatch, expected_version, router, set_etag
-from offerengine.shopping import config, service
+from offerengine.shopping import config
 from offerengine.shopping.schemas import (
     FareSettingsRead,
     FareSettingsUpdate,
@@ -38,9 +38,7 @@ async def get_offer_rules(
     tenant: PathTenant, _: ConfigReader, session: DbSession, response: Response
 ) -> OfferRulesRead:
     """The offer mix (seed 001's "Standard Offer Mix"); version 0 means the defaults apply."""
-    found = config.offer_rules_read(
-        await config.get_document(session, tenant.id, config.OFFER_RULES)
-    )
+    found = config.OFFER_RULES.read(await config.OFFER_RULES.get(session, tenant.id))
     set_etag(response, found.version)
     return found
 
@@ -56,16 +54,15 @@ async def put_offer_rules(
     response: Response,
 ) -> OfferRulesRead:
     """Replace the offer rules: which offer types, how many offers, ranking weights, expiry."""
-    doc = await config.put_document(
+    doc = await config.OFFER_RULES.put(
         session,
         tenant_id=tenant.id,
-        kind=config.OFFER_RULES,
         data=body,
         actor=actor,
         expected_version=expected_version(if_match, body.version),
     )
     set_etag(response, doc.version)
-    return config.offer_rules_read(doc)
+    return config.OFFER_RULES.read(doc)
 
 
 @api.get(f"{TENANT}/fare-settings", operation_id="getFareSettings")
@@ -73,9 +70,7 @@ async def get_fare_settings(
     tenant: PathTenant, _: ConfigReader, session: DbSession, response: Response
 ) -> FareSettingsRead:
     """Taxes and fees, exchange rates, child and infant ratios, the low-inventory webhook."""
-    found = config.fare_settings_read(
-        await config.get_document(session, tenant.id, config.FARE_SETTINGS)
-    )
+    found = config.FARE_SETTINGS.read(await config.FARE_SETTINGS.get(session, tenant.id))
     set_etag(response, found.version)
     return found
 
@@ -90,33 +85,32 @@ async def put_fare_settings(
     if_match: IfMatch,
     response: Response,
 ) -> FareSettingsRead:
-    doc = await config.put_document(
+    doc = await config.FARE_SETTINGS.put(
         session,
         tenant_id=tenant.id,
-        kind=config.FARE_SETTINGS,
         data=body,
         actor=actor,
         expected_version=expected_version(if_match, body.version),
     )
     set_etag(response, doc.version)
-    return config.fare_settings_read(doc)
+    return config.FARE_SETTINGS.read(doc)
 
 
 add_version_routes(
     api,
-    config.OFFER_RULES_KIND,
+    config.OFFER_RULES.versioned,
     path="/v1/admin/offer-rules",
     operation="OfferRules",
     read_model=OfferRulesRead,
-    to_read=config.offer_rules_read,
+    to_read=config.OFFER_RULES.read,
 )
 add_version_routes(
     api,
-    config.FARE_SETTINGS_KIND,
+    config.FARE_SETTINGS.versioned,
     path="/v1/admin/fare-settings",
     operation="FareSettings",
     read_model=FareSettingsRead,
-    to_read=config.fare_settings_read,
+    to_read=config.FARE_SETTINGS.read,
 )
 
 
@@ -161,15 +155,11 @@ async def search_offers(request: Request, snapshot: RuntimeSnapshot) -> Response
     bundles, as the offer rules mix them, each with its items, per-passenger prices, taxes, trace,
     score and expiry. The offers are stored: get them, price them again, order them."""
     body = await read_json(request, SearchRequest)
-    ctx = _ctx(request)
-    search = service.search_of(body, snapshot)
-    flights = snapshot.shopping.flights.find(search.origin, search.destination, search.day)
-    stock = await ctx.shop.stock(snapshot.tenant.id, service.scopes_of(flights, snapshot))
-    conversion = await ctx.shop.conversion(snapshot.tenant.id)
+    shop = _ctx(request).shop
     now = utcnow()
-    searched = service.run_search(snapshot, search, stock, conversion, now, runtime=ctx.shop)
-    ctx.shop.writer.add(searched.rows)
-    ctx.shop.writer.expose(snapshot.tenant.id, searched.exposures, now)
+    searched = await shop.search(snapshot, body, now)
+    shop.writer.add(searched.rows)
+    shop.writer.expose(snapshot.tenant.id, searched.exposures, now)
     return Response(searched.response(), media_type="application/json")
 
 
@@ -189,18 +179,10 @@ async def price_offer(request: Request, snapshot: RuntimeSnapshot, offer_id: Off
     """Price the offer again now, with live inventory: the same price while inventory and rules
     are unchanged, else the new one with `price_changed: true`. 410 if expired, 409 if the flight
     can no longer make it."""
-    ctx = _ctx(request)
-    now = utcnow()
-    stored = await ctx.shop.offer(snapshot.tenant.id, offer_id, now=now)
-    flight = snapshot.shopping.flights.by_id.get(stored.flight_id)
-    stock = await ctx.shop.stock(
-        snapshot.tenant.id, service.scopes_of([flight] if flight else [], snapshot), fresh=True
-    )
-    conversion = await ctx.shop.conversion(snapshot.tenant.id)
-    done = service.reprice(snapshot, stored, stock, conversion, now)
+    done = await _ctx(request).shop.reprice(snapshot, offer_id, utcnow())
     return _json(
         {
-            "offer_id": stored.id,
+            "offer_id": done.offer_id,
             "price_changed": done.changed,
             "previous_total": done.previous_total,
             "offer": done.offer,

@@ -35,8 +35,9 @@ StockMap = dict[tuple[str, str, str], Stock]
 
 @dataclass
 class ShopRuntime:
-    """A worker's short-lived caches: inventory counters for shop results, and the conversion
-    counts that rank offers. Neither is used to decide whether units can be held."""
+    """A worker's shopping: searches and re-pricing, with its short-lived caches (inventory
+    counters, ranked results and shared prices for shop results; the conversion counts that rank
+    offers) and its offer writer. No cache is used to decide whether units can be held."""
 
     session_factory: async_sessionmaker[AsyncSession]
     writer: OfferWriter
@@ -149,6 +150,41 @@ class ShopRuntime:
         self._conversion[tenant_id] = (now, model)
         return model
 
+    async def search(
+        self,
+        snapshot: Snapshot,
+        request: SearchRequest,
+        at: datetime,
+        *,
+        preview: BundleFacts | None = None,
+    ) -> Searched:
+        """A search's offers. A bundle's ``preview`` reads live counters and shares nothing
+        with other searches; the caller decides what to store."""
+        search = search_of(request, snapshot)
+        flights = snapshot.shopping.flights.find(search.origin, search.destination, search.day)
+        stock = await self.stock(
+            snapshot.tenant.id, scopes_of(flights, snapshot), fresh=preview is not None
+        )
+        conversion = await self.conversion(snapshot.tenant.id)
+        return run_search(
+            snapshot,
+            search,
+            stock,
+            conversion,
+            at,
+            only_bundle=preview,
+            runtime=None if preview is not None else self,
+        )
+
+    async def reprice(self, snapshot: Snapshot, offer_id: str, at: datetime) -> Repriced:
+        """A stored offer priced again now, with live counters."""
+        stored = await self.offer(snapshot.tenant.id, offer_id, now=at)
+        flight = snapshot.shopping.flights.by_id.get(stored.flight_id)
+        stock = await self.stock(
+            snapshot.tenant.id, scopes_of([flight] if flight else [], snapshot), fresh=True
+        )
+        return reprice(snapshot, stored, stock, await self.conversion(snapshot.tenant.id), at)
+
 
 class ResultCache:
     """Ranked offers of identical searches, per worker, for ``seconds`` (the availability cache
@@ -207,14 +243,8 @@ def scopes_of(flights: Sequence[FlightFacts], snapshot: Snapshot) -> set[str]:
     """Where the counters of these flights' offers live: the flights, and the airport-days of
     limited products counted per airport and day (lounges)."""
     scopes = {f.scope for f in flights}
-    per_day = [
-        p
-        for p in snapshot.catalog.by_code.values()
-        if isinstance(p.attributes.get("inventory"), dict)
-        and p.attributes["inventory"].get("per") == "airport_day"
-    ]
-    if per_day:
-        scopes |= {f"airport:{f.origin}:{f.departure_date.isoformat()}" for f in flights}
+    if snapshot.shopping.per_airport_day:
+        scopes |= {f.day_scope for f in flights}
     return scopes
 
 
@@ -230,7 +260,7 @@ def shop_for(
     experiments that vary shopping give its customer (rule tags, bundles, ranking weights)."""
     config = snapshot.shopping
     treatment = core.treatment_for(
-        snapshot.experiments.by_key.values(),
+        snapshot.experiments,
         search,
         at=at,
         saved_groups=snapshot.tenant.saved_groups,
@@ -331,10 +361,8 @@ def run_search(
     design; orders and re-pricing never use this."""
     config = snapshot.shopping
     flights = config.flights.find(search.origin, search.destination, search.day)
-    results = None if runtime is None or only_bundle is not None else runtime.results
-    shop = shop_for(
-        snapshot, stock, conversion, search, at, None if only_bundle is not None else runtime
-    )
+    results = None if runtime is None else runtime.results
+    shop = shop_for(snapshot, stock, conversion, search, at, runtime)
     if only_bundle is not None:
         # A bundle's preview: its offer on every flight, active or not, nothing else.
         shop = dataclasses.replace(
@@ -416,10 +444,10 @@ def run_search(
 
 @dataclass(frozen=True, slots=True)
 class Repriced:
+    offer_id: str
     offer: dict[str, Any]
     changed: bool
     previous_total: str
-    needs: list[dict[str, Any]]
 
 
 def reprice(
@@ -458,12 +486,7 @@ def reprice(
         "priced_at": at.isoformat(),
     }
     previous = shown["price"]["total"]
-    return Repriced(
-        offer,
-        candidate.price["total"] != previous,
-        previous,
-        [n.as_json() for n in candidate.needs],
-    )
+    return Repriced(stored.id, offer, candidate.price["total"] != previous, previous)
 
 
 def needs_of(raw: Sequence[dict[str, Any]]) -> list[tuple[ResourceKey, int, int]]:

@@ -222,7 +222,3 @@ async def find(
         if age is None or age > VISIBLE_WITHIN or age < -1:
             return None
         await asyncio.sleep(0.02)
-
-
-def expired(offer: StoredOffer, now: datetime) -> bool:
-    return offer.expires_at <= now

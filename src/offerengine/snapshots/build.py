@@ -57,7 +57,7 @@ async def build(session: AsyncSession, tenant_id: uuid.UUID) -> Snapshot | None:
         pricing=await pricing.load_index(session, tenant_id, list(catalog_index.by_code.values())),
         flags=await flags.load_index(session, tenant_id),
         experiments=await experiments.load_index(session, tenant_id),
-        shopping=await shopping.load(session, tenant_id),
+        shopping=await shopping.load(session, tenant_id, catalog_index.by_code.values()),
     )
 
 
