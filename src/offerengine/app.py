@@ -16,6 +16,8 @@ from offerengine.bundles.router import api as bundles_router
 from offerengine.catalog.router import api as catalog_router
 from offerengine.catalog.router import runtime as catalog_runtime_router
 from offerengine.context import open_context
+from offerengine.decisioning.router import api as decisioning_router
+from offerengine.decisioning.router import runtime as decisioning_runtime_router
 from offerengine.events.router import runtime as events_runtime_router
 from offerengine.experiments.router import api as experiments_router
 from offerengine.experiments.router import runtime as experiments_runtime_router
@@ -121,6 +123,7 @@ def create_app(settings: Settings) -> FastAPI:
         ofrep_router,
         experiments_runtime_router,
         events_runtime_router,
+        decisioning_runtime_router,
         shopping_runtime_router,
         inventory_runtime_router,
         orders_router,
@@ -131,6 +134,7 @@ def create_app(settings: Settings) -> FastAPI:
         pricing_router,
         flags_router,
         experiments_router,
+        decisioning_router,
         network_router,
         inventory_router,
         bundles_router,

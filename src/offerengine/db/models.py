@@ -6,6 +6,7 @@ from offerengine.auth.models import ApiKey
 from offerengine.bundles.models import BundleTemplate
 from offerengine.catalog.models import Product
 from offerengine.db.base import Base
+from offerengine.decisioning.models import CapCounter, DecisioningObject
 from offerengine.events.models import Event
 from offerengine.experiments.models import Experiment, Exposure
 from offerengine.flags.models import FeatureFlag
@@ -25,6 +26,8 @@ __all__ = [
     "ApiKey",
     "AuditEntry",
     "BundleTemplate",
+    "CapCounter",
+    "DecisioningObject",
     "Event",
     "Experiment",
     "Exposure",

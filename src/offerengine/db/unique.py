@@ -24,10 +24,12 @@ async def ensure_unused(
     tenant_id: uuid.UUID,
     exclude: uuid.UUID | None,
     what: str,
+    where: tuple[sa.ColumnElement[bool], ...] = (),
 ) -> None:
-    """No other ``what`` of the tenant has ``value`` in ``column`` (409 on the body field if so)."""
+    """No other ``what`` of the tenant (among rows matching ``where``) has ``value`` in ``column``
+    (409 on the body field if so)."""
     model: Any = column.class_
-    stmt = sa.select(model.id).where(model.tenant_id == tenant_id, column == value)
+    stmt = sa.select(model.id).where(model.tenant_id == tenant_id, column == value, *where)
     if exclude is not None:
         stmt = stmt.where(model.id != exclude)
     other = await session.scalar(stmt)

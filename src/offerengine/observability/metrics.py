@@ -42,7 +42,17 @@ class Metrics:
             buckets=_BUCKETS,
             registry=self.registry,
         )
+        self.decisions = Counter(
+            "offerengine_decisions",
+            "Decision requests answered; dry_run=true ones counted nothing and recorded nothing.",
+            ("dry_run",),
+            registry=self.registry,
+        )
+        self._decided = {dry: self.decisions.labels(str(dry).lower()) for dry in (False, True)}
         self._children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
+
+    def observe_decision(self, dry_run: bool) -> None:
+        self._decided[dry_run].inc()
 
     def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
         key = (method, route, status)

@@ -6,7 +6,7 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue, model_validator
 
 from offerengine.http.problems import ProblemFieldError
 
-RuleUse = Literal["pricing"]
+RuleUse = Literal["pricing", "decisioning"]
 
 
 class FactRead(BaseModel):

@@ -150,4 +150,28 @@ PRICING = Vocabulary(
     open_namespaces=MappingProxyType({"context.": "Any value the caller passes under context."}),
 )
 
-VOCABULARIES: Mapping[str, Vocabulary] = MappingProxyType({PRICING.use: PRICING})
+DECISIONING = Vocabulary(
+    use="decisioning",
+    description="Eligibility rules and ranking formulas of decisioning offers.",
+    facts=_facts(
+        Fact("profile.id", STRING, "The profile's id.", "p-123"),
+        Fact("offer.name", STRING, "The offer's name.", "Lounge access"),
+        Fact("offer.priority", NUMBER, "The offer's priority.", 10),
+        Fact("offer.tags", ANY, "The offer's tags, a list.", ["lounge"]),
+        Fact("offer.start", DATETIME, "When the offer starts (absent: always).", None),
+        Fact("offer.end", DATETIME, "When the offer ends (absent: never).", None),
+        Fact("offer.value", NUMBER, "What an acceptance is worth.", "40"),
+        Fact("offer.cost", NUMBER, "What proposing it costs.", "5"),
+    ),
+    open_namespaces=MappingProxyType(
+        {
+            "profile.": "Any profile attribute the caller sends (profile.attributes.*).",
+            "context.": "Any value the caller passes under context.",
+            "offer.attributes.": "The offer's own attributes.",
+        }
+    ),
+)
+
+VOCABULARIES: Mapping[str, Vocabulary] = MappingProxyType(
+    {PRICING.use: PRICING, DECISIONING.use: DECISIONING}
+)

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from offerengine import money
 from offerengine.catalog import core as catalog
 from offerengine.catalog.models import Product
+from offerengine.decisioning import service as decisioning
 from offerengine.experiments import service as experiments
 from offerengine.flags import service as flags
 from offerengine.network import core as network
@@ -58,6 +59,7 @@ async def build(session: AsyncSession, tenant_id: uuid.UUID) -> Snapshot | None:
         flags=await flags.load_index(session, tenant_id),
         experiments=await experiments.load_index(session, tenant_id),
         shopping=await shopping.load(session, tenant_id, catalog_index.by_code.values()),
+        decisioning=await decisioning.load_index(session, tenant_id, tenant.settings),
     )
 
 

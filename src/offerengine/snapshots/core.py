@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from offerengine.catalog import core as catalog
+from offerengine.decisioning import core as decisioning
 from offerengine.experiments import core as experiments
 from offerengine.flags import core as flags
 from offerengine.network import core as network
@@ -49,3 +50,4 @@ class Snapshot:
     flags: flags.FlagIndex
     experiments: experiments.ExperimentIndex
     shopping: shopping.ShoppingConfig
+    decisioning: decisioning.DecisioningIndex = field(default_factory=decisioning.DecisioningIndex)

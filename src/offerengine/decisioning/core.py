@@ -1,0 +1,257 @@
+"""Deciding the next best offer: the compiled activities of a tenant, and the funnel.
+
+At snapshot build every approved activity gets its candidates — the approved offers of its
+collection that have a representation for its placement — compiled and sorted by priority. Per
+request a candidate goes through calendar → eligibility → score; capping and de-duplication need
+counters and the other activities of the request, so the service applies them as it picks
+(:func:`ranked` yields candidates best first, lazily when the order is known in advance).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from types import MappingProxyType
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from offerengine.rules import core as rules
+from offerengine.rules.facts import convert, flatten
+from offerengine.rules.types import ANY
+
+DEFAULT_MAX_ACTIVITIES = 30
+
+
+@dataclass(frozen=True, slots=True)
+class Cap:
+    """One capping rule of an offer. Its counters are keyed by what the rule counts, not by its
+    position, so reordering rules or changing a limit keeps the counts."""
+
+    scope: str  # global | profile
+    limit: int
+    event: str  # decision | impression | click | accept
+    window: str  # lifetime | calendar
+    unit: str | None  # day | week | month
+    timezone: ZoneInfo
+
+    @property
+    def key(self) -> str:
+        return f"{self.scope}:{self.event}:{self.window}:{self.unit or ''}:{self.timezone.key}"
+
+    def subject(self, profile_id: str) -> str:
+        return profile_id if self.scope == "profile" else ""
+
+    def bucket(self, at: datetime) -> str:
+        """The window ``at`` falls in: '' for a lifetime, else the local date it started."""
+        if self.window == "lifetime":
+            return ""
+        local = at.astimezone(self.timezone).date()
+        if self.unit == "week":
+            local = local - timedelta(days=local.weekday())
+        elif self.unit == "month":
+            local = date(local.year, local.month, 1)
+        return local.isoformat()
+
+    def describe(self) -> str:
+        per = "everyone" if self.scope == "global" else "each profile"
+        window = "ever" if self.window == "lifetime" else f"per {self.unit} ({self.timezone.key})"
+        return f"{self.limit} {self.event}s for {per} {window}"
+
+
+@dataclass(frozen=True, slots=True)
+class OfferDef:
+    id: uuid.UUID
+    name: str
+    priority: int
+    start: datetime | None
+    end: datetime | None
+    content: Mapping[uuid.UUID, Mapping[str, Any]]  # placement id → representation content
+    eligibility: rules.Compiled | None
+    caps: tuple[Cap, ...]
+    value: Decimal | None
+    cost: Decimal | None
+    facts: Mapping[str, Any]  # offer.* facts for rules
+    version: int = 1
+
+    def off_calendar(self, now: datetime) -> str | None:
+        if self.start is not None and now < self.start:
+            return f"starts {self.start.isoformat()}"
+        if self.end is not None and now >= self.end:
+            return f"ended {self.end.isoformat()}"
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class Fallback:
+    id: uuid.UUID
+    name: str
+    content: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class ActivityDef:
+    id: uuid.UUID
+    name: str
+    placement_id: uuid.UUID
+    start: datetime | None
+    end: datetime | None
+    candidates: tuple[OfferDef, ...]  # best priority first; ties by name, then id
+    fallback: Fallback
+    method: str  # priority | formula
+    formula: rules.Compiled | None = None
+    formula_name: str | None = None
+
+    def off_calendar(self, now: datetime) -> str | None:
+        if self.start is not None and now < self.start:
+            return f"the activity starts {self.start.isoformat()}"
+        if self.end is not None and now >= self.end:
+            return f"the activity ended {self.end.isoformat()}"
+        return None
+
+
+@dataclass(frozen=True)
+class DecisioningIndex:
+    activities: Mapping[uuid.UUID, ActivityDef] = field(
+        default_factory=lambda: MappingProxyType({})
+    )
+    # Activities that exist but cannot take part, and why (a request naming one is told so).
+    idle: Mapping[uuid.UUID, str] = field(default_factory=lambda: MappingProxyType({}))
+    offers: Mapping[uuid.UUID, OfferDef] = field(default_factory=lambda: MappingProxyType({}))
+    max_activities: int = DEFAULT_MAX_ACTIVITIES
+
+
+def priority_order(offers: Iterable[OfferDef]) -> tuple[OfferDef, ...]:
+    return tuple(sorted(offers, key=lambda o: (-o.priority, o.name, str(o.id))))
+
+
+def offer_facts(
+    name: str,
+    priority: int,
+    tags: Iterable[str],
+    start: datetime | None,
+    end: datetime | None,
+    value: Decimal | None,
+    cost: Decimal | None,
+    attributes: Mapping[str, Any],
+) -> Mapping[str, Any]:
+    facts: dict[str, Any] = {
+        "offer.name": name,
+        "offer.priority": Decimal(priority),
+        "offer.tags": tuple(tags),
+    }
+    for key, fact in (("offer.start", start), ("offer.end", end)):
+        if fact is not None:
+            facts[key] = fact
+    for key, amount in (("offer.value", value), ("offer.cost", cost)):
+        if amount is not None:
+            facts[key] = amount
+    for key, raw in flatten(attributes, "offer.attributes.").items():
+        if raw is not None:
+            facts[key] = convert(raw, ANY)
+    return MappingProxyType(facts)
+
+
+def request_facts(
+    profile_id: str, attributes: Mapping[str, Any], context: Mapping[str, Any], now: datetime
+) -> dict[str, Any]:
+    """The facts of a request that every offer's rules share."""
+    facts: dict[str, Any] = {rules.NOW: now}
+    for prefix, payload in (("profile.", attributes), ("context.", context)):
+        for key, raw in flatten(payload, prefix).items():
+            if raw is not None:
+                facts[key] = convert(raw, ANY)
+    facts["profile.id"] = profile_id
+    return facts
+
+
+@dataclass(slots=True)
+class Candidate:
+    offer: OfferDef
+    score: Decimal
+    parts: dict[str, Any] | None = None
+
+
+def _fate(offer: OfferDef, stage: str, reason: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "offer_id": str(offer.id),
+        "name": offer.name,
+        "stage": stage,
+        "reason": reason,
+        **extra,
+    }
+
+
+def _eligible(
+    offer: OfferDef, facts: dict[str, Any], fates: list[dict[str, Any]] | None
+) -> tuple[bool, dict[str, Any] | None]:
+    """Whether ``offer`` passes its eligibility rule; the facts it was judged on."""
+    if offer.eligibility is None:
+        return True, None
+    merged = {**facts, **offer.facts}
+    try:
+        passed = bool(offer.eligibility.evaluate(merged))
+    except rules.MissingFact as exc:
+        if fates is not None:
+            fates.append(
+                _fate(
+                    offer,
+                    "eligibility",
+                    f"the rule reads {exc.name}, which the request does not give",
+                    rule=offer.eligibility.source,
+                )
+            )
+        return False, None
+    except rules.EvaluationError as exc:
+        if fates is not None:
+            fates.append(_fate(offer, "eligibility", str(exc), rule=offer.eligibility.source))
+        return False, None
+    if not passed and fates is not None:
+        fates.append(
+            _fate(offer, "eligibility", "the rule is false", rule=offer.eligibility.source)
+        )
+    return passed, merged
+
+
+def ranked(
+    activity: ActivityDef,
+    facts: dict[str, Any],
+    now: datetime,
+    fates: list[dict[str, Any]] | None,
+) -> Iterator[Candidate]:
+    """The activity's candidates that pass calendar and eligibility, best first.
+
+    Priority ranking yields lazily (the order is known at snapshot build), so a request that needs
+    one item evaluates rules only until it has one. ``fates`` (when explaining) collects why the
+    others dropped out.
+    """
+    formula = activity.formula
+    scored: list[Candidate] = []
+    for offer in activity.candidates:
+        why = offer.off_calendar(now)
+        if why is not None:
+            if fates is not None:
+                fates.append(_fate(offer, "calendar", why))
+            continue
+        passed, merged = _eligible(offer, facts, fates)
+        if not passed:
+            continue
+        if formula is None:
+            yield Candidate(offer, Decimal(offer.priority), {"priority": offer.priority})
+            continue
+        try:
+            score = Decimal(
+                formula.evaluate(merged if merged is not None else {**facts, **offer.facts})
+            )
+        except rules.EvaluationError as exc:
+            if fates is not None:
+                fates.append(_fate(offer, "ranking", str(exc), formula=formula.source))
+            continue
+        parts: dict[str, Any] | None = None
+        if fates is not None:
+            parts = {"formula": activity.formula_name, "expression": formula.source}
+        scored.append(Candidate(offer, score, parts))
+    scored.sort(key=lambda c: (-c.score, -c.offer.priority, c.offer.name, str(c.offer.id)))
+    yield from scored

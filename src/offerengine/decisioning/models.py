@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from offerengine.db.base import Base, IdMixin, JSONAny, TenantOwnedMixin, TimestampMixin
+
+
+class DecisioningObject(IdMixin, TenantOwnedMixin, TimestampMixin, Base):
+    """A placement, offer, fallback offer, collection, ranking formula or activity.
+
+    The six kinds share one versioned table: what differs between them is their body, which the
+    kind's schema validates; references between them are checked when saved.
+    """
+
+    __tablename__ = "decisioning_objects"
+    __table_args__ = (
+        sa.UniqueConstraint("tenant_id", "kind", "name"),
+        sa.Index(None, "tenant_id", "kind"),
+    )
+
+    kind: Mapped[str] = mapped_column(sa.String(30))
+    name: Mapped[str] = mapped_column(sa.String(200))
+    status: Mapped[str] = mapped_column(sa.String(20))
+    body: Mapped[dict[str, Any]] = mapped_column(JSONAny)
+    version: Mapped[int] = mapped_column(default=1)
+
+    __mapper_args__ = {"version_id_col": version, "version_id_generator": False}
+
+
+class CapCounter(TenantOwnedMixin, Base):
+    """How many times a capping rule of an offer has counted, per subject (a profile, or '' for
+    everyone) and window ('' for a lifetime, else the local date the window started)."""
+
+    __tablename__ = "decision_counters"
+    __table_args__ = (
+        sa.PrimaryKeyConstraint("tenant_id", "offer_id", "cap_key", "subject", "bucket"),
+    )
+
+    offer_id: Mapped[uuid.UUID] = mapped_column()
+    cap_key: Mapped[str] = mapped_column(sa.String(120))
+    subject: Mapped[str] = mapped_column(sa.String(200))
+    bucket: Mapped[str] = mapped_column(sa.String(10))
+    count: Mapped[int] = mapped_column(sa.BigInteger, default=0)

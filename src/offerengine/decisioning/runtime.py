@@ -1,0 +1,325 @@
+"""`POST /v1/decisions`: the funnel of :mod:`core` per activity, then capping and de-duplication
+as items are picked, and the decision recorded.
+
+Capping is exact: a decision cap is checked and counted in one conditional upsert
+(``count = count + 1 WHERE count < limit``) inside the request's transaction, so concurrent
+decisions from any number of workers serialise on the counter row and never pass the limit. Event
+caps (impression, click, accept) are counted as the events arrive and read here.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from offerengine.context import AppContext
+from offerengine.decisioning import core
+from offerengine.decisioning.models import CapCounter
+from offerengine.decisioning.schemas import DecisionRequest
+from offerengine.deps import recording
+from offerengine.errors import FieldError, raise_if_any
+from offerengine.events.models import Event
+from offerengine.rules import core as rules
+from offerengine.snapshots.core import Snapshot
+
+_KEY = ("tenant_id", "offer_id", "cap_key", "subject", "bucket")
+
+
+@dataclass(frozen=True, slots=True)
+class Slot:
+    """One counter of one cap."""
+
+    cap: core.Cap
+    key: dict[str, Any]
+
+
+class Counters:
+    """The counters of one request, in a transaction opened on first use."""
+
+    def __init__(
+        self,
+        ctx: AppContext,
+        stack: AsyncExitStack,
+        tenant_id: uuid.UUID,
+        profile: str,
+        now: datetime,
+    ) -> None:
+        self._ctx = ctx
+        self._stack = stack
+        self._tenant_id = tenant_id
+        self._profile = profile
+        self._now = now
+        self._session: AsyncSession | None = None
+
+    async def session(self) -> AsyncSession:
+        if self._session is None:
+            self._session = await self._stack.enter_async_context(recording(self._ctx))
+        return self._session
+
+    def slots(self, offer: core.OfferDef) -> list[Slot]:
+        return [
+            Slot(
+                cap,
+                {
+                    "tenant_id": self._tenant_id,
+                    "offer_id": offer.id,
+                    "cap_key": cap.key,
+                    "subject": cap.subject(self._profile),
+                    "bucket": cap.bucket(self._now),
+                },
+            )
+            for cap in offer.caps
+        ]
+
+    async def read(self, slot: Slot) -> int:
+        session = await self.session()
+        found = await session.scalar(
+            sa.select(CapCounter.count).where(
+                *(getattr(CapCounter, name) == slot.key[name] for name in _KEY)
+            )
+        )
+        return int(found or 0)
+
+    def _insert(self) -> Any:
+        return (sqlite if self._ctx.is_sqlite else postgresql).insert(CapCounter)
+
+    async def take(self, slot: Slot) -> bool:
+        """Count one more against the cap, if it is not reached; atomically."""
+        session = await self.session()
+        stmt = (
+            self._insert()
+            .values(**slot.key, count=1)
+            .on_conflict_do_update(
+                index_elements=list(_KEY),
+                set_={"count": CapCounter.count + 1},
+                where=CapCounter.count < slot.cap.limit,
+            )
+            .returning(CapCounter.count)
+        )
+        return (await session.execute(stmt)).first() is not None
+
+    async def give_back(self, slot: Slot) -> None:
+        session = await self.session()
+        await session.execute(
+            sa.update(CapCounter)
+            .where(*(getattr(CapCounter, name) == slot.key[name] for name in _KEY))
+            .values(count=CapCounter.count - 1)
+        )
+
+    async def admit(self, offer: core.OfferDef, dry_run: bool) -> tuple[core.Cap, int] | None:
+        """Count the offer's decision caps (all or none); the cap that refuses it, if any."""
+        slots = self.slots(offer)
+        # What the client reports is read; a dry run only reads decision caps too.
+        for slot in slots:
+            if slot.cap.event != "decision" or dry_run:
+                count = await self.read(slot)
+                if count >= slot.cap.limit:
+                    return slot.cap, count
+        if dry_run:
+            return None
+        taken: list[Slot] = []
+        for slot in slots:
+            if slot.cap.event != "decision":
+                continue
+            if not await self.take(slot):
+                for earlier in taken:
+                    await self.give_back(earlier)
+                return slot.cap, await self.read(slot)
+            taken.append(slot)
+        return None
+
+
+def _check_request(
+    index: core.DecisioningIndex, request: DecisionRequest
+) -> list[core.ActivityDef]:
+    errors: list[FieldError] = []
+    if len(request.activities) > index.max_activities:
+        errors.append(
+            FieldError(
+                ("body", "activities"),
+                f"at most {index.max_activities} activities per request (the tenant's "
+                "settings.decisioning.max_activities)",
+            )
+        )
+    found: list[core.ActivityDef] = []
+    seen: set[uuid.UUID] = set()
+    for i, activity_id in enumerate(request.activities):
+        activity = index.activities.get(activity_id)
+        if activity_id in seen:
+            errors.append(FieldError(("body", "activities", i), "named twice"))
+        elif activity is None:
+            errors.append(
+                FieldError(
+                    ("body", "activities", i),
+                    index.idle.get(activity_id, f"no activity {activity_id}"),
+                )
+            )
+        else:
+            found.append(activity)
+        seen.add(activity_id)
+    raise_if_any(errors)
+    return found
+
+
+def _score(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+async def decide(
+    ctx: AppContext, snapshot: Snapshot, request: DecisionRequest, now: datetime
+) -> dict[str, Any]:
+    """Propositions for every activity of the request (see the module's doc)."""
+    index = snapshot.decisioning
+    activities = _check_request(index, request)
+    decision_id = uuid.uuid4()
+    profile_id = request.profile.id
+    facts = core.request_facts(profile_id, request.profile.attributes, request.context, now)
+    taken: dict[uuid.UUID, str] = {}  # offer → the activity that proposed it
+    propositions: list[dict[str, Any]] = []
+    explained: dict[str, Any] | None = {} if request.explain else None
+    chosen: list[tuple[core.ActivityDef, core.Candidate | None, core.Fallback | None]] = []
+    ctx.metrics.observe_decision(request.dry_run)
+    async with AsyncExitStack() as stack:
+        counters = Counters(ctx, stack, snapshot.tenant.id, profile_id, now)
+        with rules.rules_context():
+            for activity in activities:
+                fates: list[dict[str, Any]] | None = [] if explained is not None else None
+                items: list[dict[str, Any]] = []
+                closed = activity.off_calendar(now)
+                candidates = () if closed else core.ranked(activity, facts, now, fates)
+                for candidate in candidates:
+                    offer = candidate.offer
+                    if len(items) == request.count:
+                        if fates is None:
+                            break
+                        fates.append(_fate(candidate, "ranked lower", "the items were filled"))
+                        continue
+                    if offer.id in taken and not request.allow_duplicates:
+                        if fates is not None:
+                            fates.append(
+                                _fate(
+                                    candidate, "de-duplication", f"proposed for {taken[offer.id]}"
+                                )
+                            )
+                        continue
+                    if offer.caps:
+                        refused = await counters.admit(offer, request.dry_run)
+                        if refused is not None:
+                            cap, count = refused
+                            if fates is not None:
+                                fates.append(
+                                    _fate(
+                                        candidate,
+                                        "capping",
+                                        f"capped: {cap.describe()}",
+                                        count=count,
+                                        limit=cap.limit,
+                                    )
+                                )
+                            continue
+                    taken.setdefault(offer.id, activity.name)
+                    if fates is not None:
+                        fates.append(_fate(candidate, "chosen", "proposed"))
+                    chosen.append((activity, candidate, None))
+                    items.append(
+                        {
+                            "offer_id": str(offer.id),
+                            "name": offer.name,
+                            "fallback": False,
+                            "score": _score(candidate.score),
+                            "representation": offer.content[activity.placement_id],
+                        }
+                    )
+                if not items:
+                    fallback = activity.fallback
+                    chosen.append((activity, None, fallback))
+                    items.append(
+                        {
+                            "offer_id": str(fallback.id),
+                            "name": fallback.name,
+                            "fallback": True,
+                            "score": None,
+                            "representation": fallback.content,
+                        }
+                    )
+                propositions.append(
+                    {
+                        "activity_id": str(activity.id),
+                        "placement_id": str(activity.placement_id),
+                        "items": items,
+                    }
+                )
+                if explained is not None:
+                    explained[str(activity.id)] = {
+                        "name": activity.name,
+                        "ranking": activity.method
+                        if activity.formula_name is None
+                        else f"formula {activity.formula_name!r}",
+                        "candidates": len(activity.candidates),
+                        "closed": closed,
+                        "fallback": items[0]["fallback"],
+                        "fates": fates,
+                    }
+        if not request.dry_run:
+            _record(
+                await counters.session(), snapshot.tenant.id, decision_id, profile_id, chosen, now
+            )
+    response: dict[str, Any] = {
+        "decision_id": str(decision_id),
+        "dry_run": request.dry_run,
+        "propositions": propositions,
+    }
+    if explained is not None:
+        response["explain"] = {"activities": explained}
+    return response
+
+
+def _fate(candidate: core.Candidate, stage: str, reason: str, **extra: Any) -> dict[str, Any]:
+    fate = {
+        "offer_id": str(candidate.offer.id),
+        "name": candidate.offer.name,
+        "stage": stage,
+        "reason": reason,
+        "score": _score(candidate.score),
+        **extra,
+    }
+    if candidate.parts:
+        fate["score_parts"] = candidate.parts
+    return fate
+
+
+def _record(
+    session: AsyncSession,
+    tenant_id: uuid.UUID,
+    decision_id: uuid.UUID,
+    profile_id: str,
+    chosen: Sequence[tuple[core.ActivityDef, core.Candidate | None, core.Fallback | None]],
+    now: datetime,
+) -> None:
+    session.add_all(
+        Event(
+            id=uuid.uuid4(),
+            tenant_id=tenant_id,
+            type="decision",
+            profile_id=profile_id,
+            decision_id=decision_id,
+            offer_id=str(candidate.offer.id if candidate else fallback.id),  # type: ignore[union-attr]
+            properties={
+                "activity_id": str(activity.id),
+                "placement_id": str(activity.placement_id),
+                "score": _score(candidate.score) if candidate else None,
+                "fallback": candidate is None,
+            },
+            occurred_at=now,
+            received_at=now,
+        )
+        for activity, candidate, fallback in chosen
+    )

@@ -1,0 +1,284 @@
+"""Decisioning configuration (seed 003) and the decision request and response."""
+
+from __future__ import annotations
+
+import uuid
+import zoneinfo
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Any, Literal, Self
+
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    JsonValue,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
+
+Status = Literal["draft", "approved", "archived"]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
+Description = Annotated[str, StringConstraints(max_length=2000)] | None
+Channel = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_-]{0,29}$")]
+Money = Annotated[Decimal, Field(max_digits=18, decimal_places=6, allow_inf_nan=False)]
+Rule = Annotated[
+    str | dict[str, JsonValue] | None,
+    Field(
+        default=None,
+        description="A rules-language expression or a JSON condition over profile.*, context.* "
+        "and offer.*; none: everyone.",
+        examples=["profile.tier in ['GOLD', 'PLATINUM'] and context.days_to_departure <= 7"],
+    ),
+]
+MAX_CAPS = 10
+
+
+class Config(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Calendar(Config):
+    start: AwareDatetime | None = Field(default=None, description="Takes part from then on.")
+    end: AwareDatetime | None = Field(default=None, description="Takes part until then.")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Self:
+        if self.start is not None and self.end is not None and self.end <= self.start:
+            raise ValueError("end must be after start")
+        return self
+
+
+class PlacementIn(Config):
+    """Where an offer is shown, and what kind of content fits there."""
+
+    name: Name
+    status: Status = "approved"
+    channel: Channel = Field(
+        examples=["web"], description="web, mobile, email, agent, kiosk, api …"
+    )
+    content_type: Literal["text", "html", "image", "json"]
+    description: Description = Field(
+        default=None, description="The implied contract: sizes, fields the channel expects."
+    )
+
+
+class Representation(Config):
+    placement_id: uuid.UUID
+    content: dict[str, JsonValue] = Field(
+        description="What the channel shows in that placement.",
+        examples=[{"headline": "Upgrade to Business", "image": "https://cdn.example/upgrade.png"}],
+    )
+
+
+def _one_per_placement(representations: list[Representation]) -> list[Representation]:
+    seen: set[uuid.UUID] = set()
+    for rep in representations:
+        if rep.placement_id in seen:
+            raise ValueError(f"placement {rep.placement_id} has two representations; keep one")
+        seen.add(rep.placement_id)
+    return representations
+
+
+class Window(Config):
+    type: Literal["lifetime", "calendar"] = Field(
+        default="lifetime",
+        description="lifetime: never resets; calendar: resets at the start of each day, week "
+        "(Monday) or month in the cap's timezone.",
+    )
+    unit: Literal["day", "week", "month"] | None = None
+
+    @model_validator(mode="after")
+    def _unit(self) -> Self:
+        if self.type == "lifetime" and self.unit is not None:
+            raise ValueError("a lifetime window has no unit")
+        if self.type == "calendar" and self.unit is None:
+            raise ValueError("a calendar window needs a unit: day, week or month")
+        return self
+
+
+class CapRule(Config):
+    """At most `limit` events of a kind, for everyone (global) or for each profile, per window."""
+
+    scope: Literal["global", "profile"]
+    limit: int = Field(ge=1, le=2**31 - 1)
+    event: Literal["decision", "impression", "click", "accept"] = Field(
+        default="decision",
+        description="decision: counted when the engine proposes the offer (checked and counted "
+        "in one atomic step); the others: counted as the client reports them.",
+    )
+    window: Window = Field(default_factory=Window)
+    timezone: str = Field(default="UTC", description="Where calendar windows reset at midnight.")
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            zoneinfo.ZoneInfo(value)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}") from None
+        return value
+
+
+class OfferIn(Calendar):
+    """A personalized offer: its content per placement, who may get it, how often, how it ranks."""
+
+    name: Name
+    status: Status = "draft"
+    priority: int = Field(default=0, ge=-(10**6), le=10**6, description="Higher ranks first.")
+    tags: list[Tag] = Field(default_factory=list, max_length=50)
+    representations: list[Representation] = Field(default_factory=list, max_length=50)
+    eligibility: Rule
+    capping: list[CapRule] = Field(default_factory=list, max_length=MAX_CAPS)
+    value: Money | None = Field(default=None, description="What an acceptance is worth.")
+    cost: Money | None = Field(default=None, description="What proposing it costs.")
+    attributes: dict[str, JsonValue] = Field(default_factory=dict)
+
+    _reps = field_validator("representations")(_one_per_placement)
+
+
+class FallbackOfferIn(Config):
+    """What an activity shows when no offer qualifies: representations only, no constraints."""
+
+    name: Name
+    status: Status = "approved"
+    representations: list[Representation] = Field(min_length=1, max_length=50)
+    attributes: dict[str, JsonValue] = Field(default_factory=dict)
+
+    _reps = field_validator("representations")(_one_per_placement)
+
+
+class CollectionIn(Config):
+    """Offers chosen by tags (all or any of them), or an explicit list (which ignores tags)."""
+
+    name: Name
+    status: Status = "approved"
+    tags: list[Tag] = Field(default_factory=list, max_length=50)
+    match: Literal["all", "any"] = "any"
+    offer_ids: list[uuid.UUID] | None = Field(default=None, max_length=10_000)
+
+    @model_validator(mode="after")
+    def _chooses(self) -> Self:
+        if self.offer_ids is None and not self.tags:
+            raise ValueError("choose offers: give tags or offer_ids")
+        return self
+
+
+class RankingFormulaIn(Config):
+    """A score for each offer: higher ranks first."""
+
+    name: Name
+    status: Status = "approved"
+    expression: Annotated[str, StringConstraints(min_length=1, max_length=4000)] = Field(
+        examples=["offer.priority + max(0, 24 - hours_until(offer.end))"]
+    )
+    description: Description = None
+
+
+class Ranking(Config):
+    method: Literal["priority", "formula"] = "priority"
+    formula_id: uuid.UUID | None = None
+
+    @model_validator(mode="after")
+    def _formula(self) -> Self:
+        if self.method == "formula" and self.formula_id is None:
+            raise ValueError("formula ranking needs formula_id")
+        if self.method != "formula" and self.formula_id is not None:
+            raise ValueError("formula_id is for formula ranking only")
+        return self
+
+
+class ActivityIn(Calendar):
+    """A placement filled from a collection, ranked one way, with a fallback."""
+
+    name: Name
+    status: Status = "draft"
+    placement_id: uuid.UUID
+    collection_id: uuid.UUID
+    fallback_offer_id: uuid.UUID
+    ranking: Ranking = Field(default_factory=Ranking)
+
+
+class Stored(BaseModel):
+    id: uuid.UUID
+    tenant_id: uuid.UUID
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class PlacementRead(PlacementIn, Stored):
+    pass
+
+
+class OfferRead(OfferIn, Stored):
+    pass
+
+
+class FallbackOfferRead(FallbackOfferIn, Stored):
+    pass
+
+
+class CollectionRead(CollectionIn, Stored):
+    pass
+
+
+class RankingFormulaRead(RankingFormulaIn, Stored):
+    pass
+
+
+class ActivityRead(ActivityIn, Stored):
+    pass
+
+
+# --- run time -------------------------------------------------------------------------------------
+
+MAX_ACTIVITIES = 30
+
+
+class Profile(Config):
+    id: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    attributes: dict[str, JsonValue] = Field(default_factory=dict)
+
+
+class DecisionRequest(Config):
+    profile: Profile
+    context: dict[str, JsonValue] = Field(default_factory=dict)
+    activities: list[uuid.UUID] = Field(
+        min_length=1,
+        max_length=1000,
+        description="Activity ids, decided in this order; at most the tenant's "
+        "settings.decisioning.max_activities (30 by default).",
+    )
+    allow_duplicates: bool = Field(
+        default=False, description="Let one offer be proposed for several activities."
+    )
+    explain: bool = Field(default=False, description="Say what became of every candidate.")
+    dry_run: bool = Field(
+        default=False, description="Count nothing, record nothing (the response says so)."
+    )
+    count: int = Field(default=1, ge=1, le=50, description="Items per activity.")
+
+
+class Item(BaseModel):
+    offer_id: uuid.UUID
+    name: str
+    fallback: bool
+    score: float | None
+    representation: dict[str, Any]
+
+
+class Proposition(BaseModel):
+    activity_id: uuid.UUID
+    placement_id: uuid.UUID
+    items: list[Item]
+
+
+class DecisionResponse(BaseModel):
+    decision_id: uuid.UUID
+    dry_run: bool
+    propositions: list[Proposition]
+    explain: dict[str, Any] | None = None

@@ -1,0 +1,435 @@
+"""Decisioning configuration: six versioned kinds in one table, their references checked when
+saved, and compiled into the snapshot's :class:`core.DecisioningIndex`."""
+
+from __future__ import annotations
+
+import uuid
+import zoneinfo
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from types import MappingProxyType
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from offerengine.auth.core import Actor
+from offerengine.db import unique
+from offerengine.decisioning import core
+from offerengine.decisioning import schemas as s
+from offerengine.decisioning.models import DecisioningObject
+from offerengine.errors import Conflict, FieldError, raise_if_any
+from offerengine.rules import core as rules
+from offerengine.rules.types import NUMBER
+from offerengine.rules.vocabulary import DECISIONING
+from offerengine.versioning import service as versioning
+
+BODY = ("body",)
+
+
+@dataclass(frozen=True)
+class Spec:
+    """One kind of decisioning object: its name, API path, schemas and history."""
+
+    kind: str
+    path: str
+    what: str
+    schema_in: type[s.Config]
+    schema_read: type[s.Stored]
+
+    def read(self, obj: DecisioningObject) -> s.Stored:
+        return self.schema_read.model_validate(
+            {
+                **obj.body,
+                "name": obj.name,
+                "status": obj.status,
+                "id": obj.id,
+                "tenant_id": obj.tenant_id,
+                "version": obj.version,
+                "created_at": obj.created_at,
+                "updated_at": obj.updated_at,
+            }
+        )
+
+    def as_input(self, obj: DecisioningObject) -> s.Config:
+        return self.schema_in.model_validate({**obj.body, "name": obj.name, "status": obj.status})
+
+    @property
+    def history(self) -> versioning.Kind[DecisioningObject]:
+        return HISTORIES[self.kind]
+
+
+PLACEMENT = Spec("placement", "placements", "placement", s.PlacementIn, s.PlacementRead)
+OFFER = Spec("offer", "offers", "offer", s.OfferIn, s.OfferRead)
+FALLBACK = Spec(
+    "fallback_offer", "fallback-offers", "fallback offer", s.FallbackOfferIn, s.FallbackOfferRead
+)
+COLLECTION = Spec("collection", "collections", "collection", s.CollectionIn, s.CollectionRead)
+FORMULA = Spec(
+    "ranking_formula",
+    "ranking-formulas",
+    "ranking formula",
+    s.RankingFormulaIn,
+    s.RankingFormulaRead,
+)
+ACTIVITY = Spec("activity", "activities", "activity", s.ActivityIn, s.ActivityRead)
+SPECS: Mapping[str, Spec] = MappingProxyType(
+    {spec.kind: spec for spec in (PLACEMENT, OFFER, FALLBACK, COLLECTION, FORMULA, ACTIVITY)}
+)
+
+
+def _apply(obj: DecisioningObject, spec: Spec, data: s.Config) -> None:
+    values = data.model_dump(mode="json")
+    obj.kind = spec.kind
+    obj.name = values.pop("name")
+    obj.status = values.pop("status")
+    obj.body = values
+
+
+async def _kinds_of(
+    session: AsyncSession, tenant_id: uuid.UUID, ids: Iterable[uuid.UUID]
+) -> dict[uuid.UUID, DecisioningObject]:
+    wanted = set(ids)
+    if not wanted:
+        return {}
+    rows = await session.scalars(
+        sa.select(DecisioningObject).where(
+            DecisioningObject.tenant_id == tenant_id, DecisioningObject.id.in_(wanted)
+        )
+    )
+    return {row.id: row for row in rows}
+
+
+def _rule_errors(compile_: Any, loc: tuple[str | int, ...]) -> list[FieldError]:
+    try:
+        compile_()
+    except rules.RuleError as exc:
+        return [e.under(loc) for e in exc.errors]
+    return []
+
+
+def compile_eligibility(rule: Any) -> rules.Compiled | None:
+    if rule is None or rule == "" or rule == {}:
+        return None
+    return rules.compile_condition(rule, DECISIONING)
+
+
+def compile_formula(expression: str) -> rules.Compiled:
+    return rules.compile_expression(expression, DECISIONING, expect=NUMBER)
+
+
+async def _check(session: AsyncSession, tenant_id: uuid.UUID, spec: Spec, data: s.Config) -> None:
+    """Every reference names an object of the right kind of this tenant; every rule compiles."""
+    refs: list[tuple[tuple[str | int, ...], uuid.UUID, str]] = []
+    errors: list[FieldError] = []
+    if isinstance(data, s.OfferIn | s.FallbackOfferIn):
+        refs += [
+            (("representations", i, "placement_id"), rep.placement_id, "placement")
+            for i, rep in enumerate(data.representations)
+        ]
+    if isinstance(data, s.OfferIn):
+        errors += _rule_errors(
+            lambda: compile_eligibility(data.eligibility), (*BODY, "eligibility")
+        )
+    if isinstance(data, s.CollectionIn):
+        refs += [(("offer_ids", i), oid, "offer") for i, oid in enumerate(data.offer_ids or ())]
+    if isinstance(data, s.RankingFormulaIn):
+        errors += _rule_errors(lambda: compile_formula(data.expression), (*BODY, "expression"))
+    if isinstance(data, s.ActivityIn):
+        refs += [
+            (("placement_id",), data.placement_id, "placement"),
+            (("collection_id",), data.collection_id, "collection"),
+            (("fallback_offer_id",), data.fallback_offer_id, "fallback_offer"),
+        ]
+        if data.ranking.formula_id is not None:
+            refs.append((("ranking", "formula_id"), data.ranking.formula_id, "ranking_formula"))
+    found = await _kinds_of(session, tenant_id, (ref for _, ref, _ in refs))
+    for loc, ref, kind in refs:
+        obj = found.get(ref)
+        if obj is None or obj.kind != kind:
+            errors.append(FieldError((*BODY, *loc), f"no {SPECS[kind].what} {ref}"))
+    if isinstance(data, s.ActivityIn):
+        fallback = found.get(data.fallback_offer_id)
+        if fallback is not None and fallback.kind == FALLBACK.kind:
+            placements = {r["placement_id"] for r in fallback.body["representations"]}
+            if str(data.placement_id) not in placements:
+                errors.append(
+                    FieldError(
+                        (*BODY, "fallback_offer_id"),
+                        f"fallback offer {fallback.name!r} has no representation for the "
+                        "activity's placement",
+                    )
+                )
+    raise_if_any(errors)
+
+
+async def _unique_name(
+    session: AsyncSession, spec: Spec, tenant_id: uuid.UUID, name: str, exclude: uuid.UUID | None
+) -> None:
+    await unique.ensure_unused(
+        session,
+        DecisioningObject.name,
+        name,
+        tenant_id=tenant_id,
+        exclude=exclude,
+        what=spec.what,
+        where=(DecisioningObject.kind == spec.kind,),
+    )
+
+
+def dump(obj: DecisioningObject) -> dict[str, Any]:
+    return SPECS[obj.kind].read(obj).model_dump(mode="json")
+
+
+def _restorer(spec: Spec) -> Any:
+    async def restore(
+        session: AsyncSession,
+        obj: DecisioningObject | None,
+        data: Mapping[str, Any],
+        tenant_id: uuid.UUID,
+    ) -> DecisioningObject:
+        recorded = spec.schema_in.model_validate(
+            {k: v for k, v in data.items() if k in spec.schema_in.model_fields}
+        )
+        exclude = obj.id if obj is not None else uuid.UUID(str(data["id"]))
+        await _unique_name(session, spec, tenant_id, recorded.name, exclude)  # type: ignore[attr-defined]
+        await _check(session, tenant_id, spec, recorded)
+        target = obj if obj is not None else DecisioningObject(tenant_id=tenant_id)
+        _apply(target, spec, recorded)
+        return target
+
+    return restore
+
+
+HISTORIES: Mapping[str, versioning.Kind[DecisioningObject]] = MappingProxyType(
+    {
+        spec.kind: versioning.Kind(
+            name=f"decisioning_{spec.kind}",
+            model=DecisioningObject,
+            dump=dump,
+            restore=_restorer(spec),
+        )
+        for spec in SPECS.values()
+    }
+)
+
+
+async def create(
+    session: AsyncSession, *, spec: Spec, tenant_id: uuid.UUID, data: s.Config, actor: Actor
+) -> DecisioningObject:
+    await _unique_name(session, spec, tenant_id, data.name, None)  # type: ignore[attr-defined]
+    await _check(session, tenant_id, spec, data)
+    obj = DecisioningObject(tenant_id=tenant_id)
+    _apply(obj, spec, data)
+    session.add(obj)
+    await versioning.record(session, spec.history, obj, action="create", actor=actor, before=None)
+    return obj
+
+
+async def update(
+    session: AsyncSession,
+    *,
+    spec: Spec,
+    obj: DecisioningObject,
+    data: s.Config,
+    actor: Actor,
+    expected_version: int | None,
+) -> DecisioningObject:
+    versioning.check_version(obj, expected_version, f"{spec.what} {obj.name!r}")
+    current = spec.as_input(obj)
+    fresh = spec.schema_in.model_validate(data.model_dump(include=set(spec.schema_in.model_fields)))
+    if current == fresh:
+        return obj
+    if fresh.name != obj.name:  # type: ignore[attr-defined]
+        await _unique_name(session, spec, obj.tenant_id, fresh.name, obj.id)  # type: ignore[attr-defined]
+    await _check(session, obj.tenant_id, spec, fresh)
+    before = dump(obj)
+    _apply(obj, spec, fresh)
+    await versioning.record(session, spec.history, obj, action="update", actor=actor, before=before)
+    return obj
+
+
+async def delete(
+    session: AsyncSession,
+    *,
+    spec: Spec,
+    obj: DecisioningObject,
+    actor: Actor,
+    expected_version: int | None,
+) -> None:
+    versioning.check_version(obj, expected_version, f"{spec.what} {obj.name!r}")
+    users = [
+        other
+        for other in await session.scalars(
+            sa.select(DecisioningObject).where(
+                DecisioningObject.tenant_id == obj.tenant_id, DecisioningObject.id != obj.id
+            )
+        )
+        if str(obj.id) in _references(other)
+    ]
+    if users:
+        named = ", ".join(f"{SPECS[u.kind].what} {u.name!r}" for u in users[:5])
+        raise Conflict(
+            f"{spec.what} {obj.name!r} is used by {named}; change those first, or archive it"
+        )
+    await versioning.delete(session, spec.history, obj, actor=actor)
+
+
+def _references(obj: DecisioningObject) -> set[str]:
+    body = obj.body
+    refs = {r["placement_id"] for r in body.get("representations", ())}
+    refs.update(body.get("offer_ids") or ())
+    for key in ("placement_id", "collection_id", "fallback_offer_id"):
+        if key in body:
+            refs.add(body[key])
+    formula = (body.get("ranking") or {}).get("formula_id")
+    if formula:
+        refs.add(formula)
+    return refs
+
+
+async def list_objects(
+    session: AsyncSession, *, spec: Spec, tenant_id: uuid.UUID, status: str | None
+) -> Sequence[DecisioningObject]:
+    stmt = sa.select(DecisioningObject).where(
+        DecisioningObject.tenant_id == tenant_id, DecisioningObject.kind == spec.kind
+    )
+    if status is not None:
+        stmt = stmt.where(DecisioningObject.status == status)
+    return (await session.scalars(stmt.order_by(DecisioningObject.name))).all()
+
+
+# --- the snapshot ---------------------------------------------------------------------------------
+
+
+def _when(value: str | None) -> datetime | None:
+    return None if value is None else datetime.fromisoformat(value)
+
+
+def _offer(obj: DecisioningObject) -> core.OfferDef:
+    body = obj.body
+    value = None if body.get("value") is None else Decimal(str(body["value"]))
+    cost = None if body.get("cost") is None else Decimal(str(body["cost"]))
+    start, end = _when(body.get("start")), _when(body.get("end"))
+    return core.OfferDef(
+        id=obj.id,
+        name=obj.name,
+        priority=int(body.get("priority", 0)),
+        start=start,
+        end=end,
+        content=MappingProxyType(
+            {uuid.UUID(r["placement_id"]): r["content"] for r in body["representations"]}
+        ),
+        eligibility=compile_eligibility(body.get("eligibility")),
+        caps=tuple(
+            core.Cap(
+                scope=c["scope"],
+                limit=int(c["limit"]),
+                event=c["event"],
+                window=c["window"]["type"],
+                unit=c["window"].get("unit"),
+                timezone=zoneinfo.ZoneInfo(c["timezone"]),
+            )
+            for c in body.get("capping", ())
+        ),
+        value=value,
+        cost=cost,
+        facts=core.offer_facts(
+            obj.name,
+            int(body.get("priority", 0)),
+            body.get("tags", ()),
+            start,
+            end,
+            value,
+            cost,
+            body.get("attributes", {}),
+        ),
+        version=obj.version,
+    )
+
+
+def _members(collection: DecisioningObject, offers: Sequence[DecisioningObject]) -> list[uuid.UUID]:
+    body = collection.body
+    if body.get("offer_ids") is not None:
+        return [uuid.UUID(i) for i in body["offer_ids"]]
+    wanted = set(body["tags"])
+    test = wanted.issubset if body.get("match") == "all" else wanted.intersection
+    return [o.id for o in offers if test(o.body.get("tags", ()))]
+
+
+def compile_index(
+    objects: Iterable[DecisioningObject], settings: Mapping[str, Any]
+) -> core.DecisioningIndex:
+    """The tenant's approved activities, each with its candidates compiled and in priority order."""
+    by_kind: dict[str, list[DecisioningObject]] = {spec: [] for spec in SPECS}
+    by_id: dict[uuid.UUID, DecisioningObject] = {}
+    for obj in objects:
+        by_kind[obj.kind].append(obj)
+        by_id[obj.id] = obj
+    approved_offers = [o for o in by_kind[OFFER.kind] if o.status == "approved"]
+    offers = {o.id: _offer(o) for o in approved_offers}
+    activities: dict[uuid.UUID, core.ActivityDef] = {}
+    idle: dict[uuid.UUID, str] = {}
+    for act in by_kind[ACTIVITY.kind]:
+        body = act.body
+        parts = {
+            "activity": act,
+            "placement": by_id.get(uuid.UUID(body["placement_id"])),
+            "collection": by_id.get(uuid.UUID(body["collection_id"])),
+            "fallback offer": by_id.get(uuid.UUID(body["fallback_offer_id"])),
+        }
+        formula_id = body["ranking"].get("formula_id")
+        if formula_id:
+            parts["ranking formula"] = by_id.get(uuid.UUID(formula_id))
+        waiting = [
+            f"its {what} is {'missing' if obj is None else obj.status}"
+            if what != "activity"
+            else f"it is {act.status}"
+            for what, obj in parts.items()
+            if obj is None or obj.status != "approved"
+        ]
+        if waiting:
+            idle[act.id] = f"activity {act.name!r} does not take part: {'; '.join(waiting)}"
+            continue
+        placement_id = uuid.UUID(body["placement_id"])
+        collection = parts["collection"]
+        fallback = parts["fallback offer"]
+        assert collection is not None
+        assert fallback is not None
+        members = (offers[i] for i in _members(collection, approved_offers) if i in offers)
+        formula = parts.get("ranking formula")
+        fallback_content = next(
+            r["content"]
+            for r in fallback.body["representations"]
+            if r["placement_id"] == str(placement_id)
+        )
+        activities[act.id] = core.ActivityDef(
+            id=act.id,
+            name=act.name,
+            placement_id=placement_id,
+            start=_when(body.get("start")),
+            end=_when(body.get("end")),
+            candidates=core.priority_order(o for o in members if placement_id in o.content),
+            fallback=core.Fallback(fallback.id, fallback.name, fallback_content),
+            method=body["ranking"]["method"],
+            formula=None if formula is None else compile_formula(formula.body["expression"]),
+            formula_name=None if formula is None else formula.name,
+        )
+    limit = (settings.get("decisioning") or {}).get("max_activities", core.DEFAULT_MAX_ACTIVITIES)
+    return core.DecisioningIndex(
+        activities=MappingProxyType(activities),
+        idle=MappingProxyType(idle),
+        offers=MappingProxyType(offers),
+        max_activities=int(limit),
+    )
+
+
+async def load_index(
+    session: AsyncSession, tenant_id: uuid.UUID, settings: Mapping[str, Any]
+) -> core.DecisioningIndex:
+    rows = await session.scalars(
+        sa.select(DecisioningObject).where(DecisioningObject.tenant_id == tenant_id)
+    )
+    return compile_index(rows, settings)

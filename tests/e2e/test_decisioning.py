@@ -1,0 +1,274 @@
+"""Decisioning end to end over HTTP: configuration with checked references, then decisions with
+eligibility, calendar, capping, de-duplication, fallback, formula ranking, explain and dry runs."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.helpers import Api, create_key, error_locs, platform, problem, tenant_api
+
+BASE = "/v1/admin/tenants/ZZ/decisioning"
+
+
+@pytest.fixture
+def owner(client: TestClient) -> Api:
+    return tenant_api(client, "ZZ")
+
+
+@pytest.fixture
+def runtime(client: TestClient, owner: Api) -> Api:
+    return Api(client, create_key(client, "ZZ", "runtime"))
+
+
+def make(owner: Api, kind: str, body: dict[str, Any]) -> dict[str, Any]:
+    response = owner.post(f"{BASE}/{kind}", json=body)
+    assert response.status_code == 201, response.text
+    return dict(response.json())
+
+
+class Setup:
+    """A home page hero and a confirmation page, five offers, one collection, two activities."""
+
+    def __init__(self, owner: Api) -> None:
+        self.owner = owner
+        self.hero = make(owner, "placements", {"name": "Home hero", "channel": "web", "content_type": "json"})
+        self.confirm = make(
+            owner, "placements", {"name": "Confirmation", "channel": "web", "content_type": "text"}
+        )
+        self.offers: dict[str, dict[str, Any]] = {}
+        self.offer("Lounge", 50, ["travel"], eligibility="profile.tier in ['GOLD', 'PLATINUM']")
+        self.offer("Upgrade", 40, ["travel"], eligibility={"context.days_to_departure": {"max": 7}})
+        self.offer("Bags", 30, ["travel"])
+        self.offer("Insurance", 20, ["travel"])
+        self.offer("Old promo", 90, ["travel"], end=(datetime.now(UTC) - timedelta(days=1)).isoformat())
+        self.fallback = make(
+            owner,
+            "fallback-offers",
+            {
+                "name": "Welcome",
+                "representations": [
+                    {"placement_id": self.hero["id"], "content": {"headline": "Welcome aboard"}},
+                    {"placement_id": self.confirm["id"], "content": {"text": "Thank you"}},
+                ],
+            },
+        )
+        self.travel = make(owner, "collections", {"name": "Travel", "tags": ["travel"]})
+        self.home = self.activity("Home", self.hero)
+        self.thanks = self.activity("Thanks", self.confirm)
+
+    def offer(self, name: str, priority: int, tags: list[str], **extra: Any) -> dict[str, Any]:
+        body = {
+            "name": name,
+            "status": "approved",
+            "priority": priority,
+            "tags": tags,
+            "representations": [
+                {"placement_id": self.hero["id"], "content": {"headline": name}},
+                {"placement_id": self.confirm["id"], "content": {"text": f"Add {name}"}},
+            ],
+            **extra,
+        }
+        self.offers[name] = make(self.owner, "offers", body)
+        return self.offers[name]
+
+    def activity(self, name: str, placement: dict[str, Any], **extra: Any) -> dict[str, Any]:
+        body = {
+            "name": name,
+            "status": "approved",
+            "placement_id": placement["id"],
+            "collection_id": self.travel["id"],
+            "fallback_offer_id": self.fallback["id"],
+            **extra,
+        }
+        return make(self.owner, "activities", body)
+
+
+@pytest.fixture
+def setup(owner: Api) -> Setup:
+    return Setup(owner)
+
+
+def decide(runtime: Api, activities: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
+    body = {
+        "profile": {"id": "p1", "attributes": {"tier": "GOLD"}},
+        "context": {"days_to_departure": 3},
+        "activities": [a["id"] for a in activities],
+        **extra,
+    }
+    response = runtime.post("/v1/decisions", json=body)
+    assert response.status_code == 200, response.text
+    return dict(response.json())
+
+
+def names(decision: dict[str, Any]) -> list[list[str]]:
+    return [[item["name"] for item in p["items"]] for p in decision["propositions"]]
+
+
+def test_the_best_eligible_offer_per_activity_without_duplicates(
+    setup: Setup, runtime: Api
+) -> None:
+    decided = decide(runtime, [setup.home, setup.thanks])
+    # Old promo ended; Lounge goes to the first activity, so the second gets the next best.
+    assert names(decided) == [["Lounge"], ["Upgrade"]]
+    assert decided["dry_run"] is False
+    item = decided["propositions"][0]["items"][0]
+    assert item == {
+        "offer_id": setup.offers["Lounge"]["id"],
+        "name": "Lounge",
+        "fallback": False,
+        "score": 50.0,
+        "representation": {"headline": "Lounge"},
+    }
+    assert decided["propositions"][1]["items"][0]["representation"] == {"text": "Add Upgrade"}
+
+    both = decide(runtime, [setup.home, setup.thanks], allow_duplicates=True)
+    assert names(both) == [["Lounge"], ["Lounge"]]
+
+
+def test_eligibility_reads_profile_and_context(setup: Setup, runtime: Api) -> None:
+    silver = decide(
+        runtime,
+        [setup.home],
+        profile={"id": "p2", "attributes": {"tier": "SILVER"}},
+        context={"days_to_departure": 30},
+        count=2,
+    )
+    assert names(silver) == [["Bags", "Insurance"]]
+
+
+def test_explain_says_what_became_of_every_candidate(setup: Setup, runtime: Api) -> None:
+    decided = decide(
+        runtime, [setup.home], profile={"id": "p3", "attributes": {}}, explain=True
+    )
+    assert names(decided) == [["Upgrade"]]
+    explained = decided["explain"]["activities"][setup.home["id"]]
+    assert explained["candidates"] == 5
+    fates = {f["name"]: f for f in explained["fates"]}
+    assert fates["Old promo"]["stage"] == "calendar"
+    assert fates["Lounge"]["stage"] == "eligibility"
+    assert "profile.tier" in fates["Lounge"]["reason"]
+    assert fates["Upgrade"]["stage"] == "chosen"
+    assert fates["Bags"]["stage"] == "ranked lower"
+    assert fates["Insurance"]["stage"] == "ranked lower"
+
+
+def test_a_global_and_a_profile_cap_are_exact_and_a_dry_run_counts_nothing(
+    setup: Setup, owner: Api, runtime: Api, client: TestClient
+) -> None:
+    lounge = setup.offers["Lounge"]
+    capped = {
+        key: lounge[key]
+        for key in ("name", "status", "priority", "tags", "representations", "eligibility")
+    }
+    capped["capping"] = [
+        {"scope": "global", "limit": 3, "event": "decision"},
+        {"scope": "profile", "limit": 2, "window": {"type": "calendar", "unit": "day"}},
+    ]
+    response = owner.put(f"/v1/admin/decisioning/offers/{lounge['id']}", json=capped)
+    assert response.status_code == 200, response.text
+
+    for _ in range(3):
+        dry = decide(runtime, [setup.home], dry_run=True)
+        assert dry["dry_run"] is True and names(dry) == [["Lounge"]]
+    first = [names(decide(runtime, [setup.home]))[0][0] for _ in range(3)]
+    assert first == ["Lounge", "Lounge", "Upgrade"]  # two for p1 today, then its profile cap
+    other = decide(runtime, [setup.home], profile={"id": "p9", "attributes": {"tier": "GOLD"}})
+    assert names(other) == [["Lounge"]]  # the third, and last, for everyone
+    again = decide(
+        runtime,
+        [setup.home],
+        profile={"id": "p8", "attributes": {"tier": "GOLD"}},
+        explain=True,
+    )
+    assert names(again) == [["Upgrade"]]
+    fate = next(
+        f
+        for f in again["explain"]["activities"][setup.home["id"]]["fates"]
+        if f["name"] == "Lounge"
+    )
+    assert fate["stage"] == "capping" and fate["count"] == 3 and fate["limit"] == 3
+    metrics = platform(client).get("/metrics").text
+    assert 'offerengine_decisions_total{dry_run="true"} 3.0' in metrics
+
+
+def test_formula_ranking_and_the_fallback(setup: Setup, owner: Api, runtime: Api) -> None:
+    formula = make(
+        owner,
+        "ranking-formulas",
+        {"name": "Cheap first", "expression": "100 - offer.priority"},
+    )
+    reversed_ = setup.activity(
+        "Reversed", setup.hero, ranking={"method": "formula", "formula_id": formula["id"]}
+    )
+    decided = decide(runtime, [reversed_], count=3)
+    assert names(decided) == [["Insurance", "Bags", "Upgrade"]]
+    assert decided["propositions"][0]["items"][0]["score"] == 80.0
+
+    nobody = make(owner, "collections", {"name": "Nothing", "tags": ["none"]})
+    empty = setup.activity("Empty", setup.hero, collection_id=nobody["id"])
+    fell_back = decide(runtime, [empty])
+    assert fell_back["propositions"][0]["items"] == [
+        {
+            "offer_id": setup.fallback["id"],
+            "name": "Welcome",
+            "fallback": True,
+            "score": None,
+            "representation": {"headline": "Welcome aboard"},
+        }
+    ]
+
+
+def test_bad_configuration_is_a_422_naming_the_field(setup: Setup, owner: Api) -> None:
+    other = make(owner, "placements", {"name": "Email", "channel": "email", "content_type": "html"})
+    response = owner.post(
+        f"{BASE}/activities",
+        json={
+            "name": "Mail",
+            "placement_id": other["id"],
+            "collection_id": setup.hero["id"],  # a placement, not a collection
+            "fallback_offer_id": setup.fallback["id"],  # no representation for Email
+        },
+    )
+    assert error_locs(problem(response, 422)) == [
+        ["body", "collection_id"],
+        ["body", "fallback_offer_id"],
+    ]
+    response = owner.post(
+        f"{BASE}/offers", json={"name": "Bad", "eligibility": "profile.tier ==", "tags": ["x"]}
+    )
+    assert ["body", "eligibility"] in error_locs(problem(response, 422))
+    response = owner.post(
+        f"{BASE}/ranking-formulas", json={"name": "Bad", "expression": "offer.name"}
+    )
+    assert ["body", "expression"] in error_locs(problem(response, 422))
+    response = owner.delete(f"/v1/admin/decisioning/placements/{setup.hero['id']}")
+    assert "Home" in problem(response, 409)["detail"]
+
+
+def test_bad_requests_name_the_field(setup: Setup, owner: Api, runtime: Api) -> None:
+    idle = make(
+        owner,
+        "activities",
+        {
+            "name": "Idle",
+            "placement_id": setup.hero["id"],
+            "collection_id": setup.travel["id"],
+            "fallback_offer_id": setup.fallback["id"],
+        },
+    )
+    response = runtime.post(
+        "/v1/decisions",
+        json={"profile": {"id": "p"}, "activities": [setup.home["id"], idle["id"]]},
+    )
+    found = problem(response, 422)
+    assert error_locs(found) == [["body", "activities", 1]]
+    assert "it is draft" in found["errors"][0]["msg"]
+    response = runtime.post("/v1/decisions", json={"profile": {}, "activities": []})
+    assert error_locs(problem(response, 422)) == [
+        ["body", "profile", "id"],
+        ["body", "activities"],
+    ]
