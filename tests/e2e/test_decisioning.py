@@ -35,7 +35,9 @@ class Setup:
 
     def __init__(self, owner: Api) -> None:
         self.owner = owner
-        self.hero = make(owner, "placements", {"name": "Home hero", "channel": "web", "content_type": "json"})
+        self.hero = make(
+            owner, "placements", {"name": "Home hero", "channel": "web", "content_type": "json"}
+        )
         self.confirm = make(
             owner, "placements", {"name": "Confirmation", "channel": "web", "content_type": "text"}
         )
@@ -44,7 +46,9 @@ class Setup:
         self.offer("Upgrade", 40, ["travel"], eligibility={"context.days_to_departure": {"max": 7}})
         self.offer("Bags", 30, ["travel"])
         self.offer("Insurance", 20, ["travel"])
-        self.offer("Old promo", 90, ["travel"], end=(datetime.now(UTC) - timedelta(days=1)).isoformat())
+        self.offer(
+            "Old promo", 90, ["travel"], end=(datetime.now(UTC) - timedelta(days=1)).isoformat()
+        )
         self.fallback = make(
             owner,
             "fallback-offers",
@@ -141,9 +145,7 @@ def test_eligibility_reads_profile_and_context(setup: Setup, runtime: Api) -> No
 
 
 def test_explain_says_what_became_of_every_candidate(setup: Setup, runtime: Api) -> None:
-    decided = decide(
-        runtime, [setup.home], profile={"id": "p3", "attributes": {}}, explain=True
-    )
+    decided = decide(runtime, [setup.home], profile={"id": "p3", "attributes": {}}, explain=True)
     assert names(decided) == [["Upgrade"]]
     explained = decided["explain"]["activities"][setup.home["id"]]
     assert explained["candidates"] == 5

@@ -38,6 +38,7 @@ class Spec:
     what: str
     schema_in: type[s.Config]
     schema_read: type[s.Stored]
+    history_name: str  # object_type in history and the audit log
 
     def read(self, obj: DecisioningObject) -> s.Stored:
         return self.schema_read.model_validate(
@@ -61,20 +62,30 @@ class Spec:
         return HISTORIES[self.kind]
 
 
-PLACEMENT = Spec("placement", "placements", "placement", s.PlacementIn, s.PlacementRead)
-OFFER = Spec("offer", "offers", "offer", s.OfferIn, s.OfferRead)
-FALLBACK = Spec(
-    "fallback_offer", "fallback-offers", "fallback offer", s.FallbackOfferIn, s.FallbackOfferRead
+PLACEMENT = Spec(
+    "placement", "placements", "placement", s.PlacementIn, s.PlacementRead, "placement"
 )
-COLLECTION = Spec("collection", "collections", "collection", s.CollectionIn, s.CollectionRead)
+OFFER = Spec("offer", "offers", "offer", s.OfferIn, s.OfferRead, "decision_offer")
+FALLBACK = Spec(
+    "fallback_offer",
+    "fallback-offers",
+    "fallback offer",
+    s.FallbackOfferIn,
+    s.FallbackOfferRead,
+    "fallback_offer",
+)
+COLLECTION = Spec(
+    "collection", "collections", "collection", s.CollectionIn, s.CollectionRead, "offer_collection"
+)
 FORMULA = Spec(
     "ranking_formula",
     "ranking-formulas",
     "ranking formula",
     s.RankingFormulaIn,
     s.RankingFormulaRead,
+    "ranking_formula",
 )
-ACTIVITY = Spec("activity", "activities", "activity", s.ActivityIn, s.ActivityRead)
+ACTIVITY = Spec("activity", "activities", "activity", s.ActivityIn, s.ActivityRead, "activity")
 SPECS: Mapping[str, Spec] = MappingProxyType(
     {spec.kind: spec for spec in (PLACEMENT, OFFER, FALLBACK, COLLECTION, FORMULA, ACTIVITY)}
 )
@@ -206,7 +217,7 @@ def _restorer(spec: Spec) -> Any:
 HISTORIES: Mapping[str, versioning.Kind[DecisioningObject]] = MappingProxyType(
     {
         spec.kind: versioning.Kind(
-            name=f"decisioning_{spec.kind}",
+            name=spec.history_name,
             model=DecisioningObject,
             dump=dump,
             restore=_restorer(spec),
