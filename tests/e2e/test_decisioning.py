@@ -175,7 +175,8 @@ def test_a_global_and_a_profile_cap_are_exact_and_a_dry_run_counts_nothing(
 
     for _ in range(3):
         dry = decide(runtime, [setup.home], dry_run=True)
-        assert dry["dry_run"] is True and names(dry) == [["Lounge"]]
+        assert dry["dry_run"] is True
+        assert names(dry) == [["Lounge"]]
     first = [names(decide(runtime, [setup.home]))[0][0] for _ in range(3)]
     assert first == ["Lounge", "Lounge", "Upgrade"]  # two for p1 today, then its profile cap
     other = decide(runtime, [setup.home], profile={"id": "p9", "attributes": {"tier": "GOLD"}})
@@ -192,7 +193,9 @@ def test_a_global_and_a_profile_cap_are_exact_and_a_dry_run_counts_nothing(
         for f in again["explain"]["activities"][setup.home["id"]]["fates"]
         if f["name"] == "Lounge"
     )
-    assert fate["stage"] == "capping" and fate["count"] == 3 and fate["limit"] == 3
+    assert fate["stage"] == "capping"
+    assert fate["count"] == 3
+    assert fate["limit"] == 3
     metrics = platform(client).get("/metrics").text
     assert 'offerengine_decisions_total{dry_run="true"} 3.0' in metrics
 
@@ -273,4 +276,52 @@ def test_bad_requests_name_the_field(setup: Setup, owner: Api, runtime: Api) -> 
     assert error_locs(problem(response, 422)) == [
         ["body", "profile", "id"],
         ["body", "activities"],
+    ]
+
+
+def test_feedback_is_checked_idempotent_and_counts_against_event_caps(
+    setup: Setup, owner: Api, runtime: Api
+) -> None:
+    bags = setup.offers["Bags"]
+    capped = {key: bags[key] for key in ("name", "status", "priority", "tags", "representations")}
+    capped["capping"] = [{"scope": "profile", "limit": 2, "event": "impression"}]
+    assert owner.put(f"/v1/admin/decisioning/offers/{bags['id']}", json=capped).status_code == 200
+    silver = {"id": "s1", "attributes": {"tier": "SILVER"}}
+    decided = decide(runtime, [setup.home], profile=silver, context={})
+    assert names(decided) == [["Bags"]]
+    impression = {
+        "type": "impression",
+        "decision_id": decided["decision_id"],
+        "offer_id": bags["id"],
+        "activity_id": setup.home["id"],
+        "profile_id": "s1",
+    }
+    first = runtime.post("/v1/events", json={**impression, "event_id": "e1"})
+    assert first.status_code == 202, first.text
+    assert first.json() == {"accepted": 1, "duplicates": 0}
+    again = runtime.post("/v1/events", json={**impression, "event_id": "e1"})
+    assert again.json() == {"accepted": 0, "duplicates": 1}
+    # One impression counted so far: Bags is still proposed; a second one reaches the cap.
+    assert names(decide(runtime, [setup.home], profile=silver, context={})) == [["Bags"]]
+    runtime.post("/v1/events", json={**impression, "event_id": "e2", "at": "2026-01-01T00:00:00Z"})
+    assert names(decide(runtime, [setup.home], profile=silver, context={})) == [["Insurance"]]
+
+    wrong = runtime.post(
+        "/v1/events",
+        json={
+            "events": [
+                {**impression, "decision_id": "00000000-0000-0000-0000-000000000001"},
+                {**impression, "offer_id": setup.offers["Lounge"]["id"]},
+                {
+                    "type": "click",
+                    "offer_id": "00000000-0000-0000-0000-0000000000ff",
+                    "profile_id": "s1",
+                },
+            ]
+        },
+    )
+    assert error_locs(problem(wrong, 422)) == [
+        ["body", "events", 0, "decision_id"],
+        ["body", "events", 1, "offer_id"],
+        ["body", "events", 2, "offer_id"],
     ]

@@ -33,12 +33,42 @@ from offerengine.snapshots.core import Snapshot
 _KEY = ("tenant_id", "offer_id", "cap_key", "subject", "bucket")
 
 
+def counter_key(
+    tenant_id: uuid.UUID, offer_id: uuid.UUID, cap: core.Cap, profile_id: str, at: datetime
+) -> dict[str, Any]:
+    return {
+        "tenant_id": tenant_id,
+        "offer_id": offer_id,
+        "cap_key": cap.key,
+        "subject": cap.subject(profile_id),
+        "bucket": cap.bucket(at),
+    }
+
+
 @dataclass(frozen=True, slots=True)
 class Slot:
     """One counter of one cap."""
 
     cap: core.Cap
     key: dict[str, Any]
+
+
+async def count_up(
+    session: AsyncSession, is_sqlite: bool, key: dict[str, Any], limit: int | None
+) -> bool:
+    """Add one to a counter — only while it is below ``limit``, when given — in one statement;
+    whether it counted."""
+    insert = (sqlite if is_sqlite else postgresql).insert(CapCounter)
+    stmt = (
+        insert.values(**key, count=1)
+        .on_conflict_do_update(
+            index_elements=list(_KEY),
+            set_={"count": CapCounter.count + 1},
+            where=None if limit is None else CapCounter.count < limit,
+        )
+        .returning(CapCounter.count)
+    )
+    return (await session.execute(stmt)).first() is not None
 
 
 class Counters:
@@ -66,16 +96,7 @@ class Counters:
 
     def slots(self, offer: core.OfferDef) -> list[Slot]:
         return [
-            Slot(
-                cap,
-                {
-                    "tenant_id": self._tenant_id,
-                    "offer_id": offer.id,
-                    "cap_key": cap.key,
-                    "subject": cap.subject(self._profile),
-                    "bucket": cap.bucket(self._now),
-                },
-            )
+            Slot(cap, counter_key(self._tenant_id, offer.id, cap, self._profile, self._now))
             for cap in offer.caps
         ]
 
@@ -88,23 +109,9 @@ class Counters:
         )
         return int(found or 0)
 
-    def _insert(self) -> Any:
-        return (sqlite if self._ctx.is_sqlite else postgresql).insert(CapCounter)
-
     async def take(self, slot: Slot) -> bool:
         """Count one more against the cap, if it is not reached; atomically."""
-        session = await self.session()
-        stmt = (
-            self._insert()
-            .values(**slot.key, count=1)
-            .on_conflict_do_update(
-                index_elements=list(_KEY),
-                set_={"count": CapCounter.count + 1},
-                where=CapCounter.count < slot.cap.limit,
-            )
-            .returning(CapCounter.count)
-        )
-        return (await session.execute(stmt)).first() is not None
+        return await count_up(await self.session(), self._ctx.is_sqlite, slot.key, slot.cap.limit)
 
     async def give_back(self, slot: Slot) -> None:
         session = await self.session()

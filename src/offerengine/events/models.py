@@ -19,9 +19,14 @@ class Event(IdMixin, TenantOwnedMixin, Base):
         sa.Index(None, "tenant_id", "type", "profile_id"),
         sa.Index(None, "tenant_id", "type", "customer_id"),
         sa.Index(None, "tenant_id", "type", "session_id"),
+        sa.Index(None, "tenant_id", "decision_id"),
+        # A client's own id for the event: sending it again is a no-op.
+        sa.UniqueConstraint("tenant_id", "event_id"),
     )
 
     type: Mapped[str] = mapped_column(sa.String(50))
+    event_id: Mapped[str | None] = mapped_column(sa.String(200))
+    activity_id: Mapped[uuid.UUID | None]
     profile_id: Mapped[str | None] = mapped_column(sa.String(200))
     customer_id: Mapped[str | None] = mapped_column(sa.String(200))
     session_id: Mapped[str | None] = mapped_column(sa.String(200))

@@ -9,6 +9,7 @@ from fastapi import Request, Response, status
 
 from offerengine.context import AppContext
 from offerengine.db.base import utcnow
+from offerengine.decisioning import feedback
 from offerengine.deps import recording
 from offerengine.errors import FieldError, MalformedInput
 from offerengine.events import service
@@ -42,7 +43,11 @@ runtime = router(tags=["run time"], hot=True)
     },
 )
 async def record_events(request: Request, snapshot: RuntimeSnapshot) -> Response:
-    """Record one event, or `{"events": [...]}` (up to 1000), all or none."""
+    """Record one event, or `{"events": [...]}` (up to 1000), all or none. An event about a
+    decision must name a decision that was made and an offer it proposed (else 422); feedback
+    (impression, click, accept, decline) without a decision must name an existing offer. An
+    `event_id` sent again is skipped (`duplicates`). Impressions, clicks and accepts count
+    against the offer's caps on them as they arrive."""
     body = await raw_body(request)
     try:
         data = msgspec.json.decode(body)
@@ -56,12 +61,21 @@ async def record_events(request: Request, snapshot: RuntimeSnapshot) -> Response
     else:
         events = [validate(EventIn, data)]
     ctx = cast(AppContext, request.app.state.context)
+    now = utcnow()
+    tenant_id = snapshot.tenant.id
     async with recording(ctx) as session:
-        count = await service.record(
-            session, tenant_id=snapshot.tenant.id, events=events, now=utcnow()
+        await feedback.check(session, tenant_id, events)
+        fresh = await service.record(session, tenant_id=tenant_id, events=events, now=now)
+        await feedback.count(
+            session,
+            is_sqlite=ctx.is_sqlite,
+            tenant_id=tenant_id,
+            index=snapshot.decisioning,
+            events=fresh,
+            now=now,
         )
     return Response(
-        msgspec.json.encode({"accepted": count}),
+        msgspec.json.encode({"accepted": len(fresh), "duplicates": len(events) - len(fresh)}),
         status_code=status.HTTP_202_ACCEPTED,
         media_type="application/json",
     )

@@ -5,6 +5,7 @@ from decimal import Decimal
 from typing import Annotated, Self
 
 from pydantic import (
+    AliasChoices,
     AwareDatetime,
     BaseModel,
     ConfigDict,
@@ -24,6 +25,10 @@ class EventIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
+    event_id: UnitId | None = Field(
+        default=None,
+        description="Your id for the event: the same id again is accepted and changes nothing.",
+    )
     type: EventType = Field(
         examples=["purchase"],
         description="impression, click, accept, decline, purchase, or a name of your own.",
@@ -35,8 +40,17 @@ class EventIn(BaseModel):
         default=None, description="What it was worth (revenue metrics sum it).", examples=["49.90"]
     )
     currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")] | None = None
-    occurred_at: AwareDatetime | None = Field(default=None, description="Default: when received.")
-    decision_id: uuid.UUID | None = None
+    occurred_at: AwareDatetime | None = Field(
+        default=None,
+        validation_alias=AliasChoices("occurred_at", "at"),
+        description="When it happened (also accepted as `at`). Default: when received.",
+    )
+    decision_id: uuid.UUID | None = Field(
+        default=None,
+        description="The decision that proposed the offer: it must exist, and have proposed "
+        "offer_id.",
+    )
+    activity_id: uuid.UUID | None = None
     offer_id: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
     properties: dict[str, JsonValue] = Field(default_factory=dict)
 
@@ -54,4 +68,5 @@ class EventBatch(BaseModel):
 
 
 class EventsAccepted(BaseModel):
-    accepted: int
+    accepted: int = Field(description="Events recorded now.")
+    duplicates: int = Field(default=0, description="Events whose event_id was already recorded.")

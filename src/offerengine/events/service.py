@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
+import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from offerengine.errors import FieldError, raise_if_any
@@ -18,19 +19,40 @@ CLOCK_SKEW = timedelta(minutes=5)
 
 async def record(
     session: AsyncSession, *, tenant_id: uuid.UUID, events: Sequence[EventIn], now: datetime
-) -> int:
-    """Store the events, all or none; one in the future (beyond clock skew) is refused."""
+) -> list[EventIn]:
+    """Store the events, all or none; one in the future (beyond clock skew) is refused. An event
+    whose ``event_id`` is already recorded (or earlier in the batch) is skipped: the events
+    recorded now are returned."""
     errors = [
         FieldError(("body", "events", i, "occurred_at"), "is in the future")
         for i, e in enumerate(events)
         if e.occurred_at is not None and e.occurred_at > now + CLOCK_SKEW
     ]
     raise_if_any(errors)
+    ids = {e.event_id for e in events if e.event_id is not None}
+    seen: set[str] = set()
+    if ids:
+        seen = set(
+            await session.scalars(
+                sa.select(Event.event_id).where(
+                    Event.tenant_id == tenant_id, Event.event_id.in_(ids)
+                )
+            )
+        )
+    fresh: list[EventIn] = []
+    for event in events:
+        if event.event_id is not None:
+            if event.event_id in seen:
+                continue
+            seen.add(event.event_id)
+        fresh.append(event)
     session.add_all(
         Event(
             id=uuid.uuid4(),
             tenant_id=tenant_id,
             type=e.type,
+            event_id=e.event_id,
+            activity_id=e.activity_id,
             profile_id=e.profile_id,
             customer_id=e.customer_id,
             session_id=e.session_id,
@@ -42,6 +64,6 @@ async def record(
             offer_id=e.offer_id,
             properties=e.properties,
         )
-        for e in events
+        for e in fresh
     )
-    return len(events)
+    return fresh

@@ -118,7 +118,9 @@ add_version_routes(
 
 runtime = router(tags=["run time"], hot=True)
 _encode = msgspec.json.Encoder().encode
-OfferId = Annotated[str, Path(description="The offer's id (32 hex digits).")]
+OfferId = Annotated[
+    str, Path(pattern="^[0-9a-f]{32}$", description="The offer's id (32 hex digits).")
+]
 
 
 class OfferIdConvertor(Convertor[str]):

@@ -1,0 +1,122 @@
+"""What clients report about decisions (`POST /v1/events`): checked against the decisions that were
+made, and counted against the offers' event caps as it arrives."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from offerengine.decisioning import core
+from offerengine.decisioning.models import DecisioningObject
+from offerengine.decisioning.runtime import count_up, counter_key
+from offerengine.errors import FieldError, raise_if_any
+from offerengine.events.models import Event
+from offerengine.events.schemas import EventIn
+
+# Feedback on a proposition: an offer it names must be one the engine can propose.
+FEEDBACK = frozenset({"impression", "click", "accept", "decline"})
+CAPPED = frozenset({"impression", "click", "accept"})
+
+
+def _uuid(text: str | None) -> uuid.UUID | None:
+    if text is None:
+        return None
+    try:
+        return uuid.UUID(text)
+    except ValueError:
+        return None
+
+
+async def check(session: AsyncSession, tenant_id: uuid.UUID, events: Sequence[EventIn]) -> None:
+    """422 naming the field for an event about a decision that was not made, an offer that
+    decision did not propose, or (feedback without a decision) an offer that does not exist."""
+    decisions = {e.decision_id for e in events if e.decision_id is not None}
+    proposed: dict[uuid.UUID, dict[uuid.UUID | None, set[str]]] = {}
+    if decisions:
+        rows = await session.execute(
+            sa.select(Event.decision_id, Event.offer_id, Event.properties).where(
+                Event.tenant_id == tenant_id,
+                Event.type == "decision",
+                Event.decision_id.in_(decisions),
+            )
+        )
+        for decision_id, offer_id, properties in rows:
+            assert decision_id is not None
+            offers = proposed.setdefault(decision_id, {})
+            offers.setdefault(_uuid(offer_id), set()).add(str(properties.get("activity_id")))
+    loose = {
+        _uuid(e.offer_id)
+        for e in events
+        if e.decision_id is None and e.type in FEEDBACK and e.offer_id is not None
+    }
+    known: set[uuid.UUID] = set()
+    if loose - {None}:
+        known = set(
+            await session.scalars(
+                sa.select(DecisioningObject.id).where(
+                    DecisioningObject.tenant_id == tenant_id,
+                    DecisioningObject.kind.in_(("offer", "fallback_offer")),
+                    DecisioningObject.id.in_(loose - {None}),
+                )
+            )
+        )
+    errors: list[FieldError] = []
+    for i, event in enumerate(events):
+        where = ("body", "events", i)
+        offer = _uuid(event.offer_id)
+        if event.decision_id is not None:
+            made = proposed.get(event.decision_id)
+            if made is None:
+                errors.append(
+                    FieldError((*where, "decision_id"), f"no decision {event.decision_id}")
+                )
+            elif event.offer_id is not None and offer not in made:
+                errors.append(
+                    FieldError(
+                        (*where, "offer_id"),
+                        f"decision {event.decision_id} did not propose offer {event.offer_id}",
+                    )
+                )
+            elif event.activity_id is not None and str(event.activity_id) not in made.get(
+                offer, set().union(*made.values())
+            ):
+                errors.append(
+                    FieldError(
+                        (*where, "activity_id"),
+                        f"decision {event.decision_id} made no proposition for activity "
+                        f"{event.activity_id}",
+                    )
+                )
+        elif event.type in FEEDBACK and event.offer_id is not None and offer not in known:
+            errors.append(FieldError((*where, "offer_id"), f"no offer {event.offer_id}"))
+    raise_if_any(errors)
+
+
+async def count(
+    session: AsyncSession,
+    *,
+    is_sqlite: bool,
+    tenant_id: uuid.UUID,
+    index: core.DecisioningIndex,
+    events: Sequence[EventIn],
+    now: datetime,
+) -> None:
+    """Count each newly recorded impression, click or accept against the offer's caps on it."""
+    for event in events:
+        if event.type not in CAPPED:
+            continue
+        offer_id = _uuid(event.offer_id)
+        offer = index.offers.get(offer_id) if offer_id is not None else None
+        if offer is None:
+            continue
+        for cap in offer.caps:
+            if cap.event != event.type or (cap.scope == "profile" and not event.profile_id):
+                continue
+            key = counter_key(
+                tenant_id, offer.id, cap, event.profile_id or "", event.occurred_at or now
+            )
+            await count_up(session, is_sqlite, key, None)
