@@ -13,6 +13,7 @@ from offerengine.bundles.schemas import BundleIn
 from offerengine.catalog import service as catalog
 from offerengine.db.base import utcnow
 from offerengine.demo import data
+from offerengine.demo import decisioning as demo_decisioning
 from offerengine.inventory import service as inventory
 from offerengine.inventory.schemas import InventoryRuleIn, ScheduleIn
 from offerengine.network import service as network
@@ -56,6 +57,7 @@ async def load(session: AsyncSession, *, actor: Actor) -> DemoResult:
             rules = data.pricing_rules(utcnow().date())
             await pricing.import_rules(session, tenant=tenant, rows=rules, actor=actor)
             await _shopping(session, tenant, actor)
+            await demo_decisioning.load(session, tenant, actor)
     return result
 
 
