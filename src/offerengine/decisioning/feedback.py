@@ -3,9 +3,12 @@ made, and counted against the offers' event caps as it arrives."""
 
 from __future__ import annotations
 
+import asyncio
+import time
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -16,6 +19,7 @@ from offerengine.decisioning.runtime import count_up, counter_key
 from offerengine.errors import FieldError, raise_if_any
 from offerengine.events.models import Event
 from offerengine.events.schemas import EventIn
+from offerengine.shopping.writer import VISIBLE_WITHIN, OfferWriter, decision_age_seconds
 
 # Feedback on a proposition: an offer it names must be one the engine can propose.
 FEEDBACK = frozenset({"impression", "click", "accept", "decline"})
@@ -31,23 +35,55 @@ def _uuid(text: str | None) -> uuid.UUID | None:
         return None
 
 
-async def check(session: AsyncSession, tenant_id: uuid.UUID, events: Sequence[EventIn]) -> None:
-    """422 naming the field for an event about a decision that was not made, an offer that
-    decision did not propose, or (feedback without a decision) an offer that does not exist."""
-    decisions = {e.decision_id for e in events if e.decision_id is not None}
-    proposed: dict[uuid.UUID, dict[uuid.UUID | None, set[str]]] = {}
-    if decisions:
-        rows = await session.execute(
-            sa.select(Event.decision_id, Event.offer_id, Event.properties).where(
-                Event.tenant_id == tenant_id,
-                Event.type == "decision",
-                Event.decision_id.in_(decisions),
+Proposals = dict[uuid.UUID, dict[uuid.UUID | None, set[str]]]
+
+
+async def _proposals(
+    session: AsyncSession, writer: OfferWriter, tenant_id: uuid.UUID, decisions: set[uuid.UUID]
+) -> Proposals:
+    """What each decision proposed: offer → activities. Decisions are written behind the
+    response, so one made moments ago may be in this worker's buffer, or on its way from another
+    worker's: a young decision not found yet is waited for (up to ``VISIBLE_WITHIN`` seconds)."""
+    proposed: Proposals = {}
+
+    def add(decision_id: uuid.UUID | None, offer_id: str | None, properties: Any) -> None:
+        assert decision_id is not None
+        offers = proposed.setdefault(decision_id, {})
+        offers.setdefault(_uuid(offer_id), set()).add(str(properties.get("activity_id")))
+
+    missing = set(decisions)
+    deadline = time.monotonic() + VISIBLE_WITHIN
+    while True:
+        for row in writer.pending_events(missing):
+            if row["tenant_id"] == tenant_id:
+                add(row["decision_id"], row["offer_id"], row["properties"])
+        missing -= proposed.keys()
+        if missing:
+            rows = await session.execute(
+                sa.select(Event.decision_id, Event.offer_id, Event.properties).where(
+                    Event.tenant_id == tenant_id,
+                    Event.type == "decision",
+                    Event.decision_id.in_(missing),
+                )
             )
-        )
-        for decision_id, offer_id, properties in rows:
-            assert decision_id is not None
-            offers = proposed.setdefault(decision_id, {})
-            offers.setdefault(_uuid(offer_id), set()).add(str(properties.get("activity_id")))
+            for decision_id, offer_id, properties in rows:
+                add(decision_id, offer_id, properties)
+            await session.rollback()  # a fresh snapshot of the table on the next look
+            missing -= proposed.keys()
+        young = [d for d in missing if decision_age_seconds(d) < VISIBLE_WITHIN]
+        if not young or time.monotonic() > deadline:
+            return proposed
+        await asyncio.sleep(0.05)
+
+
+async def check(
+    session: AsyncSession, writer: OfferWriter, tenant_id: uuid.UUID, events: Sequence[EventIn]
+) -> None:
+    """422 naming the field for an event about a decision that was not made, an offer that
+    decision did not propose, or (feedback without a decision) an offer that does not exist.
+    Run it before the write transaction: it may wait for a decision still being written."""
+    decisions = {e.decision_id for e in events if e.decision_id is not None}
+    proposed = await _proposals(session, writer, tenant_id, decisions) if decisions else {}
     loose = {
         _uuid(e.offer_id)
         for e in events
@@ -99,7 +135,6 @@ async def check(session: AsyncSession, tenant_id: uuid.UUID, events: Sequence[Ev
 async def count(
     session: AsyncSession,
     *,
-    is_sqlite: bool,
     tenant_id: uuid.UUID,
     index: core.DecisioningIndex,
     events: Sequence[EventIn],
@@ -119,4 +154,4 @@ async def count(
             key = counter_key(
                 tenant_id, offer.id, cap, event.profile_id or "", event.occurred_at or now
             )
-            await count_up(session, is_sqlite, key, None)
+            await count_up(session, key, None)

@@ -17,17 +17,17 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from offerengine.context import AppContext
+from offerengine.db import upsert
 from offerengine.decisioning import core
 from offerengine.decisioning.models import CapCounter
 from offerengine.decisioning.schemas import DecisionRequest
 from offerengine.deps import recording
 from offerengine.errors import FieldError, raise_if_any
-from offerengine.events.models import Event
 from offerengine.rules import core as rules
+from offerengine.shopping.writer import new_decision_id
 from offerengine.snapshots.core import Snapshot
 
 _KEY = ("tenant_id", "offer_id", "cap_key", "subject", "bucket")
@@ -53,14 +53,12 @@ class Slot:
     key: dict[str, Any]
 
 
-async def count_up(
-    session: AsyncSession, is_sqlite: bool, key: dict[str, Any], limit: int | None
-) -> bool:
+async def count_up(session: AsyncSession, key: dict[str, Any], limit: int | None) -> bool:
     """Add one to a counter — only while it is below ``limit``, when given — in one statement;
     whether it counted."""
-    insert = (sqlite if is_sqlite else postgresql).insert(CapCounter)
     stmt = (
-        insert.values(**key, count=1)
+        upsert.insert(session, CapCounter)
+        .values(**key, count=1)
         .on_conflict_do_update(
             index_elements=list(_KEY),
             set_={"count": CapCounter.count + 1},
@@ -72,7 +70,8 @@ async def count_up(
 
 
 class Counters:
-    """The counters of one request, in a transaction opened on first use."""
+    """The counters of one request: read in a plain session, counted in a write transaction
+    (SQLite's write lock taken up front), each opened on first use and closed with the request."""
 
     def __init__(
         self,
@@ -87,12 +86,20 @@ class Counters:
         self._tenant_id = tenant_id
         self._profile = profile
         self._now = now
-        self._session: AsyncSession | None = None
+        self._reader: AsyncSession | None = None
+        self._writer: AsyncSession | None = None
 
-    async def session(self) -> AsyncSession:
-        if self._session is None:
-            self._session = await self._stack.enter_async_context(recording(self._ctx))
-        return self._session
+    async def writer(self) -> AsyncSession:
+        if self._writer is None:
+            self._writer = await self._stack.enter_async_context(recording(self._ctx))
+        return self._writer
+
+    async def reader(self) -> AsyncSession:
+        if self._writer is not None:
+            return self._writer
+        if self._reader is None:
+            self._reader = await self._stack.enter_async_context(self._ctx.session_factory())
+        return self._reader
 
     def slots(self, offer: core.OfferDef) -> list[Slot]:
         return [
@@ -101,7 +108,7 @@ class Counters:
         ]
 
     async def read(self, slot: Slot) -> int:
-        session = await self.session()
+        session = await self.reader()
         found = await session.scalar(
             sa.select(CapCounter.count).where(
                 *(getattr(CapCounter, name) == slot.key[name] for name in _KEY)
@@ -111,10 +118,10 @@ class Counters:
 
     async def take(self, slot: Slot) -> bool:
         """Count one more against the cap, if it is not reached; atomically."""
-        return await count_up(await self.session(), self._ctx.is_sqlite, slot.key, slot.cap.limit)
+        return await count_up(await self.writer(), slot.key, slot.cap.limit)
 
     async def give_back(self, slot: Slot) -> None:
-        session = await self.session()
+        session = await self.writer()
         await session.execute(
             sa.update(CapCounter)
             .where(*(getattr(CapCounter, name) == slot.key[name] for name in _KEY))
@@ -186,7 +193,7 @@ async def decide(
     """Propositions for every activity of the request (see the module's doc)."""
     index = snapshot.decisioning
     activities = _check_request(index, request)
-    decision_id = uuid.uuid4()
+    decision_id = new_decision_id()
     profile_id = request.profile.id
     facts = core.request_facts(profile_id, request.profile.attributes, request.context, now)
     taken: dict[uuid.UUID, str] = {}  # offer → the activity that proposed it
@@ -275,10 +282,8 @@ async def decide(
                         "fallback": items[0]["fallback"],
                         "fates": fates,
                     }
-        if not request.dry_run:
-            _record(
-                await counters.session(), snapshot.tenant.id, decision_id, profile_id, chosen, now
-            )
+    if not request.dry_run:
+        ctx.shop.writer.record(_events(snapshot.tenant.id, decision_id, profile_id, chosen, now))
     response: dict[str, Any] = {
         "decision_id": str(decision_id),
         "dry_run": request.dry_run,
@@ -303,30 +308,39 @@ def _fate(candidate: core.Candidate, stage: str, reason: str, **extra: Any) -> d
     return fate
 
 
-def _record(
-    session: AsyncSession,
+def _events(
     tenant_id: uuid.UUID,
     decision_id: uuid.UUID,
     profile_id: str,
     chosen: Sequence[tuple[core.ActivityDef, core.Candidate | None, core.Fallback | None]],
     now: datetime,
-) -> None:
-    session.add_all(
-        Event(
-            id=uuid.uuid4(),
-            tenant_id=tenant_id,
-            type="decision",
-            profile_id=profile_id,
-            decision_id=decision_id,
-            offer_id=str(candidate.offer.id if candidate else fallback.id),  # type: ignore[union-attr]
-            properties={
-                "activity_id": str(activity.id),
-                "placement_id": str(activity.placement_id),
-                "score": _score(candidate.score) if candidate else None,
-                "fallback": candidate is None,
-            },
-            occurred_at=now,
-            received_at=now,
+) -> list[dict[str, Any]]:
+    """One ``decision`` event per proposed item (the fallback included)."""
+    rows = []
+    for activity, candidate, fallback in chosen:
+        offer_id = candidate.offer.id if candidate is not None else fallback.id  # type: ignore[union-attr]
+        rows.append(
+            {
+                "id": uuid.uuid4(),
+                "tenant_id": tenant_id,
+                "type": "decision",
+                "event_id": None,
+                "profile_id": profile_id,
+                "customer_id": None,
+                "session_id": None,
+                "value": None,
+                "currency": None,
+                "decision_id": decision_id,
+                "activity_id": activity.id,
+                "offer_id": str(offer_id),
+                "properties": {
+                    "activity_id": str(activity.id),
+                    "placement_id": str(activity.placement_id),
+                    "score": _score(candidate.score) if candidate is not None else None,
+                    "fallback": candidate is None,
+                },
+                "occurred_at": now,
+                "received_at": now,
+            }
         )
-        for activity, candidate, fallback in chosen
-    )
+    return rows

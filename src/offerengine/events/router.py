@@ -63,12 +63,13 @@ async def record_events(request: Request, snapshot: RuntimeSnapshot) -> Response
     ctx = cast(AppContext, request.app.state.context)
     now = utcnow()
     tenant_id = snapshot.tenant.id
+    if any(e.decision_id or e.type in feedback.FEEDBACK for e in events):
+        async with ctx.session_factory() as session:
+            await feedback.check(session, ctx.shop.writer, tenant_id, events)
     async with recording(ctx) as session:
-        await feedback.check(session, tenant_id, events)
         fresh = await service.record(session, tenant_id=tenant_id, events=events, now=now)
         await feedback.count(
             session,
-            is_sqlite=ctx.is_sqlite,
             tenant_id=tenant_id,
             index=snapshot.decisioning,
             events=fresh,

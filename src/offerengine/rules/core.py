@@ -72,22 +72,43 @@ def _finish(tree: Node, source: str, expect: Type | None) -> Compiled:
     return Compiled(source, tree.type, tuple(facts_of(tree)), python, function)
 
 
+# Compiled rules are immutable, so the same rule text shares one compilation: a snapshot of a
+# tenant whose thousands of offers repeat a few dozen eligibility rules compiles each once.
+_CACHE_SIZE = 4096
+_compiled: dict[tuple[int, str, str, Type | None], Compiled] = {}
+
+
+def _cached(key: tuple[int, str, str, Type | None], make: Callable[[], Compiled]) -> Compiled:
+    found = _compiled.get(key)
+    if found is None:
+        found = make()
+        if len(_compiled) >= _CACHE_SIZE:
+            _compiled.pop(next(iter(_compiled)))
+        _compiled[key] = found
+    return found
+
+
 def compile_expression(
     text: str, vocabulary: Vocabulary, *, expect: Type | None = None
 ) -> Compiled:
     """Compile a text expression; raise :class:`RuleError` (with the position) if it is wrong."""
-    return _finish(parse(text, vocabulary), text, expect)
+    return _cached(
+        (id(vocabulary), "expression", text, expect),
+        lambda: _finish(parse(text, vocabulary), text, expect),
+    )
 
 
 def compile_condition(condition: Any, vocabulary: Vocabulary) -> Compiled:
     """Compile a JSON condition (or a text one); its errors are located by JSON path."""
-    tree = _condition_tree(condition, vocabulary)
     source = (
         condition
         if isinstance(condition, str)
         else json.dumps(condition, sort_keys=True, default=str)
     )
-    return _finish(tree, source, BOOLEAN)
+    return _cached(
+        (id(vocabulary), "condition", source, None),
+        lambda: _finish(_condition_tree(condition, vocabulary), source, BOOLEAN),
+    )
 
 
 def expected(kind: str) -> Type:

@@ -1,0 +1,273 @@
+"""Decisioning: in-process decision latency and HTTP decision throughput on a large tenant.
+
+    .venv/bin/python bench/decide.py [--rounds 3] [--seconds 5] [--iterations 2000]
+
+A tenant of the issue's size is generated into the demo database: 10,000 offers (80 % with an
+eligibility rule over profile and context, 10 % with a per-profile cap), 200 collections (by two
+tags each), 50 placements, 100 activities (half ranked by priority, half by a formula). Prints
+(a) in-process p50/p99 of a decision for 1, 3 and 30 activities — dry runs (the funnel alone) and
+recorded decisions (caps counted and decision events written, one SQLite transaction each);
+(b) HTTP throughput of POST /v1/decisions for 3 activities as a ratio to POST /bench/empty of the
+same server in the same run, with 1 and 2 workers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import statistics
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from _http import demo_database, machine, median, server, wrk
+
+from offerengine.context import open_context
+from offerengine.db.base import utcnow
+from offerengine.decisioning import runtime
+from offerengine.decisioning import schemas as s
+from offerengine.decisioning.models import DecisioningObject
+from offerengine.observability.metrics import Metrics
+from offerengine.settings import Settings
+from offerengine.snapshots.build import build
+from offerengine.tenants.models import Tenant
+
+OFFERS, COLLECTIONS, PLACEMENTS, ACTIVITIES, TAGS = 10_000, 200, 50, 100, 400
+TIERS = ["BASIC", "SILVER", "GOLD", "PLATINUM"]
+RULES = [
+    "profile.tier in ['GOLD', 'PLATINUM']",
+    "context.days_to_departure <= {n}",
+    "profile.age >= {n} and context.channel == 'web'",
+    "profile.trips_per_year >= {m}",
+    "context.origin in ['JFK', 'LHR', 'CDG'] or profile.tier == 'PLATINUM'",
+]
+
+
+def _row(tenant: uuid.UUID, kind: str, body: s.Config) -> DecisioningObject:
+    values = body.model_dump(mode="json")
+    now = utcnow()
+    return DecisioningObject(
+        id=uuid.uuid4(),
+        tenant_id=tenant,
+        kind=kind,
+        name=values.pop("name"),
+        status=values.pop("status"),
+        body=values,
+        version=1,
+        created_at=now,
+        updated_at=now,
+    )
+
+
+def generate(tenant: uuid.UUID, rng: random.Random) -> list[DecisioningObject]:
+    """The objects, validated by their schemas as the API would."""
+    placements = [
+        _row(tenant, "placement", s.PlacementIn(name=f"P{i}", channel="web", content_type="json"))
+        for i in range(PLACEMENTS)
+    ]
+    pids = [p.id for p in placements]
+    offers = []
+    for i in range(OFFERS):
+        rule = None
+        if rng.random() < 0.8:
+            rule = rng.choice(RULES).format(n=rng.randint(3, 60), m=rng.randint(1, 12))
+        caps = []
+        if rng.random() < 0.1:
+            caps = [
+                s.CapRule(scope="profile", limit=3, window=s.Window(type="calendar", unit="day"))
+            ]
+        offers.append(
+            _row(
+                tenant,
+                "offer",
+                s.OfferIn(
+                    name=f"Offer {i}",
+                    status="approved",
+                    priority=rng.randint(0, 1000),
+                    tags=[f"t{rng.randrange(TAGS)}" for _ in range(3)],
+                    representations=[
+                        s.Representation(placement_id=p, content={"headline": f"Offer {i}"})
+                        for p in rng.sample(pids, 5)
+                    ],
+                    eligibility=rule,
+                    capping=caps,
+                    value=rng.randint(10, 500),
+                    cost=rng.randint(0, 50),
+                ),
+            )
+        )
+    fallback = _row(
+        tenant,
+        "fallback_offer",
+        s.FallbackOfferIn(
+            name="Fallback",
+            representations=[s.Representation(placement_id=p, content={"h": "hi"}) for p in pids],
+        ),
+    )
+    collections = [
+        _row(
+            tenant,
+            "collection",
+            s.CollectionIn(name=f"C{i}", tags=[f"t{rng.randrange(TAGS)}" for _ in range(2)]),
+        )
+        for i in range(COLLECTIONS)
+    ]
+    formula = _row(
+        tenant,
+        "ranking_formula",
+        s.RankingFormulaIn(name="Margin", expression="offer.value - offer.cost"),
+    )
+    activities = [
+        _row(
+            tenant,
+            "activity",
+            s.ActivityIn(
+                name=f"A{i}",
+                status="approved",
+                placement_id=rng.choice(pids),
+                collection_id=rng.choice(collections).id,
+                fallback_offer_id=fallback.id,
+                ranking=s.Ranking(method="formula", formula_id=formula.id)
+                if i % 2
+                else s.Ranking(),
+            ),
+        )
+        for i in range(ACTIVITIES)
+    ]
+    return [*placements, *offers, fallback, *collections, formula, *activities]
+
+
+def requests(
+    activities: list[str], rng: random.Random, size: int, count: int
+) -> list[dict[str, Any]]:
+    out = []
+    for i in range(count):
+        out.append(
+            {
+                "profile": {
+                    "id": f"p{i}",
+                    "attributes": {
+                        "tier": rng.choice(TIERS),
+                        "age": rng.randint(18, 80),
+                        "trips_per_year": rng.randint(0, 12),
+                    },
+                },
+                "context": {
+                    "days_to_departure": rng.randint(0, 90),
+                    "channel": rng.choice(["web", "mobile"]),
+                    "origin": rng.choice(["JFK", "BOS", "LHR", "ORD"]),
+                },
+                "activities": rng.sample(activities, size),
+            }
+        )
+    return out
+
+
+async def prepare(env: dict[str, str]) -> tuple[list[str], uuid.UUID]:
+    settings = Settings(database_url=env["OFFERENGINE_DATABASE_URL"])
+    ctx = await open_context(settings, Metrics())
+    try:
+        async with ctx.session_factory() as session:
+            tenant = await session.scalar(sa.select(Tenant).where(Tenant.code == "OE"))
+            assert tenant is not None
+            objects = generate(tenant.id, random.Random(7))
+            session.add_all(objects)
+            tenant.config_version += 1
+            await session.commit()
+            return [str(o.id) for o in objects if o.kind == "activity"], tenant.id
+    finally:
+        await ctx.close()
+
+
+async def in_process(
+    env: dict[str, str], activities: list[str], tenant_id: uuid.UUID, n: int
+) -> None:
+    settings = Settings(database_url=env["OFFERENGINE_DATABASE_URL"])
+    ctx = await open_context(settings, Metrics())
+    try:
+        async with ctx.session_factory() as session:
+            started = time.perf_counter()
+            snapshot = await build(session, tenant_id)
+            assert snapshot is not None
+        index = snapshot.decisioning
+        sizes = [len(a.candidates) for a in index.activities.values()]
+        print(
+            f"snapshot: {len(index.offers):,} offers, {len(index.activities)} activities, "
+            f"candidates per activity median {statistics.median(sizes):.0f} max {max(sizes)}; "
+            f"built in {time.perf_counter() - started:.2f} s"
+        )
+        rng = random.Random(11)
+        for size in (1, 3, 30):
+            for dry_run in (True, False):
+                bodies = [
+                    s.DecisionRequest.model_validate({**body, "dry_run": dry_run})
+                    for body in requests(activities, rng, size, 200)
+                ]
+                times = []
+                for i in range(n if size < 30 else n // 4):
+                    began = time.perf_counter()
+                    await runtime.decide(ctx, snapshot, bodies[i % len(bodies)], utcnow())
+                    times.append(time.perf_counter() - began)
+                times.sort()
+                p50 = times[len(times) // 2] * 1000
+                p99 = times[int(len(times) * 0.99)] * 1000
+                kind = "dry run " if dry_run else "recorded"
+                print(f"  {size:>2} activities, {kind}: p50 {p50:.2f} ms  p99 {p99:.2f} ms")
+    finally:
+        await ctx.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--seconds", type=int, default=5)
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--iterations", type=int, default=2000)
+    args = parser.parse_args()
+    print(f"machine: {machine()}")
+    with tempfile.TemporaryDirectory() as folder:
+        env = demo_database(Path(folder))
+        activities, tenant_id = asyncio.run(prepare(env))
+        asyncio.run(in_process(env, activities, tenant_id, args.iterations))
+        key = {"Authorization": f"Bearer {env['DEMO_OE_RUNTIME_KEY']}"}
+        rng = random.Random(5)
+        for dry_run in (True, False):
+            bodies = [
+                json.dumps({**b, "dry_run": dry_run}).encode()
+                for b in requests(activities, rng, 3, 200)
+            ]
+            for workers in (1, 2):
+                with server(env, workers) as base:
+                    targets = {
+                        "empty": (f"{base}/bench/empty", None),
+                        "decide": (f"{base}/v1/decisions", key),
+                    }
+                    results: dict[str, list[float]] = {name: [] for name in targets}
+                    for _ in range(args.rounds):
+                        for name, (url, headers) in targets.items():
+                            results[name].append(
+                                wrk(
+                                    url,
+                                    seconds=args.seconds,
+                                    connections=args.connections,
+                                    headers=headers,
+                                    bodies=bodies,
+                                )
+                            )
+                    empty = median(results["empty"])
+                    decide = median(results["decide"])
+                    kind = "dry runs" if dry_run else "recorded"
+                    print(
+                        f"HTTP, 3 activities, {kind}, workers={workers}: {decide:,.0f} req/s, "
+                        f"empty {empty:,.0f} req/s = {decide / empty:.0%} of empty "
+                        f"(median of {args.rounds})"
+                    )
+
+
+if __name__ == "__main__":
+    main()
