@@ -4,14 +4,25 @@ eligibility, calendar, capping, de-duplication, fallback, formula ranking, expla
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
+from offerengine.settings import Settings
+from tests.conftest import make_settings
 from tests.helpers import Api, create_key, error_locs, platform, problem, tenant_api
 
 BASE = "/v1/admin/tenants/ZZ/decisioning"
+
+
+@pytest.fixture(params=["database", pytest.param("redis", marks=pytest.mark.redis)])
+def settings(request: pytest.FixtureRequest, sqlite_url: str, tmp_path: Path) -> Settings:
+    """Cap counters in the database, and in Redis."""
+    if request.param == "redis":
+        return make_settings(sqlite_url, tmp_path, redis_url=request.getfixturevalue("redis_url"))
+    return make_settings(sqlite_url, tmp_path)
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ per-profile cap of k, on SQLite and PostgreSQL, and the global cap is reached ex
 from __future__ import annotations
 
 import time
+import uuid
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -72,8 +73,23 @@ def _configure(client: httpx.Client) -> tuple[Api, str, str]:
 def test_concurrent_decisions_reach_the_global_cap_exactly_and_never_a_profile_cap(
     database_url: str, tmp_path: Path
 ) -> None:
+    _race(database_url, None, tmp_path)
+
+
+@pytest.mark.redis
+def test_with_redis_counters_too(sqlite_url: str, redis_url: str, tmp_path: Path) -> None:
+    _race(sqlite_url, redis_url, tmp_path)
+
+
+def _race(database_url: str, redis_url: str | None, tmp_path: Path) -> None:
     with (
-        serve(database_url, tmp_path, workers=3) as url,
+        serve(
+            database_url,
+            tmp_path,
+            workers=3,
+            redis_url=redis_url,
+            redis_prefix=f"oe-cap-{uuid.uuid4().hex[:8]}",
+        ) as url,
         httpx.Client(base_url=url, timeout=60) as client,
     ):
         runtime, activity, offer = _configure(client)

@@ -13,9 +13,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from offerengine.context import AppContext
 from offerengine.decisioning import core
+from offerengine.decisioning.counting import count_event, counter_key
 from offerengine.decisioning.models import DecisioningObject
-from offerengine.decisioning.runtime import count_up, counter_key
 from offerengine.errors import FieldError, raise_if_any
 from offerengine.events.models import Event
 from offerengine.events.schemas import EventIn
@@ -133,14 +134,16 @@ async def check(
 
 
 async def count(
-    session: AsyncSession,
+    ctx: AppContext,
+    session: AsyncSession | None,
     *,
     tenant_id: uuid.UUID,
     index: core.DecisioningIndex,
     events: Sequence[EventIn],
     now: datetime,
 ) -> None:
-    """Count each newly recorded impression, click or accept against the offer's caps on it."""
+    """Count each newly recorded impression, click or accept against the offer's caps on it
+    (in ``session`` when the counters are in the database, else in Redis)."""
     for event in events:
         if event.type not in CAPPED:
             continue
@@ -154,4 +157,4 @@ async def count(
             key = counter_key(
                 tenant_id, offer.id, cap, event.profile_id or "", event.occurred_at or now
             )
-            await count_up(session, key, None)
+            await count_event(ctx, session, key, cap)

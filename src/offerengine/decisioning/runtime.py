@@ -1,154 +1,22 @@
-"""`POST /v1/decisions`: the funnel of :mod:`core` per activity, then capping and de-duplication
-as items are picked, and the decision recorded.
-
-Capping is exact: a decision cap is checked and counted in one conditional upsert
-(``count = count + 1 WHERE count < limit``) inside the request's transaction, so concurrent
-decisions from any number of workers serialise on the counter row and never pass the limit. Event
-caps (impression, click, accept) are counted as the events arrive and read here.
-"""
+"""`POST /v1/decisions`: the funnel of :mod:`core` per activity, then capping (exact, see
+:mod:`counting`) and de-duplication as items are picked; the propositions are recorded behind the
+response."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
 from contextlib import AsyncExitStack
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from offerengine.context import AppContext
-from offerengine.db import upsert
-from offerengine.decisioning import core
-from offerengine.decisioning.models import CapCounter
+from offerengine.decisioning import core, counting
 from offerengine.decisioning.schemas import DecisionRequest
-from offerengine.deps import recording
 from offerengine.errors import FieldError, raise_if_any
 from offerengine.rules import core as rules
 from offerengine.shopping.writer import new_decision_id
 from offerengine.snapshots.core import Snapshot
-
-_KEY = ("tenant_id", "offer_id", "cap_key", "subject", "bucket")
-
-
-def counter_key(
-    tenant_id: uuid.UUID, offer_id: uuid.UUID, cap: core.Cap, profile_id: str, at: datetime
-) -> dict[str, Any]:
-    return {
-        "tenant_id": tenant_id,
-        "offer_id": offer_id,
-        "cap_key": cap.key,
-        "subject": cap.subject(profile_id),
-        "bucket": cap.bucket(at),
-    }
-
-
-@dataclass(frozen=True, slots=True)
-class Slot:
-    """One counter of one cap."""
-
-    cap: core.Cap
-    key: dict[str, Any]
-
-
-async def count_up(session: AsyncSession, key: dict[str, Any], limit: int | None) -> bool:
-    """Add one to a counter — only while it is below ``limit``, when given — in one statement;
-    whether it counted."""
-    stmt = (
-        upsert.insert(session, CapCounter)
-        .values(**key, count=1)
-        .on_conflict_do_update(
-            index_elements=list(_KEY),
-            set_={"count": CapCounter.count + 1},
-            where=None if limit is None else CapCounter.count < limit,
-        )
-        .returning(CapCounter.count)
-    )
-    return (await session.execute(stmt)).first() is not None
-
-
-class Counters:
-    """The counters of one request: read in a plain session, counted in a write transaction
-    (SQLite's write lock taken up front), each opened on first use and closed with the request."""
-
-    def __init__(
-        self,
-        ctx: AppContext,
-        stack: AsyncExitStack,
-        tenant_id: uuid.UUID,
-        profile: str,
-        now: datetime,
-    ) -> None:
-        self._ctx = ctx
-        self._stack = stack
-        self._tenant_id = tenant_id
-        self._profile = profile
-        self._now = now
-        self._reader: AsyncSession | None = None
-        self._writer: AsyncSession | None = None
-
-    async def writer(self) -> AsyncSession:
-        if self._writer is None:
-            self._writer = await self._stack.enter_async_context(recording(self._ctx))
-        return self._writer
-
-    async def reader(self) -> AsyncSession:
-        if self._writer is not None:
-            return self._writer
-        if self._reader is None:
-            self._reader = await self._stack.enter_async_context(self._ctx.session_factory())
-        return self._reader
-
-    def slots(self, offer: core.OfferDef) -> list[Slot]:
-        return [
-            Slot(cap, counter_key(self._tenant_id, offer.id, cap, self._profile, self._now))
-            for cap in offer.caps
-        ]
-
-    async def read(self, slot: Slot) -> int:
-        session = await self.reader()
-        found = await session.scalar(
-            sa.select(CapCounter.count).where(
-                *(getattr(CapCounter, name) == slot.key[name] for name in _KEY)
-            )
-        )
-        return int(found or 0)
-
-    async def take(self, slot: Slot) -> bool:
-        """Count one more against the cap, if it is not reached; atomically."""
-        return await count_up(await self.writer(), slot.key, slot.cap.limit)
-
-    async def give_back(self, slot: Slot) -> None:
-        session = await self.writer()
-        await session.execute(
-            sa.update(CapCounter)
-            .where(*(getattr(CapCounter, name) == slot.key[name] for name in _KEY))
-            .values(count=CapCounter.count - 1)
-        )
-
-    async def admit(self, offer: core.OfferDef, dry_run: bool) -> tuple[core.Cap, int] | None:
-        """Count the offer's decision caps (all or none); the cap that refuses it, if any."""
-        slots = self.slots(offer)
-        # What the client reports is read; a dry run only reads decision caps too.
-        for slot in slots:
-            if slot.cap.event != "decision" or dry_run:
-                count = await self.read(slot)
-                if count >= slot.cap.limit:
-                    return slot.cap, count
-        if dry_run:
-            return None
-        taken: list[Slot] = []
-        for slot in slots:
-            if slot.cap.event != "decision":
-                continue
-            if not await self.take(slot):
-                for earlier in taken:
-                    await self.give_back(earlier)
-                return slot.cap, await self.read(slot)
-            taken.append(slot)
-        return None
 
 
 def _check_request(
@@ -202,7 +70,7 @@ async def decide(
     chosen: list[tuple[core.ActivityDef, core.Candidate | None, core.Fallback | None]] = []
     ctx.metrics.observe_decision(request.dry_run)
     async with AsyncExitStack() as stack:
-        counters = Counters(ctx, stack, snapshot.tenant.id, profile_id, now)
+        counters = counting.for_request(ctx, stack, snapshot.tenant.id, profile_id, now)
         with rules.rules_context():
             for activity in activities:
                 fates: list[dict[str, Any]] | None = [] if explained is not None else None

@@ -68,12 +68,13 @@ async def record_events(request: Request, snapshot: RuntimeSnapshot) -> Response
             await feedback.check(session, ctx.shop.writer, tenant_id, events)
     async with recording(ctx) as session:
         fresh = await service.record(session, tenant_id=tenant_id, events=events, now=now)
+        if ctx.redis is None:  # counted with the events, in their transaction
+            await feedback.count(
+                ctx, session, tenant_id=tenant_id, index=snapshot.decisioning, events=fresh, now=now
+            )
+    if ctx.redis is not None:  # counted once the events are stored
         await feedback.count(
-            session,
-            tenant_id=tenant_id,
-            index=snapshot.decisioning,
-            events=fresh,
-            now=now,
+            ctx, None, tenant_id=tenant_id, index=snapshot.decisioning, events=fresh, now=now
         )
     return Response(
         msgspec.json.encode({"accepted": len(fresh), "duplicates": len(events) - len(fresh)}),

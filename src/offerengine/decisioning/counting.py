@@ -1,0 +1,238 @@
+"""Cap counters, exact: checking a cap and counting against it are one atomic step.
+
+With Redis configured the counters live there, and one Lua script checks every cap of an offer and
+counts its decision caps, all or none — one round trip, atomic across every worker. Without Redis
+they live in ``decision_counters``: a decision cap is taken by one conditional upsert
+(``count = count + 1 WHERE count < limit``) in the decision's transaction, so concurrent decisions
+queue on the counter row and never pass the limit. Either way event caps (impression, click,
+accept) are counted as the events arrive and read at decision time; a dry run only reads.
+
+Redis should then be persistent (AOF) for counts to survive its restart: the counters are the
+record of what was shown.
+"""
+
+from __future__ import annotations
+
+import uuid
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+import sqlalchemy as sa
+from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from offerengine.context import AppContext
+from offerengine.db import upsert
+from offerengine.decisioning import core
+from offerengine.decisioning.models import CapCounter
+from offerengine.deps import recording
+
+Refusal = tuple[core.Cap, int]  # the cap reached, and its count
+# How long Redis keeps a calendar window's counter after the window opened (a little more than
+# the window); lifetime counters are kept for good.
+_TTL = {"day": 2 * 86_400, "week": 9 * 86_400, "month": 33 * 86_400}
+
+
+class Counters(Protocol):
+    async def admit(self, offer: core.OfferDef, dry_run: bool) -> Refusal | None:
+        """Count the offer's decision caps (all or none) unless a cap refuses it: then which."""
+
+
+_KEY = ("tenant_id", "offer_id", "cap_key", "subject", "bucket")
+
+
+def counter_key(
+    tenant_id: uuid.UUID, offer_id: uuid.UUID, cap: core.Cap, profile_id: str, at: datetime
+) -> dict[str, Any]:
+    return {
+        "tenant_id": tenant_id,
+        "offer_id": offer_id,
+        "cap_key": cap.key,
+        "subject": cap.subject(profile_id),
+        "bucket": cap.bucket(at),
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class Slot:
+    """One counter of one cap."""
+
+    cap: core.Cap
+    key: dict[str, Any]
+
+
+async def count_up(session: AsyncSession, key: dict[str, Any], limit: int | None) -> bool:
+    """Add one to a counter — only while it is below ``limit``, when given — in one statement;
+    whether it counted."""
+    stmt = (
+        upsert.insert(session, CapCounter)
+        .values(**key, count=1)
+        .on_conflict_do_update(
+            index_elements=list(_KEY),
+            set_={"count": CapCounter.count + 1},
+            where=None if limit is None else CapCounter.count < limit,
+        )
+        .returning(CapCounter.count)
+    )
+    return (await session.execute(stmt)).first() is not None
+
+
+class SqlCounters:
+    """The counters of one request: read in a plain session, counted in a write transaction
+    (SQLite's write lock taken up front), each opened on first use and closed with the request."""
+
+    def __init__(
+        self,
+        ctx: AppContext,
+        stack: AsyncExitStack,
+        tenant_id: uuid.UUID,
+        profile: str,
+        now: datetime,
+    ) -> None:
+        self._ctx = ctx
+        self._stack = stack
+        self._tenant_id = tenant_id
+        self._profile = profile
+        self._now = now
+        self._reader: AsyncSession | None = None
+        self._writer: AsyncSession | None = None
+
+    async def writer(self) -> AsyncSession:
+        if self._writer is None:
+            self._writer = await self._stack.enter_async_context(recording(self._ctx))
+        return self._writer
+
+    async def reader(self) -> AsyncSession:
+        if self._writer is not None:
+            return self._writer
+        if self._reader is None:
+            self._reader = await self._stack.enter_async_context(self._ctx.session_factory())
+        return self._reader
+
+    def slots(self, offer: core.OfferDef) -> list[Slot]:
+        return [
+            Slot(cap, counter_key(self._tenant_id, offer.id, cap, self._profile, self._now))
+            for cap in offer.caps
+        ]
+
+    async def read(self, slot: Slot) -> int:
+        session = await self.reader()
+        found = await session.scalar(
+            sa.select(CapCounter.count).where(
+                *(getattr(CapCounter, name) == slot.key[name] for name in _KEY)
+            )
+        )
+        return int(found or 0)
+
+    async def take(self, slot: Slot) -> bool:
+        """Count one more against the cap, if it is not reached; atomically."""
+        return await count_up(await self.writer(), slot.key, slot.cap.limit)
+
+    async def give_back(self, slot: Slot) -> None:
+        session = await self.writer()
+        await session.execute(
+            sa.update(CapCounter)
+            .where(*(getattr(CapCounter, name) == slot.key[name] for name in _KEY))
+            .values(count=CapCounter.count - 1)
+        )
+
+    async def admit(self, offer: core.OfferDef, dry_run: bool) -> tuple[core.Cap, int] | None:
+        """Count the offer's decision caps (all or none); the cap that refuses it, if any."""
+        slots = self.slots(offer)
+        # What the client reports is read; a dry run only reads decision caps too.
+        for slot in slots:
+            if slot.cap.event != "decision" or dry_run:
+                count = await self.read(slot)
+                if count >= slot.cap.limit:
+                    return slot.cap, count
+        if dry_run:
+            return None
+        taken: list[Slot] = []
+        for slot in slots:
+            if slot.cap.event != "decision":
+                continue
+            if not await self.take(slot):
+                for earlier in taken:
+                    await self.give_back(earlier)
+                return slot.cap, await self.read(slot)
+            taken.append(slot)
+        return None
+
+
+_ADMIT = """
+local n = #KEYS
+for i = 1, n do
+  local count = tonumber(redis.call('GET', KEYS[i]) or '0')
+  if count >= tonumber(ARGV[3 * i - 2]) then return {i, count} end
+end
+for i = 1, n do
+  if ARGV[3 * i - 1] == '1' then
+    local count = redis.call('INCR', KEYS[i])
+    local ttl = tonumber(ARGV[3 * i])
+    if count == 1 and ttl > 0 then redis.call('EXPIRE', KEYS[i], ttl) end
+  end
+end
+return {0, 0}
+"""
+
+
+def redis_key(prefix: str, key: dict[str, Any]) -> str:
+    # The {tenant:offer} hash tag keeps an offer's counters in one cluster slot for the script.
+    return (
+        f"{prefix}:cap:{{{key['tenant_id']}:{key['offer_id']}}}:"
+        f"{key['cap_key']}:{key['subject']}:{key['bucket']}"
+    )
+
+
+def ttl(cap: core.Cap) -> int:
+    return _TTL[cap.unit] if cap.window == "calendar" and cap.unit else 0
+
+
+class RedisCounters:
+    def __init__(
+        self, redis: Redis, prefix: str, tenant_id: uuid.UUID, profile: str, now: datetime
+    ) -> None:
+        self._redis = redis
+        self._prefix = prefix
+        self._tenant_id = tenant_id
+        self._profile = profile
+        self._now = now
+
+    async def admit(self, offer: core.OfferDef, dry_run: bool) -> Refusal | None:
+        keys: list[str] = []
+        args: list[int] = []
+        for cap in offer.caps:
+            key = counter_key(self._tenant_id, offer.id, cap, self._profile, self._now)
+            keys.append(redis_key(self._prefix, key))
+            take = cap.event == "decision" and not dry_run
+            args += [cap.limit, 1 if take else 0, ttl(cap)]
+        refused, count = await self._redis.eval(_ADMIT, len(keys), *keys, *args)
+        if int(refused) == 0:
+            return None
+        return offer.caps[int(refused) - 1], int(count)
+
+
+def for_request(
+    ctx: AppContext, stack: AsyncExitStack, tenant_id: uuid.UUID, profile: str, now: datetime
+) -> Counters:
+    if ctx.redis is not None:
+        return RedisCounters(ctx.redis, ctx.settings.redis_prefix, tenant_id, profile, now)
+    return SqlCounters(ctx, stack, tenant_id, profile, now)
+
+
+async def count_event(
+    ctx: AppContext, session: AsyncSession | None, key: dict[str, Any], cap: core.Cap
+) -> None:
+    """One more event against an event cap: in Redis when configured, else in the session."""
+    if ctx.redis is None:
+        assert session is not None, "database counters are counted in a transaction"
+        await count_up(session, key, None)
+        return
+    name = redis_key(ctx.settings.redis_prefix, key)
+    async with ctx.redis.pipeline(transaction=True) as pipe:
+        pipe.incr(name)
+        if ttl(cap):
+            pipe.expire(name, ttl(cap), nx=True)
+        await pipe.execute()
