@@ -6,7 +6,7 @@ from offerengine.auth.models import ApiKey
 from offerengine.bundles.models import BundleTemplate
 from offerengine.catalog.models import Product
 from offerengine.db.base import Base
-from offerengine.decisioning.models import CapCounter, DecisioningObject
+from offerengine.decisioning.models import CapCounter, Decision, DecisioningObject
 from offerengine.events.models import Event
 from offerengine.experiments.models import Experiment, Exposure
 from offerengine.flags.models import FeatureFlag
@@ -27,6 +27,7 @@ __all__ = [
     "AuditEntry",
     "BundleTemplate",
     "CapCounter",
+    "Decision",
     "DecisioningObject",
     "Event",
     "Experiment",

@@ -75,6 +75,17 @@ class OfferDef:
     cost: Decimal | None
     facts: Mapping[str, Any]  # offer.* facts for rules
     version: int = 1
+    key: str = ""  # the id as text, made once
+
+    def __post_init__(self) -> None:
+        if not self.key:
+            object.__setattr__(self, "key", str(self.id))
+
+    @property
+    def rule_reads_offer(self) -> bool:
+        return self.eligibility is not None and any(
+            f.startswith("offer.") for f in self.eligibility.facts
+        )
 
     def off_calendar(self, now: datetime) -> str | None:
         if self.start is not None and now < self.start:
@@ -98,11 +109,21 @@ class ActivityDef:
     placement_id: uuid.UUID
     start: datetime | None
     end: datetime | None
-    candidates: tuple[OfferDef, ...]  # best priority first; ties by name, then id
+    # Best first: by priority, or by a formula's score when it reads nothing but the offer (then
+    # computed once, in ``scores``); ties by priority, name, id.
+    candidates: tuple[OfferDef, ...]
     fallback: Fallback
     method: str  # priority | formula
     formula: rules.Compiled | None = None
     formula_name: str | None = None
+    # A static formula's score per offer, or why it cannot be computed; None: scored per request.
+    scores: Mapping[uuid.UUID, Decimal | str] | None = None
+    key: str = ""  # the ids as text, made once
+    placement_key: str = ""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "key", str(self.id))
+        object.__setattr__(self, "placement_key", str(self.placement_id))
 
     def off_calendar(self, now: datetime) -> str | None:
         if self.start is not None and now < self.start:
@@ -124,7 +145,33 @@ class DecisioningIndex:
 
 
 def priority_order(offers: Iterable[OfferDef]) -> tuple[OfferDef, ...]:
-    return tuple(sorted(offers, key=lambda o: (-o.priority, o.name, str(o.id))))
+    return tuple(sorted(offers, key=lambda o: (-o.priority, o.name, o.key)))
+
+
+def static(formula: rules.Compiled) -> bool:
+    """A formula that reads only the offer ranks the same for every request."""
+    return not formula.timed and all(f.startswith("offer.") for f in formula.facts)
+
+
+def score_statically(
+    formula: rules.Compiled, offers: Iterable[OfferDef]
+) -> tuple[tuple[OfferDef, ...], Mapping[uuid.UUID, Decimal | str]]:
+    """A static formula's scores, once, and the offers in their order (failures last)."""
+    offers = list(offers)
+    scores: dict[uuid.UUID, Decimal | str] = {}
+    for offer in offers:
+        try:
+            scores[offer.id] = Decimal(formula(offer.facts))
+        except rules.EvaluationError as exc:
+            scores[offer.id] = str(exc)
+
+    def order(o: OfferDef) -> tuple[Any, ...]:
+        score = scores[o.id]
+        if isinstance(score, str):
+            return (True, 0, -o.priority, o.name, o.key)
+        return (False, -score, -o.priority, o.name, o.key)
+
+    return tuple(sorted(offers, key=order)), MappingProxyType(scores)
 
 
 def offer_facts(
@@ -190,7 +237,7 @@ def _eligible(
     """Whether ``offer`` passes its eligibility rule; the facts it was judged on."""
     if offer.eligibility is None:
         return True, None
-    merged = {**facts, **offer.facts}
+    merged = {**facts, **offer.facts} if offer.rule_reads_offer else facts
     try:
         passed = bool(offer.eligibility.evaluate(merged))
     except rules.MissingFact as exc:
@@ -223,11 +270,14 @@ def ranked(
 ) -> Iterator[Candidate]:
     """The activity's candidates that pass calendar and eligibility, best first.
 
-    Priority ranking yields lazily (the order is known at snapshot build), so a request that needs
-    one item evaluates rules only until it has one. ``fates`` (when explaining) collects why the
-    others dropped out.
+    Priority ranking, and formulas that read only the offer, yield lazily (the order is known at
+    snapshot build), so a request that needs one item evaluates rules only until it has one.
+    ``fates`` (when explaining) collects why the others dropped out.
     """
     formula = activity.formula
+    if formula is None or activity.scores is not None:
+        yield from _in_order(activity, facts, now, fates)
+        return
     scored: list[Candidate] = []
     for offer in activity.candidates:
         why = offer.off_calendar(now)
@@ -235,16 +285,11 @@ def ranked(
             if fates is not None:
                 fates.append(_fate(offer, "calendar", why))
             continue
-        passed, merged = _eligible(offer, facts, fates)
+        passed, _ = _eligible(offer, facts, fates)
         if not passed:
             continue
-        if formula is None:
-            yield Candidate(offer, Decimal(offer.priority), {"priority": offer.priority})
-            continue
         try:
-            score = Decimal(
-                formula.evaluate(merged if merged is not None else {**facts, **offer.facts})
-            )
+            score = Decimal(formula.evaluate({**facts, **offer.facts}))
         except rules.EvaluationError as exc:
             if fates is not None:
                 fates.append(_fate(offer, "ranking", str(exc), formula=formula.source))
@@ -253,5 +298,35 @@ def ranked(
         if fates is not None:
             parts = {"formula": activity.formula_name, "expression": formula.source}
         scored.append(Candidate(offer, score, parts))
-    scored.sort(key=lambda c: (-c.score, -c.offer.priority, c.offer.name, str(c.offer.id)))
+    scored.sort(key=lambda c: (-c.score, -c.offer.priority, c.offer.name, c.offer.key))
     yield from scored
+
+
+def _in_order(
+    activity: ActivityDef,
+    facts: dict[str, Any],
+    now: datetime,
+    fates: list[dict[str, Any]] | None,
+) -> Iterator[Candidate]:
+    scores = activity.scores
+    parts: dict[str, Any] | None = None
+    if fates is not None and activity.formula is not None:
+        parts = {"formula": activity.formula_name, "expression": activity.formula.source}
+    for offer in activity.candidates:
+        if offer.start is not None or offer.end is not None:
+            why = offer.off_calendar(now)
+            if why is not None:
+                if fates is not None:
+                    fates.append(_fate(offer, "calendar", why))
+                continue
+        if offer.eligibility is not None and not _eligible(offer, facts, fates)[0]:
+            continue
+        if scores is None:
+            yield Candidate(offer, Decimal(offer.priority), {"priority": offer.priority})
+            continue
+        score = scores[offer.id]
+        if isinstance(score, str):
+            if fates is not None:
+                fates.append(_fate(offer, "ranking", score, formula=activity.formula.source))  # type: ignore[union-attr]
+            continue
+        yield Candidate(offer, score, parts)

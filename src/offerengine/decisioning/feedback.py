@@ -16,9 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from offerengine.context import AppContext
 from offerengine.decisioning import core
 from offerengine.decisioning.counting import count_event, counter_key
-from offerengine.decisioning.models import DecisioningObject
+from offerengine.decisioning.models import Decision, DecisioningObject
 from offerengine.errors import FieldError, raise_if_any
-from offerengine.events.models import Event
 from offerengine.events.schemas import EventIn
 from offerengine.shopping.writer import VISIBLE_WITHIN, OfferWriter, decision_age_seconds
 
@@ -47,28 +46,27 @@ async def _proposals(
     worker's: a young decision not found yet is waited for (up to ``VISIBLE_WITHIN`` seconds)."""
     proposed: Proposals = {}
 
-    def add(decision_id: uuid.UUID | None, offer_id: str | None, properties: Any) -> None:
-        assert decision_id is not None
+    def add(decision_id: uuid.UUID, propositions: list[dict[str, Any]]) -> None:
         offers = proposed.setdefault(decision_id, {})
-        offers.setdefault(_uuid(offer_id), set()).add(str(properties.get("activity_id")))
+        for item in propositions:
+            offers.setdefault(_uuid(item["offer_id"]), set()).add(item["activity_id"])
 
     missing = set(decisions)
     deadline = time.monotonic() + VISIBLE_WITHIN
     while True:
-        for row in writer.pending_events(missing):
-            if row["tenant_id"] == tenant_id:
-                add(row["decision_id"], row["offer_id"], row["properties"])
+        for decision_id in list(missing):
+            row = writer.pending_decision(decision_id)
+            if row is not None and row["tenant_id"] == tenant_id:
+                add(decision_id, row["propositions"])
         missing -= proposed.keys()
         if missing:
             rows = await session.execute(
-                sa.select(Event.decision_id, Event.offer_id, Event.properties).where(
-                    Event.tenant_id == tenant_id,
-                    Event.type == "decision",
-                    Event.decision_id.in_(missing),
+                sa.select(Decision.id, Decision.propositions).where(
+                    Decision.tenant_id == tenant_id, Decision.id.in_(missing)
                 )
             )
-            for decision_id, offer_id, properties in rows:
-                add(decision_id, offer_id, properties)
+            for decision_id, propositions in rows:
+                add(decision_id, propositions)
             await session.rollback()  # a fresh snapshot of the table on the next look
             missing -= proposed.keys()
         young = [d for d in missing if decision_age_seconds(d) < VISIBLE_WITHIN]

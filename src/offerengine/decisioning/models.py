@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -45,3 +46,17 @@ class CapCounter(TenantOwnedMixin, Base):
     subject: Mapped[str] = mapped_column(sa.String(200))
     bucket: Mapped[str] = mapped_column(sa.String(10))
     count: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+
+
+class Decision(TenantOwnedMixin, Base):
+    """A decision as it was made: for whom, when, and what it proposed per activity
+    (``[{activity_id, placement_id, offer_id, score, fallback}]``). Feedback is checked against it
+    and learning reads it. Written behind the response, in batches."""
+
+    __tablename__ = "decisions"
+    __table_args__ = (sa.Index(None, "tenant_id", "made_at"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    profile_id: Mapped[str] = mapped_column(sa.String(200))
+    made_at: Mapped[datetime]
+    propositions: Mapped[list[Any]] = mapped_column(JSONAny)

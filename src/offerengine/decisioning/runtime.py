@@ -113,7 +113,7 @@ async def decide(
                     chosen.append((activity, candidate, None))
                     items.append(
                         {
-                            "offer_id": str(offer.id),
+                            "offer_id": offer.key,
                             "name": offer.name,
                             "fallback": False,
                             "score": _score(candidate.score),
@@ -134,13 +134,13 @@ async def decide(
                     )
                 propositions.append(
                     {
-                        "activity_id": str(activity.id),
-                        "placement_id": str(activity.placement_id),
+                        "activity_id": activity.key,
+                        "placement_id": activity.placement_key,
                         "items": items,
                     }
                 )
                 if explained is not None:
-                    explained[str(activity.id)] = {
+                    explained[activity.key] = {
                         "name": activity.name,
                         "ranking": activity.method
                         if activity.formula_name is None
@@ -151,7 +151,7 @@ async def decide(
                         "fates": fates,
                     }
     if not request.dry_run:
-        ctx.shop.writer.record(_events(snapshot.tenant.id, decision_id, profile_id, chosen, now))
+        ctx.shop.writer.decided(_decision(snapshot.tenant.id, decision_id, profile_id, chosen, now))
     response: dict[str, Any] = {
         "decision_id": str(decision_id),
         "dry_run": request.dry_run,
@@ -164,7 +164,7 @@ async def decide(
 
 def _fate(candidate: core.Candidate, stage: str, reason: str, **extra: Any) -> dict[str, Any]:
     fate = {
-        "offer_id": str(candidate.offer.id),
+        "offer_id": candidate.offer.key,
         "name": candidate.offer.name,
         "stage": stage,
         "reason": reason,
@@ -176,39 +176,27 @@ def _fate(candidate: core.Candidate, stage: str, reason: str, **extra: Any) -> d
     return fate
 
 
-def _events(
+def _decision(
     tenant_id: uuid.UUID,
     decision_id: uuid.UUID,
     profile_id: str,
     chosen: Sequence[tuple[core.ActivityDef, core.Candidate | None, core.Fallback | None]],
     now: datetime,
-) -> list[dict[str, Any]]:
-    """One ``decision`` event per proposed item (the fallback included)."""
-    rows = []
-    for activity, candidate, fallback in chosen:
-        offer_id = candidate.offer.id if candidate is not None else fallback.id  # type: ignore[union-attr]
-        rows.append(
+) -> dict[str, Any]:
+    """The decision row: every proposed item (the fallback included), in order."""
+    return {
+        "id": decision_id,
+        "tenant_id": tenant_id,
+        "profile_id": profile_id,
+        "made_at": now,
+        "propositions": [
             {
-                "id": uuid.uuid4(),
-                "tenant_id": tenant_id,
-                "type": "decision",
-                "event_id": None,
-                "profile_id": profile_id,
-                "customer_id": None,
-                "session_id": None,
-                "value": None,
-                "currency": None,
-                "decision_id": decision_id,
-                "activity_id": activity.id,
-                "offer_id": str(offer_id),
-                "properties": {
-                    "activity_id": str(activity.id),
-                    "placement_id": str(activity.placement_id),
-                    "score": _score(candidate.score) if candidate is not None else None,
-                    "fallback": candidate is None,
-                },
-                "occurred_at": now,
-                "received_at": now,
+                "activity_id": activity.key,
+                "placement_id": activity.placement_key,
+                "offer_id": str(candidate.offer.id if candidate else fallback.id),  # type: ignore[union-attr]
+                "score": _score(candidate.score) if candidate is not None else None,
+                "fallback": candidate is None,
             }
-        )
-    return rows
+            for activity, candidate, fallback in chosen
+        ],
+    }

@@ -416,17 +416,25 @@ def compile_index(
             for r in fallback.body["representations"]
             if r["placement_id"] == str(placement_id)
         )
+        candidates = [o for o in members if placement_id in o.content]
+        compiled = None if formula is None else compile_formula(formula.body["expression"])
+        scores = None
+        if compiled is not None and core.static(compiled):
+            ordered, scores = core.score_statically(compiled, candidates)
+        else:
+            ordered = core.priority_order(candidates)
         activities[act.id] = core.ActivityDef(
             id=act.id,
             name=act.name,
             placement_id=placement_id,
             start=_when(body.get("start")),
             end=_when(body.get("end")),
-            candidates=core.priority_order(o for o in members if placement_id in o.content),
+            candidates=ordered,
             fallback=core.Fallback(fallback.id, fallback.name, fallback_content),
             method=body["ranking"]["method"],
-            formula=None if formula is None else compile_formula(formula.body["expression"]),
+            formula=compiled,
             formula_name=None if formula is None else formula.name,
+            scores=scores,
         )
     limit = (settings.get("decisioning") or {}).get("max_activities", core.DEFAULT_MAX_ACTIVITIES)
     return core.DecisioningIndex(

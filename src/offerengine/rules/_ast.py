@@ -103,3 +103,17 @@ def facts_of(node: Node) -> list[str]:
             found[current.name] = None
         stack.extend(reversed(children(current)))
     return list(found)
+
+
+TIME_FUNCTIONS = frozenset({"now", "days_until", "hours_until"})
+
+
+def reads_now(node: Node) -> bool:
+    """Whether an expression depends on the time it is evaluated at."""
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, Call) and current.function in TIME_FUNCTIONS:
+            return True
+        stack.extend(children(current))
+    return False

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from offerengine.rules import _codegen
-from offerengine.rules._ast import Node, facts_of
+from offerengine.rules._ast import Node, facts_of, reads_now
 from offerengine.rules._check import RuleError, parse
 from offerengine.rules._conditions import compile_condition as _condition_tree
 from offerengine.rules._runtime import RULES_CONTEXT, EvaluationError, MissingFact
@@ -55,6 +55,8 @@ class Compiled:
     type: Type
     facts: tuple[str, ...]
     python: str = field(repr=False)
+    # Whether it reads the request time (now(), days_until, hours_until).
+    timed: bool = field(repr=False)
     # The generated function itself: call it under rules_context() (hot loops do, once).
     evaluate: Callable[[Mapping[str, Any]], Any] = field(repr=False)
 
@@ -69,7 +71,7 @@ def _finish(tree: Node, source: str, expect: Type | None) -> Compiled:
         what = "true or false" if expect == BOOLEAN else f"a {expect}"
         raise RuleError.at(tree.pos, f"the rule must give {what}, and this gives a {tree.type}")
     function, python = _codegen.generate(tree)
-    return Compiled(source, tree.type, tuple(facts_of(tree)), python, function)
+    return Compiled(source, tree.type, tuple(facts_of(tree)), python, reads_now(tree), function)
 
 
 # Compiled rules are immutable, so the same rule text shares one compilation: a snapshot of a

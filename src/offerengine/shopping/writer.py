@@ -6,7 +6,7 @@ local buffer that one background task writes in a single transaction every ``flu
 worker asked for an offer it cannot find yet waits for it (offer ids begin with their creation
 time in milliseconds, so it knows the offer is recent). Offers are quotes that expire in minutes:
 a worker killed before a flush loses the offers of its last few milliseconds, never an order.
-Decisions record their propositions the same way (their ids, too, begin with their time); what
+Decisions are recorded the same way (their ids, too, begin with their time); what
 must be exact — cap counters — is written in the decision's own transaction, never here.
 """
 
@@ -27,7 +27,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from offerengine.db import upsert
-from offerengine.events.models import Event
+from offerengine.decisioning.models import Decision
 from offerengine.experiments.models import Exposure
 from offerengine.observability.logging import get_logger
 from offerengine.shopping.models import OfferStat, StoredOffer
@@ -84,7 +84,7 @@ class OfferWriter:
         self._pending: dict[str, dict[str, Any]] = {}
         self._counts: Counter[tuple[uuid.UUID, str, str]] = Counter()
         self._exposures: dict[tuple[uuid.UUID, str], dict[str, Any]] = {}
-        self._events: dict[uuid.UUID, dict[str, Any]] = {}
+        self._decisions: dict[uuid.UUID, dict[str, Any]] = {}
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -123,17 +123,15 @@ class OfferWriter:
         if exposures:
             self._wake.set()
 
-    def record(self, events: list[dict[str, Any]]) -> None:
-        """Event rows (decisions' propositions) to insert with the next flush."""
-        for row in events:
-            self._events[row["id"]] = row
-        while len(self._events) > MAX_PENDING:
-            self._events.pop(next(iter(self._events)))
-        if events:
-            self._wake.set()
+    def decided(self, decision: dict[str, Any]) -> None:
+        """A decision row to insert with the next flush."""
+        self._decisions[decision["id"]] = decision
+        while len(self._decisions) > MAX_PENDING:
+            self._decisions.pop(next(iter(self._decisions)))
+        self._wake.set()
 
-    def pending_events(self, decision_ids: set[uuid.UUID]) -> list[dict[str, Any]]:
-        return [e for e in self._events.values() if e["decision_id"] in decision_ids]
+    def pending_decision(self, decision_id: uuid.UUID) -> dict[str, Any] | None:
+        return self._decisions.get(decision_id)
 
     def pending(self, offer_id: str) -> StoredOffer | None:
         row = self._pending.get(offer_id)
@@ -144,34 +142,34 @@ class OfferWriter:
         next time. A batch the database refuses (a tenant or experiment deleted meanwhile) is
         written tenant by tenant, and what is still refused is dropped and logged, so that one
         bad row never holds back the others."""
-        if not self._pending and not self._counts and not self._exposures and not self._events:
+        if not (self._pending or self._counts or self._exposures or self._decisions):
             return 0
         rows = list(self._pending.values())
         counts = dict(self._counts)
         exposures = dict(self._exposures)
-        events = list(self._events.values())
+        decisions = list(self._decisions.values())
         try:
-            await self._write(rows, counts, exposures, events)
+            await self._write(rows, counts, exposures, decisions)
         except IntegrityError:
             for tenant_id in (
                 {r["tenant_id"] for r in rows}
                 | {k[0] for k in counts}
                 | {e["tenant_id"] for e in exposures.values()}
-                | {e["tenant_id"] for e in events}
+                | {d["tenant_id"] for d in decisions}
             ):
                 try:
                     await self._write(
                         [r for r in rows if r["tenant_id"] == tenant_id],
                         {k: n for k, n in counts.items() if k[0] == tenant_id},
                         {k: e for k, e in exposures.items() if e["tenant_id"] == tenant_id},
-                        [e for e in events if e["tenant_id"] == tenant_id],
+                        [d for d in decisions if d["tenant_id"] == tenant_id],
                     )
                 except IntegrityError as exc:
                     log.warning("offers_dropped", tenant_id=str(tenant_id), error=str(exc.orig))
         for key in exposures:
             self._exposures.pop(key, None)
-        for event in events:
-            self._events.pop(event["id"], None)
+        for decision in decisions:
+            self._decisions.pop(decision["id"], None)
         for row in rows:
             self._pending.pop(row["id"], None)
         self._counts.subtract(counts)
@@ -183,15 +181,15 @@ class OfferWriter:
         rows: list[dict[str, Any]],
         counts: dict[tuple[uuid.UUID, str, str], int],
         exposures: dict[tuple[uuid.UUID, str], dict[str, Any]],
-        events: list[dict[str, Any]],
+        decisions: list[dict[str, Any]],
     ) -> None:
         async with self._session_factory() as session:
             if self._is_sqlite:
                 await session.connection(execution_options={"sqlite_immediate": True})
             if rows:
                 await session.execute(sa.insert(StoredOffer), rows)
-            if events:
-                await session.execute(sa.insert(Event), events)
+            if decisions:
+                await session.execute(sa.insert(Decision), decisions)
             for (tenant_id, offer_type, segment), shown in sorted(counts.items()):
                 await count(session, tenant_id, offer_type, segment, shown=shown)
             if exposures:

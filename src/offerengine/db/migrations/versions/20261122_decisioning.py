@@ -1,4 +1,4 @@
-"""Decisioning objects, cap counters, and events with client ids and activities
+"""Decisioning objects, cap counters, decisions, and events with client ids and activities
 
 Revision ID: 20261122_0005
 Revises: 20261122_0004
@@ -71,6 +71,27 @@ def upgrade() -> None:
             batch_op.f("ix_decisioning_objects_tenant_id_kind"), ["tenant_id", "kind"], unique=False
         )
 
+    op.create_table(
+        "decisions",
+        sa.Column("tenant_id", sa.Uuid(), nullable=False),
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("profile_id", sa.String(length=200), nullable=False),
+        sa.Column("made_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column(
+            "propositions", sa.JSON().with_variant(postgresql.JSONB(), "postgresql"), nullable=False
+        ),
+        sa.ForeignKeyConstraint(
+            ["tenant_id"],
+            ["tenants.id"],
+            name=op.f("fk_decisions_tenant_id_tenants"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_decisions")),
+    )
+    with op.batch_alter_table("decisions", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_decisions_tenant_id_made_at"), ["tenant_id", "made_at"], unique=False
+        )
     with op.batch_alter_table("events", schema=None) as batch_op:
         batch_op.add_column(sa.Column("event_id", sa.String(length=200), nullable=True))
         batch_op.add_column(sa.Column("activity_id", sa.Uuid(), nullable=True))
@@ -85,6 +106,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("decisions", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_decisions_tenant_id_made_at"))
+    op.drop_table("decisions")
     with op.batch_alter_table("events", schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f("uq_events_tenant_id_event_id"), type_="unique")
         batch_op.drop_index(batch_op.f("ix_events_tenant_id_decision_id"))
