@@ -78,6 +78,7 @@ def _tenant_a(client: TestClient) -> dict[str, str]:
     ).json()
     offer_rules = owner.put("/v1/admin/tenants/AAA/offer-rules", json={"max_offers": 3}).json()
     fare_settings = owner.put("/v1/admin/tenants/AAA/fare-settings", json={}).json()
+    decisioning = _decisioning(owner)
     offer = search(owner)["offers"][0]
     order = owner.post(
         "/v1/orders",
@@ -104,7 +105,48 @@ def _tenant_a(client: TestClient) -> dict[str, str]:
         "fare-settings": fare_settings["id"],
         "offer_id": offer["offer_id"],
         "orders": order["id"],
+        **decisioning,
     }
+
+
+DECISIONING = (
+    "placements",
+    "offers",
+    "fallback-offers",
+    "collections",
+    "ranking-formulas",
+    "activities",
+)
+
+
+def _decisioning(owner: Api) -> dict[str, str]:
+    base = "/v1/admin/tenants/AAA/decisioning"
+
+    def make(kind: str, body: dict[str, Any]) -> str:
+        response = owner.post(f"{base}/{kind}", json=body)
+        assert response.status_code == 201, response.text
+        return str(response.json()["id"])
+
+    placement = make("placements", {"name": "A", "channel": "web", "content_type": "text"})
+    rep = [{"placement_id": placement, "content": {"t": "A"}}]
+    made = {
+        "placements": placement,
+        "offers": make("offers", {"name": "A", "tags": ["a"], "representations": rep}),
+        "fallback-offers": make("fallback-offers", {"name": "A", "representations": rep}),
+        "collections": make("collections", {"name": "A", "tags": ["a"]}),
+        "ranking-formulas": make("ranking-formulas", {"name": "A", "expression": "1"}),
+    }
+    made["activities"] = make(
+        "activities",
+        {
+            "name": "A",
+            "status": "approved",
+            "placement_id": placement,
+            "collection_id": made["collections"],
+            "fallback_offer_id": made["fallback-offers"],
+        },
+    )
+    return made
 
 
 def _fill(path: str, values: dict[str, str]) -> str:
@@ -151,6 +193,7 @@ def _state(client: TestClient, a: dict[str, str]) -> Any:
         admin.get(f"/v1/admin/flights/{a['flights']}").json(),
         Api(admin.client, a["runtime"]).get(f"/v1/orders/{a['orders']}").json()["status"],
         Api(admin.client, a["runtime"]).get(f"/v1/offers/{a['offer_id']}").status_code,
+        [admin.get(f"/v1/admin/decisioning/{kind}/{a[kind]}").json() for kind in DECISIONING],
     )
 
 
@@ -173,6 +216,7 @@ def test_no_key_of_another_tenant_can_see_or_touch_a_tenants_objects_on_any_rout
         "bundles": str(uuid.uuid4()),
         "offer-rules": str(uuid.uuid4()),
         "fare-settings": str(uuid.uuid4()),
+        **{kind: str(uuid.uuid4()) for kind in DECISIONING},
         "offer_id": uuid.uuid4().hex,
         "orders": str(uuid.uuid4()),
     }
