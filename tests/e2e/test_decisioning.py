@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from offerengine.app import create_app
 from offerengine.settings import Settings
 from tests.conftest import make_settings
 from tests.helpers import Api, create_key, error_locs, platform, problem, tenant_api
@@ -336,3 +337,26 @@ def test_feedback_is_checked_idempotent_and_counts_against_event_caps(
         ["body", "events", 1, "offer_id"],
         ["body", "events", 2, "offer_id"],
     ]
+
+
+def test_unreachable_redis_counters_are_a_503_and_nothing_is_counted(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    settings = make_settings(sqlite_url, tmp_path, redis_url="redis://127.0.0.1:9/0")
+    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+        owner = tenant_api(client, "ZZ")
+        setup = Setup(owner)
+        lounge = setup.offers["Lounge"]
+        capped = {
+            key: lounge[key] for key in ("name", "status", "priority", "tags", "representations")
+        }
+        capped["capping"] = [{"scope": "global", "limit": 5}]
+        assert (
+            owner.put(f"/v1/admin/decisioning/offers/{lounge['id']}", json=capped).status_code
+            == 200
+        )
+        runtime = Api(client, create_key(client, "ZZ", "runtime"))
+        response = runtime.post(
+            "/v1/decisions", json={"profile": {"id": "p"}, "activities": [setup.home["id"]]}
+        )
+        assert "Redis" in problem(response, 503)["detail"]

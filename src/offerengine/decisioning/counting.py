@@ -21,6 +21,7 @@ from typing import Any, Protocol
 
 import sqlalchemy as sa
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from offerengine.context import AppContext
@@ -28,7 +29,10 @@ from offerengine.db import upsert
 from offerengine.decisioning import core
 from offerengine.decisioning.models import CapCounter
 from offerengine.deps import recording
+from offerengine.errors import Unavailable
+from offerengine.observability.logging import get_logger
 
+log = get_logger("offerengine.decisioning")
 Refusal = tuple[core.Cap, int]  # the cap reached, and its count
 # How long Redis keeps a calendar window's counter after the window opened (a little more than
 # the window); lifetime counters are kept for good.
@@ -208,7 +212,12 @@ class RedisCounters:
             keys.append(redis_key(self._prefix, key))
             take = cap.event == "decision" and not dry_run
             args += [cap.limit, 1 if take else 0, ttl(cap)]
-        refused, count = await self._redis.eval(_ADMIT, len(keys), *keys, *args)
+        try:
+            refused, count = await self._redis.eval(_ADMIT, len(keys), *keys, *args)
+        except RedisError as exc:
+            raise Unavailable(
+                "The cap counters (Redis) cannot be reached; nothing was counted. Retry."
+            ) from exc
         if int(refused) == 0:
             return None
         return offer.caps[int(refused) - 1], int(count)
@@ -231,8 +240,11 @@ async def count_event(
         await count_up(session, key, None)
         return
     name = redis_key(ctx.settings.redis_prefix, key)
-    async with ctx.redis.pipeline(transaction=True) as pipe:
-        pipe.incr(name)
-        if ttl(cap):
-            pipe.expire(name, ttl(cap), nx=True)
-        await pipe.execute()
+    try:
+        async with ctx.redis.pipeline(transaction=True) as pipe:
+            pipe.incr(name)
+            if ttl(cap):
+                pipe.expire(name, ttl(cap), nx=True)
+            await pipe.execute()
+    except RedisError as exc:  # the events are stored; only this count is missed
+        log.warning("cap_event_not_counted", counter=name, error=str(exc))
