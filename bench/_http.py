@@ -18,6 +18,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 PYTHON = sys.executable
@@ -136,6 +137,50 @@ def wrk(
 
 def median(values: list[float]) -> float:
     return statistics.median(values)
+
+
+@dataclass(frozen=True)
+class Target:
+    """What wrk sends: a GET, or a JSON POST of ``body``, or of ``bodies`` in turn."""
+
+    url: str
+    headers: dict[str, str] | None = None
+    body: bytes | None = None
+    bodies: list[bytes] | None = None
+
+
+def compare(
+    targets: dict[str, Target],
+    *,
+    empty: str,
+    rounds: int,
+    seconds: int,
+    connections: int,
+    label: str,
+) -> dict[str, float]:
+    """Run every target ``rounds`` times, interleaved so that noise hits them alike, and print
+    each median as a ratio to the median of the ``empty`` target; return the medians."""
+    results: dict[str, list[float]] = {name: [] for name in targets}
+    for _ in range(rounds):
+        for name, target in targets.items():
+            results[name].append(
+                wrk(
+                    target.url,
+                    seconds=seconds,
+                    connections=connections,
+                    headers=target.headers,
+                    body=target.body,
+                    bodies=target.bodies,
+                )
+            )
+    medians = {name: median(values) for name, values in results.items()}
+    baseline = medians[empty]
+    print(f"{label}: empty {baseline:,.0f} req/s (median of {rounds} rounds)")
+    width = max(len(name) for name in targets)
+    for name, value in medians.items():
+        if name != empty:
+            print(f"  {name:{width}} {value:>9,.0f} req/s  = {value / baseline:.0%} of empty")
+    return medians
 
 
 def machine() -> str:

@@ -16,7 +16,7 @@ import time
 import uuid
 from pathlib import Path
 
-from _http import demo_database, machine, median, server, wrk
+from _http import Target, compare, demo_database, machine, median, server
 
 from offerengine.context import open_context
 from offerengine.observability.logging import configure_logging
@@ -76,32 +76,20 @@ def main() -> None:
         key = {"Authorization": f"Bearer {env['DEMO_OE_RUNTIME_KEY']}"}
         for workers in (1, 2):
             with server(env, workers) as base:
-                targets = {
-                    "empty (/bench/empty)": (f"{base}/bench/empty", None),
-                    "GET /v1/catalog/products/{code}": (
-                        f"{base}/v1/catalog/products/BAG-23KG",
-                        key,
-                    ),
-                    "GET /v1/catalog/products": (f"{base}/v1/catalog/products", key),
-                }
-                results: dict[str, list[float]] = {name: [] for name in targets}
-                for _ in range(args.rounds):  # interleaved, so that noise hits every target alike
-                    for name, (url, headers) in targets.items():
-                        results[name].append(
-                            wrk(
-                                url,
-                                seconds=args.seconds,
-                                connections=args.connections,
-                                headers=headers,
-                            )
-                        )
-                medians = {name: median(values) for name, values in results.items()}
-                empty = medians.pop("empty (/bench/empty)")
-                print(
-                    f"workers={workers}: empty {empty:,.0f} req/s (median of {args.rounds} rounds)"
+                compare(
+                    {
+                        "empty (/bench/empty)": Target(f"{base}/bench/empty"),
+                        "GET /v1/catalog/products/{code}": Target(
+                            f"{base}/v1/catalog/products/BAG-23KG", key
+                        ),
+                        "GET /v1/catalog/products": Target(f"{base}/v1/catalog/products", key),
+                    },
+                    empty="empty (/bench/empty)",
+                    rounds=args.rounds,
+                    seconds=args.seconds,
+                    connections=args.connections,
+                    label=f"workers={workers}",
                 )
-                for name, value in medians.items():
-                    print(f"  {name:34} {value:>9,.0f} req/s  = {value / empty:.0%} of empty")
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from _http import demo_database, machine, median, server, wrk
+from _http import Target, compare, demo_database, machine, server
 
 from offerengine.context import open_context
 from offerengine.db.base import utcnow
@@ -268,29 +268,21 @@ def main() -> None:
             for workers in (1, 2):
                 with server(env, workers) as base:
                     warm_up(f"{base}/v1/decisions", key, bodies[0], workers)
-                    targets = {
-                        "empty": (f"{base}/bench/empty", None),
-                        "decide": (f"{base}/v1/decisions", key),
-                    }
-                    results: dict[str, list[float]] = {name: [] for name in targets}
-                    for _ in range(args.rounds):
-                        for name, (url, headers) in targets.items():
-                            results[name].append(
-                                wrk(
-                                    url,
-                                    seconds=args.seconds,
-                                    connections=args.connections,
-                                    headers=headers,
-                                    bodies=bodies,
-                                )
-                            )
-                    empty = median(results["empty"])
-                    decide = median(results["decide"])
                     kind = "dry runs" if dry_run else "recorded"
-                    print(
-                        f"HTTP, 3 activities, {kind}, workers={workers}: {decide:,.0f} req/s, "
-                        f"empty {empty:,.0f} req/s = {decide / empty:.0%} of empty "
-                        f"(median of {args.rounds})"
+                    compare(
+                        {
+                            "empty (POST /bench/empty)": Target(
+                                f"{base}/bench/empty", bodies=bodies
+                            ),
+                            f"POST /v1/decisions, 3 activities, {kind}": Target(
+                                f"{base}/v1/decisions", key, bodies=bodies
+                            ),
+                        },
+                        empty="empty (POST /bench/empty)",
+                        rounds=args.rounds,
+                        seconds=args.seconds,
+                        connections=args.connections,
+                        label=f"workers={workers}",
                     )
 
 

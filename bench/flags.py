@@ -20,7 +20,7 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
-from _http import demo_database, machine, median, server, wrk
+from _http import Target, compare, demo_database, machine, server
 from openfeature import api as openfeature
 from openfeature.evaluation_context import EvaluationContext
 
@@ -144,38 +144,22 @@ def main() -> None:
                     sdk(2000, base, env["DEMO_MKT_RUNTIME_KEY"])
                 evaluate = json.dumps({"context": CONTEXT}).encode()
                 ofrep = json.dumps({"context": {**CONTEXT, "targetingKey": "u-1001"}}).encode()
-                targets = {
-                    "empty (POST /bench/empty)": (f"{base}/bench/empty", None, evaluate),
-                    "POST /v1/feature-flags/{key}/evaluate": (
-                        f"{base}/v1/feature-flags/dynamic_pricing/evaluate",
-                        key,
-                        evaluate,
-                    ),
-                    "POST /ofrep/v1/evaluate/flags/{key}": (
-                        f"{base}/ofrep/v1/evaluate/flags/dynamic_pricing",
-                        key,
-                        ofrep,
-                    ),
-                }
-                results: dict[str, list[float]] = {name: [] for name in targets}
-                for _ in range(args.rounds):  # interleaved, so that noise hits every target alike
-                    for name, (url, headers, body) in targets.items():
-                        results[name].append(
-                            wrk(
-                                url,
-                                seconds=args.seconds,
-                                connections=args.connections,
-                                headers=headers,
-                                body=body,
-                            )
-                        )
-                medians = {name: median(values) for name, values in results.items()}
-                empty = medians.pop("empty (POST /bench/empty)")
-                print(
-                    f"workers={workers}: empty {empty:,.0f} req/s (median of {args.rounds} rounds)"
+                compare(
+                    {
+                        "empty (POST /bench/empty)": Target(f"{base}/bench/empty", body=evaluate),
+                        "POST /v1/feature-flags/{key}/evaluate": Target(
+                            f"{base}/v1/feature-flags/dynamic_pricing/evaluate", key, evaluate
+                        ),
+                        "POST /ofrep/v1/evaluate/flags/{key}": Target(
+                            f"{base}/ofrep/v1/evaluate/flags/dynamic_pricing", key, ofrep
+                        ),
+                    },
+                    empty="empty (POST /bench/empty)",
+                    rounds=args.rounds,
+                    seconds=args.seconds,
+                    connections=args.connections,
+                    label=f"workers={workers}",
                 )
-                for name, value in medians.items():
-                    print(f"  {name:40} {value:>9,.0f} req/s  = {value / empty:.0%} of empty")
 
 
 if __name__ == "__main__":

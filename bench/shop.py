@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from _http import demo_database, machine, median, server, wrk
+from _http import Target, compare, demo_database, machine, server
 
 from offerengine.db.engine import create_engine
 from offerengine.network.core import lookup
@@ -298,29 +298,19 @@ def main() -> None:
         bodies = [json.dumps(s).encode() for s in searches(routes, 150)]
         for workers in (1, 2):
             with server(env, workers) as base:
-                targets = {
-                    "empty (POST /bench/empty)": (f"{base}/bench/empty", None),
-                    "POST /v1/offers/search": (f"{base}/v1/offers/search", key),
-                }
-                results: dict[str, list[float]] = {name: [] for name in targets}
-                for _ in range(args.rounds):
-                    for name, (url, headers) in targets.items():
-                        results[name].append(
-                            wrk(
-                                url,
-                                seconds=args.seconds,
-                                connections=args.connections,
-                                headers=headers,
-                                bodies=bodies,
-                            )
-                        )
-                medians = {name: median(values) for name, values in results.items()}
-                empty = medians.pop("empty (POST /bench/empty)")
-                print(
-                    f"workers={workers}: empty {empty:,.0f} req/s (median of {args.rounds} rounds)"
+                compare(
+                    {
+                        "empty (POST /bench/empty)": Target(f"{base}/bench/empty", bodies=bodies),
+                        "POST /v1/offers/search": Target(
+                            f"{base}/v1/offers/search", key, bodies=bodies
+                        ),
+                    },
+                    empty="empty (POST /bench/empty)",
+                    rounds=args.rounds,
+                    seconds=args.seconds,
+                    connections=args.connections,
+                    label=f"workers={workers}",
                 )
-                for name, value in medians.items():
-                    print(f"  {name:40} {value:>9,.0f} req/s  = {value / empty:.0%} of empty")
 
 
 if __name__ == "__main__":
