@@ -44,8 +44,6 @@ def offer(name: str, priority: int, rule: str | None = None, **extra: Any) -> co
         content=MappingProxyType({PLACEMENT: {"h": name}}),
         eligibility=service.compile_eligibility(rule),
         caps=(),
-        value=value,
-        cost=None,
         facts=core.offer_facts(
             name, priority, (), extra.get("start"), extra.get("end"), value, None, {}
         ),
@@ -67,7 +65,6 @@ def activity(offers: list[core.OfferDef], formula: str | None = None) -> core.Ac
         end=None,
         candidates=ordered,
         fallback=core.Fallback(uuid.uuid4(), "F", {}),
-        method="priority" if formula is None else "formula",
         formula=compiled,
         formula_name=formula,
         scores=scores,

@@ -71,28 +71,20 @@ class OfferDef:
     content: Mapping[uuid.UUID, Mapping[str, Any]]  # placement id → representation content
     eligibility: rules.Compiled | None
     caps: tuple[Cap, ...]
-    value: Decimal | None
-    cost: Decimal | None
-    facts: Mapping[str, Any]  # offer.* facts for rules
-    version: int = 1
-    key: str = ""  # the id as text, made once
+    facts: Mapping[str, Any]  # offer.* facts for rules (its value and cost among them)
+    # Made once, from the above: the id as text; whether the rule needs the offer's facts.
+    key: str = field(init=False)
+    rule_reads_offer: bool = field(init=False)
 
     def __post_init__(self) -> None:
-        if not self.key:
-            object.__setattr__(self, "key", str(self.id))
-
-    @property
-    def rule_reads_offer(self) -> bool:
-        return self.eligibility is not None and any(
+        object.__setattr__(self, "key", str(self.id))
+        reads = self.eligibility is not None and any(
             f.startswith("offer.") for f in self.eligibility.facts
         )
+        object.__setattr__(self, "rule_reads_offer", reads)
 
     def off_calendar(self, now: datetime) -> str | None:
-        if self.start is not None and now < self.start:
-            return f"starts {self.start.isoformat()}"
-        if self.end is not None and now >= self.end:
-            return f"ended {self.end.isoformat()}"
-        return None
+        return _off_calendar(self.start, self.end, now, "")
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,24 +105,34 @@ class ActivityDef:
     # computed once, in ``scores``); ties by priority, name, id.
     candidates: tuple[OfferDef, ...]
     fallback: Fallback
-    method: str  # priority | formula
     formula: rules.Compiled | None = None
     formula_name: str | None = None
     # A static formula's score per offer, or why it cannot be computed; None: scored per request.
     scores: Mapping[uuid.UUID, Decimal | str] | None = None
-    key: str = ""  # the ids as text, made once
-    placement_key: str = ""
+    key: str = field(init=False)  # the ids as text, made once
+    placement_key: str = field(init=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "key", str(self.id))
         object.__setattr__(self, "placement_key", str(self.placement_id))
 
+    @property
+    def ranking(self) -> str:
+        return "priority" if self.formula_name is None else f"formula {self.formula_name!r}"
+
     def off_calendar(self, now: datetime) -> str | None:
-        if self.start is not None and now < self.start:
-            return f"the activity starts {self.start.isoformat()}"
-        if self.end is not None and now >= self.end:
-            return f"the activity ended {self.end.isoformat()}"
-        return None
+        return _off_calendar(self.start, self.end, now, "the activity ")
+
+
+def _off_calendar(
+    start: datetime | None, end: datetime | None, now: datetime, what: str
+) -> str | None:
+    """Why ``now`` is outside [start, end), or None."""
+    if start is not None and now < start:
+        return f"{what}starts {start.isoformat()}"
+    if end is not None and now >= end:
+        return f"{what}ended {end.isoformat()}"
+    return None
 
 
 @dataclass(frozen=True)

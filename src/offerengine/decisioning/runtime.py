@@ -67,7 +67,6 @@ async def decide(
     taken: dict[uuid.UUID, str] = {}  # offer → the activity that proposed it
     propositions: list[dict[str, Any]] = []
     explained: dict[str, Any] | None = {} if request.explain else None
-    chosen: list[tuple[core.ActivityDef, core.Candidate | None, core.Fallback | None]] = []
     ctx.metrics.observe_decision(request.dry_run)
     async with AsyncExitStack() as stack:
         counters = counting.for_request(ctx, stack, snapshot.tenant.id, profile_id, now)
@@ -110,7 +109,6 @@ async def decide(
                     taken.setdefault(offer.id, activity.name)
                     if fates is not None:
                         fates.append(_fate(candidate, "chosen", "proposed"))
-                    chosen.append((activity, candidate, None))
                     items.append(
                         {
                             "offer_id": offer.key,
@@ -122,7 +120,6 @@ async def decide(
                     )
                 if not items:
                     fallback = activity.fallback
-                    chosen.append((activity, None, fallback))
                     items.append(
                         {
                             "offer_id": str(fallback.id),
@@ -142,16 +139,16 @@ async def decide(
                 if explained is not None:
                     explained[activity.key] = {
                         "name": activity.name,
-                        "ranking": activity.method
-                        if activity.formula_name is None
-                        else f"formula {activity.formula_name!r}",
+                        "ranking": activity.ranking,
                         "candidates": len(activity.candidates),
                         "closed": closed,
                         "fallback": items[0]["fallback"],
                         "fates": fates,
                     }
     if not request.dry_run:
-        ctx.shop.writer.decided(_decision(snapshot.tenant.id, decision_id, profile_id, chosen, now))
+        ctx.shop.writer.decided(
+            _decision(snapshot.tenant.id, decision_id, profile_id, propositions, now)
+        )
     response: dict[str, Any] = {
         "decision_id": str(decision_id),
         "dry_run": request.dry_run,
@@ -180,7 +177,7 @@ def _decision(
     tenant_id: uuid.UUID,
     decision_id: uuid.UUID,
     profile_id: str,
-    chosen: Sequence[tuple[core.ActivityDef, core.Candidate | None, core.Fallback | None]],
+    propositions: Sequence[dict[str, Any]],
     now: datetime,
 ) -> dict[str, Any]:
     """The decision row: every proposed item (the fallback included), in order."""
@@ -191,12 +188,13 @@ def _decision(
         "made_at": now,
         "propositions": [
             {
-                "activity_id": activity.key,
-                "placement_id": activity.placement_key,
-                "offer_id": str(candidate.offer.id if candidate else fallback.id),  # type: ignore[union-attr]
-                "score": _score(candidate.score) if candidate is not None else None,
-                "fallback": candidate is None,
+                "activity_id": p["activity_id"],
+                "placement_id": p["placement_id"],
+                "offer_id": item["offer_id"],
+                "score": item["score"],
+                "fallback": item["fallback"],
             }
-            for activity, candidate, fallback in chosen
+            for p in propositions
+            for item in p["items"]
         ],
     }

@@ -41,6 +41,12 @@ class Config(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class Named(Config):
+    """Every decisioning object has a name, unique among the tenant's objects of its kind."""
+
+    name: Name
+
+
 class Calendar(Config):
     start: AwareDatetime | None = Field(default=None, description="Takes part from then on.")
     end: AwareDatetime | None = Field(default=None, description="Takes part until then.")
@@ -52,10 +58,9 @@ class Calendar(Config):
         return self
 
 
-class PlacementIn(Config):
+class PlacementIn(Named):
     """Where an offer is shown, and what kind of content fits there."""
 
-    name: Name
     status: Status = "approved"
     channel: Channel = Field(
         examples=["web"], description="web, mobile, email, agent, kiosk, api …"
@@ -123,10 +128,9 @@ class CapRule(Config):
         return value
 
 
-class OfferIn(Calendar):
+class OfferIn(Named, Calendar):
     """A personalized offer: its content per placement, who may get it, how often, how it ranks."""
 
-    name: Name
     status: Status = "draft"
     priority: int = Field(default=0, ge=-(10**6), le=10**6, description="Higher ranks first.")
     tags: list[Tag] = Field(default_factory=list, max_length=50)
@@ -140,10 +144,9 @@ class OfferIn(Calendar):
     _reps = field_validator("representations")(_one_per_placement)
 
 
-class FallbackOfferIn(Config):
+class FallbackOfferIn(Named):
     """What an activity shows when no offer qualifies: representations only, no constraints."""
 
-    name: Name
     status: Status = "approved"
     representations: list[Representation] = Field(min_length=1, max_length=50)
     attributes: dict[str, JsonValue] = Field(default_factory=dict)
@@ -151,10 +154,9 @@ class FallbackOfferIn(Config):
     _reps = field_validator("representations")(_one_per_placement)
 
 
-class CollectionIn(Config):
+class CollectionIn(Named):
     """Offers chosen by tags (all or any of them), or an explicit list (which ignores tags)."""
 
-    name: Name
     status: Status = "approved"
     tags: list[Tag] = Field(default_factory=list, max_length=50)
     match: Literal["all", "any"] = "any"
@@ -167,10 +169,9 @@ class CollectionIn(Config):
         return self
 
 
-class RankingFormulaIn(Config):
+class RankingFormulaIn(Named):
     """A score for each offer: higher ranks first."""
 
-    name: Name
     status: Status = "approved"
     expression: Annotated[str, StringConstraints(min_length=1, max_length=4000)] = Field(
         examples=["offer.priority + max(0, 24 - hours_until(offer.end))"]
@@ -191,10 +192,9 @@ class Ranking(Config):
         return self
 
 
-class ActivityIn(Calendar):
+class ActivityIn(Named, Calendar):
     """A placement filled from a collection, ranked one way, with a fallback."""
 
-    name: Name
     status: Status = "draft"
     placement_id: uuid.UUID
     collection_id: uuid.UUID

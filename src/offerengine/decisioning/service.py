@@ -36,7 +36,7 @@ class Spec:
     kind: str
     path: str
     what: str
-    schema_in: type[s.Config]
+    schema_in: type[s.Named]
     schema_read: type[s.Stored]
     history_name: str  # object_type in history and the audit log
 
@@ -54,7 +54,7 @@ class Spec:
             }
         )
 
-    def as_input(self, obj: DecisioningObject) -> s.Config:
+    def as_input(self, obj: DecisioningObject) -> s.Named:
         return self.schema_in.model_validate({**obj.body, "name": obj.name, "status": obj.status})
 
     @property
@@ -91,7 +91,7 @@ SPECS: Mapping[str, Spec] = MappingProxyType(
 )
 
 
-def _apply(obj: DecisioningObject, spec: Spec, data: s.Config) -> None:
+def _apply(obj: DecisioningObject, spec: Spec, data: s.Named) -> None:
     values = data.model_dump(mode="json")
     obj.kind = spec.kind
     obj.name = values.pop("name")
@@ -131,7 +131,7 @@ def compile_formula(expression: str) -> rules.Compiled:
     return rules.compile_expression(expression, DECISIONING, expect=NUMBER)
 
 
-async def _check(session: AsyncSession, tenant_id: uuid.UUID, spec: Spec, data: s.Config) -> None:
+async def _check(session: AsyncSession, tenant_id: uuid.UUID, spec: Spec, data: s.Named) -> None:
     """Every reference names an object of the right kind of this tenant; every rule compiles."""
     refs: list[tuple[tuple[str | int, ...], uuid.UUID, str]] = []
     errors: list[FieldError] = []
@@ -205,7 +205,7 @@ def _restorer(spec: Spec) -> Any:
             {k: v for k, v in data.items() if k in spec.schema_in.model_fields}
         )
         exclude = obj.id if obj is not None else uuid.UUID(str(data["id"]))
-        await _unique_name(session, spec, tenant_id, recorded.name, exclude)  # type: ignore[attr-defined]
+        await _unique_name(session, spec, tenant_id, recorded.name, exclude)
         await _check(session, tenant_id, spec, recorded)
         target = obj if obj is not None else DecisioningObject(tenant_id=tenant_id)
         _apply(target, spec, recorded)
@@ -228,9 +228,9 @@ HISTORIES: Mapping[str, versioning.Kind[DecisioningObject]] = MappingProxyType(
 
 
 async def create(
-    session: AsyncSession, *, spec: Spec, tenant_id: uuid.UUID, data: s.Config, actor: Actor
+    session: AsyncSession, *, spec: Spec, tenant_id: uuid.UUID, data: s.Named, actor: Actor
 ) -> DecisioningObject:
-    await _unique_name(session, spec, tenant_id, data.name, None)  # type: ignore[attr-defined]
+    await _unique_name(session, spec, tenant_id, data.name, None)
     await _check(session, tenant_id, spec, data)
     obj = DecisioningObject(tenant_id=tenant_id)
     _apply(obj, spec, data)
@@ -244,7 +244,7 @@ async def update(
     *,
     spec: Spec,
     obj: DecisioningObject,
-    data: s.Config,
+    data: s.Named,
     actor: Actor,
     expected_version: int | None,
 ) -> DecisioningObject:
@@ -253,8 +253,8 @@ async def update(
     fresh = spec.schema_in.model_validate(data.model_dump(include=set(spec.schema_in.model_fields)))
     if current == fresh:
         return obj
-    if fresh.name != obj.name:  # type: ignore[attr-defined]
-        await _unique_name(session, spec, obj.tenant_id, fresh.name, obj.id)  # type: ignore[attr-defined]
+    if fresh.name != obj.name:
+        await _unique_name(session, spec, obj.tenant_id, fresh.name, obj.id)
     await _check(session, obj.tenant_id, spec, fresh)
     before = dump(obj)
     _apply(obj, spec, fresh)
@@ -345,8 +345,6 @@ def _offer(obj: DecisioningObject) -> core.OfferDef:
             )
             for c in body.get("capping", ())
         ),
-        value=value,
-        cost=cost,
         facts=core.offer_facts(
             obj.name,
             int(body.get("priority", 0)),
@@ -357,7 +355,6 @@ def _offer(obj: DecisioningObject) -> core.OfferDef:
             cost,
             body.get("attributes", {}),
         ),
-        version=obj.version,
     )
 
 
@@ -431,7 +428,6 @@ def compile_index(
             end=_when(body.get("end")),
             candidates=ordered,
             fallback=core.Fallback(fallback.id, fallback.name, fallback_content),
-            method=body["ranking"]["method"],
             formula=compiled,
             formula_name=None if formula is None else formula.name,
             scores=scores,
