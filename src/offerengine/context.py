@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from offerengine.auth.service import KeyCache
 from offerengine.db.engine import create_engine
+from offerengine.decisioning.learning import StatsCache
 from offerengine.observability.metrics import Metrics
 from offerengine.orders.sweeper import OrderSweeper
 from offerengine.settings import Settings
@@ -35,6 +36,7 @@ class AppContext:
     shop: ShopRuntime
     sweeper: OrderSweeper
     notifier: Notifier
+    learned: StatsCache
 
     @property
     def is_sqlite(self) -> bool:
@@ -110,6 +112,7 @@ async def open_context(settings: Settings, metrics: Metrics) -> AppContext:
         shop,
         sweeper,
         Notifier(),
+        StatsCache(session_factory, settings.conversion_refresh_seconds),
     )
     await feed.start()
     sweeper.start()

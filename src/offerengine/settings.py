@@ -123,7 +123,8 @@ class ShoppingSettings(BaseSettings):
         default=30.0,
         gt=0,
         le=3600,
-        description="How often a worker reloads the shown/ordered counts that rank offers.",
+        description="How often a worker reloads the feedback counts that rank offers: shown/"
+        "ordered for shop results, impressions/clicks/accepts for model-ranked decisions.",
     )
     order_sweep_seconds: float = Field(
         default=5.0,

@@ -24,7 +24,7 @@ PER_PROFILE = 5
 BASE = "/v1/admin/tenants/CP/decisioning"
 
 
-def _configure(client: httpx.Client) -> tuple[Api, str, str]:
+def _configure(client: httpx.Client, window: dict[str, Any]) -> tuple[Api, str, str]:
     create_tenant(client, "CP")
     owner = Api(client, create_key(client, "CP", "owner"))
 
@@ -42,7 +42,7 @@ def _configure(client: httpx.Client) -> tuple[Api, str, str]:
             "tags": ["t"],
             "representations": [{"placement_id": hero, "content": {"h": "Lounge"}}],
             "capping": [
-                {"scope": "global", "limit": GLOBAL_CAP},
+                {"scope": "global", "limit": GLOBAL_CAP, "window": window},
                 {
                     "scope": "profile",
                     "limit": PROFILE_CAP,
@@ -70,18 +70,30 @@ def _configure(client: httpx.Client) -> tuple[Api, str, str]:
     return Api(client, create_key(client, "CP", "runtime")), activity, offer
 
 
+# The global cap counts for good, or within a rolling day (counted as events in a window).
+WINDOWS = pytest.mark.parametrize(
+    "window",
+    [{"type": "lifetime"}, {"type": "rolling", "unit": "day"}],
+    ids=["lifetime", "rolling"],
+)
+
+
+@WINDOWS
 def test_concurrent_decisions_reach_the_global_cap_exactly_and_never_a_profile_cap(
-    database_url: str, tmp_path: Path
+    database_url: str, tmp_path: Path, window: dict[str, Any]
 ) -> None:
-    _race(database_url, None, tmp_path)
+    _race(database_url, None, tmp_path, window)
 
 
+@WINDOWS
 @pytest.mark.redis
-def test_with_redis_counters_too(sqlite_url: str, redis_url: str, tmp_path: Path) -> None:
-    _race(sqlite_url, redis_url, tmp_path)
+def test_with_redis_counters_too(
+    sqlite_url: str, redis_url: str, tmp_path: Path, window: dict[str, Any]
+) -> None:
+    _race(sqlite_url, redis_url, tmp_path, window)
 
 
-def _race(database_url: str, redis_url: str | None, tmp_path: Path) -> None:
+def _race(database_url: str, redis_url: str | None, tmp_path: Path, window: dict[str, Any]) -> None:
     with (
         serve(
             database_url,
@@ -92,7 +104,7 @@ def _race(database_url: str, redis_url: str | None, tmp_path: Path) -> None:
         ) as url,
         httpx.Client(base_url=url, timeout=60) as client,
     ):
-        runtime, activity, offer = _configure(client)
+        runtime, activity, offer = _configure(client, window)
         # Every worker has the activity (configuration reaches the workers within moments).
         deadline = time.monotonic() + 20
         streak = 0

@@ -9,7 +9,10 @@ from types import MappingProxyType
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from offerengine.decisioning import core, service
+import numpy as np
+import pytest
+
+from offerengine.decisioning import core, learning, service
 from offerengine.rules import core as rules
 
 PLACEMENT = uuid.uuid4()
@@ -118,3 +121,52 @@ def test_a_formula_of_the_offer_alone_is_scored_once_and_a_request_formula_per_r
     assert per_request.scores is None
     assert names(per_request, {"weight": 1}) == ["dear", "cheap"]
     assert names(per_request, {"weight": -1}) == ["cheap", "dear"]
+
+
+def test_rolling_windows_are_keyed_by_their_length() -> None:
+    week = core.Cap("global", 5, "click", "rolling", "week", ZoneInfo("UTC"), count=2)
+    assert week.seconds == 14 * 86_400
+    assert week.bucket(datetime(2026, 11, 22, tzinfo=UTC)) == "rolling"
+    assert week.key != core.Cap("global", 5, "click", "rolling", "week", ZoneInfo("UTC")).key
+    assert week.describe() == "5 clicks for everyone in any 2 weeks"
+
+
+MODEL = core.Model("thompson", "accept", 1.0, 19.0)
+
+
+def test_the_posterior_pools_an_offers_placements() -> None:
+    bags, other = uuid.uuid4(), uuid.uuid4()
+    estimates = learning.Estimates.of(
+        {
+            (bags, "hero"): (20, 2, 15),  # impressions, clicks, accepts
+            (bags, "email"): (60, 0, 5),
+        }
+    )
+    assert estimates.posterior(other, "hero", MODEL) == (1.0, 19.0)  # the prior
+    # Everywhere: (1 + 20) / (20 + 80) = 0.21, the prior of each placement with weight 20.
+    a, b = estimates.posterior(bags, "kiosk", MODEL)  # no feedback there yet
+    assert (a, b) == pytest.approx((4.2, 15.8))
+    a, b = estimates.posterior(bags, "hero", MODEL)
+    assert (a, b) == pytest.approx((4.2 + 15, 15.8 + 5))
+    clicks = core.Model("mean", "click", 1.0, 19.0)
+    a, b = estimates.posterior(bags, "hero", clicks)
+    assert (a, b) == pytest.approx((20 * 3 / 100 + 2, 20 * 97 / 100 + 18))
+
+
+def _candidate(a: float, b: float, worth: float = 1) -> core.Candidate:
+    made = offer(f"o{a}-{b}", 0, value=Decimal(str(worth)))
+    return core.Candidate(made, 0.0, None, (a, b))
+
+
+def test_the_propensity_is_the_policys_chance_of_the_choice() -> None:
+    rng = np.random.default_rng(7)
+    same = [_candidate(5, 5), _candidate(5, 5)]
+    assert core.propensity(MODEL, same, same[0], rng) == pytest.approx(0.5, abs=0.05)
+    sure = [_candidate(900, 100), _candidate(100, 900)]
+    assert core.propensity(MODEL, sure, sure[1], rng) == 1 / core.PROPENSITY_DRAWS  # never 0
+    assert core.propensity(MODEL, sure[:1], sure[0], rng) == 1.0
+    mean = core.Model("mean", "accept", 1.0, 19.0)
+    assert core.propensity(mean, same, same[1], rng) == 1.0
+    # Value counts: a rate of ~0.1 worth 10 beats one of ~0.5 worth 1.
+    worth = [_candidate(100, 900, worth=10), _candidate(500, 500)]
+    assert core.propensity(MODEL, worth, worth[0], rng) > 0.99

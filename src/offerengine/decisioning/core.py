@@ -10,7 +10,7 @@ counters and the other activities of the request, so the service applies them as
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -18,11 +18,18 @@ from types import MappingProxyType
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import numpy as np
+
+from offerengine.experiments.core import ExperimentFacts
 from offerengine.rules import core as rules
 from offerengine.rules.facts import convert, flatten
 from offerengine.rules.types import ANY
 
 DEFAULT_MAX_ACTIVITIES = 30
+
+
+# A rolling window's unit in seconds (a month is 30 days).
+ROLLING_SECONDS = {"hour": 3_600, "day": 86_400, "week": 7 * 86_400, "month": 30 * 86_400}
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,21 +40,35 @@ class Cap:
     scope: str  # global | profile
     limit: int
     event: str  # decision | impression | click | accept
-    window: str  # lifetime | calendar
-    unit: str | None  # day | week | month
+    window: str  # lifetime | calendar | rolling
+    unit: str | None  # hour (rolling only) | day | week | month
     timezone: ZoneInfo
+    count: int = 1  # rolling windows: how many units
 
     @property
     def key(self) -> str:
-        return f"{self.scope}:{self.event}:{self.window}:{self.unit or ''}:{self.timezone.key}"
+        span = f"{self.count}{self.unit}" if self.rolling else self.unit or ""
+        return f"{self.scope}:{self.event}:{self.window}:{span}:{self.timezone.key}"
+
+    @property
+    def rolling(self) -> bool:
+        return self.window == "rolling"
+
+    @property
+    def seconds(self) -> int:
+        """A rolling window's length."""
+        return ROLLING_SECONDS[self.unit or "day"] * self.count
 
     def subject(self, profile_id: str) -> str:
         return profile_id if self.scope == "profile" else ""
 
     def bucket(self, at: datetime) -> str:
-        """The window ``at`` falls in: '' for a lifetime, else the local date it started."""
+        """The window ``at`` falls in: '' for a lifetime, the local date a calendar window
+        started, 'rolling' for a rolling window (its events carry their own times)."""
         if self.window == "lifetime":
             return ""
+        if self.rolling:
+            return "rolling"
         local = at.astimezone(self.timezone).date()
         if self.unit == "week":
             local = local - timedelta(days=local.weekday())
@@ -57,7 +78,12 @@ class Cap:
 
     def describe(self) -> str:
         per = "everyone" if self.scope == "global" else "each profile"
-        window = "ever" if self.window == "lifetime" else f"per {self.unit} ({self.timezone.key})"
+        if self.window == "lifetime":
+            window = "ever"
+        elif self.rolling:
+            window = f"in any {self.count} {self.unit}{'s' if self.count > 1 else ''}"
+        else:
+            window = f"per {self.unit} ({self.timezone.key})"
         return f"{self.limit} {self.event}s for {per} {window}"
 
 
@@ -72,12 +98,17 @@ class OfferDef:
     eligibility: rules.Compiled | None
     caps: tuple[Cap, ...]
     facts: Mapping[str, Any]  # offer.* facts for rules (its value and cost among them)
-    # Made once, from the above: the id as text; whether the rule needs the offer's facts.
+    # Made once, from the above: the id as text; whether the rule needs the offer's facts; what
+    # an acceptance is worth and a proposal costs for model ranking (1 and 0 when not given).
     key: str = field(init=False)
     rule_reads_offer: bool = field(init=False)
+    worth: float = field(init=False)
+    cost: float = field(init=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "key", str(self.id))
+        object.__setattr__(self, "worth", float(self.facts.get("offer.value", 1)))
+        object.__setattr__(self, "cost", float(self.facts.get("offer.cost", 0)))
         reads = self.eligibility is not None and any(
             f.startswith("offer.") for f in self.eligibility.facts
         )
@@ -95,6 +126,21 @@ class Fallback:
 
 
 @dataclass(frozen=True, slots=True)
+class Model:
+    """Model ranking: each offer's acceptance rate in the placement, learned from feedback
+    (:mod:`offerengine.decisioning.learning`), sampled (thompson) or averaged (mean)."""
+
+    policy: str  # thompson | mean
+    success: str  # accept | click
+    alpha: float
+    beta: float
+
+    def describe(self) -> str:
+        how = "Thompson sampling" if self.policy == "thompson" else "posterior mean"
+        return f"model ({how} of the {self.success} rate × value − cost)"
+
+
+@dataclass(frozen=True, slots=True)
 class ActivityDef:
     id: uuid.UUID
     name: str
@@ -109,6 +155,7 @@ class ActivityDef:
     formula_name: str | None = None
     # A static formula's score per offer, or why it cannot be computed; None: scored per request.
     scores: Mapping[uuid.UUID, Decimal | str] | None = None
+    model: Model | None = None
     key: str = field(init=False)  # the ids as text, made once
     placement_key: str = field(init=False)
 
@@ -118,6 +165,8 @@ class ActivityDef:
 
     @property
     def ranking(self) -> str:
+        if self.model is not None:
+            return self.model.describe()
         return "priority" if self.formula_name is None else f"formula {self.formula_name!r}"
 
     def off_calendar(self, now: datetime) -> str | None:
@@ -144,6 +193,12 @@ class DecisioningIndex:
     idle: Mapping[uuid.UUID, str] = field(default_factory=lambda: MappingProxyType({}))
     offers: Mapping[uuid.UUID, OfferDef] = field(default_factory=lambda: MappingProxyType({}))
     max_activities: int = DEFAULT_MAX_ACTIVITIES
+    # Experiments whose variants rank decisions, and each variant's activities:
+    # (experiment key, variant key, activity id) → the activity ranked the variant's way.
+    experiments: tuple[ExperimentFacts, ...] = ()
+    variants: Mapping[tuple[str, str, uuid.UUID], ActivityDef] = field(
+        default_factory=lambda: MappingProxyType({})
+    )
 
 
 def priority_order(offers: Iterable[OfferDef]) -> tuple[OfferDef, ...]:
@@ -219,8 +274,9 @@ def request_facts(
 @dataclass(slots=True)
 class Candidate:
     offer: OfferDef
-    score: Decimal
+    score: Decimal | float
     parts: dict[str, Any] | None = None
+    posterior: tuple[float, float] | None = None  # model ranking: Beta(a, b) of its rate
 
 
 def _fate(offer: OfferDef, stage: str, reason: str, **extra: Any) -> dict[str, Any]:
@@ -231,6 +287,11 @@ def _fate(offer: OfferDef, stage: str, reason: str, **extra: Any) -> dict[str, A
         "reason": reason,
         **extra,
     }
+
+
+def eligible(offer: OfferDef, facts: dict[str, Any]) -> bool:
+    """Whether the offer's eligibility rule passes for these request facts."""
+    return _eligible(offer, facts, None)[0]
 
 
 def _eligible(
@@ -281,15 +342,7 @@ def ranked(
         yield from _in_order(activity, facts, now, fates)
         return
     scored: list[Candidate] = []
-    for offer in activity.candidates:
-        why = offer.off_calendar(now)
-        if why is not None:
-            if fates is not None:
-                fates.append(_fate(offer, "calendar", why))
-            continue
-        passed, _ = _eligible(offer, facts, fates)
-        if not passed:
-            continue
+    for offer in passing(activity, facts, now, fates):
         try:
             score = Decimal(formula.evaluate({**facts, **offer.facts}))
         except rules.EvaluationError as exc:
@@ -302,6 +355,82 @@ def ranked(
         scored.append(Candidate(offer, score, parts))
     scored.sort(key=lambda c: (-c.score, -c.offer.priority, c.offer.name, c.offer.key))
     yield from scored
+
+
+def passing(
+    activity: ActivityDef, facts: dict[str, Any], now: datetime, fates: list[dict[str, Any]] | None
+) -> Iterator[OfferDef]:
+    """The activity's candidates within their calendar whose eligibility rule passes."""
+    for offer in activity.candidates:
+        why = offer.off_calendar(now)
+        if why is not None:
+            if fates is not None:
+                fates.append(_fate(offer, "calendar", why))
+            continue
+        if _eligible(offer, facts, fates)[0]:
+            yield offer
+
+
+def ranked_by_model(
+    activity: ActivityDef,
+    facts: dict[str, Any],
+    now: datetime,
+    fates: list[dict[str, Any]] | None,
+    posterior: Callable[[OfferDef], tuple[float, float]],
+    rng: np.random.Generator,
+) -> list[Candidate]:
+    """Model ranking: each passing candidate's acceptance rate in the placement is Beta(a, b)
+    (``posterior``); its score is the rate — one draw from the posterior (thompson) or its mean —
+    × the offer's value − its cost. Best first; ties by priority, name, id."""
+    model = activity.model
+    assert model is not None
+    offers = list(passing(activity, facts, now, fates))
+    if not offers:
+        return []
+    params = np.array([posterior(o) for o in offers], dtype=float)
+    a, b = params[:, 0], params[:, 1]
+    mean = a / (a + b)
+    rate = rng.beta(a, b) if model.policy == "thompson" else mean
+    found: list[Candidate] = []
+    for i, offer in enumerate(offers):
+        score = float(rate[i]) * offer.worth - offer.cost
+        parts = None
+        if fates is not None:
+            parts = {
+                "policy": model.policy,
+                "success": model.success,
+                "alpha": round(float(a[i]), 6),
+                "beta": round(float(b[i]), 6),
+                "mean": round(float(mean[i]), 6),
+                "rate": round(float(rate[i]), 6),
+                "value": offer.worth,
+                "cost": offer.cost,
+            }
+        found.append(Candidate(offer, score, parts, (float(a[i]), float(b[i]))))
+    found.sort(key=lambda c: (-c.score, -c.offer.priority, c.offer.name, c.offer.key))
+    return found
+
+
+PROPENSITY_DRAWS = 1000
+
+
+def propensity(
+    model: Model, pool: Sequence[Candidate], chosen: Candidate, rng: np.random.Generator
+) -> float:
+    """How likely the policy was to propose ``chosen`` from ``pool`` (the candidates still in the
+    running when it was picked, itself included): 1 for the posterior mean, which is
+    deterministic; for Thompson sampling the share of ``PROPENSITY_DRAWS`` fresh draws in which it
+    scores best (never below 1 / draws, so that inverse-propensity weights stay finite)."""
+    if model.policy == "mean" or len(pool) < 2:
+        return 1.0
+    params = np.array([c.posterior for c in pool], dtype=float)
+    worth = np.array([c.offer.worth for c in pool])[:, None]
+    cost = np.array([c.offer.cost for c in pool])[:, None]
+    draws = rng.beta(params[:, :1], params[:, 1:], size=(len(pool), PROPENSITY_DRAWS))
+    best = np.argmax(draws * worth - cost, axis=0)
+    at = next(i for i, c in enumerate(pool) if c is chosen)
+    won = int(np.count_nonzero(best == at))
+    return max(won, 1) / PROPENSITY_DRAWS
 
 
 def _in_order(

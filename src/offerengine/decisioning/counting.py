@@ -16,7 +16,7 @@ from __future__ import annotations
 import uuid
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 import sqlalchemy as sa
@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from offerengine.context import AppContext
 from offerengine.db import upsert
 from offerengine.decisioning import core
-from offerengine.decisioning.models import CapCounter
+from offerengine.decisioning.models import CapCounter, CapEvent
 from offerengine.deps import recording
 from offerengine.errors import Unavailable
 from offerengine.observability.logging import get_logger
@@ -44,7 +44,7 @@ class Counters(Protocol):
         """Count the offer's decision caps (all or none) unless a cap refuses it: then which."""
 
 
-_KEY = ("tenant_id", "offer_id", "cap_key", "subject", "bucket")
+KEY = ("tenant_id", "offer_id", "cap_key", "subject", "bucket")
 
 
 def counter_key(
@@ -74,13 +74,59 @@ async def count_up(session: AsyncSession, key: dict[str, Any], limit: int | None
         upsert.insert(session, CapCounter)
         .values(**key, count=1)
         .on_conflict_do_update(
-            index_elements=list(_KEY),
+            index_elements=list(KEY),
             set_={"count": CapCounter.count + 1},
             where=None if limit is None else CapCounter.count < limit,
         )
         .returning(CapCounter.count)
     )
     return (await session.execute(stmt)).first() is not None
+
+
+def _rolling_key(key: dict[str, Any]) -> list[sa.ColumnElement[bool]]:
+    return [
+        CapEvent.tenant_id == key["tenant_id"],
+        CapEvent.offer_id == key["offer_id"],
+        CapEvent.cap_key == key["cap_key"],
+        CapEvent.subject == key["subject"],
+    ]
+
+
+def cap_event(key: dict[str, Any], at: datetime) -> dict[str, Any]:
+    return {
+        "id": uuid.uuid4(),
+        "tenant_id": key["tenant_id"],
+        "offer_id": key["offer_id"],
+        "cap_key": key["cap_key"],
+        "subject": key["subject"],
+        "at": at,
+    }
+
+
+async def lock(session: AsyncSession, key: dict[str, Any]) -> None:
+    """Take the rolling counter's lock until the transaction ends: its row in
+    ``decision_counters``, upserted without change (PostgreSQL locks the row; SQLite's write lock
+    is the transaction's already). Every writer of the rolling events of ``key`` takes it first."""
+    stmt = (
+        upsert.insert(session, CapCounter)
+        .values(**key, count=0)
+        .on_conflict_do_update(index_elements=list(KEY), set_={"count": CapCounter.count})
+    )
+    await session.execute(stmt)
+
+
+async def rolling_count(
+    session: AsyncSession, key: dict[str, Any], cap: core.Cap, now: datetime, *, prune: bool = False
+) -> int:
+    """Events of a rolling cap within its window ending ``now``; with ``prune`` (the lock held)
+    the older ones are deleted."""
+    since = now - timedelta(seconds=cap.seconds)
+    if prune:
+        await session.execute(sa.delete(CapEvent).where(*_rolling_key(key), CapEvent.at <= since))
+    found = await session.scalar(
+        sa.select(sa.func.count()).where(*_rolling_key(key), CapEvent.at > since)
+    )
+    return int(found or 0)
 
 
 class SqlCounters:
@@ -102,6 +148,7 @@ class SqlCounters:
         self._now = now
         self._reader: AsyncSession | None = None
         self._writer: AsyncSession | None = None
+        self._rolled: dict[tuple[uuid.UUID, str], uuid.UUID] = {}  # rolling events taken
 
     async def writer(self) -> AsyncSession:
         if self._writer is None:
@@ -123,22 +170,39 @@ class SqlCounters:
 
     async def read(self, slot: Slot) -> int:
         session = await self.reader()
+        if slot.cap.rolling:
+            return await rolling_count(session, slot.key, slot.cap, self._now)
         found = await session.scalar(
             sa.select(CapCounter.count).where(
-                *(getattr(CapCounter, name) == slot.key[name] for name in _KEY)
+                *(getattr(CapCounter, name) == slot.key[name] for name in KEY)
             )
         )
         return int(found or 0)
 
     async def take(self, slot: Slot) -> bool:
         """Count one more against the cap, if it is not reached; atomically."""
-        return await count_up(await self.writer(), slot.key, slot.cap.limit)
+        session = await self.writer()
+        if not slot.cap.rolling:
+            return await count_up(session, slot.key, slot.cap.limit)
+        await lock(session, slot.key)
+        if await rolling_count(session, slot.key, slot.cap, self._now, prune=True) >= (
+            slot.cap.limit
+        ):
+            return False
+        event = cap_event(slot.key, self._now)
+        await session.execute(sa.insert(CapEvent).values(event))
+        self._rolled[(slot.key["offer_id"], slot.cap.key)] = event["id"]
+        return True
 
     async def give_back(self, slot: Slot) -> None:
         session = await self.writer()
+        if slot.cap.rolling:
+            taken = self._rolled.pop((slot.key["offer_id"], slot.cap.key))
+            await session.execute(sa.delete(CapEvent).where(CapEvent.id == taken))
+            return
         await session.execute(
             sa.update(CapCounter)
-            .where(*(getattr(CapCounter, name) == slot.key[name] for name in _KEY))
+            .where(*(getattr(CapCounter, name) == slot.key[name] for name in KEY))
             .values(count=CapCounter.count - 1)
         )
 
@@ -165,21 +229,41 @@ class SqlCounters:
         return None
 
 
+# KEYS: one counter per cap. ARGV: per cap (limit, take 1|0, ttl seconds or window ms, rolling
+# 1|0), then now (ms) and a unique member for rolling windows' sorted sets.
 _ADMIT = """
 local n = #KEYS
-for i = 1, n do
-  local count = tonumber(redis.call('GET', KEYS[i]) or '0')
-  if count >= tonumber(ARGV[3 * i - 2]) then return {i, count} end
+local now = tonumber(ARGV[4 * n + 1])
+local function current(i)
+  if ARGV[4 * i] == '1' then
+    redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', now - tonumber(ARGV[4 * i - 1]))
+    return redis.call('ZCARD', KEYS[i])
+  end
+  return tonumber(redis.call('GET', KEYS[i]) or '0')
 end
 for i = 1, n do
-  if ARGV[3 * i - 1] == '1' then
-    local count = redis.call('INCR', KEYS[i])
-    local ttl = tonumber(ARGV[3 * i])
-    if count == 1 and ttl > 0 then redis.call('EXPIRE', KEYS[i], ttl) end
+  local count = current(i)
+  if count >= tonumber(ARGV[4 * i - 3]) then return {i, count} end
+end
+for i = 1, n do
+  if ARGV[4 * i - 2] == '1' then
+    local span = tonumber(ARGV[4 * i - 1])
+    if ARGV[4 * i] == '1' then
+      redis.call('ZADD', KEYS[i], now, ARGV[4 * n + 2])
+      redis.call('PEXPIRE', KEYS[i], span)
+    else
+      local count = redis.call('INCR', KEYS[i])
+      if count == 1 and span > 0 then redis.call('EXPIRE', KEYS[i], span) end
+    end
   end
 end
 return {0, 0}
 """
+
+
+def ms(at: datetime) -> int:
+    """A time as Redis scores it: milliseconds since the epoch."""
+    return int(at.timestamp() * 1000)
 
 
 def redis_key(prefix: str, key: dict[str, Any]) -> str:
@@ -206,12 +290,14 @@ class RedisCounters:
 
     async def admit(self, offer: core.OfferDef, dry_run: bool) -> Refusal | None:
         keys: list[str] = []
-        args: list[int] = []
+        args: list[int | str] = []
         for cap in offer.caps:
             key = counter_key(self._tenant_id, offer.id, cap, self._profile, self._now)
             keys.append(redis_key(self._prefix, key))
             take = cap.event == "decision" and not dry_run
-            args += [cap.limit, 1 if take else 0, ttl(cap)]
+            span = cap.seconds * 1000 if cap.rolling else ttl(cap)
+            args += [cap.limit, 1 if take else 0, span, 1 if cap.rolling else 0]
+        args += [ms(self._now), uuid.uuid4().hex]
         try:
             refused, count = await self._redis.eval(_ADMIT, len(keys), *keys, *args)
         except RedisError as exc:
@@ -232,19 +318,31 @@ def for_request(
 
 
 async def count_event(
-    ctx: AppContext, session: AsyncSession | None, key: dict[str, Any], cap: core.Cap
+    ctx: AppContext,
+    session: AsyncSession | None,
+    key: dict[str, Any],
+    cap: core.Cap,
+    at: datetime,
 ) -> None:
     """One more event against an event cap: in Redis when configured, else in the session."""
     if ctx.redis is None:
         assert session is not None, "database counters are counted in a transaction"
-        await count_up(session, key, None)
+        if cap.rolling:
+            await lock(session, key)
+            await session.execute(sa.insert(CapEvent).values(cap_event(key, at)))
+        else:
+            await count_up(session, key, None)
         return
     name = redis_key(ctx.settings.redis_prefix, key)
     try:
         async with ctx.redis.pipeline(transaction=True) as pipe:
-            pipe.incr(name)
-            if ttl(cap):
-                pipe.expire(name, ttl(cap), nx=True)
+            if cap.rolling:
+                pipe.zadd(name, {uuid.uuid4().hex: ms(at)})
+                pipe.pexpire(name, cap.seconds * 1000)
+            else:
+                pipe.incr(name)
+                if ttl(cap):
+                    pipe.expire(name, ttl(cap), nx=True)
             await pipe.execute()
     except RedisError as exc:  # the events are stored; only this count is missed
         log.warning("cap_event_not_counted", counter=name, error=str(exc))

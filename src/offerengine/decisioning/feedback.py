@@ -77,10 +77,11 @@ async def _proposals(
 
 async def check(
     session: AsyncSession, writer: OfferWriter, tenant_id: uuid.UUID, events: Sequence[EventIn]
-) -> None:
+) -> Proposals:
     """422 naming the field for an event about a decision that was not made, an offer that
     decision did not propose, or (feedback without a decision) an offer that does not exist.
-    Run it before the write transaction: it may wait for a decision still being written."""
+    Run it before the write transaction: it may wait for a decision still being written. What
+    the events' decisions proposed is returned (learning reads where each offer was shown)."""
     decisions = {e.decision_id for e in events if e.decision_id is not None}
     proposed = await _proposals(session, writer, tenant_id, decisions) if decisions else {}
     loose = {
@@ -129,6 +130,7 @@ async def check(
         elif event.type in FEEDBACK and event.offer_id is not None and offer not in known:
             errors.append(FieldError((*where, "offer_id"), f"no offer {event.offer_id}"))
     raise_if_any(errors)
+    return proposed
 
 
 async def count(
@@ -152,7 +154,6 @@ async def count(
         for cap in offer.caps:
             if cap.event != event.type or (cap.scope == "profile" and not event.profile_id):
                 continue
-            key = counter_key(
-                tenant_id, offer.id, cap, event.profile_id or "", event.occurred_at or now
-            )
-            await count_event(ctx, session, key, cap)
+            at = event.occurred_at or now
+            key = counter_key(tenant_id, offer.id, cap, event.profile_id or "", at)
+            await count_event(ctx, session, key, cap, at)

@@ -60,3 +60,31 @@ class Decision(TenantOwnedMixin, Base):
     profile_id: Mapped[str] = mapped_column(sa.String(200))
     made_at: Mapped[datetime]
     propositions: Mapped[list[Any]] = mapped_column(JSONAny)
+
+
+class DecisionStat(TenantOwnedMixin, Base):
+    """The feedback an offer got in a placement ('' when the event did not say where): what model
+    ranking learns an offer's acceptance rate from."""
+
+    __tablename__ = "decision_stats"
+    __table_args__ = (sa.PrimaryKeyConstraint("tenant_id", "offer_id", "placement_id"),)
+
+    offer_id: Mapped[uuid.UUID] = mapped_column()
+    placement_id: Mapped[str] = mapped_column(sa.String(36))
+    impressions: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    clicks: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    accepts: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+
+
+class CapEvent(TenantOwnedMixin, Base):
+    """One event counted against a rolling cap (without Redis): a rolling window's count is the
+    number of these within it. Kept until they slide out of every window."""
+
+    __tablename__ = "decision_cap_events"
+    __table_args__ = (sa.Index(None, "tenant_id", "offer_id", "cap_key", "subject", "at"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    offer_id: Mapped[uuid.UUID] = mapped_column()
+    cap_key: Mapped[str] = mapped_column(sa.String(120))
+    subject: Mapped[str] = mapped_column(sa.String(200))
+    at: Mapped[datetime]

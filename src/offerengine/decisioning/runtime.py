@@ -5,15 +5,18 @@ response."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import AsyncExitStack
 from datetime import datetime
 from typing import Any
 
+import numpy as np
+
 from offerengine.context import AppContext
-from offerengine.decisioning import core, counting
+from offerengine.decisioning import core, counting, learning
 from offerengine.decisioning.schemas import DecisionRequest
 from offerengine.errors import FieldError, raise_if_any
+from offerengine.experiments.core import Assignment, assign
 from offerengine.rules import core as rules
 from offerengine.shopping.writer import new_decision_id
 from offerengine.snapshots.core import Snapshot
@@ -51,6 +54,48 @@ def _check_request(
     return found
 
 
+# Thompson sampling's draws; decisions need not repeat (the propensity says how likely each was).
+_RNG = np.random.default_rng()
+
+
+def _posterior(
+    estimates: learning.Estimates, activity: core.ActivityDef
+) -> Callable[[core.OfferDef], tuple[float, float]]:
+    model = activity.model
+    assert model is not None
+    placement = activity.placement_key
+    return lambda offer: estimates.posterior(offer.id, placement, model)
+
+
+def _assign(
+    index: core.DecisioningIndex, request: DecisionRequest, now: datetime
+) -> list[Assignment]:
+    """The request's unit in every experiment that ranks decisions. The unit is the experiment's
+    unit attribute (profile_id by default, the profile's id) from the profile's attributes or the
+    context; targeting conditions read the same."""
+    attributes = {
+        **request.context,
+        **request.profile.attributes,
+        "profile_id": request.profile.id,
+    }
+    found = []
+    for experiment in index.experiments:
+        unit = attributes.get(experiment.unit)
+        found.append(assign(experiment, None if unit is None else str(unit), attributes, at=now))
+    return found
+
+
+def _as_assigned(
+    index: core.DecisioningIndex, assignments: list[Assignment], activity: core.ActivityDef
+) -> core.ActivityDef:
+    """The activity as the unit's variants rank it (the first experiment that changes it)."""
+    for a in assignments:
+        changed = index.variants.get((a.experiment.key, a.variant.key, activity.id))
+        if changed is not None:
+            return changed
+    return activity
+
+
 def _score(value: Any) -> float | None:
     return None if value is None else float(value)
 
@@ -67,6 +112,10 @@ async def decide(
     taken: dict[uuid.UUID, str] = {}  # offer → the activity that proposed it
     propositions: list[dict[str, Any]] = []
     explained: dict[str, Any] | None = {} if request.explain else None
+    estimates: learning.Estimates | None = None  # read when an activity ranks by model
+    assignments = _assign(index, request, now) if index.experiments else []
+    if assignments:
+        activities = [_as_assigned(index, assignments, a) for a in activities]
     ctx.metrics.observe_decision(request.dry_run)
     async with AsyncExitStack() as stack:
         counters = counting.for_request(ctx, stack, snapshot.tenant.id, profile_id, now)
@@ -75,7 +124,19 @@ async def decide(
                 fates: list[dict[str, Any]] | None = [] if explained is not None else None
                 items: list[dict[str, Any]] = []
                 closed = activity.off_calendar(now)
-                candidates = () if closed else core.ranked(activity, facts, now, fates)
+                model = activity.model
+                candidates: Iterable[core.Candidate]
+                if closed:
+                    candidates = ()
+                elif model is not None:
+                    if estimates is None:
+                        estimates = await ctx.learned.get(snapshot.tenant.id)
+                    candidates = core.ranked_by_model(
+                        activity, facts, now, fates, _posterior(estimates, activity), _RNG
+                    )
+                else:
+                    candidates = core.ranked(activity, facts, now, fates)
+                passed_over: set[uuid.UUID] = set()  # refused or already picked (model ranking)
                 for candidate in candidates:
                     offer = candidate.offer
                     if len(items) == request.count:
@@ -84,6 +145,7 @@ async def decide(
                         fates.append(_fate(candidate, "ranked lower", "the items were filled"))
                         continue
                     if offer.id in taken and not request.allow_duplicates:
+                        passed_over.add(offer.id)
                         if fates is not None:
                             fates.append(
                                 _fate(
@@ -94,6 +156,7 @@ async def decide(
                     if offer.caps:
                         refused = await counters.admit(offer, request.dry_run)
                         if refused is not None:
+                            passed_over.add(offer.id)
                             cap, count = refused
                             if fates is not None:
                                 fates.append(
@@ -109,15 +172,18 @@ async def decide(
                     taken.setdefault(offer.id, activity.name)
                     if fates is not None:
                         fates.append(_fate(candidate, "chosen", "proposed"))
-                    items.append(
-                        {
-                            "offer_id": offer.key,
-                            "name": offer.name,
-                            "fallback": False,
-                            "score": _score(candidate.score),
-                            "representation": offer.content[activity.placement_id],
-                        }
-                    )
+                    item = {
+                        "offer_id": offer.key,
+                        "name": offer.name,
+                        "fallback": False,
+                        "score": _score(candidate.score),
+                        "representation": offer.content[activity.placement_id],
+                    }
+                    if model is not None:
+                        pool = [c for c in candidates if c.offer.id not in passed_over]
+                        item["propensity"] = core.propensity(model, pool, candidate, _RNG)
+                        passed_over.add(offer.id)
+                    items.append(item)
                 if not items:
                     fallback = activity.fallback
                     items.append(
@@ -149,11 +215,28 @@ async def decide(
         ctx.shop.writer.decided(
             _decision(snapshot.tenant.id, decision_id, profile_id, propositions, now)
         )
+        exposed = [
+            {
+                "experiment_id": a.experiment.id,
+                "unit_id": a.hash_value,
+                "variant": a.variant.key,
+                "bucket": a.bucket,
+            }
+            for a in assignments
+            if a.in_experiment
+        ]
+        if exposed:
+            ctx.shop.writer.expose(snapshot.tenant.id, exposed, now)
     response: dict[str, Any] = {
         "decision_id": str(decision_id),
         "dry_run": request.dry_run,
         "propositions": propositions,
     }
+    if assignments:
+        response["experiments"] = [
+            {"key": a.experiment.key, "variant": a.variant.key, "in_experiment": a.in_experiment}
+            for a in assignments
+        ]
     if explained is not None:
         response["explain"] = {"activities": explained}
     return response
@@ -193,6 +276,7 @@ def _decision(
                 "offer_id": item["offer_id"],
                 "score": item["score"],
                 "fallback": item["fallback"],
+                **({"propensity": item["propensity"]} if "propensity" in item else {}),
             }
             for p in propositions
             for item in p["items"]

@@ -89,19 +89,27 @@ def _one_per_placement(representations: list[Representation]) -> list[Representa
 
 
 class Window(Config):
-    type: Literal["lifetime", "calendar"] = Field(
+    type: Literal["lifetime", "calendar", "rolling"] = Field(
         default="lifetime",
         description="lifetime: never resets; calendar: resets at the start of each day, week "
-        "(Monday) or month in the cap's timezone.",
+        "(Monday) or month in the cap's timezone; rolling: the last `count` hours, days, weeks "
+        "(7 days) or months (30 days), sliding with every event.",
     )
-    unit: Literal["day", "week", "month"] | None = None
+    unit: Literal["hour", "day", "week", "month"] | None = None
+    count: int | None = Field(
+        default=None, ge=1, le=1000, description="Rolling windows: how many units (1 by default)."
+    )
 
     @model_validator(mode="after")
     def _unit(self) -> Self:
         if self.type == "lifetime" and self.unit is not None:
             raise ValueError("a lifetime window has no unit")
-        if self.type == "calendar" and self.unit is None:
-            raise ValueError("a calendar window needs a unit: day, week or month")
+        if self.type != "lifetime" and self.unit is None:
+            raise ValueError(f"a {self.type} window needs a unit: day, week or month")
+        if self.type == "calendar" and self.unit == "hour":
+            raise ValueError("calendar windows are days, weeks or months; use a rolling window")
+        if self.type != "rolling" and self.count is not None:
+            raise ValueError("count is for rolling windows")
         return self
 
 
@@ -179,9 +187,29 @@ class RankingFormulaIn(Named):
     description: Description = None
 
 
+class Prior(Config):
+    """What is believed of an offer's acceptance rate before any feedback: Beta(alpha, beta)."""
+
+    alpha: float = Field(default=1.0, gt=0, le=1e6)
+    beta: float = Field(default=19.0, gt=0, le=1e6)
+
+
 class Ranking(Config):
-    method: Literal["priority", "formula"] = "priority"
+    method: Literal["priority", "formula", "model"] = Field(
+        default="priority",
+        description="priority: the offers' priority; formula: a ranking formula's score; model: "
+        "the learned acceptance rate × value − cost.",
+    )
     formula_id: uuid.UUID | None = None
+    policy: Literal["thompson", "mean"] = Field(
+        default="thompson",
+        description="Model ranking: thompson samples each offer's rate from its posterior "
+        "(explores); mean ranks by the posterior mean (exploits).",
+    )
+    success: Literal["accept", "click"] = Field(
+        default="accept", description="Model ranking: the event that counts as a success."
+    )
+    prior: Prior = Field(default_factory=Prior)
 
     @model_validator(mode="after")
     def _formula(self) -> Self:
@@ -190,6 +218,13 @@ class Ranking(Config):
         if self.method != "formula" and self.formula_id is not None:
             raise ValueError("formula_id is for formula ranking only")
         return self
+
+
+class VariantRanking(Ranking):
+    """An experiment variant's ranking (its config's ``decision_ranking``), for the activity it
+    names by id or name, or for every activity of a request."""
+
+    activity: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
 
 
 class ActivityIn(Named, Calendar):
@@ -269,6 +304,11 @@ class Item(BaseModel):
     fallback: bool
     score: float | None
     representation: dict[str, Any]
+    propensity: float | None = Field(
+        default=None,
+        description="Model ranking: the probability that the policy proposes this item here "
+        "(logged with the decision for offline evaluation).",
+    )
 
 
 class Proposition(BaseModel):
@@ -277,8 +317,19 @@ class Proposition(BaseModel):
     items: list[Item]
 
 
+class ExperimentApplied(BaseModel):
+    key: str
+    variant: str
+    in_experiment: bool
+
+
 class DecisionResponse(BaseModel):
     decision_id: uuid.UUID
     dry_run: bool
     propositions: list[Proposition]
+    experiments: list[ExperimentApplied] | None = Field(
+        default=None,
+        description="The running experiments that rank decisions, and the variant this "
+        "profile got (present when there is one).",
+    )
     explain: dict[str, Any] | None = None

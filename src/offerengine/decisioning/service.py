@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 import zoneinfo
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 from types import MappingProxyType
@@ -21,6 +21,7 @@ from offerengine.decisioning import core
 from offerengine.decisioning import schemas as s
 from offerengine.decisioning.models import DecisioningObject
 from offerengine.errors import Conflict, FieldError, raise_if_any
+from offerengine.experiments.core import ExperimentFacts
 from offerengine.rules import core as rules
 from offerengine.rules.types import NUMBER
 from offerengine.rules.vocabulary import DECISIONING
@@ -342,6 +343,7 @@ def _offer(obj: DecisioningObject) -> core.OfferDef:
                 window=c["window"]["type"],
                 unit=c["window"].get("unit"),
                 timezone=zoneinfo.ZoneInfo(c["timezone"]),
+                count=c["window"].get("count") or 1,
             )
             for c in body.get("capping", ())
         ),
@@ -358,6 +360,18 @@ def _offer(obj: DecisioningObject) -> core.OfferDef:
     )
 
 
+def _model(ranking: Mapping[str, Any]) -> core.Model | None:
+    if ranking.get("method") != "model":
+        return None
+    prior = ranking.get("prior") or {}
+    return core.Model(
+        policy=ranking.get("policy", "thompson"),
+        success=ranking.get("success", "accept"),
+        alpha=float(prior.get("alpha", 1.0)),
+        beta=float(prior.get("beta", 19.0)),
+    )
+
+
 def _members(collection: DecisioningObject, offers: Sequence[DecisioningObject]) -> list[uuid.UUID]:
     body = collection.body
     if body.get("offer_ids") is not None:
@@ -368,9 +382,13 @@ def _members(collection: DecisioningObject, offers: Sequence[DecisioningObject])
 
 
 def compile_index(
-    objects: Iterable[DecisioningObject], settings: Mapping[str, Any]
+    objects: Iterable[DecisioningObject],
+    settings: Mapping[str, Any],
+    experiments: Sequence[ExperimentFacts] = (),
 ) -> core.DecisioningIndex:
-    """The tenant's approved activities, each with its candidates compiled and in priority order."""
+    """The tenant's approved activities, each with its candidates compiled and in the order its
+    ranking gives when known in advance; and, for experiments whose variants rank decisions
+    (``decision_ranking``), each variant's version of the activities it changes."""
     by_kind: dict[str, list[DecisioningObject]] = {spec: [] for spec in SPECS}
     by_id: dict[uuid.UUID, DecisioningObject] = {}
     for obj in objects:
@@ -407,44 +425,105 @@ def compile_index(
         assert collection is not None
         assert fallback is not None
         members = (offers[i] for i in _members(collection, approved_offers) if i in offers)
-        formula = parts.get("ranking formula")
         fallback_content = next(
             r["content"]
             for r in fallback.body["representations"]
             if r["placement_id"] == str(placement_id)
         )
-        candidates = [o for o in members if placement_id in o.content]
-        compiled = None if formula is None else compile_formula(formula.body["expression"])
-        scores = None
-        if compiled is not None and core.static(compiled):
-            ordered, scores = core.score_statically(compiled, candidates)
-        else:
-            ordered = core.priority_order(candidates)
-        activities[act.id] = core.ActivityDef(
+        base = core.ActivityDef(
             id=act.id,
             name=act.name,
             placement_id=placement_id,
             start=_when(body.get("start")),
             end=_when(body.get("end")),
-            candidates=ordered,
+            candidates=core.priority_order(o for o in members if placement_id in o.content),
             fallback=core.Fallback(fallback.id, fallback.name, fallback_content),
-            formula=compiled,
-            formula_name=None if formula is None else formula.name,
-            scores=scores,
         )
+        ranked = _ranked(base, body["ranking"], by_id)
+        assert ranked is not None, "an approved activity's formula is approved"
+        activities[act.id] = ranked
+    variants: dict[tuple[str, str, uuid.UUID], core.ActivityDef] = {}
+    ranking_experiments = []
+    for experiment in experiments:
+        changes = {
+            v.key: rankings(v.config["decision_ranking"])
+            for v in experiment.variants
+            if "decision_ranking" in v.config
+        }
+        if not changes:
+            continue
+        ranking_experiments.append(experiment)
+        for variant, given in changes.items():
+            for ranking in given:
+                for activity in _targets(ranking.get("activity"), activities):
+                    alternative = _ranked(activity, ranking, by_id)
+                    if alternative is not None:
+                        variants[(experiment.key, variant, activity.id)] = alternative
     limit = (settings.get("decisioning") or {}).get("max_activities", core.DEFAULT_MAX_ACTIVITIES)
     return core.DecisioningIndex(
         activities=MappingProxyType(activities),
         idle=MappingProxyType(idle),
         offers=MappingProxyType(offers),
         max_activities=int(limit),
+        experiments=tuple(ranking_experiments),
+        variants=MappingProxyType(variants),
+    )
+
+
+def rankings(config: Any) -> list[dict[str, Any]]:
+    """A variant's ``decision_ranking``: one ranking, or a list of them, each for the activity it
+    names (by id or name) or for every activity."""
+    return [dict(r) for r in (config if isinstance(config, list) else [config])]
+
+
+def _targets(
+    name: str | None, activities: Mapping[uuid.UUID, core.ActivityDef]
+) -> list[core.ActivityDef]:
+    if name is None:
+        return list(activities.values())
+    return [a for a in activities.values() if name in (a.key, a.name)]
+
+
+def _ranked(
+    activity: core.ActivityDef, ranking: Mapping[str, Any], by_id: Mapping[uuid.UUID, Any]
+) -> core.ActivityDef | None:
+    """The activity ranked as ``ranking`` says (its candidates in the order that gives); None
+    when its formula is not an approved ranking formula."""
+    method = ranking.get("method", "priority")
+    candidates = core.priority_order(activity.candidates)
+    if method != "formula":
+        return replace(
+            activity,
+            candidates=candidates,
+            formula=None,
+            formula_name=None,
+            scores=None,
+            model=_model(ranking),
+        )
+    formula = by_id.get(uuid.UUID(str(ranking["formula_id"])))
+    if formula is None or formula.kind != FORMULA.kind or formula.status != "approved":
+        return None
+    compiled = compile_formula(formula.body["expression"])
+    scores = None
+    if core.static(compiled):
+        candidates, scores = core.score_statically(compiled, candidates)
+    return replace(
+        activity,
+        candidates=candidates,
+        formula=compiled,
+        formula_name=formula.name,
+        scores=scores,
+        model=None,
     )
 
 
 async def load_index(
-    session: AsyncSession, tenant_id: uuid.UUID, settings: Mapping[str, Any]
+    session: AsyncSession,
+    tenant_id: uuid.UUID,
+    settings: Mapping[str, Any],
+    experiments: Sequence[ExperimentFacts] = (),
 ) -> core.DecisioningIndex:
     rows = await session.scalars(
         sa.select(DecisioningObject).where(DecisioningObject.tenant_id == tenant_id)
     )
-    return compile_index(rows, settings)
+    return compile_index(rows, settings, experiments)

@@ -9,7 +9,7 @@ from fastapi import Request, Response, status
 
 from offerengine.context import AppContext
 from offerengine.db.base import utcnow
-from offerengine.decisioning import feedback
+from offerengine.decisioning import feedback, learning
 from offerengine.deps import recording
 from offerengine.errors import FieldError, MalformedInput
 from offerengine.events import service
@@ -63,11 +63,19 @@ async def record_events(request: Request, snapshot: RuntimeSnapshot) -> Response
     ctx = cast(AppContext, request.app.state.context)
     now = utcnow()
     tenant_id = snapshot.tenant.id
+    proposed: feedback.Proposals = {}
     if any(e.decision_id or e.type in feedback.FEEDBACK for e in events):
         async with ctx.session_factory() as session:
-            await feedback.check(session, ctx.shop.writer, tenant_id, events)
+            proposed = await feedback.check(session, ctx.shop.writer, tenant_id, events)
     async with recording(ctx) as session:
         fresh = await service.record(session, tenant_id=tenant_id, events=events, now=now)
+        await learning.count(
+            session,
+            tenant_id=tenant_id,
+            index=snapshot.decisioning,
+            events=fresh,
+            proposed=proposed,
+        )
         if ctx.redis is None:  # counted with the events, in their transaction
             await feedback.count(
                 ctx, session, tenant_id=tenant_id, index=snapshot.decisioning, events=fresh, now=now

@@ -8,11 +8,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
+from pydantic import TypeAdapter, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from offerengine.auth.core import Actor
 from offerengine.db import unique, upsert
 from offerengine.db.base import utcnow
+from offerengine.decisioning.schemas import VariantRanking
 from offerengine.errors import Conflict, FieldError, Invalid, Loc, raise_if_any
 from offerengine.events.models import Event
 from offerengine.experiments import core, stats
@@ -40,6 +42,11 @@ def dump(experiment: Experiment) -> dict[str, Any]:
     return ExperimentRead.of(experiment).model_dump(mode="json")
 
 
+# What a variant's decision_ranking may say: a ranking, or a list of them.
+_RANKING: TypeAdapter[Any] = TypeAdapter(VariantRanking)
+_RANKINGS: TypeAdapter[Any] = TypeAdapter(list[VariantRanking])
+
+
 def check(data: ExperimentIn, loc: Loc = ("body",)) -> list[FieldError]:
     """What the schema cannot see: unique variant keys, a readable condition, a sane window."""
     errors: list[FieldError] = []
@@ -47,6 +54,16 @@ def check(data: ExperimentIn, loc: Loc = ("body",)) -> list[FieldError]:
     for i, key in enumerate(keys):
         if key in keys[:i]:
             errors.append(FieldError((*loc, "variants", i, "key"), f"variant {key!r} is repeated"))
+    for i, variant in enumerate(data.variants):
+        if "decision_ranking" in variant.config:
+            where = (*loc, "variants", i, "config", "decision_ranking")
+            given = variant.config["decision_ranking"]
+            try:
+                (_RANKINGS if isinstance(given, list) else _RANKING).validate_python(given)
+            except ValidationError as exc:
+                errors += [
+                    FieldError((*where, *e["loc"]), e["msg"], e["type"]) for e in exc.errors()
+                ]
     if sum(v.weight for v in data.variants) <= 0:
         errors.append(FieldError((*loc, "variants"), "at least one weight must be above zero"))
     if data.targeting is not None:
