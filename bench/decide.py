@@ -8,7 +8,12 @@ tags each), 50 placements, 100 activities (half ranked by priority, half by a fo
 (a) in-process p50/p99 of a decision for 1, 3 and 30 activities — dry runs (the funnel alone) and
 recorded decisions (caps counted and decision events written, one SQLite transaction each);
 (b) HTTP throughput of POST /v1/decisions for 3 activities as a ratio to POST /bench/empty of the
-same server in the same run, with 1 and 2 workers.
+same server in the same run, with 1 and 2 workers; (c) batch decisioning (`decide-batch`) of
+--profiles generated profiles for 3 activities: profiles per second ranked and allocated (the
+counters read included), in-process and, with --dask, on a local Dask cluster of 2 workers; and
+the time taken to count and record them.
+
+    .venv/bin/python bench/decide.py --parts batch --profiles 200000
 """
 
 from __future__ import annotations
@@ -25,12 +30,13 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import sqlalchemy as sa
 from _http import Target, compare, demo_database, machine, server
 
 from offerengine.context import open_context
 from offerengine.db.base import utcnow
-from offerengine.decisioning import runtime
+from offerengine.decisioning import batch, runtime
 from offerengine.decisioning import schemas as s
 from offerengine.decisioning.models import DecisioningObject
 from offerengine.observability.metrics import Metrics
@@ -229,6 +235,65 @@ async def in_process(
         await ctx.close()
 
 
+def _profiles(n: int, rng: random.Random) -> pa.Table:
+    return pa.table(
+        {
+            "profile_id": [f"b{i}" for i in range(n)],
+            "tier": [rng.choice(TIERS) for _ in range(n)],
+            "age": [rng.randint(18, 80) for _ in range(n)],
+            "trips_per_year": [rng.randint(0, 12) for _ in range(n)],
+            "context.days_to_departure": [rng.randint(0, 90) for _ in range(n)],
+            "context.channel": [rng.choice(["web", "mobile"]) for _ in range(n)],
+            "context.origin": [rng.choice(["JFK", "BOS", "LHR", "ORD"]) for _ in range(n)],
+        }
+    )
+
+
+async def batches(
+    env: dict[str, str],
+    activities: list[str],
+    tenant_id: uuid.UUID,
+    n: int,
+    rounds: int,
+    scheduler: str | None,
+) -> None:
+    ctx = await open_context(_settings(env), Metrics())
+    table = _profiles(n, random.Random(3))
+    chosen = activities[:3]  # one ranked by priority, one by formula, one by priority
+    where = f"Dask {scheduler}" if scheduler else "in-process"
+    try:
+        with tempfile.TemporaryDirectory() as folder:
+            for dry_run in (True, False):
+                rates, records = [], []
+                for i in range(rounds if dry_run else 1):
+                    counters = batch.SqlBatchCounters(
+                        ctx.session_factory, tenant_id, utcnow(), is_sqlite=ctx.is_sqlite
+                    )
+                    outcome = await batch.decide_batch(
+                        ctx.session_factory,
+                        counters,
+                        tenant_id=tenant_id,
+                        settings={},
+                        activities=chosen,
+                        table=table,
+                        out=Path(folder) / f"out{i}.parquet",
+                        now=utcnow(),
+                        dry_run=dry_run,
+                        scheduler=scheduler,
+                    )
+                    rates.append(outcome.profiles_per_second)
+                    records.append(outcome.record_seconds)
+                kind = "dry run " if dry_run else "recorded"
+                print(
+                    f"  batch {where}, {n:,} profiles x 3 activities, {kind}: "
+                    f"{statistics.median(rates):,.0f} profiles/s ranked and allocated "
+                    f"(median of {len(rates)}); then {statistics.median(records):.1f} s "
+                    f"{'writing the file' if dry_run else 'counting, recording, writing'}"
+                )
+    finally:
+        await ctx.close()
+
+
 def warm_up(url: str, key: dict[str, str], body: bytes, workers: int) -> None:
     """Every worker compiles the tenant's snapshot on its first decision: not part of the run."""
     for _ in range(8 * workers):
@@ -248,7 +313,11 @@ def main() -> None:
     parser.add_argument(
         "--redis", default=None, help="keep cap counters in this Redis (redis://127.0.0.1:6379/0)"
     )
+    parser.add_argument("--parts", default="in-process,http,batch")
+    parser.add_argument("--profiles", type=int, default=200_000, help="batch size")
+    parser.add_argument("--dask", action="store_true", help="also rank the batch on Dask")
     args = parser.parse_args()
+    parts = set(args.parts.split(","))
     print(f"machine: {machine()}")
     print(f"cap counters: {'Redis ' + args.redis if args.redis else 'SQLite'}")
     with tempfile.TemporaryDirectory() as folder:
@@ -257,10 +326,29 @@ def main() -> None:
             env["OFFERENGINE_REDIS_URL"] = args.redis
             env["OFFERENGINE_REDIS_PREFIX"] = f"oe-bench-{uuid.uuid4().hex[:8]}"
         activities, tenant_id = asyncio.run(prepare(env))
-        asyncio.run(in_process(env, activities, tenant_id, args.iterations))
+        if "in-process" in parts:
+            asyncio.run(in_process(env, activities, tenant_id, args.iterations))
+        if "batch" in parts:
+            asyncio.run(batches(env, activities, tenant_id, args.profiles, args.rounds, None))
+            if args.dask:
+                from distributed import LocalCluster
+
+                with LocalCluster(
+                    n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+                ) as cluster:
+                    asyncio.run(
+                        batches(
+                            env,
+                            activities,
+                            tenant_id,
+                            args.profiles,
+                            args.rounds,
+                            cluster.scheduler_address,
+                        )
+                    )
         key = {"Authorization": f"Bearer {env['DEMO_OE_RUNTIME_KEY']}"}
         rng = random.Random(5)
-        for dry_run in (True, False):
+        for dry_run in (True, False) if "http" in parts else ():
             bodies = [
                 json.dumps({**b, "dry_run": dry_run}).encode()
                 for b in requests(activities, rng, 3, 200)

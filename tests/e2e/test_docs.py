@@ -1,7 +1,8 @@
 """The README and docs/ examples, run as written against a live server with the demo loaded.
 
 A fenced ``bash`` block preceded by ``<!-- runs-in-test -->`` is run with ``bash -euo pipefail`` in a
-folder holding ``var/demo-keys.env``, with ``http://127.0.0.1:8000`` pointed at the test server.
+folder holding ``var/demo-keys.env``, with ``http://127.0.0.1:8000`` pointed at the test server and
+the ``offerengine`` command on the path, set to its database.
 """
 
 from __future__ import annotations
@@ -76,6 +77,8 @@ EXPECTED = {
         '{"accepted":1,"duplicates":0}',
         '{"accepted":0,"duplicates":1}',
         "dry_run: True - Extra bag 23 kg",
+        "1,000 profiles → 3,000 items",
+        "Home page hero: Lounge membership",
     ],
     "docs/operations.md": [
         '{"status":"ok"}',
@@ -119,9 +122,16 @@ def test_every_documented_example_is_marked_to_run() -> None:
 def test_the_documented_example_runs_as_written(name: str, demo_server: tuple[str, Path]) -> None:
     base, folder = demo_server
     script = "\n".join(blocks(ROOT / name)).replace("http://127.0.0.1:8000", base)
+    env = {  # the command line, as after `make run` with the virtual environment active
+        **os.environ,
+        "OFFERENGINE_DATABASE_URL": f"sqlite:///{folder / 'docs.db'}",
+        "OFFERENGINE_VAR_DIR": str(folder / "var"),
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+    }
     result = subprocess.run(
         ["bash", "-euo", "pipefail", "-c", script],
         cwd=folder,
+        env=env,
         capture_output=True,
         text=True,
         timeout=60,
