@@ -4,7 +4,7 @@ eligibility, calendar, capping, de-duplication, fallback, formula ranking, expla
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -383,7 +383,8 @@ def test_a_rolling_window_slides(
         setup.offers["Bags"],
         capping=[{"scope": "profile", "limit": 2, "window": {"type": "rolling", "unit": "hour"}}],
     )
-    t0 = datetime(2026, 11, 22, 23, 30, tzinfo=UTC)
+    # 23:30 tomorrow, so that the hour crosses midnight, and after "Old promo" ended (yesterday).
+    t0 = datetime.combine(datetime.now(UTC).date() + timedelta(days=1), time(23, 30), UTC)
     silver = {"id": "s1", "attributes": {"tier": "SILVER"}}
 
     def first_at(minutes: int) -> str:
