@@ -23,7 +23,7 @@ from offerengine.errors import NotFound
 from offerengine.http.body import documented, read_json
 from offerengine.http.routing import IfMatch, expected_version, router, set_etag
 from offerengine.pagination import Page
-from offerengine.snapshots.deps import RuntimeSnapshot
+from offerengine.snapshots.deps import BEARER, snapshot_of
 from offerengine.tenants.deps import PathTenant
 from offerengine.versioning.router import add_version_routes
 
@@ -166,13 +166,14 @@ for _spec in service.SPECS.values():
     "/v1/decisions",
     operation_id="decide",
     response_model=DecisionResponse,
-    openapi_extra=documented(DecisionRequest),
+    openapi_extra={**documented(DecisionRequest), **BEARER},
 )
-async def decide(request: Request, snapshot: RuntimeSnapshot) -> Response:
+async def decide(request: Request) -> Response:
     """The next best offer for each activity's placement: candidates of its collection → calendar
     → eligibility → capping (exact) → ranking → de-duplication across the activities → `count`
     items or the fallback. `explain: true` says what became of every candidate; `dry_run: true`
     counts and records nothing."""
+    snapshot = await snapshot_of(request)
     body = await read_json(request, DecisionRequest)
     ctx = cast(AppContext, request.app.state.context)
     decided = await deciding.decide(ctx, snapshot, body, utcnow())
