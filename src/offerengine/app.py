@@ -15,6 +15,8 @@ from offerengine.auth.router import api as api_keys_router
 from offerengine.bundles.router import api as bundles_router
 from offerengine.catalog.router import api as catalog_router
 from offerengine.catalog.router import runtime as catalog_runtime_router
+from offerengine.commerce.router import api as commerce_router
+from offerengine.commerce.router import runtime as commerce_runtime_router
 from offerengine.context import open_context
 from offerengine.decisioning.router import api as decisioning_router
 from offerengine.decisioning.router import runtime as decisioning_runtime_router
@@ -67,6 +69,10 @@ TAGS = [
     {"name": "flights and inventory", "description": "Flights, schedules, inventory rules."},
     {"name": "bundles", "description": "Bundle templates, and previews of their offers."},
     {"name": "shopping", "description": "Offer rules and fare settings (taxes, rates)."},
+    {
+        "name": "quotes and commissions",
+        "description": "Commission rates, fee and tax rules, coupons; quote analytics.",
+    },
     {"name": "orders", "description": "Orders from offers: hold, confirm, cancel (runtime key)."},
     {"name": "audit", "description": "Who changed what, when."},
     {"name": "run time", "description": "Hot-path endpoints, served from the compiled snapshot."},
@@ -125,6 +131,7 @@ def create_app(settings: Settings) -> FastAPI:
         events_runtime_router,
         decisioning_runtime_router,
         shopping_runtime_router,
+        commerce_runtime_router,
         inventory_runtime_router,
         orders_router,
         tenants_router,
@@ -139,6 +146,7 @@ def create_app(settings: Settings) -> FastAPI:
         inventory_router,
         bundles_router,
         shopping_router,
+        commerce_router,
         audit_router,
     ]
     if settings.bench_endpoints:

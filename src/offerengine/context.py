@@ -9,6 +9,7 @@ from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from offerengine.auth.service import KeyCache
+from offerengine.commerce.cache import QuoteCache
 from offerengine.db.engine import create_engine
 from offerengine.decisioning.learning import StatsCache
 from offerengine.observability.metrics import Metrics
@@ -37,6 +38,7 @@ class AppContext:
     sweeper: OrderSweeper
     notifier: Notifier
     learned: StatsCache
+    quotes: QuoteCache
 
     @property
     def is_sqlite(self) -> bool:
@@ -113,6 +115,7 @@ async def open_context(settings: Settings, metrics: Metrics) -> AppContext:
         sweeper,
         Notifier(),
         StatsCache(session_factory, settings.conversion_refresh_seconds),
+        QuoteCache(),
     )
     await feed.start()
     sweeper.start()

@@ -134,6 +134,18 @@ class ShoppingSettings(BaseSettings):
     )
 
 
+class QuoteSettings(BaseSettings):
+    model_config = _CONFIG
+
+    quote_validity_seconds: int = Field(
+        default=900,
+        ge=60,
+        le=86_400,
+        description="How long a quote is valid (an identical request gets it back meanwhile); a "
+        "tenant's settings.quotes.validity_seconds overrides it.",
+    )
+
+
 class LoggingSettings(BaseSettings):
     model_config = _CONFIG
 
@@ -159,6 +171,7 @@ class Settings(
     HttpSettings,
     SnapshotSettings,
     ShoppingSettings,
+    QuoteSettings,
     LoggingSettings,
 ):
     """All settings of a deployment."""

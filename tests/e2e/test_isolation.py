@@ -79,6 +79,7 @@ def _tenant_a(client: TestClient) -> dict[str, str]:
     offer_rules = owner.put("/v1/admin/tenants/AAA/offer-rules", json={"max_offers": 3}).json()
     fare_settings = owner.put("/v1/admin/tenants/AAA/fare-settings", json={}).json()
     decisioning = _decisioning(owner)
+    commerce = _commerce(owner, Api(client, create_key(client, "AAA", "runtime")))
     offer = search(owner)["offers"][0]
     order = owner.post(
         "/v1/orders",
@@ -106,9 +107,38 @@ def _tenant_a(client: TestClient) -> dict[str, str]:
         "offer_id": offer["offer_id"],
         "orders": order["id"],
         **decisioning,
+        **commerce,
     }
 
 
+def _commerce(owner: Api, runtime: Api) -> dict[str, str]:
+    base = "/v1/admin/tenants/AAA"
+    rate = owner.post(
+        f"{base}/commission-rates", json={"commission_type": "PERCENTAGE", "rate": "10"}
+    )
+    fee = owner.post(
+        f"{base}/fee-rules",
+        json={"name": "A only", "type": "DELIVERY_FEE", "configuration": {"base_fee": "5.00"}},
+    )
+    coupon = owner.post(f"{base}/coupons", json={"code": "AONLY", "type": "FREE_DELIVERY"})
+    quote = runtime.post(
+        "/v1/quote",
+        json={
+            "items": [{"product_id": "p", "quantity": 1, "unit_price": "10.00"}],
+            "delivery_address": {"city": "Boston", "country": "US"},
+        },
+    )
+    for response in (rate, fee, coupon, quote):
+        assert response.status_code in (200, 201), response.text
+    return {
+        "commission-rates": rate.json()["id"],
+        "fee-rules": fee.json()["id"],
+        "coupons": coupon.json()["id"],
+        "quotes": quote.json()["data"]["quote_id"],
+    }
+
+
+COMMERCE = ("commission-rates", "fee-rules", "coupons")
 DECISIONING = (
     "placements",
     "offers",
@@ -194,6 +224,8 @@ def _state(client: TestClient, a: dict[str, str]) -> Any:
         Api(admin.client, a["runtime"]).get(f"/v1/orders/{a['orders']}").json()["status"],
         Api(admin.client, a["runtime"]).get(f"/v1/offers/{a['offer_id']}").status_code,
         [admin.get(f"/v1/admin/decisioning/{kind}/{a[kind]}").json() for kind in DECISIONING],
+        [admin.get(f"/v1/admin/{kind}/{a[kind]}").json() for kind in COMMERCE],
+        Api(admin.client, a["runtime"]).get(f"/v1/quotes/{a['quotes']}").json()["data"]["status"],
     )
 
 
@@ -217,6 +249,7 @@ def test_no_key_of_another_tenant_can_see_or_touch_a_tenants_objects_on_any_rout
         "offer-rules": str(uuid.uuid4()),
         "fare-settings": str(uuid.uuid4()),
         **{kind: str(uuid.uuid4()) for kind in DECISIONING},
+        **{kind: str(uuid.uuid4()) for kind in (*COMMERCE, "quotes")},
         "offer_id": uuid.uuid4().hex,
         "orders": str(uuid.uuid4()),
     }

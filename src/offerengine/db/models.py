@@ -5,6 +5,14 @@ from __future__ import annotations
 from offerengine.auth.models import ApiKey
 from offerengine.bundles.models import BundleTemplate
 from offerengine.catalog.models import Product
+from offerengine.commerce.models import (
+    CommissionRate,
+    Coupon,
+    CouponUsage,
+    FeeRule,
+    QuoteLine,
+    StoredQuote,
+)
 from offerengine.db.base import Base
 from offerengine.decisioning.models import CapCounter, Decision, DecisioningObject
 from offerengine.events.models import Event
@@ -27,12 +35,16 @@ __all__ = [
     "AuditEntry",
     "BundleTemplate",
     "CapCounter",
+    "CommissionRate",
+    "Coupon",
+    "CouponUsage",
     "Decision",
     "DecisioningObject",
     "Event",
     "Experiment",
     "Exposure",
     "FeatureFlag",
+    "FeeRule",
     "Flight",
     "InventoryBucket",
     "InventoryRule",
@@ -41,7 +53,9 @@ __all__ = [
     "Order",
     "PricingRule",
     "Product",
+    "QuoteLine",
     "StoredOffer",
+    "StoredQuote",
     "SystemState",
     "Tenant",
     "TenantDocument",

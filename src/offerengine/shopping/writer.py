@@ -6,8 +6,8 @@ local buffer that one background task writes in a single transaction every ``flu
 worker asked for an offer it cannot find yet waits for it (offer ids begin with their creation
 time in milliseconds, so it knows the offer is recent). Offers are quotes that expire in minutes:
 a worker killed before a flush loses the offers of its last few milliseconds, never an order.
-Decisions are recorded the same way (their ids, too, begin with their time); what
-must be exact — cap counters — is written in the decision's own transaction, never here.
+Decisions and quotes are recorded the same way (their ids, too, begin with their time); what
+must be exact — cap counters, coupon usage — is written in its own transaction, never here.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from offerengine.commerce.models import QuoteLine, StoredQuote
 from offerengine.db import upsert
 from offerengine.decisioning.models import Decision
 from offerengine.experiments.models import Exposure
@@ -51,12 +52,15 @@ def new_search_id() -> str:
     return f"{_random.getrandbits(128):032x}"
 
 
-def new_decision_id() -> uuid.UUID:
+def new_time_uuid() -> uuid.UUID:
     """A UUID (version 7 layout) that begins with its creation time in milliseconds."""
     value = (int(time.time() * 1000) << 80) | _random.getrandbits(80)
     value = (value & ~(0xF << 76)) | (0x7 << 76)  # version 7
     value = (value & ~(0x3 << 62)) | (0x2 << 62)  # RFC 4122 variant
     return uuid.UUID(int=value)
+
+
+new_decision_id = new_time_uuid
 
 
 def decision_age_seconds(decision_id: uuid.UUID) -> float:
@@ -85,6 +89,7 @@ class OfferWriter:
         self._counts: Counter[tuple[uuid.UUID, str, str]] = Counter()
         self._exposures: dict[tuple[uuid.UUID, str], dict[str, Any]] = {}
         self._decisions: dict[uuid.UUID, dict[str, Any]] = {}
+        self._quotes: dict[uuid.UUID, tuple[dict[str, Any], list[dict[str, Any]]]] = {}
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -133,6 +138,17 @@ class OfferWriter:
     def pending_decision(self, decision_id: uuid.UUID) -> dict[str, Any] | None:
         return self._decisions.get(decision_id)
 
+    def quoted(self, quote: dict[str, Any], lines: list[dict[str, Any]]) -> None:
+        """A quote row and its lines to insert with the next flush."""
+        self._quotes[quote["id"]] = (quote, lines)
+        while len(self._quotes) > MAX_PENDING:
+            self._quotes.pop(next(iter(self._quotes)))
+        self._wake.set()
+
+    def pending_quote(self, quote_id: uuid.UUID) -> dict[str, Any] | None:
+        found = self._quotes.get(quote_id)
+        return None if found is None else found[0]
+
     def pending(self, offer_id: str) -> StoredOffer | None:
         row = self._pending.get(offer_id)
         return None if row is None else StoredOffer(**row)
@@ -142,20 +158,24 @@ class OfferWriter:
         next time. A batch the database refuses (a tenant or experiment deleted meanwhile) is
         written tenant by tenant, and what is still refused is dropped and logged, so that one
         bad row never holds back the others."""
-        if not (self._pending or self._counts or self._exposures or self._decisions):
+        if not (
+            self._pending or self._counts or self._exposures or self._decisions or self._quotes
+        ):
             return 0
         rows = list(self._pending.values())
         counts = dict(self._counts)
         exposures = dict(self._exposures)
         decisions = list(self._decisions.values())
+        quotes = list(self._quotes.values())
         try:
-            await self._write(rows, counts, exposures, decisions)
+            await self._write(rows, counts, exposures, decisions, quotes)
         except IntegrityError:
             for tenant_id in (
                 {r["tenant_id"] for r in rows}
                 | {k[0] for k in counts}
                 | {e["tenant_id"] for e in exposures.values()}
                 | {d["tenant_id"] for d in decisions}
+                | {q["tenant_id"] for q, _ in quotes}
             ):
                 try:
                     await self._write(
@@ -163,6 +183,7 @@ class OfferWriter:
                         {k: n for k, n in counts.items() if k[0] == tenant_id},
                         {k: e for k, e in exposures.items() if e["tenant_id"] == tenant_id},
                         [d for d in decisions if d["tenant_id"] == tenant_id],
+                        [q for q in quotes if q[0]["tenant_id"] == tenant_id],
                     )
                 except IntegrityError as exc:
                     log.warning("offers_dropped", tenant_id=str(tenant_id), error=str(exc.orig))
@@ -170,6 +191,8 @@ class OfferWriter:
             self._exposures.pop(key, None)
         for decision in decisions:
             self._decisions.pop(decision["id"], None)
+        for quote, _ in quotes:
+            self._quotes.pop(quote["id"], None)
         for row in rows:
             self._pending.pop(row["id"], None)
         self._counts.subtract(counts)
@@ -182,6 +205,7 @@ class OfferWriter:
         counts: dict[tuple[uuid.UUID, str, str], int],
         exposures: dict[tuple[uuid.UUID, str], dict[str, Any]],
         decisions: list[dict[str, Any]],
+        quotes: list[tuple[dict[str, Any], list[dict[str, Any]]]],
     ) -> None:
         async with self._session_factory() as session:
             if self._is_sqlite:
@@ -192,6 +216,13 @@ class OfferWriter:
                 await connection.execute(sa.insert(cast(sa.Table, StoredOffer.__table__)), rows)
             if decisions:
                 await connection.execute(sa.insert(cast(sa.Table, Decision.__table__)), decisions)
+            if quotes:
+                await connection.execute(
+                    sa.insert(cast(sa.Table, StoredQuote.__table__)), [q for q, _ in quotes]
+                )
+                lines = [line for _, some in quotes for line in some]
+                if lines:
+                    await connection.execute(sa.insert(cast(sa.Table, QuoteLine.__table__)), lines)
             for (tenant_id, offer_type, segment), shown in sorted(counts.items()):
                 await count(session, tenant_id, offer_type, segment, shown=shown)
             if exposures:

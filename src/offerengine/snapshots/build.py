@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from offerengine import money
 from offerengine.catalog import core as catalog
 from offerengine.catalog.models import Product
+from offerengine.commerce import service as commerce
 from offerengine.decisioning import service as decisioning
 from offerengine.experiments import service as experiments
 from offerengine.flags import service as flags
@@ -63,6 +64,7 @@ async def build(session: AsyncSession, tenant_id: uuid.UUID) -> Snapshot | None:
         decisioning=await decisioning.load_index(
             session, tenant_id, tenant.settings, list(experiment_index.by_key.values())
         ),
+        commerce=await commerce.load_index(session, tenant_id, tenant.settings),
     )
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from offerengine.catalog import core as catalog
+from offerengine.commerce import core as commerce
 from offerengine.decisioning import core as decisioning
 from offerengine.experiments import core as experiments
 from offerengine.flags import core as flags
@@ -51,3 +52,4 @@ class Snapshot:
     experiments: experiments.ExperimentIndex
     shopping: shopping.ShoppingConfig
     decisioning: decisioning.DecisioningIndex = field(default_factory=decisioning.DecisioningIndex)
+    commerce: commerce.CommerceIndex = field(default_factory=commerce.CommerceIndex)

@@ -1,0 +1,64 @@
+"""The quote core: plain functions over plain data (no database, no web framework).
+
+``quote(index, basket, at=…)`` prices a basket with the commission rates, fee and tax rules and
+coupons of a :class:`CommerceIndex`, as they were in force at ``at``, and explains every amount.
+"""
+
+from offerengine.commerce.core._compile import configuration, coupon, fee_state, rate_state
+from offerengine.commerce.core._coupons import allocate
+from offerengine.commerce.core._effective import CommerceIndex, InForce, Timeline
+from offerengine.commerce.core._fees import distance_km
+from offerengine.commerce.core._model import (
+    COMPONENTS,
+    FEE_TYPES,
+    Address,
+    Applied,
+    Basket,
+    CommissionPart,
+    Component,
+    Coupon,
+    CouponOutcome,
+    FeeRuleState,
+    FeeType,
+    Item,
+    Line,
+    Quote,
+    QuoteSettings,
+    RateState,
+    Step,
+    Usage,
+    key,
+)
+from offerengine.commerce.core._quote import quote
+
+__all__ = [
+    "COMPONENTS",
+    "FEE_TYPES",
+    "Address",
+    "Applied",
+    "Basket",
+    "CommerceIndex",
+    "CommissionPart",
+    "Component",
+    "Coupon",
+    "CouponOutcome",
+    "FeeRuleState",
+    "FeeType",
+    "InForce",
+    "Item",
+    "Line",
+    "Quote",
+    "QuoteSettings",
+    "RateState",
+    "Step",
+    "Timeline",
+    "Usage",
+    "allocate",
+    "configuration",
+    "coupon",
+    "distance_km",
+    "fee_state",
+    "key",
+    "quote",
+    "rate_state",
+]

@@ -1,0 +1,88 @@
+"""Fees and taxes: which rule applies where, distance bands, and the great-circle distance.
+
+Region matching for fee rules: a rule for the delivery city, else one for its country, else one
+without a region. Tax rules prefer the item's category first (a category rule anywhere in the
+country beats a general rule of the city), then the region in the same order. Among rules that
+match equally, the highest ``priority``, then the newest version.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+
+from offerengine.commerce.core._effective import InForce
+from offerengine.commerce.core._model import Address, FeeRuleState, FeeType
+
+EARTH_RADIUS_KM = 6371.0088  # the mean radius (IUGG)
+
+
+def _first(
+    listed: tuple[FeeRuleState, ...] | None, flags: Mapping[str, Any]
+) -> FeeRuleState | None:
+    if not listed:
+        return None
+    return next((f for f in listed if f.flag is None or flags.get(f.flag)), None)
+
+
+def best_fee(
+    index: InForce,
+    *,
+    currency: str,
+    type: FeeType,
+    city: str | None,
+    country: str | None,
+    flags: Mapping[str, Any],
+) -> FeeRuleState | None:
+    for region in (city, country, None):
+        found = _first(index.fees.get((currency, type, region)), flags)
+        if found is not None:
+            return found
+    return None
+
+
+def best_tax(
+    index: InForce,
+    *,
+    currency: str,
+    city: str | None,
+    country: str | None,
+    category: str | None,
+    flags: Mapping[str, Any],
+) -> FeeRuleState | None:
+    for cat in (category, None) if category is not None else (None,):
+        for region in (city, country, None):
+            found = _first(index.taxes.get((currency, region, cat)), flags)
+            if found is not None:
+                return found
+    return None
+
+
+def distance_km(a: Address, b: Address) -> Decimal | None:
+    """The haversine distance between two addresses with coordinates, to the metre."""
+    if a.latitude is None or a.longitude is None or b.latitude is None or b.longitude is None:
+        return None
+    lat1, lon1, lat2, lon2 = (
+        math.radians(v) for v in (a.latitude, a.longitude, b.latitude, b.longitude)
+    )
+    h = (
+        math.sin((lat2 - lat1) / 2) ** 2
+        + math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2
+    )
+    km = 2 * EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(h)))
+    return Decimal(f"{km:.3f}")
+
+
+def band(config: Mapping[str, Any], km: Decimal) -> tuple[Decimal, str] | None:
+    """The fee of the first band that ``km`` is within, and how it was found; None beyond the
+    last band (when the last band has a bound)."""
+    lower = Decimal(0)
+    for found in config["bands"]:
+        up_to = found["up_to_km"]
+        if up_to is None or km <= up_to:
+            where = f"over {lower} km" if up_to is None else f"{lower}–{up_to} km"
+            return found["fee"], f"{km} km, in the band {where}"
+        lower = up_to
+    return None

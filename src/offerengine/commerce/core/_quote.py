@@ -1,0 +1,356 @@
+"""A basket's quote: every amount a step with its rule, running totals that add up to the cent.
+
+The order (docs/quotes.md):
+
+1. ``item_total``: each item's ``unit_price × quantity``.
+2. ``coupon``: each coupon that applies, in the order given (see ``_coupons``).
+3. ``tax``: each item's net value (after coupons) at the rate of its tax rule, rounded per item
+   line; one step per tax rule.
+4. ``delivery_fee`` (base by region, plus ``per_kg`` over ``included_kg`` of the basket's
+   weight) → ``distance_fee`` (the band of the pickup→delivery distance) → ``express_fee`` (the
+   delivery fee so far × ``multiplier`` + ``base_fee`` + ``distance_factor`` × km, capped by
+   ``max_fee`` and never below the standard fee; the step is the difference) →
+   ``free_delivery`` (a FREE_DELIVERY coupon, or a FREE_DELIVERY rule's threshold or coupon,
+   waives the standard fee, and the express part too if the rule says ``include_express``).
+5. ``small_basket_fee``: when the subtotal (items after coupons) is under the threshold.
+6. ``fee_tax``: the fees, at the general tax rule's rate, when that rule has ``tax_fees``.
+
+The total is the sum of the steps. Commission is the marketplace's take from the seller, not part
+of the customer's total: per item and component (see ``_commission``), on the item's value before
+coupons (``commission_base: "gross"``, the default) or after them (``"net"``).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from datetime import datetime
+from decimal import Decimal
+from numbers import Number
+from typing import Any
+
+from offerengine import money
+from offerengine.commerce.core import _commission, _coupons, _fees
+from offerengine.commerce.core._effective import CommerceIndex
+from offerengine.commerce.core._model import (
+    COMPONENTS,
+    HUNDRED,
+    ZERO,
+    Applied,
+    Basket,
+    CommissionPart,
+    FeeRuleState,
+    Line,
+    Quote,
+    RateState,
+    Step,
+    Usage,
+    key,
+)
+from offerengine.errors import Invalid
+
+
+class _Steps:
+    def __init__(self) -> None:
+        self.steps: list[Step] = []
+        self.running = ZERO
+        self.applied: dict[tuple[uuid.UUID, int], Applied] = {}
+
+    def add(
+        self, step: str, description: str, amount: Decimal, rule: FeeRuleState | None = None
+    ) -> None:
+        self.running += amount
+        self.steps.append(
+            Step(
+                step,
+                description,
+                amount,
+                self.running,
+                None if rule is None else rule.id,
+                None if rule is None else rule.version,
+            )
+        )
+        if rule is not None:
+            self.used(rule)
+
+    def used(self, rule: FeeRuleState | RateState) -> None:
+        kind = rule.type if isinstance(rule, FeeRuleState) else f"COMMISSION_{rule.commission_type}"
+        self.applied.setdefault(
+            (rule.id, rule.version), Applied(rule.id, rule.name, kind, rule.version)
+        )
+
+
+def _named(rule: FeeRuleState) -> str:
+    return f"{rule.name!r} v{rule.version}"
+
+
+def quote(
+    index: CommerceIndex,
+    basket: Basket,
+    *,
+    at: datetime,
+    flags: Mapping[str, Any] | None = None,
+    usage: Mapping[uuid.UUID, Usage] | None = None,
+) -> Quote:
+    """Price ``basket`` at ``at`` with the rules then in force (see the module docstring).
+
+    ``flags`` are the customer's evaluated flag values (rules may name a flag that must be on);
+    ``usage`` the coupons' accepted uses so far. Raises :class:`Invalid` when the basket cannot
+    be delivered as asked (express where no express rule applies, beyond the last distance band).
+    """
+    flags = flags or {}
+    currency = basket.currency
+    in_force = index.at(at)
+    city, country = key(basket.delivery.city), key(basket.delivery.country)
+    steps = _Steps()
+
+    def show(amount: Decimal) -> str:
+        return money.show(amount, currency)
+
+    warnings: list[str] = []
+    notes: list[str] = []
+
+    lines = [
+        Line(i, item, money.quantize(item.unit_price * item.quantity, currency))
+        for i, item in enumerate(basket.items)
+    ]
+    item_total = sum((line.value for line in lines), ZERO)
+    units = sum(item.quantity for item in basket.items)
+    steps.add("item_total", f"{len(lines)} items, {units} units", item_total)
+
+    # 2. Coupons.
+    outcomes = _coupons.apply(lines, basket, index.coupons, usage or {}, at)
+    free_coupon = None
+    for outcome in outcomes:
+        if not outcome.applied or outcome.coupon is None:
+            continue
+        coupon = outcome.coupon
+        steps.applied.setdefault(
+            (coupon.id, coupon.version),
+            Applied(coupon.id, coupon.name or coupon.code, f"COUPON_{coupon.type}", coupon.version),
+        )
+        if coupon.type == "FREE_DELIVERY":
+            free_coupon = outcome
+            continue
+        steps.steps.append(
+            Step("coupon", f"coupon {outcome.code}: {outcome.reason}", -outcome.amount, ZERO)
+        )
+        steps.running -= outcome.amount
+        steps.steps[-1].running_total = steps.running
+    discount = sum((o.amount for o in outcomes if o.applied), ZERO)
+    subtotal = item_total - discount
+
+    # 3. Tax on items, one step per rule.
+    taxed: dict[tuple[uuid.UUID, int], tuple[FeeRuleState, Decimal, Decimal]] = {}
+    untaxed = 0
+    for line in lines:
+        rule = _fees.best_tax(
+            in_force,
+            currency=currency,
+            city=city,
+            country=country,
+            category=key(line.item.category),
+            flags=flags,
+        )
+        if rule is None:
+            untaxed += 1
+            continue
+        line.tax_rule = rule
+        line.tax = money.quantize(line.net * rule.config["rate"] / HUNDRED, currency)
+        _, base, tax = taxed.get((rule.id, rule.version), (rule, ZERO, ZERO))
+        taxed[(rule.id, rule.version)] = (rule, base + line.net, tax + line.tax)
+    for rule, base, tax in taxed.values():
+        rate = money.plain(rule.config["rate"])
+        steps.add("tax", f"{rule.type} {_named(rule)}: {rate}% of {base}", tax, rule)
+    if untaxed:
+        warnings.append(
+            f"{untaxed} item(s) have no tax rule for {basket.delivery.city}, "
+            f"{basket.delivery.country} in {currency}: no tax charged on them"
+        )
+    item_tax = sum((line.tax for line in lines), ZERO)
+
+    def fee(type_: Any) -> FeeRuleState | None:
+        return _fees.best_fee(
+            in_force, currency=currency, type=type_, city=city, country=country, flags=flags
+        )
+
+    # 4. Delivery: base → distance → express → free delivery.
+    base_fee = ZERO
+    delivery_rule = fee("DELIVERY_FEE")
+    if delivery_rule is not None:
+        config = delivery_rule.config
+        weight = sum(((item.weight or ZERO) * item.quantity for item in basket.items), ZERO)
+        extra_kg = max(ZERO, weight - config["included_kg"])
+        base_fee = money.quantize(config["base_fee"] + config["per_kg"] * extra_kg, currency)
+        how = f"{_named(delivery_rule)}: {show(config['base_fee'])}"
+        if config["per_kg"] and extra_kg:
+            how += f" + {show(config['per_kg'])}/kg × {extra_kg} kg over {config['included_kg']} kg"
+        steps.add("delivery_fee", how, base_fee, delivery_rule)
+    else:
+        warnings.append(
+            f"no DELIVERY_FEE rule for {basket.delivery.city}, {basket.delivery.country} "
+            f"in {currency}: no delivery fee charged"
+        )
+    distance_fee = ZERO
+    km = None if basket.pickup is None else _fees.distance_km(basket.pickup, basket.delivery)
+    distance_rule = fee("DISTANCE_FEE")
+    if distance_rule is not None:
+        if km is None:
+            warnings.append(
+                f"{distance_rule.type} {_named(distance_rule)} not applied: it needs the "
+                "coordinates of the pickup and delivery addresses"
+            )
+        else:
+            found = _fees.band(distance_rule.config, km)
+            if found is None:
+                last = distance_rule.config["bands"][-1]["up_to_km"]
+                raise Invalid.field(
+                    ("body", "delivery_address"),
+                    f"{km} km from the pickup address is beyond the farthest delivery band "
+                    f"({last} km)",
+                )
+            distance_fee = money.quantize(found[0], currency)
+            steps.add(
+                "distance_fee", f"{_named(distance_rule)}: {found[1]}", distance_fee, distance_rule
+            )
+    standard = base_fee + distance_fee
+    express_fee = ZERO
+    if basket.express:
+        express_rule = fee("EXPRESS_FEE")
+        if express_rule is None:
+            raise Invalid.field(
+                ("body", "is_express_delivery"),
+                f"express delivery is not offered to {basket.delivery.city}, "
+                f"{basket.delivery.country} in {currency}",
+            )
+        config = express_rule.config
+        multiplier = config["multiplier"]
+        source = "the rule"
+        flag_key = config.get("multiplier_flag")
+        flagged = flags.get(flag_key) if flag_key else None
+        if isinstance(flagged, Number) and not isinstance(flagged, bool) and flagged > 0:  # type: ignore[operator]
+            multiplier = Decimal(str(flagged))
+            source = f"flag {flag_key}"
+        distance_part = config["distance_factor"] * (km or ZERO)
+        target = standard * multiplier + config["base_fee"] + distance_part
+        how = f"{_named(express_rule)}: {standard} × {money.plain(multiplier)} ({source})"
+        if config["base_fee"]:
+            how += f" + {show(config['base_fee'])}"
+        if distance_part:
+            how += f" + {money.plain(config['distance_factor'])} × {km} km"
+        if config["max_fee"] is not None and target > config["max_fee"]:
+            target = config["max_fee"]
+            how += f", capped at {show(config['max_fee'])}"
+        target = max(money.quantize(target, currency), standard)
+        express_fee = target - standard
+        steps.add(
+            "express_fee", f"{how} = {target}; {express_fee} on top", express_fee, express_rule
+        )
+    free = ZERO
+    free_rule = fee("FREE_DELIVERY")
+    applied_codes = {o.code for o in outcomes if o.applied}
+    if free_coupon is not None:
+        free = standard
+        steps.add("free_delivery", f"coupon {free_coupon.code}: the delivery fee is waived", -free)
+    elif free_rule is not None:
+        config = free_rule.config
+        misses = []
+        if config["threshold"] is not None and subtotal < config["threshold"]:
+            misses.append(f"the subtotal {subtotal} is under {show(config['threshold'])}")
+        if config["coupon_code"] is not None and config["coupon_code"] not in applied_codes:
+            misses.append(f"coupon {config['coupon_code']} was not applied")
+        if misses:
+            notes.append(f"{free_rule.type} {_named(free_rule)} not applied: {'; '.join(misses)}")
+        else:
+            free = standard + (express_fee if config["include_express"] else ZERO)
+            if free:
+                what = "delivery fee" + (
+                    " and the express fee" if config["include_express"] else ""
+                )
+                steps.add(
+                    "free_delivery", f"{_named(free_rule)}: the {what} waived", -free, free_rule
+                )
+    delivery_fee = standard + express_fee - free
+
+    # 5. Small basket.
+    small_fee = ZERO
+    small_rule = fee("SMALL_BASKET_FEE")
+    if small_rule is not None:
+        threshold = small_rule.config["threshold"]
+        if subtotal < threshold:
+            small_fee = money.quantize(small_rule.config["fee"], currency)
+            steps.add(
+                "small_basket_fee",
+                f"{_named(small_rule)}: the subtotal {subtotal} is under {show(threshold)}",
+                small_fee,
+                small_rule,
+            )
+        else:
+            notes.append(
+                f"{small_rule.type} {_named(small_rule)}: the subtotal {subtotal} is not under "
+                f"{show(threshold)}; no fee"
+            )
+
+    # 6. Tax on fees.
+    fee_tax = ZERO
+    general = _fees.best_tax(
+        in_force, currency=currency, city=city, country=country, category=None, flags=flags
+    )
+    fees_total = delivery_fee + small_fee
+    if general is not None and general.config["tax_fees"] and fees_total > 0:
+        fee_tax = money.quantize(fees_total * general.config["rate"] / HUNDRED, currency)
+        rate = money.plain(general.config["rate"])
+        steps.add(
+            "fee_tax", f"TAX {_named(general)}: {rate}% of the fees {fees_total}", fee_tax, general
+        )
+
+    # Commission, per item and component.
+    settings = index.settings
+    seller_default = key(basket.seller_id)
+    logistics_default = key(basket.logistics_provider or settings.default_logistics_provider)
+    for line in lines:
+        item = line.item
+        base = line.value if settings.commission_base == "gross" else line.net
+        seller = key(item.seller_id) if item.seller_id is not None else seller_default
+        logistics = (
+            key(item.logistics_provider)
+            if item.logistics_provider is not None
+            else logistics_default
+        )
+        category = key(item.category)
+        for component in COMPONENTS:
+            rate_state = _commission.resolve(
+                in_force,
+                currency=currency,
+                component=component,
+                seller=seller,
+                category=category,
+                logistics=logistics,
+                city=city,
+                country=country,
+                flags=flags,
+                flag_keys=index.flag_keys,
+            )
+            if rate_state is None:
+                continue
+            earned, how = _commission.amount(rate_state, base, item.quantity)
+            line.commissions.append(CommissionPart(component, rate_state, base, earned, how))
+            steps.used(rate_state)
+
+    zero = money.quantize(ZERO, currency)
+    return Quote(
+        currency=currency,
+        lines=lines,
+        steps=steps.steps,
+        coupons=outcomes,
+        applied=list(steps.applied.values()),
+        warnings=warnings,
+        notes=notes,
+        item_total=item_total,
+        discount_amount=discount + zero,
+        tax_amount=item_tax + fee_tax + zero,
+        delivery_fee=delivery_fee + zero,
+        small_basket_fee=small_fee + zero,
+        distance_km=km,
+        flags=flags,
+    )

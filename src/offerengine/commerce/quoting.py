@@ -1,0 +1,596 @@
+"""Quotes at run time: `POST /v1/quote`, reading a stored quote, and accepting one.
+
+A quote is computed from the tenant's compiled snapshot (no configuration query), stored behind
+the response in the offer writer's batches, and kept for ``valid_until``. Its ``request_hash``
+covers every input that affects the result: the whole request (coupons, pickup address and
+context included) and the configuration version, so a change of rules makes a new quote. An
+identical request within the validity of a stored quote gets that quote back: from the worker's
+memory, else from the database (a quote another worker made in its last ~50 ms may not be there
+yet, and is then made again: both are correct prices for the request).
+
+Coupon usage counts only when a quote is accepted: one transaction takes every coupon's use
+(``count + 1`` where the count is below the limit, in all and for the customer), all or none.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import time
+import uuid
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from decimal import Decimal
+from functools import cache
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+import msgspec
+import sqlalchemy as sa
+
+from offerengine import money
+from offerengine.commerce import core
+from offerengine.commerce.cache import Cached
+from offerengine.commerce.models import CouponUsage, StoredQuote
+from offerengine.commerce.quote_schemas import QuoteRequest
+from offerengine.db import upsert
+from offerengine.deps import recording
+from offerengine.errors import Conflict, FieldError, Gone, NotFound, raise_if_any
+from offerengine.flags import core as flags
+from offerengine.shopping.writer import VISIBLE_WITHIN, decision_age_seconds, new_time_uuid
+from offerengine.snapshots.core import Snapshot
+
+if TYPE_CHECKING:
+    from offerengine.context import AppContext
+
+_encode = msgspec.json.Encoder().encode
+CALCULATED = _encode("Quote calculated successfully")
+STORED = _encode("The stored quote for this request (identical, and still valid)")
+FOUND = _encode("Quote found")
+ACCEPTED = _encode("Quote accepted")
+
+
+def envelope(message: bytes, data: bytes, started: float) -> bytes:
+    """Seed 002's envelope around an encoded ``data``."""
+    elapsed = round((time.perf_counter() - started) * 1000, 3)
+    return b"".join(
+        (
+            b'{"success":true,"message":',
+            message,
+            b',"data":',
+            data,
+            b',"processing_time_ms":',
+            _encode(elapsed),
+            b"}",
+        )
+    )
+
+
+@cache
+def _zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
+
+
+def _check(snapshot: Snapshot, request: QuoteRequest, currency: str) -> None:
+    errors = []
+    for i, item in enumerate(request.items):
+        try:
+            money.to_minor(item.unit_price, currency)
+        except ValueError as exc:
+            errors.append(FieldError(("body", "items", i, "unit_price"), str(exc)))
+    coupons = snapshot.commerce.coupons
+    for i, code in enumerate(request.coupon_codes):
+        if code.strip().upper() not in coupons:
+            errors.append(FieldError(("body", "coupon_codes", i), f"no coupon {code!r}"))
+    raise_if_any(errors)
+
+
+def _address(given: Any) -> core.Address:
+    return core.Address(
+        city=given.city,
+        country=given.country,
+        latitude=given.latitude,
+        longitude=given.longitude,
+        district=given.district,
+    )
+
+
+def basket(request: QuoteRequest, currency: str) -> core.Basket:
+    """The request as the core takes it."""
+    return core.Basket(
+        currency=currency,
+        items=tuple(
+            core.Item(
+                product_id=i.product_id,
+                quantity=i.quantity,
+                unit_price=i.unit_price,
+                category=i.category_id,
+                seller_id=i.seller_id,
+                logistics_provider=i.logistics_provider,
+                weight=i.weight,
+                variant_id=i.variant_id,
+            )
+            for i in request.items
+        ),
+        delivery=_address(request.delivery_address),
+        pickup=None if request.pickup_address is None else _address(request.pickup_address),
+        express=request.is_express_delivery,
+        coupon_codes=tuple(request.coupon_codes),
+        customer_id=request.customer_id,
+        seller_id=request.seller_id,
+        logistics_provider=request.logistics_provider,
+    )
+
+
+def flag_context(request: QuoteRequest) -> dict[str, Any]:
+    """What the quote's flags see: the customer as the unit, the delivery city as the region,
+    and every context field."""
+    context: dict[str, Any] = dict(request.context.model_extra or {})
+    context.update(
+        {k: v for k, v in request.context.model_dump(exclude=set(context)).items() if v is not None}
+    )
+    context.update(
+        {
+            "user_id": request.customer_id,
+            "customer_id": request.customer_id,
+            "seller_id": request.seller_id,
+            "region": request.delivery_address.city,
+            "city": request.delivery_address.city,
+            "country": request.delivery_address.country,
+            "express": request.is_express_delivery,
+        }
+    )
+    return {k: v for k, v in context.items() if v is not None}
+
+
+def evaluate_flags(
+    snapshot: Snapshot, request: QuoteRequest, at: datetime
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The quote's flags for this customer, and the experiment exposures they make."""
+    keys = snapshot.commerce.echo_flags
+    if not keys:
+        return {}, []
+    context = flag_context(request)
+    values: dict[str, Any] = {}
+    exposures = []
+    for k in keys:
+        flag = snapshot.flags.by_key.get(k)
+        if flag is None:
+            continue
+        found = flags.evaluate(
+            flag,
+            context,
+            at=at,
+            experiments_index=snapshot.experiments,
+            saved_groups=snapshot.tenant.saved_groups,
+        )
+        values[k] = found.value
+        a = found.assignment
+        if a is not None and a.in_experiment:
+            exposures.append(
+                {
+                    "experiment_id": a.experiment.id,
+                    "unit_id": a.hash_value,
+                    "variant": a.variant.key,
+                    "bucket": a.bucket,
+                }
+            )
+    return values, exposures
+
+
+def data_of(
+    result: core.Quote,
+    *,
+    quote_id: uuid.UUID,
+    created_at: datetime,
+    valid_until: datetime,
+    config_version: int,
+) -> dict[str, Any]:
+    """The response's ``data``, JSON-ready (money as decimal strings)."""
+    currency = result.currency
+
+    def _s(value: Decimal) -> str:
+        return money.show(value, currency)
+
+    details = []
+    items = []
+    for line in result.lines:
+        item = line.item
+        for part in line.commissions:
+            details.append(
+                {
+                    "item_index": line.index,
+                    "product_id": item.product_id,
+                    "component": part.component,
+                    "rate_id": str(part.rate.id),
+                    "rate_version": part.rate.version,
+                    "rate_name": part.rate.name,
+                    "commission_type": part.rate.commission_type,
+                    "base": _s(part.base),
+                    "amount": _s(part.amount),
+                    "calculation": part.note,
+                }
+            )
+        items.append(
+            {
+                "index": line.index,
+                "product_id": item.product_id,
+                "variant_id": item.variant_id,
+                "quantity": item.quantity,
+                "unit_price": money.show(item.unit_price, currency),
+                "value": _s(line.value),
+                "discount": _s(line.discount),
+                "net": _s(line.net),
+                "tax": _s(line.tax),
+                "tax_rule_id": None if line.tax_rule is None else str(line.tax_rule.id),
+                "commission": _s(sum((p.amount for p in line.commissions), Decimal(0))),
+            }
+        )
+    totals = {
+        "subtotal": _s(result.subtotal),
+        "tax_amount": _s(result.tax_amount),
+        "delivery_fee": _s(result.delivery_fee),
+        "small_basket_fee": _s(result.small_basket_fee),
+        "discount_amount": _s(result.discount_amount),
+        "total_amount": _s(result.total_amount),
+    }
+    return {
+        "quote_id": str(quote_id),
+        "status": "QUOTED",
+        **totals,
+        "currency": currency,
+        "items": items,
+        "coupons": {
+            "applied": [
+                {
+                    "code": o.code,
+                    "coupon_id": str(o.coupon.id),
+                    "version": o.coupon.version,
+                    "type": o.coupon.type,
+                    "amount": _s(o.amount),
+                    "description": o.reason or "",
+                }
+                for o in result.coupons
+                if o.applied and o.coupon is not None
+            ],
+            "rejected": [
+                {"code": o.code, "reason": o.reason or ""} for o in result.coupons if not o.applied
+            ],
+        },
+        "commission_breakdown": {
+            "total_commission": _s(result.commission()),
+            "seller_commission": _s(result.commission("seller")),
+            "category_commission": _s(result.commission("category")),
+            "logistics_commission": _s(result.commission("logistics")),
+            "currency": currency,
+            "details": details,
+        },
+        "pricing_breakdown": {
+            "item_total": _s(result.item_total),
+            **{k: v for k, v in totals.items() if k != "total_amount"},
+            "total_amount": totals["total_amount"],
+            "currency": currency,
+            "distance_km": None if result.distance_km is None else str(result.distance_km),
+            "calculations": [
+                {
+                    "step": step.step,
+                    "description": step.description,
+                    "amount": _s(step.amount),
+                    "running_total": _s(step.running_total),
+                    "rule_id": None if step.rule_id is None else str(step.rule_id),
+                    "rule_version": step.rule_version,
+                }
+                for step in result.steps
+            ],
+            "notes": result.notes,
+        },
+        "applied_rules": [
+            {"id": str(a.id), "name": a.name, "type": a.type, "version": a.version}
+            for a in result.applied
+        ],
+        "warnings": result.warnings,
+        "feature_flags": dict(result.flags),
+        "created_at": created_at.isoformat().replace("+00:00", "Z"),
+        "valid_until": valid_until.isoformat().replace("+00:00", "Z"),
+        "accepted_at": None,
+        "config_version": config_version,
+    }
+
+
+def _rows(
+    result: core.Quote,
+    data: dict[str, Any],
+    *,
+    tenant_id: uuid.UUID,
+    quote_id: uuid.UUID,
+    digest: str,
+    request: QuoteRequest,
+    created_at: datetime,
+    valid_until: datetime,
+    day: str,
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    currency = result.currency
+
+    def minor(value: Decimal) -> int:
+        return money.to_minor(value, currency)
+
+    row = {
+        "id": quote_id,
+        "tenant_id": tenant_id,
+        "request_hash": digest,
+        "created_at": created_at,
+        "valid_until": valid_until,
+        "status": "QUOTED",
+        "accepted_at": None,
+        "day": day,
+        "customer_id": request.customer_id,
+        "seller_id": request.seller_id,
+        "city": core.key(request.delivery_address.city) or "",
+        "country": request.delivery_address.country,
+        "currency": currency,
+        "item_total": minor(result.item_total),
+        "discount": minor(result.discount_amount),
+        "tax": minor(result.tax_amount),
+        "delivery_fee": minor(result.delivery_fee),
+        "small_basket_fee": minor(result.small_basket_fee),
+        "total": minor(result.total_amount),
+        "commission": minor(result.commission()),
+        "coupons": [
+            {"coupon_id": str(o.coupon.id), "code": o.code}
+            for o in result.coupons
+            if o.applied and o.coupon is not None
+        ],
+        "data": data,
+    }
+    groups: dict[tuple[str | None, str | None, str | None], dict[str, Any]] = {}
+    for line in result.lines:
+        item = line.item
+        seller = item.seller_id or request.seller_id
+        logistics = item.logistics_provider or request.logistics_provider
+        group = groups.setdefault(
+            (item.category, seller, logistics),
+            {
+                "quote_id": quote_id,
+                "tenant_id": tenant_id,
+                "n": len(groups),
+                "category": item.category,
+                "seller_id": seller,
+                "logistics_provider": logistics,
+                "units": 0,
+                "value": 0,
+                "net": 0,
+                "tax": 0,
+                "seller_commission": 0,
+                "category_commission": 0,
+                "logistics_commission": 0,
+            },
+        )
+        group["units"] += item.quantity
+        group["value"] += minor(line.value)
+        group["net"] += minor(line.net)
+        group["tax"] += minor(line.tax)
+        for part in line.commissions:
+            group[f"{part.component}_commission"] += minor(part.amount)
+    return row, list(groups.values())
+
+
+async def _usage(
+    ctx: AppContext, snapshot: Snapshot, request: QuoteRequest
+) -> dict[uuid.UUID, core.Usage]:
+    limited = [
+        c
+        for code in request.coupon_codes
+        if (c := snapshot.commerce.coupons.get(code.strip().upper())) is not None
+        and (c.usage_limit_total is not None or c.usage_limit_per_customer is not None)
+    ]
+    if not limited:
+        return {}
+    subjects = ["", *([request.customer_id] if request.customer_id else [])]
+    async with ctx.session_factory() as session:
+        rows = await session.execute(
+            sa.select(CouponUsage.coupon_id, CouponUsage.customer_id, CouponUsage.count).where(
+                CouponUsage.tenant_id == snapshot.tenant.id,
+                CouponUsage.coupon_id.in_([c.id for c in limited]),
+                CouponUsage.customer_id.in_(subjects),
+            )
+        )
+    found: dict[uuid.UUID, dict[str, int]] = {}
+    for coupon_id, customer_id, count in rows:
+        found.setdefault(coupon_id, {})[customer_id] = int(count)
+    return {
+        c.id: core.Usage(
+            total=found.get(c.id, {}).get("", 0),
+            customer=found.get(c.id, {}).get(request.customer_id or "", 0)
+            if request.customer_id
+            else 0,
+        )
+        for c in limited
+    }
+
+
+async def _stored(
+    ctx: AppContext, tenant_id: uuid.UUID, digest: str, now: datetime
+) -> Cached | None:
+    async with ctx.session_factory() as session:
+        found = (
+            await session.execute(
+                sa.select(StoredQuote.id, StoredQuote.valid_until, StoredQuote.data)
+                .where(
+                    StoredQuote.tenant_id == tenant_id,
+                    StoredQuote.request_hash == digest,
+                    StoredQuote.status == "QUOTED",
+                    StoredQuote.valid_until > now,
+                )
+                .order_by(StoredQuote.created_at.desc())
+                .limit(1)
+            )
+        ).first()
+    if found is None:
+        return None
+    return Cached(found.id, found.valid_until, _encode(found.data))
+
+
+async def quote(
+    ctx: AppContext, snapshot: Snapshot, request: QuoteRequest, now: datetime, started: float
+) -> bytes:
+    """Answer a quote request: a stored quote for an identical request, or a new one."""
+    currency = request.currency or snapshot.tenant.base_currency
+    _check(snapshot, request, currency)
+    tenant_id = snapshot.tenant.id
+    digest = hashlib.sha256(
+        b"%d:%s:" % (snapshot.version, currency.encode())
+        + request.__pydantic_serializer__.to_json(request)
+    ).hexdigest()
+    quotes = ctx.quotes
+    cached = quotes.get(tenant_id, digest, now)
+    if cached is None:
+        cached = await _stored(ctx, tenant_id, digest, now)
+        if cached is not None:
+            quotes.put(tenant_id, digest, cached)
+    if cached is not None:
+        return envelope(STORED, cached.data, started)
+    values, exposures = evaluate_flags(snapshot, request, now)
+    usage = await _usage(ctx, snapshot, request)
+    result = core.quote(
+        snapshot.commerce, basket(request, currency), at=now, flags=values, usage=usage
+    )
+    quote_id = new_time_uuid()
+    validity = snapshot.commerce.settings.validity_seconds or ctx.settings.quote_validity_seconds
+    valid_until = now + timedelta(seconds=validity)
+    data = data_of(
+        result,
+        quote_id=quote_id,
+        created_at=now,
+        valid_until=valid_until,
+        config_version=snapshot.version,
+    )
+    encoded = _encode(data)
+    day = now.astimezone(_zone(snapshot.tenant.timezone)).date().isoformat()
+    row, lines = _rows(
+        result,
+        data,
+        tenant_id=tenant_id,
+        quote_id=quote_id,
+        digest=digest,
+        request=request,
+        created_at=now,
+        valid_until=valid_until,
+        day=day,
+    )
+    writer = ctx.shop.writer
+    writer.quoted(row, lines)
+    if exposures:
+        writer.expose(tenant_id, exposures, now)
+    quotes.put(tenant_id, digest, Cached(quote_id, valid_until, encoded))
+    return envelope(CALCULATED, encoded, started)
+
+
+def _as_read(row: Mapping[str, Any], now: datetime) -> dict[str, Any]:
+    data = dict(row["data"])
+    status = row["status"]
+    if status == "QUOTED" and row["valid_until"] <= now:
+        status = "EXPIRED"
+    data["status"] = status
+    accepted_at = row.get("accepted_at")
+    data["accepted_at"] = (
+        None if accepted_at is None else accepted_at.isoformat().replace("+00:00", "Z")
+    )
+    return data
+
+
+def _columns(found: StoredQuote) -> dict[str, Any]:
+    return {
+        "data": found.data,
+        "status": found.status,
+        "valid_until": found.valid_until,
+        "accepted_at": found.accepted_at,
+        "coupons": found.coupons,
+        "customer_id": found.customer_id,
+    }
+
+
+async def _find(ctx: AppContext, tenant_id: uuid.UUID, quote_id: uuid.UUID) -> dict[str, Any]:
+    """The quote's row (this worker's pending one, or the database's); a young one another
+    worker made is waited for, as offers are."""
+    while True:
+        pending = ctx.shop.writer.pending_quote(quote_id)
+        if pending is not None and pending["tenant_id"] == tenant_id:
+            return pending
+        async with ctx.session_factory() as session:
+            found = await session.get(StoredQuote, quote_id)
+        if found is not None and found.tenant_id == tenant_id:
+            return _columns(found)
+        age = decision_age_seconds(quote_id)
+        if found is not None or not (-1 < age < VISIBLE_WITHIN):
+            raise NotFound(f"No quote {quote_id}.")
+        await asyncio.sleep(0.02)
+
+
+async def get(ctx: AppContext, snapshot: Snapshot, quote_id: uuid.UUID, now: datetime) -> bytes:
+    started = time.perf_counter()
+    row = await _find(ctx, snapshot.tenant.id, quote_id)
+    return envelope(FOUND, _encode(_as_read(row, now)), started)
+
+
+async def accept(ctx: AppContext, snapshot: Snapshot, quote_id: uuid.UUID, now: datetime) -> bytes:
+    """Accept a valid quote and take its coupons' uses, all or nothing (409 naming a coupon
+    whose limit was reached meanwhile); accepting it again answers the same; 410 once expired."""
+    started = time.perf_counter()
+    tenant_id = snapshot.tenant.id
+    if ctx.shop.writer.pending_quote(quote_id) is not None:
+        await ctx.shop.writer.flush()
+    await _find(ctx, tenant_id, quote_id)
+    async with recording(ctx) as session:
+        taken = (
+            await session.execute(
+                sa.update(StoredQuote)
+                .where(
+                    StoredQuote.id == quote_id,
+                    StoredQuote.tenant_id == tenant_id,
+                    StoredQuote.status == "QUOTED",
+                    StoredQuote.valid_until > now,
+                )
+                .values(status="ACCEPTED", accepted_at=now)
+                .returning(StoredQuote.id)
+            )
+        ).first()
+        found = await session.get(StoredQuote, quote_id, populate_existing=True)
+        assert found is not None
+        ctx.quotes.forget(quote_id)
+        if taken is None:
+            if found.status == "ACCEPTED":
+                return envelope(ACCEPTED, _encode(_as_read(_columns(found), now)), started)
+            raise Gone(f"Quote {quote_id} expired at {found.valid_until.isoformat()}; ask again.")
+        for applied in found.coupons:
+            coupon_id = uuid.UUID(applied["coupon_id"])
+            coupon = snapshot.commerce.coupons.get(applied["code"])
+            limits = [("", None if coupon is None else coupon.usage_limit_total)]
+            if found.customer_id:
+                limits.append(
+                    (found.customer_id, None if coupon is None else coupon.usage_limit_per_customer)
+                )
+            for subject, limit in limits:
+                if not await _count_up(session, tenant_id, coupon_id, subject, limit):
+                    who = "in all" if subject == "" else "by this customer"
+                    raise Conflict(
+                        f"Coupon {applied['code']} reached its usage limit ({limit} {who}) since "
+                        "the quote was made; nothing was accepted. Ask for a new quote.",
+                        [FieldError(("coupons", applied["code"]), "usage limit reached")],
+                    )
+        return envelope(ACCEPTED, _encode(_as_read(_columns(found), now)), started)
+
+
+async def _count_up(
+    session: Any, tenant_id: uuid.UUID, coupon_id: uuid.UUID, subject: str, limit: int | None
+) -> bool:
+    stmt = (
+        upsert.insert(session, CouponUsage)
+        .values(tenant_id=tenant_id, coupon_id=coupon_id, customer_id=subject, count=1)
+        .on_conflict_do_update(
+            index_elements=["tenant_id", "coupon_id", "customer_id"],
+            set_={"count": CouponUsage.count + 1},
+            where=None if limit is None else CouponUsage.count < limit,
+        )
+        .returning(CouponUsage.count)
+    )
+    return (await session.execute(stmt)).first() is not None

@@ -1,0 +1,511 @@
+"""Commerce configuration use cases: commission rates, fee and tax rules and coupons, versioned,
+checked when saved, and compiled into the snapshot's :class:`core.CommerceIndex`."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Generic, TypeVar
+
+import sqlalchemy as sa
+from pydantic import BaseModel, ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from offerengine import money
+from offerengine.auth.core import Actor
+from offerengine.commerce import core
+from offerengine.commerce import schemas as s
+from offerengine.commerce.models import CommissionRate, Coupon, CouponUsage, FeeRule
+from offerengine.db import unique
+from offerengine.errors import FieldError, Invalid, Loc, raise_if_any
+from offerengine.flags.models import FeatureFlag
+from offerengine.tenants.models import Tenant
+from offerengine.versioning import service as versioning
+from offerengine.versioning.models import ObjectVersion
+
+BODY: Loc = ("body",)
+Model = CommissionRate | FeeRule | Coupon
+M = TypeVar("M", CommissionRate, FeeRule, Coupon)
+
+
+@dataclass(frozen=True)
+class Spec(Generic[M]):
+    """One kind of commerce configuration: its model, schemas and history."""
+
+    what: str
+    model: type[M]
+    schema_in: type[BaseModel]
+    schema_read: type[BaseModel]
+    history_name: str
+
+    def read(self, obj: M, **extra: Any) -> Any:
+        return self.schema_read.model_validate(
+            {
+                **obj.body,
+                "id": obj.id,
+                "tenant_id": obj.tenant_id,
+                "version": obj.version,
+                "created_at": obj.created_at,
+                "updated_at": obj.updated_at,
+                **extra,
+            }
+        )
+
+    def as_input(self, obj: M) -> BaseModel:
+        return self.schema_in.model_validate(obj.body)
+
+    @property
+    def history(self) -> versioning.Kind[M]:
+        return versioning.Kind(
+            name=self.history_name, model=self.model, dump=self.dump, restore=self._restore
+        )
+
+    def dump(self, obj: M) -> dict[str, Any]:
+        return dict(self.read(obj).model_dump(mode="json"))
+
+    async def _restore(
+        self,
+        session: AsyncSession,
+        obj: M | None,
+        data: Mapping[str, Any],
+        tenant_id: uuid.UUID,
+    ) -> M:
+        recorded = self.schema_in.model_validate(
+            {k: v for k, v in data.items() if k in self.schema_in.model_fields}
+        )
+        tenant = await session.get(Tenant, tenant_id)
+        assert tenant is not None
+        exclude = obj.id if obj is not None else uuid.UUID(str(data["id"]))
+        body = await check(session, tenant, self, recorded, exclude=exclude)
+        target = obj if obj is not None else self.model(tenant_id=tenant_id)
+        apply(target, body)
+        return target
+
+
+RATE: Spec[CommissionRate] = Spec(
+    "commission rate", CommissionRate, s.CommissionRateIn, s.CommissionRateRead, "commission_rate"
+)
+FEE_RULE: Spec[FeeRule] = Spec("fee rule", FeeRule, s.FeeRuleIn, s.FeeRuleRead, "fee_rule")
+COUPON: Spec[Coupon] = Spec("coupon", Coupon, s.CouponIn, s.CouponRead, "coupon")
+
+
+def _money(values: Iterable[tuple[Loc, Decimal | None]], currency: str) -> list[FieldError]:
+    errors = []
+    for loc, value in values:
+        if value is None:
+            continue
+        try:
+            money.to_minor(value, currency)
+        except ValueError as exc:
+            errors.append(FieldError((*BODY, *loc), str(exc)))
+    return errors
+
+
+def _rate_name(data: s.CommissionRateIn) -> str:
+    if data.commission_type == "TIERED":
+        how = "tiered"
+    elif data.commission_type == "FLAT":
+        how = f"{data.rate} per unit"
+    else:
+        how = f"{money.plain(data.rate or Decimal(0))}%"
+    scope = [
+        f"{label} {value}"
+        for label, value in (
+            ("seller", data.seller_id),
+            ("category", data.category),
+            ("logistics", data.logistics_provider),
+            ("in", data.region),
+        )
+        if value is not None
+    ]
+    return f"{how} {data.resolved_component()} commission" + (
+        f" ({', '.join(scope)})" if scope else " (every item)"
+    )
+
+
+async def _flag_errors(
+    session: AsyncSession, tenant_id: uuid.UUID, flags: Iterable[tuple[Loc, str | None]]
+) -> list[FieldError]:
+    wanted = [(loc, key) for loc, key in flags if key]
+    if not wanted:
+        return []
+    known = set(
+        await session.scalars(
+            sa.select(FeatureFlag.key).where(
+                FeatureFlag.tenant_id == tenant_id,
+                FeatureFlag.key.in_([key for _, key in wanted]),
+            )
+        )
+    )
+    return [
+        FieldError((*BODY, *loc), f"no feature flag {key!r}")
+        for loc, key in wanted
+        if key not in known
+    ]
+
+
+async def check(
+    session: AsyncSession,
+    tenant: Tenant,
+    spec: Spec[Any],
+    data: BaseModel,
+    *,
+    exclude: uuid.UUID | None,
+    loc: Loc = (),
+) -> dict[str, Any]:
+    """Check what the schema cannot (amounts in the currency's decimals, each fee type's
+    configuration, the flags named, unique names and codes); the body to store."""
+
+    def at(*where: str | int) -> Loc:
+        return (*loc, *where)
+
+    errors: list[FieldError] = []
+    values = data.model_dump(mode="json")
+    currency = values.get("currency") or tenant.base_currency
+    values["currency"] = currency
+    flags: list[tuple[Loc, str | None]] = []
+    if isinstance(data, s.CommissionRateIn):
+        values["component"] = data.resolved_component()
+        values["name"] = data.name or _rate_name(data)
+        amounts: list[tuple[Loc, Decimal | None]] = [
+            (at("min_amount"), data.min_amount),
+            (at("max_amount"), data.max_amount),
+            *((at("tiers", i, "up_to"), t.up_to) for i, t in enumerate(data.tiers or ())),
+        ]
+        if data.commission_type == "FLAT":
+            amounts.append((at("rate"), data.rate))
+        errors += _money(amounts, currency)
+        flags.append((at("flag"), data.flag))
+    elif isinstance(data, s.FeeRuleIn):
+        schema = s.CONFIGURATIONS[data.type]
+        try:
+            config = schema.model_validate(data.configuration)
+        except ValidationError as exc:
+            errors += [
+                FieldError((*BODY, *at("configuration"), *e["loc"]), e["msg"], e["type"])
+                for e in exc.errors(include_url=False)
+            ]
+        else:
+            values["configuration"] = config.model_dump(mode="json")
+            dumped = config.model_dump()
+            money_fields = ("base_fee", "per_kg", "fee", "threshold", "max_fee")
+            errors += _money(
+                [
+                    (at("configuration", name), dumped.get(name))
+                    for name in money_fields
+                    if name in dumped
+                ]
+                + [
+                    (at("configuration", "bands", i, "fee"), band["fee"])
+                    for i, band in enumerate(dumped.get("bands") or ())
+                ],
+                currency,
+            )
+            flags.append((at("configuration", "multiplier_flag"), dumped.get("multiplier_flag")))
+        flags.append((at("flag"), data.flag))
+        if not loc:
+            await unique.ensure_unused(
+                session,
+                FeeRule.name,
+                data.name,
+                tenant_id=tenant.id,
+                exclude=exclude,
+                what="fee rule",
+            )
+    elif isinstance(data, s.CouponIn):
+        errors += _money(
+            [
+                (at("min_basket"), data.min_basket),
+                (at("max_discount"), data.max_discount),
+                (at("value"), data.value if data.type == "FIXED" else None),
+            ],
+            currency,
+        )
+        await unique.ensure_unused(
+            session, Coupon.code, data.code, tenant_id=tenant.id, exclude=exclude, what="coupon"
+        )
+    errors += await _flag_errors(session, tenant.id, flags)
+    raise_if_any(errors)
+    return {k: v for k, v in values.items() if k != "version" and k != "id"}
+
+
+def apply(obj: Model, body: dict[str, Any]) -> None:
+    obj.body = body
+    obj.is_active = bool(body.get("is_active", True))
+    if isinstance(obj, CommissionRate):
+        obj.component = body["component"]
+        obj.category = body.get("category")
+        obj.seller_id = body.get("seller_id")
+        obj.logistics_provider = body.get("logistics_provider")
+        obj.region = body.get("region")
+    elif isinstance(obj, FeeRule):
+        obj.name = body["name"]
+        obj.type = body["type"]
+        obj.region = body.get("region")
+    else:
+        obj.code = body["code"]
+
+
+async def create(
+    session: AsyncSession, *, spec: Spec[M], tenant: Tenant, data: BaseModel, actor: Actor
+) -> M:
+    body = await check(session, tenant, spec, data, exclude=None)
+    obj = spec.model(tenant_id=tenant.id)
+    apply(obj, body)
+    session.add(obj)
+    await versioning.record(session, spec.history, obj, action="create", actor=actor, before=None)
+    return obj
+
+
+async def update(
+    session: AsyncSession,
+    *,
+    spec: Spec[M],
+    obj: M,
+    data: BaseModel,
+    actor: Actor,
+    expected_version: int | None,
+) -> M:
+    versioning.check_version(obj, expected_version, f"{spec.what} {obj.id}")
+    tenant = await session.get(Tenant, obj.tenant_id)
+    assert tenant is not None
+    fresh = spec.schema_in.model_validate(data.model_dump(include=set(spec.schema_in.model_fields)))
+    body = await check(session, tenant, spec, fresh, exclude=obj.id)
+    if body == obj.body:
+        return obj
+    before = spec.dump(obj)
+    apply(obj, body)
+    await versioning.record(session, spec.history, obj, action="update", actor=actor, before=before)
+    return obj
+
+
+async def delete(
+    session: AsyncSession, *, spec: Spec[M], obj: M, actor: Actor, expected_version: int | None
+) -> None:
+    versioning.check_version(obj, expected_version, f"{spec.what} {obj.id}")
+    await versioning.delete(session, spec.history, obj, actor=actor)
+
+
+async def bulk_rates(
+    session: AsyncSession, *, tenant: Tenant, data: s.CommissionRateBulk, actor: Actor
+) -> s.BulkResult:
+    """Create or replace many rates, all or nothing: every row's errors are reported at once."""
+    ids = [row.id for row in data.rates if row.id is not None]
+    existing = {
+        r.id: r
+        for r in await session.scalars(
+            sa.select(CommissionRate).where(
+                CommissionRate.tenant_id == tenant.id, CommissionRate.id.in_(ids)
+            )
+        )
+    }
+    errors: list[FieldError] = []
+    plans: list[tuple[CommissionRate | None, dict[str, Any]]] = []
+    seen: set[uuid.UUID] = set()
+    for i, row in enumerate(data.rates):
+        where: Loc = ("rates", i)
+        target = None
+        if row.id is not None:
+            target = existing.get(row.id)
+            if target is None:
+                errors.append(FieldError((*BODY, *where, "id"), f"no commission rate {row.id}"))
+                continue
+            if row.id in seen:
+                errors.append(FieldError((*BODY, *where, "id"), "given more than once"))
+                continue
+            seen.add(row.id)
+            if row.version is not None and row.version != target.version:
+                errors.append(
+                    FieldError(
+                        (*BODY, *where, "version"),
+                        f"the rate is at version {target.version}, not {row.version}",
+                    )
+                )
+                continue
+        fresh = s.CommissionRateIn.model_validate(
+            row.model_dump(include=set(s.CommissionRateIn.model_fields))
+        )
+        try:
+            body = await check(session, tenant, RATE, fresh, exclude=row.id, loc=where)
+        except Invalid as exc:
+            errors += exc.errors
+            continue
+        plans.append((target, body))
+    raise_if_any(errors)
+    result = s.BulkResult(created=[], updated=[], unchanged=[])
+    for target, body in plans:
+        if target is None:
+            created = CommissionRate(tenant_id=tenant.id)
+            apply(created, body)
+            session.add(created)
+            await versioning.record(
+                session, RATE.history, created, action="create", actor=actor, before=None
+            )
+            result.created.append(created.id)
+        elif target.body == body:
+            result.unchanged.append(target.id)
+        else:
+            before = RATE.dump(target)
+            apply(target, body)
+            await versioning.record(
+                session, RATE.history, target, action="update", actor=actor, before=before
+            )
+            result.updated.append(target.id)
+    return result
+
+
+async def list_objects(
+    session: AsyncSession,
+    *,
+    spec: Spec[M],
+    tenant_id: uuid.UUID,
+    filters: Mapping[str, Any],
+    limit: int,
+    after: uuid.UUID | None,
+) -> tuple[Sequence[M], uuid.UUID | None]:
+    """A page of the tenant's objects of ``spec``, by id, matching ``filters`` (column → value)."""
+    model: Any = spec.model
+    stmt = sa.select(model).where(model.tenant_id == tenant_id)
+    for column, value in filters.items():
+        if value is not None:
+            stmt = stmt.where(getattr(model, column) == value)
+    if after is not None:
+        stmt = stmt.where(model.id > after)
+    rows = (await session.scalars(stmt.order_by(model.id).limit(limit + 1))).all()
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return rows, (rows[-1].id if more and rows else None)
+
+
+async def usage_counts(
+    session: AsyncSession, tenant_id: uuid.UUID, coupon_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, int]:
+    """Accepted uses of each coupon, in all."""
+    if not coupon_ids:
+        return {}
+    rows = await session.execute(
+        sa.select(CouponUsage.coupon_id, CouponUsage.count).where(
+            CouponUsage.tenant_id == tenant_id,
+            CouponUsage.coupon_id.in_(coupon_ids),
+            CouponUsage.customer_id == "",
+        )
+    )
+    return {coupon_id: int(count) for coupon_id, count in rows}
+
+
+async def rule_versions(
+    session: AsyncSession, *, tenant_id: uuid.UUID, name: str
+) -> tuple[FeeRule, Sequence[ObjectVersion]]:
+    """The fee rule named ``name`` and its versions, oldest first (seed 002's endpoint)."""
+    rule = await session.scalar(
+        sa.select(FeeRule).where(FeeRule.tenant_id == tenant_id, FeeRule.name == name)
+    )
+    if rule is None:
+        raise Invalid.field(("query", "name"), f"no fee rule named {name!r}")
+    rows = (
+        await session.scalars(
+            sa.select(ObjectVersion)
+            .where(
+                ObjectVersion.object_type == FEE_RULE.history_name,
+                ObjectVersion.object_id == rule.id,
+            )
+            .order_by(ObjectVersion.version)
+        )
+    ).all()
+    return rule, rows
+
+
+def versions_read(rule: FeeRule, rows: Sequence[ObjectVersion], now: datetime) -> s.RuleVersions:
+    kept = [r for r in rows if r.action != "delete"]
+    in_force = core.Timeline(core.fee_state(r.data, r.created_at) for r in kept).in_force(now)
+    current = in_force[0].version if in_force else None
+    return s.RuleVersions(
+        rule_id=rule.id,
+        name=rule.name,
+        type=rule.type,
+        in_force_version=current,
+        items=[
+            s.RuleVersion(
+                version=r.version,
+                action=r.action,
+                in_force=r.version == current,
+                effective_from=r.data.get("effective_from"),
+                effective_to=r.data.get("effective_to"),
+                is_active=bool(r.data.get("is_active", True)),
+                region=r.data.get("region"),
+                configuration=r.data.get("configuration") or {},
+                author=r.actor_name,
+                created_at=r.created_at,
+            )
+            for r in kept
+        ],
+    )
+
+
+# --- the snapshot ---------------------------------------------------------------------------------
+
+
+async def _histories(
+    session: AsyncSession, spec: Spec[Any], tenant_id: uuid.UUID
+) -> list[ObjectVersion]:
+    """Every version of the tenant's live objects of ``spec`` (a deleted object's are gone from
+    run time with it)."""
+    live = sa.select(spec.model.id).where(spec.model.tenant_id == tenant_id)
+    return list(
+        await session.scalars(
+            sa.select(ObjectVersion).where(
+                ObjectVersion.tenant_id == tenant_id,
+                ObjectVersion.object_type == spec.history_name,
+                ObjectVersion.action != "delete",
+                ObjectVersion.object_id.in_(live),
+            )
+        )
+    )
+
+
+def _settings(tenant_settings: Mapping[str, Any]) -> core.QuoteSettings:
+    given = tenant_settings.get("quotes")
+    if not isinstance(given, Mapping):
+        return core.QuoteSettings()
+    base = given.get("commission_base", "gross")
+    logistics = given.get("default_logistics_provider")
+    validity = given.get("validity_seconds")
+    return core.QuoteSettings(
+        commission_base="net" if base == "net" else "gross",
+        default_logistics_provider=str(logistics) if logistics else None,
+        validity_seconds=int(validity)
+        if isinstance(validity, int) and not isinstance(validity, bool) and 60 <= validity <= 86400
+        else None,
+    )
+
+
+async def load_index(
+    session: AsyncSession, tenant_id: uuid.UUID, tenant_settings: Mapping[str, Any]
+) -> core.CommerceIndex:
+    rates = [
+        core.rate_state(v.data, v.created_at) for v in await _histories(session, RATE, tenant_id)
+    ]
+    fees = [
+        core.fee_state(v.data, v.created_at) for v in await _histories(session, FEE_RULE, tenant_id)
+    ]
+    coupons = [
+        core.coupon(COUPON.dump(c))
+        for c in await session.scalars(sa.select(Coupon).where(Coupon.tenant_id == tenant_id))
+    ]
+    tagged = [
+        f.key
+        for f in await session.scalars(
+            sa.select(FeatureFlag).where(FeatureFlag.tenant_id == tenant_id)
+        )
+        if "quote" in (f.tags or ())
+    ]
+    return core.CommerceIndex(
+        rates=rates,
+        fees=fees,
+        coupons=coupons,
+        settings=_settings(tenant_settings),
+        echo_flags=tagged,
+    )
