@@ -4,7 +4,8 @@ eligibility, calendar, capping, de-duplication, fallback, formula ranking, expla
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, datetime, timedelta
+from datetime import time as clock
 from pathlib import Path
 from typing import Any
 
@@ -384,7 +385,7 @@ def test_a_rolling_window_slides(
         capping=[{"scope": "profile", "limit": 2, "window": {"type": "rolling", "unit": "hour"}}],
     )
     # 23:30 tomorrow, so that the hour crosses midnight, and after "Old promo" ended (yesterday).
-    t0 = datetime.combine(datetime.now(UTC).date() + timedelta(days=1), time(23, 30), UTC)
+    t0 = datetime.combine(datetime.now(UTC).date() + timedelta(days=1), clock(23, 30), UTC)
     silver = {"id": "s1", "attributes": {"tier": "SILVER"}}
 
     def first_at(minutes: int) -> str:

@@ -147,24 +147,18 @@ async def _flag_errors(
     ]
 
 
-async def check(
-    session: AsyncSession,
-    tenant: Tenant,
-    spec: Spec[Any],
-    data: BaseModel,
-    *,
-    exclude: uuid.UUID | None,
-    loc: Loc = (),
-) -> dict[str, Any]:
-    """Check what the schema cannot (amounts in the currency's decimals, each fee type's
-    configuration, the flags named, unique names and codes); the body to store."""
+def body_of(
+    spec: Spec[Any], data: BaseModel, *, base_currency: str, loc: Loc = ()
+) -> tuple[dict[str, Any], list[FieldError], list[tuple[Loc, str | None]]]:
+    """What can be checked without the database: amounts in the currency's decimals, each fee
+    type's configuration. The body to store, the errors, and the flags it names."""
 
     def at(*where: str | int) -> Loc:
         return (*loc, *where)
 
     errors: list[FieldError] = []
     values = data.model_dump(mode="json")
-    currency = values.get("currency") or tenant.base_currency
+    currency = values.get("currency") or base_currency
     values["currency"] = currency
     flags: list[tuple[Loc, str | None]] = []
     if isinstance(data, s.CommissionRateIn):
@@ -206,15 +200,6 @@ async def check(
             )
             flags.append((at("configuration", "multiplier_flag"), dumped.get("multiplier_flag")))
         flags.append((at("flag"), data.flag))
-        if not loc:
-            await unique.ensure_unused(
-                session,
-                FeeRule.name,
-                data.name,
-                tenant_id=tenant.id,
-                exclude=exclude,
-                what="fee rule",
-            )
     elif isinstance(data, s.CouponIn):
         errors += _money(
             [
@@ -224,12 +209,33 @@ async def check(
             ],
             currency,
         )
+    body = {k: v for k, v in values.items() if k not in ("version", "id")}
+    return body, errors, flags
+
+
+async def check(
+    session: AsyncSession,
+    tenant: Tenant,
+    spec: Spec[Any],
+    data: BaseModel,
+    *,
+    exclude: uuid.UUID | None,
+    loc: Loc = (),
+) -> dict[str, Any]:
+    """Check what the schema cannot (see :func:`body_of`; and the flags named exist, names and
+    codes are unique); the body to store."""
+    body, errors, flags = body_of(spec, data, base_currency=tenant.base_currency, loc=loc)
+    if isinstance(data, s.FeeRuleIn) and not loc:
+        await unique.ensure_unused(
+            session, FeeRule.name, data.name, tenant_id=tenant.id, exclude=exclude, what="fee rule"
+        )
+    if isinstance(data, s.CouponIn):
         await unique.ensure_unused(
             session, Coupon.code, data.code, tenant_id=tenant.id, exclude=exclude, what="coupon"
         )
     errors += await _flag_errors(session, tenant.id, flags)
     raise_if_any(errors)
-    return {k: v for k, v in values.items() if k != "version" and k != "id"}
+    return body
 
 
 def apply(obj: Model, body: dict[str, Any]) -> None:

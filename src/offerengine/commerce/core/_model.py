@@ -10,6 +10,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal
 
+from offerengine import money
+
 Component = Literal["seller", "category", "logistics"]
 COMPONENTS: tuple[Component, ...] = ("seller", "category", "logistics")
 CommissionType = Literal["PERCENTAGE", "FLAT", "TIERED"]
@@ -250,12 +252,16 @@ class Quote:
         return self.subtotal + self.tax_amount + self.delivery_fee + self.small_basket_fee
 
     def commission(self, component: Component | None = None) -> Decimal:
-        return sum(
-            (
-                part.amount
-                for line in self.lines
-                for part in line.commissions
-                if component is None or part.component == component
+        """Commission earned, in all or for one component (with the currency's decimals)."""
+        return money.quantize(
+            sum(
+                (
+                    part.amount
+                    for line in self.lines
+                    for part in line.commissions
+                    if component is None or part.component == component
+                ),
+                ZERO,
             ),
-            ZERO,
+            self.currency,
         )
