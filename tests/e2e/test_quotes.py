@@ -316,7 +316,7 @@ def test_accepting_counts_coupon_uses_within_their_limits_all_or_nothing(
     # A new quote says why the coupon no longer applies.
     later = _quote(runtime, {**SEED_REQUEST, "customer_id": "third"})["data"]
     assert later["coupons"]["rejected"] == [
-        {"code": "SAVE20", "reason": "the coupon has been used 1 times, its limit"}
+        {"code": "SAVE20", "reason": "the coupon has been used 1 time, its limit"}
     ]
 
 

@@ -12,6 +12,7 @@ from offerengine.bundles import service as bundles
 from offerengine.bundles.schemas import BundleIn
 from offerengine.catalog import service as catalog
 from offerengine.db.base import utcnow
+from offerengine.demo import commerce as demo_commerce
 from offerengine.demo import data
 from offerengine.demo import decisioning as demo_decisioning
 from offerengine.inventory import service as inventory
@@ -58,6 +59,8 @@ async def load(session: AsyncSession, *, actor: Actor) -> DemoResult:
             await pricing.import_rules(session, tenant=tenant, rows=rules, actor=actor)
             await _shopping(session, tenant, actor)
             await demo_decisioning.load(session, tenant, actor)
+        else:
+            await demo_commerce.load(session, tenant, actor)
     return result
 
 

@@ -46,6 +46,10 @@ def allocate(total: Decimal, weights: Sequence[Decimal], currency: str) -> list[
     return [money.from_minor(s, currency) for s in shares]
 
 
+def _times(n: int) -> str:
+    return f"{n} time{'s' * (n != 1)}"
+
+
 def _in_scope(coupon: Coupon, line: Line, seller: str | None) -> bool:
     if coupon.categories and key(line.item.category) not in coupon.categories:
         return False
@@ -68,12 +72,12 @@ def _refusal(
     if coupon.currency != basket.currency:
         return f"the coupon is for {coupon.currency} baskets"
     if coupon.usage_limit_total is not None and usage.total >= coupon.usage_limit_total:
-        return f"the coupon has been used {usage.total} times, its limit"
+        return f"the coupon has been used {_times(usage.total)}, its limit"
     if coupon.usage_limit_per_customer is not None:
         if basket.customer_id is None:
             return "the coupon is limited per customer: send customer_id"
         if usage.customer >= coupon.usage_limit_per_customer:
-            return f"this customer has used the coupon {usage.customer} times, its limit"
+            return f"this customer has used the coupon {_times(usage.customer)}, its limit"
     item_total = sum((line.value for line in lines), ZERO)
     if coupon.min_basket is not None and item_total < coupon.min_basket:
         least = money.show(coupon.min_basket, coupon.currency)

@@ -116,7 +116,8 @@ def quote(
     ]
     item_total = sum((line.value for line in lines), ZERO)
     units = sum(item.quantity for item in basket.items)
-    steps.add("item_total", f"{len(lines)} items, {units} units", item_total)
+    described = f"{len(lines)} item{'s' * (len(lines) != 1)}, {units} unit{'s' * (units != 1)}"
+    steps.add("item_total", described, item_total)
 
     # 2. Coupons.
     outcomes = _coupons.apply(lines, basket, index.coupons, usage or {}, at)
