@@ -98,14 +98,30 @@ def wrk(
     headers: dict[str, str] | None = None,
     body: bytes | None = None,
     bodies: list[bytes] | None = None,
+    template: bytes | None = None,
 ) -> float:
     """Requests per second that wrk sustains against ``url`` (non-2xx answers fail the run); with
-    ``body``, a JSON POST; with ``bodies``, JSON POSTs cycling through them."""
+    ``body``, a JSON POST; with ``bodies``, JSON POSTs cycling through them; with ``template``, a
+    JSON POST made unique per request (its ``%d`` placeholders get the wrk thread and a count)."""
     command = [require_wrk(), "-t2", f"-c{connections}", f"-d{seconds}s", "--latency"]
     for name, value in (headers or {}).items():
         command += ["-H", f"{name}: {value}"]
     with tempfile.NamedTemporaryFile("w", suffix=".lua") as script:
-        if bodies:
+        if template is not None:
+            script.write(
+                f"local template = [==[{template.decode()}]==]\n"
+                "local made = 0\n"
+                "function setup(thread) made = made + 1; thread:set('tid', made) end\n"
+                "function init(args) count = 0 end\n"
+                'wrk.headers["Content-Type"] = "application/json"\n'
+                "request = function()\n"
+                "  count = count + 1\n"
+                '  return wrk.format("POST", nil, nil, string.format(template, tid, count))\n'
+                "end\n"
+            )
+            script.flush()
+            command += ["-s", script.name]
+        elif bodies:
             script.write(
                 "local bodies = {\n"
                 + "".join(f"[==[{b.decode()}]==],\n" for b in bodies)
@@ -147,6 +163,7 @@ class Target:
     headers: dict[str, str] | None = None
     body: bytes | None = None
     bodies: list[bytes] | None = None
+    template: bytes | None = None
 
 
 def compare(
@@ -171,6 +188,7 @@ def compare(
                     headers=target.headers,
                     body=target.body,
                     bodies=target.bodies,
+                    template=target.template,
                 )
             )
     medians = {name: median(values) for name, values in results.items()}

@@ -114,7 +114,8 @@ def sdk(iterations: int, base: str, key: str) -> None:
 
 
 def create_flags(base: str, editor_key: str) -> None:
-    for flag in (SEED_FLAG, RULES_FLAG):
+    # The demo marketplace has the seed's flag already (docs/quotes.md); add the rules flag.
+    for flag in (RULES_FLAG,):
         request = urllib.request.Request(
             f"{base}/v1/admin/tenants/MKT/feature-flags",
             data=json.dumps(flag).encode(),

@@ -10,6 +10,7 @@ decimals, and is never a selling currency.
 from __future__ import annotations
 
 import decimal
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from functools import cache
@@ -96,6 +97,17 @@ def _unit(code: str) -> Decimal:
 def quantize(amount: Decimal, code: str) -> Decimal:
     """Round a computed amount once, half-up, to the currency's minor units."""
     return amount.quantize(_unit(code), context=MONEY_CONTEXT)
+
+
+@cache
+def quantizer(code: str) -> Callable[[Decimal], Decimal]:
+    """:func:`quantize` for one currency, as a function (for loops over many amounts)."""
+    unit = _unit(code)
+
+    def round_once(amount: Decimal) -> Decimal:
+        return amount.quantize(unit, context=MONEY_CONTEXT)
+
+    return round_once
 
 
 def format_amount(minor: int, code: str) -> str:

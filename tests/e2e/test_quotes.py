@@ -6,12 +6,16 @@ from __future__ import annotations
 import copy
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 from fastapi.testclient import TestClient
 
+from offerengine.app import create_app
+from offerengine.commerce.cache import QuoteCache
+from tests.conftest import make_settings
 from tests.helpers import Api, create_key, error_locs, problem, tenant_api
 
 BASE = "/v1/admin/tenants/MK"
@@ -554,3 +558,29 @@ def test_a_coupon_that_stops_applying_says_why(market: dict[str, Any], runtime: 
     data = _quote(runtime, body)["data"]
     assert [c["code"] for c in data["coupons"]["applied"]] == ["SAVE20"]
     assert data["coupons"]["rejected"] == [{"code": "SAVE20", "reason": "given more than once"}]
+
+
+@pytest.mark.redis
+def test_with_redis_another_worker_serves_the_stored_quote_until_it_is_accepted(
+    sqlite_url: str, redis_url: str, tmp_path: Path
+) -> None:
+    settings = make_settings(sqlite_url, tmp_path, redis_url=redis_url)
+    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+        owner = tenant_api(client, "MK", kind="marketplace", base_currency="TRY")
+        runtime = Api(client, create_key(client, "MK", "runtime"))
+        _made(
+            owner.post(
+                f"{BASE}/fee-rules",
+                json={"name": "D", "type": "DELIVERY_FEE", "configuration": {"base_fee": "9"}},
+            )
+        )
+        body = {**SEED_REQUEST, "is_express_delivery": False, "coupon_codes": []}
+        first = _quote(runtime, body)["data"]["quote_id"]
+        context = client.app.state.context  # type: ignore[attr-defined]
+        context.quotes = QuoteCache()  # as another worker, which never saw the quote
+        again = _quote(runtime, body)
+        assert again["message"].startswith("The stored quote")
+        assert again["data"]["quote_id"] == first
+        assert runtime.post(f"/v1/quotes/{first}/accept").status_code == 200
+        context.quotes = QuoteCache()
+        assert _quote(runtime, body)["data"]["quote_id"] != first

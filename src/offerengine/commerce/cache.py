@@ -7,7 +7,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
 
-CACHE_LIMIT = 100_000
+CACHE_BYTES = 64 * 1024 * 1024  # per worker: ~3,500 explained 10-item quotes
 Key = tuple[uuid.UUID, str]  # tenant, request hash
 
 
@@ -19,12 +19,22 @@ class Cached:
 
 
 class QuoteCache:
-    """This worker's quotes by request hash, while they are valid (least recently used out)."""
+    """This worker's quotes by request hash, while they are valid; bounded by the bytes of their
+    answers (the least recently used go first)."""
 
-    def __init__(self, limit: int = CACHE_LIMIT) -> None:
-        self._limit = limit
+    def __init__(self, max_bytes: int = CACHE_BYTES) -> None:
+        self._max_bytes = max_bytes
+        self._bytes = 0
         self._by_hash: OrderedDict[Key, Cached] = OrderedDict()
         self._by_id: dict[uuid.UUID, Key] = {}
+
+    def __len__(self) -> int:
+        return len(self._by_hash)
+
+    @property
+    def size(self) -> int:
+        """Bytes of the answers held."""
+        return self._bytes
 
     def get(self, tenant_id: uuid.UUID, digest: str, now: datetime) -> Cached | None:
         found = self._by_hash.get((tenant_id, digest))
@@ -37,9 +47,11 @@ class QuoteCache:
         return found
 
     def put(self, tenant_id: uuid.UUID, digest: str, cached: Cached) -> None:
+        self._drop((tenant_id, digest))
         self._by_hash[(tenant_id, digest)] = cached
         self._by_id[cached.quote_id] = (tenant_id, digest)
-        while len(self._by_hash) > self._limit:
+        self._bytes += len(cached.data)
+        while self._bytes > self._max_bytes and self._by_hash:
             self._drop(next(iter(self._by_hash)))
 
     def forget(self, quote_id: uuid.UUID) -> None:
@@ -52,3 +64,4 @@ class QuoteCache:
         cached = self._by_hash.pop(key, None)
         if cached is not None:
             self._by_id.pop(cached.quote_id, None)
+            self._bytes -= len(cached.data)

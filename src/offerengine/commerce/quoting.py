@@ -1,12 +1,13 @@
 """Quotes at run time: `POST /v1/quote`, reading a stored quote, and accepting one.
 
 A quote is computed from the tenant's compiled snapshot (no configuration query), stored behind
-the response in the offer writer's batches, and kept for ``valid_until``. Its ``request_hash``
-covers every input that affects the result: the whole request (coupons, pickup address and
-context included) and the configuration version, so a change of rules makes a new quote. An
-identical request within the validity of a stored quote gets that quote back: from the worker's
-memory, else from the database (a quote another worker made in its last ~50 ms may not be there
-yet, and is then made again: both are correct prices for the request).
+the response in the offer writer's batches, and kept for ``valid_until``. Its ``request_hash`` is
+the SHA-256 of the configuration version and the request's bytes: every input that affects the
+result (coupons, pickup address and context included), and a change of rules makes a new quote.
+An identical request while the quote is valid gets that quote back without being priced again:
+from the worker's memory, and, when Redis is configured, from any worker (the quote is put there
+when made). Without Redis each worker keeps its own; another worker then makes an equally correct
+quote of its own. Two spellings of one request (other spacing or key order) are two quotes.
 
 Coupon usage counts only when a quote is accepted: one transaction takes every coupon's use
 (``count + 1`` where the count is below the limit, in all and for the customer), all or none.
@@ -27,6 +28,7 @@ from zoneinfo import ZoneInfo
 
 import msgspec
 import sqlalchemy as sa
+from redis.exceptions import RedisError
 
 from offerengine import money
 from offerengine.commerce import core
@@ -37,6 +39,7 @@ from offerengine.db import upsert
 from offerengine.deps import recording
 from offerengine.errors import Conflict, FieldError, Gone, NotFound, raise_if_any
 from offerengine.flags import core as flags
+from offerengine.observability.logging import get_logger
 from offerengine.shopping.writer import VISIBLE_WITHIN, decision_age_seconds, new_time_uuid
 from offerengine.snapshots.core import Snapshot
 
@@ -44,6 +47,8 @@ if TYPE_CHECKING:
     from offerengine.context import AppContext
 
 _encode = msgspec.json.Encoder().encode
+_decode = msgspec.json.Decoder().decode
+log = get_logger("offerengine.quotes")
 CALCULATED = _encode("Quote calculated successfully")
 STORED = _encode("The stored quote for this request (identical, and still valid)")
 FOUND = _encode("Quote found")
@@ -186,56 +191,61 @@ def data_of(
     valid_until: datetime,
     config_version: int,
 ) -> dict[str, Any]:
-    """The response's ``data``, JSON-ready (money as decimal strings)."""
+    """The response's ``data``. Amounts stay Decimals (each already rounded to the currency, so
+    they print with its decimals), ids UUIDs and times datetimes: the JSON encoder writes them
+    as decimal strings, UUID strings and RFC 3339 times."""
     currency = result.currency
-
-    def _s(value: Decimal) -> str:
-        return money.show(value, currency)
-
+    rounded = money.quantizer(currency)
+    zero = rounded(Decimal(0))
     details = []
     items = []
     for line in result.lines:
         item = line.item
+        index = line.index
+        product_id = item.product_id
+        commission = zero
         for part in line.commissions:
+            rate = part.rate
+            commission += part.amount
             details.append(
                 {
-                    "item_index": line.index,
-                    "product_id": item.product_id,
+                    "item_index": index,
+                    "product_id": product_id,
                     "component": part.component,
-                    "rate_id": str(part.rate.id),
-                    "rate_version": part.rate.version,
-                    "rate_name": part.rate.name,
-                    "commission_type": part.rate.commission_type,
-                    "base": _s(part.base),
-                    "amount": _s(part.amount),
+                    "rate_id": rate.id,
+                    "rate_version": rate.version,
+                    "rate_name": rate.name,
+                    "commission_type": rate.commission_type,
+                    "base": part.base,
+                    "amount": part.amount,
                     "calculation": part.note,
                 }
             )
         items.append(
             {
-                "index": line.index,
-                "product_id": item.product_id,
+                "index": index,
+                "product_id": product_id,
                 "variant_id": item.variant_id,
                 "quantity": item.quantity,
-                "unit_price": money.show(item.unit_price, currency),
-                "value": _s(line.value),
-                "discount": _s(line.discount),
-                "net": _s(line.net),
-                "tax": _s(line.tax),
-                "tax_rule_id": None if line.tax_rule is None else str(line.tax_rule.id),
-                "commission": _s(sum((p.amount for p in line.commissions), Decimal(0))),
+                "unit_price": rounded(item.unit_price),
+                "value": line.value,
+                "discount": line.discount,
+                "net": line.net,
+                "tax": line.tax,
+                "tax_rule_id": None if line.tax_rule is None else line.tax_rule.id,
+                "commission": commission,
             }
         )
     totals = {
-        "subtotal": _s(result.subtotal),
-        "tax_amount": _s(result.tax_amount),
-        "delivery_fee": _s(result.delivery_fee),
-        "small_basket_fee": _s(result.small_basket_fee),
-        "discount_amount": _s(result.discount_amount),
-        "total_amount": _s(result.total_amount),
+        "subtotal": result.subtotal,
+        "tax_amount": result.tax_amount,
+        "delivery_fee": result.delivery_fee,
+        "small_basket_fee": result.small_basket_fee,
+        "discount_amount": result.discount_amount,
+        "total_amount": result.total_amount,
     }
     return {
-        "quote_id": str(quote_id),
+        "quote_id": quote_id,
         "status": "QUOTED",
         **totals,
         "currency": currency,
@@ -244,10 +254,10 @@ def data_of(
             "applied": [
                 {
                     "code": o.code,
-                    "coupon_id": str(o.coupon.id),
+                    "coupon_id": o.coupon.id,
                     "version": o.coupon.version,
                     "type": o.coupon.type,
-                    "amount": _s(o.amount),
+                    "amount": o.amount,
                     "description": o.reason or "",
                 }
                 for o in result.coupons
@@ -258,15 +268,15 @@ def data_of(
             ],
         },
         "commission_breakdown": {
-            "total_commission": _s(result.commission()),
-            "seller_commission": _s(result.commission("seller")),
-            "category_commission": _s(result.commission("category")),
-            "logistics_commission": _s(result.commission("logistics")),
+            "total_commission": result.commission(),
+            "seller_commission": result.commission("seller"),
+            "category_commission": result.commission("category"),
+            "logistics_commission": result.commission("logistics"),
             "currency": currency,
             "details": details,
         },
         "pricing_breakdown": {
-            "item_total": _s(result.item_total),
+            "item_total": result.item_total,
             **{k: v for k, v in totals.items() if k != "total_amount"},
             "total_amount": totals["total_amount"],
             "currency": currency,
@@ -275,9 +285,9 @@ def data_of(
                 {
                     "step": step.step,
                     "description": step.description,
-                    "amount": _s(step.amount),
-                    "running_total": _s(step.running_total),
-                    "rule_id": None if step.rule_id is None else str(step.rule_id),
+                    "amount": step.amount,
+                    "running_total": step.running_total,
+                    "rule_id": step.rule_id,
                     "rule_version": step.rule_version,
                 }
                 for step in result.steps
@@ -285,13 +295,13 @@ def data_of(
             "notes": result.notes,
         },
         "applied_rules": [
-            {"id": str(a.id), "name": a.name, "type": a.type, "version": a.version}
+            {"id": a.id, "name": a.name, "type": a.type, "version": a.version}
             for a in result.applied
         ],
         "warnings": result.warnings,
         "feature_flags": dict(result.flags),
-        "created_at": created_at.isoformat().replace("+00:00", "Z"),
-        "valid_until": valid_until.isoformat().replace("+00:00", "Z"),
+        "created_at": created_at,
+        "valid_until": valid_until,
         "accepted_at": None,
         "config_version": config_version,
     }
@@ -299,7 +309,7 @@ def data_of(
 
 def _rows(
     result: core.Quote,
-    data: dict[str, Any],
+    data: bytes,
     *,
     tenant_id: uuid.UUID,
     quote_id: uuid.UUID,
@@ -310,9 +320,11 @@ def _rows(
     day: str,
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     currency = result.currency
+    digits = money.currency(currency).minor_units
 
     def minor(value: Decimal) -> int:
-        return money.to_minor(value, currency)
+        # Exact: every amount of a quote is already rounded to the currency's minor units.
+        return int(value.scaleb(digits))
 
     row = {
         "id": quote_id,
@@ -340,7 +352,7 @@ def _rows(
             for o in result.coupons
             if o.applied and o.coupon is not None
         ],
-        "data": data,
+        "data": data.decode(),
     }
     groups: dict[tuple[str | None, str | None, str | None], dict[str, Any]] = {}
     for line in result.lines:
@@ -408,47 +420,76 @@ async def _usage(
     }
 
 
-async def _stored(
+def _redis_key(prefix: str, tenant_id: uuid.UUID, digest: str) -> str:
+    return f"{prefix}:quote:{tenant_id}:{digest}"
+
+
+async def _shared(
     ctx: AppContext, tenant_id: uuid.UUID, digest: str, now: datetime
 ) -> Cached | None:
-    async with ctx.session_factory() as session:
-        found = (
-            await session.execute(
-                sa.select(StoredQuote.id, StoredQuote.valid_until, StoredQuote.data)
-                .where(
-                    StoredQuote.tenant_id == tenant_id,
-                    StoredQuote.request_hash == digest,
-                    StoredQuote.status == "QUOTED",
-                    StoredQuote.valid_until > now,
-                )
-                .order_by(StoredQuote.created_at.desc())
-                .limit(1)
-            )
-        ).first()
+    """The quote another worker made for this request, when workers share them through Redis."""
+    if ctx.redis is None:
+        return None
+    try:
+        found = await ctx.redis.get(_redis_key(ctx.settings.redis_prefix, tenant_id, digest))
+    except RedisError as exc:  # a missing shared copy only costs a new quote
+        log.warning("quote_cache_unavailable", error=str(exc))
+        return None
     if found is None:
         return None
-    return Cached(found.id, found.valid_until, _encode(found.data))
+    raw = found.encode() if isinstance(found, str) else found
+    quote_id, valid_until, data = raw.split(b"\n", 2)
+    cached = Cached(
+        uuid.UUID(quote_id.decode()), datetime.fromisoformat(valid_until.decode()), data
+    )
+    return cached if cached.valid_until > now else None
+
+
+async def _share(
+    ctx: AppContext, tenant_id: uuid.UUID, digest: str, cached: Cached, now: datetime
+) -> None:
+    if ctx.redis is None:
+        return
+    value = b"\n".join(
+        (str(cached.quote_id).encode(), cached.valid_until.isoformat().encode(), cached.data)
+    )
+    ttl = max(1, int((cached.valid_until - now).total_seconds() * 1000))
+    try:
+        await ctx.redis.set(
+            _redis_key(ctx.settings.redis_prefix, tenant_id, digest), value, px=ttl, nx=True
+        )
+    except RedisError as exc:
+        log.warning("quote_cache_unavailable", error=str(exc))
+
+
+def digest_of(snapshot: Snapshot, body: bytes) -> str:
+    """The request's hash: the configuration version and the request as sent."""
+    return hashlib.sha256(b"%d\n" % snapshot.version + body).hexdigest()
+
+
+def cached_quote(ctx: AppContext, snapshot: Snapshot, digest: str, now: datetime) -> Cached | None:
+    """This worker's quote for an identical request, while valid (no pricing, no validation:
+    the same bytes were validated when it was made)."""
+    return ctx.quotes.get(snapshot.tenant.id, digest, now)
 
 
 async def quote(
-    ctx: AppContext, snapshot: Snapshot, request: QuoteRequest, now: datetime, started: float
+    ctx: AppContext,
+    snapshot: Snapshot,
+    request: QuoteRequest,
+    digest: str,
+    now: datetime,
+    started: float,
 ) -> bytes:
-    """Answer a quote request: a stored quote for an identical request, or a new one."""
+    """Answer a quote request whose hash this worker has no quote for: another worker's (through
+    Redis), or a new one."""
+    tenant_id = snapshot.tenant.id
+    shared = await _shared(ctx, tenant_id, digest, now)
+    if shared is not None:
+        ctx.quotes.put(tenant_id, digest, shared)
+        return envelope(STORED, shared.data, started)
     currency = request.currency or snapshot.tenant.base_currency
     _check(snapshot, request, currency)
-    tenant_id = snapshot.tenant.id
-    digest = hashlib.sha256(
-        b"%d:%s:" % (snapshot.version, currency.encode())
-        + request.__pydantic_serializer__.to_json(request)
-    ).hexdigest()
-    quotes = ctx.quotes
-    cached = quotes.get(tenant_id, digest, now)
-    if cached is None:
-        cached = await _stored(ctx, tenant_id, digest, now)
-        if cached is not None:
-            quotes.put(tenant_id, digest, cached)
-    if cached is not None:
-        return envelope(STORED, cached.data, started)
     values, exposures = evaluate_flags(snapshot, request, now)
     usage = await _usage(ctx, snapshot, request)
     result = core.quote(
@@ -468,7 +509,7 @@ async def quote(
     day = now.astimezone(_zone(snapshot.tenant.timezone)).date().isoformat()
     row, lines = _rows(
         result,
-        data,
+        encoded,
         tenant_id=tenant_id,
         quote_id=quote_id,
         digest=digest,
@@ -481,12 +522,14 @@ async def quote(
     writer.quoted(row, lines)
     if exposures:
         writer.expose(tenant_id, exposures, now)
-    quotes.put(tenant_id, digest, Cached(quote_id, valid_until, encoded))
+    cached = Cached(quote_id, valid_until, encoded)
+    ctx.quotes.put(tenant_id, digest, cached)
+    await _share(ctx, tenant_id, digest, cached, now)
     return envelope(CALCULATED, encoded, started)
 
 
 def _as_read(row: Mapping[str, Any], now: datetime) -> dict[str, Any]:
-    data = dict(row["data"])
+    data = dict(_decode(row["data"]))
     status = row["status"]
     if status == "QUOTED" and row["valid_until"] <= now:
         status = "EXPIRED"
@@ -557,6 +600,7 @@ async def accept(ctx: AppContext, snapshot: Snapshot, quote_id: uuid.UUID, now: 
         found = await session.get(StoredQuote, quote_id, populate_existing=True)
         assert found is not None
         ctx.quotes.forget(quote_id)
+        await _unshare(ctx, tenant_id, found.request_hash)
         if taken is None:
             if found.status == "ACCEPTED":
                 return envelope(ACCEPTED, _encode(_as_read(_columns(found), now)), started)
@@ -578,6 +622,16 @@ async def accept(ctx: AppContext, snapshot: Snapshot, quote_id: uuid.UUID, now: 
                         [FieldError(("coupons", applied["code"]), "usage limit reached")],
                     )
         return envelope(ACCEPTED, _encode(_as_read(_columns(found), now)), started)
+
+
+async def _unshare(ctx: AppContext, tenant_id: uuid.UUID, digest: str) -> None:
+    """An accepted quote is no longer offered to an identical request, by any worker."""
+    if ctx.redis is None:
+        return
+    try:
+        await ctx.redis.delete(_redis_key(ctx.settings.redis_prefix, tenant_id, digest))
+    except RedisError as exc:
+        log.warning("quote_cache_unavailable", error=str(exc))
 
 
 async def _count_up(

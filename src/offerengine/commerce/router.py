@@ -24,7 +24,7 @@ from offerengine.context import AppContext
 from offerengine.db.base import utcnow
 from offerengine.deps import DbSession
 from offerengine.errors import Invalid, NotFound
-from offerengine.http.body import documented, read_json
+from offerengine.http.body import documented, raw_body, read_json, validate
 from offerengine.http.routing import IfMatch, Timestamp, expected_version, router, set_etag
 from offerengine.pagination import DEFAULT_LIMIT, Cursor, Limit, Page, decode_cursor, encode_cursor
 from offerengine.snapshots.deps import BEARER, RuntimeSnapshot, snapshot_of
@@ -312,9 +312,15 @@ async def quote(request: Request) -> Response:
     an identical request within the quote's validity gets the stored quote back."""
     started = time.perf_counter()
     snapshot = await snapshot_of(request)
-    body = await read_json(request, QuoteRequest)
+    raw = await raw_body(request)
     ctx = cast(AppContext, request.app.state.context)
-    return _json(await quoting.quote(ctx, snapshot, body, utcnow(), started))
+    now = utcnow()
+    digest = quoting.digest_of(snapshot, raw)
+    cached = quoting.cached_quote(ctx, snapshot, digest, now)
+    if cached is not None:
+        return _json(quoting.envelope(quoting.STORED, cached.data, started))
+    body = validate(QuoteRequest, raw)
+    return _json(await quoting.quote(ctx, snapshot, body, digest, now, started))
 
 
 @runtime.get("/v1/quotes/{id}", operation_id="getQuote", response_model=QuoteEnvelope)

@@ -22,9 +22,7 @@ from typing import Any
 
 from offerengine import money
 from offerengine.commerce.core._effective import InForce
-from offerengine.commerce.core._model import HUNDRED, ZERO, Component, RateState
-
-_C = money.MONEY_CONTEXT
+from offerengine.commerce.core._model import COMPONENTS, HUNDRED, ZERO, Component, RateState
 
 
 def _on(flag: str | None, flags: Mapping[str, Any]) -> bool:
@@ -35,6 +33,36 @@ def resolve(
     index: InForce,
     *,
     currency: str,
+    seller: str | None,
+    category: str | None,
+    logistics: str | None,
+    city: str | None,
+    country: str | None,
+    flags: Mapping[str, Any],
+    signature: tuple[bool, ...],
+) -> tuple[tuple[Component, RateState], ...]:
+    """The rate of each component that applies to an item with these (key()-normalised) values;
+    ``signature`` is the truth of the flags rules read (resolutions are shared while it holds)."""
+    memo_key = (currency, seller, category, logistics, city, country, signature)
+    found = index.memo.get(memo_key)
+    if found is None:
+        found = tuple(
+            (component, rate)
+            for component in COMPONENTS
+            if (
+                rate := _best(
+                    index, currency, component, seller, category, logistics, city, country, flags
+                )
+            )
+            is not None
+        )
+        index.memo[memo_key] = found
+    return found
+
+
+def _best(
+    index: InForce,
+    currency: str,
     component: Component,
     seller: str | None,
     category: str | None,
@@ -42,22 +70,7 @@ def resolve(
     city: str | None,
     country: str | None,
     flags: Mapping[str, Any],
-    flag_keys: frozenset[str],
 ) -> RateState | None:
-    """The rate of ``component`` that applies to an item with these (key()-normalised) values."""
-    memo_key = (
-        currency,
-        component,
-        seller,
-        category,
-        logistics,
-        city,
-        country,
-        tuple(bool(flags.get(k)) for k in sorted(flag_keys)) if flag_keys else (),
-    )
-    if memo_key in index.memo:
-        found: RateState | None = index.memo[memo_key]
-        return found
     best: RateState | None = None
     best_rank: tuple[Any, ...] | None = None
     rates = index.rates
@@ -86,7 +99,6 @@ def resolve(
                     )
                     if best_rank is None or rank > best_rank:
                         best, best_rank = state, rank
-    index.memo[memo_key] = best
     return best
 
 
@@ -106,26 +118,18 @@ def tiered(value: Decimal, tiers: tuple[Any, ...]) -> Decimal:
 
 def amount(rate: RateState, base: Decimal, quantity: int) -> tuple[Decimal, str]:
     """What ``rate`` earns on an item of value ``base`` and ``quantity`` units, with how."""
-    with_context = _C
-    if rate.commission_type == "PERCENTAGE":
+    kind = rate.commission_type
+    if kind == "PERCENTAGE":
         assert rate.rate is not None
-        raw = with_context.multiply(base, rate.rate) / HUNDRED
-        how = f"{money.plain(rate.rate)}% of {base}"
-    elif rate.commission_type == "FLAT":
+        raw = base * rate.rate / HUNDRED
+        how = f"{rate.how} of {base}"
+    elif kind == "FLAT":
         assert rate.rate is not None
         raw = rate.rate * quantity
-        how = f"{money.show(rate.rate, rate.currency)} × {quantity} units"
+        how = f"{rate.how} × {quantity}"
     else:
         raw = tiered(base, rate.tiers)
-        how = (
-            "tiers "
-            + ", ".join(
-                f"{money.plain(t.rate)}% up to "
-                f"{'∞' if t.up_to is None else money.show(t.up_to, rate.currency)}"
-                for t in rate.tiers
-            )
-            + f" over {base}"
-        )
+        how = f"{rate.how} over {base}"
     if rate.min_amount is not None and raw < rate.min_amount and base > 0:
         raw = rate.min_amount
         how += f", raised to the minimum {money.show(rate.min_amount, rate.currency)}"

@@ -8,7 +8,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from offerengine.commerce.core._model import Coupon, FeeRuleState, RateState, Tier, key
+from offerengine import money
+from offerengine.commerce.core._model import Applied, Coupon, FeeRuleState, RateState, Tier, key
 
 
 def _decimal(value: Any) -> Decimal | None:
@@ -21,10 +22,33 @@ def _when(value: Any) -> datetime | None:
     return datetime.fromisoformat(str(value))
 
 
+def _how(kind: str, rate: Decimal | None, tiers: tuple[Tier, ...], currency: str) -> str:
+    if kind == "PERCENTAGE":
+        return f"{money.plain(rate or Decimal(0))}%"
+    if kind == "FLAT":
+        return f"{money.show(rate or Decimal(0), currency)} per unit"
+    return "tiers " + ", ".join(
+        f"{money.plain(t.rate)}% up to {'∞' if t.up_to is None else money.show(t.up_to, currency)}"
+        for t in tiers
+    )
+
+
 def rate_state(data: Mapping[str, Any], changed_at: datetime) -> RateState:
+    tiers = tuple(
+        Tier(_decimal(t.get("up_to")), Decimal(str(t["rate"]))) for t in data.get("tiers") or ()
+    )
+    rate = _decimal(data.get("rate"))
+    dims = (
+        data.get("seller_id"),
+        data.get("category"),
+        data.get("logistics_provider"),
+        data.get("region"),
+    )
+    object_id = uuid.UUID(str(data["id"]))
+    version = int(data["version"])
     return RateState(
-        id=uuid.UUID(str(data["id"])),
-        version=int(data["version"]),
+        id=object_id,
+        version=version,
         name=str(data["name"]),
         component=data["component"],
         category=key(data.get("category")),
@@ -32,10 +56,8 @@ def rate_state(data: Mapping[str, Any], changed_at: datetime) -> RateState:
         logistics_provider=key(data.get("logistics_provider")),
         region=key(data.get("region")),
         commission_type=data["commission_type"],
-        rate=_decimal(data.get("rate")),
-        tiers=tuple(
-            Tier(_decimal(t.get("up_to")), Decimal(str(t["rate"]))) for t in data.get("tiers") or ()
-        ),
+        rate=rate,
+        tiers=tiers,
         min_amount=_decimal(data.get("min_amount")),
         max_amount=_decimal(data.get("max_amount")),
         currency=str(data["currency"]),
@@ -45,6 +67,11 @@ def rate_state(data: Mapping[str, Any], changed_at: datetime) -> RateState:
         priority=int(data.get("priority", 0)),
         flag=data.get("flag"),
         changed_at=changed_at,
+        dimensions=sum(d is not None for d in dims),
+        how=_how(data["commission_type"], rate, tiers, str(data["currency"])),
+        entry=Applied(
+            object_id, str(data["name"]), f"COMMISSION_{data['commission_type']}", version
+        ),
     )
 
 
@@ -79,6 +106,7 @@ def configuration(type_: str, config: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def fee_state(data: Mapping[str, Any], changed_at: datetime) -> FeeRuleState:
+    object_id = uuid.UUID(str(data["id"]))
     return FeeRuleState(
         id=uuid.UUID(str(data["id"])),
         version=int(data["version"]),
@@ -94,6 +122,7 @@ def fee_state(data: Mapping[str, Any], changed_at: datetime) -> FeeRuleState:
         priority=int(data.get("priority", 0)),
         flag=data.get("flag"),
         changed_at=changed_at,
+        entry=Applied(object_id, str(data["name"]), str(data["type"]), int(data["version"])),
     )
 
 

@@ -34,8 +34,10 @@ from offerengine.commerce.core._model import (
 def allocate(total: Decimal, weights: Sequence[Decimal], currency: str) -> list[Decimal]:
     """``total`` split in proportion to ``weights``, in whole minor units that add up to it
     (largest remainder; ties to the earlier weight)."""
-    total_minor = money.to_minor(total, currency)
-    minors = [money.to_minor(w, currency) for w in weights]
+    digits = money.currency(currency).minor_units
+    # The amounts are already in whole minor units: scaling them is exact.
+    total_minor = int(total.scaleb(digits))
+    minors = [int(w.scaleb(digits)) for w in weights]
     whole = sum(minors)
     if whole <= 0:
         return [ZERO for _ in weights]
@@ -43,7 +45,7 @@ def allocate(total: Decimal, weights: Sequence[Decimal], currency: str) -> list[
     remainders = sorted(range(len(minors)), key=lambda i: (-(total_minor * minors[i] % whole), i))
     for i in remainders[: total_minor - sum(shares)]:
         shares[i] += 1
-    return [money.from_minor(s, currency) for s in shares]
+    return [Decimal(s).scaleb(-digits) for s in shares]
 
 
 def _times(n: int) -> str:

@@ -174,6 +174,7 @@ class CommerceIndex:
                     flags.add(multiplier_flag)
         # The flags a quote must evaluate because a rule reads them.
         self.flag_keys: frozenset[str] = frozenset(flags)
+        self.flag_keys_sorted: tuple[str, ...] = tuple(sorted(flags))
         # The flags a quote evaluates and echoes: those tagged "quote", and those rules read.
         self.echo_flags: tuple[str, ...] = tuple(sorted({*echo_flags, *flags}))
         self._cache: dict[int, InForce] = {}

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -58,6 +59,73 @@ def best_tax(
             if found is not None:
                 return found
     return None
+
+
+@dataclass(frozen=True, slots=True)
+class Destination:
+    """The fee rules that apply to a destination (a currency, city and country)."""
+
+    delivery: FeeRuleState | None
+    distance: FeeRuleState | None
+    express: FeeRuleState | None
+    small_basket: FeeRuleState | None
+    free_delivery: FeeRuleState | None
+    general_tax: FeeRuleState | None
+    taxes: dict[str | None, FeeRuleState | None]  # by item category, filled as met
+
+
+def destination(
+    index: InForce,
+    *,
+    currency: str,
+    city: str | None,
+    country: str | None,
+    flags: Mapping[str, Any],
+    signature: tuple[bool, ...],
+) -> Destination:
+    """The fee rules for a destination, found once per interval (and flag signature)."""
+    memo_key = ("destination", currency, city, country, signature)
+    found = index.memo.get(memo_key)
+    if found is None:
+
+        def fee(type_: FeeType) -> FeeRuleState | None:
+            return best_fee(
+                index, currency=currency, type=type_, city=city, country=country, flags=flags
+            )
+
+        found = Destination(
+            delivery=fee("DELIVERY_FEE"),
+            distance=fee("DISTANCE_FEE"),
+            express=fee("EXPRESS_FEE"),
+            small_basket=fee("SMALL_BASKET_FEE"),
+            free_delivery=fee("FREE_DELIVERY"),
+            general_tax=best_tax(
+                index, currency=currency, city=city, country=country, category=None, flags=flags
+            ),
+            taxes={},
+        )
+        index.memo[memo_key] = found
+    return found
+
+
+def tax_for(
+    index: InForce,
+    where: Destination,
+    *,
+    currency: str,
+    city: str | None,
+    country: str | None,
+    category: str | None,
+    flags: Mapping[str, Any],
+) -> FeeRuleState | None:
+    """The tax rule of an item's category at a destination (remembered with the destination)."""
+    if category in where.taxes:
+        return where.taxes[category]
+    found = best_tax(
+        index, currency=currency, city=city, country=country, category=category, flags=flags
+    )
+    where.taxes[category] = found
+    return found
 
 
 def distance_km(a: Address, b: Address) -> Decimal | None:

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any, Literal
 
 from offerengine import money
@@ -36,8 +37,23 @@ def key(text: str | None) -> str | None:
     "İstanbul", "Istanbul" and "ISTANBUL" are one city."""
     if text is None:
         return None
+    return _key(text)
+
+
+@lru_cache(maxsize=65_536)
+def _key(text: str) -> str:
     decomposed = unicodedata.normalize("NFKD", text.strip())
     return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+
+
+@dataclass(frozen=True, slots=True)
+class Applied:
+    """A rule, rate or coupon the quote used, with the version that was in force."""
+
+    id: uuid.UUID
+    name: str
+    type: str
+    version: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,13 +86,9 @@ class RateState:
     priority: int
     flag: str | None
     changed_at: datetime
-
-    @property
-    def dimensions(self) -> int:
-        return sum(
-            v is not None
-            for v in (self.seller_id, self.category, self.logistics_provider, self.region)
-        )
+    dimensions: int = 0  # how many of seller, category, logistics provider, region are set
+    how: str = ""  # the rate as people read it: "12.5%", "2.50 per unit", "tiers …"
+    entry: Applied | None = None  # how a quote lists it among its applied rules
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +109,7 @@ class FeeRuleState:
     priority: int
     flag: str | None
     changed_at: datetime
+    entry: Applied | None = None  # how a quote lists it among its applied rules
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,16 +227,6 @@ class CouponOutcome:
     applied: bool
     amount: Decimal = ZERO
     reason: str | None = None  # why it was rejected, or what it did
-
-
-@dataclass(frozen=True, slots=True)
-class Applied:
-    """A rule, rate or coupon the quote used, with the version that was in force."""
-
-    id: uuid.UUID
-    name: str
-    type: str
-    version: int
 
 
 @dataclass(slots=True)

@@ -23,17 +23,15 @@ coupons (``commission_base: "gross"``, the default) or after them (``"net"``).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from decimal import Decimal
-from numbers import Number
 from typing import Any
 
 from offerengine import money
 from offerengine.commerce.core import _commission, _coupons, _fees
 from offerengine.commerce.core._effective import CommerceIndex
 from offerengine.commerce.core._model import (
-    COMPONENTS,
     HUNDRED,
     ZERO,
     Applied,
@@ -54,7 +52,8 @@ class _Steps:
     def __init__(self) -> None:
         self.steps: list[Step] = []
         self.running = ZERO
-        self.applied: dict[tuple[uuid.UUID, int], Applied] = {}
+        # By the compiled state's identity: each version of a rule is one object in the index.
+        self.applied: dict[int, Applied] = {}
 
     def add(
         self, step: str, description: str, amount: Decimal, rule: FeeRuleState | None = None
@@ -74,10 +73,16 @@ class _Steps:
             self.used(rule)
 
     def used(self, rule: FeeRuleState | RateState) -> None:
-        kind = rule.type if isinstance(rule, FeeRuleState) else f"COMMISSION_{rule.commission_type}"
-        self.applied.setdefault(
-            (rule.id, rule.version), Applied(rule.id, rule.name, kind, rule.version)
-        )
+        if id(rule) not in self.applied:
+            entry = rule.entry
+            if entry is None:
+                kind = (
+                    rule.type
+                    if isinstance(rule, FeeRuleState)
+                    else f"COMMISSION_{rule.commission_type}"
+                )
+                entry = Applied(rule.id, rule.name, kind, rule.version)
+            self.applied[id(rule)] = entry
 
 
 def _named(rule: FeeRuleState) -> str:
@@ -101,17 +106,23 @@ def quote(
     flags = flags or {}
     currency = basket.currency
     in_force = index.at(at)
-    city, country = key(basket.delivery.city), key(basket.delivery.country)
+    delivery_to = basket.delivery
+    city, country = key(delivery_to.city), key(delivery_to.country)
+    signature = tuple(bool(flags.get(k)) for k in index.flag_keys_sorted)
+    where = _fees.destination(
+        in_force, currency=currency, city=city, country=country, flags=flags, signature=signature
+    )
     steps = _Steps()
+    warnings: list[str] = []
+    notes: list[str] = []
+    quantize = money.quantizer(currency)
 
     def show(amount: Decimal) -> str:
         return money.show(amount, currency)
 
-    warnings: list[str] = []
-    notes: list[str] = []
-
+    zero = quantize(ZERO)
     lines = [
-        Line(i, item, money.quantize(item.unit_price * item.quantity, currency))
+        Line(i, item, quantize(item.unit_price * item.quantity), zero, zero)
         for i, item in enumerate(basket.items)
     ]
     item_total = sum((line.value for line in lines), ZERO)
@@ -120,33 +131,32 @@ def quote(
     steps.add("item_total", described, item_total)
 
     # 2. Coupons.
-    outcomes = _coupons.apply(lines, basket, index.coupons, usage or {}, at)
+    outcomes = (
+        _coupons.apply(lines, basket, index.coupons, usage or {}, at) if basket.coupon_codes else []
+    )
     free_coupon = None
     for outcome in outcomes:
         if not outcome.applied or outcome.coupon is None:
             continue
         coupon = outcome.coupon
         steps.applied.setdefault(
-            (coupon.id, coupon.version),
+            id(coupon),
             Applied(coupon.id, coupon.name or coupon.code, f"COUPON_{coupon.type}", coupon.version),
         )
         if coupon.type == "FREE_DELIVERY":
             free_coupon = outcome
             continue
-        steps.steps.append(
-            Step("coupon", f"coupon {outcome.code}: {outcome.reason}", -outcome.amount, ZERO)
-        )
-        steps.running -= outcome.amount
-        steps.steps[-1].running_total = steps.running
+        steps.add("coupon", f"coupon {outcome.code}: {outcome.reason}", -outcome.amount)
     discount = sum((o.amount for o in outcomes if o.applied), ZERO)
     subtotal = item_total - discount
 
     # 3. Tax on items, one step per rule.
-    taxed: dict[tuple[uuid.UUID, int], tuple[FeeRuleState, Decimal, Decimal]] = {}
+    taxed: dict[int, tuple[FeeRuleState, Decimal, Decimal]] = {}
     untaxed = 0
     for line in lines:
-        rule = _fees.best_tax(
+        rule = _fees.tax_for(
             in_force,
+            where,
             currency=currency,
             city=city,
             country=country,
@@ -156,45 +166,43 @@ def quote(
         if rule is None:
             untaxed += 1
             continue
+        net = line.net
         line.tax_rule = rule
-        line.tax = money.quantize(line.net * rule.config["rate"] / HUNDRED, currency)
-        _, base, tax = taxed.get((rule.id, rule.version), (rule, ZERO, ZERO))
-        taxed[(rule.id, rule.version)] = (rule, base + line.net, tax + line.tax)
+        line.tax = tax = quantize(net * rule.config["rate"] / HUNDRED)
+        found = taxed.get(id(rule))
+        taxed[id(rule)] = (
+            (rule, net, tax) if found is None else (rule, found[1] + net, found[2] + tax)
+        )
     for rule, base, tax in taxed.values():
         rate = money.plain(rule.config["rate"])
         steps.add("tax", f"{rule.type} {_named(rule)}: {rate}% of {base}", tax, rule)
     if untaxed:
         warnings.append(
-            f"{untaxed} item(s) have no tax rule for {basket.delivery.city}, "
-            f"{basket.delivery.country} in {currency}: no tax charged on them"
+            f"{untaxed} item(s) have no tax rule for {delivery_to.city}, "
+            f"{delivery_to.country} in {currency}: no tax charged on them"
         )
     item_tax = sum((line.tax for line in lines), ZERO)
 
-    def fee(type_: Any) -> FeeRuleState | None:
-        return _fees.best_fee(
-            in_force, currency=currency, type=type_, city=city, country=country, flags=flags
-        )
-
     # 4. Delivery: base → distance → express → free delivery.
     base_fee = ZERO
-    delivery_rule = fee("DELIVERY_FEE")
+    delivery_rule = where.delivery
     if delivery_rule is not None:
         config = delivery_rule.config
         weight = sum(((item.weight or ZERO) * item.quantity for item in basket.items), ZERO)
         extra_kg = max(ZERO, weight - config["included_kg"])
-        base_fee = money.quantize(config["base_fee"] + config["per_kg"] * extra_kg, currency)
+        base_fee = quantize(config["base_fee"] + config["per_kg"] * extra_kg)
         how = f"{_named(delivery_rule)}: {show(config['base_fee'])}"
         if config["per_kg"] and extra_kg:
             how += f" + {show(config['per_kg'])}/kg × {extra_kg} kg over {config['included_kg']} kg"
         steps.add("delivery_fee", how, base_fee, delivery_rule)
     else:
         warnings.append(
-            f"no DELIVERY_FEE rule for {basket.delivery.city}, {basket.delivery.country} "
+            f"no DELIVERY_FEE rule for {delivery_to.city}, {delivery_to.country} "
             f"in {currency}: no delivery fee charged"
         )
     distance_fee = ZERO
-    km = None if basket.pickup is None else _fees.distance_km(basket.pickup, basket.delivery)
-    distance_rule = fee("DISTANCE_FEE")
+    km = None if basket.pickup is None else _fees.distance_km(basket.pickup, delivery_to)
+    distance_rule = where.distance
     if distance_rule is not None:
         if km is None:
             warnings.append(
@@ -202,54 +210,31 @@ def quote(
                 "coordinates of the pickup and delivery addresses"
             )
         else:
-            found = _fees.band(distance_rule.config, km)
-            if found is None:
+            banded = _fees.band(distance_rule.config, km)
+            if banded is None:
                 last = distance_rule.config["bands"][-1]["up_to_km"]
                 raise Invalid.field(
                     ("body", "delivery_address"),
                     f"{km} km from the pickup address is beyond the farthest delivery band "
                     f"({last} km)",
                 )
-            distance_fee = money.quantize(found[0], currency)
+            distance_fee = quantize(banded[0])
             steps.add(
-                "distance_fee", f"{_named(distance_rule)}: {found[1]}", distance_fee, distance_rule
+                "distance_fee", f"{_named(distance_rule)}: {banded[1]}", distance_fee, distance_rule
             )
     standard = base_fee + distance_fee
     express_fee = ZERO
     if basket.express:
-        express_rule = fee("EXPRESS_FEE")
+        express_rule = where.express
         if express_rule is None:
             raise Invalid.field(
                 ("body", "is_express_delivery"),
-                f"express delivery is not offered to {basket.delivery.city}, "
-                f"{basket.delivery.country} in {currency}",
+                f"express delivery is not offered to {delivery_to.city}, "
+                f"{delivery_to.country} in {currency}",
             )
-        config = express_rule.config
-        multiplier = config["multiplier"]
-        source = "the rule"
-        flag_key = config.get("multiplier_flag")
-        flagged = flags.get(flag_key) if flag_key else None
-        if isinstance(flagged, Number) and not isinstance(flagged, bool) and flagged > 0:  # type: ignore[operator]
-            multiplier = Decimal(str(flagged))
-            source = f"flag {flag_key}"
-        distance_part = config["distance_factor"] * (km or ZERO)
-        target = standard * multiplier + config["base_fee"] + distance_part
-        how = f"{_named(express_rule)}: {standard} × {money.plain(multiplier)} ({source})"
-        if config["base_fee"]:
-            how += f" + {show(config['base_fee'])}"
-        if distance_part:
-            how += f" + {money.plain(config['distance_factor'])} × {km} km"
-        if config["max_fee"] is not None and target > config["max_fee"]:
-            target = config["max_fee"]
-            how += f", capped at {show(config['max_fee'])}"
-        target = max(money.quantize(target, currency), standard)
-        express_fee = target - standard
-        steps.add(
-            "express_fee", f"{how} = {target}; {express_fee} on top", express_fee, express_rule
-        )
+        express_fee = _express(express_rule, standard, km, flags, steps, quantize, show)
     free = ZERO
-    free_rule = fee("FREE_DELIVERY")
-    applied_codes = {o.code for o in outcomes if o.applied}
+    free_rule = where.free_delivery
     if free_coupon is not None:
         free = standard
         steps.add("free_delivery", f"coupon {free_coupon.code}: the delivery fee is waived", -free)
@@ -258,6 +243,7 @@ def quote(
         misses = []
         if config["threshold"] is not None and subtotal < config["threshold"]:
             misses.append(f"the subtotal {subtotal} is under {show(config['threshold'])}")
+        applied_codes = {o.code for o in outcomes if o.applied}
         if config["coupon_code"] is not None and config["coupon_code"] not in applied_codes:
             misses.append(f"coupon {config['coupon_code']} was not applied")
         if misses:
@@ -275,11 +261,11 @@ def quote(
 
     # 5. Small basket.
     small_fee = ZERO
-    small_rule = fee("SMALL_BASKET_FEE")
+    small_rule = where.small_basket
     if small_rule is not None:
         threshold = small_rule.config["threshold"]
         if subtotal < threshold:
-            small_fee = money.quantize(small_rule.config["fee"], currency)
+            small_fee = quantize(small_rule.config["fee"])
             steps.add(
                 "small_basket_fee",
                 f"{_named(small_rule)}: the subtotal {subtotal} is under {show(threshold)}",
@@ -294,12 +280,10 @@ def quote(
 
     # 6. Tax on fees.
     fee_tax = ZERO
-    general = _fees.best_tax(
-        in_force, currency=currency, city=city, country=country, category=None, flags=flags
-    )
+    general = where.general_tax
     fees_total = delivery_fee + small_fee
     if general is not None and general.config["tax_fees"] and fees_total > 0:
-        fee_tax = money.quantize(fees_total * general.config["rate"] / HUNDRED, currency)
+        fee_tax = quantize(fees_total * general.config["rate"] / HUNDRED)
         rate = money.plain(general.config["rate"])
         steps.add(
             "fee_tax", f"TAX {_named(general)}: {rate}% of the fees {fees_total}", fee_tax, general
@@ -307,44 +291,41 @@ def quote(
 
     # Commission, per item and component.
     settings = index.settings
+    gross = settings.commission_base == "gross"
     seller_default = key(basket.seller_id)
     logistics_default = key(basket.logistics_provider or settings.default_logistics_provider)
+    applied = steps.applied
     for line in lines:
         item = line.item
-        base = line.value if settings.commission_base == "gross" else line.net
-        seller = key(item.seller_id) if item.seller_id is not None else seller_default
-        logistics = (
-            key(item.logistics_provider)
-            if item.logistics_provider is not None
-            else logistics_default
+        base = line.value if gross else line.net
+        chosen = _commission.resolve(
+            in_force,
+            currency=currency,
+            seller=key(item.seller_id) if item.seller_id is not None else seller_default,
+            category=key(item.category),
+            logistics=(
+                key(item.logistics_provider)
+                if item.logistics_provider is not None
+                else logistics_default
+            ),
+            city=city,
+            country=country,
+            flags=flags,
+            signature=signature,
         )
-        category = key(item.category)
-        for component in COMPONENTS:
-            rate_state = _commission.resolve(
-                in_force,
-                currency=currency,
-                component=component,
-                seller=seller,
-                category=category,
-                logistics=logistics,
-                city=city,
-                country=country,
-                flags=flags,
-                flag_keys=index.flag_keys,
-            )
-            if rate_state is None:
-                continue
+        parts = line.commissions
+        for component, rate_state in chosen:
             earned, how = _commission.amount(rate_state, base, item.quantity)
-            line.commissions.append(CommissionPart(component, rate_state, base, earned, how))
-            steps.used(rate_state)
+            parts.append(CommissionPart(component, rate_state, base, earned, how))
+            if id(rate_state) not in applied:
+                steps.used(rate_state)
 
-    zero = money.quantize(ZERO, currency)
     return Quote(
         currency=currency,
         lines=lines,
         steps=steps.steps,
         coupons=outcomes,
-        applied=list(steps.applied.values()),
+        applied=list(applied.values()),
         warnings=warnings,
         notes=notes,
         item_total=item_total,
@@ -355,3 +336,38 @@ def quote(
         distance_km=km,
         flags=flags,
     )
+
+
+def _express(
+    rule: FeeRuleState,
+    standard: Decimal,
+    km: Decimal | None,
+    flags: Mapping[str, Any],
+    steps: _Steps,
+    quantize: Callable[[Decimal], Decimal],
+    show: Callable[[Decimal], str],
+) -> Decimal:
+    """The express step: the standard fee × multiplier + base fee + distance part, capped; what
+    it adds to the standard fee."""
+    config = rule.config
+    multiplier = config["multiplier"]
+    source = "the rule"
+    flag_key = config.get("multiplier_flag")
+    flagged = flags.get(flag_key) if flag_key else None
+    if isinstance(flagged, int | float | Decimal) and not isinstance(flagged, bool) and flagged > 0:
+        multiplier = Decimal(str(flagged))
+        source = f"flag {flag_key}"
+    distance_part = config["distance_factor"] * (km or ZERO)
+    target = standard * multiplier + config["base_fee"] + distance_part
+    how = f"{_named(rule)}: {standard} × {money.plain(multiplier)} ({source})"
+    if config["base_fee"]:
+        how += f" + {show(config['base_fee'])}"
+    if distance_part:
+        how += f" + {money.plain(config['distance_factor'])} × {km} km"
+    if config["max_fee"] is not None and target > config["max_fee"]:
+        target = config["max_fee"]
+        how += f", capped at {show(config['max_fee'])}"
+    target = max(quantize(target), standard)
+    express_fee = target - standard
+    steps.add("express_fee", f"{how} = {target}; {express_fee} on top", express_fee, rule)
+    return express_fee
