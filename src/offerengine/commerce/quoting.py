@@ -354,36 +354,41 @@ def _rows(
         ],
         "data": data.decode(),
     }
-    groups: dict[tuple[str | None, str | None, str | None], dict[str, Any]] = {}
+    # Sums per (category, seller, logistics provider): units, value, net, tax, commissions.
+    groups: dict[tuple[str | None, str | None, str | None], list[int]] = {}
+    column = {"seller": 4, "category": 5, "logistics": 6}
+    seller, logistics = request.seller_id, request.logistics_provider
     for line in result.lines:
         item = line.item
-        seller = item.seller_id or request.seller_id
-        logistics = item.logistics_provider or request.logistics_provider
-        group = groups.setdefault(
-            (item.category, seller, logistics),
-            {
-                "quote_id": quote_id,
-                "tenant_id": tenant_id,
-                "n": len(groups),
-                "category": item.category,
-                "seller_id": seller,
-                "logistics_provider": logistics,
-                "units": 0,
-                "value": 0,
-                "net": 0,
-                "tax": 0,
-                "seller_commission": 0,
-                "category_commission": 0,
-                "logistics_commission": 0,
-            },
-        )
-        group["units"] += item.quantity
-        group["value"] += minor(line.value)
-        group["net"] += minor(line.net)
-        group["tax"] += minor(line.tax)
+        group_key = (item.category, item.seller_id or seller, item.logistics_provider or logistics)
+        sums = groups.get(group_key)
+        if sums is None:
+            sums = groups[group_key] = [0, 0, 0, 0, 0, 0, 0, 0]
+        sums[0] += item.quantity
+        sums[1] += minor(line.value)
+        sums[2] += minor(line.net)
+        sums[3] += minor(line.tax)
         for part in line.commissions:
-            group[f"{part.component}_commission"] += minor(part.amount)
-    return row, list(groups.values())
+            sums[column[part.component]] += minor(part.amount)
+    lines = [
+        {
+            "quote_id": quote_id,
+            "tenant_id": tenant_id,
+            "n": n,
+            "category": category,
+            "seller_id": seller_id,
+            "logistics_provider": provider,
+            "units": sums[0],
+            "value": sums[1],
+            "net": sums[2],
+            "tax": sums[3],
+            "seller_commission": sums[4],
+            "category_commission": sums[5],
+            "logistics_commission": sums[6],
+        }
+        for n, ((category, seller_id, provider), sums) in enumerate(groups.items())
+    ]
+    return row, lines
 
 
 async def _usage(

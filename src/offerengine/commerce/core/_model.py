@@ -142,7 +142,7 @@ class Address:
     district: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: made per request, and frozen dataclasses are slow to make
 class Item:
     product_id: str
     quantity: int
