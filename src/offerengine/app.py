@@ -3,6 +3,7 @@ and its lifespan opens the database engine, Redis client, snapshot store and cha
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -89,6 +90,11 @@ def create_app(settings: Settings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         context = await open_context(settings, metrics)
         app.state.context = context
+        # What exists now (the app, its schemas, the ORM) lives as long as the process: move it
+        # out of the collector's way, so that the cycle collections that allocation-heavy
+        # requests trigger do not walk ~270k objects each time (~10% of a quote, bench/quote.py).
+        gc.collect()
+        gc.freeze()
         log.info(
             "started",
             version=__version__,
@@ -99,6 +105,7 @@ def create_app(settings: Settings) -> FastAPI:
             yield
         finally:
             await context.close()
+            gc.unfreeze()  # an app made and closed again (tests) leaves nothing uncollectable
 
     app = FastAPI(
         title="OfferEngine",
