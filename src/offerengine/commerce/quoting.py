@@ -138,6 +138,7 @@ def flag_context(request: QuoteRequest) -> dict[str, Any]:
         {
             "user_id": request.customer_id,
             "customer_id": request.customer_id,
+            "profile_id": request.customer_id,
             "seller_id": request.seller_id,
             "region": request.delivery_address.city,
             "city": request.delivery_address.city,
@@ -148,39 +149,21 @@ def flag_context(request: QuoteRequest) -> dict[str, Any]:
     return {k: v for k, v in context.items() if v is not None}
 
 
-def evaluate_flags(
-    snapshot: Snapshot, request: QuoteRequest, at: datetime
-) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """The quote's flags for this customer, and the experiment exposures they make."""
-    keys = snapshot.commerce.echo_flags
-    if not keys:
-        return {}, []
-    context = flag_context(request)
-    values: dict[str, Any] = {}
-    exposures = []
-    for k in keys:
-        flag = snapshot.flags.by_key.get(k)
-        if flag is None:
-            continue
-        found = flags.evaluate(
-            flag,
-            context,
-            at=at,
-            experiments_index=snapshot.experiments,
-            saved_groups=snapshot.tenant.saved_groups,
-        )
-        values[k] = found.value
-        a = found.assignment
-        if a is not None and a.in_experiment:
-            exposures.append(
-                {
-                    "experiment_id": a.experiment.id,
-                    "unit_id": a.hash_value,
-                    "variant": a.variant.key,
-                    "bucket": a.bucket,
-                }
-            )
-    return values, exposures
+def evaluate_flags(snapshot: Snapshot, request: QuoteRequest, at: datetime) -> flags.Evaluated:
+    """The quote's flags for this customer (those tagged "quote", and those its rules read), and
+    the experiment exposures they make."""
+    keys = snapshot.flags.tagged.get("quote", ())
+    read = snapshot.commerce.flag_keys_sorted
+    if not keys and not read:
+        return flags.Evaluated({}, [])
+    return flags.evaluate_all(
+        snapshot.flags,
+        sorted({*keys, *read}),
+        flag_context(request),
+        at=at,
+        experiments_index=snapshot.experiments,
+        saved_groups=snapshot.tenant.saved_groups,
+    )
 
 
 def data_of(
@@ -495,10 +478,10 @@ async def quote(
         return envelope(STORED, shared.data, started)
     currency = request.currency or snapshot.tenant.base_currency
     _check(snapshot, request, currency)
-    values, exposures = evaluate_flags(snapshot, request, now)
+    evaluated = evaluate_flags(snapshot, request, now)
     usage = await _usage(ctx, snapshot, request)
     result = core.quote(
-        snapshot.commerce, basket(request, currency), at=now, flags=values, usage=usage
+        snapshot.commerce, basket(request, currency), at=now, flags=evaluated.values, usage=usage
     )
     quote_id = new_time_uuid()
     validity = snapshot.commerce.settings.validity_seconds or ctx.settings.quote_validity_seconds
@@ -525,8 +508,8 @@ async def quote(
     )
     writer = ctx.shop.writer
     writer.quoted(row, lines)
-    if exposures:
-        writer.expose(tenant_id, exposures, now)
+    if evaluated.exposures:
+        writer.expose(tenant_id, evaluated.exposures, now)
     cached = Cached(quote_id, valid_until, encoded)
     ctx.quotes.put(tenant_id, digest, cached)
     await _share(ctx, tenant_id, digest, cached, now)

@@ -501,17 +501,9 @@ async def load_index(
         core.coupon(COUPON.dump(c))
         for c in await session.scalars(sa.select(Coupon).where(Coupon.tenant_id == tenant_id))
     ]
-    tagged = [
-        f.key
-        for f in await session.scalars(
-            sa.select(FeatureFlag).where(FeatureFlag.tenant_id == tenant_id)
-        )
-        if "quote" in (f.tags or ())
-    ]
     return core.CommerceIndex(
         rates=rates,
         fees=fees,
         coupons=coupons,
         settings=_settings(tenant_settings),
-        echo_flags=tagged,
     )

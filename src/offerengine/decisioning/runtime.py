@@ -17,6 +17,7 @@ from offerengine.decisioning import core, counting, learning
 from offerengine.decisioning.schemas import DecisionRequest
 from offerengine.errors import FieldError, raise_if_any
 from offerengine.experiments.core import Assignment, assign
+from offerengine.flags import core as flags
 from offerengine.rules import core as rules
 from offerengine.shopping.writer import new_decision_id
 from offerengine.snapshots.core import Snapshot
@@ -237,6 +238,24 @@ async def decide(
             {"key": a.experiment.key, "variant": a.variant.key, "in_experiment": a.in_experiment}
             for a in assignments
         ]
+    keys = snapshot.flags.tagged.get("decide")
+    if keys:
+        evaluated = flags.evaluate_all(
+            snapshot.flags,
+            keys,
+            {
+                **request.context,
+                **request.profile.attributes,
+                "user_id": profile_id,
+                "profile_id": profile_id,
+            },
+            at=now,
+            experiments_index=snapshot.experiments,
+            saved_groups=snapshot.tenant.saved_groups,
+        )
+        response["feature_flags"] = evaluated.values
+        if evaluated.exposures and not request.dry_run:
+            ctx.shop.writer.expose(snapshot.tenant.id, evaluated.exposures, now)
     if explained is not None:
         response["explain"] = {"activities": explained}
     return response

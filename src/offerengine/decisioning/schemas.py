@@ -332,4 +332,9 @@ class DecisionResponse(BaseModel):
         description="The running experiments that rank decisions, and the variant this "
         "profile got (present when there is one).",
     )
+    feature_flags: dict[str, JsonValue] | None = Field(
+        default=None,
+        description="The tenant's flags tagged `decide`, evaluated for the profile (present "
+        "when there are any).",
+    )
     explain: dict[str, Any] | None = None

@@ -19,9 +19,10 @@ rollout is off, and the reason says so: nothing here is random.
 
 import json
 import uuid
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
+from types import MappingProxyType
 from typing import Any, Literal
 
 from offerengine.experiments import core as experiments
@@ -32,7 +33,17 @@ from offerengine.experiments.assignment import (
     hash_unit,
 )
 
-__all__ = ["Evaluation", "Flag", "FlagIndex", "Rollout", "Rule", "evaluate", "unit_of"]
+__all__ = [
+    "Evaluated",
+    "Evaluation",
+    "Flag",
+    "FlagIndex",
+    "Rollout",
+    "Rule",
+    "evaluate",
+    "evaluate_all",
+    "unit_of",
+]
 
 Reason = Literal["STATIC", "DEFAULT", "TARGETING_MATCH", "SPLIT", "DISABLED", "ERROR"]
 
@@ -83,6 +94,7 @@ class Flag:
     variants: tuple[Variant, ...]
     version: int
     definition: bytes  # the flag as the API shows it, encoded once
+    tags: tuple[str, ...] = ()
 
     def variant_value(self, key: str) -> tuple[bool, Any]:
         for v in self.variants:
@@ -276,10 +288,61 @@ def attributes_of(context: Mapping[str, Any]) -> dict[str, Any]:
 @dataclass(frozen=True, slots=True)
 class FlagIndex:
     by_key: Mapping[str, Flag]
+    # Flag keys by tag: the engine's answers echo the flags tagged "quote", "shop" or "decide".
+    tagged: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: MappingProxyType({}))
 
     @staticmethod
     def build(flags: Sequence[Flag]) -> "FlagIndex":
-        return FlagIndex({f.key: f for f in flags})
+        tagged: dict[str, list[str]] = {}
+        for f in sorted(flags, key=lambda f: f.key):
+            for tag in f.tags:
+                tagged.setdefault(tag, []).append(f.key)
+        return FlagIndex(
+            {f.key: f for f in flags},
+            MappingProxyType({tag: tuple(keys) for tag, keys in tagged.items()}),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Evaluated:
+    """Several flags for one context: their values, and the units their experiments exposed."""
+
+    values: dict[str, Any]
+    exposures: list[dict[str, Any]]
+
+
+def evaluate_all(
+    index: FlagIndex,
+    keys: Iterable[str],
+    context: Mapping[str, Any],
+    *,
+    at: datetime,
+    experiments_index: experiments.ExperimentIndex,
+    saved_groups: Mapping[str, Any] | None = None,
+) -> Evaluated:
+    """Evaluate the flags ``keys`` (those that exist) for ``context``; an experiment a flag
+    follows exposes the unit (the caller records ``exposures``, once per unit)."""
+    values: dict[str, Any] = {}
+    exposures: list[dict[str, Any]] = []
+    for key in keys:
+        flag = index.by_key.get(key)
+        if flag is None:
+            continue
+        found = evaluate(
+            flag, context, at=at, experiments_index=experiments_index, saved_groups=saved_groups
+        )
+        values[key] = found.value
+        a = found.assignment
+        if a is not None and a.in_experiment:
+            exposures.append(
+                {
+                    "experiment_id": a.experiment.id,
+                    "unit_id": a.hash_value,
+                    "variant": a.variant.key,
+                    "bucket": a.bucket,
+                }
+            )
+    return Evaluated(values, exposures)
 
 
 def encode(value: Any) -> bytes:

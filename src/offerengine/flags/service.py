@@ -276,6 +276,7 @@ def compile_stored(flag: FeatureFlag) -> core.Flag:
         ),
         version=flag.version,
         definition=core.encode(dump(flag)),
+        tags=tuple(flag.tags or ()),
     )
 
 

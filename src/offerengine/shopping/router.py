@@ -12,6 +12,7 @@ from offerengine.auth.deps import ConfigReader, ConfigWriter, CurrentActor
 from offerengine.context import AppContext
 from offerengine.db.base import utcnow
 from offerengine.deps import DbSession
+from offerengine.flags import core as flags
 from offerengine.http.body import documented, read_json
 from offerengine.http.routing import IfMatch, expected_version, router, set_etag
 from offerengine.shopping import config
@@ -162,7 +163,39 @@ async def search_offers(request: Request, snapshot: RuntimeSnapshot) -> Response
     searched = await shop.search(snapshot, body, now)
     shop.writer.add(searched.rows)
     shop.writer.expose(snapshot.tenant.id, searched.exposures, now)
-    return Response(searched.response(), media_type="application/json")
+    answer = searched.response()
+    keys = snapshot.flags.tagged.get("shop")
+    if keys:
+        evaluated = flags.evaluate_all(
+            snapshot.flags,
+            keys,
+            flag_context(body),
+            at=now,
+            experiments_index=snapshot.experiments,
+            saved_groups=snapshot.tenant.saved_groups,
+        )
+        shop.writer.expose(snapshot.tenant.id, evaluated.exposures, now)
+        answer = answer[:-1] + b',"feature_flags":' + _encode(evaluated.values) + b"}"
+    return Response(answer, media_type="application/json")
+
+
+def flag_context(body: SearchRequest) -> dict[str, Any]:
+    """What a search's flags see: the customer as the unit (``user_id``), its segment, tier and
+    other fields, the channel, the route and the cabin, and the search's context facts."""
+    customer = body.customer
+    context: dict[str, Any] = {**body.context, **(customer.model_extra or {})}
+    context.update(
+        user_id=customer.id,
+        customer_id=customer.id,
+        profile_id=customer.id,
+        segment=customer.segment,
+        tier=customer.tier,
+        channel=body.channel,
+        origin=body.origin,
+        destination=body.destination,
+        cabin=body.cabin,
+    )
+    return {k: v for k, v in context.items() if v is not None}
 
 
 @runtime.get("/v1/offers/{offer_id:offer_id}", operation_id="getOffer", response_model=OfferRead)

@@ -223,6 +223,11 @@ class SearchResponse(BaseModel):
     search_id: str
     offers: list[OfferRead]
     warnings: list[str]
+    feature_flags: dict[str, JsonValue] | None = Field(
+        default=None,
+        description="The tenant's flags tagged `shop`, evaluated for the customer (present when "
+        "there are any).",
+    )
 
 
 class RepriceResponse(BaseModel):

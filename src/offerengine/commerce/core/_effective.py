@@ -157,7 +157,6 @@ class CommerceIndex:
         fees: Iterable[FeeRuleState] = (),
         coupons: Iterable[Coupon] = (),
         settings: QuoteSettings | None = None,
-        echo_flags: Iterable[str] = (),
     ) -> None:
         self.rates: Timeline[RateState] = Timeline(rates)
         self.fees: Timeline[FeeRuleState] = Timeline(fees)
@@ -172,11 +171,9 @@ class CommerceIndex:
                 multiplier_flag = getattr(state, "config", {}).get("multiplier_flag")
                 if multiplier_flag:
                     flags.add(multiplier_flag)
-        # The flags a quote must evaluate because a rule reads them.
+        # The flags a quote must evaluate because a rule reads them (besides those tagged "quote").
         self.flag_keys: frozenset[str] = frozenset(flags)
         self.flag_keys_sorted: tuple[str, ...] = tuple(sorted(flags))
-        # The flags a quote evaluates and echoes: those tagged "quote", and those rules read.
-        self.echo_flags: tuple[str, ...] = tuple(sorted({*echo_flags, *flags}))
         self._cache: dict[int, InForce] = {}
         self._lock = threading.Lock()
 
