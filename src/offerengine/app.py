@@ -31,6 +31,7 @@ from offerengine.health.router import api as health_router
 from offerengine.health.router import bench as bench_router
 from offerengine.http import body, problems
 from offerengine.http.middleware import RequestMiddleware
+from offerengine.http.routing import plain_routes
 from offerengine.inventory.router import api as inventory_router
 from offerengine.inventory.router import runtime as inventory_runtime_router
 from offerengine.network.router import api as network_router
@@ -125,20 +126,22 @@ def create_app(settings: Settings) -> FastAPI:
         access_log=settings.access_log,
     )
     # Route order and shape are hot-path matters. A request is matched against the routes in order,
-    # so health and the run-time endpoints come first. And routes are added to the app's own flat
+    # so health and the run-time endpoints come first, the busiest first (a decision matched at
+    # position 1 instead of 17 costs ~26 µs less, bench/decide.py's tenant); paths of different
+    # routers never overlap, so their order changes nothing else. And routes are added to the app's own flat
     # list rather than through include_router, whose per-router wrapper costs ~11 µs per request on
     # FastAPI 0.165 (bench/catalog.py); an APIRouter's routes already carry their full path,
     # responses and dependencies, so nothing else changes.
     routers = [
         health_router,
-        catalog_runtime_router,
+        decisioning_runtime_router,
+        commerce_runtime_router,
+        shopping_runtime_router,
+        events_runtime_router,
         flags_runtime_router,
         ofrep_router,
         experiments_runtime_router,
-        events_runtime_router,
-        decisioning_runtime_router,
-        shopping_runtime_router,
-        commerce_runtime_router,
+        catalog_runtime_router,
         inventory_runtime_router,
         orders_router,
         tenants_router,
@@ -160,6 +163,16 @@ def create_app(settings: Settings) -> FastAPI:
         routers.insert(0, bench_router)
     for router in routers:
         app.router.routes.extend(router.routes)
+    # The busiest run-time routes that take only the request are dispatched plainly, right
+    # after health (see PlainRoute).
+    hot = plain_routes(
+        route
+        for router in (decisioning_runtime_router, commerce_runtime_router)
+        for route in router.routes
+    )
+    anchor = decisioning_runtime_router.routes[0]
+    first = next(i for i, route in enumerate(app.router.routes) if route is anchor)
+    app.router.routes[first:first] = hot
     _document_problems(app)
     return app
 

@@ -8,7 +8,7 @@ from fastapi.testclient import TestClient
 
 from offerengine.app import create_app
 from tests.conftest import make_settings
-from tests.helpers import SEAT, error_locs, platform, problem, tenant_api
+from tests.helpers import SEAT, Api, error_locs, platform, problem, tenant_api
 
 
 def test_an_unknown_route_is_a_404_problem(client: TestClient) -> None:
@@ -106,3 +106,21 @@ def test_an_empty_filter_value_is_a_422_not_a_silent_no_filter(client: TestClien
     tenant_api(client, "OE")
     body = problem(platform(client).get("/v1/admin/tenants/OE/products?type="), 422)
     assert error_locs(body) == [["query", "type"]]
+
+
+def test_routes_served_plainly_keep_their_checks_errors_and_metrics(client: TestClient) -> None:
+    # POST /v1/decisions and /v1/quote skip FastAPI's per-request machinery (PlainRoute): what
+    # the documented route gave must hold all the same.
+    runtime = tenant_api(client, "PL", role="runtime")
+    for path in ("/v1/decisions", "/v1/quote"):
+        assert any(type(r).__name__ == "PlainRoute" and r.path == path for r in client.app.routes)  # type: ignore[attr-defined]
+        body = problem(runtime.post(f"{path}?typo=1", json={}), 422)
+        assert error_locs(body) == [["query", "typo"]]
+        wrong = problem(runtime.get(path), 405)
+        assert wrong["status"] == 405
+        assert runtime.get(path).headers["allow"] == "POST"
+        problem(Api(client, None).post(path, json={}), 401)
+        problem(runtime.post(path, content=b"{", headers={"Content-Type": "application/json"}), 400)
+    text = platform(client).get("/metrics").text
+    assert 'route="/v1/decisions"' in text
+    assert 'route="/v1/quote"' in text
