@@ -298,3 +298,38 @@ def test_ofrep_bulk_evaluation_answers_304_while_nothing_changed(owner: Api, run
     )
     assert changed.status_code == 200
     assert changed.headers["ETag"] != etag
+
+
+def test_ofrep_takes_the_key_as_x_api_key_too(owner: Api, runtime: Api) -> None:
+    # OFREP's OpenAPI names two ways to authenticate: a Bearer token or an X-API-Key header.
+    create(owner, DYNAMIC_PRICING)
+    anonymous = Api(runtime.client, None)
+    body = {"context": {"targetingKey": "u-1001", "segment": "vip", "region": "Istanbul"}}
+    with_header = anonymous.post(
+        "/ofrep/v1/evaluate/flags/dynamic_pricing",
+        json=body,
+        headers={"X-API-Key": str(runtime.key)},
+    )
+    assert with_header.status_code == 200, with_header.text
+    assert (
+        with_header.json()
+        == runtime.post("/ofrep/v1/evaluate/flags/dynamic_pricing", json=body).json()
+    )
+    bulk = anonymous.post(
+        "/ofrep/v1/evaluate/flags", json=body, headers={"X-API-Key": str(runtime.key)}
+    )
+    assert bulk.status_code == 200
+    problem(
+        anonymous.post("/ofrep/v1/evaluate/flags", json=body, headers={"X-API-Key": "oek_nope"}),
+        401,
+    )
+    problem(anonymous.post("/ofrep/v1/evaluate/flags", json=body), 401)
+    # The header is OFREP's: other run-time routes take the Bearer header only.
+    problem(
+        anonymous.post(
+            "/v1/feature-flags/dynamic_pricing/evaluate",
+            json=body,
+            headers={"X-API-Key": str(runtime.key)},
+        ),
+        401,
+    )

@@ -29,7 +29,7 @@ from offerengine.http.body import documented, raw_body, read_json
 from offerengine.http.routing import IfMatch, expected_version, router, set_etag
 from offerengine.pagination import Page
 from offerengine.snapshots.core import Snapshot
-from offerengine.snapshots.deps import RuntimeSnapshot
+from offerengine.snapshots.deps import OfrepSnapshot, RuntimeSnapshot
 from offerengine.tenants.deps import PathTenant
 from offerengine.versioning.router import add_version_routes
 
@@ -269,7 +269,7 @@ def _ofrep_success(found: core.Evaluation) -> dict[str, Any]:
     },
 )
 async def ofrep_evaluate_flag(
-    request: Request, snapshot: RuntimeSnapshot, key: Annotated[str, Path(max_length=200)]
+    request: Request, snapshot: OfrepSnapshot, key: Annotated[str, Path(max_length=200)]
 ) -> Response:
     """OFREP single flag evaluation (OpenFeature server providers)."""
     context = _ofrep_context(await raw_body(request), key)
@@ -299,7 +299,7 @@ async def ofrep_evaluate_flag(
         }
     },
 )
-async def ofrep_evaluate_flags(request: Request, snapshot: RuntimeSnapshot) -> Response:
+async def ofrep_evaluate_flags(request: Request, snapshot: OfrepSnapshot) -> Response:
     """OFREP bulk evaluation of every flag for one context (OpenFeature client providers), with an
     ETag: send it back as If-None-Match and an unchanged answer is a 304. Bulk evaluation records
     no experiment exposure: fetching flags is not seeing them."""
@@ -329,7 +329,7 @@ async def ofrep_evaluate_flags(request: Request, snapshot: RuntimeSnapshot) -> R
 
 
 @ofrep.get("/ofrep/v1/configuration", operation_id="ofrepConfiguration")
-async def ofrep_configuration(snapshot: RuntimeSnapshot) -> Response:
+async def ofrep_configuration(snapshot: OfrepSnapshot) -> Response:
     """What this OFREP server supports, for providers that ask."""
     del snapshot  # authenticated like the evaluations
     return Response(

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Annotated, Any, cast
 
 from fastapi import Depends, Request
-from fastapi.security import HTTPAuthorizationCredentials
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials
 
 from offerengine.auth.core import Permission
 from offerengine.auth.deps import RUNTIME_NEEDS_TENANT, Credentials, check_permission, principal_of
@@ -33,6 +33,27 @@ async def runtime_snapshot(request: Request, credentials: Credentials) -> Snapsh
 
 
 RuntimeSnapshot = Annotated[Snapshot, Depends(runtime_snapshot)]
+
+# OFREP's OpenAPI names two ways to send a key: a Bearer token, or an X-API-Key header.
+api_key_header = APIKeyHeader(
+    name="X-API-Key",
+    auto_error=False,
+    description="OFREP's alternative to `Authorization: Bearer`: the same API key.",
+)
+
+
+async def ofrep_snapshot(
+    request: Request,
+    credentials: Credentials,
+    api_key: Annotated[str | None, Depends(api_key_header)],
+) -> Snapshot:
+    """:func:`runtime_snapshot` for OFREP routes, which also take the key as ``X-API-Key``."""
+    if credentials is None and api_key:
+        credentials = HTTPAuthorizationCredentials(scheme="Bearer", credentials=api_key)
+    return await runtime_snapshot(request, credentials)
+
+
+OfrepSnapshot = Annotated[Snapshot, Depends(ofrep_snapshot)]
 
 # For a route that calls :func:`snapshot_of` itself: its OpenAPI entry still names the scheme.
 BEARER: dict[str, Any] = {"security": [{"HTTPBearer": []}]}
