@@ -7,6 +7,7 @@ currencies are never added); days are the tenant's local dates, regions the deli
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal
@@ -91,22 +92,44 @@ def _window(stmt: Any, tenant_id: uuid.UUID, since: datetime | None, until: date
     return stmt
 
 
-async def _rows(
+Finish = Callable[[dict[str, Decimal], int, str], dict[str, Decimal]]
+
+
+async def _report(
     session: AsyncSession,
-    stmt: Any,
-    names: list[str],
-    finish: Any,
-) -> tuple[list[Row], list[Row]]:
+    *,
+    tenant_id: uuid.UUID,
+    group_by: str,
+    group: Any,
+    source: Any,
+    measures: dict[str, Any],
+    finish: Finish,
+    since: datetime | None,
+    until: datetime | None,
+) -> Report:
+    """``source`` (selecting the group, the currency and a count of quotes) with the sums of
+    ``measures``, grouped, over every stored quote and over the accepted ones; ``finish`` adds
+    the measures derived from the sums."""
+    stmt = (
+        _window(
+            source.add_columns(*(sa.func.sum(c) for c in measures.values())),
+            tenant_id,
+            since,
+            until,
+        )
+        .group_by(group, StoredQuote.currency)
+        .order_by(group, StoredQuote.currency)
+    )
     found: dict[str, list[Row]] = {"quoted": [], "accepted": []}
-    for which in found:
+    for which, rows in found.items():
         query = stmt if which == "quoted" else stmt.where(StoredQuote.status == "ACCEPTED")
         for row in await session.execute(query):
             key, currency, quotes, *sums = row
             amounts = {
                 name: money.from_minor(int(total or 0), currency)
-                for name, total in zip(names, sums, strict=True)
+                for name, total in zip(measures, sums, strict=True)
             }
-            found[which].append(
+            rows.append(
                 Row(
                     key=None if key is None else str(key),
                     currency=currency,
@@ -114,7 +137,7 @@ async def _rows(
                     measures={k: str(v) for k, v in finish(amounts, int(quotes), currency).items()},
                 )
             )
-    return found["quoted"], found["accepted"]
+    return Report.model_validate({"group_by": group_by, "from": since, "to": until, **found})
 
 
 async def pricing(
@@ -126,26 +149,14 @@ async def pricing(
 ) -> Report:
     if group_by == "category":
         measures = LINE_MEASURES
-        group = QuoteLine.category
+        group: Any = QuoteLine.category
         source = sa.select(
             group, StoredQuote.currency, sa.func.count(sa.distinct(QuoteLine.quote_id))
-        )
-        source = source.join(StoredQuote, StoredQuote.id == QuoteLine.quote_id)
+        ).join(StoredQuote, StoredQuote.id == QuoteLine.quote_id)
     else:
         measures = QUOTE_MEASURES
         group = StoredQuote.day if group_by == "day" else StoredQuote.city
         source = sa.select(group, StoredQuote.currency, sa.func.count())
-    names = list(measures)
-    stmt = (
-        _window(
-            source.add_columns(*(sa.func.sum(c) for c in measures.values())),
-            tenant_id,
-            since,
-            until,
-        )
-        .group_by(group, StoredQuote.currency)
-        .order_by(group, StoredQuote.currency)
-    )
 
     def finish(amounts: dict[str, Decimal], quotes: int, currency: str) -> dict[str, Decimal]:
         if "total_amount" in amounts and quotes:
@@ -155,9 +166,16 @@ async def pricing(
             amounts["discount_amount"] = amounts["item_total"] - amounts["subtotal"]
         return amounts
 
-    quoted, accepted = await _rows(session, stmt, names, finish)
-    return Report.model_validate(
-        {"group_by": group_by, "from": since, "to": until, "quoted": quoted, "accepted": accepted}
+    return await _report(
+        session,
+        tenant_id=tenant_id,
+        group_by=group_by,
+        group=group,
+        source=source,
+        measures=measures,
+        finish=finish,
+        since=since,
+        until=until,
     )
 
 
@@ -175,18 +193,6 @@ async def commission(
         "category_commission": QuoteLine.category_commission,
         "logistics_commission": QuoteLine.logistics_commission,
     }
-    stmt = (
-        _window(
-            sa.select(group, StoredQuote.currency, sa.func.count(sa.distinct(QuoteLine.quote_id)))
-            .join(StoredQuote, StoredQuote.id == QuoteLine.quote_id)
-            .add_columns(*(sa.func.sum(c) for c in measures.values())),
-            tenant_id,
-            since,
-            until,
-        )
-        .group_by(group, StoredQuote.currency)
-        .order_by(group, StoredQuote.currency)
-    )
 
     def finish(amounts: dict[str, Decimal], quotes: int, currency: str) -> dict[str, Decimal]:
         total = (
@@ -201,7 +207,16 @@ async def commission(
         )
         return amounts
 
-    quoted, accepted = await _rows(session, stmt, list(measures), finish)
-    return Report.model_validate(
-        {"group_by": group_by, "from": since, "to": until, "quoted": quoted, "accepted": accepted}
+    return await _report(
+        session,
+        tenant_id=tenant_id,
+        group_by=group_by,
+        group=group,
+        source=sa.select(
+            group, StoredQuote.currency, sa.func.count(sa.distinct(QuoteLine.quote_id))
+        ).join(StoredQuote, StoredQuote.id == QuoteLine.quote_id),
+        measures=measures,
+        finish=finish,
+        since=since,
+        until=until,
     )

@@ -22,7 +22,6 @@ import uuid
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from decimal import Decimal
-from functools import cache
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
@@ -69,11 +68,6 @@ def envelope(message: bytes, data: bytes, started: float) -> bytes:
             b"}",
         )
     )
-
-
-@cache
-def _zone(name: str) -> ZoneInfo:
-    return ZoneInfo(name)
 
 
 def _check(snapshot: Snapshot, request: QuoteRequest, currency: str) -> None:
@@ -152,13 +146,12 @@ def flag_context(request: QuoteRequest) -> dict[str, Any]:
 def evaluate_flags(snapshot: Snapshot, request: QuoteRequest, at: datetime) -> flags.Evaluated:
     """The quote's flags for this customer (those tagged "quote", and those its rules read), and
     the experiment exposures they make."""
-    keys = snapshot.flags.tagged.get("quote", ())
-    read = snapshot.commerce.flag_keys_sorted
-    if not keys and not read:
+    keys = snapshot.commerce.quote_flags
+    if not keys:
         return flags.Evaluated({}, [])
     return flags.evaluate_all(
         snapshot.flags,
-        sorted({*keys, *read}),
+        keys,
         flag_context(request),
         at=at,
         experiments_index=snapshot.experiments,
@@ -346,7 +339,7 @@ def _rows(
         group_key = (item.category, item.seller_id or seller, item.logistics_provider or logistics)
         sums = groups.get(group_key)
         if sums is None:
-            sums = groups[group_key] = [0, 0, 0, 0, 0, 0, 0, 0]
+            sums = groups[group_key] = [0] * 7
         sums[0] += item.quantity
         sums[1] += minor(line.value)
         sums[2] += minor(line.net)
@@ -397,12 +390,11 @@ async def _usage(
     found: dict[uuid.UUID, dict[str, int]] = {}
     for coupon_id, customer_id, count in rows:
         found.setdefault(coupon_id, {})[customer_id] = int(count)
+    customer = request.customer_id
     return {
         c.id: core.Usage(
             total=found.get(c.id, {}).get("", 0),
-            customer=found.get(c.id, {}).get(request.customer_id or "", 0)
-            if request.customer_id
-            else 0,
+            customer=found.get(c.id, {}).get(customer, 0) if customer else 0,
         )
         for c in limited
     }
@@ -494,7 +486,7 @@ async def quote(
         config_version=snapshot.version,
     )
     encoded = _encode(data)
-    day = now.astimezone(_zone(snapshot.tenant.timezone)).date().isoformat()
+    day = now.astimezone(ZoneInfo(snapshot.tenant.timezone)).date().isoformat()  # ZoneInfo caches
     row, lines = _rows(
         result,
         encoded,
@@ -530,13 +522,12 @@ def _as_read(row: Mapping[str, Any], now: datetime) -> dict[str, Any]:
 
 
 def _columns(found: StoredQuote) -> dict[str, Any]:
+    """What :func:`_as_read` reads, from a stored quote (a pending one is a dict of its row)."""
     return {
         "data": found.data,
         "status": found.status,
         "valid_until": found.valid_until,
         "accepted_at": found.accepted_at,
-        "coupons": found.coupons,
-        "customer_id": found.customer_id,
     }
 
 
@@ -587,29 +578,39 @@ async def accept(ctx: AppContext, snapshot: Snapshot, quote_id: uuid.UUID, now: 
         ).first()
         found = await session.get(StoredQuote, quote_id, populate_existing=True)
         assert found is not None
-        ctx.quotes.forget(quote_id)
-        await _unshare(ctx, tenant_id, found.request_hash)
-        if taken is None:
-            if found.status == "ACCEPTED":
-                return envelope(ACCEPTED, _encode(_as_read(_columns(found), now)), started)
+        if taken is None and found.status != "ACCEPTED":
             raise Gone(f"Quote {quote_id} expired at {found.valid_until.isoformat()}; ask again.")
-        for applied in found.coupons:
-            coupon_id = uuid.UUID(applied["coupon_id"])
-            coupon = snapshot.commerce.coupons.get(applied["code"])
-            limits = [("", None if coupon is None else coupon.usage_limit_total)]
-            if found.customer_id:
-                limits.append(
-                    (found.customer_id, None if coupon is None else coupon.usage_limit_per_customer)
+        if taken is not None:
+            await _take_coupons(session, snapshot, found)
+        answer = _as_read(_columns(found), now)
+    # Accepted: this worker and Redis no longer offer it to an identical request (another worker
+    # holding it may, until it expires; accepting it again counts nothing twice).
+    ctx.quotes.forget(quote_id)
+    await _unshare(ctx, tenant_id, found.request_hash)
+    return envelope(ACCEPTED, _encode(answer), started)
+
+
+async def _take_coupons(session: Any, snapshot: Snapshot, found: StoredQuote) -> None:
+    """Count a use of each coupon the quote applied, in all and for its customer, each within
+    the coupon's limit; a limit reached is a 409 and the caller's transaction takes nothing."""
+    tenant_id = snapshot.tenant.id
+    for applied in found.coupons:
+        coupon_id = uuid.UUID(applied["coupon_id"])
+        coupon = snapshot.commerce.coupons.get(applied["code"])
+        limits = [("", None if coupon is None else coupon.usage_limit_total)]
+        if found.customer_id:
+            limits.append(
+                (found.customer_id, None if coupon is None else coupon.usage_limit_per_customer)
+            )
+        for subject, limit in limits:
+            key = {"tenant_id": tenant_id, "coupon_id": coupon_id, "customer_id": subject}
+            if not await upsert.count_up(session, CouponUsage, key, limit):
+                who = "in all" if subject == "" else "by this customer"
+                raise Conflict(
+                    f"Coupon {applied['code']} reached its usage limit ({limit} {who}) since "
+                    "the quote was made; nothing was accepted. Ask for a new quote.",
+                    [FieldError(("coupons", applied["code"]), "usage limit reached")],
                 )
-            for subject, limit in limits:
-                if not await _count_up(session, tenant_id, coupon_id, subject, limit):
-                    who = "in all" if subject == "" else "by this customer"
-                    raise Conflict(
-                        f"Coupon {applied['code']} reached its usage limit ({limit} {who}) since "
-                        "the quote was made; nothing was accepted. Ask for a new quote.",
-                        [FieldError(("coupons", applied["code"]), "usage limit reached")],
-                    )
-        return envelope(ACCEPTED, _encode(_as_read(_columns(found), now)), started)
 
 
 async def _unshare(ctx: AppContext, tenant_id: uuid.UUID, digest: str) -> None:
@@ -620,19 +621,3 @@ async def _unshare(ctx: AppContext, tenant_id: uuid.UUID, digest: str) -> None:
         await ctx.redis.delete(_redis_key(ctx.settings.redis_prefix, tenant_id, digest))
     except RedisError as exc:
         log.warning("quote_cache_unavailable", error=str(exc))
-
-
-async def _count_up(
-    session: Any, tenant_id: uuid.UUID, coupon_id: uuid.UUID, subject: str, limit: int | None
-) -> bool:
-    stmt = (
-        upsert.insert(session, CouponUsage)
-        .values(tenant_id=tenant_id, coupon_id=coupon_id, customer_id=subject, count=1)
-        .on_conflict_do_update(
-            index_elements=["tenant_id", "coupon_id", "customer_id"],
-            set_={"count": CouponUsage.count + 1},
-            where=None if limit is None else CouponUsage.count < limit,
-        )
-        .returning(CouponUsage.count)
-    )
-    return (await session.execute(stmt)).first() is not None

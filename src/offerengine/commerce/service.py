@@ -489,8 +489,13 @@ def _settings(tenant_settings: Mapping[str, Any]) -> core.QuoteSettings:
 
 
 async def load_index(
-    session: AsyncSession, tenant_id: uuid.UUID, tenant_settings: Mapping[str, Any]
+    session: AsyncSession,
+    tenant_id: uuid.UUID,
+    tenant_settings: Mapping[str, Any],
+    tagged_flags: Sequence[str] = (),
 ) -> core.CommerceIndex:
+    """The tenant's commerce section of the snapshot; ``tagged_flags``: its flags tagged
+    "quote", which every quote evaluates and echoes."""
     rates = [
         core.rate_state(v.data, v.created_at) for v in await _histories(session, RATE, tenant_id)
     ]
@@ -506,4 +511,5 @@ async def load_index(
         fees=fees,
         coupons=coupons,
         settings=_settings(tenant_settings),
+        tagged_flags=tagged_flags,
     )

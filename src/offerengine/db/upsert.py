@@ -13,3 +13,22 @@ def insert(session: AsyncSession, model: Any) -> Any:
     if session.get_bind().dialect.name == "postgresql":
         return postgresql.insert(model)
     return sqlite.insert(model)
+
+
+async def count_up(
+    session: AsyncSession, model: Any, key: dict[str, Any], limit: int | None
+) -> bool:
+    """Add one to ``model``'s ``count`` at the row of primary key ``key`` (made at 1 if new) —
+    only while it is below ``limit``, when given — in one statement; whether it counted. Two
+    writers racing for the last unit cannot both take it."""
+    stmt = (
+        insert(session, model)
+        .values(**key, count=1)
+        .on_conflict_do_update(
+            index_elements=list(key),
+            set_={"count": model.count + 1},
+            where=None if limit is None else model.count < limit,
+        )
+        .returning(model.count)
+    )
+    return (await session.execute(stmt)).first() is not None

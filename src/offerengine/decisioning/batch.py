@@ -40,7 +40,7 @@ from offerengine.decisioning import service as configuration
 from offerengine.decisioning.models import CapCounter, CapEvent, Decision, DecisioningObject
 from offerengine.errors import Invalid
 from offerengine.rules import core as rules
-from offerengine.shopping.writer import new_decision_id
+from offerengine.shopping.writer import new_time_uuid
 
 PROFILE_COLUMN = "profile_id"
 CONTEXT_PREFIX = "context."
@@ -1176,7 +1176,7 @@ async def _decide(
     progress("allocating", len(profiles), len(profiles))
     offers = {o.key: o for o in index.offers.values()}
     trimmed = 0 if dry_run else await take_counts(counters, allocation, profiles, offers)
-    decision_ids = [new_decision_id() for _ in profiles]
+    decision_ids = [new_time_uuid() for _ in profiles]
     propensities = Propensities(index, learning.Estimates.of(plan.stats))
     found, decisions, fallbacks = output(
         allocation, lists, profiles, acts, offers, decision_ids, propensities

@@ -68,19 +68,9 @@ class Slot:
 
 
 async def count_up(session: AsyncSession, key: dict[str, Any], limit: int | None) -> bool:
-    """Add one to a counter — only while it is below ``limit``, when given — in one statement;
-    whether it counted."""
-    stmt = (
-        upsert.insert(session, CapCounter)
-        .values(**key, count=1)
-        .on_conflict_do_update(
-            index_elements=list(KEY),
-            set_={"count": CapCounter.count + 1},
-            where=None if limit is None else CapCounter.count < limit,
-        )
-        .returning(CapCounter.count)
-    )
-    return (await session.execute(stmt)).first() is not None
+    """Add one to a cap counter — only while it is below ``limit``, when given; whether it
+    counted."""
+    return await upsert.count_up(session, CapCounter, {k: key[k] for k in KEY}, limit)
 
 
 def _rolling_key(key: dict[str, Any]) -> list[sa.ColumnElement[bool]]:

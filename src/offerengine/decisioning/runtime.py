@@ -19,7 +19,7 @@ from offerengine.errors import FieldError, raise_if_any
 from offerengine.experiments.core import Assignment, assign
 from offerengine.flags import core as flags
 from offerengine.rules import core as rules
-from offerengine.shopping.writer import new_decision_id
+from offerengine.shopping.writer import new_time_uuid
 from offerengine.snapshots.core import Snapshot
 
 
@@ -107,7 +107,7 @@ async def decide(
     """Propositions for every activity of the request (see the module's doc)."""
     index = snapshot.decisioning
     activities = _check_request(index, request)
-    decision_id = new_decision_id()
+    decision_id = new_time_uuid()
     profile_id = request.profile.id
     facts = core.request_facts(profile_id, request.profile.attributes, request.context, now)
     taken: dict[uuid.UUID, str] = {}  # offer → the activity that proposed it

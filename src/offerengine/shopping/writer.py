@@ -60,9 +60,6 @@ def new_time_uuid() -> uuid.UUID:
     return uuid.UUID(int=value)
 
 
-new_decision_id = new_time_uuid
-
-
 def decision_age_seconds(decision_id: uuid.UUID) -> float:
     return time.time() - (decision_id.int >> 80) / 1000
 

@@ -42,6 +42,7 @@ async def build(session: AsyncSession, tenant_id: uuid.UUID) -> Snapshot | None:
         await session.scalars(sa.select(Airport).where(Airport.tenant_id == tenant_id))
     ).all()
     experiment_index = await experiments.load_index(session, tenant_id)
+    flag_index = await flags.load_index(session, tenant_id)
     return Snapshot(
         tenant=TenantFacts(
             id=tenant.id,
@@ -58,13 +59,15 @@ async def build(session: AsyncSession, tenant_id: uuid.UUID) -> Snapshot | None:
         catalog=catalog_index,
         network=network.Network.build(_airport_facts(a) for a in airports),
         pricing=await pricing.load_index(session, tenant_id, list(catalog_index.by_code.values())),
-        flags=await flags.load_index(session, tenant_id),
+        flags=flag_index,
         experiments=experiment_index,
         shopping=await shopping.load(session, tenant_id, catalog_index.by_code.values()),
         decisioning=await decisioning.load_index(
             session, tenant_id, tenant.settings, list(experiment_index.by_key.values())
         ),
-        commerce=await commerce.load_index(session, tenant_id, tenant.settings),
+        commerce=await commerce.load_index(
+            session, tenant_id, tenant.settings, flag_index.tagged.get("quote", ())
+        ),
     )
 
 

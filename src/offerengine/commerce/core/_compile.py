@@ -107,9 +107,10 @@ def configuration(type_: str, config: Mapping[str, Any]) -> dict[str, Any]:
 
 def fee_state(data: Mapping[str, Any], changed_at: datetime) -> FeeRuleState:
     object_id = uuid.UUID(str(data["id"]))
+    version = int(data["version"])
     return FeeRuleState(
-        id=uuid.UUID(str(data["id"])),
-        version=int(data["version"]),
+        id=object_id,
+        version=version,
         name=str(data["name"]),
         type=data["type"],
         config=configuration(data["type"], data["configuration"]),
@@ -122,16 +123,20 @@ def fee_state(data: Mapping[str, Any], changed_at: datetime) -> FeeRuleState:
         priority=int(data.get("priority", 0)),
         flag=data.get("flag"),
         changed_at=changed_at,
-        entry=Applied(object_id, str(data["name"]), str(data["type"]), int(data["version"])),
+        entry=Applied(object_id, str(data["name"]), str(data["type"]), version),
     )
 
 
 def coupon(data: Mapping[str, Any]) -> Coupon:
+    object_id = uuid.UUID(str(data["id"]))
+    version = int(data["version"])
+    code = str(data["code"]).upper()
+    name = data.get("name")
     return Coupon(
-        id=uuid.UUID(str(data["id"])),
-        version=int(data["version"]),
-        code=str(data["code"]).upper(),
-        name=data.get("name"),
+        id=object_id,
+        version=version,
+        code=code,
+        name=name,
         type=data["type"],
         value=_decimal(data.get("value")),
         min_basket=_decimal(data.get("min_basket")),
@@ -145,4 +150,5 @@ def coupon(data: Mapping[str, Any]) -> Coupon:
         usage_limit_per_customer=data.get("usage_limit_per_customer"),
         stackable=bool(data.get("stackable", False)),
         is_active=bool(data.get("is_active", True)),
+        entry=Applied(object_id, name or code, f"COUPON_{data['type']}", version),
     )

@@ -14,9 +14,8 @@ force is built once per interval between those instants and reused by every quot
 from __future__ import annotations
 
 import bisect
-import threading
 import uuid
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
 from typing import Any, Generic, Protocol, TypeVar
 
@@ -58,13 +57,6 @@ class Timeline(Generic[S]):
                 instants.update(t for t in (s.effective_from, s.effective_to) if t is not None)
         self.boundaries: tuple[datetime, ...] = tuple(sorted(instants))
 
-    def __len__(self) -> int:
-        return len(self._by_id)
-
-    def segment(self, at: datetime) -> int:
-        """The interval between boundaries that ``at`` falls in."""
-        return bisect.bisect_right(self.boundaries, at)
-
     def in_force(self, at: datetime) -> list[S]:
         """Each object's version in force at ``at``, if it applies then."""
         found = []
@@ -80,20 +72,14 @@ class Timeline(Generic[S]):
                 found.append(current)
         return found
 
-    def versions(self, object_id: uuid.UUID) -> Sequence[S]:
-        return self._by_id.get(object_id, ())
-
     def every(self) -> Iterator[S]:
         """Every version of every object."""
         for versions in self._by_id.values():
             yield from versions
 
 
-def _rate_rank(state: RateState) -> tuple[Any, ...]:
-    return (state.priority, state.changed_at, state.version, str(state.id))
-
-
-def _fee_rank(state: FeeRuleState) -> tuple[Any, ...]:
+def _rank(state: RateState | FeeRuleState) -> tuple[Any, ...]:
+    """Among rules that match alike: the highest priority, then the newest version."""
     return (state.priority, state.changed_at, state.version, str(state.id))
 
 
@@ -125,7 +111,7 @@ class InForce:
             )
             by_rate.setdefault(rate_key, []).append(r)
         self.rates: dict[RateKey, tuple[RateState, ...]] = {
-            k: tuple(sorted(v, key=_rate_rank, reverse=True)) for k, v in by_rate.items()
+            k: tuple(sorted(v, key=_rank, reverse=True)) for k, v in by_rate.items()
         }
         by_fee: dict[FeeKey, list[FeeRuleState]] = {}
         by_tax: dict[TaxKey, list[FeeRuleState]] = {}
@@ -135,10 +121,10 @@ class InForce:
             else:
                 by_fee.setdefault((f.currency, f.type, f.region), []).append(f)
         self.fees: dict[FeeKey, tuple[FeeRuleState, ...]] = {
-            k: tuple(sorted(v, key=_fee_rank, reverse=True)) for k, v in by_fee.items()
+            k: tuple(sorted(v, key=_rank, reverse=True)) for k, v in by_fee.items()
         }
         self.taxes: dict[TaxKey, tuple[FeeRuleState, ...]] = {
-            k: tuple(sorted(v, key=_fee_rank, reverse=True)) for k, v in by_tax.items()
+            k: tuple(sorted(v, key=_rank, reverse=True)) for k, v in by_tax.items()
         }
         # Commission resolutions already made in this interval (the same seller, category,
         # logistics provider and destination resolve the same way); bounded.
@@ -157,13 +143,14 @@ class CommerceIndex:
         fees: Iterable[FeeRuleState] = (),
         coupons: Iterable[Coupon] = (),
         settings: QuoteSettings | None = None,
+        tagged_flags: Iterable[str] = (),
     ) -> None:
         self.rates: Timeline[RateState] = Timeline(rates)
         self.fees: Timeline[FeeRuleState] = Timeline(fees)
         self.coupons: Mapping[str, Coupon] = {c.code: c for c in coupons}
         self.settings = settings or QuoteSettings()
         self._boundaries = tuple(sorted({*self.rates.boundaries, *self.fees.boundaries}))
-        flags = set()
+        flags: set[str] = set()
         for timeline in (self.rates, self.fees):
             for state in timeline.every():
                 if state.flag:
@@ -171,15 +158,12 @@ class CommerceIndex:
                 multiplier_flag = getattr(state, "config", {}).get("multiplier_flag")
                 if multiplier_flag:
                     flags.add(multiplier_flag)
-        # The flags a quote must evaluate because a rule reads them (besides those tagged "quote").
-        self.flag_keys: frozenset[str] = frozenset(flags)
-        self.flag_keys_sorted: tuple[str, ...] = tuple(sorted(flags))
+        # The flags rules read (a rule's ``flag``, an express rule's ``multiplier_flag``): their
+        # truth decides which rules take part, so resolutions are remembered per their values.
+        self.flag_keys: tuple[str, ...] = tuple(sorted(flags))
+        # What a quote evaluates and echoes: those, and the tenant's flags tagged "quote".
+        self.quote_flags: tuple[str, ...] = tuple(sorted({*flags, *tagged_flags}))
         self._cache: dict[int, InForce] = {}
-        self._lock = threading.Lock()
-
-    @property
-    def empty(self) -> bool:
-        return not (len(self.rates) or len(self.fees) or self.coupons)
 
     def at(self, at: datetime) -> InForce:
         """What is in force at ``at`` (built once per interval between boundaries)."""
@@ -187,10 +171,9 @@ class CommerceIndex:
         found = self._cache.get(segment)
         if found is None:
             found = InForce(self.rates.in_force(at), self.fees.in_force(at))
-            with self._lock:
-                if len(self._cache) > 64:
-                    self._cache.clear()
-                self._cache[segment] = found
+            if len(self._cache) > 64:
+                self._cache.clear()
+            self._cache[segment] = found
         elif len(found.memo) > MEMO_LIMIT:
             found.memo.clear()
         return found

@@ -86,9 +86,9 @@ class RateState:
     priority: int
     flag: str | None
     changed_at: datetime
-    dimensions: int = 0  # how many of seller, category, logistics provider, region are set
-    how: str = ""  # the rate as people read it: "12.5%", "2.50 per unit", "tiers …"
-    entry: Applied | None = None  # how a quote lists it among its applied rules
+    dimensions: int  # how many of seller, category, logistics provider, region are set
+    how: str  # the rate as people read it: "12.5%", "2.50 per unit", "tiers …"
+    entry: Applied  # how a quote lists it among its applied rules
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,7 +109,7 @@ class FeeRuleState:
     priority: int
     flag: str | None
     changed_at: datetime
-    entry: Applied | None = None  # how a quote lists it among its applied rules
+    entry: Applied  # how a quote lists it among its applied rules
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +131,7 @@ class Coupon:
     usage_limit_per_customer: int | None
     stackable: bool
     is_active: bool
+    entry: Applied  # how a quote lists it among its applied rules
 
 
 @dataclass(frozen=True, slots=True)

@@ -37,6 +37,7 @@ from offerengine.commerce.core._model import (
     Applied,
     Basket,
     CommissionPart,
+    Coupon,
     FeeRuleState,
     Line,
     Quote,
@@ -72,17 +73,9 @@ class _Steps:
         if rule is not None:
             self.used(rule)
 
-    def used(self, rule: FeeRuleState | RateState) -> None:
+    def used(self, rule: FeeRuleState | RateState | Coupon) -> None:
         if id(rule) not in self.applied:
-            entry = rule.entry
-            if entry is None:
-                kind = (
-                    rule.type
-                    if isinstance(rule, FeeRuleState)
-                    else f"COMMISSION_{rule.commission_type}"
-                )
-                entry = Applied(rule.id, rule.name, kind, rule.version)
-            self.applied[id(rule)] = entry
+            self.applied[id(rule)] = rule.entry
 
 
 def _named(rule: FeeRuleState) -> str:
@@ -108,7 +101,7 @@ def quote(
     in_force = index.at(at)
     delivery_to = basket.delivery
     city, country = key(delivery_to.city), key(delivery_to.country)
-    signature = tuple(bool(flags.get(k)) for k in index.flag_keys_sorted)
+    signature = tuple(bool(flags.get(k)) for k in index.flag_keys)
     where = _fees.destination(
         in_force, currency=currency, city=city, country=country, flags=flags, signature=signature
     )
@@ -139,10 +132,7 @@ def quote(
         if not outcome.applied or outcome.coupon is None:
             continue
         coupon = outcome.coupon
-        steps.applied.setdefault(
-            id(coupon),
-            Applied(coupon.id, coupon.name or coupon.code, f"COUPON_{coupon.type}", coupon.version),
-        )
+        steps.used(coupon)
         if coupon.type == "FREE_DELIVERY":
             free_coupon = outcome
             continue
