@@ -45,6 +45,7 @@ from offerengine.shopping.router import api as shopping_router
 from offerengine.shopping.router import runtime as shopping_runtime_router
 from offerengine.tenants.router import api as tenants_router
 from offerengine.versioning.router import api as audit_router
+from offerengine.web import router as web
 
 log = get_logger("offerengine.app")
 
@@ -173,6 +174,7 @@ def create_app(settings: Settings) -> FastAPI:
     anchor = decisioning_runtime_router.routes[0]
     first = next(i for i, route in enumerate(app.router.routes) if route is anchor)
     app.router.routes[first:first] = hot
+    web.install(app)  # the admin UI, last: people's pages, not the hot path
     _document_problems(app)
     return app
 

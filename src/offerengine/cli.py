@@ -1,4 +1,4 @@
-"""The ``offerengine`` command: serve, migrate, demo, create-key, decide-batch."""
+"""The ``offerengine`` command: serve, migrate, demo, create-key, create-user, decide-batch."""
 
 from __future__ import annotations
 
@@ -17,11 +17,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from offerengine import __version__
 from offerengine.auth import service as auth
+from offerengine.auth import users
 from offerengine.auth.core import Actor, ActorKind, Role
 from offerengine.db import migrate as migrations
 from offerengine.db.session import run_in_transaction
 from offerengine.demo import service as demo_service
-from offerengine.errors import Invalid, NotFound
+from offerengine.errors import Conflict, Invalid, NotFound
 from offerengine.settings import Settings
 from offerengine.tenants import service as tenants
 
@@ -86,6 +87,14 @@ def demo() -> None:
         for name, secret in result.keys.items():
             table.add_row(name, secret)
         console.print(table)
+    if result.users:
+        people = Table(title="Admin UI users: log in at /admin (passwords shown once; also saved)")
+        people.add_column("email")
+        people.add_column("password")
+        for email, password in result.users.items():
+            people.add_row(email, password)
+        console.print(people)
+        _write_keys(keys_file, _user_lines(result.users))
     created = ", ".join(result.created_tenants) or "none (already loaded)"
     console.print(
         f"Demo tenants created: {created}; products created or updated: {result.products}"
@@ -93,6 +102,14 @@ def demo() -> None:
     if not result.keys:
         hint = f"`source {keys_file}`" if keys_file.exists() else "`offerengine create-key`"
         console.print(f"Keys were printed when the demo was first loaded: {hint}.")
+
+
+def _user_lines(people: dict[str, str]) -> dict[str, str]:
+    """Admin UI credentials as variables of the demo keys file: DEMO_USER_<email> = password."""
+    return {
+        "DEMO_USER_" + "".join(c if c.isalnum() else "_" for c in email).upper(): password
+        for email, password in people.items()
+    }
 
 
 def _write_keys(path: Path, keys: dict[str, str]) -> None:
@@ -152,6 +169,63 @@ def create_key(
         raise typer.Exit(1) from exc
     console.print(f"[bold]{created.secret}[/bold]")
     err.print(f"{created.key.role} key {created.key.id} created; the secret above is not stored.")
+
+
+class UserRole(StrEnum):
+    owner = "owner"
+    editor = "editor"
+    viewer = "viewer"
+    platform = "platform"
+
+
+@app.command("create-user")
+def create_user(
+    email: Annotated[str, typer.Option(help="The email the person logs in with.")],
+    role: Annotated[UserRole, typer.Option(help="owner, editor, viewer or platform.")],
+    tenant: Annotated[
+        str | None, typer.Option(help="Tenant code or id (not for platform).")
+    ] = None,
+    password: Annotated[
+        str | None,
+        typer.Option(
+            help="The password (at least 10 characters). Default: a generated one, printed once.",
+            envvar="OFFERENGINE_NEW_USER_PASSWORD",
+        ),
+    ] = None,
+) -> None:
+    """Create a person who logs in to the admin UI at /admin."""
+    if (role is UserRole.platform) != (tenant is None):
+        err.print("A platform user takes no --tenant; every other role needs --tenant CODE.")
+        raise typer.Exit(2)
+    chosen = password or users.new_password()
+
+    async def work(session: AsyncSession) -> None:
+        tenant_id = None
+        if tenant is not None:
+            found = await tenants.find(session, tenant)
+            if found is None:
+                raise NotFound(f"No tenant {tenant!r}.")
+            tenant_id = found.id
+        await users.create_user(
+            session,
+            tenant_id=tenant_id,
+            email=email,
+            role=Role(role.value),
+            password=chosen,
+            actor=CLI_ACTOR,
+        )
+
+    try:
+        asyncio.run(run_in_transaction(_settings(), work))
+    except (NotFound, Conflict, Invalid) as exc:
+        details = "; ".join(f"{e.loc[-1]}: {e.msg}" for e in getattr(exc, "errors", []))
+        err.print(f"{exc}{' (' + details + ')' if details else ''}")
+        raise typer.Exit(1) from exc
+    if password is None:
+        console.print(f"[bold]{chosen}[/bold]")
+        err.print(f"{role.value} user {email} created; the password above is not stored.")
+    else:
+        err.print(f"{role.value} user {email} created.")
 
 
 @app.command()

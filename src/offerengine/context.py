@@ -8,7 +8,9 @@ from dataclasses import dataclass
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from offerengine.auth import users
 from offerengine.auth.service import KeyCache
+from offerengine.auth.sessions import LoginThrottle, SessionCodec
 from offerengine.commerce.cache import QuoteCache
 from offerengine.db.engine import create_engine
 from offerengine.decisioning.learning import StatsCache
@@ -22,6 +24,29 @@ from offerengine.snapshots import build as snapshots
 from offerengine.snapshots.core import Snapshot
 from offerengine.snapshots.feed import ChangeFeed, channel_name
 from offerengine.snapshots.store import SnapshotStore
+
+
+class AdminSessions:
+    """The admin UI's session codec (its key read or made on first use) and login throttle."""
+
+    def __init__(
+        self, session_factory: async_sessionmaker[AsyncSession], settings: Settings
+    ) -> None:
+        self._session_factory = session_factory
+        self._secret = settings.secret_key.get_secret_value() if settings.secret_key else None
+        self._max_age = int(settings.session_hours * 3600)
+        self._codec: SessionCodec | None = None
+        self.throttle = LoginThrottle()
+        self.secure_cookies = settings.secure_cookies
+
+    async def codec(self) -> SessionCodec:
+        if self._codec is None:
+            secret = self._secret
+            if secret is None:
+                async with self._session_factory() as session:
+                    secret = await users.session_secret(session)
+            self._codec = SessionCodec(secret, self._max_age)
+        return self._codec
 
 
 @dataclass
@@ -39,6 +64,7 @@ class AppContext:
     notifier: Notifier
     learned: StatsCache
     quotes: QuoteCache
+    admin: AdminSessions
 
     @property
     def is_sqlite(self) -> bool:
@@ -116,6 +142,7 @@ async def open_context(settings: Settings, metrics: Metrics) -> AppContext:
         Notifier(),
         StatsCache(session_factory, settings.conversion_refresh_seconds),
         QuoteCache(),
+        AdminSessions(session_factory, settings),
     )
     await feed.start()
     sweeper.start()

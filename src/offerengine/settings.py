@@ -62,6 +62,25 @@ class AuthSettings(BaseSettings):
     )
 
 
+class AdminUiSettings(BaseSettings):
+    model_config = _CONFIG
+
+    secret_key: SecretStr | None = Field(
+        default=None,
+        description=(
+            "Signs the admin UI's session cookies. Unset: a random key made on first start and kept in "
+            "the database, shared by every worker. Changing it ends every session."
+        ),
+    )
+    session_hours: float = Field(
+        default=12.0, gt=0, le=24 * 30, description="How long an admin UI login lasts."
+    )
+    secure_cookies: bool = Field(
+        default=False,
+        description="Mark the admin UI's cookies Secure (set it when the UI is served over HTTPS).",
+    )
+
+
 class HttpSettings(BaseSettings):
     model_config = _CONFIG
 
@@ -168,6 +187,7 @@ class Settings(
     DatabaseSettings,
     RedisSettings,
     AuthSettings,
+    AdminUiSettings,
     HttpSettings,
     SnapshotSettings,
     ShoppingSettings,

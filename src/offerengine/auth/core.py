@@ -47,6 +47,7 @@ class ActorKind(StrEnum):
     PLATFORM_ENV = "platform_env"
     CLI = "cli"
     SYSTEM = "system"
+    USER = "user"  # a person logged in to the admin UI
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +68,7 @@ class Principal:
     tenant_id: uuid.UUID | None  # None for platform keys
     role: Role
     name: str
+    user_id: uuid.UUID | None = None  # set when a person in the admin UI is the caller
 
     @property
     def is_platform(self) -> bool:
@@ -80,6 +82,8 @@ class Principal:
         return self.is_platform or self.tenant_id == tenant_id
 
     def actor(self, request_id: str | None = None) -> Actor:
+        if self.user_id is not None:
+            return Actor(ActorKind.USER, self.user_id, self.name, request_id)
         if self.key_id is None:
             kind = ActorKind.PLATFORM_ENV
         elif self.is_platform:

@@ -8,10 +8,12 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from offerengine.auth import users
 from offerengine.auth.core import Actor, Permission, Principal
+from offerengine.auth.sessions import CSRF_HEADER, SESSION_COOKIE, same_token
 from offerengine.context import AppContext
 from offerengine.deps import Ctx, request_id
-from offerengine.errors import Forbidden, Unauthenticated
+from offerengine.errors import FieldError, Forbidden, Unauthenticated
 from offerengine.versioning import service as versioning
 
 bearer_scheme = HTTPBearer(
@@ -20,6 +22,7 @@ bearer_scheme = HTTPBearer(
 )
 
 
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)]
 
 
@@ -33,14 +36,39 @@ async def principal_of(
 ) -> Principal:
     """Authenticate a request (a plain call, for dependencies on the hot path to use directly)."""
     if credentials is None or not credentials.credentials:
-        raise Unauthenticated("Send an API key: Authorization: Bearer <key>.")
-    principal = await ctx.keys.verify(credentials.credentials)
-    if principal is None:
-        raise Unauthenticated("The API key is unknown or revoked.")
+        cookie = request.cookies.get(SESSION_COOKIE)
+        if not cookie:
+            raise Unauthenticated("Send an API key: Authorization: Bearer <key>.")
+        principal = await _session_principal(request, ctx, cookie)
+    else:
+        found = await ctx.keys.verify(credentials.credentials)
+        if found is None:
+            raise Unauthenticated("The API key is unknown or revoked.")
+        principal = found
     request.scope.setdefault("state", {})["principal"] = principal
     if principal.is_platform:
         await _audit_platform_use(request, ctx, principal)
     return principal
+
+
+async def _session_principal(request: Request, ctx: AppContext, cookie: str) -> Principal:
+    """The principal of an admin UI session: the API takes the UI's cookie as it takes a key, with
+    the session's CSRF token on every request that may change something."""
+    data = (await ctx.admin.codec()).load(cookie)
+    if data is None:
+        raise Unauthenticated("The session has ended: log in again.")
+    if request.method not in _SAFE_METHODS and not same_token(
+        request.headers.get(CSRF_HEADER), data.csrf
+    ):
+        raise Forbidden(
+            "A request made with the admin UI's session needs its CSRF token.",
+            [FieldError(("header", "X-CSRF-Token"), "missing or not this session's token")],
+        )
+    async with ctx.session_factory() as session:
+        found = await users.visitor(session, data)
+    if found is None:
+        raise Unauthenticated("The session has ended: log in again.")
+    return found.principal
 
 
 async def _audit_platform_use(request: Request, ctx: AppContext, principal: Principal) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from offerengine.auth.models import ApiKey
+from offerengine.auth.models import ApiKey, AppSecret, User
 from offerengine.bundles.models import BundleTemplate
 from offerengine.catalog.models import Product
 from offerengine.commerce.models import (
@@ -32,6 +32,7 @@ metadata = Base.metadata
 __all__ = [
     "Airport",
     "ApiKey",
+    "AppSecret",
     "AuditEntry",
     "BundleTemplate",
     "CapCounter",
@@ -59,5 +60,6 @@ __all__ = [
     "SystemState",
     "Tenant",
     "TenantDocument",
+    "User",
     "metadata",
 ]

@@ -315,6 +315,12 @@ MARKETPLACE_PRODUCTS = [
 ]
 
 DEMO_ROLES = ("owner", "editor", "viewer", "runtime")
+# Admin UI users: (tenant code or None for the platform user, email, role).
+DEMO_USERS = (
+    ("OE", "demo@oe.example", "owner"),
+    ("MKT", "demo@mkt.example", "owner"),
+    (None, "platform@offerengine.example", "platform"),
+)
 
 
 def pricing_rules(today: date) -> list[dict[str, Any]]:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from offerengine.auth import service as auth
+from offerengine.auth import users
 from offerengine.auth.core import Actor, Role
 from offerengine.bundles import service as bundles
 from offerengine.bundles.schemas import BundleIn
@@ -30,6 +31,7 @@ class DemoResult:
     created_tenants: list[str] = field(default_factory=list)
     keys: dict[str, str] = field(default_factory=dict)  # DEMO_OE_OWNER_KEY → secret, new keys only
     products: dict[str, int] = field(default_factory=dict)  # tenant code → products created/updated
+    users: dict[str, str] = field(default_factory=dict)  # email → password, new users only
 
 
 async def load(session: AsyncSession, *, actor: Actor) -> DemoResult:
@@ -61,7 +63,27 @@ async def load(session: AsyncSession, *, actor: Actor) -> DemoResult:
             await demo_decisioning.load(session, tenant, actor)
         else:
             await demo_commerce.load(session, tenant, actor)
+    await _users(session, actor, result)
     return result
+
+
+async def _users(session: AsyncSession, actor: Actor, result: DemoResult) -> None:
+    """One admin UI user per demo tenant and a platform user; passwords are made here and shown
+    once (the CLI prints them and keeps them with the demo keys)."""
+    for code, email, role in data.DEMO_USERS:
+        if await users.find_user(session, email) is not None:
+            continue
+        tenant = await tenants.find(session, code) if code else None
+        password = users.new_password()
+        await users.create_user(
+            session,
+            tenant_id=tenant.id if tenant else None,
+            email=email,
+            role=Role(role),
+            password=password,
+            actor=actor,
+        )
+        result.users[email] = password
 
 
 async def _shopping(session: AsyncSession, tenant: Tenant, actor: Actor) -> None:

@@ -41,6 +41,11 @@ ObjectId = Annotated[uuid.UUID, Path(description="The object's id.")]
 VersionNumber = Annotated[int, Path(ge=1, le=2**31 - 1, description="A version number.")]
 
 
+# Where each kind's versions live in the API (kind name → collection path), for the admin UI's
+# history pages; filled by add_version_routes.
+VERSIONED_PATHS: dict[str, str] = {}
+
+
 def add_version_routes(
     api: APIRouter,
     kind: service.Kind[Any],
@@ -51,6 +56,7 @@ def add_version_routes(
     to_read: Callable[[Any], R],
 ) -> None:
     """Add ``{path}/{id}/versions``, ``…/versions/{version}`` and ``…/rollback`` for ``kind``."""
+    VERSIONED_PATHS[kind.name] = path
 
     async def visible(id: ObjectId, principal: CurrentPrincipal, session: DbSession) -> uuid.UUID:
         # Isolation before anything else: another tenant's object is a 404 whatever the body says.

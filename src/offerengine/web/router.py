@@ -1,0 +1,617 @@
+"""The admin UI at ``/admin``: server-rendered pages (Jinja2) over the services, and forms that
+write through the JSON API with the session cookie and its CSRF token (``static/admin.js``), so
+that the UI shows exactly the API's validation errors, next to the fields they name."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+import sqlalchemy as sa
+from fastapi import APIRouter, FastAPI, Query, Request
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from starlette.responses import RedirectResponse, Response
+
+from offerengine import __version__
+from offerengine.auth import users
+from offerengine.auth.core import Permission
+from offerengine.auth.sessions import (
+    CSRF_FIELD,
+    LOGIN_COOKIE,
+    SESSION_COOKIE,
+    SessionCodec,
+    new_token,
+    same_token,
+)
+from offerengine.catalog import service as catalog
+from offerengine.catalog.models import Product
+from offerengine.catalog.schemas import ProductRead
+from offerengine.db.base import utcnow
+from offerengine.decisioning.models import DecisioningObject
+from offerengine.errors import Invalid
+from offerengine.inventory.models import Flight
+from offerengine.pricing import service as pricing
+from offerengine.pricing.models import PricingRule
+from offerengine.pricing.schemas import PricingRuleRead
+from offerengine.tenants.models import Tenant
+from offerengine.versioning import core as versioning_core
+from offerengine.versioning import service as versioning
+from offerengine.versioning.models import ObjectVersion
+from offerengine.versioning.router import VERSIONED_PATHS
+from offerengine.web import dashboards
+from offerengine.web.session import (
+    LoginRequired,
+    PageTenant,
+    TenantRequired,
+    Visitor,
+    codec_of,
+    context_of,
+    set_session,
+    switch_tenant,
+    to_login,
+)
+
+HERE = Path(__file__).parent
+templates = Jinja2Templates(directory=HERE / "templates")
+templates.env.filters["tojson_pretty"] = lambda value: json.dumps(value, indent=2, default=str)
+
+web = APIRouter(include_in_schema=False)
+
+NAV = [
+    ("Dashboard", "/admin"),
+    ("Catalog", "/admin/products"),
+    ("Pricing rules", "/admin/pricing-rules"),
+    ("Shop playground", "/admin/shop"),
+    ("Decision simulator", "/admin/decide"),
+    ("Audit log", "/admin/audit"),
+]
+PAGE = 25  # rows per page of every list
+
+
+def _page(
+    request: Request, template: str, visitor: users.Visitor | None, **values: Any
+) -> Response:
+    tenant = values.get("tenant")
+    context: dict[str, Any] = {
+        "nav": NAV,
+        "path": request.url.path,
+        "visitor": visitor,
+        "version": __version__,
+        "csrf": visitor.session.csrf if visitor else "",
+        "can_write": bool(visitor and visitor.principal.can(Permission.CONFIG_WRITE)),
+        "can_run": bool(visitor and visitor.principal.can(Permission.RUNTIME)),
+        "tenant_code": tenant.code if isinstance(tenant, Tenant) else "",
+        **values,
+    }
+    if visitor is not None and visitor.is_platform:
+        context["switchable"] = values.get("switchable")
+    return templates.TemplateResponse(request, template, context)
+
+
+async def _tenants(request: Request) -> list[Tenant]:
+    async with context_of(request).session_factory() as session:
+        return list((await session.scalars(sa.select(Tenant).order_by(Tenant.code))).all())
+
+
+# ---- login, logout, tenant switch ----
+
+
+def _safe_next(value: str | None) -> str:
+    # Only back into the admin UI: never an open redirect to another site.
+    if value and value.startswith("/admin") and not value.startswith("//"):
+        return value
+    return "/admin"
+
+
+@web.get("/admin/login")
+async def login_page(request: Request, next: str | None = None) -> Response:
+    token = new_token()
+    response = templates.TemplateResponse(
+        request,
+        "login.html",
+        {
+            "csrf": token,
+            "next": _safe_next(next),
+            "error": None,
+            "email": "",
+            "version": __version__,
+        },
+    )
+    _set_login_cookie(request, response, await codec_of(request), token)
+    return response
+
+
+def _set_login_cookie(
+    request: Request, response: Response, codec: SessionCodec, token: str
+) -> None:
+    ctx = context_of(request)
+    response.set_cookie(
+        LOGIN_COOKIE,
+        codec.dump_login(token),
+        max_age=3600,
+        path="/admin",
+        httponly=True,
+        samesite="lax",
+        secure=ctx.admin.secure_cookies,
+    )
+
+
+@web.post("/admin/login")
+async def login(request: Request) -> Response:
+    ctx = context_of(request)
+    codec = await codec_of(request)
+    form = await request.form(max_files=0, max_fields=10)
+    email = str(form.get("email") or "").strip()
+    password = str(form.get("password") or "")
+    next_url = _safe_next(str(form.get("next") or ""))
+
+    def again(message: str, status: int) -> Response:
+        token = new_token()
+        response = templates.TemplateResponse(
+            request,
+            "login.html",
+            {
+                "csrf": token,
+                "next": next_url,
+                "error": message,
+                "email": email,
+                "version": __version__,
+            },
+            status_code=status,
+        )
+        _set_login_cookie(request, response, codec, token)
+        return response
+
+    expected = codec.load_login(request.cookies.get(LOGIN_COOKIE))
+    if expected is None or not same_token(str(form.get(CSRF_FIELD) or ""), expected):
+        return again("The login form expired. Please try again.", 403)
+    if not email or not password:
+        return again("Enter your email and password.", 422)
+    client = request.client.host if request.client else "unknown"
+    keys = (f"email:{users.normal_email(email)}", f"ip:{client}")
+    wait = ctx.admin.throttle.wait_seconds(*keys)
+    if wait > 0:
+        minutes = max(1, round(wait / 60))
+        return again(
+            f"Too many failed attempts. Try again in about {minutes} minute{'s' * (minutes != 1)}.",
+            429,
+        )
+    async with ctx.session_factory() as session:
+        user = await users.log_in(session, email, password)
+        await session.commit()
+    if user is None:
+        ctx.admin.throttle.failed(*keys)
+        return again("Wrong email or password.", 401)
+    ctx.admin.throttle.succeeded(*keys)
+    response = RedirectResponse(next_url, status_code=303)
+    set_session(response, request, codec, users.new_session(user))
+    response.delete_cookie(LOGIN_COOKIE, path="/admin")
+    return response
+
+
+async def _check_form_csrf(request: Request, visitor: users.Visitor) -> dict[str, str]:
+    form = await request.form(max_files=0, max_fields=10)
+    if not same_token(str(form.get(CSRF_FIELD) or ""), visitor.session.csrf):
+        raise Invalid.field(("body", CSRF_FIELD), "missing or not this session's token")
+    return {k: str(v) for k, v in form.items()}
+
+
+@web.post("/admin/logout")
+async def logout(request: Request, visitor: Visitor) -> Response:
+    await _check_form_csrf(request, visitor)
+    async with context_of(request).session_factory() as session:
+        await users.log_out(session, visitor.user.id)
+        await session.commit()
+    response = to_login()
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+@web.get("/admin/tenants")
+async def tenants_page(request: Request, visitor: Visitor) -> Response:
+    if not visitor.is_platform:
+        return RedirectResponse("/admin", status_code=303)
+    return _page(request, "tenants.html", visitor, tenants=await _tenants(request))
+
+
+@web.post("/admin/tenant")
+async def switch(request: Request, visitor: Visitor) -> Response:
+    form = await _check_form_csrf(request, visitor)
+    if not visitor.is_platform:
+        raise Invalid.field(("body", "tenant"), "only a platform user switches tenants")
+    chosen = next((t for t in await _tenants(request) if t.code == form.get("tenant")), None)
+    if chosen is None:
+        raise Invalid.field(("body", "tenant"), "no such tenant")
+    response = RedirectResponse(_safe_next(form.get("next")), status_code=303)
+    set_session(
+        response, request, await codec_of(request), switch_tenant(visitor.session, chosen.id)
+    )
+    return response
+
+
+# ---- dashboard ----
+
+
+@web.get("/admin")
+async def dashboard(request: Request, visitor: Visitor, tenant: PageTenant) -> Response:
+    async with context_of(request).session_factory() as session:
+        offers = await dashboards.offer_performance(session, tenant.id, tenant.base_currency)
+        decisions = await dashboards.decisioning(session, tenant.id)
+        stock = await dashboards.inventory(session, tenant.id)
+    return _page(
+        request,
+        "dashboard.html",
+        visitor,
+        tenant=tenant,
+        offers=offers,
+        decisions=decisions,
+        stock=stock,
+        switchable=await _tenants(request),
+    )
+
+
+# ---- catalog ----
+
+
+@web.get("/admin/products")
+async def products_page(
+    request: Request,
+    visitor: Visitor,
+    tenant: PageTenant,
+    q: Annotated[str | None, Query(max_length=200)] = None,
+    type: Annotated[str | None, Query(max_length=50)] = None,
+    active: Annotated[str | None, Query(pattern="^(|true|false)$")] = None,
+    cursor: Annotated[str | None, Query(max_length=500)] = None,
+) -> Response:
+    where = catalog.ProductFilter(
+        product_type=type or None,
+        q=q or None,
+        active=None if not active else active == "true",
+    )
+    async with context_of(request).session_factory() as session:
+        rows, next_cursor = await catalog.list_products(
+            session, tenant_id=tenant.id, where=where, limit=PAGE, cursor=cursor or None
+        )
+        types = (
+            await session.scalars(
+                sa.select(Product.product_type)
+                .where(Product.tenant_id == tenant.id)
+                .distinct()
+                .order_by(Product.product_type)
+            )
+        ).all()
+    filters = {"q": q or "", "type": type or "", "active": active or ""}
+    return _page(
+        request,
+        "products.html",
+        visitor,
+        tenant=tenant,
+        products=[ProductRead.of(p) for p in rows],
+        types=types,
+        filters=filters,
+        next_url=f"?{urlencode({**filters, 'cursor': next_cursor})}" if next_cursor else None,
+        first_url=f"?{urlencode(filters)}" if cursor else None,
+        switchable=await _tenants(request),
+    )
+
+
+@web.get("/admin/products/new")
+async def new_product(request: Request, visitor: Visitor, tenant: PageTenant) -> Response:
+    return _page(request, "product_form.html", visitor, tenant=tenant, product=None)
+
+
+@web.get("/admin/products/{product_id:uuid}")
+async def edit_product(
+    request: Request, visitor: Visitor, tenant: PageTenant, product_id: uuid.UUID
+) -> Response:
+    async with context_of(request).session_factory() as session:
+        product = await catalog.get(session, tenant_id=tenant.id, product_id=product_id)
+    return _page(
+        request, "product_form.html", visitor, tenant=tenant, product=ProductRead.of(product)
+    )
+
+
+# ---- pricing rules ----
+
+
+def _readable_conditions(conditions: Any) -> str:
+    """Seed 001's condition JSON as a line a person reads."""
+    if conditions in (None, {}, ""):
+        return "always"
+    if isinstance(conditions, str):
+        return conditions
+    if isinstance(conditions, dict):
+        if "expression" in conditions and len(conditions) == 1:
+            return str(conditions["expression"])
+        parts = []
+        for key, value in conditions.items():
+            if key in ("any", "all") and isinstance(value, list):
+                joined = f" {'or' if key == 'any' else 'and'} ".join(
+                    f"({_readable_conditions(v)})" for v in value
+                )
+                parts.append(joined)
+            elif key == "not":
+                parts.append(f"not ({_readable_conditions(value)})")
+            elif isinstance(value, list):
+                parts.append(f"{key} in {', '.join(map(str, value))}")
+            elif isinstance(value, dict):
+                ops = {
+                    "min": "≥",
+                    "max": "≤",
+                    "gt": ">",
+                    "gte": "≥",
+                    "lt": "<",
+                    "lte": "≤",
+                    "eq": "=",
+                    "ne": "≠",
+                    "start": "from",
+                    "end": "to",
+                }
+                parts.append(
+                    " and ".join(f"{key} {ops.get(op, op)} {v}" for op, v in value.items())
+                )
+            else:
+                parts.append(f"{key} = {value}")
+        return " and ".join(parts)
+    return json.dumps(conditions)
+
+
+def _readable_adjustment(adjustment: dict[str, Any]) -> str:
+    kind = adjustment.get("type")
+    if kind == "MULTIPLIER":
+        body = adjustment.get("formula") or adjustment.get("value")
+        bounds = [
+            f"{name} {adjustment[key]}"
+            for name, key in (("min", "min_multiplier"), ("max", "max_multiplier"))
+            if adjustment.get(key) is not None
+        ]
+        return f"price × {body}" + (f" ({', '.join(bounds)})" if bounds else "")
+    if kind == "FIXED":
+        return f"price + {adjustment.get('value')}"
+    if kind == "SET":
+        return f"price = {adjustment.get('value')}"
+    return f"price = {adjustment.get('formula')}"
+
+
+templates.env.filters["conditions"] = _readable_conditions
+templates.env.filters["adjustment"] = _readable_adjustment
+
+
+@web.get("/admin/pricing-rules")
+async def rules_page(
+    request: Request,
+    visitor: Visitor,
+    tenant: PageTenant,
+    q: Annotated[str | None, Query(max_length=200)] = None,
+    cursor: Annotated[str | None, Query(max_length=500)] = None,
+) -> Response:
+    async with context_of(request).session_factory() as session:
+        rows, next_cursor = await pricing.list_rules(
+            session,
+            tenant_id=tenant.id,
+            where=pricing.RuleFilter(q=q or None),
+            limit=PAGE,
+            cursor=cursor or None,
+        )
+        products = await _product_choices(session, tenant.id)
+    filters = {"q": q or ""}
+    return _page(
+        request,
+        "rules.html",
+        visitor,
+        tenant=tenant,
+        rules=[PricingRuleRead.of(r) for r in rows],
+        products=products,
+        filters=filters,
+        next_url=f"?{urlencode({**filters, 'cursor': next_cursor})}" if next_cursor else None,
+        first_url=f"?{urlencode(filters)}" if cursor else None,
+        switchable=await _tenants(request),
+    )
+
+
+async def _product_choices(session: Any, tenant_id: uuid.UUID) -> list[dict[str, str]]:
+    rows = await session.execute(
+        sa.select(Product.id, Product.product_code, Product.name, Product.product_type)
+        .where(Product.tenant_id == tenant_id)
+        .order_by(Product.product_code)
+        .limit(500)
+    )
+    return [
+        {"id": str(i), "code": code, "name": name, "type": kind} for i, code, name, kind in rows
+    ]
+
+
+@web.get("/admin/pricing-rules/new")
+async def new_rule(
+    request: Request,
+    visitor: Visitor,
+    tenant: PageTenant,
+    copy: Annotated[uuid.UUID | None, Query()] = None,
+) -> Response:
+    rule = None
+    async with context_of(request).session_factory() as session:
+        if copy is not None:
+            found = await session.scalar(
+                sa.select(PricingRule).where(
+                    PricingRule.id == copy, PricingRule.tenant_id == tenant.id
+                )
+            )
+            if found is not None:
+                rule = PricingRuleRead.of(found).model_dump(mode="json")
+                rule["rule_name"] = f"{rule['rule_name']} (copy)"[:100]
+                rule["id"] = None
+        products = await _product_choices(session, tenant.id)
+    return _page(request, "rule_form.html", visitor, tenant=tenant, rule=rule, products=products)
+
+
+@web.get("/admin/pricing-rules/{rule_id:uuid}")
+async def edit_rule(
+    request: Request, visitor: Visitor, tenant: PageTenant, rule_id: uuid.UUID
+) -> Response:
+    async with context_of(request).session_factory() as session:
+        found = await session.scalar(
+            sa.select(PricingRule).where(
+                PricingRule.id == rule_id, PricingRule.tenant_id == tenant.id
+            )
+        )
+        if found is None:
+            return _not_found(request, visitor, tenant, f"No pricing rule {rule_id}.")
+        products = await _product_choices(session, tenant.id)
+    rule = PricingRuleRead.of(found).model_dump(mode="json")
+    return _page(request, "rule_form.html", visitor, tenant=tenant, rule=rule, products=products)
+
+
+def _not_found(request: Request, visitor: users.Visitor, tenant: Tenant, message: str) -> Response:
+    response = _page(request, "not_found.html", visitor, tenant=tenant, message=message)
+    response.status_code = 404
+    return response
+
+
+# ---- playgrounds ----
+
+
+@web.get("/admin/shop")
+async def shop_page(request: Request, visitor: Visitor, tenant: PageTenant) -> Response:
+    snapshot = await context_of(request).snapshots.get(tenant.id)
+    async with context_of(request).session_factory() as session:
+        routes = (
+            await session.execute(
+                sa.select(Flight.origin, Flight.destination, sa.func.min(Flight.departure_date))
+                .where(Flight.tenant_id == tenant.id, Flight.departure_date >= utcnow().date())
+                .group_by(Flight.origin, Flight.destination)
+                .order_by(Flight.origin, Flight.destination)
+                .limit(50)
+            )
+        ).all()
+    return _page(
+        request,
+        "shop.html",
+        visitor,
+        tenant=tenant,
+        airports=sorted(snapshot.network.airports),
+        routes=[{"origin": o, "destination": d, "date": str(day)} for o, d, day in routes],
+        switchable=await _tenants(request),
+    )
+
+
+@web.get("/admin/decide")
+async def decide_page(request: Request, visitor: Visitor, tenant: PageTenant) -> Response:
+    async with context_of(request).session_factory() as session:
+        activities = (
+            await session.execute(
+                sa.select(DecisioningObject.id, DecisioningObject.name)
+                .where(
+                    DecisioningObject.tenant_id == tenant.id,
+                    DecisioningObject.kind == "activity",
+                    DecisioningObject.status == "approved",
+                )
+                .order_by(DecisioningObject.name)
+            )
+        ).all()
+    return _page(
+        request,
+        "decide.html",
+        visitor,
+        tenant=tenant,
+        activities=[{"id": str(i), "name": n} for i, n in activities],
+        switchable=await _tenants(request),
+    )
+
+
+# ---- history and audit ----
+
+
+@web.get("/admin/history/{object_type}/{object_id:uuid}")
+async def history_page(
+    request: Request, visitor: Visitor, tenant: PageTenant, object_type: str, object_id: uuid.UUID
+) -> Response:
+    async with context_of(request).session_factory() as session:
+        rows = (
+            await session.scalars(
+                sa.select(ObjectVersion)
+                .where(
+                    ObjectVersion.tenant_id == tenant.id,
+                    ObjectVersion.object_type == object_type,
+                    ObjectVersion.object_id == object_id,
+                )
+                .order_by(ObjectVersion.version)
+            )
+        ).all()
+    if not rows:
+        return _not_found(request, visitor, tenant, f"No history of {object_type} {object_id}.")
+    versions, previous = [], None
+    for row in rows:
+        changes = versioning_core.diff(previous or {}, row.data) if row.action != "delete" else []
+        versions.append({"row": row, "changes": changes})
+        previous = row.data
+    versions.reverse()  # newest first
+    base = VERSIONED_PATHS.get(object_type)
+    return _page(
+        request,
+        "history.html",
+        visitor,
+        tenant=tenant,
+        object_type=object_type,
+        object_id=object_id,
+        versions=versions,
+        current=None if rows[-1].action == "delete" else rows[-1].version,
+        rollback_url=f"{base}/{object_id}/rollback" if base else None,
+        title=_title_of(rows[-1].data),
+    )
+
+
+def _title_of(data: dict[str, Any]) -> str:
+    for key in ("rule_name", "name", "product_code", "bundle_name", "key", "code"):
+        if data.get(key):
+            return str(data[key])
+    return ""
+
+
+@web.get("/admin/audit")
+async def audit_page(
+    request: Request,
+    visitor: Visitor,
+    tenant: PageTenant,
+    object_type: Annotated[str | None, Query(max_length=50)] = None,
+    action: Annotated[str | None, Query(max_length=30)] = None,
+    cursor: Annotated[str | None, Query(max_length=500)] = None,
+) -> Response:
+    query = versioning.AuditQuery(
+        tenant_id=tenant.id, object_type=object_type or None, action=action or None
+    )
+    async with context_of(request).session_factory() as session:
+        rows, next_cursor = await versioning.list_audit(
+            session, query, limit=PAGE, cursor=cursor or None
+        )
+    filters = {"object_type": object_type or "", "action": action or ""}
+    return _page(
+        request,
+        "audit.html",
+        visitor,
+        tenant=tenant,
+        entries=rows,
+        filters=filters,
+        versioned=set(VERSIONED_PATHS),
+        next_url=f"?{urlencode({**filters, 'cursor': next_cursor})}" if next_cursor else None,
+        first_url=f"?{urlencode(filters)}" if cursor else None,
+        switchable=await _tenants(request),
+    )
+
+
+def install(app: FastAPI) -> None:
+    """Serve the admin UI: its pages, its static files, and the redirects to log in."""
+    app.router.routes.extend(web.routes)
+    app.mount("/admin/static", StaticFiles(directory=HERE / "static"), name="admin-static")
+
+    async def on_login_required(request: Request, exc: Exception) -> Response:
+        return to_login(exc.next_url if isinstance(exc, LoginRequired) else "/admin")
+
+    async def on_tenant_required(request: Request, exc: Exception) -> Response:
+        return RedirectResponse("/admin/tenants", status_code=303)
+
+    app.add_exception_handler(LoginRequired, on_login_required)
+    app.add_exception_handler(TenantRequired, on_tenant_required)
