@@ -36,7 +36,10 @@ class AdminSessions:
         self._secret = settings.secret_key.get_secret_value() if settings.secret_key else None
         self._max_age = int(settings.session_hours * 3600)
         self._codec: SessionCodec | None = None
-        self.throttle = LoginThrottle()
+        # Five wrong passwords per email, thirty per client address (an office behind one
+        # address), in five minutes; then that email or address waits.
+        self.by_email = LoginThrottle(attempts=5)
+        self.by_address = LoginThrottle(attempts=30)
         self.secure_cookies = settings.secure_cookies
 
     async def codec(self) -> SessionCodec:

@@ -23,6 +23,7 @@ CHROMIUM = "/usr/bin/chromium"
 SHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
 EMAIL = "editor.browser@oe.example"
 PASSWORD = "correct horse battery staple"
+PLATFORM_EMAIL = "root.browser@offerengine.example"
 
 pytestmark = pytest.mark.slow
 
@@ -65,6 +66,14 @@ def base_url(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) ->
         EMAIL,
         "--role",
         "owner",
+    )
+    _cli(
+        {**env, "OFFERENGINE_NEW_USER_PASSWORD": PASSWORD},
+        "create-user",
+        "--email",
+        PLATFORM_EMAIL,
+        "--role",
+        "platform",
     )
     with serve(url, folder) as base:
         yield base
@@ -224,12 +233,82 @@ def test_dashboard_charts_render(page: Page) -> None:
     shot(page, "10-dashboard")
 
 
+def test_preview_a_bundle_template(page: Page) -> None:
+    page.goto("/admin/bundles")
+    page.get_by_role("link", name="Comfort Bundle").click()
+    preview = page.locator("#preview-form")
+    preview.get_by_label("Route").select_option(index=1)
+    preview.get_by_role("button", name="Preview offers").click()
+    offer = page.locator("#result article.offer").first
+    expect(offer).to_contain_text("COMFORT")
+    expect(offer).to_contain_text("Pricing rules applied")
+    shot(page, "11-bundle-preview")
+
+
+def test_a_json_editor_shows_the_api_errors_at_their_path(page: Page) -> None:
+    page.goto("/admin/inventory-rules/new")
+    editor = page.get_by_label(re.compile("Inventory rule \\(JSON"))
+    editor.fill('{"resource_type": "SEAT", "hold_duration_seconds": -5}')
+    page.get_by_role("button", name="Save").click()
+    expect(page.locator('[data-error-for="*"]')).to_contain_text("hold_duration_seconds:")
+    expect(editor).to_have_attribute("aria-invalid", "true")
+    shot(page, "12-json-editor-error")
+
+
+def test_a_platform_user_switches_to_the_marketplace(page: Page) -> None:
+    page.goto("/admin")
+    page.get_by_role("button", name="Log out").click()
+    page.get_by_label("Email").fill(PLATFORM_EMAIL)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    expect(page).to_have_url(re.compile(r"/admin/tenants$"))  # she picks a tenant first
+    page.get_by_role("button", name="Work on MKT").click()
+    expect(page.locator(".who select")).to_have_value("MKT")
+
+
+def test_quote_a_basket(page: Page) -> None:
+    page.goto("/admin/quote")
+    page.get_by_role("button", name="Quote the basket").click()
+    result = page.locator("#result")
+    expect(result).to_contain_text("How the total is made")
+    expect(result).to_contain_text("item_total")
+    expect(result).to_contain_text("Commission")
+    shot(page, "13-quote")
+
+
+def test_roll_a_flag_out_with_the_slider(page: Page) -> None:
+    page.goto("/admin/flags")
+    page.locator("table tbody tr td a").first.click()
+    slider = page.get_by_label(re.compile("^Rollout"))
+    slider.fill("75")
+    expect(page.get_by_label(re.compile("Feature flag \\(JSON"))).to_have_value(
+        re.compile(r'"percentage": 75')
+    )
+    before = page.get_by_role("heading", level=1).inner_text()
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_role("heading", level=1)).not_to_have_text(before)  # a new version
+    expect(page.get_by_label(re.compile("^Rollout"))).to_have_value("75")
+    shot(page, "14-flag-rollout")
+
+
+def test_start_an_experiment_and_read_its_results(page: Page) -> None:
+    page.goto("/admin/experiments/new")
+    page.get_by_role("button", name="Save").click()
+    expect(page).to_have_url(re.compile(r"/admin/experiments/[0-9a-f-]{36}$"))
+    page.get_by_role("button", name="Start").click()
+    page.locator("#confirm-dialog").get_by_role("button", name="Confirm").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("running")
+    expect(page.locator("#results-title")).to_be_visible()
+    expect(page.locator("#chart-lift")).to_have_attribute("data-drawn", "true")
+    shot(page, "15-experiment")
+
+
 def test_tablet_width(page: Page) -> None:
     page.set_viewport_size({"width": 820, "height": 1100})
     page.goto("/admin/pricing-rules")
     page.get_by_role("button", name="Menu").click()
-    expect(page.get_by_role("link", name="Shop playground")).to_be_visible()
-    shot(page, "11-tablet")
+    expect(page.get_by_role("link", name="Airline")).to_be_visible()
+    shot(page, "16-tablet")
 
 
 def test_log_out(page: Page) -> None:

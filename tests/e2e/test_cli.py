@@ -48,15 +48,22 @@ def test_migrate_then_demo_loads_both_tenants_and_prints_keys_once(
         for line in keys_file.read_text().splitlines()
         if line.startswith("export ")
     )
-    assert set(keys) == {"DEMO_PLATFORM_KEY"} | {
+    users = {
+        "DEMO_USER_DEMO_OE_EXAMPLE",
+        "DEMO_USER_DEMO_MKT_EXAMPLE",
+        "DEMO_USER_PLATFORM_OFFERENGINE_EXAMPLE",
+    }
+    assert set(keys) == {"DEMO_PLATFORM_KEY"} | users | {
         f"DEMO_{t}_{r}_KEY" for t in ("OE", "MKT") for r in ("OWNER", "EDITOR", "VIEWER", "RUNTIME")
     }
+    assert keys["DEMO_USER_DEMO_OE_EXAMPLE"] in first.output  # printed, once
     assert oct(keys_file.stat().st_mode & 0o777) == "0o600"
 
     again = runner.invoke(cli, ["demo"], env=env)
     assert again.exit_code == 0
     assert "already loaded" in again.output
     assert "oek_" not in again.output  # secrets are shown once
+    assert keys["DEMO_USER_DEMO_OE_EXAMPLE"] not in again.output
 
     settings = make_settings(env["OFFERENGINE_DATABASE_URL"], tmp_path, platform_key=None)
     with TestClient(create_app(settings)) as client:
@@ -131,3 +138,50 @@ def test_create_key_for_an_unknown_tenant_fails_clearly(env: dict[str, str]) -> 
     result = runner.invoke(cli, ["create-key", "--tenant", "NOPE", "--role", "owner"], env=env)
     assert result.exit_code == 1
     assert "No tenant 'NOPE'" in result.output
+
+
+def test_create_user_makes_a_person_who_logs_in(env: dict[str, str], tmp_path: Path) -> None:
+    assert runner.invoke(cli, ["migrate"], env=env).exit_code == 0
+    assert runner.invoke(cli, ["demo"], env=env).exit_code == 0
+    made = runner.invoke(
+        cli,
+        ["create-user", "--tenant", "OE", "--email", "Eve@Example.com", "--role", "editor"],
+        env=env,
+    )
+    assert made.exit_code == 0, made.output
+    password = made.stdout.strip().splitlines()[0]  # generated, printed once
+    assert len(password) >= 10
+    again = runner.invoke(
+        cli,
+        ["create-user", "--tenant", "OE", "--email", "eve@example.com", "--role", "viewer"],
+        env={**env, "OFFERENGINE_NEW_USER_PASSWORD": "another long one"},
+    )
+    assert again.exit_code == 1
+    assert "exists" in again.output
+    short = runner.invoke(
+        cli,
+        ["create-user", "--tenant", "OE", "--email", "sam@example.com", "--role", "viewer"],
+        env={**env, "OFFERENGINE_NEW_USER_PASSWORD": "short"},
+    )
+    assert short.exit_code == 1
+    assert "password: use at least 10 characters" in short.output
+    unclear = runner.invoke(
+        cli,
+        ["create-user", "--tenant", "OE", "--email", "p@example.com", "--role", "platform"],
+        env=env,
+    )
+    assert unclear.exit_code == 2
+
+    settings = make_settings(env["OFFERENGINE_DATABASE_URL"], tmp_path)
+    with TestClient(create_app(settings)) as client:
+        page = client.get("/admin/login")
+        token = page.text.split('name="csrf_token" value="')[1].split('"')[0]
+        done = client.post(
+            "/admin/login",
+            data={"email": "eve@example.com", "password": password, "csrf_token": token},
+            follow_redirects=False,
+        )
+        assert done.status_code == 303, done.text
+        assert "eve@example.com (editor)" in client.get("/admin/products").text.replace(
+            " <small>(", " ("
+        ).replace(")</small>", ")")

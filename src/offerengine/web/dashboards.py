@@ -298,3 +298,86 @@ async def inventory(session: AsyncSession, tenant_id: uuid.UUID, days: int = 7) 
         )
     ]
     return board
+
+
+def lift_chart(results: dict[str, Any]) -> dict[str, Any]:
+    """An experiment's primary metric: each variant's relative lift over control (a point) and
+    its 95% interval (a floating bar), in percent."""
+    comparisons = results.get("primary", {}).get("comparisons", [])
+    labels = [c["variant"] for c in comparisons]
+    intervals = [
+        [round(c["relative_ci"][0] * 100, 2), round(c["relative_ci"][1] * 100, 2)]
+        if c.get("relative_ci")
+        else None
+        for c in comparisons
+    ]
+    lifts = [
+        round(c["relative_lift"] * 100, 2) if c.get("relative_lift") is not None else None
+        for c in comparisons
+    ]
+    return {
+        "type": "bar",
+        "data": {
+            "labels": labels,
+            "datasets": [
+                {
+                    "type": "line",
+                    "label": "relative lift %",
+                    "data": lifts,
+                    "showLine": False,
+                    "pointRadius": 6,
+                    "borderColor": PALETTE[3],
+                    "backgroundColor": PALETTE[3],
+                },
+                {
+                    "label": "95% interval",
+                    "data": intervals,
+                    "backgroundColor": "rgba(37, 99, 235, 0.35)",
+                    "borderColor": PALETTE[0],
+                    "borderWidth": 1,
+                },
+            ],
+        },
+        "options": {
+            "scales": {"y": {"title": {"display": True, "text": f"% vs {results.get('control')}"}}}
+        },
+    }
+
+
+COMPONENTS = ("seller_commission", "category_commission", "logistics_commission")
+
+
+def commission_charts(
+    by_day: dict[str, Any] | None,
+    by_category: dict[str, Any] | None,
+    by_seller: dict[str, Any] | None,
+) -> Dashboard:
+    """Commission of stored quotes by day (stacked by component), by category and by seller,
+    from the API's commission report."""
+    board = Dashboard()
+
+    def rows(report: dict[str, Any] | None) -> list[dict[str, Any]]:
+        return list(report.get("quoted", [])) if report else []
+
+    days = rows(by_day)
+    labels = [str(r["key"]) for r in days]
+    chart = _bar(
+        labels,
+        {
+            name.replace("_", " "): [float(r["measures"].get(name, 0)) for r in days]
+            for name in COMPONENTS
+        },
+        y="commission",
+    )
+    chart["options"]["scales"]["x"] = {"stacked": True}
+    chart["options"]["scales"]["y"]["stacked"] = True
+    board.charts["by_day"] = chart
+    for name, report in (("by_category", by_category), ("by_seller", by_seller)):
+        found = rows(report)
+        board.charts[name] = _bar(
+            [str(r["key"] or "(none)") for r in found],
+            {"commission": [float(r["measures"].get("total_commission", 0)) for r in found]},
+            y="commission",
+        )
+    board.totals["quotes"] = str(sum(int(r["quotes"]) for r in days))
+    return board

@@ -43,6 +43,7 @@ from offerengine.versioning import service as versioning
 from offerengine.versioning.models import ObjectVersion
 from offerengine.versioning.router import VERSIONED_PATHS
 from offerengine.web import dashboards
+from offerengine.web.resources import RESOURCES, Resource, api_get, cell, dig
 from offerengine.web.session import (
     LoginRequired,
     PageTenant,
@@ -61,18 +62,58 @@ templates.env.filters["tojson_pretty"] = lambda value: json.dumps(value, indent=
 
 web = APIRouter(include_in_schema=False)
 
-NAV = [
-    ("Dashboard", "/admin"),
-    ("Catalog", "/admin/products"),
-    ("Pricing rules", "/admin/pricing-rules"),
-    ("Shop playground", "/admin/shop"),
-    ("Decision simulator", "/admin/decide"),
-    ("Audit log", "/admin/audit"),
+# The menu: groups, each with its pages; the group of the page shown opens its row of pages.
+NAV: list[tuple[str, list[tuple[str, str]]]] = [
+    ("Dashboard", [("Dashboard", "/admin")]),
+    (
+        "Catalog & pricing",
+        [
+            ("Products", "/admin/products"),
+            ("Pricing rules", "/admin/pricing-rules"),
+            ("Bundle templates", "/admin/bundles"),
+        ],
+    ),
+    (
+        "Airline",
+        [
+            ("Flights", "/admin/flights"),
+            ("Inventory rules", "/admin/inventory-rules"),
+            ("Offer rules", "/admin/offer-rules"),
+            ("Fare settings", "/admin/fare-settings"),
+            ("Shop playground", "/admin/shop"),
+        ],
+    ),
+    (
+        "Decisioning",
+        [
+            ("Placements", "/admin/placements"),
+            ("Offers", "/admin/decision-offers"),
+            ("Fallback offers", "/admin/fallback-offers"),
+            ("Collections", "/admin/collections"),
+            ("Ranking formulas", "/admin/ranking-formulas"),
+            ("Activities", "/admin/activities"),
+            ("Decision simulator", "/admin/decide"),
+        ],
+    ),
+    (
+        "Marketplace",
+        [
+            ("Commission rates", "/admin/commission-rates"),
+            ("Fee and tax rules", "/admin/fee-rules"),
+            ("Coupons", "/admin/coupons"),
+            ("Quote playground", "/admin/quote"),
+        ],
+    ),
+    (
+        "Flags & experiments",
+        [("Feature flags", "/admin/flags"), ("Experiments", "/admin/experiments")],
+    ),
+    ("Audit log", [("Audit log", "/admin/audit")]),
 ]
 PAGE = 25  # rows per page of every list
 
 
-def _page(
+async def _page(
     request: Request, template: str, visitor: users.Visitor | None, **values: Any
 ) -> Response:
     tenant = values.get("tenant")
@@ -88,7 +129,7 @@ def _page(
         **values,
     }
     if visitor is not None and visitor.is_platform:
-        context["switchable"] = values.get("switchable")
+        context["switchable"] = await _tenants(request)
     return templates.TemplateResponse(request, template, context)
 
 
@@ -171,9 +212,10 @@ async def login(request: Request) -> Response:
         return again("The login form expired. Please try again.", 403)
     if not email or not password:
         return again("Enter your email and password.", 422)
-    client = request.client.host if request.client else "unknown"
-    keys = (f"email:{users.normal_email(email)}", f"ip:{client}")
-    wait = ctx.admin.throttle.wait_seconds(*keys)
+    email_key = users.normal_email(email)
+    address = request.client.host if request.client else "unknown"
+    admin = ctx.admin
+    wait = max(admin.by_email.wait_seconds(email_key), admin.by_address.wait_seconds(address))
     if wait > 0:
         minutes = max(1, round(wait / 60))
         return again(
@@ -184,9 +226,10 @@ async def login(request: Request) -> Response:
         user = await users.log_in(session, email, password)
         await session.commit()
     if user is None:
-        ctx.admin.throttle.failed(*keys)
+        admin.by_email.failed(email_key)
+        admin.by_address.failed(address)
         return again("Wrong email or password.", 401)
-    ctx.admin.throttle.succeeded(*keys)
+    admin.by_email.succeeded(email_key)
     response = RedirectResponse(next_url, status_code=303)
     set_session(response, request, codec, users.new_session(user))
     response.delete_cookie(LOGIN_COOKIE, path="/admin")
@@ -215,7 +258,7 @@ async def logout(request: Request, visitor: Visitor) -> Response:
 async def tenants_page(request: Request, visitor: Visitor) -> Response:
     if not visitor.is_platform:
         return RedirectResponse("/admin", status_code=303)
-    return _page(request, "tenants.html", visitor, tenants=await _tenants(request))
+    return await _page(request, "tenants.html", visitor, tenants=await _tenants(request))
 
 
 @web.post("/admin/tenant")
@@ -242,7 +285,26 @@ async def dashboard(request: Request, visitor: Visitor, tenant: PageTenant) -> R
         offers = await dashboards.offer_performance(session, tenant.id, tenant.base_currency)
         decisions = await dashboards.decisioning(session, tenant.id)
         stock = await dashboards.inventory(session, tenant.id)
-    return _page(
+    reports = [
+        await api_get(request, "/v1/analytics/commission", group_by=group)
+        for group in ("day", "category", "seller")
+    ]
+    commission = dashboards.commission_charts(*(r.data if r.ok else None for r in reports))
+    experiments: list[dict[str, Any]] = []
+    running = await api_get(request, f"/v1/admin/tenants/{tenant.code}/experiments")
+    for experiment in (running.data or {}).get("items", []) if running.ok else []:
+        if experiment.get("status") != "running" or len(experiments) == 3:
+            continue
+        results = await api_get(request, f"/v1/experiments/{experiment['id']}/results")
+        if results.ok:
+            experiments.append(
+                {
+                    "item": experiment,
+                    "results": results.data,
+                    "chart": dashboards.lift_chart(results.data),
+                }
+            )
+    return await _page(
         request,
         "dashboard.html",
         visitor,
@@ -250,7 +312,8 @@ async def dashboard(request: Request, visitor: Visitor, tenant: PageTenant) -> R
         offers=offers,
         decisions=decisions,
         stock=stock,
-        switchable=await _tenants(request),
+        commission=commission,
+        experiments=experiments,
     )
 
 
@@ -285,7 +348,7 @@ async def products_page(
             )
         ).all()
     filters = {"q": q or "", "type": type or "", "active": active or ""}
-    return _page(
+    return await _page(
         request,
         "products.html",
         visitor,
@@ -295,13 +358,12 @@ async def products_page(
         filters=filters,
         next_url=f"?{urlencode({**filters, 'cursor': next_cursor})}" if next_cursor else None,
         first_url=f"?{urlencode(filters)}" if cursor else None,
-        switchable=await _tenants(request),
     )
 
 
 @web.get("/admin/products/new")
 async def new_product(request: Request, visitor: Visitor, tenant: PageTenant) -> Response:
-    return _page(request, "product_form.html", visitor, tenant=tenant, product=None)
+    return await _page(request, "product_form.html", visitor, tenant=tenant, product=None)
 
 
 @web.get("/admin/products/{product_id:uuid}")
@@ -310,7 +372,7 @@ async def edit_product(
 ) -> Response:
     async with context_of(request).session_factory() as session:
         product = await catalog.get(session, tenant_id=tenant.id, product_id=product_id)
-    return _page(
+    return await _page(
         request, "product_form.html", visitor, tenant=tenant, product=ProductRead.of(product)
     )
 
@@ -338,6 +400,13 @@ def _readable_conditions(conditions: Any) -> str:
                 parts.append(f"not ({_readable_conditions(value)})")
             elif isinstance(value, list):
                 parts.append(f"{key} in {', '.join(map(str, value))}")
+            elif key == "date_range" and isinstance(value, dict):
+                fact = value.get("fact", "departure_date")
+                span = [
+                    f"from {value['start']}" if "start" in value else "",
+                    f"to {value['end']}" if "end" in value else "",
+                ]
+                parts.append(f"{fact} {' '.join(p for p in span if p)}")
             elif isinstance(value, dict):
                 ops = {
                     "min": "≥",
@@ -363,7 +432,8 @@ def _readable_conditions(conditions: Any) -> str:
 def _readable_adjustment(adjustment: dict[str, Any]) -> str:
     kind = adjustment.get("type")
     if kind == "MULTIPLIER":
-        body = adjustment.get("formula") or adjustment.get("value")
+        formula = adjustment.get("formula")
+        body = f"({formula})" if formula else adjustment.get("value")
         bounds = [
             f"{name} {adjustment[key]}"
             for name, key in (("min", "min_multiplier"), ("max", "max_multiplier"))
@@ -399,7 +469,7 @@ async def rules_page(
         )
         products = await _product_choices(session, tenant.id)
     filters = {"q": q or ""}
-    return _page(
+    return await _page(
         request,
         "rules.html",
         visitor,
@@ -409,7 +479,6 @@ async def rules_page(
         filters=filters,
         next_url=f"?{urlencode({**filters, 'cursor': next_cursor})}" if next_cursor else None,
         first_url=f"?{urlencode(filters)}" if cursor else None,
-        switchable=await _tenants(request),
     )
 
 
@@ -445,7 +514,9 @@ async def new_rule(
                 rule["rule_name"] = f"{rule['rule_name']} (copy)"[:100]
                 rule["id"] = None
         products = await _product_choices(session, tenant.id)
-    return _page(request, "rule_form.html", visitor, tenant=tenant, rule=rule, products=products)
+    return await _page(
+        request, "rule_form.html", visitor, tenant=tenant, rule=rule, products=products
+    )
 
 
 @web.get("/admin/pricing-rules/{rule_id:uuid}")
@@ -459,14 +530,18 @@ async def edit_rule(
             )
         )
         if found is None:
-            return _not_found(request, visitor, tenant, f"No pricing rule {rule_id}.")
+            return await _not_found(request, visitor, tenant, f"No pricing rule {rule_id}.")
         products = await _product_choices(session, tenant.id)
     rule = PricingRuleRead.of(found).model_dump(mode="json")
-    return _page(request, "rule_form.html", visitor, tenant=tenant, rule=rule, products=products)
+    return await _page(
+        request, "rule_form.html", visitor, tenant=tenant, rule=rule, products=products
+    )
 
 
-def _not_found(request: Request, visitor: users.Visitor, tenant: Tenant, message: str) -> Response:
-    response = _page(request, "not_found.html", visitor, tenant=tenant, message=message)
+async def _not_found(
+    request: Request, visitor: users.Visitor, tenant: Tenant, message: str
+) -> Response:
+    response = await _page(request, "not_found.html", visitor, tenant=tenant, message=message)
     response.status_code = 404
     return response
 
@@ -477,24 +552,14 @@ def _not_found(request: Request, visitor: users.Visitor, tenant: Tenant, message
 @web.get("/admin/shop")
 async def shop_page(request: Request, visitor: Visitor, tenant: PageTenant) -> Response:
     snapshot = await context_of(request).snapshots.get(tenant.id)
-    async with context_of(request).session_factory() as session:
-        routes = (
-            await session.execute(
-                sa.select(Flight.origin, Flight.destination, sa.func.min(Flight.departure_date))
-                .where(Flight.tenant_id == tenant.id, Flight.departure_date >= utcnow().date())
-                .group_by(Flight.origin, Flight.destination)
-                .order_by(Flight.origin, Flight.destination)
-                .limit(50)
-            )
-        ).all()
-    return _page(
+    routes = await _routes(request, tenant)
+    return await _page(
         request,
         "shop.html",
         visitor,
         tenant=tenant,
         airports=sorted(snapshot.network.airports),
-        routes=[{"origin": o, "destination": d, "date": str(day)} for o, d, day in routes],
-        switchable=await _tenants(request),
+        routes=routes,
     )
 
 
@@ -512,14 +577,267 @@ async def decide_page(request: Request, visitor: Visitor, tenant: PageTenant) ->
                 .order_by(DecisioningObject.name)
             )
         ).all()
-    return _page(
+    return await _page(
         request,
         "decide.html",
         visitor,
         tenant=tenant,
         activities=[{"id": str(i), "name": n} for i, n in activities],
-        switchable=await _tenants(request),
     )
+
+
+SAMPLE_BASKET: dict[str, Any] = {
+    "customer_id": "cust-42",
+    "seller_id": "seller-techstore",
+    "items": [
+        {
+            "product_id": "ELEC-PHONE-CASE",
+            "variant_id": "black",
+            "quantity": 2,
+            "unit_price": 149.90,
+            "category_id": "electronics",
+            "tags": ["electronics", "mobile"],
+            "weight": 0.1,
+        }
+    ],
+    "delivery_address": {
+        "street": "Istiklal Caddesi 123",
+        "city": "Istanbul",
+        "district": "Beyoglu",
+        "country": "TR",
+        "latitude": 41.0082,
+        "longitude": 28.9784,
+    },
+    "pickup_address": {
+        "street": "Seller Address",
+        "city": "Istanbul",
+        "district": "Kadikoy",
+        "country": "TR",
+        "latitude": 41.0186,
+        "longitude": 29.0023,
+    },
+    "is_express_delivery": True,
+    "coupon_codes": ["SAVE20"],
+    "currency": "TRY",
+}
+
+
+@web.get("/admin/quote")
+async def quote_page(request: Request, visitor: Visitor, tenant: PageTenant) -> Response:
+    basket = dict(SAMPLE_BASKET, currency=tenant.base_currency)
+    return await _page(
+        request,
+        "quote.html",
+        visitor,
+        tenant=tenant,
+        basket=basket,
+    )
+
+
+# ---- airline: flights, offer rules and fare settings ----
+
+
+@web.get("/admin/flights")
+async def flights_page(
+    request: Request,
+    visitor: Visitor,
+    tenant: PageTenant,
+    origin: Annotated[str | None, Query(max_length=3)] = None,
+    destination: Annotated[str | None, Query(max_length=3)] = None,
+    date: Annotated[str | None, Query(max_length=10)] = None,
+) -> Response:
+    filters = {
+        "origin": (origin or "").upper(),
+        "destination": (destination or "").upper(),
+        "date": date or "",
+    }
+    found = await api_get(
+        request, f"/v1/admin/tenants/{tenant.code}/flights", limit=PAGE * 4, **filters
+    )
+    return await _page(
+        request,
+        "flights.html",
+        visitor,
+        tenant=tenant,
+        filters=filters,
+        flights=found.data["items"] if found.ok else [],
+        problem=None if found.ok else found,
+    )
+
+
+@web.get("/admin/flights/{flight_id:uuid}")
+async def flight_page(
+    request: Request, visitor: Visitor, tenant: PageTenant, flight_id: uuid.UUID
+) -> Response:
+    flight = await api_get(request, f"/v1/admin/flights/{flight_id}")
+    if not flight.ok:
+        return await _not_found(
+            request, visitor, tenant, flight.detail or f"No flight {flight_id}."
+        )
+    stock = await api_get(request, f"/v1/inventory/flights/{flight_id}")
+    return await _page(
+        request,
+        "flight.html",
+        visitor,
+        tenant=tenant,
+        flight=flight.data,
+        stock=stock.data if stock.ok else None,
+        stock_problem=None if stock.ok else stock.detail,
+    )
+
+
+DOCUMENTS = {
+    "offer-rules": (
+        "Offer rules",
+        "offer_rules",
+        "Seed 001's standard offer mix: how many offers, "
+        "which types always come, ranking weights, expiry.",
+    ),
+    "fare-settings": (
+        "Fare settings",
+        "fare_settings",
+        "Taxes by airport or country, exchange rates, passenger-type ratios.",
+    ),
+}
+
+
+@web.get("/admin/{slug:str}", name="document_page")
+async def document_or_resource(
+    request: Request,
+    visitor: Visitor,
+    tenant: PageTenant,
+    slug: str,
+    cursor: Annotated[str | None, Query(max_length=500)] = None,
+) -> Response:
+    if slug in DOCUMENTS:
+        title, history, help_text = DOCUMENTS[slug]
+        found = await api_get(request, f"/v1/admin/tenants/{tenant.code}/{slug}")
+        if not found.ok:
+            return await _not_found(request, visitor, tenant, found.detail)
+        data = dict(found.data)
+        meta = {k: data.pop(k, None) for k in ("id", "version", "updated_at")}
+        return await _page(
+            request,
+            "document.html",
+            visitor,
+            tenant=tenant,
+            title=title,
+            help=help_text,
+            document=data,
+            meta=meta,
+            history=history,
+            api=f"/v1/admin/tenants/{tenant.code}/{slug}",
+        )
+    resource = RESOURCES.get(slug)
+    if resource is None:
+        return await _not_found(request, visitor, tenant, f"No page {request.url.path}.")
+    found = await api_get(request, resource.collection.format(tenant=tenant.code), cursor=cursor)
+    items = found.data.get("items", []) if found.ok and isinstance(found.data, dict) else []
+    next_cursor = (
+        found.data.get("next_cursor") if found.ok and isinstance(found.data, dict) else None
+    )
+    return await _page(
+        request,
+        "resource_list.html",
+        visitor,
+        tenant=tenant,
+        resource=resource,
+        rows=[
+            {"id": row.get("id"), "cells": [cell(dig(row, c)) for c in resource.columns]}
+            for row in items
+        ],
+        problem=None if found.ok else found.detail,
+        next_url=f"?{urlencode({'cursor': next_cursor})}" if next_cursor else None,
+        first_url="?" if cursor else None,
+    )
+
+
+async def _references(request: Request, tenant: Tenant, resource: Resource) -> dict[str, Any]:
+    """What a decisioning document refers to by id, listed beside its editor."""
+    if not resource.collection.startswith("/v1/admin/tenants/{tenant}/decisioning/"):
+        return {}
+    wanted = {
+        "decision-offers": ("placements",),
+        "fallback-offers": ("placements",),
+        "collections": ("decision-offers",),
+        "activities": ("placements", "collections", "fallback-offers", "ranking-formulas"),
+    }.get(resource.slug, ())
+    out: dict[str, Any] = {}
+    for slug in wanted:
+        other = RESOURCES[slug]
+        found = await api_get(request, other.collection.format(tenant=tenant.code))
+        if found.ok:
+            out[other.title] = [(row.get("name"), row.get("id")) for row in found.data["items"]]
+    return out
+
+
+@web.get("/admin/{slug:str}/new")
+async def new_resource(
+    request: Request, visitor: Visitor, tenant: PageTenant, slug: str
+) -> Response:
+    resource = RESOURCES.get(slug)
+    if resource is None:
+        return await _not_found(request, visitor, tenant, f"No page {request.url.path}.")
+    return await _page(
+        request,
+        "resource_form.html",
+        visitor,
+        tenant=tenant,
+        resource=resource,
+        item=None,
+        document=resource.starter,
+        references=await _references(request, tenant, resource),
+        api=resource.collection.format(tenant=tenant.code),
+    )
+
+
+@web.get("/admin/{slug:str}/{item_id:uuid}")
+async def edit_resource(
+    request: Request, visitor: Visitor, tenant: PageTenant, slug: str, item_id: uuid.UUID
+) -> Response:
+    resource = RESOURCES.get(slug)
+    if resource is None:
+        return await _not_found(request, visitor, tenant, f"No page {request.url.path}.")
+    found = await api_get(request, resource.item.format(id=item_id))
+    if not found.ok:
+        return await _not_found(
+            request, visitor, tenant, found.detail or f"No {resource.one} {item_id}."
+        )
+    extras: dict[str, Any] = {}
+    if slug == "experiments":
+        results = await api_get(request, f"/v1/experiments/{item_id}/results")
+        extras["results"] = results.data if results.ok else None
+        extras["results_problem"] = None if results.ok else results.detail
+        if results.ok:
+            extras["lift_chart"] = dashboards.lift_chart(results.data)
+    if slug == "bundles":
+        extras["routes"] = await _routes(request, tenant)
+    return await _page(
+        request,
+        "resource_form.html",
+        visitor,
+        tenant=tenant,
+        resource=resource,
+        item=found.data,
+        document=resource.input_of(found.data),
+        references=await _references(request, tenant, resource),
+        api=resource.item.format(id=item_id),
+        **extras,
+    )
+
+
+async def _routes(request: Request, tenant: Tenant) -> list[dict[str, str]]:
+    async with context_of(request).session_factory() as session:
+        rows = (
+            await session.execute(
+                sa.select(Flight.origin, Flight.destination, sa.func.min(Flight.departure_date))
+                .where(Flight.tenant_id == tenant.id, Flight.departure_date >= utcnow().date())
+                .group_by(Flight.origin, Flight.destination)
+                .order_by(Flight.origin, Flight.destination)
+                .limit(50)
+            )
+        ).all()
+    return [{"origin": o, "destination": d, "date": str(day)} for o, d, day in rows]
 
 
 # ---- history and audit ----
@@ -542,7 +860,9 @@ async def history_page(
             )
         ).all()
     if not rows:
-        return _not_found(request, visitor, tenant, f"No history of {object_type} {object_id}.")
+        return await _not_found(
+            request, visitor, tenant, f"No history of {object_type} {object_id}."
+        )
     versions, previous = [], None
     for row in rows:
         changes = versioning_core.diff(previous or {}, row.data) if row.action != "delete" else []
@@ -550,7 +870,7 @@ async def history_page(
         previous = row.data
     versions.reverse()  # newest first
     base = VERSIONED_PATHS.get(object_type)
-    return _page(
+    return await _page(
         request,
         "history.html",
         visitor,
@@ -588,7 +908,7 @@ async def audit_page(
             session, query, limit=PAGE, cursor=cursor or None
         )
     filters = {"object_type": object_type or "", "action": action or ""}
-    return _page(
+    return await _page(
         request,
         "audit.html",
         visitor,
@@ -598,13 +918,13 @@ async def audit_page(
         versioned=set(VERSIONED_PATHS),
         next_url=f"?{urlencode({**filters, 'cursor': next_cursor})}" if next_cursor else None,
         first_url=f"?{urlencode(filters)}" if cursor else None,
-        switchable=await _tenants(request),
     )
 
 
 def install(app: FastAPI) -> None:
     """Serve the admin UI: its pages, its static files, and the redirects to log in."""
-    app.router.routes.extend(web.routes)
+    # The generic /admin/{slug} pages match anything: they go after every named page.
+    app.router.routes.extend(sorted(web.routes, key=lambda r: "{slug" in getattr(r, "path", "")))
     app.mount("/admin/static", StaticFiles(directory=HERE / "static"), name="admin-static")
 
     async def on_login_required(request: Request, exc: Exception) -> Response:

@@ -53,6 +53,17 @@ function formBody(form) {
     const type = input.dataset.type || "";
     const raw = input.value;
     let value = raw;
+    if (type === "json-body") {
+      let parsed;
+      try { parsed = JSON.parse(raw); } catch (exc) {
+        throw new FieldProblem("*", `not valid JSON: ${exc.message}`);
+      }
+      if (!parsed || typeof parsed !== "object" || Array.isArray(parsed)) {
+        throw new FieldProblem("*", "the document must be a JSON object");
+      }
+      Object.assign(body, parsed);
+      continue;
+    }
     if (type === "bool") value = input.checked;
     else if (type === "bool-value") value = raw === "true";
     else if (type === "checked-list") {
@@ -78,7 +89,7 @@ function formBody(form) {
 }
 
 function clearErrors(form) {
-  form.querySelectorAll("[data-error-for]").forEach((node) => { node.textContent = ""; });
+  form.querySelectorAll("[data-error-for]").forEach((node) => { node.replaceChildren(); });
   form.querySelectorAll("[aria-invalid]").forEach((node) => node.removeAttribute("aria-invalid"));
   const status = form.querySelector(".form-status");
   if (status) { status.textContent = ""; status.className = "form-status"; }
@@ -100,6 +111,13 @@ function showProblem(form, problem, status_code) {
     for (let n = loc.length; n > 0 && !slot; n -= 1) {
       const name = loc.slice(0, n).join(".");
       slot = form.querySelector(`[data-error-for="${CSS.escape(name)}"]`);
+    }
+    const whole = form.querySelector('[data-error-for="*"]');
+    if (!slot && whole) {
+      // A JSON document editor: every error goes under it, with the path it names.
+      whole.append(el("span", { class: "error-line" }, `${loc.join(".") || "document"}: ${error.msg}`));
+      form.querySelector('[data-type="json-body"]')?.setAttribute("aria-invalid", "true");
+      continue;
     }
     if (slot) {
       slot.textContent = slot.textContent ? `${slot.textContent}; ${error.msg}` : error.msg;
@@ -123,7 +141,8 @@ async function submitApiForm(form) {
   let body;
   try { body = formBody(form); } catch (exc) {
     if (exc instanceof FieldProblem) {
-      showProblem(form, { detail: "Fix the field marked below.", errors: [{ loc: exc.field.split("."), msg: exc.message }] });
+      const loc = exc.field === "*" ? [] : exc.field.split(".");
+      showProblem(form, { detail: "Fix the field marked below.", errors: [{ loc, msg: exc.message }] });
       return null;
     }
     throw exc;
@@ -132,6 +151,7 @@ async function submitApiForm(form) {
   if (!result.ok) { showProblem(form, result.data, result.status); return null; }
   if (form.dataset.next) { window.location.assign(fill(form.dataset.next, result.data)); return result; }
   status(form, fill(form.dataset.done || "Done.", result.data), "ok");
+  if (form.dataset.reload !== undefined) window.setTimeout(() => window.location.reload(), 600);
   return result;
 }
 
@@ -441,16 +461,39 @@ function renderDecision(data) {
   return parts;
 }
 
-const RENDERERS = { offers: renderOffers, decision: renderDecision };
+function renderQuote(answer) {
+  const q = answer.data || answer;
+  const c = q.commission_breakdown || {};
+  const parts = [
+    el("h2", {}, `Total ${q.total_amount} ${q.currency}`, el("small", { class: "muted" }, ` · quote ${q.quote_id || ""} · valid until ${q.valid_until || ""}`)),
+    el("h3", {}, "How the total is made"),
+    table(["Step", "Amount", "Running total", "Why"], (q.pricing_breakdown?.calculations || []).map((s) => [s.step, s.amount, s.running_total, s.description])),
+    el("h3", {}, `Commission ${c.total_commission ?? ""} ${q.currency}`, el("small", { class: "muted" }, ` = seller ${c.seller_commission} + category ${c.category_commission} + logistics ${c.logistics_commission}`)),
+    table(["Component", "Amount", "Calculation", "Rate"], (c.details || []).map((d) => [d.component, d.amount, d.calculation, `${d.rate_name} v${d.rate_version}`])),
+  ];
+  if (q.applied_rules?.length) {
+    parts.push(el("h3", {}, "Rules applied"), table(["Rule", "Kind", "Version"], q.applied_rules.map((r) => [r.name || r.rule_name || r.id, r.type || r.kind || "", r.version ?? ""])));
+  }
+  for (const w of q.warnings || []) parts.push(el("p", { class: "warning" }, typeof w === "string" ? w : JSON.stringify(w)));
+  parts.push(el("details", {}, el("summary", {}, "Full response (JSON)"), el("pre", { class: "code" }, JSON.stringify(answer, null, 2))));
+  return parts;
+}
+
+const RENDERERS = { offers: renderOffers, decision: renderDecision, quote: renderQuote };
 
 async function runPlayground(form) {
   clearErrors(form);
   let body;
   try { body = formBody(form); } catch (exc) {
-    if (exc instanceof FieldProblem) { showProblem(form, { detail: "Fix the field marked below.", errors: [{ loc: exc.field.split("."), msg: exc.message }] }); return; }
+    if (exc instanceof FieldProblem) {
+      const loc = exc.field === "*" ? [] : exc.field.split(".");
+      showProblem(form, { detail: "Fix the field marked below.", errors: [{ loc, msg: exc.message }] });
+      return;
+    }
     throw exc;
   }
-  const out = document.getElementById("result");
+  if (form.dataset.wrap) body = { [form.dataset.wrap]: body };
+  const out = form.parentElement.querySelector("#result") || document.getElementById("result");
   status(form, "Running…", "busy");
   const result = await api("POST", form.dataset.run, body);
   if (!result.ok) { showProblem(form, result.data, result.status); out.replaceChildren(); return; }
@@ -528,6 +571,19 @@ document.addEventListener("DOMContentLoaded", () => {
     select.form.querySelector('[name="origin"]').value = origin;
     select.form.querySelector('[name="destination"]').value = destination;
     select.form.querySelector('[name="date"]').value = date;
+  }));
+  document.querySelectorAll("[data-rollout-slider]").forEach((slider) => slider.addEventListener("input", () => {
+    const target = document.getElementById(slider.dataset.rolloutSlider);
+    let doc;
+    try { doc = JSON.parse(target.value); } catch { return; }
+    doc.rollout = { ...(doc.rollout || {}), percentage: Number(slider.value) };
+    target.value = JSON.stringify(doc, null, 2);
+    document.getElementById("rollout-value").textContent = slider.value;
+  }));
+  document.querySelectorAll("[data-copy]").forEach((button) => button.addEventListener("click", async () => {
+    try { await navigator.clipboard.writeText(button.dataset.copy); button.title = "Copied"; } catch {
+      window.getSelection()?.selectAllChildren(button.nextElementSibling);
+    }
   }));
   const toggle = document.querySelector(".menu-toggle");
   toggle?.addEventListener("click", () => {

@@ -1,0 +1,358 @@
+"""The configuration kinds the admin UI lists and edits as their API documents, and the in-process
+call that reads them through the API itself.
+
+A page reads what it shows with a GET of the JSON API, made in process (the ASGI app called
+directly, with the visitor's session cookie): the tenant check, the fields and their formatting are
+the API's own, and nothing is read twice in two ways. Forms write through the same API from the
+browser. The editors show each object as its API input document, so every field the API takes can
+be edited, with the API's errors shown next to the document at the path they name.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlencode
+
+from pydantic import BaseModel
+from starlette.requests import Request
+from starlette.types import Message
+
+from offerengine.auth.sessions import SESSION_COOKIE
+from offerengine.bundles.schemas import BundleIn
+from offerengine.commerce import schemas as commerce
+from offerengine.decisioning import schemas as decisioning
+from offerengine.experiments.schemas import ExperimentIn
+from offerengine.flags.schemas import FeatureFlagIn
+from offerengine.inventory.schemas import InventoryRuleIn
+
+
+@dataclass(frozen=True, slots=True)
+class Resource:
+    slug: str  # the page: /admin/<slug>
+    title: str  # plural, for headings
+    one: str  # singular
+    history: str  # the versioning kind, for /admin/history/<history>/<id>
+    collection: str  # API collection, with {tenant}
+    item: str  # API item, with {id}
+    schema: type[BaseModel]  # the API's input document
+    columns: tuple[str, ...]  # fields of the read document shown in the list
+    starter: dict[str, Any] = field(default_factory=dict)  # a new object's document
+    help: str = ""
+
+    def input_of(self, read: dict[str, Any]) -> dict[str, Any]:
+        """The editable document of a read object: the input model's fields, in its order."""
+        return {name: read[name] for name in self.schema.model_fields if name in read}
+
+
+def _decisioning(
+    slug: str, path: str, title: str, one: str, history: str, schema: type[BaseModel], **kw: Any
+) -> Resource:
+    return Resource(
+        slug,
+        title,
+        one,
+        history,
+        f"/v1/admin/tenants/{{tenant}}/decisioning/{path}",
+        f"/v1/admin/decisioning/{path}/{{id}}",
+        schema,
+        **kw,
+    )
+
+
+RESOURCES: dict[str, Resource] = {
+    r.slug: r
+    for r in (
+        Resource(
+            "bundles",
+            "Bundle templates",
+            "bundle template",
+            "bundle_template",
+            "/v1/admin/tenants/{tenant}/bundles",
+            "/v1/admin/bundles/{id}",
+            BundleIn,
+            ("bundle_name", "bundle_type", "discount_percentage", "priority", "is_active"),
+            starter={
+                "bundle_name": "New bundle",
+                "bundle_type": "COMFORT",
+                "product_types": [
+                    {"type": "FLIGHT", "required": True},
+                    {"type": "SEAT", "category": "EXTRA_LEGROOM", "required": False},
+                ],
+                "discount_percentage": "10",
+                "priority": 10,
+                "is_active": False,
+            },
+            help="Seed 001's bundle templates: product types, a discount on the bundled extras "
+            "(never on the flight), priority. Preview a template's offers before you switch it on.",
+        ),
+        Resource(
+            "inventory-rules",
+            "Inventory rules",
+            "inventory rule",
+            "inventory_rule",
+            "/v1/admin/tenants/{tenant}/inventory-rules",
+            "/v1/admin/inventory-rules/{id}",
+            InventoryRuleIn,
+            (
+                "resource_type",
+                "resource",
+                "hold_duration_seconds",
+                "overbooking_percentage",
+                "min_availability_threshold",
+                "is_active",
+            ),
+            starter={
+                "resource_type": "SEAT",
+                "hold_duration_seconds": 900,
+                "overbooking_percentage": "0",
+                "min_availability_threshold": 5,
+                "release_policy": {"auto_release_on_expiry": True, "notify_on_low_inventory": True},
+            },
+            help="Hold time, overbooking and the low-stock threshold per resource type.",
+        ),
+        _decisioning(
+            "placements",
+            "placements",
+            "Placements",
+            "placement",
+            "placement",
+            decisioning.PlacementIn,
+            columns=("name", "channel", "content_type", "status"),
+            starter={"name": "New placement", "channel": "web", "content_type": "html"},
+        ),
+        _decisioning(
+            "decision-offers",
+            "offers",
+            "Decision offers",
+            "offer",
+            "decision_offer",
+            decisioning.OfferIn,
+            columns=("name", "priority", "status", "start", "end"),
+            starter={
+                "name": "New offer",
+                "priority": 10,
+                "representations": [],
+                "eligibility": None,
+                "capping": [],
+            },
+            help="Offers with their representations per placement, eligibility rule and caps.",
+        ),
+        _decisioning(
+            "fallback-offers",
+            "fallback-offers",
+            "Fallback offers",
+            "fallback offer",
+            "fallback_offer",
+            decisioning.FallbackOfferIn,
+            columns=("name", "status"),
+            starter={
+                "name": "New fallback",
+                "representations": [
+                    {"placement_id": "", "content": {"text": "Welcome aboard"}},
+                ],
+            },
+        ),
+        _decisioning(
+            "collections",
+            "collections",
+            "Collections",
+            "collection",
+            "offer_collection",
+            decisioning.CollectionIn,
+            columns=("name", "tags", "status"),
+            starter={"name": "New collection", "offer_ids": []},
+        ),
+        _decisioning(
+            "ranking-formulas",
+            "ranking-formulas",
+            "Ranking formulas",
+            "ranking formula",
+            "ranking_formula",
+            decisioning.RankingFormulaIn,
+            columns=("name", "expression", "status"),
+            starter={"name": "New formula", "expression": "offer.priority"},
+        ),
+        _decisioning(
+            "activities",
+            "activities",
+            "Activities",
+            "activity",
+            "activity",
+            decisioning.ActivityIn,
+            columns=("name", "status", "ranking.method", "start", "end"),
+            starter={
+                "name": "New activity",
+                "placement_id": "",
+                "collection_id": "",
+                "fallback_offer_id": "",
+                "ranking": {"method": "priority"},
+            },
+            help="A placement, the collection it draws from, its ranking and its fallback.",
+        ),
+        Resource(
+            "commission-rates",
+            "Commission rates",
+            "commission rate",
+            "commission_rate",
+            "/v1/admin/tenants/{tenant}/commission-rates",
+            "/v1/admin/commission-rates/{id}",
+            commerce.CommissionRateIn,
+            ("name", "component", "category", "seller_id", "commission_type", "rate", "is_active"),
+            starter={
+                "name": "New rate",
+                "component": "category",
+                "category": "electronics",
+                "commission_type": "PERCENTAGE",
+                "rate": "8.5",
+            },
+        ),
+        Resource(
+            "fee-rules",
+            "Fee and tax rules",
+            "fee rule",
+            "fee_rule",
+            "/v1/admin/tenants/{tenant}/fee-rules",
+            "/v1/admin/fee-rules/{id}",
+            commerce.FeeRuleIn,
+            ("name", "type", "region", "category", "priority", "is_active"),
+            starter={
+                "name": "New delivery fee",
+                "type": "DELIVERY_FEE",
+                "configuration": {"base_fee": "20.00"},
+            },
+        ),
+        Resource(
+            "coupons",
+            "Coupons",
+            "coupon",
+            "coupon",
+            "/v1/admin/tenants/{tenant}/coupons",
+            "/v1/admin/coupons/{id}",
+            commerce.CouponIn,
+            ("code", "name", "type", "value", "valid_until", "is_active"),
+            starter={"code": "NEWCODE", "name": "New coupon", "type": "PERCENTAGE", "value": "10"},
+        ),
+        Resource(
+            "flags",
+            "Feature flags",
+            "feature flag",
+            "feature_flag",
+            "/v1/admin/tenants/{tenant}/feature-flags",
+            "/v1/admin/feature-flags/{id}",
+            FeatureFlagIn,
+            ("key", "name", "type", "is_enabled", "rollout.percentage"),
+            starter={
+                "key": "new-flag",
+                "name": "New flag",
+                "type": "BOOLEAN",
+                "value": True,
+                "default_value": False,
+                "is_enabled": False,
+                "rollout": {"percentage": 0},
+            },
+            help="Targeting rules, variants and a percentage rollout (sticky per user).",
+        ),
+        Resource(
+            "experiments",
+            "Experiments",
+            "experiment",
+            "experiment",
+            "/v1/admin/tenants/{tenant}/experiments",
+            "/v1/admin/experiments/{id}",
+            ExperimentIn,
+            ("key", "name", "status", "coverage", "start", "end"),
+            starter={
+                "key": "new-experiment",
+                "name": "New experiment",
+                "variants": [
+                    {"key": "control", "weight": 0.5},
+                    {"key": "treatment", "weight": 0.5},
+                ],
+                "primary_metric": {"key": "conversion", "kind": "conversion", "event": "purchase"},
+            },
+            help="Sticky assignment, exposures and results with intervals and a verdict.",
+        ),
+    )
+}
+
+
+def dig(row: dict[str, Any], path: str) -> Any:
+    """``row["a"]["b"]`` for the column ``a.b``; None where it is missing."""
+    found: Any = row
+    for part in path.split("."):
+        found = found.get(part) if isinstance(found, dict) else None
+    return found
+
+
+def cell(value: Any) -> str:
+    """A read document's field as a list cell."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, (dict, list)):
+        text = json.dumps(value, separators=(", ", ": "), default=str)
+        return text if len(text) <= 80 else text[:77] + "…"
+    return str(value)
+
+
+@dataclass(frozen=True, slots=True)
+class ApiAnswer:
+    status: int
+    data: Any
+
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.status < 300
+
+    @property
+    def detail(self) -> str:
+        if isinstance(self.data, dict):
+            return str(self.data.get("detail") or self.data.get("title") or "")
+        return ""
+
+
+async def api_get(request: Request, path: str, **params: Any) -> ApiAnswer:
+    """GET ``path`` from this app's JSON API, in process, as the visitor (her session cookie)."""
+    query = urlencode({k: v for k, v in params.items() if v not in (None, "")})
+    cookie = request.cookies.get(SESSION_COOKIE, "")
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": query.encode(),
+        "root_path": "",
+        "headers": [
+            (b"host", b"admin.internal"),
+            (b"accept", b"application/json"),
+            (b"cookie", f"{SESSION_COOKIE}={cookie}".encode()),
+        ],
+        "client": request.scope.get("client"),
+        "server": request.scope.get("server"),
+        "app": request.app,
+    }
+    status = 500
+    body = bytearray()
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: Message) -> None:
+        nonlocal status
+        if message["type"] == "http.response.start":
+            status = int(message["status"])
+        elif message["type"] == "http.response.body":
+            body.extend(message.get("body", b""))
+
+    await request.app(scope, receive, send)
+    try:
+        data = json.loads(body) if body else None
+    except ValueError:
+        data = {"detail": body.decode(errors="replace")}
+    return ApiAnswer(status, data)
