@@ -93,6 +93,14 @@ EXPECTED = {
         "in force: v1; [(1, '19.90'), (2, '24.90')]",
         "accepted seller-techstore 2",
     ],
+    "docs/admin.md": [
+        "login: 303",
+        "read: ['FARE-PREMIUM-ECONOMY', 'SEAT-EXTRA-LEG']",
+        "403 ['header', 'X-CSRF-Token']",
+        "made by user ada@oe.example",
+        "logout: 303",
+        "the old cookie: 401",
+    ],
     "docs/operations.md": [
         '{"status":"ok"}',
         '"database":"ok"',

@@ -1,0 +1,127 @@
+"""Every admin page renders for the demo's people, with what their role allows; the resource
+editors start from documents the API takes."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from offerengine.app import create_app
+from offerengine.auth import users
+from offerengine.auth.core import Actor, ActorKind, Role
+from offerengine.db.session import run_in_transaction
+from offerengine.demo import service as demo
+from offerengine.settings import Settings
+from offerengine.tenants import service as tenants
+from offerengine.web.resources import RESOURCES, cell, dig
+from offerengine.web.router import NAV
+from tests.conftest import make_settings
+
+PASSWORD = "a long enough password"
+SYSTEM = Actor(ActorKind.SYSTEM, None, "test")
+
+
+@pytest.fixture(scope="module")
+def demo_settings(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    from tests.conftest import fresh_sqlite
+
+    folder = tmp_path_factory.mktemp("pages")
+    settings = make_settings(fresh_sqlite(sqlite_template, folder), folder)
+
+    async def load(session) -> None:  # type: ignore[no-untyped-def]
+        await demo.load(session, actor=SYSTEM)
+        for code, email, role in (
+            ("OE", "own@oe.example", "owner"),
+            ("OE", "see@oe.example", "viewer"),
+            ("MKT", "own@mkt.example", "owner"),
+        ):
+            found = await tenants.find(session, code)
+            await users.create_user(
+                session,
+                tenant_id=found.id if found else None,
+                email=email,
+                role=Role(role),
+                password=PASSWORD,
+                actor=SYSTEM,
+            )
+
+    asyncio.run(run_in_transaction(settings, load))
+    return settings
+
+
+def logged_in(settings: Settings, email: str) -> TestClient:
+    client = TestClient(create_app(settings), raise_server_exceptions=False)
+    client.__enter__()
+    page = client.get("/admin/login")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert token
+    done = client.post(
+        "/admin/login",
+        data={"email": email, "password": PASSWORD, "csrf_token": token.group(1)},
+        follow_redirects=False,
+    )
+    assert done.status_code == 303, done.text
+    return client
+
+
+PAGES = sorted({href for _, links in NAV for _, href in links})
+
+
+@pytest.mark.parametrize("email", ["own@oe.example", "own@mkt.example", "see@oe.example"])
+def test_every_menu_page_and_every_editor_renders(demo_settings: Settings, email: str) -> None:
+    client = logged_in(demo_settings, email)
+    try:
+        for path in PAGES:
+            page = client.get(path)
+            assert page.status_code == 200, (path, page.text[:500])
+            assert "<h1>" in page.text or "<h1" in page.text
+        for slug, resource in RESOURCES.items():
+            listing = client.get(f"/admin/{slug}")
+            ids = re.findall(rf'href="/admin/{slug}/([0-9a-f-]{{36}})"', listing.text)
+            for found in ids[:2]:
+                editor = client.get(f"/admin/{slug}/{found}")
+                assert editor.status_code == 200, (slug, editor.text[:500])
+                history = client.get(f"/admin/history/{resource.history}/{found}")
+                assert history.status_code == 200, (slug, history.text[:500])
+            new = client.get(f"/admin/{slug}/new")
+            assert new.status_code == 200
+            writes = "New " in listing.text
+            assert writes == (not email.startswith("see@")), slug  # a viewer gets no New button
+        assert client.get("/admin/no-such-page").status_code == 404
+    finally:
+        client.__exit__(None, None, None)
+
+
+def test_a_viewer_gets_no_save_button(demo_settings: Settings) -> None:
+    client = logged_in(demo_settings, "see@oe.example")
+    try:
+        listing = client.get("/admin/products")
+        first = re.search(r'href="/admin/products/([0-9a-f-]{36})"', listing.text)
+        assert first
+        page = client.get(f"/admin/products/{first.group(1)}")
+        assert ">Save<" not in page.text
+        assert ">Delete<" not in page.text
+    finally:
+        client.__exit__(None, None, None)
+
+
+def test_starters_are_what_the_api_takes_but_for_the_ids_to_choose() -> None:
+    for resource in RESOURCES.values():
+        try:
+            resource.schema.model_validate(resource.starter)
+        except ValueError as exc:
+            missing = [e["loc"][-1] for e in exc.errors()]  # type: ignore[attr-defined]
+            assert all(str(name).endswith("_id") for name in missing), (resource.slug, missing)
+
+
+def test_cells_read_well() -> None:
+    assert dig({"ranking": {"method": "model"}}, "ranking.method") == "model"
+    assert dig({"ranking": None}, "ranking.method") is None
+    assert cell(True) == "yes"
+    assert cell(None) == ""
+    assert cell({"a": 1}) == '{"a": 1}'
+    assert cell(list(range(100))).endswith("…")
