@@ -96,6 +96,18 @@ def test_every_menu_page_and_every_editor_renders(demo_settings: Settings, email
         client.__exit__(None, None, None)
 
 
+def test_the_dashboard_shows_cap_utilisation(demo_settings: Settings) -> None:
+    client = logged_in(demo_settings, "own@oe.example")
+    try:
+        page = client.get("/admin").text
+        assert "Cap utilisation" in page
+        assert re.search(
+            r"<td>decision</td><td>calendar 1? ?day</td><td>\d+</td><td>200</td>", page
+        ), page[page.index("Cap utilisation") : page.index("Cap utilisation") + 1500]
+    finally:
+        client.__exit__(None, None, None)
+
+
 def test_a_viewer_gets_no_save_button(demo_settings: Settings) -> None:
     client = logged_in(demo_settings, "see@oe.example")
     try:

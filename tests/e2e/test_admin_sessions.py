@@ -232,3 +232,33 @@ def test_pages_name_what_is_missing(client: TestClient, settings: Settings) -> N
     assert missing.status_code == 404
     assert "No pricing rule" in missing.text
     assert client.get(f"/admin/history/product/{uuid.uuid4()}").status_code == 404
+
+
+def test_nothing_a_visitor_sends_is_a_500(client: TestClient, settings: Settings) -> None:
+    create_tenant(client)
+    add_user(settings, "ann@example.com", "owner")
+    raw = client.post(
+        "/admin/login", content=b"\x00\xff" * 100, headers={"content-type": "text/plain"}
+    )
+    assert raw.status_code < 500
+    assert client.post("/admin/login", json={"email": "x"}).status_code < 500
+    log_in(client, "ann@example.com")
+    for path in (
+        "/admin/products?cursor=garbage",
+        "/admin/products?active=maybe",
+        "/admin/pricing-rules?cursor=%00",
+        "/admin/pricing-rules/new?copy=not-a-uuid",
+        "/admin/flights?date=someday&origin=12345",
+        "/admin/audit?cursor=zz",
+        f"/admin/history/{'x' * 300}/{uuid.uuid4()}",
+        "/admin/bundles?cursor=nope",
+        "/admin/commission-rates?cursor=nope",
+        "/admin/products/not-a-uuid",
+    ):
+        found = client.get(path)
+        assert found.status_code < 500, (path, found.text[:300])
+    token = session_csrf(client)
+    assert (
+        client.post("/admin/tenant", data={"csrf_token": token, "tenant": "ZZ"}).status_code < 500
+    )
+    assert client.post("/admin/logout", data={"x": "y"}).status_code == 422

@@ -96,16 +96,28 @@ async def list_users(session: AsyncSession, tenant_id: uuid.UUID | None) -> Sequ
     return (await session.scalars(stmt)).all()
 
 
-async def log_in(session: AsyncSession, email: str, password: str) -> User | None:
-    """The user, if the email and password match an active user of an active tenant."""
+async def authenticate(session: AsyncSession, email: str, password: str) -> User | None:
+    """The user, if the email and password match an active user of an active tenant. Reads only:
+    the slow password check holds no write lock."""
     user = await find_user(session, email)
     if not check_password(user.password_hash if user else None, password) or user is None:
         return None
     if not user.is_active or not await _tenant_active(session, user.tenant_id):
         return None
+    return user
+
+
+def login_changes(user: User, password: str) -> dict[str, object]:
+    """What a login changes on the user: the time, and the hash if argon2's defaults moved on
+    (computed before any write transaction, being slow on purpose)."""
+    changes: dict[str, object] = {"last_login_at": utcnow()}
     if needs_rehash(user.password_hash):
-        user.password_hash = hash_password(password)
-    user.last_login_at = utcnow()
+        changes["password_hash"] = hash_password(password)
+    return changes
+
+
+async def record_login(session: AsyncSession, user: User, changes: dict[str, object]) -> None:
+    await session.execute(sa.update(User).where(User.id == user.id).values(**changes))
     versioning.audit(
         session,
         actor=Actor(kind=ActorKind.USER, id=user.id, name=user.email),
@@ -114,7 +126,6 @@ async def log_in(session: AsyncSession, email: str, password: str) -> User | Non
         object_type="user",
         object_id=user.id,
     )
-    return user
 
 
 async def log_out(session: AsyncSession, user_id: uuid.UUID) -> None:
@@ -173,6 +184,10 @@ async def session_secret(session: AsyncSession) -> str:
     found = await session.scalar(sa.select(AppSecret.value).where(AppSecret.name == SESSION_SECRET))
     if found is not None:
         return found
+    await session.rollback()
+    if session.bind is not None and session.bind.dialect.name == "sqlite":
+        # Writers take SQLite's write lock up front, so that they queue instead of failing.
+        await session.connection(execution_options={"sqlite_immediate": True})
     session.add(AppSecret(name=SESSION_SECRET, value=secrets.token_urlsafe(48)))
     try:
         await session.commit()

@@ -336,3 +336,26 @@ async def count_event(
             await pipe.execute()
     except RedisError as exc:  # the events are stored; only this count is missed
         log.warning("cap_event_not_counted", counter=name, error=str(exc))
+
+
+async def global_usage(
+    ctx: AppContext, tenant_id: uuid.UUID, offer: core.OfferDef, cap: core.Cap, now: datetime
+) -> int:
+    """How much of a global cap is used in its current window, read without counting (for the
+    admin UI's cap utilisation), from wherever the counters live."""
+    key = counter_key(tenant_id, offer.id, cap, "", now)
+    if ctx.redis is not None:
+        name = redis_key(ctx.settings.redis_prefix, key)
+        try:
+            if cap.rolling:
+                return int(await ctx.redis.zcount(name, f"({ms(now) - cap.seconds * 1000}", "+inf"))
+            return int(await ctx.redis.get(name) or 0)
+        except RedisError as exc:
+            raise Unavailable("The cap counters (Redis) cannot be reached.") from exc
+    async with ctx.session_factory() as session:
+        if cap.rolling:
+            return await rolling_count(session, key, cap, now)
+        found = await session.scalar(
+            sa.select(CapCounter.count).where(*(getattr(CapCounter, n) == key[n] for n in KEY))
+        )
+        return int(found or 0)

@@ -31,7 +31,9 @@ from offerengine.catalog import service as catalog
 from offerengine.catalog.models import Product
 from offerengine.catalog.schemas import ProductRead
 from offerengine.db.base import utcnow
+from offerengine.decisioning import counting
 from offerengine.decisioning.models import DecisioningObject
+from offerengine.deps import recording
 from offerengine.errors import Invalid
 from offerengine.inventory.models import Flight
 from offerengine.pricing import service as pricing
@@ -223,8 +225,11 @@ async def login(request: Request) -> Response:
             429,
         )
     async with ctx.session_factory() as session:
-        user = await users.log_in(session, email, password)
-        await session.commit()
+        user = await users.authenticate(session, email, password)
+    if user is not None:
+        changes = users.login_changes(user, password)
+        async with recording(ctx) as session:  # SQLite's write lock taken up front: it queues
+            await users.record_login(session, user, changes)
     if user is None:
         admin.by_email.failed(email_key)
         admin.by_address.failed(address)
@@ -246,9 +251,8 @@ async def _check_form_csrf(request: Request, visitor: users.Visitor) -> dict[str
 @web.post("/admin/logout")
 async def logout(request: Request, visitor: Visitor) -> Response:
     await _check_form_csrf(request, visitor)
-    async with context_of(request).session_factory() as session:
+    async with recording(context_of(request)) as session:
         await users.log_out(session, visitor.user.id)
-        await session.commit()
     response = to_login()
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response
@@ -285,6 +289,7 @@ async def dashboard(request: Request, visitor: Visitor, tenant: PageTenant) -> R
         offers = await dashboards.offer_performance(session, tenant.id, tenant.base_currency)
         decisions = await dashboards.decisioning(session, tenant.id)
         stock = await dashboards.inventory(session, tenant.id)
+    decisions.tables["caps"] = await _cap_usage(request, tenant)
     reports = [
         await api_get(request, "/v1/analytics/commission", group_by=group)
         for group in ("day", "category", "seller")
@@ -315,6 +320,36 @@ async def dashboard(request: Request, visitor: Visitor, tenant: PageTenant) -> R
         commission=commission,
         experiments=experiments,
     )
+
+
+async def _cap_usage(request: Request, tenant: Tenant) -> list[dict[str, Any]]:
+    """Every global cap of the tenant's offers: used in its current window, out of its limit.
+    (Caps per profile are counted per person; there is no one figure to show for them.)"""
+    ctx = context_of(request)
+    snapshot = await ctx.snapshots.get(tenant.id)
+    now = utcnow()
+    rows = []
+    for offer in sorted(snapshot.decisioning.offers.values(), key=lambda o: o.name):
+        for cap in offer.caps:
+            if cap.scope != "global":
+                continue
+            used = await counting.global_usage(ctx, tenant.id, offer, cap, now)
+            window = (
+                cap.window
+                if cap.window == "lifetime"
+                else f"{cap.window} {cap.count if cap.rolling else ''} {cap.unit}"
+            )
+            rows.append(
+                {
+                    "offer": offer.name,
+                    "event": cap.event,
+                    "window": " ".join(window.split()),
+                    "used": used,
+                    "limit": cap.limit,
+                    "share": round(used / cap.limit * 100, 1),
+                }
+            )
+    return rows
 
 
 # ---- catalog ----
