@@ -150,6 +150,25 @@ def test_create_a_product(page: Page) -> None:
     expect(page.get_by_role("link", name="SEAT-BROWSER")).to_be_visible()
 
 
+def test_a_bad_csv_imports_nothing_and_names_its_rows(page: Page) -> None:
+    page.goto("/admin/products")
+    csv = (
+        "product_type,product_code,name,base_price,currency\n"
+        "BAG,BAG-CSV-OK,Good bag,20.00,USD\n"
+        "BAG,BAG-CSV-BAD,Bad bag,twenty,USD\n"
+    )
+    page.locator("#csv-file").set_input_files(
+        files=[{"name": "products.csv", "mimeType": "text/csv", "buffer": csv.encode()}]
+    )
+    page.get_by_role("button", name="Import").click()
+    status = page.locator("#import-form .form-status")
+    expect(status).to_contain_text("base_price")
+    expect(status).to_contain_text("2")  # the bad row, by number
+    shot(page, "03b-csv-errors")
+    page.goto("/admin/products?q=BAG-CSV")
+    expect(page.get_by_text("No products match.")).to_be_visible()  # all or nothing
+
+
 def test_create_a_pricing_rule_with_a_formula_and_test_it(page: Page) -> None:
     page.goto("/admin/pricing-rules/new")
     form = page.locator("#rule-form")
@@ -245,14 +264,21 @@ def test_preview_a_bundle_template(page: Page) -> None:
     shot(page, "11-bundle-preview")
 
 
-def test_a_json_editor_shows_the_api_errors_at_their_path(page: Page) -> None:
+def test_a_form_made_from_the_schema_shows_the_api_errors_at_their_fields(page: Page) -> None:
     page.goto("/admin/inventory-rules/new")
-    editor = page.get_by_label(re.compile("Inventory rule \\(JSON"))
-    editor.fill('{"resource_type": "SEAT", "hold_duration_seconds": -5}')
+    hold = page.locator('[name="root[hold_duration_seconds]"]')
+    hold.fill("-5")
     page.get_by_role("button", name="Save").click()
     expect(page.locator('[data-error-for="*"]')).to_contain_text("hold_duration_seconds:")
-    expect(editor).to_have_attribute("aria-invalid", "true")
-    shot(page, "12-json-editor-error")
+    expect(hold).to_have_attribute("aria-invalid", "true")
+    shot(page, "12-form-error")
+    # The same document as JSON, edited there, saved from there.
+    page.get_by_role("button", name="JSON", exact=True).click()
+    editor = page.get_by_label(re.compile("Inventory rule \\(JSON"))
+    editor.fill('{"resource_type": "LOUNGE", "resource": "JFK", "min_availability_threshold": 3}')
+    page.get_by_role("button", name="Save").click()
+    expect(page).to_have_url(re.compile(r"/admin/inventory-rules/[0-9a-f-]{36}$"))
+    expect(page.locator('[name="root[resource]"]')).to_have_value("JFK")
 
 
 def test_a_platform_user_switches_to_the_marketplace(page: Page) -> None:

@@ -108,6 +108,22 @@ def test_the_dashboard_shows_cap_utilisation(demo_settings: Settings) -> None:
         client.__exit__(None, None, None)
 
 
+def test_long_lists_come_a_page_at_a_time(demo_settings: Settings) -> None:
+    client = logged_in(demo_settings, "own@oe.example")
+    try:
+        first = client.get("/admin/decision-offers").text
+        ids = set(re.findall(r'href="/admin/decision-offers/([0-9a-f-]{36})"', first))
+        assert len(ids) == 25
+        assert 'href="?page=2"' in first
+        second = client.get("/admin/decision-offers?page=2").text
+        more = set(re.findall(r'href="/admin/decision-offers/([0-9a-f-]{36})"', second))
+        assert more
+        assert not more & ids
+        assert "First page" in second
+    finally:
+        client.__exit__(None, None, None)
+
+
 def test_a_viewer_gets_no_save_button(demo_settings: Settings) -> None:
     client = logged_in(demo_settings, "see@oe.example")
     try:

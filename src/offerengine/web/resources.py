@@ -356,3 +356,64 @@ async def api_get(request: Request, path: str, **params: Any) -> ApiAnswer:
     except ValueError:
         data = {"detail": body.decode(errors="replace")}
     return ApiAnswer(status, data)
+
+
+def form_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """The model's JSON schema, shaped for the form editor (json-editor): an optional field is
+    its one non-null type (the form's opt-in box says whether it is given), and free-form objects
+    may take new keys."""
+    schema = model.model_json_schema()
+
+    def shape(node: Any) -> Any:
+        if isinstance(node, list):
+            return [shape(n) for n in node]
+        if not isinstance(node, dict):
+            return node
+        node = {k: shape(v) for k, v in node.items()}
+        if node.get("format") == "date-time":  # a browser's datetime-local has no zone
+            node.pop("format")
+            node["description"] = (
+                f"{node.get('description', '')} ISO time with a zone, e.g. 2026-12-24T00:00:00Z."
+            ).strip()
+        options = node.get("anyOf")
+        if isinstance(options, list):
+            kept = [o for o in options if o != {"type": "null"}]
+            numbers = [o for o in kept if o.get("type") == "number"]
+            texts = [o for o in kept if o.get("type") == "string"]
+            if len(kept) == 2 and numbers and texts:  # a Decimal: typed as text, kept exact
+                kept = texts
+            if len(kept) == 1 and len(kept) < len(options):
+                node.pop("anyOf")
+                node.pop("default", None)
+                node = {**kept[0], **node}
+        if (
+            node.get("type") == "object"
+            and "additionalProperties" in node
+            and not node.get("properties")
+        ):
+            node["options"] = {**node.get("options", {}), "disable_properties": False}
+        if "examples" in node:
+            node.pop("examples")
+        if isinstance(node.get("properties"), dict):  # the model's order, not the alphabet's
+            for order, child in enumerate(node["properties"].values()):
+                if isinstance(child, dict):
+                    child["propertyOrder"] = order + 1
+        return node
+
+    shaped: dict[str, Any] = shape(schema)
+    return shaped
+
+
+def start_value(document: dict[str, Any]) -> dict[str, Any]:
+    """A document as the form starts from it: unset (null) fields are left out, at every depth,
+    so that their opt-in boxes start unticked and the API applies its defaults."""
+
+    def strip(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: strip(v) for k, v in value.items() if v is not None}
+        if isinstance(value, list):
+            return [strip(v) for v in value]
+        return value
+
+    stripped: dict[str, Any] = strip(document)
+    return stripped

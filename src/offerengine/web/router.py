@@ -45,7 +45,15 @@ from offerengine.versioning import service as versioning
 from offerengine.versioning.models import ObjectVersion
 from offerengine.versioning.router import VERSIONED_PATHS
 from offerengine.web import dashboards
-from offerengine.web.resources import RESOURCES, Resource, api_get, cell, dig
+from offerengine.web.resources import (
+    RESOURCES,
+    Resource,
+    api_get,
+    cell,
+    dig,
+    form_schema,
+    start_value,
+)
 from offerengine.web.session import (
     LoginRequired,
     PageTenant,
@@ -743,6 +751,7 @@ async def document_or_resource(
     tenant: PageTenant,
     slug: str,
     cursor: Annotated[str | None, Query(max_length=500)] = None,
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
 ) -> Response:
     if slug in DOCUMENTS:
         title, history, help_text = DOCUMENTS[slug]
@@ -771,6 +780,14 @@ async def document_or_resource(
     next_cursor = (
         found.data.get("next_cursor") if found.ok and isinstance(found.data, dict) else None
     )
+    if next_cursor or cursor:  # the API pages this list itself
+        next_url = f"?{urlencode({'cursor': next_cursor})}" if next_cursor else None
+        first_url = "?" if cursor else None
+    else:  # the API returns the whole list: a page of it at a time
+        more = len(items) > page * PAGE
+        items = items[(page - 1) * PAGE : page * PAGE]
+        next_url = f"?page={page + 1}" if more else None
+        first_url = "?" if page > 1 else None
     return await _page(
         request,
         "resource_list.html",
@@ -782,8 +799,8 @@ async def document_or_resource(
             for row in items
         ],
         problem=None if found.ok else found.detail,
-        next_url=f"?{urlencode({'cursor': next_cursor})}" if next_cursor else None,
-        first_url="?" if cursor else None,
+        next_url=next_url,
+        first_url=first_url,
     )
 
 
@@ -821,6 +838,8 @@ async def new_resource(
         resource=resource,
         item=None,
         document=resource.starter,
+        start=start_value(resource.starter),
+        schema=form_schema(resource.schema),
         references=await _references(request, tenant, resource),
         api=resource.collection.format(tenant=tenant.code),
     )
@@ -855,6 +874,8 @@ async def edit_resource(
         resource=resource,
         item=found.data,
         document=resource.input_of(found.data),
+        start=start_value(resource.input_of(found.data)),
+        schema=form_schema(resource.schema),
         references=await _references(request, tenant, resource),
         api=resource.item.format(id=item_id),
         **extras,

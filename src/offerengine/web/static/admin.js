@@ -50,6 +50,7 @@ function formBody(form) {
   const body = {};
   for (const input of form.querySelectorAll("[name]")) {
     if (input.disabled || input.type === "file" || input.name === "csrf_token") continue;
+    if (input.closest(".schema-form")) continue;  // the form editor's own inputs: its value is the document
     const type = input.dataset.type || "";
     const raw = input.value;
     let value = raw;
@@ -90,6 +91,7 @@ function formBody(form) {
 
 function clearErrors(form) {
   form.querySelectorAll("[data-error-for]").forEach((node) => { node.replaceChildren(); });
+  form.querySelectorAll(".inline-error").forEach((node) => node.remove());
   form.querySelectorAll("[aria-invalid]").forEach((node) => node.removeAttribute("aria-invalid"));
   const status = form.querySelector(".form-status");
   if (status) { status.textContent = ""; status.className = "form-status"; }
@@ -114,9 +116,12 @@ function showProblem(form, problem, status_code) {
     }
     const whole = form.querySelector('[data-error-for="*"]');
     if (!slot && whole) {
-      // A JSON document editor: every error goes under it, with the path it names.
+      // A document editor: every error goes under it, with the path it names, and the form
+      // editor's field at that path is marked too.
       whole.append(el("span", { class: "error-line" }, `${loc.join(".") || "document"}: ${error.msg}`));
-      form.querySelector('[data-type="json-body"]')?.setAttribute("aria-invalid", "true");
+      const input = markSchemaField(form, loc);
+      if (input) input.after(el("small", { class: "field-error inline-error" }, error.msg));
+      else form.querySelector('[data-type="json-body"]')?.setAttribute("aria-invalid", "true");
       continue;
     }
     if (slot) {
@@ -138,6 +143,10 @@ function fill(template, data) {
 
 async function submitApiForm(form) {
   clearErrors(form);
+  const jsonView = form.querySelector(".json-view");
+  if (form.schemaEditor && jsonView?.hidden) {
+    form.querySelector('[data-type="json-body"]').value = JSON.stringify(form.schemaEditor.getValue());
+  }
   let body;
   try { body = formBody(form); } catch (exc) {
     if (exc instanceof FieldProblem) {
@@ -501,6 +510,63 @@ async function runPlayground(form) {
   out.replaceChildren(...RENDERERS[form.dataset.render](result.data));
 }
 
+// ---- form editors made from the API's JSON schema (json-editor, shipped with the package) ----
+
+function schemaForms() {
+  if (typeof window.JSONEditor === "undefined") return;
+  document.querySelectorAll("[data-schema-form]").forEach((host) => {
+    const target = document.getElementById(host.dataset.schemaForm);
+    const form = target.form;
+    const jsonView = form.querySelector(".json-view");
+    const editor = new window.JSONEditor(host, {
+      schema: JSON.parse(document.getElementById(host.dataset.schema).textContent),
+      startval: JSON.parse(document.getElementById(host.dataset.start).textContent),
+      theme: "html",
+      iconlib: null,
+      disable_edit_json: true,
+      disable_properties: true,
+      disable_collapse: true,
+      disable_array_delete_all_rows: true,
+      disable_array_delete_last_row: true,
+      show_opt_in: true,
+      no_additional_properties: true,
+      required_by_default: false,
+      prompt_before_delete: false,
+      show_errors: "never",
+    });
+    form.schemaEditor = editor;
+    const sync = () => { target.value = JSON.stringify(editor.getValue(), null, 2); };
+    editor.on("ready", () => { sync(); editor.on("change", () => { if (jsonView.hidden) sync(); }); });
+    const buttons = form.querySelectorAll("[data-view]");
+    const show = (view) => {
+      if (view === "form") {
+        let parsed;
+        try { parsed = JSON.parse(target.value); } catch (exc) {
+          showProblem(form, { detail: "The JSON does not parse; fix it before going back to the form.", errors: [{ loc: [], msg: exc.message }] });
+          return;
+        }
+        editor.setValue(parsed);
+      } else {
+        sync();
+      }
+      host.hidden = view !== "form";
+      jsonView.hidden = view === "form";
+      buttons.forEach((b) => b.setAttribute("aria-pressed", String(b.dataset.view === view)));
+    };
+    buttons.forEach((b) => b.addEventListener("click", () => show(b.dataset.view)));
+    jsonView.hidden = true;
+  });
+}
+
+// An error's field in a form editor: json-editor names its inputs root[a][0][b].
+function markSchemaField(form, loc) {
+  if (!form.schemaEditor || loc.length === 0) return;
+  const input = form.querySelector(`[name="${CSS.escape(`root[${loc.join("][")}]`)}"]`);
+  if (!input) return;
+  input.setAttribute("aria-invalid", "true");
+  return input;
+}
+
 // ---- charts (Chart.js, shipped with the package) ----
 
 function drawCharts() {
@@ -593,4 +659,11 @@ document.addEventListener("DOMContentLoaded", () => {
   });
   if (window.location.hash === "#test") document.getElementById("t-product")?.focus();
   drawCharts();
+  schemaForms();
+  // The flag slider moves rollout.percentage in the form editor too.
+  document.querySelectorAll("[data-rollout-slider]").forEach((slider) => slider.addEventListener("change", () => {
+    const editor = slider.form?.schemaEditor;
+    const field = editor?.getEditor("root.rollout.percentage");
+    if (field) { editor.getEditor("root.rollout")?.activate?.(); field.activate?.(); field.setValue(Number(slider.value)); }
+  }));
 });
