@@ -101,6 +101,12 @@ EXPECTED = {
         "logout: 303",
         "the old cookie: 401",
     ],
+    "docs/learning.md": [
+        "true value of the candidate 0.386; the serving policy's clicks 0.274",
+        "  ips 0.391 [0.378, 0.404] covers the truth",
+        "   dm 0.466 [0.465, 0.467] misses the truth",
+        "   dr 0.387 [0.376, 0.397] covers the truth",
+    ],
     "docs/operations.md": [
         '{"status":"ok"}',
         '"database":"ok"',

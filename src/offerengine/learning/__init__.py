@@ -1,0 +1,1 @@
+"""Learning from what happens next: offline policy evaluation (``ope``)."""
