@@ -106,6 +106,11 @@ EXPECTED = {
         "  ips 0.391 [0.378, 0.404] covers the truth",
         "   dm 0.466 [0.465, 0.467] misses the truth",
         "   dr 0.387 [0.376, 0.397] covers the truth",
+        "Qini uplift model: 130.2",
+        "Qini seed 004's rule: 72.4",
+        "real incremental margin 3696.98",
+        "real incremental margin -2392.09",
+        "'product low in stock': 470",
     ],
     "docs/operations.md": [
         '{"status":"ok"}',
