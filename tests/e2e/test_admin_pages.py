@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -153,3 +154,50 @@ def test_cells_read_well() -> None:
     assert cell(None) == ""
     assert cell({"a": 1}) == '{"a": 1}'
     assert cell(list(range(100))).endswith("…")
+
+
+@pytest.mark.slow
+def test_the_dashboard_and_lists_render_on_each_database(database_url: str, tmp_path: Path) -> None:
+    settings = make_settings(database_url, tmp_path)
+
+    async def load(session) -> None:  # type: ignore[no-untyped-def]
+        await demo.load(session, actor=SYSTEM)
+        found = await tenants.find(session, "OE")
+        await users.create_user(
+            session,
+            tenant_id=found.id if found else None,
+            email="pg@oe.example",
+            role=Role.OWNER,
+            password=PASSWORD,
+            actor=SYSTEM,
+        )
+
+    asyncio.run(run_in_transaction(settings, load))
+    client = logged_in(settings, "pg@oe.example")
+    try:
+        token = re.search(r'<meta name="csrf-token" content="([^"]+)"', client.get("/admin").text)
+        assert token
+        shop = client.get("/admin/shop").text
+        route = re.search(r'<option value="([A-Z]{3})\|([A-Z]{3})\|([0-9-]{10})">', shop)
+        assert route
+        searched = client.post(
+            "/v1/offers/search",
+            json={"origin": route.group(1), "destination": route.group(2), "date": route.group(3)},
+            headers={"X-CSRF-Token": token.group(1)},
+        )
+        assert searched.status_code == 200, searched.text
+        # Offers are stored behind the answer, in batches: the dashboard counts them once written.
+        deadline = time.monotonic() + 10
+        while True:
+            page = client.get("/admin")
+            assert page.status_code == 200, page.text[:500]
+            shown = re.search(r'<span class="num">(\d+)</span><span>offers shown', page.text)
+            assert shown
+            if int(shown.group(1)) == len(searched.json()["offers"]) or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        assert int(shown.group(1)) == len(searched.json()["offers"])
+        for path in ("/admin/products", "/admin/pricing-rules", "/admin/audit", "/admin/flights"):
+            assert client.get(path).status_code == 200, path
+    finally:
+        client.__exit__(None, None, None)
