@@ -121,6 +121,10 @@ def test_long_lists_come_a_page_at_a_time(demo_settings: Settings) -> None:
         assert more
         assert not more & ids
         assert "First page" in second
+        flights = client.get("/admin/flights").text
+        assert len(re.findall(r'href="/admin/flights/[0-9a-f-]{36}"', flights)) == 25
+        assert "page=2" in flights
+        assert re.search(r"\d+ flights in departure order", flights)
     finally:
         client.__exit__(None, None, None)
 

@@ -688,23 +688,31 @@ async def flights_page(
     origin: Annotated[str | None, Query(max_length=3)] = None,
     destination: Annotated[str | None, Query(max_length=3)] = None,
     date: Annotated[str | None, Query(max_length=10)] = None,
+    page: Annotated[int, Query(ge=1, le=40)] = 1,
 ) -> Response:
     filters = {
         "origin": (origin or "").upper(),
         "destination": (destination or "").upper(),
         "date": date or "",
     }
+    # The API lists up to 1,000 flights in departure order; the page shows them PAGE at a time.
     found = await api_get(
-        request, f"/v1/admin/tenants/{tenant.code}/flights", limit=PAGE * 4, **filters
+        request, f"/v1/admin/tenants/{tenant.code}/flights", limit=1000, **filters
     )
+    flights = found.data["items"] if found.ok else []
+    shown = flights[(page - 1) * PAGE : page * PAGE]
+    more = len(flights) > page * PAGE
     return await _page(
         request,
         "flights.html",
         visitor,
         tenant=tenant,
         filters=filters,
-        flights=found.data["items"] if found.ok else [],
+        flights=shown,
+        total=len(flights),
         problem=None if found.ok else found,
+        next_url=f"?{urlencode({**filters, 'page': page + 1})}" if more else None,
+        first_url=f"?{urlencode(filters)}" if page > 1 else None,
     )
 
 
