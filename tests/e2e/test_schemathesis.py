@@ -2,7 +2,8 @@
 
 The app runs on a seeded SQLite database (tenant OE with products, airports and keys), so generated
 requests reach real objects as well as missing ones. Examples per operation are bounded so that the
-suite stays fast; run with SCHEMATHESIS_EXAMPLES=200 (and SCHEMATHESIS_RANDOM=1) for a deeper search.
+suite stays fast; run with SCHEMATHESIS_EXAMPLES=200, SCHEMATHESIS_COVERAGE=1 (schemathesis' coverage
+phase: boundary and type-confusion values of every field) and SCHEMATHESIS_RANDOM=1 for a deeper search.
 
 Shape: schemathesis' lazy ``from_fixture`` loader does not work with pytest 9, and ``parametrize``
 copies the schema when the module is imported, so the app object is made here at import. Nothing
@@ -51,6 +52,9 @@ APP = create_app(SETTINGS)
 CONFIG = SchemathesisConfig.from_dict(
     {
         "phases": {
+            # The coverage phase (boundary and type-confusion cases for every field) doubles the
+            # run on this 2-core machine, past CI's 20 minutes: on with SCHEMATHESIS_COVERAGE=1.
+            "coverage": {"enabled": os.environ.get("SCHEMATHESIS_COVERAGE") == "1"},
             "fuzzing": {"extra-data-sources": {"responses": False}},
             "examples": {"extra-data-sources": {"responses": False}},
         },

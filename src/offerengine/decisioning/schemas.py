@@ -9,7 +9,6 @@ from decimal import Decimal
 from typing import Annotated, Any, Literal, Self
 
 from pydantic import (
-    AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
@@ -18,6 +17,8 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+
+from offerengine.http.routing import Timestamp
 
 Status = Literal["draft", "approved", "archived"]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
@@ -48,8 +49,8 @@ class Named(Config):
 
 
 class Calendar(Config):
-    start: AwareDatetime | None = Field(default=None, description="Takes part from then on.")
-    end: AwareDatetime | None = Field(default=None, description="Takes part until then.")
+    start: Timestamp | None = Field(default=None, description="Takes part from then on.")
+    end: Timestamp | None = Field(default=None, description="Takes part until then.")
 
     @model_validator(mode="after")
     def _ordered(self) -> Self:

@@ -4,9 +4,10 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, JsonValue, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, StringConstraints
 
 from offerengine.experiments.models import Experiment
+from offerengine.http.routing import Timestamp
 
 Key = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
 EventType = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_.-]{0,49}$")]
@@ -81,8 +82,8 @@ class ExperimentIn(BaseModel):
         description="The smallest relative lift worth detecting; the verdict says no_difference "
         "only once the sample could detect it with 80% power.",
     )
-    start: AwareDatetime | None = None
-    end: AwareDatetime | None = None
+    start: Timestamp | None = None
+    end: Timestamp | None = None
 
 
 class ExperimentCreate(ExperimentIn):

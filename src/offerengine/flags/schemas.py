@@ -4,9 +4,10 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, JsonValue, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, StringConstraints
 
 from offerengine.flags.models import FeatureFlag
+from offerengine.http.routing import Timestamp
 
 FlagType = Literal["BOOLEAN", "STRING", "NUMBER", "PERCENTAGE", "JSON"]
 Key = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
@@ -49,8 +50,8 @@ class RolloutIn(Hashing):
     regions: list[Annotated[str, StringConstraints(min_length=1, max_length=100)]] = Field(
         default_factory=list, max_length=500, description="Empty: every region (case-insensitive)."
     )
-    start: AwareDatetime | None = None
-    end: AwareDatetime | None = None
+    start: Timestamp | None = None
+    end: Timestamp | None = None
 
 
 RuleId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
@@ -194,7 +195,7 @@ class EvaluateRequest(BaseModel):
         default_factory=EvaluationContext,
         examples=[{"user_id": "u-42", "segment": "premium", "region": "Istanbul"}],
     )
-    at: AwareDatetime | None = Field(default=None, description="Evaluate as of; default: now.")
+    at: Timestamp | None = Field(default=None, description="Evaluate as of; default: now.")
 
 
 class ExperimentApplied(BaseModel):

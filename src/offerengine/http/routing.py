@@ -138,8 +138,9 @@ _ISO_8601 = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
 
 
 def _iso_only(value: Any) -> Any:
-    # Pydantic would read "0.5" as a Unix timestamp; the API says ISO 8601, so only that is accepted.
-    if isinstance(value, str) and not _ISO_8601.match(value):
+    # Pydantic would read 0 or "0.5" as a Unix timestamp; the API says ISO 8601, so only that is
+    # accepted (and datetimes, from code).
+    if isinstance(value, int | float) or (isinstance(value, str) and not _ISO_8601.match(value)):
         raise ValueError("expected an ISO 8601 date-time with a zone, e.g. 2026-11-22T10:00:00Z")
     return value
 

@@ -6,7 +6,6 @@ from decimal import Decimal
 from typing import Annotated, Any, Literal, Self
 
 from pydantic import (
-    AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
@@ -17,6 +16,7 @@ from pydantic import (
 
 from offerengine import money
 from offerengine.catalog import core as catalog
+from offerengine.http.routing import Timestamp
 from offerengine.pricing import core
 from offerengine.pricing.models import PricingRule
 
@@ -110,8 +110,8 @@ class PricingRuleIn(BaseModel):
         default=0, ge=-1_000_000, le=1_000_000, description="Lower applies first."
     )
     is_active: bool = True
-    valid_from: AwareDatetime | None = None
-    valid_until: AwareDatetime | None = None
+    valid_from: Timestamp | None = None
+    valid_until: Timestamp | None = None
     exclusive: bool = Field(default=False, description="When it applies, later rules do not.")
     tags: list[Tag] = Field(
         default_factory=list, max_length=20, description="For grouping, e.g. by experiments."
@@ -200,7 +200,7 @@ class SimulateRequest(BaseModel):
         'given as objects: {"customer": {"tier": "GOLD"}}.',
         examples=[{"utilization": 0.8, "days_until_departure": 3}],
     )
-    at: AwareDatetime | None = Field(default=None, description="The request time; default: now.")
+    at: Timestamp | None = Field(default=None, description="The request time; default: now.")
 
 
 class StepRead(BaseModel):

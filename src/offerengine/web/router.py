@@ -752,7 +752,7 @@ DOCUMENTS = {
 }
 
 
-@web.get("/admin/{slug:str}", name="document_page")
+@web.get("/admin/{slug:str}")
 async def document_or_resource(
     request: Request,
     visitor: Visitor,
