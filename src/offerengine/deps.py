@@ -20,7 +20,7 @@ from offerengine.context import AppContext
 from offerengine.errors import Conflict
 from offerengine.snapshots import service as snapshots
 
-_READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 async def get_context(request: Request) -> AppContext:
@@ -33,7 +33,7 @@ Ctx = Annotated[AppContext, Depends(get_context)]
 
 async def _unit_of_work(request: Request, ctx: Ctx) -> AsyncIterator[AsyncSession]:
     async with ctx.session_factory() as session:
-        if ctx.is_sqlite and request.method not in _READ_METHODS:
+        if ctx.is_sqlite and request.method not in READ_METHODS:
             # Writers take SQLite's write lock up front (see db.engine): they queue, never fail.
             await session.connection(execution_options={"sqlite_immediate": True})
         try:

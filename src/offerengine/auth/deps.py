@@ -12,7 +12,7 @@ from offerengine.auth import users
 from offerengine.auth.core import Actor, Permission, Principal
 from offerengine.auth.sessions import CSRF_HEADER, SESSION_COOKIE, same_token
 from offerengine.context import AppContext
-from offerengine.deps import Ctx, request_id
+from offerengine.deps import READ_METHODS, Ctx, request_id
 from offerengine.errors import FieldError, Forbidden, Unauthenticated
 from offerengine.versioning import service as versioning
 
@@ -22,7 +22,6 @@ bearer_scheme = HTTPBearer(
 )
 
 
-_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)]
 
 
@@ -57,7 +56,7 @@ async def _session_principal(request: Request, ctx: AppContext, cookie: str) -> 
     data = (await ctx.admin.codec()).load(cookie)
     if data is None:
         raise Unauthenticated("The session has ended: log in again.")
-    if request.method not in _SAFE_METHODS and not same_token(
+    if request.method not in READ_METHODS and not same_token(
         request.headers.get(CSRF_HEADER), data.csrf
     ):
         raise Forbidden(

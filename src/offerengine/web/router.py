@@ -143,6 +143,17 @@ async def _page(
     return templates.TemplateResponse(request, template, context)
 
 
+def _pager(
+    filters: dict[str, str], after: tuple[str, object] | None, later: bool
+) -> dict[str, str | None]:
+    """A list's pager links, keeping its filters: the next page (``after``: the query parameter
+    and value that reach it) and, on a later page, the first."""
+    return {
+        "next_url": f"?{urlencode({**filters, after[0]: after[1]})}" if after else None,
+        "first_url": f"?{urlencode(filters)}" if later else None,
+    }
+
+
 async def _tenants(request: Request) -> list[Tenant]:
     async with context_of(request).session_factory() as session:
         return list((await session.scalars(sa.select(Tenant).order_by(Tenant.code))).all())
@@ -399,8 +410,7 @@ async def products_page(
         products=[ProductRead.of(p) for p in rows],
         types=types,
         filters=filters,
-        next_url=f"?{urlencode({**filters, 'cursor': next_cursor})}" if next_cursor else None,
-        first_url=f"?{urlencode(filters)}" if cursor else None,
+        **_pager(filters, ("cursor", next_cursor) if next_cursor else None, bool(cursor)),
     )
 
 
@@ -460,8 +470,6 @@ def _readable_conditions(conditions: Any) -> str:
                     "lte": "≤",
                     "eq": "=",
                     "ne": "≠",
-                    "start": "from",
-                    "end": "to",
                 }
                 parts.append(
                     " and ".join(f"{key} {ops.get(op, op)} {v}" for op, v in value.items())
@@ -520,8 +528,7 @@ async def rules_page(
         rules=[PricingRuleRead.of(r) for r in rows],
         products=products,
         filters=filters,
-        next_url=f"?{urlencode({**filters, 'cursor': next_cursor})}" if next_cursor else None,
-        first_url=f"?{urlencode(filters)}" if cursor else None,
+        **_pager(filters, ("cursor", next_cursor) if next_cursor else None, bool(cursor)),
     )
 
 
@@ -711,8 +718,7 @@ async def flights_page(
         flights=shown,
         total=len(flights),
         problem=None if found.ok else found,
-        next_url=f"?{urlencode({**filters, 'page': page + 1})}" if more else None,
-        first_url=f"?{urlencode(filters)}" if page > 1 else None,
+        **_pager(filters, ("page", page + 1) if more else None, page > 1),
     )
 
 
@@ -789,13 +795,11 @@ async def document_or_resource(
         found.data.get("next_cursor") if found.ok and isinstance(found.data, dict) else None
     )
     if next_cursor or cursor:  # the API pages this list itself
-        next_url = f"?{urlencode({'cursor': next_cursor})}" if next_cursor else None
-        first_url = "?" if cursor else None
+        pages = _pager({}, ("cursor", next_cursor) if next_cursor else None, bool(cursor))
     else:  # the API returns the whole list: a page of it at a time
         more = len(items) > page * PAGE
         items = items[(page - 1) * PAGE : page * PAGE]
-        next_url = f"?page={page + 1}" if more else None
-        first_url = "?" if page > 1 else None
+        pages = _pager({}, ("page", page + 1) if more else None, page > 1)
     return await _page(
         request,
         "resource_list.html",
@@ -807,8 +811,7 @@ async def document_or_resource(
             for row in items
         ],
         problem=None if found.ok else found.detail,
-        next_url=next_url,
-        first_url=first_url,
+        **pages,
     )
 
 
@@ -980,8 +983,7 @@ async def audit_page(
         entries=rows,
         filters=filters,
         versioned=set(VERSIONED_PATHS),
-        next_url=f"?{urlencode({**filters, 'cursor': next_cursor})}" if next_cursor else None,
-        first_url=f"?{urlencode(filters)}" if cursor else None,
+        **_pager(filters, ("cursor", next_cursor) if next_cursor else None, bool(cursor)),
     )
 
 
