@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -109,6 +110,39 @@ def test_the_dashboard_shows_cap_utilisation(demo_settings: Settings) -> None:
         client.__exit__(None, None, None)
 
 
+def test_route_pickers_offer_only_flights_yet_to_leave(demo_settings: Settings) -> None:
+    # Accra keeps UTC all year: one flight left ten minutes ago, the next leaves tomorrow.
+    now = datetime.now(UTC).replace(second=0, microsecond=0, tzinfo=None)
+    client = logged_in(demo_settings, "own@oe.example")
+    try:
+        token = re.search(r'<meta name="csrf-token" content="([^"]+)"', client.get("/admin").text)
+        assert token
+        flights = [
+            {
+                "carrier": "OE",
+                "flight_number": number,
+                "origin": "ACC",
+                "destination": "LOS",
+                "departure_local": departs.isoformat(),
+                "arrival_local": (departs + timedelta(hours=2)).isoformat(),
+                "cabins": {"ECONOMY": 100},
+            }
+            for number, departs in (
+                ("901", now - timedelta(minutes=10)),
+                ("902", now + timedelta(days=1)),
+            )
+        ]
+        made = client.post(
+            "/v1/admin/tenants/OE/flights", json=flights, headers={"X-CSRF-Token": token.group(1)}
+        )
+        assert made.status_code == 201, made.text
+        shop = client.get("/admin/shop").text
+        tomorrow = (now + timedelta(days=1)).date().isoformat()
+        assert f'<option value="ACC|LOS|{tomorrow}">' in shop
+    finally:
+        client.__exit__(None, None, None)
+
+
 def test_long_lists_come_a_page_at_a_time(demo_settings: Settings) -> None:
     client = logged_in(demo_settings, "own@oe.example")
     try:
@@ -190,6 +224,7 @@ def test_the_dashboard_and_lists_render_on_each_database(database_url: str, tmp_
             headers={"X-CSRF-Token": token.group(1)},
         )
         assert searched.status_code == 200, searched.text
+        assert searched.json()["offers"], "the picker's route has flights yet to leave"
         # Offers are stored behind the answer, in batches: the dashboard counts them once written.
         deadline = time.monotonic() + 10
         while True:

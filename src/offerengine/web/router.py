@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -898,7 +899,11 @@ async def _routes(request: Request, tenant: Tenant) -> list[dict[str, str]]:
         rows = (
             await session.execute(
                 sa.select(Flight.origin, Flight.destination, sa.func.min(Flight.departure_date))
-                .where(Flight.tenant_id == tenant.id, Flight.departure_date >= utcnow().date())
+                # flights that leave from an hour on: a flight already gone makes no offers
+                .where(
+                    Flight.tenant_id == tenant.id,
+                    Flight.departure_at >= utcnow() + timedelta(hours=1),
+                )
                 .group_by(Flight.origin, Flight.destination)
                 .order_by(Flight.origin, Flight.destination)
                 .limit(50)
