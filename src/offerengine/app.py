@@ -34,6 +34,7 @@ from offerengine.http.middleware import RequestMiddleware
 from offerengine.http.routing import plain_routes
 from offerengine.inventory.router import api as inventory_router
 from offerengine.inventory.router import runtime as inventory_runtime_router
+from offerengine.learning.router import api as learning_router
 from offerengine.network.router import api as network_router
 from offerengine.observability.logging import configure_logging, get_logger
 from offerengine.observability.metrics import Metrics
@@ -153,6 +154,7 @@ def create_app(settings: Settings) -> FastAPI:
         flags_router,
         experiments_router,
         decisioning_router,
+        learning_router,
         network_router,
         inventory_router,
         bundles_router,

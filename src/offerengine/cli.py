@@ -1,4 +1,5 @@
-"""The ``offerengine`` command: serve, migrate, demo, create-key, create-user, decide-batch."""
+"""The ``offerengine`` command: serve, migrate, demo, create-key, create-user, decide-batch, and
+the bandits' train, export-logs and evaluate-policy."""
 
 from __future__ import annotations
 
@@ -392,6 +393,111 @@ async def _decide_batch(
         if redis is not None:
             await redis.aclose()
         await engine.dispose()
+
+
+async def _with_engine(settings: Settings, work: Any) -> Any:
+    from sqlalchemy.ext.asyncio import async_sessionmaker
+
+    from offerengine.db.engine import create_engine
+
+    engine = create_engine(settings.database_url, pool_size=2)
+    try:
+        return await work(async_sessionmaker(engine, expire_on_commit=False), engine)
+    finally:
+        await engine.dispose()
+
+
+@app.command()
+def train(tenant: Annotated[str, typer.Option(help="Tenant code or id.")]) -> None:
+    """Train the tenant's contextual bandits on every decision whose reward window has closed
+    (workers also do this every OFFERENGINE_LEARNING_TRAIN_SECONDS)."""
+    from offerengine.learning import offline
+
+    async def work(session_factory: Any, engine: Any) -> Any:
+        return await offline.train_until_done(
+            session_factory, tenant, engine.dialect.name == "sqlite"
+        )
+
+    try:
+        rounds = asyncio.run(_with_engine(_settings(), work))
+    except (Invalid, NotFound) as exc:
+        err.print(str(exc))
+        raise typer.Exit(2) from exc
+    table = Table("activity", "line", "version", "learnt now", "new version")
+    for r in rounds:
+        table.add_row(str(r.activity_id), r.line, str(r.version), str(r.learnt), str(r.started))
+    console.print(table if rounds else "No contextual bandits to train.")
+
+
+@app.command("export-logs")
+def export_logs(
+    tenant: Annotated[str, typer.Option(help="Tenant code or id.")],
+    activity: Annotated[str, typer.Option(help="Activity id or name.")],
+    out: Annotated[Path, typer.Option(help="The JSON Lines file to write.")],
+    since: Annotated[
+        datetime | None, typer.Option(help="Decisions made from then on (ISO 8601).")
+    ] = None,
+) -> None:
+    """Write the activity's logged decisions whose reward window has closed: per proposal the
+    candidates, propensity, features and reward (what evaluate-policy --logs reads)."""
+    from offerengine.learning import offline
+
+    if since is not None and since.tzinfo is None:
+        since = since.replace(tzinfo=UTC)
+
+    async def work(session: AsyncSession) -> int:
+        return await offline.export_logs(session, tenant, activity, out, since)
+
+    try:
+        n = asyncio.run(run_in_transaction(_settings(), work))
+    except (Invalid, NotFound) as exc:
+        err.print(str(exc))
+        raise typer.Exit(2) from exc
+    err.print(f"{n} logged proposals written to {out}")
+
+
+@app.command("evaluate-policy")
+def evaluate_policy(
+    tenant: Annotated[str, typer.Option(help="Tenant code or id.")],
+    activity: Annotated[str, typer.Option(help="Activity id or name.")],
+    policy: Annotated[
+        list[str],
+        typer.Option(
+            help="priority, random, logged, shadow, model:<version or id>, formula:<name>; "
+            "repeat for several."
+        ),
+    ],
+    logs: Annotated[
+        Path | None,
+        typer.Option(
+            help="JSON Lines from export-logs; default: the database's logs.",
+            exists=True,
+            dir_okay=False,
+        ),
+    ] = None,
+    interval: Annotated[
+        str, typer.Option(help="normal (approximation) or bootstrap (2000 resamples).")
+    ] = "normal",
+) -> None:
+    """What each policy would have earned per decision on the logged decisions (IPS, SNIPS,
+    direct method, doubly robust, with 95% intervals) beside what the logged policy earned."""
+    from offerengine.learning import evaluate, offline
+
+    if interval not in ("normal", "bootstrap"):
+        err.print("--interval is normal or bootstrap")
+        raise typer.Exit(2)
+
+    async def work(session: AsyncSession) -> list[dict[str, Any]]:
+        return await offline.evaluate_policies(session, tenant, activity, logs, policy, interval)
+
+    try:
+        results = asyncio.run(run_in_transaction(_settings(), work))
+    except (Invalid, NotFound) as exc:
+        err.print(str(exc))
+        raise typer.Exit(2) from exc
+    for result in results:
+        console.print(evaluate.table(result), highlight=False)
+        console.print()
 
 
 def main() -> None:

@@ -14,6 +14,8 @@ from offerengine.auth.sessions import LoginThrottle, SessionCodec
 from offerengine.commerce.cache import QuoteCache
 from offerengine.db.engine import create_engine
 from offerengine.decisioning.learning import StatsCache
+from offerengine.learning.store import ModelCache
+from offerengine.learning.trainer import Trainer
 from offerengine.observability.metrics import Metrics
 from offerengine.orders.sweeper import OrderSweeper
 from offerengine.settings import Settings
@@ -66,6 +68,8 @@ class AppContext:
     sweeper: OrderSweeper
     notifier: Notifier
     learned: StatsCache
+    models: ModelCache
+    trainer: Trainer
     quotes: QuoteCache
     admin: AdminSessions
 
@@ -75,6 +79,7 @@ class AppContext:
 
     async def close(self) -> None:
         await self.sweeper.stop()
+        await self.trainer.stop()
         await self.shop.writer.stop()
         await self.notifier.close()
         await self.feed.stop()
@@ -144,10 +149,18 @@ async def open_context(settings: Settings, metrics: Metrics) -> AppContext:
         sweeper,
         Notifier(),
         StatsCache(session_factory, settings.conversion_refresh_seconds),
+        ModelCache(session_factory, settings.learning_refresh_seconds),
+        Trainer(
+            session_factory,
+            store,
+            seconds=settings.learning_train_seconds,
+            is_sqlite=engine.dialect.name == "sqlite",
+        ),
         QuoteCache(),
         AdminSessions(session_factory, settings),
     )
     await feed.start()
     sweeper.start()
+    context.trainer.start()
     writer.start()
     return context

@@ -165,6 +165,25 @@ class QuoteSettings(BaseSettings):
     )
 
 
+class LearningSettings(BaseSettings):
+    model_config = _CONFIG
+
+    learning_refresh_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        le=3600,
+        description="How often a worker reloads what the contextual bandits learnt.",
+    )
+    learning_train_seconds: float = Field(
+        default=10.0,
+        ge=0,
+        le=86_400,
+        description="How often each worker runs a training round for the tenants it serves "
+        "(0: only `offerengine train` and the train endpoint). Rounds of several workers never "
+        "learn a decision twice.",
+    )
+
+
 class LoggingSettings(BaseSettings):
     model_config = _CONFIG
 
@@ -192,6 +211,7 @@ class Settings(
     SnapshotSettings,
     ShoppingSettings,
     QuoteSettings,
+    LearningSettings,
     LoggingSettings,
 ):
     """All settings of a deployment."""

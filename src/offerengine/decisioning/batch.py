@@ -806,6 +806,13 @@ def resolve_activities(index: core.DecisioningIndex, named: Sequence[str]) -> li
             raise Invalid(why or f"no approved activity {name!r}")
         if activity_id in found:
             raise Invalid(f"activity {name!r} is named twice")
+        if index.activities[activity_id].contextual is not None:
+            # A bandit learns from each decision's feedback and logs its propensities per
+            # request; a batch ranks whole columns at once and would learn nothing from them.
+            raise Invalid(
+                f"activity {name!r} ranks by a contextual bandit: decide its profiles through "
+                "POST /v1/decisions, which logs what the bandit learns from"
+            )
         found.append(activity_id)
     return found
 

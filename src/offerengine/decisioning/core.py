@@ -21,6 +21,8 @@ from zoneinfo import ZoneInfo
 import numpy as np
 
 from offerengine.experiments.core import ExperimentFacts
+from offerengine.learning.bandit import LinearBandit
+from offerengine.learning.policy import ContextualDef
 from offerengine.rules import core as rules
 from offerengine.rules.facts import convert, flatten
 from offerengine.rules.types import ANY
@@ -156,6 +158,9 @@ class ActivityDef:
     # A static formula's score per offer, or why it cannot be computed; None: scored per request.
     scores: Mapping[uuid.UUID, Decimal | str] | None = None
     model: Model | None = None
+    # Model ranking by a contextual bandit, and a candidate one scoring alongside (shadow).
+    contextual: ContextualDef | None = None
+    shadow: ContextualDef | None = None
     key: str = field(init=False)  # the ids as text, made once
     placement_key: str = field(init=False)
 
@@ -165,6 +170,8 @@ class ActivityDef:
 
     @property
     def ranking(self) -> str:
+        if self.contextual is not None:
+            return self.contextual.describe()
         if self.model is not None:
             return self.model.describe()
         return "priority" if self.formula_name is None else f"formula {self.formula_name!r}"
@@ -277,6 +284,48 @@ class Candidate:
     score: Decimal | float
     parts: dict[str, Any] | None = None
     posterior: tuple[float, float] | None = None  # model ranking: Beta(a, b) of its rate
+    position: int = 0  # contextual ranking: its place among the passing candidates
+
+
+@dataclass(frozen=True, slots=True)
+class BanditRanking:
+    """A contextual bandit's ranking of the passing candidates, with what its logs need."""
+
+    candidates: list[Candidate]  # best first
+    x: list[float]  # the request's feature vector
+    propensity: float  # of the first, among them all
+
+
+def ranked_by_bandit(
+    activity: ActivityDef,
+    facts: dict[str, Any],
+    now: datetime,
+    fates: list[dict[str, Any]] | None,
+    learnt: LinearBandit,
+    rng: np.random.Generator,
+) -> BanditRanking:
+    """Contextual ranking: the passing candidates as the bandit ranks them for the request's
+    features, its learnt reward blended with the activity's own order by confidence."""
+    spec = activity.contextual
+    assert spec is not None
+    offers = list(passing(activity, facts, now, fates))
+    x = spec.context(facts)
+    if not offers:
+        return BanditRanking([], x, 1.0)
+    prior = spec.prior([o.worth for o in offers], [o.cost for o in offers])
+    choice = learnt.choose([o.key for o in offers], x, prior, rng)
+    found = []
+    for place, i in enumerate(choice.order):
+        parts = None
+        if fates is not None:
+            parts = {
+                "method": spec.settings.method,
+                "reward": spec.reward,
+                "prior": round(float(prior[i]), 6),
+                "confidence": round(float(choice.confidence[place]), 6),
+            }
+        found.append(Candidate(offers[i], float(choice.scores[place]), parts, position=i))
+    return BanditRanking(found, x, float(choice.propensity))
 
 
 def _fate(offer: OfferDef, stage: str, reason: str, **extra: Any) -> dict[str, Any]:

@@ -5,7 +5,7 @@ response."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AsyncExitStack
 from datetime import datetime
 from typing import Any
@@ -18,6 +18,9 @@ from offerengine.decisioning.schemas import DecisionRequest
 from offerengine.errors import FieldError, raise_if_any
 from offerengine.experiments.core import Assignment, assign
 from offerengine.flags import core as flags
+from offerengine.learning import store
+from offerengine.learning.bandit import LinearBandit
+from offerengine.learning.policy import ContextualDef
 from offerengine.rules import core as rules
 from offerengine.shopping.writer import new_time_uuid
 from offerengine.snapshots.core import Snapshot
@@ -97,6 +100,99 @@ def _as_assigned(
     return activity
 
 
+def _serving(
+    policies: Mapping[tuple[uuid.UUID, str], store.Served],
+    activity: core.ActivityDef,
+    spec: ContextualDef,
+) -> LinearBandit:
+    """The bandit state a line serves: its active version's, or nothing learnt yet."""
+    served = policies.get((activity.id, spec.line))
+    return served.under(spec) if served is not None else _fresh(spec)
+
+
+_FRESH: dict[str, LinearBandit] = {}
+
+
+def _fresh(spec: ContextualDef) -> LinearBandit:
+    found = _FRESH.get(spec.key)
+    if found is None:
+        found = _FRESH[spec.key] = spec.fresh()
+    return found
+
+
+def _bandit_propensity(
+    spec: ContextualDef,
+    learnt: LinearBandit,
+    ranking: core.BanditRanking,
+    pool: list[core.Candidate],
+    chosen: core.Candidate,
+) -> float:
+    """How likely the bandit was to propose ``chosen`` first among ``pool`` (the candidates
+    still in the running, itself included)."""
+    if len(pool) == len(ranking.candidates):
+        return ranking.propensity
+    ordered = sorted(pool, key=lambda c: c.position)
+    prior = spec.prior([c.offer.worth for c in ordered], [c.offer.cost for c in ordered])
+    chances = learnt.probabilities([c.offer.key for c in ordered], ranking.x, prior, _RNG)
+    found = float(chances[ordered.index(chosen)])
+    return max(found, 1.0 / spec.settings.draws)
+
+
+def _bandit_log(
+    activity: core.ActivityDef,
+    spec: ContextualDef,
+    policies: Mapping[tuple[uuid.UUID, str], store.Served] | None,
+    x: list[float],
+    pool: list[core.Candidate],
+    facts: Mapping[str, Any],
+) -> dict[str, Any]:
+    """What a proposal logs for learning and offline evaluation: the candidates it was chosen
+    from (in the activity's order), the feature vectors, and the version that chose."""
+    served = policies.get((activity.id, spec.line)) if policies else None
+    contexts = {spec.shape: x}
+    shadow = activity.shadow
+    if shadow is not None and shadow.shape not in contexts:
+        contexts[shadow.shape] = shadow.context(facts)
+    return {
+        "candidates": [c.offer.key for c in sorted(pool, key=lambda c: c.position)],
+        "contexts": contexts,
+        "model": {"line": spec.line, "version": served.version if served else None},
+    }
+
+
+def _shadow(
+    activity: core.ActivityDef,
+    policies: Mapping[tuple[uuid.UUID, str], store.Served],
+    facts: dict[str, Any],
+    now: datetime,
+    first: dict[str, Any],
+    logs: dict[tuple[str, str], dict[str, Any]],
+) -> None:
+    """The shadow bandit's pick for the activity's first item, logged beside the live one (and,
+    when the live ranking is no bandit, the candidates and features it needs, propensity 1)."""
+    shadow = activity.shadow
+    assert shadow is not None
+    key = (activity.key, first["offer_id"])
+    logged = logs.get(key)
+    if logged is None:
+        offers = list(core.passing(activity, facts, now, None))
+        logged = logs[key] = {
+            "candidates": [o.key for o in offers],
+            "contexts": {shadow.shape: shadow.context(facts)},
+        }
+        first["propensity"] = 1.0
+    keys = logged["candidates"]
+    offers_by_key = {o.key: o for o in activity.candidates}
+    chosen = [offers_by_key[k] for k in keys if k in offers_by_key]
+    if not chosen:
+        return
+    learnt = _serving(policies, activity, shadow)
+    prior = shadow.prior([o.worth for o in chosen], [o.cost for o in chosen])
+    x = logged["contexts"].get(shadow.shape) or shadow.context(facts)
+    pick = learnt.choose([o.key for o in chosen], x, prior, _RNG)
+    logged["shadow"] = chosen[pick.chosen].key
+
+
 def _score(value: Any) -> float | None:
     return None if value is None else float(value)
 
@@ -114,6 +210,8 @@ async def decide(
     propositions: list[dict[str, Any]] = []
     explained: dict[str, Any] | None = {} if request.explain else None
     estimates: learning.Estimates | None = None  # read when an activity ranks by model
+    policies: Mapping[tuple[uuid.UUID, str], store.Served] | None = None  # bandits' states
+    logs: dict[tuple[str, str], dict[str, Any]] = {}  # what bandits log per proposal
     assignments = _assign(index, request, now) if index.experiments else []
     if assignments:
         activities = [_as_assigned(index, assignments, a) for a in activities]
@@ -127,8 +225,18 @@ async def decide(
                 closed = activity.off_calendar(now)
                 model = activity.model
                 candidates: Iterable[core.Candidate]
+                spec = activity.contextual
+                learnt: LinearBandit | None = None
+                by_bandit: core.BanditRanking | None = None
+                if (spec is not None or activity.shadow is not None) and policies is None:
+                    policies = await ctx.models.get(snapshot.tenant.id)
                 if closed:
                     candidates = ()
+                elif spec is not None:
+                    assert policies is not None
+                    learnt = _serving(policies, activity, spec)
+                    by_bandit = core.ranked_by_bandit(activity, facts, now, fates, learnt, _RNG)
+                    candidates = by_bandit.candidates
                 elif model is not None:
                     if estimates is None:
                         estimates = await ctx.learned.get(snapshot.tenant.id)
@@ -180,11 +288,25 @@ async def decide(
                         "score": _score(candidate.score),
                         "representation": offer.content[activity.placement_id],
                     }
-                    if model is not None:
+                    if by_bandit is not None:
+                        assert spec is not None
+                        assert learnt is not None
+                        pool = [c for c in by_bandit.candidates if c.offer.id not in passed_over]
+                        item["propensity"] = _bandit_propensity(
+                            spec, learnt, by_bandit, pool, candidate
+                        )
+                        logs[(activity.key, offer.key)] = _bandit_log(
+                            activity, spec, policies, by_bandit.x, pool, facts
+                        )
+                        passed_over.add(offer.id)
+                    elif model is not None:
                         pool = [c for c in candidates if c.offer.id not in passed_over]
                         item["propensity"] = core.propensity(model, pool, candidate, _RNG)
                         passed_over.add(offer.id)
                     items.append(item)
+                if activity.shadow is not None and items and not closed:
+                    assert policies is not None
+                    _shadow(activity, policies, facts, now, items[0], logs)
                 if not items:
                     fallback = activity.fallback
                     items.append(
@@ -214,7 +336,7 @@ async def decide(
                     }
     if not request.dry_run:
         ctx.shop.writer.decided(
-            _decision(snapshot.tenant.id, decision_id, profile_id, propositions, now)
+            _decision(snapshot.tenant.id, decision_id, profile_id, propositions, now, logs)
         )
         exposed = [
             {
@@ -281,8 +403,10 @@ def _decision(
     profile_id: str,
     propositions: Sequence[dict[str, Any]],
     now: datetime,
+    logs: Mapping[tuple[str, str], Mapping[str, Any]],
 ) -> dict[str, Any]:
-    """The decision row: every proposed item (the fallback included), in order."""
+    """The decision row: every proposed item (the fallback included), in order, with what the
+    bandits log of their proposals (``logs``)."""
     return {
         "id": decision_id,
         "tenant_id": tenant_id,
@@ -296,6 +420,7 @@ def _decision(
                 "score": item["score"],
                 "fallback": item["fallback"],
                 **({"propensity": item["propensity"]} if "propensity" in item else {}),
+                **logs.get((p["activity_id"], item["offer_id"]), {}),
             }
             for p in propositions
             for item in p["items"]

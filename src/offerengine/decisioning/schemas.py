@@ -195,11 +195,71 @@ class Prior(Config):
     beta: float = Field(default=19.0, gt=0, le=1e6)
 
 
+Feature = Annotated[
+    str,
+    StringConstraints(pattern=r"^(profile|context)\.[A-Za-z_][A-Za-z0-9_.]{0,99}(=[^=]{1,100})?$"),
+]
+MAX_FEATURES = 50
+
+
+class Contextual(Config):
+    """A contextual bandit over the request's profile and context (``offerengine.learning``):
+    one ridge regression per offer of the reward that followed proposing it, learnt online
+    from feedback once each decision's reward window has closed. Its state is kept apart from
+    this configuration, in model versions: changing these settings starts a new version from
+    what was learnt (features changed: from nothing), and an old version can be restored."""
+
+    method: Literal["thompson", "linucb", "epsilon_greedy"] = Field(
+        default="thompson",
+        description="thompson: linear Thompson sampling; linucb: the upper confidence bound; "
+        "epsilon_greedy: the best estimate, or now and then (epsilon) any offer.",
+    )
+    features: list[Feature] = Field(
+        default_factory=list,
+        max_length=MAX_FEATURES,
+        description="What the model sees besides a constant: `profile.x` or `context.x` is the "
+        "number (true: 1; missing or not a number: 0); `profile.x=value` is 1 when it equals "
+        "value (or, for a list such as profile.segments, holds it), else 0.",
+        examples=[["profile.tier=GOLD", "context.channel=app", "profile.trips_last_year"]],
+    )
+    reward: Literal["click", "accept", "purchase", "revenue", "margin"] = Field(
+        default="accept",
+        description="What a proposal earned: 1 for a click, accept or purchase event about it; "
+        "revenue: the value of its purchases (the offer's value when a purchase says none); "
+        "margin: revenue − the offer's cost.",
+    )
+    reward_window_seconds: int = Field(
+        default=3600,
+        ge=1,
+        le=30 * 86400,
+        description="How long after the decision feedback counts; then an unrewarded proposal "
+        "is learnt as reward 0.",
+    )
+    alpha: float = Field(default=1.0, gt=0, le=100, description="linucb: the bound's width.")
+    epsilon: float = Field(default=0.05, ge=0, le=1, description="epsilon_greedy: explore share.")
+    variance: float = Field(default=0.25, gt=0, le=100, description="thompson: spread of draws.")
+    ridge: float = Field(default=1.0, gt=0, le=1e6, description="Weight of the prior θ = 0.")
+    warmup: float = Field(
+        default=20.0,
+        ge=0,
+        le=1e6,
+        description="Cold start: an offer's learnt score is blended with the activity's "
+        "priority ranking by n / (n + warmup), n its rewards learnt: never random serving.",
+    )
+
+    @field_validator("features")
+    @classmethod
+    def _distinct(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise ValueError("features must be distinct")
+        return value
+
+
 class Ranking(Config):
     method: Literal["priority", "formula", "model"] = Field(
         default="priority",
         description="priority: the offers' priority; formula: a ranking formula's score; model: "
-        "the learned acceptance rate × value − cost.",
+        "the learned acceptance rate × value − cost, or with `contextual`, a contextual bandit.",
     )
     formula_id: uuid.UUID | None = None
     policy: Literal["thompson", "mean"] = Field(
@@ -211,6 +271,16 @@ class Ranking(Config):
         default="accept", description="Model ranking: the event that counts as a success."
     )
     prior: Prior = Field(default_factory=Prior)
+    contextual: Contextual | None = Field(
+        default=None,
+        description="Model ranking by a contextual bandit over profile and context features "
+        "(the prior is its cold-start guess of the reward rate).",
+    )
+    shadow: Contextual | None = Field(
+        default=None,
+        description="A candidate bandit that scores every request alongside the live ranking "
+        "without serving; its agreement and estimated value are reported with the models.",
+    )
 
     @model_validator(mode="after")
     def _formula(self) -> Self:
@@ -218,6 +288,8 @@ class Ranking(Config):
             raise ValueError("formula ranking needs formula_id")
         if self.method != "formula" and self.formula_id is not None:
             raise ValueError("formula_id is for formula ranking only")
+        if self.contextual is not None and self.method != "model":
+            raise ValueError("contextual is for model ranking only")
         return self
 
 

@@ -22,6 +22,7 @@ from offerengine.decisioning import schemas as s
 from offerengine.decisioning.models import DecisioningObject
 from offerengine.errors import Conflict, FieldError, raise_if_any
 from offerengine.experiments.core import ExperimentFacts
+from offerengine.learning.policy import ContextualDef
 from offerengine.rules import core as rules
 from offerengine.rules.types import NUMBER
 from offerengine.rules.vocabulary import DECISIONING
@@ -372,6 +373,17 @@ def _model(ranking: Mapping[str, Any]) -> core.Model | None:
     )
 
 
+def _contextual(line: str, ranking: Mapping[str, Any], which: str) -> ContextualDef | None:
+    """The ranking's contextual bandit (``which``: contextual or shadow); its cold-start rate is
+    the prior's mean."""
+    config = ranking.get(which)
+    if config is None:
+        return None
+    prior = ranking.get("prior") or {}
+    alpha, beta = float(prior.get("alpha", 1.0)), float(prior.get("beta", 19.0))
+    return ContextualDef.of(line, config, alpha / (alpha + beta))
+
+
 def _members(collection: DecisioningObject, offers: Sequence[DecisioningObject]) -> list[uuid.UUID]:
     body = collection.body
     if body.get("offer_ids") is not None:
@@ -456,7 +468,9 @@ def compile_index(
         for variant, given in changes.items():
             for ranking in given:
                 for activity in _targets(ranking.get("activity"), activities):
-                    alternative = _ranked(activity, ranking, by_id)
+                    alternative = _ranked(
+                        activity, ranking, by_id, f"variant:{experiment.key}/{variant}"
+                    )
                     if alternative is not None:
                         variants[(experiment.key, variant, activity.id)] = alternative
     limit = (settings.get("decisioning") or {}).get("max_activities", core.DEFAULT_MAX_ACTIVITIES)
@@ -485,20 +499,26 @@ def _targets(
 
 
 def _ranked(
-    activity: core.ActivityDef, ranking: Mapping[str, Any], by_id: Mapping[uuid.UUID, Any]
+    activity: core.ActivityDef,
+    ranking: Mapping[str, Any],
+    by_id: Mapping[uuid.UUID, Any],
+    line: str = "live",
 ) -> core.ActivityDef | None:
     """The activity ranked as ``ranking`` says (its candidates in the order that gives); None
     when its formula is not an approved ranking formula."""
     method = ranking.get("method", "priority")
     candidates = core.priority_order(activity.candidates)
     if method != "formula":
+        model = _model(ranking)
         return replace(
             activity,
             candidates=candidates,
             formula=None,
             formula_name=None,
             scores=None,
-            model=_model(ranking),
+            model=model,
+            contextual=_contextual(line, ranking, "contextual"),
+            shadow=_contextual("shadow", ranking, "shadow"),
         )
     formula = by_id.get(uuid.UUID(str(ranking["formula_id"])))
     if formula is None or formula.kind != FORMULA.kind or formula.status != "approved":
@@ -514,6 +534,8 @@ def _ranked(
         formula_name=formula.name,
         scores=scores,
         model=None,
+        contextual=None,
+        shadow=_contextual("shadow", ranking, "shadow"),
     )
 
 

@@ -151,13 +151,7 @@ class LinearBandit:
     ) -> Choice:
         """Rank the candidate arms ``keys`` for context ``x``. ``prior`` is the activity's own
         score per candidate (priority or formula), on the scale of the rewards."""
-        if not keys:
-            raise ValueError("there must be at least one candidate")
-        context = self._context(x)
-        base = np.asarray(prior, dtype=np.float64)
-        if base.shape != (len(keys),) or not np.all(np.isfinite(base)):
-            raise ValueError("prior must be one finite score per candidate")
-        weights = self._weights(keys)
+        context, base, weights = self._inputs(keys, x, prior)
         means, widths = self._estimates(keys, context)
         s = self.settings
         if s.method == "linucb":
@@ -189,6 +183,47 @@ class LinearBandit:
             tuple(sampled[list(order)]),
             tuple(weights[list(order)]),
         )
+
+    def _inputs(
+        self, keys: Sequence[str], x: npt.ArrayLike, prior: npt.ArrayLike
+    ) -> tuple[Floats, Floats, Floats]:
+        if not keys:
+            raise ValueError("there must be at least one candidate")
+        context = self._context(x)
+        base = np.asarray(prior, dtype=np.float64)
+        if base.shape != (len(keys),) or not np.all(np.isfinite(base)):
+            raise ValueError("prior must be one finite score per candidate")
+        return context, base, self._weights(keys)
+
+    def probabilities(
+        self,
+        keys: Sequence[str],
+        x: npt.ArrayLike,
+        prior: npt.ArrayLike,
+        rng: np.random.Generator,
+    ) -> Floats:
+        """π(a | x): the probability that :meth:`choose` puts each candidate first — exact for
+        linucb and epsilon_greedy, the share of ``draws`` Thompson draws it wins otherwise."""
+        context, base, weights = self._inputs(keys, x, prior)
+        s = self.settings
+        k = len(keys)
+        found = np.zeros(k)
+        if s.method == "thompson":
+            wins = self._draw(keys, context, base, weights, rng, s.draws).argmax(axis=1)
+            return np.bincount(wins, minlength=k) / s.draws
+        means, widths = self._estimates(keys, context)
+        if s.method == "linucb":
+            found[_ranked(self._blend(means + s.alpha * widths, base, weights))[0]] = 1.0
+            return found
+        explore = s.epsilon * float(weights.max()) if k > 1 else 0.0
+        found += explore / k
+        found[_ranked(self._blend(means, base, weights))[0]] += 1 - explore
+        return found
+
+    def estimate(self, keys: Sequence[str], x: npt.ArrayLike) -> Floats:
+        """The learnt expected reward of each candidate in context ``x`` (0 for an unseen
+        one): the reward model of the direct method and doubly robust estimates."""
+        return self._estimates(keys, self._context(x))[0]
 
     def _draw(
         self,

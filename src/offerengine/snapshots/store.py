@@ -38,6 +38,10 @@ class SnapshotStore:
         """The snapshot in hand, however old; never builds."""
         return self._snapshots.get(tenant_id)
 
+    def held(self) -> list[Snapshot]:
+        """The snapshots this worker holds: the tenants it serves."""
+        return list(self._snapshots.values())
+
     async def get(self, tenant_id: uuid.UUID) -> Snapshot:
         """The tenant's snapshot, at least as new as anything this worker wrote."""
         snapshot = self._snapshots.get(tenant_id)

@@ -1,0 +1,40 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from offerengine.db.base import Base, IdMixin, JSONAny, TenantOwnedMixin, TimestampMixin
+
+
+class LearningModel(IdMixin, TenantOwnedMixin, TimestampMixin, Base):
+    """One version of a line of an activity's contextual bandit (see
+    :mod:`offerengine.learning.policy`): its settings, its learnt state, and how far through the
+    logged decisions it has learnt. Kept apart from configuration: a settings change starts a
+    new version and keeps this one, which can be restored. One version per line is active."""
+
+    __tablename__ = "learning_models"
+    __table_args__ = (
+        sa.UniqueConstraint("tenant_id", "activity_id", "line", "version"),
+        sa.Index(None, "tenant_id", "active"),
+    )
+
+    activity_id: Mapped[uuid.UUID] = mapped_column()
+    line: Mapped[str] = mapped_column(sa.String(120))
+    version: Mapped[int] = mapped_column()
+    active: Mapped[bool] = mapped_column(default=True)
+    settings_key: Mapped[str] = mapped_column(sa.String(16))
+    shape: Mapped[str] = mapped_column(sa.String(16))
+    settings: Mapped[dict[str, Any]] = mapped_column(JSONAny)
+    state: Mapped[dict[str, Any]] = mapped_column(JSONAny)
+    started_from: Mapped[int | None] = mapped_column()  # the version whose state it began with
+    # Bumped by every training round: a round whose revision moved meanwhile is discarded.
+    revision: Mapped[int] = mapped_column(default=0)
+    # The last decision learnt from, by (made_at, id): the next round starts after it.
+    trained_through: Mapped[datetime | None] = mapped_column()
+    trained_through_id: Mapped[uuid.UUID | None] = mapped_column()
+    decisions: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    reward_total: Mapped[float] = mapped_column(sa.Float, default=0.0)

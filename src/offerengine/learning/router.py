@@ -1,0 +1,220 @@
+"""The contextual bandits' model versions (admin): list, inspect, restore, train, and the shadow
+report."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Any, cast
+
+from fastapi import Path, Query, Request, status
+from pydantic import BaseModel, Field
+
+from offerengine.auth.deps import ConfigReader, ConfigWriter, CurrentPrincipal
+from offerengine.context import AppContext
+from offerengine.db.base import utcnow
+from offerengine.deps import DbSession
+from offerengine.errors import NotFound
+from offerengine.http.routing import Timestamp, router
+from offerengine.learning import evaluate, store
+from offerengine.learning.models import LearningModel
+from offerengine.tenants.deps import PathTenant
+from offerengine.tenants.models import Tenant
+
+api = router(tags=["learning"])
+
+ModelId = Annotated[uuid.UUID, Path(description="The model version's id.")]
+
+
+class ModelVersionRead(BaseModel):
+    id: uuid.UUID
+    activity_id: uuid.UUID
+    line: str = Field(description="live, shadow, or variant:<experiment>/<variant>.")
+    version: int
+    active: bool
+    started_from: int | None = Field(description="The version whose learnt state it began with.")
+    settings: dict[str, Any]
+    features: list[str] = Field(description="What each weight multiplies; 1 is the constant.")
+    decisions_learnt: int
+    reward_total: float
+    mean_reward: float | None
+    trained_through: str | None
+    created_at: str | None
+    arms: dict[str, Any] = Field(description="Per offer id: proposals learnt from, and weights.")
+
+
+class ModelVersions(BaseModel):
+    items: list[ModelVersionRead]
+
+
+class TrainRound(BaseModel):
+    activity_id: uuid.UUID
+    line: str
+    version: int
+    learnt: int = Field(description="Proposals learnt from in this round.")
+    started: bool = Field(description="This round started the version (settings changed).")
+
+
+class TrainRounds(BaseModel):
+    rounds: list[TrainRound]
+
+
+class LineReport(BaseModel):
+    activity_id: uuid.UUID
+    activity: str
+    line: str
+    version: int | None
+    agreement: dict[str, Any] | None = Field(
+        default=None, description="Shadow: how often it would have proposed what was served."
+    )
+    evaluation: dict[str, Any] = Field(
+        description="Offline estimates of its mean reward on the logs, with 95% intervals, "
+        "beside the logged policy's measured mean."
+    )
+
+
+class ModelsReport(BaseModel):
+    lines: list[LineReport]
+
+
+async def _version(
+    session: DbSession, principal: CurrentPrincipal, model_id: uuid.UUID
+) -> LearningModel:
+    found = await session.get(LearningModel, model_id)
+    if found is None or not principal.sees_tenant(found.tenant_id):
+        raise NotFound(f"No model version {model_id}.")
+    return found
+
+
+@api.get(
+    "/v1/admin/tenants/{tenant}/models",
+    operation_id="listModelVersions",
+    response_model=ModelVersions,
+)
+async def list_versions(
+    tenant: PathTenant,
+    _: ConfigReader,
+    session: DbSession,
+    activity_id: Annotated[uuid.UUID | None, Query()] = None,
+) -> Any:
+    """Every version of the tenant's contextual bandits, by activity, line and version."""
+    rows = await store.versions(session, tenant.id, activity_id)
+    return {"items": [store.summary(r) for r in rows]}
+
+
+@api.get("/v1/admin/models/{id}", operation_id="getModelVersion", response_model=ModelVersionRead)
+async def get_version(
+    id: ModelId, principal: CurrentPrincipal, _: ConfigReader, session: DbSession
+) -> Any:
+    return store.summary(await _version(session, principal, id))
+
+
+@api.post(
+    "/v1/admin/models/{id}/restore",
+    operation_id="restoreModelVersion",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ModelVersionRead,
+)
+async def restore_version(
+    id: ModelId,
+    request: Request,
+    principal: CurrentPrincipal,
+    _: ConfigWriter,
+    session: DbSession,
+) -> Any:
+    """Serve what this version learnt again: a new active version of its line, under the
+    activity's current settings, from this version's state (409 when the features differ)."""
+    old = await _version(session, principal, id)
+    ctx = cast(AppContext, request.app.state.context)
+    snapshot = await ctx.snapshots.get(old.tenant_id)
+    row = await store.restore(session, old.tenant_id, snapshot.decisioning, id)
+    summary = store.summary(row)
+    ctx.models.forget(old.tenant_id)
+    return summary
+
+
+@api.post(
+    "/v1/admin/tenants/{tenant}/models/train",
+    operation_id="trainModels",
+    response_model=TrainRounds,
+)
+async def train(tenant: PathTenant, request: Request, _: ConfigWriter, session: DbSession) -> Any:
+    """A training round now, for every bandit of the tenant: the decisions whose reward window
+    has closed since each version last learnt, up to 2,000 (workers also do this every
+    `OFFERENGINE_LEARNING_TRAIN_SECONDS`). 409 when another round moved a model meanwhile."""
+    ctx = cast(AppContext, request.app.state.context)
+    snapshot = await ctx.snapshots.get(tenant.id)
+    rounds = await store.train(session, tenant.id, snapshot.decisioning, now=utcnow())
+    ctx.models.forget(tenant.id)
+    return {"rounds": [_round(r) for r in rounds]}
+
+
+def _round(r: store.Round) -> dict[str, Any]:
+    return {
+        "activity_id": r.activity_id,
+        "line": r.line,
+        "version": r.version,
+        "learnt": r.learnt,
+        "started": r.started,
+    }
+
+
+@api.get(
+    "/v1/admin/tenants/{tenant}/models/report",
+    operation_id="reportModels",
+    response_model=ModelsReport,
+)
+async def report(
+    tenant: PathTenant,
+    request: Request,
+    _: ConfigReader,
+    session: DbSession,
+    activity_id: Annotated[uuid.UUID | None, Query()] = None,
+    since: Annotated[Timestamp | None, Query(description="Decisions made from then on.")] = None,
+    limit: Annotated[int, Query(ge=1, le=100_000)] = 10_000,
+) -> Any:
+    """Each bandit line judged on its activity's logs (up to `limit` proposals from `since`, oldest
+    first, whose reward window has closed): its offline value estimates beside what was served,
+    and for a shadow its agreement with the live ranking."""
+    ctx = cast(AppContext, request.app.state.context)
+    snapshot = await ctx.snapshots.get(tenant.id)
+    return {
+        "lines": await report_lines(
+            session, tenant, snapshot.decisioning, activity_id, since=since, limit=limit
+        )
+    }
+
+
+async def report_lines(
+    session: DbSession,
+    tenant: Tenant,
+    index: Any,
+    activity_id: uuid.UUID | None,
+    *,
+    since: datetime | None,
+    limit: int,
+) -> list[dict[str, Any]]:
+    found = []
+    now = utcnow()
+    for activity, spec in store.lines(index):
+        if activity_id is not None and activity.id != activity_id:
+            continue
+        row = await store.active(session, tenant.id, activity.id, spec.line)
+        model = store.model_of(row, spec)
+        # Rewards as the live ranking counts them, the shadow's when the activity has no bandit.
+        judge = activity.contextual or spec
+        rows = await store.logged(
+            session, tenant.id, activity, judge, now=now, since=since, limit=limit
+        )
+        policy = evaluate.of_bandit(f"{spec.line} v{row.version if row else 0}", spec, model)
+        found.append(
+            {
+                "activity_id": activity.id,
+                "activity": activity.name,
+                "line": spec.line,
+                "version": row.version if row is not None else None,
+                "agreement": evaluate.agreement(rows) if spec.line == "shadow" else None,
+                "evaluation": evaluate.evaluate(rows, activity, policy),
+            }
+        )
+    return found

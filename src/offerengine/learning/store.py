@@ -1,0 +1,564 @@
+"""Where contextual bandits keep what they learnt, and how they learn it.
+
+**Versions.** Each line of an activity's bandit (:mod:`.policy`) has versions in
+``learning_models``; one is active. When the activity's settings change, the next training round
+starts a new version — from the previous one's state when the features are the same, else from
+nothing — and keeps the old one, which :func:`restore` can bring back.
+
+**Logs.** Every decision a bandit ranks records, per proposed item, the candidates it chose from,
+the propensity of the choice, and the feature vector (see the decisioning runtime): enough to
+learn from, and to evaluate any other policy offline (:func:`logged`, :mod:`.ope`).
+
+**Learning.** A round (:func:`train`) reads the decisions whose reward window has closed since the
+version's cursor, joins the feedback events about each proposed offer within the window, and
+updates the arm of each proposed offer with the reward (0 when nothing followed). A round is one
+transaction that moves the cursor with the state: a concurrent round (another worker) that moved
+it first wins, and this one is dropped, so no decision is learnt twice.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import numpy as np
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from offerengine.decisioning import core
+from offerengine.decisioning.models import Decision
+from offerengine.errors import Conflict, NotFound
+from offerengine.events.models import Event
+from offerengine.learning import bandit
+from offerengine.learning.models import LearningModel
+from offerengine.learning.policy import REWARD_EVENT, ContextualDef
+
+# Decisions are written behind their answers, in batches: a round leaves the last moments alone.
+WRITE_LAG = timedelta(seconds=2)
+BATCH = 2000
+
+
+def lines(index: core.DecisioningIndex) -> Iterator[tuple[core.ActivityDef, ContextualDef]]:
+    """Every bandit of the tenant's snapshot with the activity it ranks."""
+    seen: set[tuple[uuid.UUID, str]] = set()
+    for activity in (*index.activities.values(), *index.variants.values()):
+        for found in (activity.contextual, activity.shadow):
+            if found is not None and (activity.id, found.line) not in seen:
+                seen.add((activity.id, found.line))
+                yield activity, found
+
+
+# ---- serving ----
+
+
+@dataclass
+class Served:
+    """A line's active version as a worker serves it."""
+
+    id: uuid.UUID
+    version: int
+    settings_key: str
+    shape: str
+    model: bandit.LinearBandit
+    _as: dict[str, bandit.LinearBandit] = field(default_factory=dict)
+
+    def under(self, spec: ContextualDef) -> bandit.LinearBandit:
+        """The learnt state under ``spec``'s settings: itself, or — between a settings change
+        and the round that starts its version — the state with the new settings (nothing
+        learnt when the features changed)."""
+        if spec.key == self.settings_key:
+            return self.model
+        found = self._as.get(spec.key)
+        if found is None:
+            found = (
+                self.model.with_settings(spec.settings)
+                if spec.shape == self.shape and spec.dimension == self.model.dimension
+                else spec.fresh()
+            )
+            self._as[spec.key] = found
+        return found
+
+
+class ModelCache:
+    """Each tenant's active versions, read again when older than ``refresh_seconds`` (only the
+    states whose revision moved are decoded again)."""
+
+    def __init__(
+        self, session_factory: async_sessionmaker[AsyncSession], refresh_seconds: float
+    ) -> None:
+        self._session_factory = session_factory
+        self._seconds = refresh_seconds
+        self._cached: dict[uuid.UUID, tuple[float, dict[tuple[uuid.UUID, str], Served]]] = {}
+        self._revisions: dict[uuid.UUID, int] = {}
+
+    async def get(self, tenant_id: uuid.UUID) -> Mapping[tuple[uuid.UUID, str], Served]:
+        now = time.monotonic()
+        found = self._cached.get(tenant_id)
+        if found is not None and now - found[0] < self._seconds:
+            return found[1]
+        old = found[1] if found is not None else {}
+        async with self._session_factory() as session:
+            heads = (
+                await session.execute(
+                    sa.select(
+                        LearningModel.id,
+                        LearningModel.activity_id,
+                        LearningModel.line,
+                        LearningModel.revision,
+                    ).where(LearningModel.tenant_id == tenant_id, LearningModel.active)
+                )
+            ).all()
+            served: dict[tuple[uuid.UUID, str], Served] = {}
+            stale = []
+            for model_id, activity_id, line, revision in heads:
+                kept = old.get((activity_id, line))
+                if (
+                    kept is not None
+                    and kept.id == model_id
+                    and self._revisions.get(model_id) == revision
+                ):
+                    served[(activity_id, line)] = kept
+                else:
+                    stale.append(model_id)
+            if stale:
+                for row in await session.scalars(
+                    sa.select(LearningModel).where(LearningModel.id.in_(stale))
+                ):
+                    served[(row.activity_id, row.line)] = _served(row)
+                    self._revisions[row.id] = row.revision
+        self._cached[tenant_id] = (now, served)
+        return served
+
+    def forget(self, tenant_id: uuid.UUID) -> None:
+        self._cached.pop(tenant_id, None)
+
+
+def _served(row: LearningModel) -> Served:
+    return Served(
+        row.id, row.version, row.settings_key, row.shape, bandit.LinearBandit.from_dict(row.state)
+    )
+
+
+# ---- logs and rewards ----
+
+
+@dataclass(frozen=True, slots=True)
+class Logged:
+    """One proposal a bandit logged, with the reward that followed it."""
+
+    decision_id: uuid.UUID
+    made_at: datetime
+    offer_id: str
+    candidates: tuple[str, ...]  # what it was chosen from, in the activity's own order
+    propensity: float
+    contexts: Mapping[str, list[float]]  # feature vectors by the features' shape
+    reward: float
+    model: Mapping[str, Any] | None  # the line and version that served it
+    shadow: str | None  # what the shadow bandit would have proposed instead
+    rank: int  # 0: the activity's first item
+
+
+def _proposals(row: Decision, activity_id: str) -> Iterator[tuple[int, Mapping[str, Any]]]:
+    rank = 0
+    for item in row.propositions:
+        if item.get("activity_id") == activity_id and "candidates" in item:
+            yield rank, item
+            rank += 1
+
+
+async def _rewards(
+    session: AsyncSession,
+    tenant_id: uuid.UUID,
+    decisions: Sequence[Decision],
+    activity: core.ActivityDef,
+    spec: ContextualDef,
+) -> dict[tuple[uuid.UUID, str], float]:
+    """The reward of each proposed offer of the decisions, by ``spec``: its feedback events
+    within the window (about this activity, or about no activity in particular)."""
+    wanted = REWARD_EVENT[spec.reward]
+    made = {d.id: d.made_at for d in decisions}
+    found: dict[tuple[uuid.UUID, str], float] = {}
+    hit: set[tuple[uuid.UUID, str]] = set()
+    ids = list(made)
+    for start in range(0, len(ids), 500):
+        rows = await session.execute(
+            sa.select(
+                Event.decision_id, Event.offer_id, Event.activity_id, Event.value, Event.occurred_at
+            ).where(
+                Event.tenant_id == tenant_id,
+                Event.decision_id.in_(ids[start : start + 500]),
+                Event.type == wanted,
+            )
+        )
+        for decision_id, offer_id, event_activity, value, at in rows:
+            if decision_id is None or offer_id is None:
+                continue
+            if event_activity is not None and event_activity != activity.id:
+                continue
+            if _aware(at) > _aware(made[decision_id]) + spec.window:
+                continue
+            key = (decision_id, offer_id)
+            if spec.reward in ("revenue", "margin"):
+                worth = float(value) if value is not None else _worth(activity, offer_id)
+                found[key] = found.get(key, 0.0) + worth
+            else:
+                found[key] = 1.0
+            hit.add(key)
+    if spec.reward == "margin":
+        for d in decisions:
+            for _, item in _proposals(d, activity.key):
+                key = (d.id, item["offer_id"])
+                found[key] = found.get(key, 0.0) - _cost(activity, item["offer_id"])
+    return found
+
+
+def _offer(activity: core.ActivityDef, offer_id: str) -> core.OfferDef | None:
+    return next((o for o in activity.candidates if o.key == offer_id), None)
+
+
+def _worth(activity: core.ActivityDef, offer_id: str) -> float:
+    offer = _offer(activity, offer_id)
+    return offer.worth if offer is not None else 1.0
+
+
+def _cost(activity: core.ActivityDef, offer_id: str) -> float:
+    offer = _offer(activity, offer_id)
+    return offer.cost if offer is not None else 0.0
+
+
+def _aware(at: datetime) -> datetime:
+    from datetime import UTC
+
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+
+
+async def _closed_decisions(
+    session: AsyncSession,
+    tenant_id: uuid.UUID,
+    *,
+    after: tuple[datetime, uuid.UUID] | None,
+    until: datetime,
+    limit: int,
+) -> Sequence[Decision]:
+    stmt = sa.select(Decision).where(Decision.tenant_id == tenant_id, Decision.made_at <= until)
+    if after is not None:
+        at, last = after
+        stmt = stmt.where(
+            sa.or_(Decision.made_at > at, sa.and_(Decision.made_at == at, Decision.id > last))
+        )
+    return (await session.scalars(stmt.order_by(Decision.made_at, Decision.id).limit(limit))).all()
+
+
+async def logged(
+    session: AsyncSession,
+    tenant_id: uuid.UUID,
+    activity: core.ActivityDef,
+    spec: ContextualDef,
+    *,
+    now: datetime,
+    since: datetime | None = None,
+    limit: int = 100_000,
+) -> list[Logged]:
+    """The activity's logged proposals whose reward window has closed, oldest first, each with
+    its reward by ``spec``."""
+    found: list[Logged] = []
+    after = None if since is None else (since, uuid.UUID(int=0))
+    while len(found) < limit:
+        decisions = await _closed_decisions(
+            session, tenant_id, after=after, until=now - spec.window - WRITE_LAG, limit=BATCH
+        )
+        if not decisions:
+            break
+        rewards = await _rewards(session, tenant_id, decisions, activity, spec)
+        for d in decisions:
+            for rank, item in _proposals(d, activity.key):
+                found.append(_logged(d, rank, item, rewards.get((d.id, item["offer_id"]), 0.0)))
+        after = (decisions[-1].made_at, decisions[-1].id)
+        if len(decisions) < BATCH:
+            break
+    return found[:limit]
+
+
+def _logged(d: Decision, rank: int, item: Mapping[str, Any], reward: float) -> Logged:
+    return Logged(
+        decision_id=d.id,
+        made_at=_aware(d.made_at),
+        offer_id=item["offer_id"],
+        candidates=tuple(item["candidates"]),
+        propensity=float(item.get("propensity") or 1.0),
+        contexts=item.get("contexts") or {},
+        reward=reward,
+        model=item.get("model"),
+        shadow=item.get("shadow"),
+        rank=rank,
+    )
+
+
+# ---- training ----
+
+
+@dataclass(frozen=True, slots=True)
+class Round:
+    activity_id: uuid.UUID
+    line: str
+    version: int
+    learnt: int  # proposals learnt from in this round
+    started: bool  # this round started the version
+
+
+async def active(
+    session: AsyncSession, tenant_id: uuid.UUID, activity_id: uuid.UUID, line: str
+) -> LearningModel | None:
+    return await session.scalar(
+        sa.select(LearningModel).where(
+            LearningModel.tenant_id == tenant_id,
+            LearningModel.activity_id == activity_id,
+            LearningModel.line == line,
+            LearningModel.active,
+        )
+    )
+
+
+async def _latest_version(
+    session: AsyncSession, tenant_id: uuid.UUID, activity_id: uuid.UUID, line: str
+) -> int:
+    found = await session.scalar(
+        sa.select(sa.func.max(LearningModel.version)).where(
+            LearningModel.tenant_id == tenant_id,
+            LearningModel.activity_id == activity_id,
+            LearningModel.line == line,
+        )
+    )
+    return int(found or 0)
+
+
+async def _start_version(
+    session: AsyncSession,
+    tenant_id: uuid.UUID,
+    activity_id: uuid.UUID,
+    spec: ContextualDef,
+    previous: LearningModel | None,
+    *,
+    state: bandit.LinearBandit | None = None,
+    started_from: int | None = None,
+) -> LearningModel:
+    """A new active version of the line under ``spec``: from ``state`` when given, else from
+    the previous version's state when the features are the same, else from nothing."""
+    if state is None:
+        if previous is not None and previous.shape == spec.shape:
+            state = bandit.LinearBandit.from_dict(previous.state).with_settings(spec.settings)
+            started_from = previous.version
+        else:
+            state = spec.fresh()
+    if previous is not None:
+        previous.active = False
+    row = LearningModel(
+        id=uuid.uuid4(),
+        tenant_id=tenant_id,
+        activity_id=activity_id,
+        line=spec.line,
+        version=await _latest_version(session, tenant_id, activity_id, spec.line) + 1,
+        active=True,
+        settings_key=spec.key,
+        shape=spec.shape,
+        settings=spec.document(),
+        state=state.to_dict(),
+        started_from=started_from,
+        revision=0,
+        trained_through=previous.trained_through if previous is not None else None,
+        trained_through_id=previous.trained_through_id if previous is not None else None,
+        decisions=0,
+        reward_total=0.0,
+    )
+    session.add(row)
+    await session.flush()
+    return row
+
+
+async def train(
+    session: AsyncSession,
+    tenant_id: uuid.UUID,
+    index: core.DecisioningIndex,
+    *,
+    now: datetime,
+    limit: int = BATCH,
+) -> list[Round]:
+    """One round for every bandit of the tenant (see the module's doc). The caller commits."""
+    rounds = []
+    for activity, spec in lines(index):
+        row = await active(session, tenant_id, activity.id, spec.line)
+        started = False
+        if row is None or row.settings_key != spec.key:
+            # The version the settings name already exists (settings changed back): bring it back.
+            again = await session.scalar(
+                sa.select(LearningModel)
+                .where(
+                    LearningModel.tenant_id == tenant_id,
+                    LearningModel.activity_id == activity.id,
+                    LearningModel.line == spec.line,
+                    LearningModel.settings_key == spec.key,
+                )
+                .order_by(LearningModel.version.desc())
+                .limit(1)
+            )
+            if again is not None and row is not None:
+                row.active = False
+                again.active = True
+                await session.flush()
+                row = again
+            else:
+                row = await _start_version(session, tenant_id, activity.id, spec, row)
+                started = True
+        learnt = await _learn(session, tenant_id, activity, spec, row, now=now, limit=limit)
+        rounds.append(Round(activity.id, spec.line, row.version, learnt, started))
+    return rounds
+
+
+async def _learn(
+    session: AsyncSession,
+    tenant_id: uuid.UUID,
+    activity: core.ActivityDef,
+    spec: ContextualDef,
+    row: LearningModel,
+    *,
+    now: datetime,
+    limit: int,
+) -> int:
+    after = (
+        (row.trained_through, row.trained_through_id)
+        if row.trained_through is not None and row.trained_through_id is not None
+        else None
+    )
+    decisions = await _closed_decisions(
+        session, tenant_id, after=after, until=now - spec.window - WRITE_LAG, limit=limit
+    )
+    if not decisions:
+        return 0
+    rewards = await _rewards(session, tenant_id, decisions, activity, spec)
+    model = bandit.LinearBandit.from_dict(row.state)
+    learnt, total = 0, 0.0
+    for d in decisions:
+        for _, item in _proposals(d, activity.key):
+            x = (item.get("contexts") or {}).get(spec.shape)
+            if x is None or len(x) != model.dimension:
+                continue
+            reward = rewards.get((d.id, item["offer_id"]), 0.0)
+            model.update(item["offer_id"], x, reward)
+            learnt += 1
+            total += reward
+    last = decisions[-1]
+    moved = await session.execute(
+        sa.update(LearningModel)
+        .where(LearningModel.id == row.id, LearningModel.revision == row.revision)
+        .values(
+            state=model.to_dict(),
+            revision=row.revision + 1,
+            trained_through=last.made_at,
+            trained_through_id=last.id,
+            decisions=LearningModel.decisions + learnt,
+            reward_total=LearningModel.reward_total + total,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if moved.rowcount != 1:  # type: ignore[attr-defined]
+        raise Conflict("another round trained this model meanwhile")
+    return learnt
+
+
+# ---- the admin's view ----
+
+
+async def versions(
+    session: AsyncSession, tenant_id: uuid.UUID, activity_id: uuid.UUID | None = None
+) -> Sequence[LearningModel]:
+    stmt = sa.select(LearningModel).where(LearningModel.tenant_id == tenant_id)
+    if activity_id is not None:
+        stmt = stmt.where(LearningModel.activity_id == activity_id)
+    return (
+        await session.scalars(
+            stmt.order_by(LearningModel.activity_id, LearningModel.line, LearningModel.version)
+        )
+    ).all()
+
+
+async def get_version(
+    session: AsyncSession, tenant_id: uuid.UUID, model_id: uuid.UUID
+) -> LearningModel:
+    row = await session.get(LearningModel, model_id)
+    if row is None or row.tenant_id != tenant_id:
+        raise NotFound(f"no model {model_id}")
+    return row
+
+
+async def restore(
+    session: AsyncSession,
+    tenant_id: uuid.UUID,
+    index: core.DecisioningIndex,
+    model_id: uuid.UUID,
+) -> LearningModel:
+    """Serve what an old version learnt again: a new version of its line under the activity's
+    current settings, starting from that version's state. 409 when the activity's features are
+    no longer the version's (the state would not fit)."""
+    old = await get_version(session, tenant_id, model_id)
+    spec = next(
+        (s for a, s in lines(index) if a.id == old.activity_id and s.line == old.line), None
+    )
+    if spec is None:
+        raise Conflict(
+            f"the activity of model {model_id} no longer ranks with this bandit "
+            f"({old.line}); nothing to restore it into"
+        )
+    if spec.shape != old.shape:
+        raise Conflict(
+            "the activity's features are no longer this version's: its state does not fit "
+            f"(version {old.version} read {', '.join(old.settings.get('features', [])) or 'none'})"
+        )
+    current = await active(session, tenant_id, old.activity_id, old.line)
+    state = bandit.LinearBandit.from_dict(old.state).with_settings(spec.settings)
+    return await _start_version(
+        session,
+        tenant_id,
+        old.activity_id,
+        spec,
+        current,
+        state=state,
+        started_from=old.version,
+    )
+
+
+def model_of(row: LearningModel | None, spec: ContextualDef) -> bandit.LinearBandit:
+    """A version's learnt state under ``spec`` (nothing learnt when there is no version)."""
+    if row is None:
+        return spec.fresh()
+    return _served(row).under(spec)
+
+
+def summary(row: LearningModel) -> dict[str, Any]:
+    """A version as the API shows it: its settings, progress, and each offer's arm."""
+    arms = {
+        key: {
+            "learnt": arm["n"],
+            "weights": [round(float(w), 6) for w in np.array(arm["a_inv"]) @ np.array(arm["b"])],
+        }
+        for key, arm in row.state.get("arms", {}).items()
+    }
+    return {
+        "id": str(row.id),
+        "activity_id": str(row.activity_id),
+        "line": row.line,
+        "version": row.version,
+        "active": row.active,
+        "started_from": row.started_from,
+        "settings": row.settings,
+        "features": ["1", *row.settings.get("features", [])],
+        "decisions_learnt": row.decisions,
+        "reward_total": round(row.reward_total, 6),
+        "mean_reward": round(row.reward_total / row.decisions, 6) if row.decisions else None,
+        "trained_through": row.trained_through.isoformat() if row.trained_through else None,
+        "created_at": row.created_at.isoformat() if row.created_at else None,
+        "arms": arms,
+    }
