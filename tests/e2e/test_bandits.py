@@ -279,3 +279,39 @@ def test_bad_bandit_settings_are_422s_naming_the_field(settings: Settings) -> No
             },
         )
         assert priority.status_code == 422, priority.text
+
+
+def test_a_shadow_scores_alongside_and_workers_train_in_the_background(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    settings = make_settings(
+        sqlite_url, tmp_path, learning_train_seconds=0.2, learning_refresh_seconds=0.001
+    )
+    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+        owner = tenant_api(client, "ZZ")
+        setup = Setup(owner)
+        runtime = Api(client, create_key(client, "ZZ", "runtime"))
+        # Live: priority (always Bags for these profiles); shadow: a bandit learning meanwhile.
+        activity = setup.activity(
+            "Shadowed", setup.hero, ranking={"method": "priority", "shadow": CONTEXTUAL}
+        )
+        served = _serve(runtime, activity, 40)
+        assert served == Counter({("A", "Bags"): 20, ("B", "Bags"): 20})
+        decision = _decide(runtime, activity, "A")
+        assert decision["propositions"][0]["items"][0]["propensity"] == 1.0
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            models = _models(owner)
+            if models and models[0]["decisions_learnt"] >= 41:
+                break
+            time.sleep(0.2)
+        (shadow,) = models
+        assert (shadow["line"], shadow["decisions_learnt"]) == ("shadow", 41)
+        report = owner.get("/v1/admin/tenants/ZZ/models/report").json()["lines"]
+        (line,) = report
+        assert line["line"] == "shadow"
+        # The shadow saw what priority served, and had learnt nothing at first: it agreed.
+        assert line["agreement"]["decisions"] == 41
+        assert line["agreement"]["agreement"] == 1.0
+        assert line["evaluation"]["n"] == 41
+        assert line["evaluation"]["logged_mean"]["value"] == pytest.approx(20 / 41, abs=1e-6)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from offerengine.db.base import utcnow
@@ -36,7 +37,7 @@ async def train_snapshot(
             rounds = await store.train(
                 session, snapshot.tenant.id, snapshot.decisioning, now=utcnow(), limit=limit
             )
-        except Conflict:
+        except (Conflict, IntegrityError):  # another round moved the model, or started it
             await session.rollback()
             return []
         await session.commit()
