@@ -19,7 +19,7 @@ from offerengine.events.models import Event
 from offerengine.experiments.models import Experiment, Exposure
 from offerengine.flags.models import FeatureFlag
 from offerengine.inventory.models import Flight, InventoryBucket, InventoryRule
-from offerengine.learning.models import LearningModel
+from offerengine.learning.models import DecisionLog, LearningModel
 from offerengine.network.models import Airport
 from offerengine.orders.models import Order
 from offerengine.pricing.models import PricingRule
@@ -41,6 +41,7 @@ __all__ = [
     "Coupon",
     "CouponUsage",
     "Decision",
+    "DecisionLog",
     "DecisioningObject",
     "Event",
     "Experiment",

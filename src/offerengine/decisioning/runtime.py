@@ -405,9 +405,9 @@ def _decision(
     now: datetime,
     logs: Mapping[tuple[str, str], Mapping[str, Any]],
 ) -> dict[str, Any]:
-    """The decision row: every proposed item (the fallback included), in order, with what the
-    bandits log of their proposals (``logs``)."""
-    return {
+    """The decision row: every proposed item (the fallback included), in order; and under
+    ``logs`` the rows of what the bandits logged of their proposals (``decision_logs``)."""
+    row: dict[str, Any] = {
         "id": decision_id,
         "tenant_id": tenant_id,
         "profile_id": profile_id,
@@ -420,9 +420,28 @@ def _decision(
                 "score": item["score"],
                 "fallback": item["fallback"],
                 **({"propensity": item["propensity"]} if "propensity" in item else {}),
-                **logs.get((p["activity_id"], item["offer_id"]), {}),
             }
             for p in propositions
             for item in p["items"]
         ],
     }
+    if logs:
+        row["logs"] = [
+            {
+                "tenant_id": tenant_id,
+                "decision_id": decision_id,
+                "activity_id": uuid.UUID(p["activity_id"]),
+                "rank": rank,
+                "made_at": now,
+                "offer_id": item["offer_id"],
+                "propensity": item.get("propensity", 1.0),
+                "candidates": logged["candidates"],
+                "contexts": logged["contexts"],
+                "model": logged.get("model"),
+                "shadow": logged.get("shadow"),
+            }
+            for p in propositions
+            for rank, item in enumerate(p["items"])
+            if (logged := logs.get((p["activity_id"], item["offer_id"]))) is not None
+        ]
+    return row

@@ -244,7 +244,8 @@ class Contextual(Config):
         ge=0,
         le=1e6,
         description="Cold start: an offer's learnt score is blended with the activity's "
-        "priority ranking by n / (n + warmup), n its rewards learnt: never random serving.",
+        "priority ranking by its confidence in the request's context, about n / (n + warmup) "
+        "after n rewards in such contexts: never random serving.",
     )
 
     @field_validator("features")

@@ -11,8 +11,9 @@ the arm's ridge regression ``A = λI + Σ x xᵀ``, ``b = Σ r·x``, estimate ``
 - ``epsilon_greedy``: the best estimate, or with probability ε any arm; exact propensities.
 
 **Cold start is never random serving.** Each arm's learnt score is blended with the activity's
-own ranking (priority or formula, given as ``prior``) by how much the arm has been seen:
-weight n/(n + ``warmup``). With no feedback the policy ranks exactly as the prior does; the
+own ranking (priority or formula, given as ``prior``) by its posterior confidence in this
+context: weight 1/(1 + ``warmup``·xᵀA⁻¹x), about n/(n + ``warmup``) after n rewards in contexts
+like this one, so an offer well known elsewhere but new here still leans on the prior. With no feedback the policy ranks exactly as the prior does; the
 learnt score takes over as rewards come in. Every choice says its propensity, so that any other
 policy can be evaluated on its logs (``offerengine.learning.ope``).
 """
@@ -122,10 +123,21 @@ class LinearBandit:
             raise ValueError("the reward must be a finite number")
         self._arm(key).update(self._context(x), float(reward))
 
-    def _weights(self, keys: Sequence[str]) -> Floats:
+    def _weights(self, keys: Sequence[str], x: Floats) -> Floats:
+        """How much each candidate's learnt score counts here: its posterior confidence in this
+        context, 1 / (1 + warmup · xᵀA⁻¹x) — about n / (n + warmup) after n rewards in contexts
+        like x — and 0 for an arm that has learnt nothing."""
         warmup = self.settings.warmup
-        counts = np.array([self.arms[k].n if k in self.arms else 0 for k in keys], dtype=float)
-        return counts / (counts + warmup) if warmup > 0 else np.ones_like(counts)
+        found = []
+        for key in keys:
+            arm = self.arms.get(key)
+            if arm is None or arm.n == 0:
+                found.append(0.0)
+            elif warmup == 0:
+                found.append(1.0)
+            else:
+                found.append(1.0 / (1.0 + warmup * max(float(x @ arm.a_inv @ x), 0.0)))
+        return np.array(found)
 
     def _estimates(self, keys: Sequence[str], x: Floats) -> tuple[Floats, Floats]:
         means, widths = [], []
@@ -193,7 +205,7 @@ class LinearBandit:
         base = np.asarray(prior, dtype=np.float64)
         if base.shape != (len(keys),) or not np.all(np.isfinite(base)):
             raise ValueError("prior must be one finite score per candidate")
-        return context, base, self._weights(keys)
+        return context, base, self._weights(keys, context)
 
     def probabilities(
         self,

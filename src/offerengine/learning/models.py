@@ -38,3 +38,28 @@ class LearningModel(IdMixin, TenantOwnedMixin, TimestampMixin, Base):
     trained_through_id: Mapped[uuid.UUID | None] = mapped_column()
     decisions: Mapped[int] = mapped_column(sa.BigInteger, default=0)
     reward_total: Mapped[float] = mapped_column(sa.Float, default=0.0)
+
+
+class DecisionLog(TenantOwnedMixin, Base):
+    """What a bandit logged of one item it proposed (or, for a shadow beside another ranking,
+    of the first item): the candidates it chose from in the activity's order, the probability of
+    the choice, the feature vectors by the features' shape, the version that chose, and the
+    shadow's pick. Written behind the decision, with it; training and offline evaluation read
+    an activity's logs in order."""
+
+    __tablename__ = "decision_logs"
+    __table_args__ = (
+        sa.PrimaryKeyConstraint("tenant_id", "decision_id", "activity_id", "rank"),
+        sa.Index(None, "tenant_id", "activity_id", "made_at", "decision_id"),
+    )
+
+    decision_id: Mapped[uuid.UUID] = mapped_column()
+    activity_id: Mapped[uuid.UUID] = mapped_column()
+    rank: Mapped[int] = mapped_column()  # 0: the activity's first item
+    made_at: Mapped[datetime]
+    offer_id: Mapped[str] = mapped_column(sa.String(40))
+    propensity: Mapped[float] = mapped_column(sa.Float)
+    candidates: Mapped[list[str]] = mapped_column(JSONAny)
+    contexts: Mapped[dict[str, list[float]]] = mapped_column(JSONAny)
+    model: Mapped[dict[str, Any] | None] = mapped_column(JSONAny)
+    shadow: Mapped[str | None] = mapped_column(sa.String(40))

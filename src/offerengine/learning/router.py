@@ -45,6 +45,7 @@ class ModelVersionRead(BaseModel):
 
 class ModelVersions(BaseModel):
     items: list[ModelVersionRead]
+    next_cursor: str | None = Field(default=None, description="Always null: one page.")
 
 
 class TrainRound(BaseModel):

@@ -5,12 +5,13 @@
 starts a new version — from the previous one's state when the features are the same, else from
 nothing — and keeps the old one, which :func:`restore` can bring back.
 
-**Logs.** Every decision a bandit ranks records, per proposed item, the candidates it chose from,
-the propensity of the choice, and the feature vector (see the decisioning runtime): enough to
-learn from, and to evaluate any other policy offline (:func:`logged`, :mod:`.ope`).
+**Logs.** Every decision a bandit ranks writes, per proposed item, a ``decision_logs`` row (behind
+the answer, with the decision): the candidates it chose from, the propensity of the choice, the
+feature vectors, the version that chose. Enough to learn from, and to evaluate any other policy
+offline (:func:`logged`, :mod:`.evaluate`).
 
-**Learning.** A round (:func:`train`) reads the decisions whose reward window has closed since the
-version's cursor, joins the feedback events about each proposed offer within the window, and
+**Learning.** A round (:func:`train`) reads the activity's logs whose reward window has closed
+since the version's cursor, joins the feedback events about each proposed offer within the window, and
 updates the arm of each proposed offer with the reward (0 when nothing followed). A round is one
 transaction that moves the cursor with the state: a concurrent round (another worker) that moved
 it first wins, and this one is dropped, so no decision is learnt twice.
@@ -30,11 +31,10 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from offerengine.decisioning import core
-from offerengine.decisioning.models import Decision
 from offerengine.errors import Conflict, NotFound
 from offerengine.events.models import Event
 from offerengine.learning import bandit
-from offerengine.learning.models import LearningModel
+from offerengine.learning.models import DecisionLog, LearningModel
 from offerengine.learning.policy import REWARD_EVENT, ContextualDef
 
 # Decisions are written behind their answers, in batches: a round leaves the last moments alone.
@@ -162,27 +162,18 @@ class Logged:
     rank: int  # 0: the activity's first item
 
 
-def _proposals(row: Decision, activity_id: str) -> Iterator[tuple[int, Mapping[str, Any]]]:
-    rank = 0
-    for item in row.propositions:
-        if item.get("activity_id") == activity_id and "candidates" in item:
-            yield rank, item
-            rank += 1
-
-
 async def _rewards(
     session: AsyncSession,
     tenant_id: uuid.UUID,
-    decisions: Sequence[Decision],
+    logs: Sequence[DecisionLog],
     activity: core.ActivityDef,
     spec: ContextualDef,
 ) -> dict[tuple[uuid.UUID, str], float]:
-    """The reward of each proposed offer of the decisions, by ``spec``: its feedback events
-    within the window (about this activity, or about no activity in particular)."""
+    """The reward of each logged proposal by ``spec``: its offer's feedback events within the
+    window of its decision (about this activity, or about no activity in particular)."""
     wanted = REWARD_EVENT[spec.reward]
-    made = {d.id: d.made_at for d in decisions}
+    made = {log.decision_id: log.made_at for log in logs}
     found: dict[tuple[uuid.UUID, str], float] = {}
-    hit: set[tuple[uuid.UUID, str]] = set()
     ids = list(made)
     for start in range(0, len(ids), 500):
         rows = await session.execute(
@@ -207,12 +198,10 @@ async def _rewards(
                 found[key] = found.get(key, 0.0) + worth
             else:
                 found[key] = 1.0
-            hit.add(key)
     if spec.reward == "margin":
-        for d in decisions:
-            for _, item in _proposals(d, activity.key):
-                key = (d.id, item["offer_id"])
-                found[key] = found.get(key, 0.0) - _cost(activity, item["offer_id"])
+        for log in logs:
+            key = (log.decision_id, log.offer_id)
+            found[key] = found.get(key, 0.0) - _cost(activity, log.offer_id)
     return found
 
 
@@ -236,21 +225,36 @@ def _aware(at: datetime) -> datetime:
     return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
 
 
-async def _closed_decisions(
+async def _closed_logs(
     session: AsyncSession,
     tenant_id: uuid.UUID,
+    activity_id: uuid.UUID,
     *,
     after: tuple[datetime, uuid.UUID] | None,
     until: datetime,
     limit: int,
-) -> Sequence[Decision]:
-    stmt = sa.select(Decision).where(Decision.tenant_id == tenant_id, Decision.made_at <= until)
+) -> list[DecisionLog]:
+    """The activity's logs after the cursor (made_at, decision_id), up to ``until``, whole
+    decisions only, at most about ``limit`` rows."""
+    stmt = sa.select(DecisionLog).where(
+        DecisionLog.tenant_id == tenant_id,
+        DecisionLog.activity_id == activity_id,
+        DecisionLog.made_at <= until,
+    )
     if after is not None:
         at, last = after
         stmt = stmt.where(
-            sa.or_(Decision.made_at > at, sa.and_(Decision.made_at == at, Decision.id > last))
+            sa.or_(
+                DecisionLog.made_at > at,
+                sa.and_(DecisionLog.made_at == at, DecisionLog.decision_id > last),
+            )
         )
-    return (await session.scalars(stmt.order_by(Decision.made_at, Decision.id).limit(limit))).all()
+    stmt = stmt.order_by(DecisionLog.made_at, DecisionLog.decision_id, DecisionLog.rank)
+    found = list((await session.scalars(stmt.limit(limit))).all())
+    if len(found) == limit:  # the last decision may go on in the next batch: leave it whole
+        whole = [log for log in found if log.decision_id != found[-1].decision_id]
+        found = whole or found
+    return found
 
 
 async def logged(
@@ -268,33 +272,36 @@ async def logged(
     found: list[Logged] = []
     after = None if since is None else (since, uuid.UUID(int=0))
     while len(found) < limit:
-        decisions = await _closed_decisions(
-            session, tenant_id, after=after, until=now - spec.window - WRITE_LAG, limit=BATCH
+        logs = await _closed_logs(
+            session,
+            tenant_id,
+            activity.id,
+            after=after,
+            until=now - spec.window - WRITE_LAG,
+            limit=BATCH,
         )
-        if not decisions:
+        if not logs:
             break
-        rewards = await _rewards(session, tenant_id, decisions, activity, spec)
-        for d in decisions:
-            for rank, item in _proposals(d, activity.key):
-                found.append(_logged(d, rank, item, rewards.get((d.id, item["offer_id"]), 0.0)))
-        after = (decisions[-1].made_at, decisions[-1].id)
-        if len(decisions) < BATCH:
-            break
+        rewards = await _rewards(session, tenant_id, logs, activity, spec)
+        found.extend(
+            _logged(log, rewards.get((log.decision_id, log.offer_id), 0.0)) for log in logs
+        )
+        after = (logs[-1].made_at, logs[-1].decision_id)
     return found[:limit]
 
 
-def _logged(d: Decision, rank: int, item: Mapping[str, Any], reward: float) -> Logged:
+def _logged(log: DecisionLog, reward: float) -> Logged:
     return Logged(
-        decision_id=d.id,
-        made_at=_aware(d.made_at),
-        offer_id=item["offer_id"],
-        candidates=tuple(item["candidates"]),
-        propensity=float(item.get("propensity") or 1.0),
-        contexts=item.get("contexts") or {},
+        decision_id=log.decision_id,
+        made_at=_aware(log.made_at),
+        offer_id=log.offer_id,
+        candidates=tuple(log.candidates),
+        propensity=float(log.propensity),
+        contexts=log.contexts,
         reward=reward,
-        model=item.get("model"),
-        shadow=item.get("shadow"),
-        rank=rank,
+        model=log.model,
+        shadow=log.shadow,
+        rank=log.rank,
     )
 
 
@@ -433,24 +440,28 @@ async def _learn(
         if row.trained_through is not None and row.trained_through_id is not None
         else None
     )
-    decisions = await _closed_decisions(
-        session, tenant_id, after=after, until=now - spec.window - WRITE_LAG, limit=limit
+    logs = await _closed_logs(
+        session,
+        tenant_id,
+        activity.id,
+        after=after,
+        until=now - spec.window - WRITE_LAG,
+        limit=limit,
     )
-    if not decisions:
+    if not logs:
         return 0
-    rewards = await _rewards(session, tenant_id, decisions, activity, spec)
+    rewards = await _rewards(session, tenant_id, logs, activity, spec)
     model = bandit.LinearBandit.from_dict(row.state)
     learnt, total = 0, 0.0
-    for d in decisions:
-        for _, item in _proposals(d, activity.key):
-            x = (item.get("contexts") or {}).get(spec.shape)
-            if x is None or len(x) != model.dimension:
-                continue
-            reward = rewards.get((d.id, item["offer_id"]), 0.0)
-            model.update(item["offer_id"], x, reward)
-            learnt += 1
-            total += reward
-    last = decisions[-1]
+    for log in logs:
+        x = log.contexts.get(spec.shape)
+        if x is None or len(x) != model.dimension:
+            continue  # logged with other features (another line's, or before they changed)
+        reward = rewards.get((log.decision_id, log.offer_id), 0.0)
+        model.update(log.offer_id, x, reward)
+        learnt += 1
+        total += reward
+    last = logs[-1]
     moved = await session.execute(
         sa.update(LearningModel)
         .where(LearningModel.id == row.id, LearningModel.revision == row.revision)
@@ -458,7 +469,7 @@ async def _learn(
             state=model.to_dict(),
             revision=row.revision + 1,
             trained_through=last.made_at,
-            trained_through_id=last.id,
+            trained_through_id=last.decision_id,
             decisions=LearningModel.decisions + learnt,
             reward_total=LearningModel.reward_total + total,
         )

@@ -30,6 +30,7 @@ from offerengine.commerce.models import QuoteLine, StoredQuote
 from offerengine.db import upsert
 from offerengine.decisioning.models import Decision
 from offerengine.experiments.models import Exposure
+from offerengine.learning.models import DecisionLog
 from offerengine.observability.logging import get_logger
 from offerengine.shopping.models import OfferStat, StoredOffer
 
@@ -212,7 +213,15 @@ class OfferWriter:
             if rows:
                 await connection.execute(sa.insert(cast(sa.Table, StoredOffer.__table__)), rows)
             if decisions:
+                logs = [log for d in decisions for log in d.get("logs", ())]
+                if logs:  # the bandits' logs go to their own table
+                    decisions = [
+                        {k: v for k, v in d.items() if k != "logs"} if "logs" in d else d
+                        for d in decisions
+                    ]
                 await connection.execute(sa.insert(cast(sa.Table, Decision.__table__)), decisions)
+                if logs:
+                    await connection.execute(sa.insert(cast(sa.Table, DecisionLog.__table__)), logs)
             if quotes:
                 await connection.execute(
                     sa.insert(cast(sa.Table, StoredQuote.__table__)), [q for q, _ in quotes]
