@@ -346,8 +346,11 @@ def main() -> None:
                     json.dumps({**_context(rng), "activities": [str(activities[name])]}).encode()
                     for _ in range(200)
                 ]
-                for name in ("priority", "thompson")
+                for name in ("priority", "thompson", "linucb")
             }
+            dry = [
+                json.dumps({**json.loads(b), "dry_run": True}).encode() for b in bodies["thompson"]
+            ]
             with server(env, 1) as base:
                 compare(
                     {
@@ -359,6 +362,12 @@ def main() -> None:
                         ),
                         "POST /v1/decisions, thompson": Target(
                             f"{base}/v1/decisions", key, bodies=bodies["thompson"]
+                        ),
+                        "POST /v1/decisions, thompson, dry runs": Target(
+                            f"{base}/v1/decisions", key, bodies=dry
+                        ),
+                        "POST /v1/decisions, linucb": Target(
+                            f"{base}/v1/decisions", key, bodies=bodies["linucb"]
                         ),
                     },
                     empty="empty (POST /bench/empty)",

@@ -100,6 +100,9 @@ class LinearBandit:
     dimension: int
     settings: Settings = field(default_factory=Settings)
     arms: dict[str, Arm] = field(default_factory=dict)
+    _cache: dict[tuple[str, ...], tuple[Floats, Floats, Floats]] = field(
+        default_factory=dict, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         if self.dimension < 1:
@@ -122,34 +125,40 @@ class LinearBandit:
         if not np.isfinite(reward):
             raise ValueError("the reward must be a finite number")
         self._arm(key).update(self._context(x), float(reward))
+        self._cache.clear()
 
-    def _weights(self, keys: Sequence[str], x: Floats) -> Floats:
-        """How much each candidate's learnt score counts here: its posterior confidence in this
-        context, 1 / (1 + warmup · xᵀA⁻¹x) — about n / (n + warmup) after n rewards in contexts
-        like x — and 0 for an arm that has learnt nothing."""
-        warmup = self.settings.warmup
-        found = []
-        for key in keys:
-            arm = self.arms.get(key)
-            if arm is None or arm.n == 0:
-                found.append(0.0)
-            elif warmup == 0:
-                found.append(1.0)
-            else:
-                found.append(1.0 / (1.0 + warmup * max(float(x @ arm.a_inv @ x), 0.0)))
-        return np.array(found)
+    def _stacks(self, keys: Sequence[str]) -> tuple[Floats, Floats, Floats]:
+        """The candidates' A⁻¹ (k, d, d), θ (k, d) and counts (k,), stacked once per candidate
+        set and kept until the next update: serving reads them without a Python loop per arm."""
+        key = tuple(keys)
+        found = self._cache.get(key)
+        if found is None:
+            unseen = np.eye(self.dimension) / self.settings.ridge
+            arms = [self.arms.get(k) for k in keys]
+            a_inv = np.stack([unseen if a is None else a.a_inv for a in arms])
+            theta = np.stack(
+                [np.zeros(self.dimension) if a is None else a.a_inv @ a.b for a in arms]
+            )
+            counts = np.array([0 if a is None else a.n for a in arms], dtype=np.float64)
+            if len(self._cache) >= 256:
+                self._cache.clear()
+            found = self._cache[key] = (a_inv, theta, counts)
+        return found
 
-    def _estimates(self, keys: Sequence[str], x: Floats) -> tuple[Floats, Floats]:
-        means, widths = [], []
-        for key in keys:
-            arm = self.arms.get(key)
-            if arm is None:
-                means.append(0.0)
-                widths.append(float(np.sqrt(x @ x / self.settings.ridge)))
-            else:
-                means.append(float(x @ arm.theta))
-                widths.append(float(np.sqrt(max(float(x @ arm.a_inv @ x), 0.0))))
-        return np.array(means), np.array(widths)
+    def _posterior(self, keys: Sequence[str], x: Floats) -> tuple[Floats, Floats, Floats]:
+        """Per candidate in context x: the learnt expected reward x·θ, its spread √(xᵀA⁻¹x),
+        and how much it counts — the posterior's confidence here, 1 / (1 + warmup · xᵀA⁻¹x),
+        about n / (n + warmup) after n rewards in contexts like x, and 0 for an arm that has
+        learnt nothing."""
+        a_inv, theta, counts = self._stacks(keys)
+        spread = np.maximum((a_inv @ x) @ x, 0.0)
+        seen = counts > 0
+        if self.settings.warmup == 0:
+            weights = seen.astype(np.float64)
+        else:
+            weights = np.where(seen, 1.0 / (1.0 + self.settings.warmup * spread), 0.0)
+        means: Floats = theta @ x
+        return means, np.sqrt(spread), weights
 
     def _blend(self, learnt: Floats, prior: Floats, weights: Floats) -> Floats:
         return weights * learnt + (1 - weights) * prior
@@ -163,8 +172,8 @@ class LinearBandit:
     ) -> Choice:
         """Rank the candidate arms ``keys`` for context ``x``. ``prior`` is the activity's own
         score per candidate (priority or formula), on the scale of the rewards."""
-        context, base, weights = self._inputs(keys, x, prior)
-        means, widths = self._estimates(keys, context)
+        context, base = self._inputs(keys, x, prior)
+        means, widths, weights = self._posterior(keys, context)
         s = self.settings
         if s.method == "linucb":
             scores = self._blend(means + s.alpha * widths, base, weights)
@@ -185,10 +194,11 @@ class LinearBandit:
             return Choice(
                 tuple(ranking), propensity, tuple(scores[ranking]), tuple(weights[ranking])
             )
-        sampled = self._draw(keys, context, base, weights, rng, 1)[0]
+        # One draw chooses; ``draws`` more estimate how likely its choice was.
+        drawn = self._draw(means, widths, weights, base, rng, s.draws + 1)
+        sampled = drawn[0]
         order = _ranked(sampled)
-        wins = self._draw(keys, context, base, weights, rng, s.draws).argmax(axis=1)
-        propensity = float((wins == order[0]).mean())
+        propensity = float((drawn[1:].argmax(axis=1) == order[0]).mean())
         return Choice(
             order,
             max(propensity, 1.0 / s.draws),
@@ -198,14 +208,14 @@ class LinearBandit:
 
     def _inputs(
         self, keys: Sequence[str], x: npt.ArrayLike, prior: npt.ArrayLike
-    ) -> tuple[Floats, Floats, Floats]:
+    ) -> tuple[Floats, Floats]:
         if not keys:
             raise ValueError("there must be at least one candidate")
         context = self._context(x)
         base = np.asarray(prior, dtype=np.float64)
         if base.shape != (len(keys),) or not np.all(np.isfinite(base)):
             raise ValueError("prior must be one finite score per candidate")
-        return context, base, self._weights(keys, context)
+        return context, base
 
     def probabilities(
         self,
@@ -216,14 +226,14 @@ class LinearBandit:
     ) -> Floats:
         """π(a | x): the probability that :meth:`choose` puts each candidate first — exact for
         linucb and epsilon_greedy, the share of ``draws`` Thompson draws it wins otherwise."""
-        context, base, weights = self._inputs(keys, x, prior)
+        context, base = self._inputs(keys, x, prior)
+        means, widths, weights = self._posterior(keys, context)
         s = self.settings
         k = len(keys)
         found = np.zeros(k)
         if s.method == "thompson":
-            wins = self._draw(keys, context, base, weights, rng, s.draws).argmax(axis=1)
+            wins = self._draw(means, widths, weights, base, rng, s.draws).argmax(axis=1)
             return np.bincount(wins, minlength=k) / s.draws
-        means, widths = self._estimates(keys, context)
         if s.method == "linucb":
             found[_ranked(self._blend(means + s.alpha * widths, base, weights))[0]] = 1.0
             return found
@@ -235,21 +245,20 @@ class LinearBandit:
     def estimate(self, keys: Sequence[str], x: npt.ArrayLike) -> Floats:
         """The learnt expected reward of each candidate in context ``x`` (0 for an unseen
         one): the reward model of the direct method and doubly robust estimates."""
-        return self._estimates(keys, self._context(x))[0]
+        return self._posterior(keys, self._context(x))[0]
 
     def _draw(
         self,
-        keys: Sequence[str],
-        x: Floats,
-        prior: Floats,
+        means: Floats,
+        widths: Floats,
         weights: Floats,
+        prior: Floats,
         rng: np.random.Generator,
         times: int,
     ) -> Floats:
         """``times`` Thompson draws of every candidate's blended score: (times, len(keys))."""
-        means, widths = self._estimates(keys, x)
         # x·θ with θ ~ N(θ̂, v²A⁻¹) is N(x·θ̂, v²·xᵀA⁻¹x): draw the score directly.
-        noise = rng.standard_normal((times, len(keys)))
+        noise = rng.standard_normal((times, len(means)))
         learnt = means + np.sqrt(self.settings.variance) * widths * noise
         blended: Floats = weights * learnt + (1 - weights) * prior
         return blended
