@@ -40,6 +40,8 @@ from offerengine.observability.logging import configure_logging, get_logger
 from offerengine.observability.metrics import Metrics
 from offerengine.orders.router import api as orders_router
 from offerengine.pricing.router import api as pricing_router
+from offerengine.profiles.admin import api as segments_router
+from offerengine.profiles.router import runtime as profiles_runtime_router
 from offerengine.rules.router import api as rules_router
 from offerengine.settings import Settings
 from offerengine.shopping.router import api as shopping_router
@@ -140,6 +142,7 @@ def create_app(settings: Settings) -> FastAPI:
         commerce_runtime_router,
         shopping_runtime_router,
         events_runtime_router,
+        profiles_runtime_router,
         flags_runtime_router,
         ofrep_router,
         experiments_runtime_router,
@@ -155,6 +158,7 @@ def create_app(settings: Settings) -> FastAPI:
         experiments_router,
         decisioning_router,
         learning_router,
+        segments_router,
         network_router,
         inventory_router,
         bundles_router,

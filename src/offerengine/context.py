@@ -18,6 +18,7 @@ from offerengine.learning.store import ModelCache
 from offerengine.learning.trainer import Trainer
 from offerengine.observability.metrics import Metrics
 from offerengine.orders.sweeper import OrderSweeper
+from offerengine.profiles.service import ProfileCache
 from offerengine.settings import Settings
 from offerengine.shopping.service import ShopRuntime
 from offerengine.shopping.webhooks import Notifier
@@ -69,6 +70,7 @@ class AppContext:
     notifier: Notifier
     learned: StatsCache
     models: ModelCache
+    profiles: ProfileCache
     trainer: Trainer
     quotes: QuoteCache
     admin: AdminSessions
@@ -150,6 +152,7 @@ async def open_context(settings: Settings, metrics: Metrics) -> AppContext:
         Notifier(),
         StatsCache(session_factory, settings.conversion_refresh_seconds),
         ModelCache(session_factory, settings.learning_refresh_seconds),
+        ProfileCache(session_factory),
         Trainer(
             session_factory,
             store,

@@ -23,6 +23,8 @@ from offerengine.learning.models import DecisionLog, LearningModel
 from offerengine.network.models import Airport
 from offerengine.orders.models import Order
 from offerengine.pricing.models import PricingRule
+from offerengine.profiles.models import Profile
+from offerengine.profiles.segments import SegmentFit
 from offerengine.shopping.models import OfferStat, StoredOffer, TenantDocument
 from offerengine.snapshots.models import SystemState
 from offerengine.tenants.models import Tenant
@@ -57,7 +59,9 @@ __all__ = [
     "Order",
     "PricingRule",
     "Product",
+    "Profile",
     "QuoteLine",
+    "SegmentFit",
     "StoredOffer",
     "StoredQuote",
     "SystemState",

@@ -21,6 +21,7 @@ from offerengine.flags import core as flags
 from offerengine.learning import store
 from offerengine.learning.bandit import LinearBandit
 from offerengine.learning.policy import ContextualDef
+from offerengine.profiles import service as profiles
 from offerengine.rules import core as rules
 from offerengine.shopping.writer import new_time_uuid
 from offerengine.snapshots.core import Snapshot
@@ -205,7 +206,13 @@ async def decide(
     activities = _check_request(index, request)
     decision_id = new_time_uuid()
     profile_id = request.profile.id
-    facts = core.request_facts(profile_id, request.profile.attributes, request.context, now)
+    attributes: Mapping[str, Any] = request.profile.attributes
+    stored = await ctx.profiles.get(snapshot.tenant.id, profile_id)
+    if stored is not None:  # what is kept of the profile, under what the request says
+        attributes = profiles.decision_attributes(
+            stored, request.profile.attributes, snapshot.segments, now
+        )
+    facts = core.request_facts(profile_id, attributes, request.context, now)
     taken: dict[uuid.UUID, str] = {}  # offer → the activity that proposed it
     propositions: list[dict[str, Any]] = []
     explained: dict[str, Any] | None = {} if request.explain else None

@@ -16,6 +16,7 @@ from offerengine.events import service
 from offerengine.events.schemas import EventBatch, EventIn, EventsAccepted
 from offerengine.http.body import raw_body, validate
 from offerengine.http.routing import router
+from offerengine.profiles import service as profiles
 from offerengine.snapshots.deps import RuntimeSnapshot
 
 runtime = router(tags=["run time"], hot=True)
@@ -76,10 +77,13 @@ async def record_events(request: Request, snapshot: RuntimeSnapshot) -> Response
             events=fresh,
             proposed=proposed,
         )
+        absorbed = await profiles.absorb(session, tenant_id, fresh, snapshot.decisioning, now=now)
         if ctx.redis is None:  # counted with the events, in their transaction
             await feedback.count(
                 ctx, session, tenant_id=tenant_id, index=snapshot.decisioning, events=fresh, now=now
             )
+    if absorbed:
+        ctx.profiles.forget(tenant_id, absorbed)
     if ctx.redis is not None:  # counted once the events are stored
         await feedback.count(
             ctx, None, tenant_id=tenant_id, index=snapshot.decisioning, events=fresh, now=now

@@ -125,7 +125,14 @@ class ContextualDef:
         }
 
     def context(self, facts: Mapping[str, Any]) -> list[float]:
-        """The request's feature vector: a constant 1, then each feature."""
+        """The request's feature vector: a constant 1, then each feature. A profile that does
+        not consent to personalisation (profile.consent.personalization false) is seen through
+        the context only: its profile features read 0."""
+        if facts.get("profile.consent.personalization") is False:
+            return [
+                1.0,
+                *(0.0 if f.fact.startswith("profile.") else f.read(facts) for f in self.features),
+            ]
         return [1.0, *(f.read(facts) for f in self.features)]
 
     def prior(self, worth: Sequence[float], cost: Sequence[float]) -> np.ndarray:

@@ -155,6 +155,13 @@ DECISIONING = Vocabulary(
     description="Eligibility rules and ranking formulas of decisioning offers.",
     facts=_facts(
         Fact("profile.id", STRING, "The profile's id.", "p-123"),
+        Fact("profile.views", NUMBER, "Impressions and views its events reported.", 12),
+        Fact("profile.clicks", NUMBER, "Clicks its events reported.", 3),
+        Fact("profile.accepts", NUMBER, "Accepts its events reported.", 1),
+        Fact("profile.purchases", NUMBER, "Purchases its events reported.", 2),
+        Fact("profile.spend", NUMBER, "The sum of its purchases' values.", "240.00"),
+        Fact("profile.days_since_seen", NUMBER, "Days since its latest event.", 3.5),
+        Fact("profile.segments", ANY, "The segments it is in, a list.", ["big-spender"]),
         Fact("offer.name", STRING, "The offer's name.", "Lounge access"),
         Fact("offer.priority", NUMBER, "The offer's priority.", 10),
         Fact("offer.tags", ANY, "The offer's tags, a list.", ["lounge"]),
@@ -165,7 +172,9 @@ DECISIONING = Vocabulary(
     ),
     open_namespaces=MappingProxyType(
         {
-            "profile.": "Any profile attribute the caller sends (profile.attributes.*).",
+            "profile.": "Any profile attribute the caller sends (profile.attributes.*) or the "
+            "stored profile has (/v1/profiles/{id}); profile.categories.<category>.<aggregate>, "
+            "profile.consent.<flag>.",
             "context.": "Any value the caller passes under context.",
             "offer.attributes.": "The offer's own attributes.",
         }

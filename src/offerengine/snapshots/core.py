@@ -19,6 +19,7 @@ from offerengine.experiments import core as experiments
 from offerengine.flags import core as flags
 from offerengine.network import core as network
 from offerengine.pricing import core as pricing
+from offerengine.profiles.core import SegmentIndex
 from offerengine.shopping import core as shopping
 
 
@@ -53,3 +54,4 @@ class Snapshot:
     shopping: shopping.ShoppingConfig
     decisioning: decisioning.DecisioningIndex = field(default_factory=decisioning.DecisioningIndex)
     commerce: commerce.CommerceIndex = field(default_factory=commerce.CommerceIndex)
+    segments: SegmentIndex = field(default_factory=SegmentIndex)

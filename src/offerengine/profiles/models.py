@@ -1,0 +1,26 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from offerengine.db.base import Base, JSONAny, TimestampMixin
+
+
+class Profile(TimestampMixin, Base):
+    """What is known of one profile of a tenant: attributes and consent as the API set them, and
+    behavioural aggregates kept from its events (views, clicks, accepts, purchases, spend, when
+    last seen; in total and per offer category)."""
+
+    __tablename__ = "profiles"
+    __table_args__ = (sa.PrimaryKeyConstraint("tenant_id", "profile_id"),)
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("tenants.id", ondelete="CASCADE"))
+    profile_id: Mapped[str] = mapped_column(sa.String(200))
+    attributes: Mapped[dict[str, Any]] = mapped_column(JSONAny, default=dict)
+    consent: Mapped[dict[str, bool]] = mapped_column(JSONAny, default=dict)
+    aggregates: Mapped[dict[str, Any]] = mapped_column(JSONAny, default=dict)
+    last_seen_at: Mapped[datetime | None] = mapped_column()

@@ -1,0 +1,275 @@
+"""Profiles: attributes and consent set by the API, behavioural aggregates kept from events, and
+what a decision reads of them as ``profile.*`` facts.
+
+Aggregates are updated in the events' own transaction, the profile's row locked while it is
+(``SELECT … FOR UPDATE`` on PostgreSQL; SQLite's writers are serialised), so concurrent batches
+for one profile add up. Decisions read a profile through a worker's short cache
+(:class:`ProfileCache`): its aggregates may be up to ``CACHE_SECONDS`` old, never its consent
+after it was changed through this worker.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections import OrderedDict
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from offerengine.db import upsert
+from offerengine.db.base import utcnow
+from offerengine.decisioning import core
+from offerengine.errors import FieldError, NotFound, raise_if_any
+from offerengine.events.schemas import EventIn
+from offerengine.profiles.core import SegmentIndex, members, profile_facts
+from offerengine.profiles.models import Profile
+from offerengine.profiles.schemas import RESERVED, ProfileIn
+
+# Event types and the aggregate each adds to.
+COUNTED = {
+    "impression": "views",
+    "view": "views",
+    "click": "clicks",
+    "accept": "accepts",
+    "purchase": "purchases",
+}
+TOTALS = ("views", "clicks", "accepts", "purchases")
+CACHE_SECONDS = 2.0
+CACHE_SIZE = 50_000
+
+
+def _aware(at: datetime | None) -> datetime | None:
+    if at is None:
+        return None
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+
+
+async def put(
+    session: AsyncSession, tenant_id: uuid.UUID, profile_id: str, data: ProfileIn
+) -> Profile:
+    """Create the profile or replace its attributes and consent; its aggregates stay."""
+    raise_if_any(
+        [
+            FieldError(("body", "attributes", name), "is a name the aggregates use")
+            for name in data.attributes
+            if name in RESERVED
+        ]
+    )
+    found = await session.get(Profile, (tenant_id, profile_id))
+    if found is None:
+        found = Profile(
+            tenant_id=tenant_id,
+            profile_id=profile_id,
+            attributes=data.attributes,
+            consent=data.consent,
+            aggregates={},
+        )
+        session.add(found)
+    else:
+        found.attributes = data.attributes
+        found.consent = data.consent
+        found.updated_at = utcnow()
+    await session.flush()
+    return found
+
+
+async def get(session: AsyncSession, tenant_id: uuid.UUID, profile_id: str) -> Profile:
+    found = await session.get(Profile, (tenant_id, profile_id))
+    if found is None:
+        raise NotFound(f"No profile {profile_id!r}.")
+    return found
+
+
+async def delete(session: AsyncSession, tenant_id: uuid.UUID, profile_id: str) -> None:
+    """Forget the profile: attributes, consent and aggregates (its events stay, as recorded)."""
+    found = await get(session, tenant_id, profile_id)
+    await session.delete(found)
+
+
+def _category(event: EventIn, index: core.DecisioningIndex) -> str | None:
+    given = event.properties.get("category")
+    if isinstance(given, str) and given:
+        return given[:100]
+    if event.offer_id is None:
+        return None
+    try:
+        offer = index.offers.get(uuid.UUID(event.offer_id))
+    except ValueError:
+        return None
+    found = offer.facts.get("offer.attributes.category") if offer is not None else None
+    return str(found)[:100] if found is not None else None
+
+
+def _add(bucket: dict[str, Any], event: EventIn, at: datetime) -> None:
+    name = COUNTED[event.type]
+    bucket[name] = int(bucket.get(name, 0)) + 1
+    if event.type == "purchase" and event.value is not None:
+        bucket["spend"] = float(Decimal(str(bucket.get("spend", 0))) + event.value)
+    last = bucket.get("last_at")
+    if last is None or at.isoformat() > last:
+        bucket["last_at"] = at.isoformat()
+
+
+async def absorb(
+    session: AsyncSession,
+    tenant_id: uuid.UUID,
+    events: Sequence[EventIn],
+    index: core.DecisioningIndex,
+    *,
+    now: datetime,
+) -> set[str]:
+    """Add the events to their profiles' aggregates (a profile is made on its first event); the
+    profiles changed."""
+    by_profile: dict[str, list[EventIn]] = {}
+    for event in events:
+        if event.profile_id and event.type in COUNTED:
+            by_profile.setdefault(event.profile_id, []).append(event)
+    if not by_profile:
+        return set()
+    ids = sorted(by_profile)  # one lock order for every writer
+    await session.execute(
+        upsert.insert(session, Profile)
+        .values(
+            [
+                {
+                    "tenant_id": tenant_id,
+                    "profile_id": p,
+                    "attributes": {},
+                    "consent": {},
+                    "aggregates": {},
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for p in ids
+            ]
+        )
+        .on_conflict_do_nothing(index_elements=["tenant_id", "profile_id"])
+    )
+    rows = await session.scalars(
+        sa.select(Profile)
+        .where(Profile.tenant_id == tenant_id, Profile.profile_id.in_(ids))
+        .order_by(Profile.profile_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    for row in rows:
+        aggregates = {k: (dict(v) if isinstance(v, dict) else v) for k, v in row.aggregates.items()}
+        categories = {k: dict(v) for k, v in aggregates.get("categories", {}).items()}
+        latest = _aware(row.last_seen_at)
+        for event in by_profile[row.profile_id]:
+            at = event.occurred_at or now
+            _add(aggregates, event, at)
+            category = _category(event, index)
+            if category is not None:
+                _add(categories.setdefault(category, {}), event, at)
+            if latest is None or at > latest:
+                latest = at
+        aggregates.pop("last_at", None)
+        if categories:
+            aggregates["categories"] = categories
+        row.aggregates = aggregates
+        row.last_seen_at = latest
+        row.updated_at = now
+    return set(ids)
+
+
+def read(row: Profile, segments: Sequence[str]) -> dict[str, Any]:
+    """The profile as the API shows it."""
+    aggregates = row.aggregates
+    return {
+        "id": row.profile_id,
+        "attributes": row.attributes,
+        "consent": row.consent,
+        **{name: int(aggregates.get(name, 0)) for name in TOTALS},
+        "spend": float(aggregates.get("spend", 0.0)),
+        "last_seen_at": _aware(row.last_seen_at),
+        "categories": aggregates.get("categories", {}),
+        "segments": list(segments),
+        "created_at": _aware(row.created_at),
+        "updated_at": _aware(row.updated_at),
+    }
+
+
+def personalised(row: Profile | None) -> bool:
+    return row is None or row.consent.get("personalization", True) is not False
+
+
+def attributes_of(row: Profile, now: datetime, segments: Sequence[str]) -> dict[str, Any]:
+    """What a decision reads of a stored profile, as profile attributes: its own, its
+    aggregates, its segments and consent (only its consent without consent to personalise)."""
+    if not personalised(row):
+        return {"consent": dict(row.consent)}
+    aggregates = row.aggregates
+    found: dict[str, Any] = dict(row.attributes)
+    for name in TOTALS:
+        found[name] = int(aggregates.get(name, 0))
+    found["spend"] = float(aggregates.get("spend", 0.0))
+    seen = _aware(row.last_seen_at)
+    if seen is not None:
+        found["days_since_seen"] = max((now - seen).total_seconds() / 86_400, 0.0)
+    categories = aggregates.get("categories")
+    if categories:
+        found["categories"] = {
+            name: {k: v for k, v in values.items() if k != "last_at"}
+            for name, values in categories.items()
+        }
+    found["segments"] = list(segments)
+    found["consent"] = dict(row.consent)
+    return found
+
+
+def segments_of(index: SegmentIndex, row: Profile, now: datetime) -> list[str]:
+    """The segments a stored profile is in now (none without consent to personalise)."""
+    if not index or not personalised(row):
+        return []
+    return members(index, profile_facts(attributes_of(row, now, ())))
+
+
+def decision_attributes(
+    row: Profile, given: Mapping[str, Any], index: SegmentIndex, now: datetime
+) -> dict[str, Any]:
+    """A decision's profile attributes: the stored profile's (see :func:`attributes_of`) under
+    the ones the request gives."""
+    return {**attributes_of(row, now, segments_of(index, row, now)), **given}
+
+
+class ProfileCache:
+    """Stored profiles for decisions, each kept ``CACHE_SECONDS``; whether a tenant has any is
+    kept as long, so that a tenant without profiles never reads one."""
+
+    def __init__(self, session_factory: async_sessionmaker[AsyncSession]) -> None:
+        self._session_factory = session_factory
+        self._rows: OrderedDict[tuple[uuid.UUID, str], tuple[float, Profile | None]] = OrderedDict()
+        self._any: dict[uuid.UUID, tuple[float, bool]] = {}
+
+    async def get(self, tenant_id: uuid.UUID, profile_id: str) -> Profile | None:
+        now = time.monotonic()
+        known = self._any.get(tenant_id)
+        if known is not None and now - known[0] < CACHE_SECONDS and not known[1]:
+            return None  # the tenant keeps no profiles
+        key = (tenant_id, profile_id)
+        found = self._rows.get(key)
+        if found is not None and now - found[0] < CACHE_SECONDS:
+            return found[1]
+        async with self._session_factory() as session:
+            if known is None or now - known[0] >= CACHE_SECONDS:
+                has = await session.scalar(
+                    sa.select(Profile.profile_id).where(Profile.tenant_id == tenant_id).limit(1)
+                )
+                known = self._any[tenant_id] = (now, has is not None)
+            row = await session.get(Profile, key) if known[1] else None
+        self._rows[key] = (now, row)
+        self._rows.move_to_end(key)
+        while len(self._rows) > CACHE_SIZE:
+            self._rows.popitem(last=False)
+        return row
+
+    def forget(self, tenant_id: uuid.UUID, profile_ids: set[str]) -> None:
+        for profile_id in profile_ids:
+            self._rows.pop((tenant_id, profile_id), None)
+        self._any.pop(tenant_id, None)
