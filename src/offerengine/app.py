@@ -42,6 +42,8 @@ from offerengine.orders.router import api as orders_router
 from offerengine.pricing.router import api as pricing_router
 from offerengine.profiles.admin import api as segments_router
 from offerengine.profiles.router import runtime as profiles_runtime_router
+from offerengine.promotions.router import api as promotions_router
+from offerengine.promotions.router import runtime as promotions_runtime_router
 from offerengine.rules.router import api as rules_router
 from offerengine.settings import Settings
 from offerengine.shopping.router import api as shopping_router
@@ -143,6 +145,7 @@ def create_app(settings: Settings) -> FastAPI:
         shopping_runtime_router,
         events_runtime_router,
         profiles_runtime_router,
+        promotions_runtime_router,
         flags_runtime_router,
         ofrep_router,
         experiments_runtime_router,
@@ -159,6 +162,7 @@ def create_app(settings: Settings) -> FastAPI:
         decisioning_router,
         learning_router,
         segments_router,
+        promotions_router,
         network_router,
         inventory_router,
         bundles_router,

@@ -25,6 +25,7 @@ from offerengine.orders.models import Order
 from offerengine.pricing.models import PricingRule
 from offerengine.profiles.models import Profile
 from offerengine.profiles.segments import SegmentFit
+from offerengine.promotions.models import PromotionCounter, PromotionGrant, UpliftModel
 from offerengine.shopping.models import OfferStat, StoredOffer, TenantDocument
 from offerengine.snapshots.models import SystemState
 from offerengine.tenants.models import Tenant
@@ -60,6 +61,8 @@ __all__ = [
     "PricingRule",
     "Product",
     "Profile",
+    "PromotionCounter",
+    "PromotionGrant",
     "QuoteLine",
     "SegmentFit",
     "StoredOffer",
@@ -67,6 +70,7 @@ __all__ = [
     "SystemState",
     "Tenant",
     "TenantDocument",
+    "UpliftModel",
     "User",
     "metadata",
 ]

@@ -146,12 +146,13 @@ def select(
     per_customer: int = 1,
     stock: Mapping[str, int] | None = None,
     low_stock: frozenset[str] = frozenset(),
+    budgets: Mapping[str, float] | None = None,
 ) -> Selection:
     """Grants that maximise the expected incremental margin within ``budget``: candidates by
     margin per unit of cost, highest first (greedy, near-optimal when each grant is small against
     the budget); never one whose expected margin is not positive, never on a product in
     ``low_stock``, at most ``stock[product]`` grants per product and ``per_customer`` per
-    customer."""
+    customer; and, with ``budgets``, within each promotion's own budget too."""
     if budget < 0:
         raise ValueError("budget must not be negative")
     if per_customer < 1:
@@ -162,6 +163,7 @@ def select(
     grants: list[Grant] = []
     spent = 0.0
     gained = 0.0
+    by_promotion: dict[str, float] = {}
 
     def skip(reason: str) -> None:
         skipped[reason] = skipped.get(reason, 0) + 1
@@ -180,7 +182,12 @@ def select(
             skip("customer limit")
         elif spent + c.cost > budget:
             skip("over budget")
+        elif budgets is not None and by_promotion.get(c.promotion, 0.0) + c.cost > budgets.get(
+            c.promotion, 0.0
+        ):
+            skip("over the promotion's budget")
         else:
+            by_promotion[c.promotion] = by_promotion.get(c.promotion, 0.0) + c.cost
             grants.append(Grant(c.customer, c.promotion, c.product, c.incremental_margin, c.cost))
             spent += c.cost
             gained += c.incremental_margin

@@ -1,0 +1,452 @@
+"""Promotion targeting (seed 004): give a promotion only where it is expected to change what a
+customer does, within its budget and the stock of its products.
+
+A promotion's uplift model (:class:`offerengine.learning.uplift.TLearner`) is trained on the
+outcomes of a randomised past promotion (:func:`train`: a history table, or synthetic shoppers
+for a demonstration). A recommendation (:func:`recommend`) reads each customer's features — sent
+with the request, else the stored profile's — estimates per promotion the probabilities of
+buying with and without it, the incremental margin P₁·(margin − discount) − P₀·margin and the
+expected cost P₁·discount, and selects grants by margin per unit of cost within the request's
+budget and each promotion's remaining budget, the products' promotion stock (a product with less
+than ``low_stock_below`` left gets none) and the per-customer limit. A recorded recommendation
+counts its grants atomically: two at once never overspend a budget or a product's stock.
+"""
+
+from __future__ import annotations
+
+import pickle
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+import numpy as np
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from offerengine import money
+from offerengine.db import upsert
+from offerengine.errors import FieldError, Invalid, NotFound
+from offerengine.learning import uplift
+from offerengine.profiles.core import profile_facts, vector
+from offerengine.profiles.models import Profile
+from offerengine.profiles.service import attributes_of, personalised
+from offerengine.promotions.models import PromotionCounter, PromotionGrant, UpliftModel
+from offerengine.promotions.schemas import (
+    CustomerIn,
+    PromotionIn,
+    PromotionsIn,
+    PromotionsRead,
+    RecommendRequest,
+)
+from offerengine.shopping.config import Document
+
+BUDGET = ""  # the counter of a promotion's spent budget; other counters are per product
+
+
+def check(data: Any) -> list[FieldError]:
+    errors: list[FieldError] = []
+    seen: set[str] = set()
+    for i, promotion in enumerate(data.promotions):
+        if promotion.code in seen:
+            errors.append(FieldError(("body", "promotions", i, "code"), "named twice"))
+        seen.add(promotion.code)
+        try:
+            money.currency(promotion.currency)
+        except money.UnknownCurrency as exc:
+            errors.append(FieldError(("body", "promotions", i, "currency"), str(exc)))
+        codes = [p.code for p in promotion.products]
+        if len(set(codes)) != len(codes):
+            errors.append(FieldError(("body", "promotions", i, "products"), "a product twice"))
+    return errors
+
+
+PROMOTIONS = Document("promotions", PromotionsIn, PromotionsRead, check)
+
+
+async def definitions(session: AsyncSession, tenant_id: uuid.UUID) -> list[PromotionIn]:
+    return list(PROMOTIONS.read(await PROMOTIONS.get(session, tenant_id)).promotions)
+
+
+def _promotion(found: Sequence[PromotionIn], code: str) -> PromotionIn:
+    for promotion in found:
+        if promotion.code == code:
+            return promotion
+    raise NotFound(f"No promotion {code!r}.")
+
+
+# ---- training ----
+
+
+async def train(
+    session: AsyncSession,
+    tenant_id: uuid.UUID,
+    code: str,
+    features: np.ndarray,
+    treated: np.ndarray,
+    bought: np.ndarray,
+    *,
+    seed: int = 0,
+) -> UpliftModel:
+    """Fit the promotion's uplift model on past outcomes (treated at random) and keep it as its
+    next version, with its Qini coefficient on a held-out third."""
+    promotion = _promotion(await definitions(session, tenant_id), code)
+    if features.ndim != 2 or features.shape[1] != len(promotion.features):
+        raise Invalid(
+            f"the history has {features.shape[1] if features.ndim == 2 else 0} feature columns; "
+            f"promotion {code!r} reads {len(promotion.features)}: {', '.join(promotion.features)}"
+        )
+    n = features.shape[0]
+    if n < 100:
+        raise Invalid(f"{n} customers in the history: at least 100 are needed")
+    order = np.random.default_rng(seed).permutation(n)
+    held, kept = order[: n // 3], order[n // 3 :]
+    try:
+        model = uplift.TLearner().fit(features[kept], treated[kept], bought[kept])
+    except ValueError as exc:
+        raise Invalid(str(exc)) from exc
+    score = model.uplift(features[held])
+    metrics = {
+        "customers": int(n),
+        "treated": int(treated.sum()),
+        "held_out": int(held.size),
+        "qini_model": round(uplift.qini_coefficient(score, treated[held], bought[held]), 4),
+        "qini_random": round(
+            uplift.qini_coefficient(
+                np.random.default_rng(seed).random(held.size), treated[held], bought[held]
+            ),
+            4,
+        ),
+    }
+    model = uplift.TLearner().fit(features, treated, bought)  # served: fitted on everything
+    latest = await session.scalar(
+        sa.select(sa.func.max(UpliftModel.version)).where(
+            UpliftModel.tenant_id == tenant_id, UpliftModel.promotion == code
+        )
+    )
+    row = UpliftModel(
+        tenant_id=tenant_id,
+        promotion=code,
+        version=int(latest or 0) + 1,
+        features=list(promotion.features),
+        estimator=pickle.dumps(model),
+        metrics=metrics,
+    )
+    session.add(row)
+    await session.flush()
+    return row
+
+
+# ---- recommending ----
+
+
+@dataclass(frozen=True, slots=True)
+class Served:
+    promotion: PromotionIn
+    model: uplift.TLearner
+    version: int
+
+
+_LOADED: dict[uuid.UUID, uplift.TLearner] = {}
+
+
+async def _models(
+    session: AsyncSession, tenant_id: uuid.UUID, promotions: Sequence[PromotionIn], now: datetime
+) -> tuple[list[Served], dict[str, str]]:
+    """The promotions that can be recommended now, with their latest model; why the others
+    cannot."""
+    found, idle = [], {}
+    for promotion in promotions:
+        if not promotion.active:
+            idle[promotion.code] = "inactive"
+            continue
+        if (promotion.valid_from and now < promotion.valid_from) or (
+            promotion.valid_until and now >= promotion.valid_until
+        ):
+            idle[promotion.code] = "outside its validity"
+            continue
+        row = await session.scalar(
+            sa.select(UpliftModel)
+            .where(UpliftModel.tenant_id == tenant_id, UpliftModel.promotion == promotion.code)
+            .order_by(UpliftModel.version.desc())
+            .limit(1)
+        )
+        if row is None:
+            idle[promotion.code] = "no uplift model trained"
+            continue
+        if row.features != list(promotion.features):
+            idle[promotion.code] = "its features changed since its model was trained"
+            continue
+        model = _LOADED.get(row.id)
+        if model is None:
+            model = _LOADED[row.id] = pickle.loads(row.estimator)  # noqa: S301 - our own rows
+        found.append(Served(promotion, model, row.version))
+    return found, idle
+
+
+async def _customers(
+    session: AsyncSession, tenant_id: uuid.UUID, request: RecommendRequest, now: datetime
+) -> list[tuple[str, dict[str, Any]]]:
+    """Each customer's facts: the stored profile's (if it consents), under those given."""
+    given: list[CustomerIn] = [
+        CustomerIn(id=c) if isinstance(c, str) else c
+        for c in (request.customers or [request.customer_id or ""])
+    ]
+    ids = [c.id for c in given]
+    if len(set(ids)) != len(ids):
+        raise Invalid("a customer is named twice", [FieldError(("body", "customers"), "twice")])
+    stored: dict[str, Profile] = {}
+    for start in range(0, len(ids), 500):
+        for kept in await session.scalars(
+            sa.select(Profile).where(
+                Profile.tenant_id == tenant_id, Profile.profile_id.in_(ids[start : start + 500])
+            )
+        ):
+            stored[kept.profile_id] = kept
+    found = []
+    for customer in given:
+        row = stored.get(customer.id)
+        facts = (
+            profile_facts(attributes_of(row, now, ()))
+            if row is not None and personalised(row)
+            else {}
+        )
+        facts.update({f"profile.{k}": v for k, v in customer.features.items()})
+        found.append((customer.id, facts))
+    return found
+
+
+async def _used(
+    session: AsyncSession, tenant_id: uuid.UUID, codes: Sequence[str]
+) -> dict[tuple[str, str], int]:
+    rows = await session.execute(
+        sa.select(
+            PromotionCounter.promotion, PromotionCounter.product, PromotionCounter.used
+        ).where(PromotionCounter.tenant_id == tenant_id, PromotionCounter.promotion.in_(codes))
+    )
+    return {(p, product): int(used) for p, product, used in rows}
+
+
+async def _granted(
+    session: AsyncSession, tenant_id: uuid.UUID, codes: Sequence[str], customers: Sequence[str]
+) -> dict[tuple[str, str], int]:
+    found: dict[tuple[str, str], int] = {}
+    for start in range(0, len(customers), 500):
+        rows = await session.execute(
+            sa.select(PromotionGrant.promotion, PromotionGrant.customer_id, sa.func.count())
+            .where(
+                PromotionGrant.tenant_id == tenant_id,
+                PromotionGrant.promotion.in_(codes),
+                PromotionGrant.customer_id.in_(customers[start : start + 500]),
+            )
+            .group_by(PromotionGrant.promotion, PromotionGrant.customer_id)
+        )
+        for promotion, customer, n in rows:
+            found[(promotion, customer)] = int(n)
+    return found
+
+
+def _product(promotion: PromotionIn, facts: Mapping[str, Any], left: Mapping[str, int]) -> str:
+    """The product a customer's grant is for: theirs (profile.product) when the promotion covers
+    it, else the promotion's product with the most stock left."""
+    own = facts.get("profile.product")
+    codes = [p.code for p in promotion.products]
+    if isinstance(own, str) and own in codes:
+        return own
+    return max(codes, key=lambda c: (left.get(c, 0), c))
+
+
+async def recommend(
+    session: AsyncSession, tenant_id: uuid.UUID, request: RecommendRequest, now: datetime
+) -> dict[str, Any]:
+    promotions = await definitions(session, tenant_id)
+    served, idle = await _models(session, tenant_id, promotions, now)
+    customers = await _customers(session, tenant_id, request, now)
+    codes = [s.promotion.code for s in served]
+    used = await _used(session, tenant_id, codes)
+    granted = await _granted(session, tenant_id, codes, [c for c, _ in customers])
+    candidates: list[uplift.Candidate] = []
+    details: dict[tuple[str, str], dict[str, Any]] = {}
+    stock: dict[str, int] = {}
+    low: set[str] = set()
+    budgets: dict[str, float] = {}
+    at_limit = 0
+    for s in served:
+        p = s.promotion
+        spent = money.from_minor(used.get((p.code, BUDGET), 0), p.currency)
+        budgets[p.code] = float(p.budget - spent)
+        left = {}
+        for item in p.products:
+            key = f"{p.code}/{item.code}"
+            left[item.code] = item.stock - used.get((p.code, item.code), 0)
+            stock[key] = left[item.code]
+            if left[item.code] < item.low_stock_below:
+                low.add(key)
+        matrix = np.stack([vector(facts, p.features) for _, facts in customers])
+        with_it, without = s.model.probabilities(matrix)
+        margin, discount = float(p.margin), float(p.discount)
+        gain = with_it * (margin - discount) - without * margin
+        for i, (customer, facts) in enumerate(customers):
+            if granted.get((p.code, customer), 0) >= p.per_customer:
+                at_limit += 1
+                continue
+            chosen = _product(p, facts, left)
+            candidates.append(
+                uplift.Candidate(
+                    customer,
+                    p.code,
+                    f"{p.code}/{chosen}",
+                    float(gain[i]),
+                    float(with_it[i] * discount),
+                )
+            )
+            details[(customer, p.code)] = {
+                "p_with": round(float(with_it[i]), 4),
+                "p_without": round(float(without[i]), 4),
+                "uplift": round(float(with_it[i] - without[i]), 4),
+                "model_version": s.version,
+            }
+    total = float(request.budget) if request.budget is not None else sum(budgets.values())
+    selection = uplift.select(
+        candidates,
+        budget=max(total, 0.0),
+        per_customer=1,
+        stock=stock,
+        low_stock=frozenset(low),
+        budgets=budgets,
+    )
+    skipped = dict(selection.skipped)
+    if at_limit:
+        skipped["customer's limit for the promotion reached"] = at_limit
+    by_code = {s.promotion.code: s.promotion for s in served}
+    grants = []
+    for g in selection.grants:
+        promotion = by_code[g.promotion]
+        code = g.product.split("/", 1)[1]
+        cost = money.quantize(Decimal(str(g.cost)), promotion.currency)
+        if not request.dry_run and not await _take(session, tenant_id, promotion, code, cost):
+            skipped["taken meanwhile by another recommendation"] = (
+                skipped.get("taken meanwhile by another recommendation", 0) + 1
+            )
+            continue
+        if not request.dry_run:
+            session.add(
+                PromotionGrant(
+                    tenant_id=tenant_id,
+                    id=uuid.uuid4(),
+                    promotion=promotion.code,
+                    customer_id=g.customer,
+                    product=code,
+                    cost_minor=money.to_minor(cost, promotion.currency),
+                    expected_margin=g.incremental_margin,
+                    granted_at=now,
+                )
+            )
+        grants.append(
+            {
+                "customer_id": g.customer,
+                "promotion": promotion.code,
+                "product": code,
+                "expected_incremental_margin": str(
+                    money.quantize(Decimal(str(g.incremental_margin)), promotion.currency)
+                ),
+                "expected_cost": str(cost),
+                "currency": promotion.currency,
+                **details[(g.customer, promotion.code)],
+            }
+        )
+    return {
+        "dry_run": request.dry_run,
+        "customers": len(customers),
+        "grants": grants,
+        "skipped": skipped,
+        "promotions_not_offered": idle,
+        "expected_incremental_margin": round(
+            sum(float(g["expected_incremental_margin"]) for g in grants), 2
+        ),
+    }
+
+
+async def _take(
+    session: AsyncSession, tenant_id: uuid.UUID, promotion: PromotionIn, product: str, cost: Decimal
+) -> bool:
+    """Count a grant against the promotion's budget and the product's stock, each only while
+    within its limit; both or neither. (Undoing the first is safe: its row stays locked by this
+    transaction, SQLite's writers are serialised.)"""
+    stock = next(p.stock for p in promotion.products if p.code == product)
+    minor = money.to_minor(cost, promotion.currency)
+    limits = (
+        (BUDGET, minor, money.to_minor(promotion.budget, promotion.currency)),
+        (product, 1, stock),
+    )
+    taken: list[tuple[str, int]] = []
+    for key, amount, limit in limits:
+        if not await _add(session, tenant_id, promotion.code, key, amount, limit):
+            for done, undo in taken:
+                await _add(session, tenant_id, promotion.code, done, -undo, None)
+            return False
+        taken.append((key, amount))
+    return True
+
+
+async def _add(
+    session: AsyncSession,
+    tenant_id: uuid.UUID,
+    code: str,
+    key: str,
+    amount: int,
+    limit: int | None,
+) -> bool:
+    await session.execute(
+        upsert.insert(session, PromotionCounter)
+        .values(tenant_id=tenant_id, promotion=code, product=key, used=0)
+        .on_conflict_do_nothing(index_elements=["tenant_id", "promotion", "product"])
+    )
+    stmt = sa.update(PromotionCounter).where(
+        PromotionCounter.tenant_id == tenant_id,
+        PromotionCounter.promotion == code,
+        PromotionCounter.product == key,
+    )
+    if limit is not None:
+        stmt = stmt.where(PromotionCounter.used + amount <= limit)
+    moved = await session.execute(
+        stmt.values(used=PromotionCounter.used + amount).execution_options(
+            synchronize_session=False
+        )
+    )
+    return bool(moved.rowcount == 1)  # type: ignore[attr-defined]
+
+
+async def usage(session: AsyncSession, tenant_id: uuid.UUID) -> list[dict[str, Any]]:
+    """Each promotion's spent budget, grants per product, and its latest model's metrics."""
+    promotions = await definitions(session, tenant_id)
+    used = await _used(session, tenant_id, [p.code for p in promotions])
+    found = []
+    for p in promotions:
+        row = await session.scalar(
+            sa.select(UpliftModel)
+            .where(UpliftModel.tenant_id == tenant_id, UpliftModel.promotion == p.code)
+            .order_by(UpliftModel.version.desc())
+            .limit(1)
+        )
+        found.append(
+            {
+                "code": p.code,
+                "budget": str(p.budget),
+                "spent": str(money.from_minor(used.get((p.code, BUDGET), 0), p.currency)),
+                "currency": p.currency,
+                "products": {
+                    product.code: {
+                        "stock": product.stock,
+                        "granted": used.get((p.code, product.code), 0),
+                    }
+                    for product in p.products
+                },
+                "model": None
+                if row is None
+                else {"version": row.version, "trained_at": row.trained_at, **row.metrics},
+            }
+        )
+    return found
