@@ -124,7 +124,7 @@ def test_promotions_go_where_they_change_behaviour_within_budget_and_stock(
                 "--budget",
                 "100",
                 "--dry-run",
-            ],  # fmt: skip
+            ],
             env=env,
         )
         assert batch.exit_code == 0, batch.output
