@@ -540,6 +540,7 @@ def train_uplift(
         f"({found['treated']:,} treated); Qini on {found['held_out']:,} held out: model "
         f"{found['qini_model']}, random {found['qini_random']}",
         highlight=False,
+        soft_wrap=True,
     )
 
 
@@ -586,6 +587,7 @@ def recommend_promotions(
         f"{found['expected_cost']}, expected incremental margin "
         f"{found['expected_incremental_margin']}" + (" (dry run)" if dry_run else ""),
         highlight=False,
+        soft_wrap=True,
     )
     console.print("left out:", dict(sorted(found["skipped"].items())), highlight=False)
     if found["promotions_not_offered"]:

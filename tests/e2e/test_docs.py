@@ -121,6 +121,9 @@ EXPECTED = {
         "the bandit beat priority: True; beat random: True",
         "offline dr within 0.05 of online: True",
         "model version 1: learnt from 1500 decisions",
+        "SAVE15 model v1: 20,000 customers (9,997 treated); Qini on 6,666 held out: model 67.8515",
+        "browser: SAVE15, P(buy) 0.09 -> 0.37, expected margin +2.87 for 5.54",
+        "left out: {'no expected gain': 2}",
     ],
     "docs/operations.md": [
         '{"status":"ok"}',

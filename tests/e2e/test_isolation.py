@@ -108,6 +108,51 @@ def _tenant_a(client: TestClient) -> dict[str, str]:
         "orders": order["id"],
         **decisioning,
         **commerce,
+        **_learning(owner, Api(client, runtime), decisioning),
+    }
+
+
+def _learning(owner: Api, runtime: Api, decisioning: dict[str, str]) -> dict[str, str]:
+    """A's profile, segments, promotions and a bandit's model version."""
+    assert runtime.put("/v1/profiles/a-profile", json={"attributes": {"x": 1}}).status_code == 200
+    segments = owner.put(
+        "/v1/admin/tenants/AAA/segments",
+        json={"segments": [{"name": "seg", "learned": {"features": ["views"], "clusters": 2}}]},
+    )
+    promotions = owner.put(
+        "/v1/admin/tenants/AAA/promotions",
+        json={
+            "promotions": [
+                {
+                    "code": "A-ONLY", "name": "A", "currency": "USD", "discount": "1",
+                    "margin": "2", "budget": "10", "products": [{"code": "P", "stock": 1}],
+                    "features": ["views"],
+                }
+            ]
+        },
+    )  # fmt: skip
+    bandit = owner.post(
+        "/v1/admin/tenants/AAA/decisioning/activities",
+        json={
+            "name": "A bandit",
+            "status": "approved",
+            "placement_id": decisioning["placements"],
+            "collection_id": decisioning["collections"],
+            "fallback_offer_id": decisioning["fallback-offers"],
+            "ranking": {"method": "model", "contextual": {"features": ["profile.x"]}},
+        },
+    )
+    for response in (segments, promotions, bandit):
+        assert response.status_code in (200, 201), response.text
+    trained = owner.post("/v1/admin/tenants/AAA/models/train")
+    assert trained.status_code == 200, trained.text
+    model = owner.get("/v1/admin/tenants/AAA/models").json()["items"][0]
+    return {
+        "profile_id": "a-profile",
+        "name": "seg",
+        "segments": segments.json()["id"],
+        "promotions": promotions.json()["id"],
+        "models": model["id"],
     }
 
 
@@ -226,6 +271,10 @@ def _state(client: TestClient, a: dict[str, str]) -> Any:
         [admin.get(f"/v1/admin/decisioning/{kind}/{a[kind]}").json() for kind in DECISIONING],
         [admin.get(f"/v1/admin/{kind}/{a[kind]}").json() for kind in COMMERCE],
         Api(admin.client, a["runtime"]).get(f"/v1/quotes/{a['quotes']}").json()["data"]["status"],
+        Api(admin.client, a["runtime"]).get("/v1/profiles/a-profile").json()["attributes"],
+        admin.get("/v1/admin/tenants/AAA/segments").json(),
+        admin.get("/v1/admin/tenants/AAA/promotions").json(),
+        admin.get(f"/v1/admin/models/{a['models']}").json(),
     )
 
 
@@ -252,6 +301,11 @@ def test_no_key_of_another_tenant_can_see_or_touch_a_tenants_objects_on_any_rout
         **{kind: str(uuid.uuid4()) for kind in (*COMMERCE, "quotes")},
         "offer_id": uuid.uuid4().hex,
         "orders": str(uuid.uuid4()),
+        "profile_id": "no-such-profile",
+        "name": "no-such-segment",
+        "segments": str(uuid.uuid4()),
+        "promotions": str(uuid.uuid4()),
+        "models": str(uuid.uuid4()),
     }
     create_tenant(client, "BBB")
     b_keys = {role: Api(client, create_key(client, "BBB", role)) for role in ROLES}
@@ -259,6 +313,8 @@ def test_no_key_of_another_tenant_can_see_or_touch_a_tenants_objects_on_any_rout
     routes = _routes(client)
     assert len(routes) >= 15, routes  # the table really was read
     for method, path in routes:
+        if (method, path) == ("PUT", "/v1/profiles/{profile_id}"):
+            continue  # B's key puts B's own profile of that name: checked below
         for role, api in b_keys.items():
             on_a = api.request(method, _fill(path, a), json={})
             on_missing = api.request(method, _fill(path, missing), json={})
@@ -269,4 +325,7 @@ def test_no_key_of_another_tenant_can_see_or_touch_a_tenants_objects_on_any_rout
             )
             if role == "owner" and not path.startswith("/v1/catalog"):
                 assert on_a.status_code == 404, f"{where}: {on_a.status_code}"
+    # A profile id names a profile of the key's own tenant: B's is another profile than A's.
+    made = b_keys["runtime"].put("/v1/profiles/a-profile", json={"attributes": {"x": 2}})
+    assert made.status_code == 200, made.text
     assert _state(client, a) == before

@@ -84,7 +84,9 @@ class RecommendRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     customer_id: CustomerId | None = None
-    customers: list[CustomerId | CustomerIn] | None = Field(default=None, max_length=10_000)
+    customers: list[CustomerId | CustomerIn] | None = Field(
+        default=None, min_length=1, max_length=10_000
+    )
     budget: Amount | None = Field(
         default=None, description="At most this much of the promotions' budgets, this time."
     )

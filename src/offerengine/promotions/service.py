@@ -190,9 +190,9 @@ async def _customers(
     session: AsyncSession, tenant_id: uuid.UUID, request: RecommendRequest, now: datetime
 ) -> list[tuple[str, dict[str, Any]]]:
     """Each customer's facts: the stored profile's (if it consents), under those given."""
+    named = request.customers if request.customers is not None else [request.customer_id]
     given: list[CustomerIn] = [
-        CustomerIn(id=c) if isinstance(c, str) else c
-        for c in (request.customers or [request.customer_id or ""])
+        CustomerIn(id=c) if isinstance(c, str) else c for c in named if c is not None
     ]
     ids = [c.id for c in given]
     if len(set(ids)) != len(ids):
