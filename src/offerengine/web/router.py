@@ -119,6 +119,10 @@ NAV: list[tuple[str, list[tuple[str, str]]]] = [
         "Flags & experiments",
         [("Feature flags", "/admin/flags"), ("Experiments", "/admin/experiments")],
     ),
+    (
+        "Learning",
+        [("Segments", "/admin/segments"), ("Promotions", "/admin/promotions")],
+    ),
     ("Audit log", [("Audit log", "/admin/audit")]),
 ]
 PAGE = 25  # rows per page of every list
@@ -755,6 +759,18 @@ DOCUMENTS = {
         "Fare settings",
         "fare_settings",
         "Taxes by airport or country, exchange rates, passenger-type ratios.",
+    ),
+    "segments": (
+        "Segments",
+        "segments",
+        "Rule-based segments (a condition over profile.*) and learned ones (k-means over "
+        "profile features, fitted with POST …/segments/{name}/learn); profile.segments in rules.",
+    ),
+    "promotions": (
+        "Promotions",
+        "promotions",
+        "Discounts and perks given only where their uplift model expects them to change "
+        "behaviour, within their budget, products' stock and per-customer limit.",
     ),
 }
 
