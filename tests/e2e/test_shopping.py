@@ -526,6 +526,9 @@ def test_expired_offers_and_holds(
 
     async def sweep(at: datetime) -> int:
         async with context.session_factory() as session:
+            if context.is_sqlite:  # a writer takes the lock up front, as the app's sweeper does:
+                # a read that turns into a write meanwhile is refused, not queued
+                await session.connection(execution_options={"sqlite_immediate": True})
             count = await orders.sweep(session, now=at)
             await session.commit()
         return count

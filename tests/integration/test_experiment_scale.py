@@ -59,6 +59,8 @@ def test_twenty_thousand_units_find_the_planted_lift(client: TestClient) -> None
         purchases: list[EventIn] = []
         now = utcnow()
         async with context.session_factory() as session:
+            if context.is_sqlite:  # take the write lock up front, as the app's writers do
+                await session.connection(execution_options={"sqlite_immediate": True})
             for i in range(UNITS):
                 unit = f"c{i}"
                 found = core.assign(facts, unit, {"customer_id": unit}, at=now)
