@@ -143,6 +143,39 @@ def test_route_pickers_offer_only_flights_yet_to_leave(demo_settings: Settings) 
         client.__exit__(None, None, None)
 
 
+def test_the_models_page_lists_a_bandits_versions(demo_settings: Settings) -> None:
+    client = logged_in(demo_settings, "own@oe.example")
+    try:
+        token = re.search(r'<meta name="csrf-token" content="([^"]+)"', client.get("/admin").text)
+        assert token
+        headers = {"X-CSRF-Token": token.group(1)}
+        base = "/v1/admin/tenants/OE/decisioning"
+        (home,) = [
+            a
+            for a in client.get(f"{base}/activities").json()["items"]
+            if a["name"] == "Home page hero"
+        ]
+        made = client.post(
+            f"{base}/activities",
+            json={
+                **{k: home[k] for k in ("placement_id", "collection_id", "fallback_offer_id")},
+                "name": "Learning hero",
+                "status": "approved",
+                "ranking": {"method": "model", "contextual": {"features": ["profile.tier=GOLD"]}},
+            },
+            headers=headers,
+        )
+        assert made.status_code == 201, made.text
+        trained = client.post("/v1/admin/tenants/OE/models/train", headers=headers)
+        assert trained.status_code == 200, trained.text
+        page = client.get("/admin/models").text
+        assert "Learning hero" in page
+        assert "1, profile.tier=GOLD" in page
+        assert "Train now" in page
+    finally:
+        client.__exit__(None, None, None)
+
+
 def test_long_lists_come_a_page_at_a_time(demo_settings: Settings) -> None:
     client = logged_in(demo_settings, "own@oe.example")
     try:

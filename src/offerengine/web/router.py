@@ -121,7 +121,11 @@ NAV: list[tuple[str, list[tuple[str, str]]]] = [
     ),
     (
         "Learning",
-        [("Segments", "/admin/segments"), ("Promotions", "/admin/promotions")],
+        [
+            ("Bandit models", "/admin/models"),
+            ("Segments", "/admin/segments"),
+            ("Promotions", "/admin/promotions"),
+        ],
     ),
     ("Audit log", [("Audit log", "/admin/audit")]),
 ]
@@ -615,6 +619,34 @@ async def shop_page(request: Request, visitor: Visitor, tenant: PageTenant) -> R
         tenant=tenant,
         airports=sorted(snapshot.network.airports),
         routes=routes,
+    )
+
+
+@web.get("/admin/models")
+async def models_page(request: Request, visitor: Visitor, tenant: PageTenant) -> Response:
+    """The contextual bandits' model versions, with a training round and restores."""
+    found = await api_get(request, f"/v1/admin/tenants/{tenant.code}/models")
+    async with context_of(request).session_factory() as session:
+        names = dict(
+            (
+                await session.execute(
+                    sa.select(DecisioningObject.id, DecisioningObject.name).where(
+                        DecisioningObject.tenant_id == tenant.id,
+                        DecisioningObject.kind == "activity",
+                    )
+                )
+            ).all()
+        )
+    rows = found.data.get("items", []) if found.ok and isinstance(found.data, dict) else []
+    for row in rows:
+        row["activity"] = names.get(uuid.UUID(row["activity_id"]), row["activity_id"])
+    return await _page(
+        request,
+        "models.html",
+        visitor,
+        tenant=tenant,
+        rows=rows,
+        problem=None if found.ok else found.detail,
     )
 
 
