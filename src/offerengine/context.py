@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import timedelta
 
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -137,6 +138,7 @@ async def open_context(settings: Settings, metrics: Metrics) -> AppContext:
         seconds=settings.order_sweep_seconds,
         is_sqlite=engine.dialect.name == "sqlite",
         on_release=shop.forget_all,
+        decision_retention=timedelta(days=settings.decision_retention_days),
     )
     context = AppContext(
         settings,

@@ -174,6 +174,14 @@ class LearningSettings(BaseSettings):
         le=3600,
         description="How often a worker reloads what the contextual bandits learnt.",
     )
+    decision_retention_days: int = Field(
+        default=90,
+        ge=31,
+        le=3650,
+        description="How long decisions and the bandits' logs are kept (longer than any reward "
+        "window); the order sweeper deletes older ones a share at a time. Feedback about a "
+        "deleted decision is refused as about an unknown one.",
+    )
     learning_train_seconds: float = Field(
         default=10.0,
         ge=0,

@@ -315,3 +315,46 @@ def test_a_shadow_scores_alongside_and_workers_train_in_the_background(
         assert line["agreement"]["agreement"] == 1.0
         assert line["evaluation"]["n"] == 41
         assert line["evaluation"]["logged_mean"]["value"] == pytest.approx(20 / 41, abs=1e-6)
+
+
+def test_decisions_and_logs_older_than_their_retention_are_pruned(settings: Settings) -> None:
+    import asyncio
+    from datetime import timedelta
+
+    import sqlalchemy as sa
+
+    from offerengine.db.base import utcnow
+    from offerengine.decisioning.models import Decision
+    from offerengine.learning import store
+    from offerengine.learning.models import DecisionLog
+
+    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+        owner = tenant_api(client, "ZZ")
+        setup = Setup(owner)
+        runtime = Api(client, create_key(client, "ZZ", "runtime"))
+        activity = setup.activity(
+            "Bandit", setup.hero, ranking={"method": "model", "contextual": CONTEXTUAL}
+        )
+        _serve(runtime, activity, 6)
+        context = client.app.state.context  # type: ignore[attr-defined]
+
+        async def prune(days_later: int) -> tuple[int, int]:
+            await context.shop.writer.flush()
+            async with context.session_factory() as session:
+                await session.connection(execution_options={"sqlite_immediate": True})
+                await store.prune(
+                    session, now=utcnow() + timedelta(days=days_later), keep=timedelta(days=90)
+                )
+                await session.commit()
+                return (
+                    int(
+                        await session.scalar(sa.select(sa.func.count()).select_from(Decision)) or 0
+                    ),
+                    int(
+                        await session.scalar(sa.select(sa.func.count()).select_from(DecisionLog))
+                        or 0
+                    ),
+                )
+
+        assert asyncio.run(prune(89)) == (6, 6)  # within their retention: kept
+        assert asyncio.run(prune(91)) == (0, 0)

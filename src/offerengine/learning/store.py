@@ -31,6 +31,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from offerengine.decisioning import core
+from offerengine.decisioning.models import Decision
 from offerengine.errors import Conflict, NotFound
 from offerengine.events.models import Event
 from offerengine.learning import bandit
@@ -478,6 +479,24 @@ async def _learn(
     if moved.rowcount != 1:  # type: ignore[attr-defined]
         raise Conflict("another round trained this model meanwhile")
     return learnt
+
+
+# ---- retention ----
+
+
+async def prune(session: AsyncSession, *, now: datetime, keep: timedelta, limit: int = 5000) -> int:
+    """Delete decisions and bandit logs made more than ``keep`` ago, ``limit`` of each at most
+    (every sweep takes the next share); what was learnt from them stays in the models."""
+    cutoff = now - keep
+    deleted = 0
+    for model, key in ((Decision, Decision.id), (DecisionLog, DecisionLog.decision_id)):
+        made = model.made_at
+        old = sa.select(key).where(made < cutoff).limit(limit).scalar_subquery()
+        result = await session.execute(
+            sa.delete(model).where(key.in_(old)).execution_options(synchronize_session=False)
+        )
+        deleted += int(getattr(result, "rowcount", 0) or 0)
+    return deleted
 
 
 # ---- the admin's view ----

@@ -1,14 +1,17 @@
-"""Each worker's background sweep: orders whose hold expired give their units back."""
+"""Each worker's background sweep: orders whose hold expired give their units back; expired offers,
+and decisions older than their retention, are deleted a share at a time."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 from collections.abc import Callable
+from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from offerengine.db.base import utcnow
+from offerengine.learning import store as learning
 from offerengine.observability.logging import get_logger
 from offerengine.orders import service
 
@@ -23,7 +26,9 @@ class OrderSweeper:
         seconds: float,
         is_sqlite: bool,
         on_release: Callable[[], None],
+        decision_retention: timedelta = timedelta(days=90),
     ) -> None:
+        self._decision_retention = decision_retention
         self._session_factory = session_factory
         self._seconds = seconds
         self._is_sqlite = is_sqlite
@@ -47,6 +52,7 @@ class OrderSweeper:
             now = utcnow()
             expired = await service.sweep(session, now=now)
             await service.prune_offers(session, now=now)
+            await learning.prune(session, now=now, keep=self._decision_retention)
             await session.commit()
         if expired:
             self._on_release()
