@@ -5,54 +5,35 @@ from __future__ import annotations
 
 from typing import Annotated, Any, cast
 
-from fastapi import Path, Request, Response
+from fastapi import Path, Request
 
-from offerengine.auth.deps import ConfigReader, ConfigWriter, CurrentActor
+from offerengine.auth.deps import ConfigReader, ConfigWriter
 from offerengine.context import AppContext
 from offerengine.deps import DbSession
-from offerengine.http.routing import IfMatch, expected_version, router, set_etag
+from offerengine.http.routing import router
 from offerengine.profiles import segments
 from offerengine.profiles.segments import SEGMENTS, SegmentsRead, SegmentsUpdate
 from offerengine.snapshots.service import mark_config_changed
 from offerengine.tenants.deps import PathTenant
-from offerengine.versioning.router import add_version_routes
+from offerengine.versioning.router import add_document_routes
 
 api = router(tags=["profiles"])
 TENANT = "/v1/admin/tenants/{tenant}"
 SegmentName = Annotated[str, Path(min_length=1, max_length=50, description="The segment's name.")]
 
 
-@api.get(f"{TENANT}/segments", operation_id="getSegments")
-async def get_segments(
-    tenant: PathTenant, _: ConfigReader, session: DbSession, response: Response
-) -> SegmentsRead:
-    """The tenant's segment definitions; version 0: none saved yet."""
-    found = SEGMENTS.read(await SEGMENTS.get(session, tenant.id))
-    set_etag(response, found.version)
-    return found
-
-
-@api.put(f"{TENANT}/segments", operation_id="putSegments")
-async def put_segments(
-    tenant: PathTenant,
-    body: SegmentsUpdate,
-    _: ConfigWriter,
-    actor: CurrentActor,
-    session: DbSession,
-    if_match: IfMatch,
-    response: Response,
-) -> SegmentsRead:
-    """Replace the segment definitions: rule-based (a condition over profile.*) or learned
-    (k-means over profile features, fitted with `POST …/segments/{name}/learn`)."""
-    doc = await SEGMENTS.put(
-        session,
-        tenant_id=tenant.id,
-        data=body,
-        actor=actor,
-        expected_version=expected_version(if_match, body.version),
-    )
-    set_etag(response, doc.version)
-    return SEGMENTS.read(doc)
+add_document_routes(
+    api,
+    SEGMENTS,
+    slug="segments",
+    operation="Segments",
+    title="Segments",
+    read_model=SegmentsRead,
+    update_model=SegmentsUpdate,
+    get_description="The tenant's segment definitions; version 0: none saved yet.",
+    put_description="Replace the segment definitions: rule-based (a condition over profile.*) "
+    "or learned (k-means over profile features, fitted with `POST …/segments/{name}/learn`).",
+)
 
 
 async def _definitions(session: DbSession, tenant: Any) -> list[dict[str, Any]]:
@@ -82,13 +63,3 @@ async def segment_sizes(
     return await segments.sizes(
         session, tenant.id, snapshot.segments, await _definitions(session, tenant)
     )
-
-
-add_version_routes(
-    api,
-    SEGMENTS.versioned,
-    path="/v1/admin/segments",
-    operation="Segments",
-    read_model=SegmentsRead,
-    to_read=SEGMENTS.read,
-)

@@ -8,53 +8,36 @@ from typing import Any, cast
 import msgspec
 from fastapi import Request, Response
 
-from offerengine.auth.deps import ConfigReader, ConfigWriter, CurrentActor
+from offerengine.auth.deps import ConfigReader
 from offerengine.context import AppContext
 from offerengine.db.base import utcnow
 from offerengine.deps import DbSession, recording
 from offerengine.http.body import documented, read_json
-from offerengine.http.routing import IfMatch, expected_version, router, set_etag
+from offerengine.http.routing import router
 from offerengine.promotions import service
 from offerengine.promotions.schemas import PromotionsRead, PromotionsUpdate, RecommendRequest
 from offerengine.snapshots.deps import BEARER, RuntimeSnapshot
 from offerengine.tenants.deps import PathTenant
-from offerengine.versioning.router import add_version_routes
+from offerengine.versioning.router import add_document_routes
 
 api = router(tags=["promotions"])
 runtime = router(tags=["run time"])
 TENANT = "/v1/admin/tenants/{tenant}"
 
 
-@api.get(f"{TENANT}/promotions", operation_id="getPromotions")
-async def get_promotions(
-    tenant: PathTenant, _: ConfigReader, session: DbSession, response: Response
-) -> PromotionsRead:
-    found = service.PROMOTIONS.read(await service.PROMOTIONS.get(session, tenant.id))
-    set_etag(response, found.version)
-    return found
-
-
-@api.put(f"{TENANT}/promotions", operation_id="putPromotions")
-async def put_promotions(
-    tenant: PathTenant,
-    body: PromotionsUpdate,
-    _: ConfigWriter,
-    actor: CurrentActor,
-    session: DbSession,
-    if_match: IfMatch,
-    response: Response,
-) -> PromotionsRead:
-    """Replace the promotions: discount, the margin it applies to, budget, per-customer limit,
-    validity, products with their promotion stock, and the features its uplift model reads."""
-    doc = await service.PROMOTIONS.put(
-        session,
-        tenant_id=tenant.id,
-        data=body,
-        actor=actor,
-        expected_version=expected_version(if_match, body.version),
-    )
-    set_etag(response, doc.version)
-    return service.PROMOTIONS.read(doc)
+add_document_routes(
+    api,
+    service.PROMOTIONS,
+    slug="promotions",
+    operation="Promotions",
+    title="Promotions",
+    read_model=PromotionsRead,
+    update_model=PromotionsUpdate,
+    get_description="The tenant's promotions; version 0: none saved yet.",
+    put_description="Replace the promotions: discount, the margin it applies to, budget, "
+    "per-customer limit, validity, products with their promotion stock, and the features its "
+    "uplift model reads.",
+)
 
 
 @api.get(f"{TENANT}/promotions/usage", operation_id="promotionUsage")
@@ -64,16 +47,6 @@ async def promotion_usage(
     """Each promotion's spent budget, grants per product, and its uplift model's metrics (Qini
     of the model and of random targeting on held-out customers)."""
     return await service.usage(session, tenant.id)
-
-
-add_version_routes(
-    api,
-    service.PROMOTIONS.versioned,
-    path="/v1/admin/promotions",
-    operation="Promotions",
-    read_model=PromotionsRead,
-    to_read=service.PROMOTIONS.read,
-)
 
 
 @runtime.post(

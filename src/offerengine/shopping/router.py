@@ -8,13 +8,11 @@ import msgspec
 from fastapi import Path, Request, Response
 from starlette.convertors import Convertor, register_url_convertor
 
-from offerengine.auth.deps import ConfigReader, ConfigWriter, CurrentActor
 from offerengine.context import AppContext
 from offerengine.db.base import utcnow
-from offerengine.deps import DbSession
 from offerengine.flags import core as flags
 from offerengine.http.body import documented, read_json
-from offerengine.http.routing import IfMatch, expected_version, router, set_etag
+from offerengine.http.routing import router
 from offerengine.shopping import config
 from offerengine.shopping.schemas import (
     FareSettingsRead,
@@ -27,91 +25,36 @@ from offerengine.shopping.schemas import (
     SearchResponse,
 )
 from offerengine.snapshots.deps import RuntimeSnapshot
-from offerengine.tenants.deps import PathTenant
-from offerengine.versioning.router import add_version_routes
+from offerengine.versioning.router import add_document_routes
 
 api = router(tags=["shopping"])
 TENANT = "/v1/admin/tenants/{tenant}"
 
 
-@api.get(f"{TENANT}/offer-rules", operation_id="getOfferRules")
-async def get_offer_rules(
-    tenant: PathTenant, _: ConfigReader, session: DbSession, response: Response
-) -> OfferRulesRead:
-    """The offer mix (seed 001's "Standard Offer Mix"); version 0 means the defaults apply."""
-    found = config.OFFER_RULES.read(await config.OFFER_RULES.get(session, tenant.id))
-    set_etag(response, found.version)
-    return found
-
-
-@api.put(f"{TENANT}/offer-rules", operation_id="putOfferRules")
-async def put_offer_rules(
-    tenant: PathTenant,
-    body: OfferRulesUpdate,
-    _: ConfigWriter,
-    actor: CurrentActor,
-    session: DbSession,
-    if_match: IfMatch,
-    response: Response,
-) -> OfferRulesRead:
-    """Replace the offer rules: which offer types, how many offers, ranking weights, expiry."""
-    doc = await config.OFFER_RULES.put(
-        session,
-        tenant_id=tenant.id,
-        data=body,
-        actor=actor,
-        expected_version=expected_version(if_match, body.version),
-    )
-    set_etag(response, doc.version)
-    return config.OFFER_RULES.read(doc)
-
-
-@api.get(f"{TENANT}/fare-settings", operation_id="getFareSettings")
-async def get_fare_settings(
-    tenant: PathTenant, _: ConfigReader, session: DbSession, response: Response
-) -> FareSettingsRead:
-    """Taxes and fees, exchange rates, child and infant ratios, the low-inventory webhook."""
-    found = config.FARE_SETTINGS.read(await config.FARE_SETTINGS.get(session, tenant.id))
-    set_etag(response, found.version)
-    return found
-
-
-@api.put(f"{TENANT}/fare-settings", operation_id="putFareSettings")
-async def put_fare_settings(
-    tenant: PathTenant,
-    body: FareSettingsUpdate,
-    _: ConfigWriter,
-    actor: CurrentActor,
-    session: DbSession,
-    if_match: IfMatch,
-    response: Response,
-) -> FareSettingsRead:
-    doc = await config.FARE_SETTINGS.put(
-        session,
-        tenant_id=tenant.id,
-        data=body,
-        actor=actor,
-        expected_version=expected_version(if_match, body.version),
-    )
-    set_etag(response, doc.version)
-    return config.FARE_SETTINGS.read(doc)
-
-
-add_version_routes(
+add_document_routes(
     api,
-    config.OFFER_RULES.versioned,
-    path="/v1/admin/offer-rules",
+    config.OFFER_RULES,
+    slug="offer-rules",
     operation="OfferRules",
+    title="Offer Rules",
     read_model=OfferRulesRead,
-    to_read=config.OFFER_RULES.read,
+    update_model=OfferRulesUpdate,
+    get_description='The offer mix (seed 001\'s "Standard Offer Mix"); version 0 means the '
+    "defaults apply.",
+    put_description="Replace the offer rules: which offer types, how many offers, ranking "
+    "weights, expiry.",
 )
-add_version_routes(
+add_document_routes(
     api,
-    config.FARE_SETTINGS.versioned,
-    path="/v1/admin/fare-settings",
+    config.FARE_SETTINGS,
+    slug="fare-settings",
     operation="FareSettings",
+    title="Fare Settings",
     read_model=FareSettingsRead,
-    to_read=config.FARE_SETTINGS.read,
+    update_model=FareSettingsUpdate,
+    get_description="Taxes and fees, exchange rates, child and infant ratios, the low-inventory "
+    "webhook.",
+    put_description="Replace the fare settings.",
 )
 
 
