@@ -55,7 +55,8 @@ RULES = [
 ]
 
 
-def _row(tenant: uuid.UUID, kind: str, body: s.Config) -> DecisioningObject:
+def decisioning_row(tenant: uuid.UUID, kind: str, body: s.Config) -> DecisioningObject:
+    """A decisioning object row as the API would store it (validated by its schema)."""
     values = body.model_dump(mode="json")
     now = utcnow()
     return DecisioningObject(
@@ -74,7 +75,9 @@ def _row(tenant: uuid.UUID, kind: str, body: s.Config) -> DecisioningObject:
 def generate(tenant: uuid.UUID, rng: random.Random) -> list[DecisioningObject]:
     """The objects, validated by their schemas as the API would."""
     placements = [
-        _row(tenant, "placement", s.PlacementIn(name=f"P{i}", channel="web", content_type="json"))
+        decisioning_row(
+            tenant, "placement", s.PlacementIn(name=f"P{i}", channel="web", content_type="json")
+        )
         for i in range(PLACEMENTS)
     ]
     pids = [p.id for p in placements]
@@ -89,7 +92,7 @@ def generate(tenant: uuid.UUID, rng: random.Random) -> list[DecisioningObject]:
                 s.CapRule(scope="profile", limit=3, window=s.Window(type="calendar", unit="day"))
             ]
         offers.append(
-            _row(
+            decisioning_row(
                 tenant,
                 "offer",
                 s.OfferIn(
@@ -108,7 +111,7 @@ def generate(tenant: uuid.UUID, rng: random.Random) -> list[DecisioningObject]:
                 ),
             )
         )
-    fallback = _row(
+    fallback = decisioning_row(
         tenant,
         "fallback_offer",
         s.FallbackOfferIn(
@@ -117,20 +120,20 @@ def generate(tenant: uuid.UUID, rng: random.Random) -> list[DecisioningObject]:
         ),
     )
     collections = [
-        _row(
+        decisioning_row(
             tenant,
             "collection",
             s.CollectionIn(name=f"C{i}", tags=[f"t{rng.randrange(TAGS)}" for _ in range(2)]),
         )
         for i in range(COLLECTIONS)
     ]
-    formula = _row(
+    formula = decisioning_row(
         tenant,
         "ranking_formula",
         s.RankingFormulaIn(name="Margin", expression="offer.value - offer.cost"),
     )
     activities = [
-        _row(
+        decisioning_row(
             tenant,
             "activity",
             s.ActivityIn(

@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 import sqlalchemy as sa
 from _http import Target, compare, demo_database, machine, server
+from decide import decisioning_row
 
 from offerengine.context import open_context
 from offerengine.db.base import utcnow
@@ -53,28 +54,12 @@ FEATURES = [f"profile.f{i}" for i in range(7)] + [
 METHODS = ("thompson", "linucb", "epsilon_greedy")
 
 
-def _row(tenant: uuid.UUID, kind: str, body: s.Config) -> DecisioningObject:
-    values = body.model_dump(mode="json")
-    now = utcnow()
-    return DecisioningObject(
-        id=uuid.uuid4(),
-        tenant_id=tenant,
-        kind=kind,
-        name=values.pop("name"),
-        status=values.pop("status"),
-        body=values,
-        version=1,
-        created_at=now,
-        updated_at=now,
-    )
-
-
 def generate(tenant: uuid.UUID) -> tuple[list[DecisioningObject], dict[str, uuid.UUID]]:
-    placement = _row(
+    placement = decisioning_row(
         tenant, "placement", s.PlacementIn(name="Bench slot", channel="web", content_type="json")
     )
     offers = [
-        _row(
+        decisioning_row(
             tenant,
             "offer",
             s.OfferIn(
@@ -91,7 +76,7 @@ def generate(tenant: uuid.UUID) -> tuple[list[DecisioningObject], dict[str, uuid
         )
         for i in range(OFFERS)
     ]
-    fallback = _row(
+    fallback = decisioning_row(
         tenant,
         "fallback_offer",
         s.FallbackOfferIn(
@@ -99,7 +84,9 @@ def generate(tenant: uuid.UUID) -> tuple[list[DecisioningObject], dict[str, uuid
             representations=[s.Representation(placement_id=placement.id, content={"h": "hi"})],
         ),
     )
-    collection = _row(tenant, "collection", s.CollectionIn(name="Bench", tags=["bench-learn"]))
+    collection = decisioning_row(
+        tenant, "collection", s.CollectionIn(name="Bench", tags=["bench-learn"])
+    )
     rankings: dict[str, s.Ranking] = {"priority": s.Ranking()}
     for method in METHODS:
         rankings[method] = s.Ranking(
@@ -107,7 +94,7 @@ def generate(tenant: uuid.UUID) -> tuple[list[DecisioningObject], dict[str, uuid
             contextual=s.Contextual(method=method, features=FEATURES, reward_window_seconds=1),
         )
     activities = {
-        name: _row(
+        name: decisioning_row(
             tenant,
             "activity",
             s.ActivityIn(

@@ -6,10 +6,11 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
@@ -36,6 +37,7 @@ console = Console()
 err = Console(stderr=True)
 CLI_ACTOR = Actor(ActorKind.CLI, None, "offerengine cli")
 DEMO_KEYS_FILE = "demo-keys.env"
+T = TypeVar("T")
 
 
 def _version(value: bool) -> None:
@@ -395,6 +397,15 @@ async def _decide_batch(
         await engine.dispose()
 
 
+def _in_transaction(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    """Run ``work`` in one transaction; a bad name or input is printed, exit code 2."""
+    try:
+        return asyncio.run(run_in_transaction(_settings(), work))
+    except (Invalid, NotFound) as exc:
+        err.print(str(exc))
+        raise typer.Exit(2) from exc
+
+
 async def _with_engine(settings: Settings, work: Any) -> Any:
     from sqlalchemy.ext.asyncio import async_sessionmaker
 
@@ -448,11 +459,7 @@ def export_logs(
     async def work(session: AsyncSession) -> int:
         return await offline.export_logs(session, tenant, activity, out, since)
 
-    try:
-        n = asyncio.run(run_in_transaction(_settings(), work))
-    except (Invalid, NotFound) as exc:
-        err.print(str(exc))
-        raise typer.Exit(2) from exc
+    n = _in_transaction(work)
     err.print(f"{n} logged proposals written to {out}")
 
 
@@ -490,11 +497,7 @@ def evaluate_policy(
     async def work(session: AsyncSession) -> list[dict[str, Any]]:
         return await offline.evaluate_policies(session, tenant, activity, logs, policy, interval)
 
-    try:
-        results = asyncio.run(run_in_transaction(_settings(), work))
-    except (Invalid, NotFound) as exc:
-        err.print(str(exc))
-        raise typer.Exit(2) from exc
+    results = _in_transaction(work)
     for result in results:
         console.print(evaluate.table(result), highlight=False)
         console.print()
@@ -530,11 +533,7 @@ def train_uplift(
     async def work(session: AsyncSession) -> dict[str, Any]:
         return await offline.train(session, tenant, promotion, history, synthetic, seed)
 
-    try:
-        found = asyncio.run(run_in_transaction(_settings(), work))
-    except (Invalid, NotFound) as exc:
-        err.print(str(exc))
-        raise typer.Exit(2) from exc
+    found = _in_transaction(work)
     console.print(
         f"{found['promotion']} model v{found['version']}: {found['customers']:,} customers "
         f"({found['treated']:,} treated); Qini on {found['held_out']:,} held out: model "
@@ -577,11 +576,7 @@ def recommend_promotions(
     async def work(session: AsyncSession) -> dict[str, Any]:
         return await offline.recommend_file(session, tenant, customers, out, amount, dry_run)
 
-    try:
-        found = asyncio.run(run_in_transaction(_settings(), work))
-    except (Invalid, NotFound) as exc:
-        err.print(str(exc))
-        raise typer.Exit(2) from exc
+    found = _in_transaction(work)
     console.print(
         f"{found['grants']:,} of {found['customers']:,} customers get a promotion; expected cost "
         f"{found['expected_cost']}, expected incremental margin "

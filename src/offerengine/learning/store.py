@@ -191,7 +191,7 @@ async def _rewards(
                 continue
             if event_activity is not None and event_activity != activity.id:
                 continue
-            if _aware(at) > _aware(made[decision_id]) + spec.window:
+            if at > made[decision_id] + spec.window:
                 continue
             key = (decision_id, offer_id)
             if spec.reward in ("revenue", "margin"):
@@ -218,12 +218,6 @@ def _worth(activity: core.ActivityDef, offer_id: str) -> float:
 def _cost(activity: core.ActivityDef, offer_id: str) -> float:
     offer = _offer(activity, offer_id)
     return offer.cost if offer is not None else 0.0
-
-
-def _aware(at: datetime) -> datetime:
-    from datetime import UTC
-
-    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
 
 
 async def _closed_logs(
@@ -294,7 +288,7 @@ async def logged(
 def _logged(log: DecisionLog, reward: float) -> Logged:
     return Logged(
         decision_id=log.decision_id,
-        made_at=_aware(log.made_at),
+        made_at=log.made_at,
         offer_id=log.offer_id,
         candidates=tuple(log.candidates),
         propensity=float(log.propensity),

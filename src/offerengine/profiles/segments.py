@@ -200,7 +200,7 @@ async def learn(
     rows = [r for r in await _profiles(session, tenant_id) if personalised(r)]
     if len(rows) < k:
         raise Conflict(f"{len(rows)} profiles to cluster, fewer than the {k} clusters asked for")
-    matrix = np.stack([vector(profile_facts(attributes_of(r, now, ())), features) for r in rows])
+    matrix = np.stack([vector(profile_facts(attributes_of(r, now)), features) for r in rows])
     means = matrix.mean(axis=0)
     scales = matrix.std(axis=0)
     scales[scales == 0] = 1.0

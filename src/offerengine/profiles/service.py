@@ -14,7 +14,7 @@ import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -41,12 +41,6 @@ COUNTED = {
 TOTALS = ("views", "clicks", "accepts", "purchases")
 CACHE_SECONDS = 2.0
 CACHE_SIZE = 50_000
-
-
-def _aware(at: datetime | None) -> datetime | None:
-    if at is None:
-        return None
-    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
 
 
 async def put(
@@ -160,7 +154,7 @@ async def absorb(
     for row in rows:
         aggregates = {k: (dict(v) if isinstance(v, dict) else v) for k, v in row.aggregates.items()}
         categories = {k: dict(v) for k, v in aggregates.get("categories", {}).items()}
-        latest = _aware(row.last_seen_at)
+        latest = row.last_seen_at
         for event in by_profile[row.profile_id]:
             at = event.occurred_at or now
             _add(aggregates, event, at)
@@ -187,11 +181,11 @@ def read(row: Profile, segments: Sequence[str]) -> dict[str, Any]:
         "consent": row.consent,
         **{name: int(aggregates.get(name, 0)) for name in TOTALS},
         "spend": float(aggregates.get("spend", 0.0)),
-        "last_seen_at": _aware(row.last_seen_at),
+        "last_seen_at": row.last_seen_at,
         "categories": aggregates.get("categories", {}),
         "segments": list(segments),
-        "created_at": _aware(row.created_at),
-        "updated_at": _aware(row.updated_at),
+        "created_at": row.created_at,
+        "updated_at": row.updated_at,
     }
 
 
@@ -199,9 +193,10 @@ def personalised(row: Profile | None) -> bool:
     return row is None or row.consent.get("personalization", True) is not False
 
 
-def attributes_of(row: Profile, now: datetime, segments: Sequence[str]) -> dict[str, Any]:
+def attributes_of(row: Profile, now: datetime, index: SegmentIndex | None = None) -> dict[str, Any]:
     """What a decision reads of a stored profile, as profile attributes: its own, its
-    aggregates, its segments and consent (only its consent without consent to personalise)."""
+    aggregates, consent, and the segments of ``index`` it is in (only its consent without
+    consent to personalise)."""
     if not personalised(row):
         return {"consent": dict(row.consent)}
     aggregates = row.aggregates
@@ -209,25 +204,22 @@ def attributes_of(row: Profile, now: datetime, segments: Sequence[str]) -> dict[
     for name in TOTALS:
         found[name] = int(aggregates.get(name, 0))
     found["spend"] = float(aggregates.get("spend", 0.0))
-    seen = _aware(row.last_seen_at)
-    if seen is not None:
-        found["days_since_seen"] = max((now - seen).total_seconds() / 86_400, 0.0)
+    if row.last_seen_at is not None:
+        found["days_since_seen"] = max((now - row.last_seen_at).total_seconds() / 86_400, 0.0)
     categories = aggregates.get("categories")
     if categories:
         found["categories"] = {
             name: {k: v for k, v in values.items() if k != "last_at"}
             for name, values in categories.items()
         }
-    found["segments"] = list(segments)
     found["consent"] = dict(row.consent)
+    found["segments"] = members(index, profile_facts(found)) if index else []
     return found
 
 
 def segments_of(index: SegmentIndex, row: Profile, now: datetime) -> list[str]:
     """The segments a stored profile is in now (none without consent to personalise)."""
-    if not index or not personalised(row):
-        return []
-    return members(index, profile_facts(attributes_of(row, now, ())))
+    return list(attributes_of(row, now, index).get("segments", []))
 
 
 def decision_attributes(
@@ -235,7 +227,7 @@ def decision_attributes(
 ) -> dict[str, Any]:
     """A decision's profile attributes: the stored profile's (see :func:`attributes_of`) under
     the ones the request gives."""
-    return {**attributes_of(row, now, segments_of(index, row, now)), **given}
+    return {**attributes_of(row, now, index), **given}
 
 
 class ProfileCache:

@@ -209,9 +209,7 @@ async def _customers(
     for customer in given:
         row = stored.get(customer.id)
         facts = (
-            profile_facts(attributes_of(row, now, ()))
-            if row is not None and personalised(row)
-            else {}
+            profile_facts(attributes_of(row, now)) if row is not None and personalised(row) else {}
         )
         facts.update({f"profile.{k}": v for k, v in customer.features.items()})
         found.append((customer.id, facts))
