@@ -4,6 +4,7 @@ shoppers, recommendations through the API within budgets, stock and limits, and 
 from __future__ import annotations
 
 import csv
+import time
 from pathlib import Path
 from typing import Any
 
@@ -77,6 +78,7 @@ def test_promotions_go_where_they_change_behaviour_within_budget_and_stock(
         )
         assert trained.exit_code == 0, trained.output
         assert "SAVE15 model v1: 6,000 customers" in trained.output
+        time.sleep(0.5)  # the worker's snapshot takes the new model version in
 
         # This week's shoppers, never seen by the model (another seed).
         now = synthetic.shoppers(1500, seed=99)

@@ -3,6 +3,7 @@ grant more than a product's promotion stock, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -42,6 +43,7 @@ def test_concurrent_recommendations_stay_within_budget_and_stock(
             env={"OFFERENGINE_DATABASE_URL": database_url},
         )
         assert trained.exit_code == 0, trained.output
+        time.sleep(0.6)  # the workers' snapshots take the new model version in
         shoppers = synthetic.shoppers(CALLS * 100, seed=5)
 
         def call(i: int) -> list[dict[str, object]]:

@@ -97,6 +97,7 @@ async def recommend_file(
     ids = [str(v) for v in table.column("customer_id").to_pylist()]
     names = [c for c in table.column_names if c != "customer_id"]
     columns = {n: _column(table, n, customers) for n in names}
+    index = await service.load_index(session, tenant_id)
     left = budget
     grants: list[dict[str, Any]] = []
     skipped: dict[str, int] = {}
@@ -109,6 +110,7 @@ async def recommend_file(
         found = await service.recommend(
             session,
             tenant_id,
+            index,
             RecommendRequest(customers=list(chunk), budget=left, dry_run=dry_run),
             utcnow(),
         )

@@ -66,8 +66,12 @@ async def recommend(request: Request, snapshot: RuntimeSnapshot) -> Response:
     now = utcnow()
     if body.dry_run:
         async with ctx.session_factory() as session:
-            found = await service.recommend(session, snapshot.tenant.id, body, now)
+            found = await service.recommend(
+                session, snapshot.tenant.id, snapshot.promotions, body, now
+            )
     else:
         async with recording(ctx) as session:
-            found = await service.recommend(session, snapshot.tenant.id, body, now)
+            found = await service.recommend(
+                session, snapshot.tenant.id, snapshot.promotions, body, now
+            )
     return Response(msgspec.json.encode(found), media_type="application/json")

@@ -20,6 +20,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -33,6 +34,7 @@ from offerengine.learning import uplift
 from offerengine.profiles.core import profile_facts, vector
 from offerengine.profiles.models import Profile
 from offerengine.profiles.service import attributes_of, personalised
+from offerengine.promotions.core import ModelRef, PromotionIndex
 from offerengine.promotions.models import PromotionCounter, PromotionGrant, UpliftModel
 from offerengine.promotions.schemas import (
     CustomerIn,
@@ -42,6 +44,7 @@ from offerengine.promotions.schemas import (
     RecommendRequest,
 )
 from offerengine.shopping.config import Document
+from offerengine.snapshots.service import mark_config_changed
 
 BUDGET = ""  # the counter of a promotion's spent budget; other counters are per product
 
@@ -136,6 +139,7 @@ async def train(
     )
     session.add(row)
     await session.flush()
+    mark_config_changed(session, tenant_id)  # the snapshot serves the new version
     return row
 
 
@@ -149,40 +153,65 @@ class Served:
     version: int
 
 
-_LOADED: dict[uuid.UUID, uplift.TLearner] = {}
+_LOADED: dict[uuid.UUID, uplift.TLearner] = {}  # fitted estimators by model version id
+
+
+async def load_index(session: AsyncSession, tenant_id: uuid.UUID) -> PromotionIndex:
+    """The promotions and their latest model versions, for the tenant's snapshot (training a
+    model marks the configuration changed, so the snapshot moves on)."""
+    promotions = await definitions(session, tenant_id)
+    if not promotions:
+        return PromotionIndex()
+    latest = (
+        sa.select(UpliftModel.promotion, sa.func.max(UpliftModel.version).label("version"))
+        .where(UpliftModel.tenant_id == tenant_id)
+        .group_by(UpliftModel.promotion)
+        .subquery()
+    )
+    rows = await session.execute(
+        sa.select(UpliftModel.id, UpliftModel.promotion, UpliftModel.version, UpliftModel.features)
+        .join(
+            latest,
+            sa.and_(
+                UpliftModel.promotion == latest.c.promotion,
+                UpliftModel.version == latest.c.version,
+            ),
+        )
+        .where(UpliftModel.tenant_id == tenant_id)
+    )
+    models = {code: ModelRef(i, v, tuple(f)) for i, code, v, f in rows}
+    return PromotionIndex(tuple(promotions), MappingProxyType(models))
 
 
 async def _models(
-    session: AsyncSession, tenant_id: uuid.UUID, promotions: Sequence[PromotionIn], now: datetime
+    session: AsyncSession, index: PromotionIndex, now: datetime
 ) -> tuple[list[Served], dict[str, str]]:
     """The promotions that can be recommended now, with their latest model; why the others
-    cannot."""
+    cannot. A model's estimator is read from the database once per worker."""
     found, idle = [], {}
-    for promotion in promotions:
+    for promotion in index.promotions:
+        ref = index.models.get(promotion.code)
         if not promotion.active:
             idle[promotion.code] = "inactive"
-            continue
-        if (promotion.valid_from and now < promotion.valid_from) or (
+        elif (promotion.valid_from and now < promotion.valid_from) or (
             promotion.valid_until and now >= promotion.valid_until
         ):
             idle[promotion.code] = "outside its validity"
-            continue
-        row = await session.scalar(
-            sa.select(UpliftModel)
-            .where(UpliftModel.tenant_id == tenant_id, UpliftModel.promotion == promotion.code)
-            .order_by(UpliftModel.version.desc())
-            .limit(1)
-        )
-        if row is None:
+        elif ref is None:
             idle[promotion.code] = "no uplift model trained"
-            continue
-        if row.features != list(promotion.features):
+        elif ref.features != tuple(promotion.features):
             idle[promotion.code] = "its features changed since its model was trained"
-            continue
-        model = _LOADED.get(row.id)
-        if model is None:
-            model = _LOADED[row.id] = pickle.loads(row.estimator)  # noqa: S301 - our own rows
-        found.append(Served(promotion, model, row.version))
+        else:
+            model = _LOADED.get(ref.id)
+            if model is None:
+                estimator = await session.scalar(
+                    sa.select(UpliftModel.estimator).where(UpliftModel.id == ref.id)
+                )
+                if estimator is None:  # a snapshot older than a deletion
+                    idle[promotion.code] = "no uplift model trained"
+                    continue
+                model = _LOADED[ref.id] = pickle.loads(estimator)  # noqa: S301 - our own rows
+            found.append(Served(promotion, model, ref.version))
     return found, idle
 
 
@@ -257,10 +286,13 @@ def _product(promotion: PromotionIn, facts: Mapping[str, Any], left: Mapping[str
 
 
 async def recommend(
-    session: AsyncSession, tenant_id: uuid.UUID, request: RecommendRequest, now: datetime
+    session: AsyncSession,
+    tenant_id: uuid.UUID,
+    index: PromotionIndex,
+    request: RecommendRequest,
+    now: datetime,
 ) -> dict[str, Any]:
-    promotions = await definitions(session, tenant_id)
-    served, idle = await _models(session, tenant_id, promotions, now)
+    served, idle = await _models(session, index, now)
     customers = await _customers(session, tenant_id, request, now)
     codes = [s.promotion.code for s in served]
     used = await _used(session, tenant_id, codes)

@@ -20,6 +20,7 @@ from offerengine.network import core as network
 from offerengine.network.models import Airport
 from offerengine.pricing import service as pricing
 from offerengine.profiles import segments as segmenting
+from offerengine.promotions import service as promoting
 from offerengine.shopping import config as shopping
 from offerengine.snapshots.core import Snapshot, TenantFacts
 from offerengine.tenants.models import Tenant
@@ -70,6 +71,7 @@ async def build(session: AsyncSession, tenant_id: uuid.UUID) -> Snapshot | None:
             session, tenant_id, tenant.settings, flag_index.tagged.get("quote", ())
         ),
         segments=await segmenting.load_index(session, tenant_id),
+        promotions=await promoting.load_index(session, tenant_id),
     )
 
 

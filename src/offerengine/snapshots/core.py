@@ -20,6 +20,7 @@ from offerengine.flags import core as flags
 from offerengine.network import core as network
 from offerengine.pricing import core as pricing
 from offerengine.profiles.core import SegmentIndex
+from offerengine.promotions.core import PromotionIndex
 from offerengine.shopping import core as shopping
 
 
@@ -55,3 +56,4 @@ class Snapshot:
     decisioning: decisioning.DecisioningIndex = field(default_factory=decisioning.DecisioningIndex)
     commerce: commerce.CommerceIndex = field(default_factory=commerce.CommerceIndex)
     segments: SegmentIndex = field(default_factory=SegmentIndex)
+    promotions: PromotionIndex = field(default_factory=PromotionIndex)
