@@ -23,8 +23,7 @@ from offerengine.learning.models import DecisionLog, LearningModel
 from offerengine.network.models import Airport
 from offerengine.orders.models import Order
 from offerengine.pricing.models import PricingRule
-from offerengine.profiles.models import Profile
-from offerengine.profiles.segments import SegmentFit
+from offerengine.profiles.models import Profile, SegmentFit
 from offerengine.promotions.models import PromotionCounter, PromotionGrant, UpliftModel
 from offerengine.shopping.models import OfferStat, StoredOffer, TenantDocument
 from offerengine.snapshots.models import SystemState

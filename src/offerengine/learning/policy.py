@@ -23,7 +23,6 @@ import numpy as np
 
 from offerengine.learning import bandit
 
-REWARDS = ("click", "accept", "purchase", "revenue", "margin")
 # The event each reward counts.
 REWARD_EVENT = {
     "click": "click",

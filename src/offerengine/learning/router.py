@@ -4,6 +4,7 @@ report."""
 from __future__ import annotations
 
 import uuid
+from dataclasses import asdict
 from datetime import datetime
 from typing import Annotated, Any, cast
 
@@ -147,17 +148,7 @@ async def train(tenant: PathTenant, request: Request, _: ConfigWriter, session: 
     snapshot = await ctx.snapshots.get(tenant.id)
     rounds = await store.train(session, tenant.id, snapshot.decisioning, now=utcnow())
     ctx.models.forget(tenant.id)
-    return {"rounds": [_round(r) for r in rounds]}
-
-
-def _round(r: store.Round) -> dict[str, Any]:
-    return {
-        "activity_id": r.activity_id,
-        "line": r.line,
-        "version": r.version,
-        "learnt": r.learnt,
-        "started": r.started,
-    }
+    return {"rounds": [asdict(r) for r in rounds]}
 
 
 @api.get(

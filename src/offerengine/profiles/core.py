@@ -38,7 +38,6 @@ class Clusters:
 class SegmentIndex:
     rules: tuple[RuleSegment, ...] = ()
     clusters: tuple[Clusters, ...] = ()
-    unfitted: tuple[str, ...] = ()  # learned segments not fitted yet
 
     def __bool__(self) -> bool:
         return bool(self.rules or self.clusters)

@@ -7,7 +7,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from offerengine.db.base import Base, JSONAny, TimestampMixin
+from offerengine.db.base import Base, JSONAny, TimestampMixin, utcnow
 
 
 class Profile(TimestampMixin, Base):
@@ -24,3 +24,15 @@ class Profile(TimestampMixin, Base):
     consent: Mapped[dict[str, bool]] = mapped_column(JSONAny, default=dict)
     aggregates: Mapped[dict[str, Any]] = mapped_column(JSONAny, default=dict)
     last_seen_at: Mapped[datetime | None] = mapped_column()
+
+
+class SegmentFit(Base):
+    """A learned segment's k-means fit on the tenant's profiles."""
+
+    __tablename__ = "segment_fits"
+    __table_args__ = (sa.PrimaryKeyConstraint("tenant_id", "name"),)
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("tenants.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(sa.String(50))
+    data: Mapped[dict[str, Any]] = mapped_column(JSONAny)
+    fitted_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -13,19 +13,17 @@ from __future__ import annotations
 import uuid
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from datetime import datetime
 from typing import Annotated, Any, Self
 
 import numpy as np
 import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, StringConstraints, model_validator
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Mapped, mapped_column
 
-from offerengine.db.base import Base, JSONAny, utcnow
+from offerengine.db.base import utcnow
 from offerengine.errors import Conflict, FieldError, NotFound
 from offerengine.profiles.core import Clusters, RuleSegment, SegmentIndex, profile_facts, vector
-from offerengine.profiles.models import Profile
+from offerengine.profiles.models import Profile, SegmentFit
 from offerengine.profiles.service import attributes_of, personalised, segments_of
 from offerengine.rules import core as rules
 from offerengine.rules.vocabulary import DECISIONING
@@ -109,23 +107,11 @@ def check(data: Any) -> list[FieldError]:
     return errors
 
 
-class SegmentFit(Base):
-    """A learned segment's k-means fit on the tenant's profiles."""
-
-    __tablename__ = "segment_fits"
-    __table_args__ = (sa.PrimaryKeyConstraint("tenant_id", "name"),)
-
-    tenant_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("tenants.id", ondelete="CASCADE"))
-    name: Mapped[str] = mapped_column(sa.String(50))
-    data: Mapped[dict[str, Any]] = mapped_column(JSONAny)
-    fitted_at: Mapped[datetime] = mapped_column(default=utcnow)
-
-
 def compile_index(
     definitions: Sequence[dict[str, Any]], fits: Iterable[SegmentFit]
 ) -> SegmentIndex:
     fitted = {f.name: f.data for f in fits}
-    rule_segments, clusters, unfitted = [], [], []
+    rule_segments, clusters = [], []
     for d in definitions:
         if d.get("condition") is not None:
             rule_segments.append(
@@ -139,8 +125,7 @@ def compile_index(
             or fit.get("features") != learned["features"]
             or len(fit.get("centroids", ())) != learned["clusters"]
         ):
-            unfitted.append(d["name"])
-            continue
+            continue  # not fitted (again) since its definition changed
         clusters.append(
             Clusters(
                 d["name"],
@@ -150,7 +135,7 @@ def compile_index(
                 np.array(fit["centroids"]),
             )
         )
-    return SegmentIndex(tuple(rule_segments), tuple(clusters), tuple(unfitted))
+    return SegmentIndex(tuple(rule_segments), tuple(clusters))
 
 
 async def load_index(session: AsyncSession, tenant_id: uuid.UUID) -> SegmentIndex:

@@ -622,24 +622,28 @@ async def shop_page(request: Request, visitor: Visitor, tenant: PageTenant) -> R
     )
 
 
+async def _activities(
+    request: Request, tenant: Tenant, *, approved: bool = False
+) -> list[tuple[str, str]]:
+    """The tenant's activities (id as text, name) by name; only approved ones if asked."""
+    stmt = sa.select(DecisioningObject.id, DecisioningObject.name).where(
+        DecisioningObject.tenant_id == tenant.id, DecisioningObject.kind == "activity"
+    )
+    if approved:
+        stmt = stmt.where(DecisioningObject.status == "approved")
+    async with context_of(request).session_factory() as session:
+        rows = (await session.execute(stmt.order_by(DecisioningObject.name))).all()
+    return [(str(i), n) for i, n in rows]
+
+
 @web.get("/admin/models")
 async def models_page(request: Request, visitor: Visitor, tenant: PageTenant) -> Response:
     """The contextual bandits' model versions, with a training round and restores."""
     found = await api_get(request, f"/v1/admin/tenants/{tenant.code}/models")
-    async with context_of(request).session_factory() as session:
-        names = dict(
-            (
-                await session.execute(
-                    sa.select(DecisioningObject.id, DecisioningObject.name).where(
-                        DecisioningObject.tenant_id == tenant.id,
-                        DecisioningObject.kind == "activity",
-                    )
-                )
-            ).all()
-        )
+    names = dict(await _activities(request, tenant))
     rows = found.data.get("items", []) if found.ok and isinstance(found.data, dict) else []
     for row in rows:
-        row["activity"] = names.get(uuid.UUID(row["activity_id"]), row["activity_id"])
+        row["activity"] = names.get(row["activity_id"], row["activity_id"])
     return await _page(
         request,
         "models.html",
@@ -652,24 +656,13 @@ async def models_page(request: Request, visitor: Visitor, tenant: PageTenant) ->
 
 @web.get("/admin/decide")
 async def decide_page(request: Request, visitor: Visitor, tenant: PageTenant) -> Response:
-    async with context_of(request).session_factory() as session:
-        activities = (
-            await session.execute(
-                sa.select(DecisioningObject.id, DecisioningObject.name)
-                .where(
-                    DecisioningObject.tenant_id == tenant.id,
-                    DecisioningObject.kind == "activity",
-                    DecisioningObject.status == "approved",
-                )
-                .order_by(DecisioningObject.name)
-            )
-        ).all()
+    activities = await _activities(request, tenant, approved=True)
     return await _page(
         request,
         "decide.html",
         visitor,
         tenant=tenant,
-        activities=[{"id": str(i), "name": n} for i, n in activities],
+        activities=[{"id": i, "name": n} for i, n in activities],
     )
 
 
