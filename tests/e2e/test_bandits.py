@@ -200,6 +200,35 @@ def test_a_bandit_learns_per_context_and_keeps_its_versions(
         refused = owner.post(f"/v1/admin/models/{v2['id']}/restore")
         assert refused.status_code == 409, refused.text
         assert "features" in refused.json()["detail"]
+        # Settings changed back: their version serves again, no new one starts.
+        owner.put(
+            f"/v1/admin/decisioning/activities/{activity['id']}",
+            json={
+                **{k: activity[k] for k in ("name", "status", "placement_id")},
+                "collection_id": activity["collection_id"],
+                "fallback_offer_id": activity["fallback_offer_id"],
+                "ranking": {"method": "model", "contextual": {**CONTEXTUAL, "variance": 0.1}},
+            },
+        ).raise_for_status()
+        time.sleep(0.5)
+        (back,) = _train(owner)
+        assert (back["version"], back["started"]) == (2, False)
+        assert [m["active"] for m in _models(owner)] == [False, True, False]
+        # And back to the other features: version 3 serves again.
+        owner.put(
+            f"/v1/admin/decisioning/activities/{activity['id']}",
+            json={
+                **{k: activity[k] for k in ("name", "status", "placement_id")},
+                "collection_id": activity["collection_id"],
+                "fallback_offer_id": activity["fallback_offer_id"],
+                "ranking": {
+                    "method": "model",
+                    "contextual": {**CONTEXTUAL, "features": ["profile.tier=B"]},
+                },
+            },
+        ).raise_for_status()
+        time.sleep(0.5)
+        assert _train(owner)[0]["version"] == 3
 
         # The CLI evaluates policies on the same logs (exported, then read back).
         env = {"OFFERENGINE_DATABASE_URL": settings.database_url}
