@@ -206,6 +206,7 @@ def test_create_a_pricing_rule_with_a_formula_and_test_it(page: Page) -> None:
 def test_roll_a_rule_back(page: Page) -> None:
     page.goto("/admin/pricing-rules?q=Browser")
     page.get_by_role("link", name="Browser demand").first.click()
+    page.wait_for_load_state()  # the form saves through admin.js once it has bound it
     page.get_by_label("Formula").fill("1.0 + utilization * 0.9")
     page.get_by_role("button", name="Save").click()
     expect(page.get_by_role("heading", name=re.compile("version 2"))).to_be_visible()
@@ -255,6 +256,8 @@ def test_dashboard_charts_render(page: Page) -> None:
 def test_preview_a_bundle_template(page: Page) -> None:
     page.goto("/admin/bundles")
     page.get_by_role("link", name="Comfort Bundle").click()
+    page.wait_for_url(re.compile(r"/admin/bundles/[0-9a-f-]{36}$"))
+    page.wait_for_load_state()  # the route picker fills the form once admin.js has bound it
     preview = page.locator("#preview-form")
     preview.get_by_label("Route").select_option(index=1)
     preview.get_by_role("button", name="Preview offers").click()
