@@ -150,7 +150,7 @@ async def prepare(env: dict[str, str]) -> tuple[uuid.UUID, dict[str, uuid.UUID]]
             snapshot = await build(session, tenant.id)
             assert snapshot is not None
             rng = np.random.default_rng(1)
-            for activity, spec in store.lines(snapshot.decisioning):
+            for activity, spec in store.lines(snapshot):
                 model = spec.fresh()
                 for offer in activity.candidates:
                     xs = rng.random((5000, spec.dimension))
@@ -287,7 +287,7 @@ async def training(
         learnt, began = 0, time.perf_counter()
         while True:
             async with ctx.session_factory() as session:
-                rounds = await store.train(session, tenant_id, snapshot.decisioning, now=utcnow())
+                rounds = await store.train(session, tenant_id, snapshot, now=utcnow())
                 await session.commit()
             done = sum(r.learnt for r in rounds if r.activity_id == activity.id)
             if not done:

@@ -25,6 +25,7 @@ from offerengine.db import migrate as migrations
 from offerengine.db.session import run_in_transaction
 from offerengine.demo import service as demo_service
 from offerengine.errors import Conflict, Invalid, NotFound
+from offerengine.learning.policy import SHOP
 from offerengine.settings import Settings
 from offerengine.tenants import service as tenants
 
@@ -436,14 +437,17 @@ def train(tenant: Annotated[str, typer.Option(help="Tenant code or id.")]) -> No
         raise typer.Exit(2) from exc
     table = Table("activity", "line", "version", "learnt now", "new version")
     for r in rounds:
-        table.add_row(str(r.activity_id), r.line, str(r.version), str(r.learnt), str(r.started))
+        name = "shop" if r.activity_id == SHOP else str(r.activity_id)
+        table.add_row(name, r.line, str(r.version), str(r.learnt), str(r.started))
     console.print(table if rounds else "No contextual bandits to train.")
 
 
 @app.command("export-logs")
 def export_logs(
     tenant: Annotated[str, typer.Option(help="Tenant code or id.")],
-    activity: Annotated[str, typer.Option(help="Activity id or name.")],
+    activity: Annotated[
+        str, typer.Option(help="Activity id or name; shop: the offer rules' conversion model.")
+    ],
     out: Annotated[Path, typer.Option(help="The JSON Lines file to write.")],
     since: Annotated[
         datetime | None, typer.Option(help="Decisions made from then on (ISO 8601).")
@@ -466,7 +470,9 @@ def export_logs(
 @app.command("evaluate-policy")
 def evaluate_policy(
     tenant: Annotated[str, typer.Option(help="Tenant code or id.")],
-    activity: Annotated[str, typer.Option(help="Activity id or name.")],
+    activity: Annotated[
+        str, typer.Option(help="Activity id or name; shop: the offer rules' conversion model.")
+    ],
     policy: Annotated[
         list[str],
         typer.Option(

@@ -127,11 +127,15 @@ async def open_context(settings: Settings, metrics: Metrics) -> AppContext:
         on_auth=keys.observe_auth,
     )
     writer = OfferWriter(session_factory, is_sqlite=engine.dialect.name == "sqlite")
+    models = ModelCache(session_factory, settings.learning_refresh_seconds)
+    profiles = ProfileCache(session_factory)
     shop = ShopRuntime(
         session_factory,
         writer,
         stock_seconds=settings.availability_cache_seconds,
         conversion_seconds=settings.conversion_refresh_seconds,
+        models=models,
+        profiles=profiles,
     )
     sweeper = OrderSweeper(
         session_factory,
@@ -153,8 +157,8 @@ async def open_context(settings: Settings, metrics: Metrics) -> AppContext:
         sweeper,
         Notifier(),
         StatsCache(session_factory, settings.conversion_refresh_seconds),
-        ModelCache(session_factory, settings.learning_refresh_seconds),
-        ProfileCache(session_factory),
+        models,
+        profiles,
         Trainer(
             session_factory,
             store,

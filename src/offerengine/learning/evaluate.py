@@ -21,12 +21,11 @@ from typing import Any
 
 import numpy as np
 
-from offerengine.decisioning import core
 from offerengine.learning import bandit, ope
-from offerengine.learning.policy import ContextualDef
+from offerengine.learning.policy import ContextualDef, Learner, Proposable
 from offerengine.learning.store import Logged
 
-Chances = Callable[[Logged, Sequence[core.OfferDef]], np.ndarray]
+Chances = Callable[[Logged, Sequence[Proposable]], np.ndarray]
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,7 +36,7 @@ class Policy:
 
 
 def priority() -> Policy:
-    def chances(row: Logged, offers: Sequence[core.OfferDef]) -> np.ndarray:
+    def chances(row: Logged, offers: Sequence[Proposable]) -> np.ndarray:
         found = np.zeros(len(offers))
         found[0] = 1.0
         return found
@@ -50,7 +49,7 @@ def uniform() -> Policy:
 
 
 def logged_policy() -> Policy:
-    def chances(row: Logged, offers: Sequence[core.OfferDef]) -> np.ndarray:
+    def chances(row: Logged, offers: Sequence[Proposable]) -> np.ndarray:
         # Only the logged action's probability is known; the others share the rest.
         found = np.full(len(offers), (1 - row.propensity) / max(len(offers) - 1, 1))
         found[row.candidates.index(row.offer_id)] = row.propensity
@@ -62,7 +61,7 @@ def logged_policy() -> Policy:
 def of_bandit(name: str, spec: ContextualDef, model: bandit.LinearBandit, seed: int = 0) -> Policy:
     rng = np.random.default_rng(seed)
 
-    def chances(row: Logged, offers: Sequence[core.OfferDef]) -> np.ndarray:
+    def chances(row: Logged, offers: Sequence[Proposable]) -> np.ndarray:
         x = row.contexts[spec.shape]
         prior = spec.prior([o.worth for o in offers], [o.cost for o in offers])
         return model.probabilities([o.key for o in offers], x, prior, rng)
@@ -93,7 +92,7 @@ def _reward_model(
 
 def evaluate(
     rows: Sequence[Logged],
-    activity: core.ActivityDef,
+    activity: Learner,
     policy: Policy,
     *,
     interval: ope.Interval = "normal",

@@ -57,9 +57,9 @@ class DecisionLog(TenantOwnedMixin, Base):
     activity_id: Mapped[uuid.UUID] = mapped_column()
     rank: Mapped[int] = mapped_column()  # 0: the activity's first item
     made_at: Mapped[datetime]
-    offer_id: Mapped[str] = mapped_column(sa.String(40))
+    offer_id: Mapped[str] = mapped_column(sa.String(60))  # an offer's id, or an offer type
     propensity: Mapped[float] = mapped_column(sa.Float)
     candidates: Mapped[list[str]] = mapped_column(JSONAny)
     contexts: Mapped[dict[str, list[float]]] = mapped_column(JSONAny)
     model: Mapped[dict[str, Any] | None] = mapped_column(JSONAny)
-    shadow: Mapped[str | None] = mapped_column(sa.String(40))
+    shadow: Mapped[str | None] = mapped_column(sa.String(60))

@@ -20,7 +20,7 @@ from offerengine.decisioning.models import DecisioningObject
 from offerengine.errors import Invalid, NotFound
 from offerengine.learning import bandit, evaluate, store
 from offerengine.learning.models import LearningModel
-from offerengine.learning.policy import ContextualDef
+from offerengine.learning.policy import ContextualDef, Learner, Proposable
 from offerengine.snapshots import build as snapshots
 from offerengine.snapshots.core import Snapshot
 from offerengine.tenants import service as tenants
@@ -36,14 +36,19 @@ async def snapshot(session: AsyncSession, tenant: str) -> Snapshot:
     return built
 
 
-def activity_of(index: core.DecisioningIndex, name: str) -> core.ActivityDef:
-    for activity in index.activities.values():
+def activity_of(built: Snapshot, name: str) -> Learner:
+    """An approved activity by name or id, or ``shop``: the offer rules' conversion model."""
+    for activity in built.decisioning.activities.values():
         if name in (activity.key, activity.name):
             return activity
+    if name == "shop":
+        if built.shopping.learner is None:
+            raise Invalid("the offer rules have no conversion_model: searches log nothing")
+        return built.shopping.learner
     raise NotFound(f"no approved activity {name!r}")
 
 
-def judge(activity: core.ActivityDef) -> ContextualDef:
+def judge(activity: Learner) -> ContextualDef:
     """The bandit whose reward and features the logs are read with: live, else the shadow."""
     spec = activity.contextual or activity.shadow
     if spec is None:
@@ -91,7 +96,7 @@ async def export_logs(
     session: AsyncSession, tenant: str, activity_name: str, out: Path, since: datetime | None
 ) -> int:
     built = await snapshot(session, tenant)
-    activity = activity_of(built.decisioning, activity_name)
+    activity = activity_of(built, activity_name)
     rows = await store.logged(
         session, built.tenant.id, activity, judge(activity), now=utcnow(), since=since
     )
@@ -102,7 +107,7 @@ async def export_logs(
 
 
 async def policy_of(
-    session: AsyncSession, built: Snapshot, activity: core.ActivityDef, name: str
+    session: AsyncSession, built: Snapshot, activity: Learner, name: str
 ) -> evaluate.Policy:
     """``priority``, ``random``, ``logged``, ``shadow``, ``model:<version>`` (the live line's
     version, or a version id), or ``formula:<name>`` (an approved ranking formula that reads only
@@ -120,6 +125,8 @@ async def policy_of(
         model = bandit.LinearBandit.from_dict(row.state)
         return evaluate.of_bandit(f"{row.line} v{row.version}", spec, model)
     if name.startswith("formula:"):
+        if not isinstance(activity, core.ActivityDef):
+            raise Invalid(f"{name!r}: ranking formulas rank an activity's offers, not offer types")
         return await _formula(session, built, activity, name.removeprefix("formula:"))
     raise Invalid(
         f"unknown policy {name!r}: priority, random, logged, shadow, model:<version> or "
@@ -128,7 +135,7 @@ async def policy_of(
 
 
 async def _version(
-    session: AsyncSession, tenant_id: uuid.UUID, activity: core.ActivityDef, name: str
+    session: AsyncSession, tenant_id: uuid.UUID, activity: Learner, name: str
 ) -> LearningModel:
     stmt = sa.select(LearningModel).where(
         LearningModel.tenant_id == tenant_id, LearningModel.activity_id == activity.id
@@ -169,11 +176,12 @@ async def _formula(
             "bandit's features, so only formulas over offer.* can be replayed on them"
         )
     _, scores = core.score_statically(compiled, activity.candidates)
+    by_key = {str(offer_id): score for offer_id, score in scores.items()}
 
-    def chances(row: store.Logged, offers: Sequence[core.OfferDef]) -> Any:
+    def chances(row: store.Logged, offers: Sequence[Proposable]) -> Any:
         import numpy as np
 
-        values = [scores.get(o.id) for o in offers]
+        values = [by_key.get(o.key) for o in offers]
         ranked = [
             (-float(v) if not isinstance(v, str) and v is not None else float("inf"), i)
             for i, v in enumerate(values)
@@ -194,7 +202,7 @@ async def evaluate_policies(
     interval: str,
 ) -> list[dict[str, Any]]:
     built = await snapshot(session, tenant)
-    activity = activity_of(built.decisioning, activity_name)
+    activity = activity_of(built, activity_name)
     spec = judge(activity)
     rows = (
         read_logs(logs)

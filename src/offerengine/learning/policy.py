@@ -6,6 +6,10 @@ A *line* is one model of an activity: ``live`` ranks its decisions, ``shadow`` s
 alongside without serving, ``variant:<experiment>/<variant>`` ranks an experiment variant's.
 A line's *version* is fixed by its settings (``key``); what can carry over from one version to the
 next is fixed by its features (``shape``): same features, the learnt state carries over.
+
+A bandit learns for a :class:`Learner`: an activity of decisioning, whose actions are its offers,
+or shopping (:class:`ShopLearner`, one line, ``live``), whose actions are the offer types a search
+can show, rewarded by the orders that follow.
 """
 
 from __future__ import annotations
@@ -13,11 +17,12 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -25,6 +30,7 @@ from offerengine.learning import bandit
 
 # The event each reward counts.
 REWARD_EVENT = {
+    "order": "order",  # shop: an order made from one of the search's offers
     "click": "click",
     "accept": "accept",
     "purchase": "purchase",
@@ -156,3 +162,63 @@ class ContextualDef:
             "epsilon_greedy": "epsilon-greedy",
         }
         return f"contextual bandit ({names[self.settings.method]} of the {self.reward})"
+
+
+# ---- what a bandit learns for ----
+
+# The id that stands for shopping where an activity's id would be (in model versions and logs).
+SHOP = uuid.UUID("5b0b0000-0000-4000-8000-000000000001")
+
+
+class Proposable(Protocol):
+    """An action a bandit can propose: what it is called in the logs, what a success is worth
+    (revenue rewards) and what proposing it costs (margin rewards)."""
+
+    @property
+    def key(self) -> str: ...
+
+    @property
+    def worth(self) -> float: ...
+
+    @property
+    def cost(self) -> float: ...
+
+
+class Learner(Protocol):
+    """What one or two bandit lines learn for: an activity (``decisioning.core.ActivityDef``)
+    or shopping (:class:`ShopLearner`)."""
+
+    @property
+    def id(self) -> uuid.UUID: ...
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def candidates(self) -> Sequence[Proposable]: ...
+
+    @property
+    def contextual(self) -> ContextualDef | None: ...
+
+    @property
+    def shadow(self) -> ContextualDef | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class OfferTypeAction:
+    key: str  # the offer type
+    worth: float = 1.0
+    cost: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class ShopLearner:
+    """Shopping's bandit: the conversion probability of each offer type for the search's
+    customer and context, learnt from the orders that follow searches. Its actions are the offer
+    types of the offer rules, in priority order."""
+
+    candidates: tuple[OfferTypeAction, ...]
+    contextual: ContextualDef
+    id: uuid.UUID = SHOP
+    name: str = "shop"
+    shadow: ContextualDef | None = None

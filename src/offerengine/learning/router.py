@@ -19,6 +19,7 @@ from offerengine.errors import NotFound
 from offerengine.http.routing import Timestamp, router
 from offerengine.learning import evaluate, store
 from offerengine.learning.models import LearningModel
+from offerengine.snapshots.core import Snapshot
 from offerengine.tenants.deps import PathTenant
 from offerengine.tenants.models import Tenant
 
@@ -129,7 +130,7 @@ async def restore_version(
     old = await _version(session, principal, id)
     ctx = cast(AppContext, request.app.state.context)
     snapshot = await ctx.snapshots.get(old.tenant_id)
-    row = await store.restore(session, old.tenant_id, snapshot.decisioning, id)
+    row = await store.restore(session, old.tenant_id, snapshot, id)
     summary = store.summary(row)
     ctx.models.forget(old.tenant_id)
     return summary
@@ -146,7 +147,7 @@ async def train(tenant: PathTenant, request: Request, _: ConfigWriter, session: 
     `OFFERENGINE_LEARNING_TRAIN_SECONDS`). 409 when another round moved a model meanwhile."""
     ctx = cast(AppContext, request.app.state.context)
     snapshot = await ctx.snapshots.get(tenant.id)
-    rounds = await store.train(session, tenant.id, snapshot.decisioning, now=utcnow())
+    rounds = await store.train(session, tenant.id, snapshot, now=utcnow())
     ctx.models.forget(tenant.id)
     return {"rounds": [asdict(r) for r in rounds]}
 
@@ -172,7 +173,7 @@ async def report(
     snapshot = await ctx.snapshots.get(tenant.id)
     return {
         "lines": await report_lines(
-            session, tenant, snapshot.decisioning, activity_id, since=since, limit=limit
+            session, tenant, snapshot, activity_id, since=since, limit=limit
         )
     }
 
@@ -180,7 +181,7 @@ async def report(
 async def report_lines(
     session: DbSession,
     tenant: Tenant,
-    index: Any,
+    snapshot: Snapshot,
     activity_id: uuid.UUID | None,
     *,
     since: datetime | None,
@@ -188,7 +189,7 @@ async def report_lines(
 ) -> list[dict[str, Any]]:
     found = []
     now = utcnow()
-    for activity, spec in store.lines(index):
+    for activity, spec in store.lines(snapshot):
         if activity_id is not None and activity.id != activity_id:
             continue
         row = await store.active(session, tenant.id, activity.id, spec.line)

@@ -24,33 +24,40 @@ import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from offerengine.decisioning import core
 from offerengine.decisioning.models import Decision
 from offerengine.errors import Conflict, NotFound
 from offerengine.events.models import Event
 from offerengine.learning import bandit
 from offerengine.learning.models import DecisionLog, LearningModel
-from offerengine.learning.policy import REWARD_EVENT, ContextualDef
+from offerengine.learning.policy import REWARD_EVENT, SHOP, ContextualDef, Learner, Proposable
+
+if TYPE_CHECKING:
+    from offerengine.snapshots.core import Snapshot
 
 # Decisions are written behind their answers, in batches: a round leaves the last moments alone.
 WRITE_LAG = timedelta(seconds=2)
 BATCH = 2000
 
 
-def lines(index: core.DecisioningIndex) -> Iterator[tuple[core.ActivityDef, ContextualDef]]:
-    """Every bandit of the tenant's snapshot with the activity it ranks."""
+def lines(snapshot: Snapshot) -> Iterator[tuple[Learner, ContextualDef]]:
+    """Every bandit of the tenant's snapshot with what it learns for: the activity it ranks,
+    or shopping (its offer rules' conversion model)."""
     seen: set[tuple[uuid.UUID, str]] = set()
+    index = snapshot.decisioning
     for activity in (*index.activities.values(), *index.variants.values()):
         for found in (activity.contextual, activity.shadow):
             if found is not None and (activity.id, found.line) not in seen:
                 seen.add((activity.id, found.line))
                 yield activity, found
+    shop = snapshot.shopping.learner
+    if shop is not None:
+        yield shop, shop.contextual
 
 
 # ---- serving ----
@@ -167,11 +174,12 @@ async def _rewards(
     session: AsyncSession,
     tenant_id: uuid.UUID,
     logs: Sequence[DecisionLog],
-    activity: core.ActivityDef,
+    activity: Learner,
     spec: ContextualDef,
 ) -> dict[tuple[uuid.UUID, str], float]:
     """The reward of each logged proposal by ``spec``: its offer's feedback events within the
-    window of its decision (about this activity, or about no activity in particular)."""
+    window of its decision (about this activity, or about no activity in particular). For
+    shopping, the decision is the search and the event an order, whose offer type is the arm."""
     wanted = REWARD_EVENT[spec.reward]
     made = {log.decision_id: log.made_at for log in logs}
     found: dict[tuple[uuid.UUID, str], float] = {}
@@ -179,14 +187,21 @@ async def _rewards(
     for start in range(0, len(ids), 500):
         rows = await session.execute(
             sa.select(
-                Event.decision_id, Event.offer_id, Event.activity_id, Event.value, Event.occurred_at
+                Event.decision_id,
+                Event.offer_id,
+                Event.activity_id,
+                Event.value,
+                Event.occurred_at,
+                Event.properties,
             ).where(
                 Event.tenant_id == tenant_id,
                 Event.decision_id.in_(ids[start : start + 500]),
                 Event.type == wanted,
             )
         )
-        for decision_id, offer_id, event_activity, value, at in rows:
+        for decision_id, offer_id, event_activity, value, at, properties in rows:
+            if activity.id == SHOP:
+                offer_id = (properties or {}).get("offer_type")
             if decision_id is None or offer_id is None:
                 continue
             if event_activity is not None and event_activity != activity.id:
@@ -206,16 +221,16 @@ async def _rewards(
     return found
 
 
-def _offer(activity: core.ActivityDef, offer_id: str) -> core.OfferDef | None:
+def _offer(activity: Learner, offer_id: str) -> Proposable | None:
     return next((o for o in activity.candidates if o.key == offer_id), None)
 
 
-def _worth(activity: core.ActivityDef, offer_id: str) -> float:
+def _worth(activity: Learner, offer_id: str) -> float:
     offer = _offer(activity, offer_id)
     return offer.worth if offer is not None else 1.0
 
 
-def _cost(activity: core.ActivityDef, offer_id: str) -> float:
+def _cost(activity: Learner, offer_id: str) -> float:
     offer = _offer(activity, offer_id)
     return offer.cost if offer is not None else 0.0
 
@@ -255,7 +270,7 @@ async def _closed_logs(
 async def logged(
     session: AsyncSession,
     tenant_id: uuid.UUID,
-    activity: core.ActivityDef,
+    activity: Learner,
     spec: ContextualDef,
     *,
     now: datetime,
@@ -384,14 +399,14 @@ async def _start_version(
 async def train(
     session: AsyncSession,
     tenant_id: uuid.UUID,
-    index: core.DecisioningIndex,
+    snapshot: Snapshot,
     *,
     now: datetime,
     limit: int = BATCH,
 ) -> list[Round]:
     """One round for every bandit of the tenant (see the module's doc). The caller commits."""
     rounds = []
-    for activity, spec in lines(index):
+    for activity, spec in lines(snapshot):
         row = await active(session, tenant_id, activity.id, spec.line)
         started = False
         if row is None or row.settings_key != spec.key:
@@ -423,7 +438,7 @@ async def train(
 async def _learn(
     session: AsyncSession,
     tenant_id: uuid.UUID,
-    activity: core.ActivityDef,
+    activity: Learner,
     spec: ContextualDef,
     row: LearningModel,
     *,
@@ -521,7 +536,7 @@ async def get_version(
 async def restore(
     session: AsyncSession,
     tenant_id: uuid.UUID,
-    index: core.DecisioningIndex,
+    snapshot: Snapshot,
     model_id: uuid.UUID,
 ) -> LearningModel:
     """Serve what an old version learnt again: a new version of its line under the activity's
@@ -529,7 +544,7 @@ async def restore(
     no longer the version's (the state would not fit)."""
     old = await get_version(session, tenant_id, model_id)
     spec = next(
-        (s for a, s in lines(index) if a.id == old.activity_id and s.line == old.line), None
+        (s for a, s in lines(snapshot) if a.id == old.activity_id and s.line == old.line), None
     )
     if spec is None:
         raise Conflict(

@@ -28,14 +28,14 @@ async def train_snapshot(
 ) -> list[store.Round]:
     """One round for the tenant's bandits, in one transaction; [] when another round moved a
     model meanwhile (nothing of this one is kept)."""
-    if not any(True for _ in store.lines(snapshot.decisioning)):
+    if not any(True for _ in store.lines(snapshot)):
         return []
     async with session_factory() as session:
         if is_sqlite:
             await session.connection(execution_options={"sqlite_immediate": True})
         try:
             rounds = await store.train(
-                session, snapshot.tenant.id, snapshot.decisioning, now=utcnow(), limit=limit
+                session, snapshot.tenant.id, snapshot, now=utcnow(), limit=limit
             )
         except (Conflict, IntegrityError):  # another round moved the model, or started it
             await session.rollback()

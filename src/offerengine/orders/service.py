@@ -145,7 +145,9 @@ async def create(
         updated_at=now,
     )
     session.add(order)
-    session.add(_event("order", order, now))
+    made = _event("order", order, now)
+    made.decision_id = _search_uuid(offer.search_id)  # shop's conversion model learns from it
+    session.add(made)
     await writer.count(session, tenant_id, offer.offer_type, offer.segment, ordered=1)
     notices = []
     for h in held:
@@ -160,6 +162,13 @@ async def create(
                 )
     await session.flush()
     return Made(order, created=True, low_inventory=tuple(notices))
+
+
+def _search_uuid(search_id: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(search_id)
+    except ValueError:
+        return None
 
 
 def _customer_id(basis: dict[str, Any]) -> str | None:

@@ -17,9 +17,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from offerengine import money
 from offerengine.auth.core import Actor
 from offerengine.bundles import service as bundles
+from offerengine.bundles.core import BundleIndex
 from offerengine.catalog.core import ProductFacts
 from offerengine.errors import FieldError, raise_if_any
 from offerengine.inventory import service as inventory
+from offerengine.learning.policy import ContextualDef, OfferTypeAction, ShopLearner
 from offerengine.network import core as network
 from offerengine.shopping import core
 from offerengine.shopping.models import TenantDocument
@@ -158,6 +160,12 @@ FARE_SETTINGS = Document("fare_settings", FareSettingsIn, FareSettingsRead, chec
 
 def _offer_rules(doc: TenantDocument | None) -> core.OfferRules:
     read = OFFER_RULES.read(doc)
+    contextual = None
+    if read.conversion_model is not None:
+        prior = core.ConversionModel()
+        contextual = ContextualDef.of(
+            "live", read.conversion_model.model_dump(), prior.alpha / (prior.alpha + prior.beta)
+        )
     return core.OfferRules(
         max_offers=read.max_offers,
         offer_types=None
@@ -167,7 +175,16 @@ def _offer_rules(doc: TenantDocument | None) -> core.OfferRules:
         w_margin=read.ranking_weights.profit_margin,
         expiry_minutes=read.expiry_minutes,
         version=read.version,
+        contextual=contextual,
     )
+
+
+def _learner(rules: core.OfferRules, index: BundleIndex) -> ShopLearner | None:
+    """The conversion model's bandit over the offer types the rules can show, by priority."""
+    if rules.contextual is None:
+        return None
+    types = sorted(rules.types(index), key=lambda t: t.priority)
+    return ShopLearner(tuple(OfferTypeAction(t.type) for t in types), rules.contextual)
 
 
 def _fare_settings(doc: TenantDocument | None) -> core.FareSettings:
@@ -209,11 +226,14 @@ async def load(
         if found is not None:
             countries[code] = found.country
     fares = await FARE_SETTINGS.get(session, tenant_id)
+    index = await bundles.load_index(session, tenant_id)
+    rules = _offer_rules(await OFFER_RULES.get(session, tenant_id))
     return core.ShoppingConfig(
         flights=flights,
-        bundles=await bundles.load_index(session, tenant_id),
+        bundles=index,
         policy=await inventory.load_policy(session, tenant_id),
-        rules=_offer_rules(await OFFER_RULES.get(session, tenant_id)),
+        rules=rules,
+        learner=_learner(rules, index),
         fares=_fare_settings(fares),
         countries=countries,
         webhook=FARE_SETTINGS.read(fares).low_inventory_webhook,

@@ -23,8 +23,9 @@ How an offer is made, for one flight and one offer type (``FLIGHT_ONLY`` or a bu
    country adds, per passenger of its types, a percentage of the fare or a fixed amount.
 
 Ranking: ``score = w_conversion × P / max P + w_margin × margin / max margin`` over the candidates
-of one search, where ``P`` is the Beta-Binomial estimate of P(order | offer type, segment) and
-``margin`` is (price before taxes − cost) / price before taxes. Offer rules then keep
+of one search, where ``P`` is the Beta-Binomial estimate of P(order | offer type, segment) — or,
+with the offer rules' ``conversion_model``, a contextual bandit's estimate for this customer and
+context (:mod:`.personal`) — and ``margin`` is (price before taxes − cost) / price before taxes. Offer rules then keep
 ``max_offers``: the best offer of each ``always_include`` type first, then the best of the rest.
 """
 
@@ -36,7 +37,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Protocol
 
 from offerengine import money
 from offerengine.bundles.core import BundleFacts, BundleIndex, ItemSpec
@@ -50,6 +51,7 @@ from offerengine.inventory.core import (
     ResourceKey,
     Stock,
 )
+from offerengine.learning.policy import ContextualDef, ShopLearner
 from offerengine.pricing import core as pricing
 from offerengine.pricing.core import PricingIndex
 
@@ -82,6 +84,7 @@ class OfferRules:
     w_margin: Decimal = Decimal("0.4")
     expiry_minutes: int = 15
     version: int = 0
+    contextual: ContextualDef | None = None  # the conversion model's bandit
 
     def types(self, bundles: BundleIndex) -> tuple[OfferType, ...]:
         if self.offer_types is not None:
@@ -155,6 +158,8 @@ class ShoppingConfig:
     # Whether some limited product is counted per airport and day (a lounge): then a search
     # also reads the counters of its flights' origin airport-days.
     per_airport_day: bool = False
+    # The offer rules' conversion model, over their offer types (None: Beta-Binomial only).
+    learner: ShopLearner | None = None
 
     @classmethod
     def empty(cls) -> ShoppingConfig:
@@ -198,6 +203,24 @@ class ConversionModel:
         pooled = (self.alpha + type_ordered) / (self.alpha + self.beta + type_shown)
         shown, ordered = self.counts.get((offer_type, segment), (0, 0))
         return (ordered + self.strength * pooled) / (shown + self.strength)
+
+
+class Conversion(Protocol):
+    def probability(self, offer_type: str, segment: str) -> float: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Personal:
+    """One search's conversion: the contextual bandit's estimate per offer type (blended with
+    the Beta-Binomial one by its confidence; see :mod:`.personal`), the Beta-Binomial one for
+    any other type."""
+
+    base: ConversionModel
+    learnt: Mapping[str, float]
+
+    def probability(self, offer_type: str, segment: str) -> float:
+        found = self.learnt.get(offer_type)
+        return found if found is not None else self.base.probability(offer_type, segment)
 
 
 # --- experiments that change shopping -------------------------------------------------------------
@@ -370,7 +393,7 @@ class Shop:
     policy: InventoryPolicy
     rules: OfferRules
     fares: FareSettings
-    conversion: ConversionModel
+    conversion: Conversion
     timezone: str
     countries: Mapping[str, str]  # airport → country, for taxes
     stock: Callable[[ResourceKey], Stock | None]
@@ -565,7 +588,8 @@ class Builder:
         self._by_kind = dict(self._counts)
         self._item_numbers = memo.item_numbers
         self._tax_cache = memo.taxes
-        self._probabilities = memo.probabilities
+        # A personal conversion is this search's own; the Beta-Binomial one is shared.
+        self._probabilities = {} if isinstance(shop.conversion, Personal) else memo.probabilities
         self._extras = memo.extras
 
     def summary(self, flight: FlightFacts) -> dict[str, Any]:

@@ -106,6 +106,7 @@ async def search_offers(request: Request, snapshot: RuntimeSnapshot) -> Response
     searched = await shop.search(snapshot, body, now)
     shop.writer.add(searched.rows)
     shop.writer.expose(snapshot.tenant.id, searched.exposures, now)
+    shop.writer.logged(searched.logs)
     answer = searched.response()
     keys = snapshot.flags.tagged.get("shop")
     if keys:

@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, StringConstraints, model_validator
 
+from offerengine.decisioning.schemas import Contextual
 from offerengine.http.routing import IsoDate
 from offerengine.inventory.schemas import Cabin
 
@@ -88,6 +89,28 @@ class RankingWeights(BaseModel):
     profit_margin: Decimal = Field(default=Decimal("0.4"), ge=0, le=1, decimal_places=4)
 
 
+class ConversionModelIn(Contextual):
+    """Shop's conversion probability learnt per customer and context: a contextual bandit over
+    the offer types (``offerengine.learning``), its arms the offer types, rewarded when an order
+    is made from an offer of the type within the window after the search. Unlearnt, it gives the Beta-Binomial estimate of the type's rate for the
+    customer's segment; the learnt estimate takes over by its confidence in the search's context.
+    Features read ``profile.*`` (the stored profile of `customer.id`, under the search's customer
+    fields) and ``context.*`` (the search's context, and `context.channel`, `context.cabin`,
+    `context.origin`, `context.destination`, `context.adults`, `context.children`,
+    `context.infants`, `context.days_ahead`)."""
+
+    reward: Literal["order"] = Field(  # type: ignore[assignment]
+        default="order", description="order: an order made from an offer of the type."
+    )
+    reward_window_seconds: int = Field(
+        default=1800,
+        ge=1,
+        le=7 * 86400,
+        description="How long after the search an order counts; then an offer type shown and "
+        "not ordered is learnt as reward 0.",
+    )
+
+
 class OfferRulesIn(BaseModel):
     """Seed 001's offer generation rule ("Standard Offer Mix")."""
 
@@ -104,6 +127,11 @@ class OfferRulesIn(BaseModel):
     )
     ranking_weights: RankingWeights = Field(default_factory=RankingWeights)
     expiry_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    conversion_model: ConversionModelIn | None = Field(
+        default=None,
+        description="None: the conversion probability is the Beta-Binomial rate of the offer "
+        "type in the customer's segment; else a contextual bandit personalises it.",
+    )
 
     @model_validator(mode="after")
     def _distinct(self) -> Self:

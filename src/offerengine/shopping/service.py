@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any
 
 import msgspec
+import numpy as np
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -24,7 +25,11 @@ from offerengine.bundles.core import BundleFacts, BundleIndex
 from offerengine.errors import Conflict, Gone, Invalid, NotFound
 from offerengine.inventory import service as inventory
 from offerengine.inventory.core import FlightFacts, ResourceKey, Stock
-from offerengine.shopping import core, writer
+from offerengine.learning.bandit import LinearBandit
+from offerengine.learning.policy import SHOP, ContextualDef
+from offerengine.learning.store import ModelCache
+from offerengine.profiles import service as profiles
+from offerengine.shopping import core, personal, writer
 from offerengine.shopping.models import OfferStat, StoredOffer
 from offerengine.shopping.schemas import SearchRequest
 from offerengine.shopping.writer import OfferWriter
@@ -37,12 +42,16 @@ StockMap = dict[tuple[str, str, str], Stock]
 class ShopRuntime:
     """A worker's shopping: searches and re-pricing, with its short-lived caches (inventory
     counters, ranked results and shared prices for shop results; the conversion counts that rank
-    offers) and its offer writer. No cache is used to decide whether units can be held."""
+    offers) and its offer writer. No cache is used to decide whether units can be held. With a
+    conversion model, ``models`` and ``profiles`` give its learnt state and the customers'."""
 
     session_factory: async_sessionmaker[AsyncSession]
     writer: OfferWriter
     stock_seconds: float = 1.0
     conversion_seconds: float = 30.0
+    models: ModelCache | None = None
+    profiles: profiles.ProfileCache | None = None
+    rng: np.random.Generator = field(default_factory=np.random.default_rng)
     _stock: dict[uuid.UUID, tuple[float, dict[str, StockMap]]] = field(default_factory=dict)
     _conversion: dict[uuid.UUID, tuple[float, core.ConversionModel]] = field(default_factory=dict)
     _locks: dict[uuid.UUID, asyncio.Lock] = field(default_factory=dict)
@@ -166,14 +175,51 @@ class ShopRuntime:
             snapshot.tenant.id, scopes_of(flights, snapshot), fresh=preview is not None
         )
         conversion = await self.conversion(snapshot.tenant.id)
+        personalised = None
+        if preview is None and snapshot.shopping.learner is not None:
+            personalised = await self.personalise(snapshot, search, conversion, at)
         return run_search(
             snapshot,
             search,
             stock,
-            conversion,
+            personalised.conversion if personalised is not None else conversion,
             at,
             only_bundle=preview,
             runtime=None if preview is not None else self,
+            personalised=personalised,
+        )
+
+    async def personalise(
+        self,
+        snapshot: Snapshot,
+        search: core.Search,
+        conversion: core.ConversionModel,
+        at: datetime,
+    ) -> personal.Personalised:
+        """The conversion model's estimates for this search's customer and context."""
+        learner = snapshot.shopping.learner
+        assert learner is not None
+        spec = learner.contextual
+        attributes: dict[str, Any] = dict(search.customer)
+        customer_id = search.customer.get("id")
+        if customer_id is not None and self.profiles is not None:
+            stored = await self.profiles.get(snapshot.tenant.id, str(customer_id))
+            if stored is not None:
+                attributes = profiles.decision_attributes(
+                    stored, search.customer, snapshot.segments, at
+                )
+        served = None
+        if self.models is not None:
+            served = (await self.models.get(snapshot.tenant.id)).get((SHOP, spec.line))
+        model = served.under(spec) if served is not None else _fresh(spec)
+        return personal.personalise(
+            learner,
+            model,
+            served.version if served is not None else None,
+            conversion,
+            search,
+            personal.facts_of(search, attributes, at),
+            self.rng,
         )
 
     async def reprice(self, snapshot: Snapshot, offer_id: str, at: datetime) -> Repriced:
@@ -186,6 +232,17 @@ class ShopRuntime:
         return reprice(snapshot, stored, stock, await self.conversion(snapshot.tenant.id), at)
 
 
+_FRESH: dict[str, LinearBandit] = {}
+
+
+def _fresh(spec: ContextualDef) -> LinearBandit:
+    """A line's state before anything is learnt (one per settings, shared)."""
+    found = _FRESH.get(spec.key)
+    if found is None:
+        found = _FRESH[spec.key] = spec.fresh()
+    return found
+
+
 class ResultCache:
     """Ranked offers of identical searches, per worker, for ``seconds`` (the availability cache
     interval); cleared when this worker changes inventory."""
@@ -195,10 +252,12 @@ class ResultCache:
         self.size = size
         self._entries: dict[bytes, tuple[float, core.Result]] = {}
 
-    def key(self, snapshot: Snapshot, search: core.Search) -> bytes | None:
+    def key(self, snapshot: Snapshot, search: core.Search, conversion: Any = None) -> bytes | None:
+        """Identical searches share results; with a personal ``conversion``, only while its
+        estimates are the same too (a Thompson draw never is)."""
         if self.seconds <= 0:
             return None
-        return _encode_key((str(snapshot.tenant.id), snapshot.version, search.basis()))
+        return _encode_key((str(snapshot.tenant.id), snapshot.version, search.basis(), conversion))
 
     def get(self, key: bytes) -> core.Result | None:
         found = self._entries.get(key)
@@ -251,7 +310,7 @@ def scopes_of(flights: Sequence[FlightFacts], snapshot: Snapshot) -> set[str]:
 def shop_for(
     snapshot: Snapshot,
     stock: StockMap,
-    conversion: core.ConversionModel,
+    conversion: core.Conversion,
     search: core.Search,
     at: datetime,
     runtime: ShopRuntime | None = None,
@@ -330,6 +389,7 @@ class Searched:
     rows: list[dict[str, Any]]
     encoded: list[bytes]  # each offer as JSON, once
     exposures: list[dict[str, Any]] = field(default_factory=list)  # units put in experiments
+    logs: list[dict[str, Any]] = field(default_factory=list)  # the conversion model's
 
     def response(self) -> bytes:
         """The search's JSON answer, from the offers encoded once."""
@@ -348,13 +408,15 @@ def run_search(
     snapshot: Snapshot,
     search: core.Search,
     stock: StockMap,
-    conversion: core.ConversionModel,
+    conversion: core.Conversion,
     at: datetime,
     *,
     only_bundle: BundleFacts | None = None,
     runtime: ShopRuntime | None = None,
+    personalised: personal.Personalised | None = None,
 ) -> Searched:
-    """The offers of a search, as shown, and the rows that store them. With the worker's
+    """The offers of a search, as shown, and the rows that store them (and, with a conversion
+    model, the rows that log what it chose from). With the worker's
     ``runtime``, searches within one availability interval share their work: an identical search
     reuses the ranked offers (new ids, new expiry), and searches with the same party, customer,
     channel, context and currency share prices and items. Shop results are already that stale by
@@ -373,7 +435,8 @@ def run_search(
             ),
             bundles=BundleIndex.build([dataclasses.replace(only_bundle, is_active=True)]),
         )
-    key = None if results is None else results.key(snapshot, search)
+    learnt = None if personalised is None else sorted(personalised.conversion.learnt.items())
+    key = None if results is None else results.key(snapshot, search, learnt)
     result = None if results is None or key is None else results.get(key)
     if result is None:
         result = core.shop_offers(shop, search, flights, at)
@@ -408,6 +471,11 @@ def run_search(
             summary=candidate.items[0]["flight"],
             experiments=shown_experiments,
         )
+        if personalised is not None:
+            shown["score_parts"] = {
+                **shown["score_parts"],
+                "conversion_model": personalised.explain(candidate.offer_type.type),
+            }
         offers.append(shown)
         body = _encode(shown)
         encoded.append(body)
@@ -436,7 +504,14 @@ def run_search(
                 "expires_at": expires,
             }
         )
-    return Searched(search_id, offers, result.warnings, rows, encoded, exposures)
+    logs = (
+        []
+        if personalised is None
+        else personalised.logs(
+            snapshot.tenant.id, search_id, at, [c.offer_type.type for c in result.offers]
+        )
+    )
+    return Searched(search_id, offers, result.warnings, rows, encoded, exposures, logs)
 
 
 # --- stored offers -------------------------------------------------------------------------------

@@ -88,6 +88,7 @@ class OfferWriter:
         self._exposures: dict[tuple[uuid.UUID, str], dict[str, Any]] = {}
         self._decisions: dict[uuid.UUID, dict[str, Any]] = {}
         self._quotes: dict[uuid.UUID, tuple[dict[str, Any], list[dict[str, Any]]]] = {}
+        self._logs: list[dict[str, Any]] = []  # searches' conversion-model logs
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -133,6 +134,14 @@ class OfferWriter:
             self._decisions.pop(next(iter(self._decisions)))
         self._wake.set()
 
+    def logged(self, logs: list[dict[str, Any]]) -> None:
+        """A search's conversion-model logs (``decision_logs`` rows) to insert with the next
+        flush."""
+        if logs:
+            self._logs.extend(logs)
+            del self._logs[: max(0, len(self._logs) - MAX_PENDING)]
+            self._wake.set()
+
     def pending_decision(self, decision_id: uuid.UUID) -> dict[str, Any] | None:
         return self._decisions.get(decision_id)
 
@@ -157,16 +166,22 @@ class OfferWriter:
         written tenant by tenant, and what is still refused is dropped and logged, so that one
         bad row never holds back the others."""
         if not (
-            self._pending or self._counts or self._exposures or self._decisions or self._quotes
+            self._pending
+            or self._counts
+            or self._exposures
+            or self._decisions
+            or self._quotes
+            or self._logs
         ):
             return 0
         rows = list(self._pending.values())
+        logs = list(self._logs)
         counts = dict(self._counts)
         exposures = dict(self._exposures)
         decisions = list(self._decisions.values())
         quotes = list(self._quotes.values())
         try:
-            await self._write(rows, counts, exposures, decisions, quotes)
+            await self._write(rows, counts, exposures, decisions, quotes, logs)
         except IntegrityError:
             for tenant_id in (
                 {r["tenant_id"] for r in rows}
@@ -174,6 +189,7 @@ class OfferWriter:
                 | {e["tenant_id"] for e in exposures.values()}
                 | {d["tenant_id"] for d in decisions}
                 | {q["tenant_id"] for q, _ in quotes}
+                | {g["tenant_id"] for g in logs}
             ):
                 try:
                     await self._write(
@@ -182,6 +198,7 @@ class OfferWriter:
                         {k: e for k, e in exposures.items() if e["tenant_id"] == tenant_id},
                         [d for d in decisions if d["tenant_id"] == tenant_id],
                         [q for q in quotes if q[0]["tenant_id"] == tenant_id],
+                        [g for g in logs if g["tenant_id"] == tenant_id],
                     )
                 except IntegrityError as exc:
                     log.warning("offers_dropped", tenant_id=str(tenant_id), error=str(exc.orig))
@@ -193,6 +210,7 @@ class OfferWriter:
             self._quotes.pop(quote["id"], None)
         for row in rows:
             self._pending.pop(row["id"], None)
+        del self._logs[: len(logs)]
         self._counts.subtract(counts)
         self._counts = +self._counts  # drop the zeros
         return len(rows)
@@ -204,6 +222,7 @@ class OfferWriter:
         exposures: dict[tuple[uuid.UUID, str], dict[str, Any]],
         decisions: list[dict[str, Any]],
         quotes: list[tuple[dict[str, Any], list[dict[str, Any]]]],
+        logs: list[dict[str, Any]],
     ) -> None:
         async with self._session_factory() as session:
             if self._is_sqlite:
@@ -212,16 +231,15 @@ class OfferWriter:
             connection = await session.connection()
             if rows:
                 await connection.execute(sa.insert(cast(sa.Table, StoredOffer.__table__)), rows)
+            logs = [*logs, *(log for d in decisions for log in d.get("logs", ()))]
             if decisions:
-                logs = [log for d in decisions for log in d.get("logs", ())]
-                if logs:  # the bandits' logs go to their own table
-                    decisions = [
-                        {k: v for k, v in d.items() if k != "logs"} if "logs" in d else d
-                        for d in decisions
-                    ]
+                decisions = [  # the bandits' logs go to their own table
+                    {k: v for k, v in d.items() if k != "logs"} if "logs" in d else d
+                    for d in decisions
+                ]
                 await connection.execute(sa.insert(cast(sa.Table, Decision.__table__)), decisions)
-                if logs:
-                    await connection.execute(sa.insert(cast(sa.Table, DecisionLog.__table__)), logs)
+            if logs:
+                await connection.execute(sa.insert(cast(sa.Table, DecisionLog.__table__)), logs)
             if quotes:
                 await connection.execute(
                     sa.insert(cast(sa.Table, StoredQuote.__table__)), [q for q, _ in quotes]

@@ -37,6 +37,7 @@ from offerengine.decisioning.models import DecisioningObject
 from offerengine.deps import recording
 from offerengine.errors import Invalid
 from offerengine.inventory.models import Flight
+from offerengine.learning.policy import SHOP
 from offerengine.pricing import service as pricing
 from offerengine.pricing.models import PricingRule
 from offerengine.pricing.schemas import PricingRuleRead
@@ -641,6 +642,7 @@ async def models_page(request: Request, visitor: Visitor, tenant: PageTenant) ->
     """The contextual bandits' model versions, with a training round and restores."""
     found = await api_get(request, f"/v1/admin/tenants/{tenant.code}/models")
     names = dict(await _activities(request, tenant))
+    names[str(SHOP)] = "shop (offer types' conversion)"
     rows = found.data.get("items", []) if found.ok and isinstance(found.data, dict) else []
     for row in rows:
         row["activity"] = names.get(row["activity_id"], row["activity_id"])

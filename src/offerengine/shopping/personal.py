@@ -1,0 +1,145 @@
+"""Shop's conversion probability, personalised: the offer rules' ``conversion_model``, a
+contextual bandit whose arms are the offer types (``offerengine.learning``).
+
+Per search: the customer's facts (``profile.*``: the stored profile of ``customer.id`` under the
+search's customer fields; ``context.*``: the search's context and its channel, cabin, route, party
+and days ahead) make the feature vector; the bandit scores every offer type — its learnt
+P(order | type, x), blended with the Beta-Binomial rate of the type in the customer's segment by
+its confidence in this context, drawn (Thompson), bounded (LinUCB) or now and then explored
+(epsilon-greedy: the explored type scores as the best) — and that is the search's ``P``. With
+nothing learnt, ``P`` is exactly the Beta-Binomial rate: never random serving.
+
+Each offer type a search shows logs a ``decision_logs`` row (the search's id as the decision's,
+:data:`~offerengine.learning.policy.SHOP` as the activity's): the offer types it chose from,
+the probability that the bandit rated this type highest (its propensity), the features, the
+version. An order made from an offer of the type within the reward window is its reward
+(the order's ``order`` event carries the search's id); training rounds learn them as they do an
+activity's.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+
+from offerengine.decisioning.core import request_facts
+from offerengine.learning.bandit import LinearBandit
+from offerengine.learning.policy import SHOP, ShopLearner
+from offerengine.shopping import core
+
+FLOOR = 1e-6  # a conversion probability is never quite 0: the margin still orders such offers
+
+
+@dataclass(frozen=True, slots=True)
+class Personalised:
+    """The bandit's say in one search, and what its logs need."""
+
+    conversion: core.Personal
+    x: list[float]
+    keys: tuple[str, ...]  # the offer types, by priority
+    chances: Mapping[str, float]  # π(type rated highest | x)
+    version: int | None  # the model version that served; None: nothing learnt yet
+    confidence: Mapping[str, float]  # the learnt estimate's weight in the blend, per type
+    prior: Mapping[str, float]  # the Beta-Binomial rate per type, for the customer's segment
+    method: str
+    shape: str  # the features' digest, as the logs key the vector
+
+    def explain(self, offer_type: str) -> dict[str, Any]:
+        """How an offer's conversion probability was come by (its score parts show it)."""
+        return {
+            "method": self.method,
+            "version": self.version,
+            "prior": round(self.prior.get(offer_type, 0.0), 6),
+            "confidence": self.confidence.get(offer_type, 0.0),
+            "estimate": round(self.conversion.learnt.get(offer_type, 0.0), 6),
+            "propensity": round(self.chances.get(offer_type, 0.0), 6),
+        }
+
+    def logs(
+        self, tenant_id: uuid.UUID, search_id: str, at: datetime, shown: Sequence[str]
+    ) -> list[dict[str, Any]]:
+        """A ``decision_logs`` row per offer type shown, in the order first shown."""
+        seen: list[str] = []
+        for offer_type in shown:
+            if offer_type not in seen and offer_type in self.chances:
+                seen.append(offer_type)
+        decision_id = uuid.UUID(search_id)
+        return [
+            {
+                "tenant_id": tenant_id,
+                "decision_id": decision_id,
+                "activity_id": SHOP,
+                "rank": rank,
+                "made_at": at,
+                "offer_id": offer_type,
+                "propensity": self.chances[offer_type],
+                "candidates": list(self.keys),
+                "contexts": {self.shape: self.x},
+                "model": {"line": "live", "version": self.version},
+                "shadow": None,
+            }
+            for rank, offer_type in enumerate(seen)
+        ]
+
+
+def facts_of(search: core.Search, attributes: Mapping[str, Any], now: datetime) -> dict[str, Any]:
+    """The facts a search's conversion model reads."""
+    context = {
+        **search.context,
+        "channel": search.channel,
+        "cabin": search.cabin,
+        "origin": search.origin,
+        "destination": search.destination,
+        "adults": search.passengers.adults,
+        "children": search.passengers.children,
+        "infants": search.passengers.infants,
+        "days_ahead": (search.day - now.date()).days,
+    }
+    customer_id = search.customer.get("id")
+    return request_facts("" if customer_id is None else str(customer_id), attributes, context, now)
+
+
+def personalise(
+    learner: ShopLearner,
+    model: LinearBandit,
+    version: int | None,
+    base: core.ConversionModel,
+    search: core.Search,
+    facts: Mapping[str, Any],
+    rng: np.random.Generator,
+) -> Personalised:
+    """The search's conversion probability per offer type (see the module's doc)."""
+    spec = learner.contextual
+    keys = tuple(a.key for a in learner.candidates)
+    x = spec.context(facts)
+    segment = search.segment
+    prior = np.array([base.probability(k, segment) for k in keys]) - 1e-9 * np.arange(len(keys))
+    choice = model.choose(keys, x, prior, rng)
+    scores = {keys[i]: float(choice.scores[place]) for place, i in enumerate(choice.order)}
+    confidence = {
+        keys[i]: round(float(choice.confidence[place]), 6) for place, i in enumerate(choice.order)
+    }
+    learnt = {k: min(max(v, FLOOR), 1.0) for k, v in scores.items()}
+    top = keys[choice.chosen]  # an explored type scores as the best, the others a hair below
+    best = learnt[top] = max(learnt.values())
+    for k, v in learnt.items():
+        if k != top:
+            learnt[k] = min(v, best - 1e-9)
+    chances = model.probabilities(keys, x, prior, rng)
+    floor = 1.0 / spec.settings.draws if spec.settings.method == "thompson" else 0.0
+    return Personalised(
+        core.Personal(base, learnt),
+        x,
+        keys,
+        {k: max(float(p), floor) for k, p in zip(keys, chances, strict=True)},
+        version,
+        confidence,
+        {k: float(p) for k, p in zip(keys, prior, strict=True)},
+        spec.settings.method,
+        spec.shape,
+    )

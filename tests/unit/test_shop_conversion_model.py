@@ -1,0 +1,129 @@
+"""Shop's conversion model per search: what it reads of a search, the Beta-Binomial rates it
+starts from, how its learnt estimates take over, and what a search logs."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime
+
+import numpy as np
+import pytest
+
+from offerengine.learning.policy import SHOP, ContextualDef, OfferTypeAction, ShopLearner
+from offerengine.shopping import core, personal
+
+NOW = datetime(2026, 12, 1, 12, tzinfo=UTC)
+SEARCH = core.Search(
+    origin="JFK",
+    destination="LHR",
+    day=date(2026, 12, 11),
+    passengers=core.Passengers(2, 1, 0),
+    currency="USD",
+    customer={"id": "c-1", "tier": "GOLD", "segment": "business"},
+    channel="app",
+    context={"campaign": "winter"},
+)
+# FLIGHT_ONLY: 10 of 100 business searches ordered; COMFORT: 30 of 100.
+BASE = core.ConversionModel(
+    {("FLIGHT_ONLY", "business"): (100, 10), ("COMFORT", "business"): (100, 30)}
+)
+
+
+def learner(method: str = "linucb", **config: object) -> ShopLearner:
+    spec = ContextualDef.of(
+        "live",
+        {
+            "method": method,
+            "features": ["profile.tier=GOLD", "context.channel=app", "context.days_ahead"],
+            "reward": "order",
+            "warmup": 1,
+            **config,
+        },
+        0.05,
+    )
+    return ShopLearner((OfferTypeAction("FLIGHT_ONLY"), OfferTypeAction("COMFORT")), spec)
+
+
+def test_a_search_is_seen_through_its_customer_and_context() -> None:
+    facts = personal.facts_of(SEARCH, {"tier": "GOLD"}, NOW)
+    assert learner().contextual.context(facts) == [1.0, 1.0, 1.0, 10.0]
+    assert facts["context.adults"] == 2
+    assert facts["context.children"] == 1
+    assert facts["context.campaign"] == "winter"
+    assert facts["profile.id"] == "c-1"
+
+
+@pytest.mark.parametrize("method", ["linucb", "thompson", "epsilon_greedy"])
+def test_unlearnt_it_gives_the_beta_binomial_rates(method: str) -> None:
+    shop = learner(method)
+    found = personal.personalise(
+        shop,
+        shop.contextual.fresh(),
+        None,
+        BASE,
+        SEARCH,
+        personal.facts_of(SEARCH, SEARCH.customer, NOW),
+        np.random.default_rng(0),
+    )
+    for offer_type in ("FLIGHT_ONLY", "COMFORT"):
+        expected = BASE.probability(offer_type, "business")
+        assert found.conversion.probability(offer_type, "business") == pytest.approx(expected)
+        assert found.confidence[offer_type] == 0.0
+    assert found.chances["COMFORT"] == pytest.approx(1.0)  # the higher rate, every time
+    # An offer type it does not know keeps the Beta-Binomial estimate.
+    assert found.conversion.probability("LOUNGE", "business") == BASE.probability("LOUNGE", "*")
+
+
+def test_learnt_estimates_take_over_per_context() -> None:
+    shop = learner()
+    model = shop.contextual.fresh()
+    gold = shop.contextual.context(personal.facts_of(SEARCH, SEARCH.customer, NOW))
+    for _ in range(50):  # gold customers order FLIGHT_ONLY, never COMFORT
+        model.update("FLIGHT_ONLY", gold, 1.0)
+        model.update("COMFORT", gold, 0.0)
+    found = personal.personalise(
+        shop,
+        model,
+        3,
+        BASE,
+        SEARCH,
+        personal.facts_of(SEARCH, SEARCH.customer, NOW),
+        np.random.default_rng(0),
+    )
+    p = found.conversion.learnt
+    assert p["FLIGHT_ONLY"] > 0.8 > 0.2 > p["COMFORT"] >= personal.FLOOR
+    assert found.confidence["FLIGHT_ONLY"] > 0.9
+    assert found.explain("FLIGHT_ONLY")["version"] == 3
+
+    rows = found.logs(SHOP, uuid.uuid4().hex, NOW, ["FLIGHT_ONLY", "COMFORT", "FLIGHT_ONLY"])
+    assert [(r["rank"], r["offer_id"]) for r in rows] == [(0, "FLIGHT_ONLY"), (1, "COMFORT")]
+    assert rows[0]["activity_id"] == SHOP
+    assert rows[0]["candidates"] == ["FLIGHT_ONLY", "COMFORT"]
+    assert rows[0]["contexts"] == {shop.contextual.shape: gold}
+    assert rows[0]["propensity"] == pytest.approx(1.0)  # linucb: deterministic
+    assert rows[0]["model"] == {"line": "live", "version": 3}
+
+
+def test_an_explored_offer_type_scores_as_the_best() -> None:
+    shop = learner("epsilon_greedy", epsilon=1.0)
+    model = shop.contextual.fresh()
+    x = shop.contextual.context(personal.facts_of(SEARCH, SEARCH.customer, NOW))
+    for _ in range(50):
+        model.update("FLIGHT_ONLY", x, 1.0)
+        model.update("COMFORT", x, 0.0)
+    tops = set()
+    for seed in range(20):
+        found = personal.personalise(
+            shop,
+            model,
+            1,
+            BASE,
+            SEARCH,
+            personal.facts_of(SEARCH, SEARCH.customer, NOW),
+            np.random.default_rng(seed),
+        )
+        p = found.conversion.learnt
+        tops.add(max(p, key=lambda k: p[k]))
+        assert len(set(p.values())) == len(p)  # never a tie: priority would decide it
+        assert sum(found.chances.values()) == pytest.approx(1.0)
+    assert tops == {"FLIGHT_ONLY", "COMFORT"}
