@@ -121,6 +121,10 @@ EXPECTED = {
         "the bandit beat priority: True; beat random: True",
         "offline dr within 0.05 of online: True",
         "model version 1: learnt from 1500 decisions",
+        "each kind's best order 0.379; offers in random order 0.253",
+        "learnt beat the cold start: True; beat random: True",
+        "  budget: ['FLIGHT_ONLY'",
+        "shop model version 1: learnt from",
         "SAVE15 model v1: 20,000 customers (9,997 treated); Qini on 6,666 held out: model 67.8515",
         "browser: SAVE15, P(buy) 0.09 -> 0.37, expected margin +2.87 for 5.54",
         "left out: {'no expected gain': 2}",
@@ -179,7 +183,7 @@ def test_the_documented_example_runs_as_written(name: str, demo_server: tuple[st
         env=env,
         capture_output=True,
         text=True,
-        timeout=180,  # learning.md trains a bandit online through the API: ~30 s
+        timeout=240,  # learning.md trains two bandits online through the API: ~60 s
     )
     assert result.returncode == 0, (
         f"{name} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
