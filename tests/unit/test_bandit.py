@@ -115,6 +115,14 @@ def test_propensities_are_probabilities_of_what_the_policy_does() -> None:
             observed = firsts.count(choice.chosen) / len(firsts)
             assert 0 < choice.propensity <= 1
             assert abs(choice.propensity - observed) < 0.06, (method, choice.propensity, observed)
+            # Every candidate's chance of coming first, from the same draws.
+            assert sum(choice.chances) == pytest.approx(1.0)
+            assert choice.chances[choice.chosen] == pytest.approx(choice.propensity, abs=1e-3)
+            shares = [firsts.count(i) / len(firsts) for i in range(len(ARMS))]
+            assert np.abs(np.array(choice.chances) - shares).max() < 0.06
+            exact = model.probabilities(ARMS, x, PRIOR, np.random.default_rng(s))
+            if method == "epsilon_greedy":
+                assert choice.chances == pytest.approx(tuple(exact))
 
 
 def test_state_survives_plain_data_and_a_change_of_settings() -> None:

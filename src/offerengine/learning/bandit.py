@@ -89,6 +89,9 @@ class Choice:
     propensity: float  # probability that this policy puts order[0] first in this context
     scores: tuple[float, ...]  # per candidate, as ranked (blended learnt score and prior)
     confidence: tuple[float, ...]  # per candidate: the learnt score's weight in the blend
+    # π(a | x) per candidate in the given order: what :meth:`LinearBandit.probabilities` says,
+    # from the same draws for Thompson sampling.
+    chances: tuple[float, ...] = ()
 
     @property
     def chosen(self) -> int:
@@ -175,35 +178,44 @@ class LinearBandit:
         context, base = self._inputs(keys, x, prior)
         means, widths, weights = self._posterior(keys, context)
         s = self.settings
+        k = len(keys)
         if s.method == "linucb":
             scores = self._blend(means + s.alpha * widths, base, weights)
             order = _ranked(scores)
-            return Choice(order, 1.0, tuple(scores[list(order)]), tuple(weights[list(order)]))
+            sure = [0.0] * k
+            sure[order[0]] = 1.0
+            return Choice(
+                order, 1.0, tuple(scores[list(order)]), tuple(weights[list(order)]), tuple(sure)
+            )
         if s.method == "epsilon_greedy":
             scores = self._blend(means, base, weights)
             ranking = list(_ranked(scores))
-            k = len(keys)
+            greedy = ranking[0]
             # Explore in proportion to what has been learnt: none at all before any feedback.
-            explore = s.epsilon * float(weights.max())
+            explore = s.epsilon * float(weights.max()) if k > 1 else 0.0
             if k > 1 and rng.random() < explore:
                 pick = int(rng.integers(k))
                 ranking.remove(pick)
                 ranking.insert(0, pick)
-            greedy = _ranked(scores)[0]
-            propensity = explore / k + (1 - explore) * (ranking[0] == greedy)
+            chances = [explore / k + (1 - explore) * (i == greedy) for i in range(k)]
             return Choice(
-                tuple(ranking), propensity, tuple(scores[ranking]), tuple(weights[ranking])
+                tuple(ranking),
+                chances[ranking[0]],
+                tuple(scores[ranking]),
+                tuple(weights[ranking]),
+                tuple(chances),
             )
         # One draw chooses; ``draws`` more estimate how likely its choice was.
         drawn = self._draw(means, widths, weights, base, rng, s.draws + 1)
         sampled = drawn[0]
         order = _ranked(sampled)
-        propensity = float((drawn[1:].argmax(axis=1) == order[0]).mean())
+        wins = np.bincount(drawn[1:].argmax(axis=1), minlength=k) / s.draws
         return Choice(
             order,
-            max(propensity, 1.0 / s.draws),
+            max(float(wins[order[0]]), 1.0 / s.draws),
             tuple(sampled[list(order)]),
             tuple(weights[list(order)]),
+            tuple(float(w) for w in wins),
         )
 
     def _inputs(

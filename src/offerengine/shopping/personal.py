@@ -130,7 +130,7 @@ def personalise(
     for k, v in learnt.items():
         if k != top:
             learnt[k] = min(v, best - 1e-9)
-    chances = model.probabilities(keys, x, prior, rng)
+    chances = choice.chances
     floor = 1.0 / spec.settings.draws if spec.settings.method == "thompson" else 0.0
     return Personalised(
         core.Personal(base, learnt),
