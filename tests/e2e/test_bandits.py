@@ -320,15 +320,18 @@ def test_a_shadow_scores_alongside_and_workers_train_in_the_background(
         owner = tenant_api(client, "ZZ")
         setup = Setup(owner)
         runtime = Api(client, create_key(client, "ZZ", "runtime"))
-        # Live: priority (always Bags for these profiles); shadow: a bandit learning meanwhile.
+        # Live: priority (always Bags for these profiles); shadow: a bandit learning meanwhile,
+        # its reward window long enough that it learns nothing before the 41 decisions are made
+        # (then it would disagree), however slow the machine.
+        shadow_settings = {**CONTEXTUAL, "reward_window_seconds": 5}
         activity = setup.activity(
-            "Shadowed", setup.hero, ranking={"method": "priority", "shadow": CONTEXTUAL}
+            "Shadowed", setup.hero, ranking={"method": "priority", "shadow": shadow_settings}
         )
         served = _serve(runtime, activity, 40)
         assert served == Counter({("A", "Bags"): 20, ("B", "Bags"): 20})
         decision = _decide(runtime, activity, "A")
         assert decision["propositions"][0]["items"][0]["propensity"] == 1.0
-        deadline = time.monotonic() + 15
+        deadline = time.monotonic() + 25
         while time.monotonic() < deadline:
             models = _models(owner)
             if models and models[0]["decisions_learnt"] >= 41:

@@ -20,10 +20,17 @@ Everything is pure: numbers in, a `Comparison` and a `Verdict` out.
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
-from scipy import stats
+
+
+def _stats() -> Any:
+    """scipy.stats, imported on first use: a second of every worker's start otherwise."""
+    from scipy import stats
+
+    return stats
+
 
 __all__ = [
     "Arm",
@@ -87,7 +94,7 @@ class Verdict:
 
 
 def _z(level: float) -> float:
-    return float(stats.norm.ppf(level))
+    return float(_stats().norm.ppf(level))
 
 
 def compare(
@@ -148,13 +155,13 @@ def _proportions_p_value(control: Arm, treatment: Arm) -> float | None:
     if se == 0:
         return None if control.mean == treatment.mean else 0.0
     z = (treatment.mean - control.mean) / se
-    return float(2 * stats.norm.sf(abs(z)))
+    return float(2 * _stats().norm.sf(abs(z)))
 
 
 def _welch_p_value(control: Arm, treatment: Arm, v_c: float, v_t: float) -> float | None:
     if v_c == 0 and v_t == 0:
         return None if control.mean == treatment.mean else 0.0
-    result = stats.ttest_ind_from_stats(
+    result = _stats().ttest_ind_from_stats(
         treatment.mean, math.sqrt(v_t), treatment.units,
         control.mean, math.sqrt(v_c), control.units,
         equal_var=False,
@@ -174,9 +181,9 @@ def _normal_risk(diff: float, se: float) -> tuple[float, float]:
     if se == 0:
         return (1.0 if diff > 0 else 0.0), max(-diff, 0.0)
     ratio = diff / se
-    chance = float(stats.norm.cdf(ratio))
+    chance = float(_stats().norm.cdf(ratio))
     # E[max(−D, 0)] for D ~ N(diff, se²).
-    loss = se * float(stats.norm.pdf(ratio)) - diff * float(stats.norm.cdf(-ratio))
+    loss = se * float(_stats().norm.pdf(ratio)) - diff * float(_stats().norm.cdf(-ratio))
     return chance, max(loss, 0.0)
 
 
@@ -189,7 +196,7 @@ def sample_ratio_p_value(units: Sequence[int], weights: Sequence[float]) -> floa
     expected = [total * w / weight_sum for w in weights]
     if any(e == 0 for e in expected):
         return None
-    return float(stats.chisquare(list(units), expected).pvalue)
+    return float(_stats().chisquare(list(units), expected).pvalue)
 
 
 def verdict(

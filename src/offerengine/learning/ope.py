@@ -24,11 +24,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
-from scipy import stats
+
+
+def _stats() -> Any:
+    """scipy.stats, imported on first use: a second of every worker's start otherwise."""
+    from scipy import stats
+
+    return stats
+
 
 Array = npt.ArrayLike
 Interval = Literal["normal", "bootstrap"]
@@ -93,7 +100,7 @@ def _weights(rewards: Array, behavior: Array, target: Array) -> tuple[Floats, Fl
 def _z(level: float) -> float:
     if not 0 < level < 1:
         raise ValueError("level must be between 0 and 1")
-    return float(stats.norm.ppf(0.5 + level / 2))
+    return float(_stats().norm.ppf(0.5 + level / 2))
 
 
 def _normal(terms: Floats, level: float) -> tuple[float, float, float]:

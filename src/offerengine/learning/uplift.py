@@ -17,18 +17,21 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
-from sklearn.base import ClassifierMixin, clone
-from sklearn.ensemble import HistGradientBoostingClassifier
+
+if TYPE_CHECKING:  # scikit-learn is imported when a model is made: a second of every start
+    from sklearn.base import ClassifierMixin
 
 Floats = npt.NDArray[np.float64]
 Array = npt.ArrayLike
 
 
 def _default_model() -> ClassifierMixin:
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
     return HistGradientBoostingClassifier(
         max_iter=150, learning_rate=0.08, max_leaf_nodes=15, min_samples_leaf=40, random_state=0
     )
@@ -51,6 +54,8 @@ class TLearner:
         for name, arm in (("treated", t), ("control", ~t)):
             if len(np.unique(y[arm])) < 2:
                 raise ValueError(f"the {name} group needs both buyers and non-buyers to learn from")
+        from sklearn.base import clone
+
         self.treated_model = clone(self.make_model()).fit(x[t], y[t])
         self.control_model = clone(self.make_model()).fit(x[~t], y[~t])
         return self

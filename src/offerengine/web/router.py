@@ -780,7 +780,8 @@ DOCUMENTS = {
         "Offer rules",
         "offer_rules",
         "Seed 001's standard offer mix: how many offers, "
-        "which types always come, ranking weights, expiry.",
+        "which types always come, ranking weights, expiry; a conversion_model personalises "
+        "each offer type's conversion probability by a contextual bandit (Bandit models).",
     ),
     "fare-settings": (
         "Fare settings",
