@@ -161,7 +161,10 @@ def test_the_models_page_lists_a_bandits_versions(demo_settings: Settings) -> No
                 **{k: home[k] for k in ("placement_id", "collection_id", "fallback_offer_id")},
                 "name": "Learning hero",
                 "status": "approved",
-                "ranking": {"method": "model", "contextual": {"features": ["profile.tier=GOLD"]}},
+                "ranking": {
+                    "method": "model",
+                    "contextual": {"features": ["profile.tier=GOLD"], "reward_window_seconds": 1},
+                },
             },
             headers=headers,
         )
@@ -172,6 +175,23 @@ def test_the_models_page_lists_a_bandits_versions(demo_settings: Settings) -> No
         assert "Learning hero" in page
         assert "1, profile.tier=GOLD" in page
         assert "Train now" in page
+        assert 'href="/admin/models/report"' in page
+        report = client.get("/admin/models/report")
+        assert report.status_code == 200
+        assert "Learning hero · live v1" in report.text
+        assert "0 logged decisions" in report.text  # none decided yet
+        for n in range(3):
+            decided = client.post(
+                "/v1/decisions",
+                json={"profile": {"id": f"p{n}"}, "activities": [made.json()["id"]]},
+                headers=headers,
+            )
+            assert decided.status_code == 200, decided.text
+        time.sleep(3.3)  # the reward window, and the allowance for decisions written behind
+        report = client.get("/admin/models/report").text
+        assert "3 logged decisions" in report
+        assert re.search(r"<td>served \(measured\)</td><td class=\"num\">0\.0000</td>", report)
+        assert "<td>dr</td>" in report
     finally:
         client.__exit__(None, None, None)
 

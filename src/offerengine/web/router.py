@@ -656,6 +656,22 @@ async def models_page(request: Request, visitor: Visitor, tenant: PageTenant) ->
     )
 
 
+@web.get("/admin/models/report")
+async def models_report_page(request: Request, visitor: Visitor, tenant: PageTenant) -> Response:
+    """Each bandit line judged offline on its logs: IPS, SNIPS, direct method and doubly robust
+    with intervals, beside what was served; a shadow's agreement."""
+    found = await api_get(request, f"/v1/admin/tenants/{tenant.code}/models/report")
+    lines = found.data.get("lines", []) if found.ok and isinstance(found.data, dict) else []
+    return await _page(
+        request,
+        "models_report.html",
+        visitor,
+        tenant=tenant,
+        lines=lines,
+        problem=None if found.ok else found.detail,
+    )
+
+
 @web.get("/admin/decide")
 async def decide_page(request: Request, visitor: Visitor, tenant: PageTenant) -> Response:
     activities = await _activities(request, tenant, approved=True)
