@@ -293,3 +293,27 @@ def test_the_dashboard_and_lists_render_on_each_database(database_url: str, tmp_
             assert client.get(path).status_code == 200, path
     finally:
         client.__exit__(None, None, None)
+
+
+def test_the_promotion_usage_page_shows_budgets_grants_and_models(demo_settings: Settings) -> None:
+    from tests.e2e.test_promotions import _promotion
+
+    client = logged_in(demo_settings, "own@oe.example")
+    try:
+        token = re.search(r'<meta name="csrf-token" content="([^"]+)"', client.get("/admin").text)
+        assert token
+        saved = client.put(
+            "/v1/admin/tenants/OE/promotions",
+            json={"promotions": [_promotion()]},
+            headers={"X-CSRF-Token": token.group(1)},
+        )
+        assert saved.status_code == 200, saved.text
+        page = client.get("/admin/promotion-usage").text
+        row = page[page.index('id="promotion-SAVE15"') :]
+        row = row[: row.index("</tr>")]
+        assert "600.00 EUR" in row
+        assert "0.00 EUR" in row
+        assert "P0: 0 / 1000; P1: 0 / 1000; P2: 0 / 5" in row
+        assert "not trained" in row
+    finally:
+        client.__exit__(None, None, None)

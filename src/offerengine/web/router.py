@@ -126,6 +126,7 @@ NAV: list[tuple[str, list[tuple[str, str]]]] = [
             ("Bandit models", "/admin/models"),
             ("Segments", "/admin/segments"),
             ("Promotions", "/admin/promotions"),
+            ("Promotion usage", "/admin/promotion-usage"),
         ],
     ),
     ("Audit log", [("Audit log", "/admin/audit")]),
@@ -668,6 +669,22 @@ async def models_report_page(request: Request, visitor: Visitor, tenant: PageTen
         visitor,
         tenant=tenant,
         lines=lines,
+        problem=None if found.ok else found.detail,
+    )
+
+
+@web.get("/admin/promotion-usage")
+async def promotion_usage_page(request: Request, visitor: Visitor, tenant: PageTenant) -> Response:
+    """Each promotion's budget spent, grants per product against its stock, and its uplift
+    model's held-out Qini beside random targeting's."""
+    found = await api_get(request, f"/v1/admin/tenants/{tenant.code}/promotions/usage")
+    rows = found.data if found.ok and isinstance(found.data, list) else []
+    return await _page(
+        request,
+        "promotion_usage.html",
+        visitor,
+        tenant=tenant,
+        rows=rows,
         problem=None if found.ok else found.detail,
     )
 
