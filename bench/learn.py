@@ -293,6 +293,7 @@ async def _conversion_model(ctx: Any, tenant_id: uuid.UUID, method: str | None) 
         learner = snapshot.shopping.learner
         if learner is not None:
             spec = learner.contextual
+            assert spec is not None
             model = spec.fresh()
             generator = np.random.default_rng(7)
             for action in learner.candidates:

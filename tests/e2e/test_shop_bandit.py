@@ -194,3 +194,51 @@ def test_a_bad_conversion_model_is_refused_naming_the_field(settings: Settings) 
             )
             assert error_locs(found)[0][:3] == ["body", "conversion_model", where]
         assert owner.get("/v1/admin/tenants/OE/offer-rules").json()["conversion_model"] is None
+
+
+def test_a_shadow_conversion_model_learns_alongside_without_serving(settings: Settings) -> None:
+    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+        owner, runtime = _airline(client)
+        saved = owner.put(
+            "/v1/admin/tenants/OE/offer-rules", json={**RULES, "conversion_shadow": MODEL}
+        )
+        assert saved.status_code == 200, saved.text
+
+        def serve(n: int, tiers: tuple[str, ...]) -> None:
+            for i in range(n):
+                tier = tiers[i % len(tiers)]
+                result = _search(runtime, tier, i)
+                # The Beta-Binomial rates serve: FLIGHT_ONLY first (ties go by priority).
+                assert _types(result)[0] == "FLIGHT_ONLY"
+                assert "conversion_model" not in result["offers"][0]["score_parts"]
+                offer = next(o for o in result["offers"] if o["offer_type"] == LIKES[tier])
+                made = runtime.post(
+                    "/v1/orders",
+                    json={"offer_id": offer["offer_id"], "passengers": passengers(1)},
+                    headers={"Idempotency-Key": f"order-{tier}-{i}-{n}"},
+                )
+                assert made.status_code == 201, made.text
+                runtime.post(f"/v1/orders/{made.json()['id']}/cancel").raise_for_status()
+
+        serve(20, ("GOLD", "SILVER"))
+        time.sleep(WAIT)
+        assert _train(owner) == [
+            {
+                "activity_id": str(SHOP),
+                "line": "shadow",
+                "version": 1,
+                "learnt": 40,
+                "started": True,
+            }
+        ]
+        # Learnt, the shadow would show gold customers COMFORT first; what is served does not change.
+        serve(10, ("GOLD",))
+        time.sleep(WAIT)
+        report = owner.get("/v1/admin/tenants/OE/models/report").json()["lines"]
+        assert [(r["activity"], r["line"]) for r in report] == [("shop", "shadow")]
+        # Unlearnt it agreed with the served ranking; learnt, it picks COMFORT for gold customers.
+        assert report[0]["agreement"] == {
+            "decisions": 30,
+            "agreement": pytest.approx(20 / 30, abs=1e-4),
+        }
+        assert report[0]["evaluation"]["n"] == 30

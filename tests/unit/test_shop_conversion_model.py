@@ -29,9 +29,9 @@ BASE = core.ConversionModel(
 )
 
 
-def learner(method: str = "linucb", **config: object) -> ShopLearner:
-    spec = ContextualDef.of(
-        "live",
+def spec(line: str = "live", method: str = "linucb", **config: object) -> ContextualDef:
+    return ContextualDef.of(
+        line,
         {
             "method": method,
             "features": ["profile.tier=GOLD", "context.channel=app", "context.days_ahead"],
@@ -41,12 +41,18 @@ def learner(method: str = "linucb", **config: object) -> ShopLearner:
         },
         0.05,
     )
-    return ShopLearner((OfferTypeAction("FLIGHT_ONLY"), OfferTypeAction("COMFORT")), spec)
+
+
+TYPES = (OfferTypeAction("FLIGHT_ONLY"), OfferTypeAction("COMFORT"))
+
+
+def learner(method: str = "linucb", **config: object) -> ShopLearner:
+    return ShopLearner(TYPES, spec("live", method, **config))
 
 
 def test_a_search_is_seen_through_its_customer_and_context() -> None:
     facts = personal.facts_of(SEARCH, {"tier": "GOLD"}, NOW)
-    assert learner().contextual.context(facts) == [1.0, 1.0, 1.0, 10.0]
+    assert spec().context(facts) == [1.0, 1.0, 1.0, 10.0]
     assert facts["context.adults"] == 2
     assert facts["context.children"] == 1
     assert facts["context.campaign"] == "winter"
@@ -58,7 +64,7 @@ def test_unlearnt_it_gives_the_beta_binomial_rates(method: str) -> None:
     shop = learner(method)
     found = personal.personalise(
         shop,
-        shop.contextual.fresh(),
+        (shop.contextual.fresh(), None),
         None,
         BASE,
         SEARCH,
@@ -83,7 +89,7 @@ def test_learnt_estimates_take_over_per_context() -> None:
         model.update("COMFORT", gold, 0.0)
     found = personal.personalise(
         shop,
-        model,
+        (model, None),
         3,
         BASE,
         SEARCH,
@@ -115,7 +121,7 @@ def test_an_explored_offer_type_scores_as_the_best() -> None:
     for seed in range(20):
         found = personal.personalise(
             shop,
-            model,
+            (model, None),
             1,
             BASE,
             SEARCH,
@@ -127,3 +133,30 @@ def test_an_explored_offer_type_scores_as_the_best() -> None:
         assert len(set(p.values())) == len(p)  # never a tie: priority would decide it
         assert sum(found.chances.values()) == pytest.approx(1.0)
     assert tops == {"FLIGHT_ONLY", "COMFORT"}
+
+
+def test_a_shadow_rates_every_search_without_serving() -> None:
+    shop = ShopLearner(TYPES, None, spec("shadow"))
+    candidate = spec("shadow").fresh()
+    x = spec("shadow").context(personal.facts_of(SEARCH, SEARCH.customer, NOW))
+    for _ in range(50):  # the shadow learnt that these customers order FLIGHT_ONLY
+        candidate.update("FLIGHT_ONLY", x, 1.0)
+        candidate.update("COMFORT", x, 0.0)
+    found = personal.personalise(
+        shop,
+        (None, candidate),
+        None,
+        BASE,
+        SEARCH,
+        personal.facts_of(SEARCH, SEARCH.customer, NOW),
+        np.random.default_rng(0),
+    )
+    assert found.conversion is BASE  # the Beta-Binomial rates serve
+    assert not found.live
+    rows = found.logs(SHOP, uuid.uuid4().hex, NOW, ["COMFORT", "FLIGHT_ONLY"])
+    assert [(r["offer_id"], r["propensity"], r["shadow"]) for r in rows] == [
+        ("COMFORT", 1.0, "FLIGHT_ONLY"),  # deterministic ranking; the shadow would differ
+        ("FLIGHT_ONLY", 1.0, None),
+    ]
+    assert rows[0]["model"] is None
+    assert rows[0]["contexts"] == {spec("shadow").shape: x}

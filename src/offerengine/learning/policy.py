@@ -213,12 +213,13 @@ class OfferTypeAction:
 
 @dataclass(frozen=True, slots=True)
 class ShopLearner:
-    """Shopping's bandit: the conversion probability of each offer type for the search's
-    customer and context, learnt from the orders that follow searches. Its actions are the offer
-    types of the offer rules, in priority order."""
+    """Shopping's bandits: the conversion probability of each offer type for the search's
+    customer and context, learnt from the orders that follow searches (``live``), and a candidate
+    model beside it (``shadow``). Its actions are the offer types of the offer rules, in
+    priority order."""
 
     candidates: tuple[OfferTypeAction, ...]
-    contextual: ContextualDef
+    contextual: ContextualDef | None  # None: the Beta-Binomial estimate serves
+    shadow: ContextualDef | None = None  # a candidate model scoring every search, not serving
     id: uuid.UUID = SHOP
     name: str = "shop"
-    shadow: ContextualDef | None = None

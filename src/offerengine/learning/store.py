@@ -57,7 +57,9 @@ def lines(snapshot: Snapshot) -> Iterator[tuple[Learner, ContextualDef]]:
                 yield activity, found
     shop = snapshot.shopping.learner
     if shop is not None:
-        yield shop, shop.contextual
+        for found in (shop.contextual, shop.shadow):
+            if found is not None:
+                yield shop, found
 
 
 # ---- serving ----

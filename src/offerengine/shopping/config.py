@@ -160,12 +160,13 @@ FARE_SETTINGS = Document("fare_settings", FareSettingsIn, FareSettingsRead, chec
 
 def _offer_rules(doc: TenantDocument | None) -> core.OfferRules:
     read = OFFER_RULES.read(doc)
-    contextual = None
+    prior = core.ConversionModel()
+    rate = prior.alpha / (prior.alpha + prior.beta)
+    contextual = shadow = None
     if read.conversion_model is not None:
-        prior = core.ConversionModel()
-        contextual = ContextualDef.of(
-            "live", read.conversion_model.model_dump(), prior.alpha / (prior.alpha + prior.beta)
-        )
+        contextual = ContextualDef.of("live", read.conversion_model.model_dump(), rate)
+    if read.conversion_shadow is not None:
+        shadow = ContextualDef.of("shadow", read.conversion_shadow.model_dump(), rate)
     return core.OfferRules(
         max_offers=read.max_offers,
         offer_types=None
@@ -176,15 +177,18 @@ def _offer_rules(doc: TenantDocument | None) -> core.OfferRules:
         expiry_minutes=read.expiry_minutes,
         version=read.version,
         contextual=contextual,
+        shadow=shadow,
     )
 
 
 def _learner(rules: core.OfferRules, index: BundleIndex) -> ShopLearner | None:
-    """The conversion model's bandit over the offer types the rules can show, by priority."""
-    if rules.contextual is None:
+    """The conversion models' bandits over the offer types the rules can show, by priority."""
+    if rules.contextual is None and rules.shadow is None:
         return None
     types = sorted(rules.types(index), key=lambda t: t.priority)
-    return ShopLearner(tuple(OfferTypeAction(t.type) for t in types), rules.contextual)
+    return ShopLearner(
+        tuple(OfferTypeAction(t.type) for t in types), rules.contextual, rules.shadow
+    )
 
 
 def _fare_settings(doc: TenantDocument | None) -> core.FareSettings:

@@ -85,6 +85,7 @@ class OfferRules:
     expiry_minutes: int = 15
     version: int = 0
     contextual: ContextualDef | None = None  # the conversion model's bandit
+    shadow: ContextualDef | None = None  # a candidate conversion model, scoring alongside
 
     def types(self, bundles: BundleIndex) -> tuple[OfferType, ...]:
         if self.offer_types is not None:

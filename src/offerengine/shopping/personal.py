@@ -19,6 +19,7 @@ activity's.
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -27,9 +28,9 @@ from typing import Any
 
 import numpy as np
 
-from offerengine.decisioning.core import request_facts
 from offerengine.learning.bandit import LinearBandit
 from offerengine.learning.policy import SHOP, ShopLearner
+from offerengine.rules.facts import flatten
 from offerengine.shopping import core
 
 FLOOR = 1e-6  # a conversion probability is never quite 0: the margin still orders such offers
@@ -37,26 +38,33 @@ FLOOR = 1e-6  # a conversion probability is never quite 0: the margin still orde
 
 @dataclass(frozen=True, slots=True)
 class Personalised:
-    """The bandit's say in one search, and what its logs need."""
+    """What the conversion model (and its shadow) made of one search, and what its logs need.
+    Without a live model the conversion is the Beta-Binomial one and the ranking deterministic:
+    the shadow's logs then say propensity 1."""
 
-    conversion: core.Personal
-    x: list[float]
+    conversion: core.Conversion
     keys: tuple[str, ...]  # the offer types, by priority
-    chances: Mapping[str, float]  # π(type rated highest | x)
-    version: int | None  # the model version that served; None: nothing learnt yet
+    contexts: Mapping[str, list[float]]  # the feature vectors, by the features' shape
+    chances: Mapping[str, float]  # π(type rated highest | x); empty without a live model
+    version: int | None  # the live version that served; None: none, or nothing learnt yet
     confidence: Mapping[str, float]  # the learnt estimate's weight in the blend, per type
     prior: Mapping[str, float]  # the Beta-Binomial rate per type, for the customer's segment
-    method: str
-    shape: str  # the features' digest, as the logs key the vector
+    method: str | None  # the live model's; None: no live model
+    shadow: str | None = None  # the type the shadow model would have rated highest
+
+    @property
+    def live(self) -> bool:
+        return self.method is not None
 
     def explain(self, offer_type: str) -> dict[str, Any]:
         """How an offer's conversion probability was come by (its score parts show it)."""
+        estimate = self.conversion.probability(offer_type, "*") if self.live else 0.0
         return {
             "method": self.method,
             "version": self.version,
             "prior": round(self.prior.get(offer_type, 0.0), 6),
             "confidence": self.confidence.get(offer_type, 0.0),
-            "estimate": round(self.conversion.learnt.get(offer_type, 0.0), 6),
+            "estimate": round(estimate, 6),
             "propensity": round(self.chances.get(offer_type, 0.0), 6),
         }
 
@@ -66,9 +74,10 @@ class Personalised:
         """A ``decision_logs`` row per offer type shown, in the order first shown."""
         seen: list[str] = []
         for offer_type in shown:
-            if offer_type not in seen and offer_type in self.chances:
+            if offer_type not in seen and offer_type in self.keys:
                 seen.append(offer_type)
         decision_id = uuid.UUID(search_id)
+        model = {"line": "live", "version": self.version} if self.live else None
         return [
             {
                 "tenant_id": tenant_id,
@@ -77,11 +86,11 @@ class Personalised:
                 "rank": rank,
                 "made_at": at,
                 "offer_id": offer_type,
-                "propensity": self.chances[offer_type],
+                "propensity": self.chances[offer_type] if self.live else 1.0,
                 "candidates": list(self.keys),
-                "contexts": {self.shape: self.x},
-                "model": {"line": "live", "version": self.version},
-                "shadow": None,
+                "contexts": dict(self.contexts),
+                "model": model,
+                "shadow": self.shadow if rank == 0 else None,
             }
             for rank, offer_type in enumerate(seen)
         ]
@@ -100,46 +109,59 @@ def facts_of(search: core.Search, attributes: Mapping[str, Any], now: datetime) 
         "infants": search.passengers.infants,
         "days_ahead": (search.day - now.date()).days,
     }
+    # As a decision's facts (``decisioning.core.request_facts``) but as given: the features
+    # read numbers and values alike either way, and typing every fact would cost a tenth of a
+    # millisecond a search.
+    facts = {k: v for k, v in flatten(attributes, "profile.").items() if v is not None}
+    facts.update((k, v) for k, v in flatten(context, "context.").items() if v is not None)
     customer_id = search.customer.get("id")
-    return request_facts("" if customer_id is None else str(customer_id), attributes, context, now)
+    facts["profile.id"] = "" if customer_id is None else str(customer_id)
+    return facts
 
 
 def personalise(
     learner: ShopLearner,
-    model: LinearBandit,
+    models: tuple[LinearBandit | None, LinearBandit | None],
     version: int | None,
     base: core.ConversionModel,
     search: core.Search,
     facts: Mapping[str, Any],
     rng: np.random.Generator,
 ) -> Personalised:
-    """The search's conversion probability per offer type (see the module's doc)."""
-    spec = learner.contextual
+    """The search's conversion probability per offer type (see the module's doc), by the live
+    model's learnt state (``models[0]``), and the shadow's pick by its own (``models[1]``)."""
     keys = tuple(a.key for a in learner.candidates)
-    x = spec.context(facts)
     segment = search.segment
-    prior = np.array([base.probability(k, segment) for k in keys]) - 1e-9 * np.arange(len(keys))
-    choice = model.choose(keys, x, prior, rng)
-    scores = {keys[i]: float(choice.scores[place]) for place, i in enumerate(choice.order)}
-    confidence = {
-        keys[i]: round(float(choice.confidence[place]), 6) for place, i in enumerate(choice.order)
-    }
-    learnt = {k: min(max(v, FLOOR), 1.0) for k, v in scores.items()}
-    top = keys[choice.chosen]  # an explored type scores as the best, the others a hair below
-    best = learnt[top] = max(learnt.values())
-    for k, v in learnt.items():
-        if k != top:
-            learnt[k] = min(v, best - 1e-9)
-    chances = choice.chances
-    floor = 1.0 / spec.settings.draws if spec.settings.method == "thompson" else 0.0
-    return Personalised(
-        core.Personal(base, learnt),
-        x,
-        keys,
-        {k: max(float(p), floor) for k, p in zip(keys, chances, strict=True)},
-        version,
-        confidence,
-        {k: float(p) for k, p in zip(keys, prior, strict=True)},
-        spec.settings.method,
-        spec.shape,
-    )
+    rates = {k: base.probability(k, segment) for k in keys}
+    prior = np.array(list(rates.values())) - 1e-9 * np.arange(len(keys))
+    contexts: dict[str, list[float]] = {}
+    found = Personalised(base, keys, contexts, {}, None, {}, rates, None)
+    spec, model = learner.contextual, models[0]
+    if spec is not None and model is not None:
+        x = contexts[spec.shape] = spec.context(facts)
+        choice = model.choose(keys, x, prior, rng)
+        scores = {keys[i]: float(choice.scores[place]) for place, i in enumerate(choice.order)}
+        learnt = {k: min(max(v, FLOOR), 1.0) for k, v in scores.items()}
+        top = keys[choice.chosen]  # an explored type scores as the best, the others a hair below
+        best = learnt[top] = max(learnt.values())
+        for k, v in learnt.items():
+            if k != top:
+                learnt[k] = min(v, best - 1e-9)
+        floor = 1.0 / spec.settings.draws if spec.settings.method == "thompson" else 0.0
+        found = Personalised(
+            core.Personal(base, learnt),
+            keys,
+            contexts,
+            {k: max(float(p), floor) for k, p in zip(keys, choice.chances, strict=True)},
+            version,
+            {keys[i]: round(float(choice.confidence[p]), 6) for p, i in enumerate(choice.order)},
+            rates,
+            spec.settings.method,
+        )
+    shadow, candidate = learner.shadow, models[1]
+    if shadow is not None and candidate is not None:
+        x = contexts.get(shadow.shape) or shadow.context(facts)
+        contexts[shadow.shape] = x
+        pick = candidate.choose(keys, x, prior, rng)
+        found = dataclasses.replace(found, shadow=keys[pick.chosen])
+    return found

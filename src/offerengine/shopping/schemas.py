@@ -132,6 +132,12 @@ class OfferRulesIn(BaseModel):
         description="None: the conversion probability is the Beta-Binomial rate of the offer "
         "type in the customer's segment; else a contextual bandit personalises it.",
     )
+    conversion_shadow: ConversionModelIn | None = Field(
+        default=None,
+        description="A candidate conversion model that learns from the same searches and rates "
+        "the offer types of each without serving; its agreement and offline estimates are in "
+        "the models report.",
+    )
 
     @model_validator(mode="after")
     def _distinct(self) -> Self:

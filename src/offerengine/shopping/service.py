@@ -196,10 +196,10 @@ class ShopRuntime:
         conversion: core.ConversionModel,
         at: datetime,
     ) -> personal.Personalised:
-        """The conversion model's estimates for this search's customer and context."""
+        """The conversion model's estimates for this search's customer and context (and the
+        shadow model's pick)."""
         learner = snapshot.shopping.learner
         assert learner is not None
-        spec = learner.contextual
         attributes: dict[str, Any] = dict(search.customer)
         customer_id = search.customer.get("id")
         if customer_id is not None and self.profiles is not None:
@@ -208,14 +208,19 @@ class ShopRuntime:
                 attributes = profiles.decision_attributes(
                     stored, search.customer, snapshot.segments, at
                 )
-        served = None
-        if self.models is not None:
-            served = (await self.models.get(snapshot.tenant.id)).get((SHOP, spec.line))
-        model = served.under(spec) if served is not None else _fresh(spec)
+        policies = await self.models.get(snapshot.tenant.id) if self.models is not None else {}
+        live, shadow = learner.contextual, learner.shadow
+        served = policies.get((SHOP, live.line)) if live is not None else None
+        candidate = policies.get((SHOP, shadow.line)) if shadow is not None else None
+        states = (
+            None if live is None else served.under(live) if served else _fresh(live),
+            None if shadow is None else candidate.under(shadow) if candidate else _fresh(shadow),
+        )
+        version = served.version if served is not None else None
         return personal.personalise(
             learner,
-            model,
-            served.version if served is not None else None,
+            states,
+            version,
             conversion,
             search,
             personal.facts_of(search, attributes, at),
@@ -435,7 +440,11 @@ def run_search(
             ),
             bundles=BundleIndex.build([dataclasses.replace(only_bundle, is_active=True)]),
         )
-    learnt = None if personalised is None else sorted(personalised.conversion.learnt.items())
+    learnt = (
+        sorted(personalised.conversion.learnt.items())
+        if personalised is not None and isinstance(personalised.conversion, core.Personal)
+        else None
+    )
     key = None if results is None else results.key(snapshot, search, learnt)
     result = None if results is None or key is None else results.get(key)
     if result is None:
@@ -471,7 +480,7 @@ def run_search(
             summary=candidate.items[0]["flight"],
             experiments=shown_experiments,
         )
-        if personalised is not None:
+        if personalised is not None and personalised.live:
             shown["score_parts"] = {
                 **shown["score_parts"],
                 "conversion_model": personalised.explain(candidate.offer_type.type),
