@@ -124,3 +124,31 @@ def test_routes_served_plainly_keep_their_checks_errors_and_metrics(client: Test
     text = platform(client).get("/metrics").text
     assert 'route="/v1/decisions"' in text
     assert 'route="/v1/quote"' in text
+
+
+def test_a_database_busy_past_its_timeout_is_a_503_to_retry_not_a_500() -> None:
+    import sqlite3
+
+    from fastapi import FastAPI
+    from sqlalchemy.exc import OperationalError
+
+    from offerengine.http import problems
+
+    app = FastAPI()
+    problems.install(app)
+
+    @app.post("/write")
+    async def write() -> None:
+        raise OperationalError(
+            "BEGIN IMMEDIATE", {}, sqlite3.OperationalError("database is locked")
+        )
+
+    @app.post("/broken")
+    async def broken() -> None:
+        raise OperationalError("SELECT", {}, sqlite3.OperationalError("no such table: x"))
+
+    with TestClient(app, raise_server_exceptions=False) as client:
+        busy = client.post("/write")
+        assert problem(busy, 503)["type"].endswith(":unavailable")
+        assert busy.headers["retry-after"] == "1"
+        assert problem(client.post("/broken"), 500)["type"].endswith(":internal")

@@ -15,6 +15,7 @@ import msgspec
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
@@ -171,6 +172,16 @@ def allowed_methods(app: FastAPI, path: str) -> list[str]:
 
 
 async def _on_unexpected(request: Request, exc: Exception) -> Response:
+    if isinstance(exc, OperationalError) and "database is locked" in str(exc.orig):
+        # SQLite's writers queue for the busy timeout; past it the server is overloaded, and
+        # nothing was changed (the transaction never began): try again shortly.
+        log.warning("database_busy", method=request.method, path=request.url.path)
+        return problem(
+            503,
+            "The database is busy with other writes; nothing was changed. Try again.",
+            code="unavailable",
+            headers={"Retry-After": "1"},
+        )
     log.error("unhandled_error", method=request.method, path=request.url.path, exc_info=exc)
     return problem(500, "An unexpected error occurred; it has been logged.", code="internal")
 

@@ -70,6 +70,8 @@ async def recommend(request: Request, snapshot: RuntimeSnapshot) -> Response:
                 session, snapshot.tenant.id, snapshot.promotions, body, now
             )
     else:
+        async with ctx.session_factory() as session:  # outside the write lock
+            await service.load_models(session, snapshot.promotions)
         async with recording(ctx) as session:
             found = await service.recommend(
                 session, snapshot.tenant.id, snapshot.promotions, body, now

@@ -183,6 +183,19 @@ async def load_index(session: AsyncSession, tenant_id: uuid.UUID) -> PromotionIn
     return PromotionIndex(tuple(promotions), MappingProxyType(models))
 
 
+async def load_models(session: AsyncSession, index: PromotionIndex) -> None:
+    """Read and unpickle the latest models this worker has not loaded yet (the first time also
+    imports scikit-learn): done before a recording recommendation takes the database's write
+    lock, so that no other writer waits for it."""
+    for ref in index.models.values():
+        if ref.id not in _LOADED:
+            estimator = await session.scalar(
+                sa.select(UpliftModel.estimator).where(UpliftModel.id == ref.id)
+            )
+            if estimator is not None:
+                _LOADED[ref.id] = pickle.loads(estimator)  # noqa: S301 - our own rows
+
+
 async def _models(
     session: AsyncSession, index: PromotionIndex, now: datetime
 ) -> tuple[list[Served], dict[str, str]]:
