@@ -108,17 +108,7 @@ def _serving(
 ) -> LinearBandit:
     """The bandit state a line serves: its active version's, or nothing learnt yet."""
     served = policies.get((activity.id, spec.line))
-    return served.under(spec) if served is not None else _fresh(spec)
-
-
-_FRESH: dict[str, LinearBandit] = {}
-
-
-def _fresh(spec: ContextualDef) -> LinearBandit:
-    found = _FRESH.get(spec.key)
-    if found is None:
-        found = _FRESH[spec.key] = spec.fresh()
-    return found
+    return served.under(spec) if served is not None else store.fresh(spec)
 
 
 def _bandit_propensity(

@@ -93,6 +93,18 @@ class Served:
         return found
 
 
+_FRESH: dict[str, bandit.LinearBandit] = {}
+
+
+def fresh(spec: ContextualDef) -> bandit.LinearBandit:
+    """A line's state before anything is learnt: one per settings, shared (never updated in
+    place: training rounds decode their own copy)."""
+    found = _FRESH.get(spec.key)
+    if found is None:
+        found = _FRESH[spec.key] = spec.fresh()
+    return found
+
+
 class ModelCache:
     """Each tenant's active versions, read again when older than ``refresh_seconds`` (only the
     states whose revision moved are decoded again)."""

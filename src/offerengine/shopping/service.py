@@ -25,8 +25,8 @@ from offerengine.bundles.core import BundleFacts, BundleIndex
 from offerengine.errors import Conflict, Gone, Invalid, NotFound
 from offerengine.inventory import service as inventory
 from offerengine.inventory.core import FlightFacts, ResourceKey, Stock
-from offerengine.learning.bandit import LinearBandit
-from offerengine.learning.policy import SHOP, ContextualDef
+from offerengine.learning import store
+from offerengine.learning.policy import SHOP
 from offerengine.learning.store import ModelCache
 from offerengine.profiles import service as profiles
 from offerengine.shopping import core, personal, writer
@@ -213,8 +213,12 @@ class ShopRuntime:
         served = policies.get((SHOP, live.line)) if live is not None else None
         candidate = policies.get((SHOP, shadow.line)) if shadow is not None else None
         states = (
-            None if live is None else served.under(live) if served else _fresh(live),
-            None if shadow is None else candidate.under(shadow) if candidate else _fresh(shadow),
+            None if live is None else served.under(live) if served else store.fresh(live),
+            None
+            if shadow is None
+            else candidate.under(shadow)
+            if candidate
+            else store.fresh(shadow),
         )
         version = served.version if served is not None else None
         return personal.personalise(
@@ -235,17 +239,6 @@ class ShopRuntime:
             snapshot.tenant.id, scopes_of([flight] if flight else [], snapshot), fresh=True
         )
         return reprice(snapshot, stored, stock, await self.conversion(snapshot.tenant.id), at)
-
-
-_FRESH: dict[str, LinearBandit] = {}
-
-
-def _fresh(spec: ContextualDef) -> LinearBandit:
-    """A line's state before anything is learnt (one per settings, shared)."""
-    found = _FRESH.get(spec.key)
-    if found is None:
-        found = _FRESH[spec.key] = spec.fresh()
-    return found
 
 
 class ResultCache:
