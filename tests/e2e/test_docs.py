@@ -119,7 +119,7 @@ EXPECTED = {
         "behaviour learned size 3 [2, 1]",
         "ada is in: ['big-spender', 'behaviour:1']",
         "the bandit beat priority: True; beat random: True",
-        "offline dr within 0.05 of online: True",
+        "online inside the offline dr interval: True",
         "model version 1: learnt from 1500 decisions",
         "each kind's best order 0.379; offers in random order 0.253",
         "learnt beat the cold start: True; beat random: True",
