@@ -31,7 +31,7 @@ from offerengine.health.router import api as health_router
 from offerengine.health.router import bench as bench_router
 from offerengine.http import body, problems
 from offerengine.http.middleware import RequestMiddleware
-from offerengine.http.routing import plain_routes
+from offerengine.http.routing import HotRoutes
 from offerengine.inventory.router import api as inventory_router
 from offerengine.inventory.router import runtime as inventory_runtime_router
 from offerengine.learning.router import api as learning_router
@@ -125,11 +125,13 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.state.settings = settings
     problems.install(app)
+    hot = app.state.hot_routes = HotRoutes()
     app.add_middleware(
         RequestMiddleware,
         metrics=metrics,
         max_body_bytes=settings.max_body_bytes,
         access_log=settings.access_log,
+        hot=hot,
     )
     # Route order and shape are hot-path matters. A request is matched against the routes in order,
     # so health and the run-time endpoints come first, the busiest first (a decision matched at
@@ -174,16 +176,11 @@ def create_app(settings: Settings) -> FastAPI:
         routers.insert(0, bench_router)
     for router in routers:
         app.router.routes.extend(router.routes)
-    # The busiest run-time routes that take only the request are dispatched plainly, right
-    # after health (see PlainRoute).
-    hot = plain_routes(
-        route
-        for router in (decisioning_runtime_router, commerce_runtime_router)
-        for route in router.routes
+    # The busiest run-time routes that take only the request are served by the middleware
+    # before the routing (see HotRoutes).
+    hot.add(
+        route for r in (decisioning_runtime_router, commerce_runtime_router) for route in r.routes
     )
-    anchor = decisioning_runtime_router.routes[0]
-    first = next(i for i, route in enumerate(app.router.routes) if route is anchor)
-    app.router.routes[first:first] = hot
     web.install(app)  # the admin UI, last: people's pages, not the hot path
     _document_problems(app)
     return app

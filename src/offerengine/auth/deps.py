@@ -27,20 +27,19 @@ Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_sche
 
 async def authenticate(request: Request, ctx: Ctx, credentials: Credentials) -> Principal:
     """The caller of this request; 401 without a live key."""
-    return await principal_of(request, ctx, credentials)
+    return await principal_of(request, ctx, credentials.credentials if credentials else None)
 
 
-async def principal_of(
-    request: Request, ctx: AppContext, credentials: HTTPAuthorizationCredentials | None
-) -> Principal:
-    """Authenticate a request (a plain call, for dependencies on the hot path to use directly)."""
-    if credentials is None or not credentials.credentials:
+async def principal_of(request: Request, ctx: AppContext, secret: str | None) -> Principal:
+    """Authenticate a request by its bearer ``secret`` or else its admin UI session (a plain
+    call, for dependencies on the hot path to use directly)."""
+    if not secret:
         cookie = request.cookies.get(SESSION_COOKIE)
         if not cookie:
             raise Unauthenticated("Send an API key: Authorization: Bearer <key>.")
         principal = await _session_principal(request, ctx, cookie)
     else:
-        found = await ctx.keys.verify(credentials.credentials)
+        found = await ctx.keys.verify(secret)
         if found is None:
             raise Unauthenticated("The API key is unknown or revoked.")
         principal = found

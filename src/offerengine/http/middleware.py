@@ -14,9 +14,14 @@ from typing import Any
 
 import structlog
 from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from offerengine.errors import OfferEngineError
+from offerengine.http import problems
 from offerengine.http.problems import problem
+from offerengine.http.routing import Endpoint, HotRoutes
 from offerengine.observability.logging import get_logger
 from offerengine.observability.metrics import Metrics
 
@@ -26,9 +31,16 @@ UNMATCHED_ROUTE = "<unmatched>"
 
 class RequestMiddleware:
     def __init__(
-        self, app: ASGIApp, *, metrics: Metrics, max_body_bytes: int, access_log: bool
+        self,
+        app: ASGIApp,
+        *,
+        metrics: Metrics,
+        max_body_bytes: int,
+        access_log: bool,
+        hot: HotRoutes | None = None,
     ) -> None:
         self.app = app
+        self.hot = hot or HotRoutes()
         self.metrics = metrics
         self.max_body_bytes = max_body_bytes
         self.access_log = access_log
@@ -78,6 +90,9 @@ class RequestMiddleware:
             if declared_length > limit:
                 too_large = problem(413, self._too_large_detail(), code="payload-too-large")
                 await too_large(scope, receive, send_wrapper)
+            elif (hot := self.hot.get(scope["method"], _route_path(scope))) is not None:
+                endpoint, scope["route"] = hot
+                await _serve(endpoint, scope, receive_limited, send_wrapper)
             else:
                 await self.app(scope, receive_limited, send_wrapper)
         finally:
@@ -107,3 +122,24 @@ class RequestMiddleware:
                 fields["tenant_id"] = str(principal.tenant_id)
         level = "error" if status >= 500 else "info"
         getattr(self.log, level)("request", **fields)
+
+
+def _route_path(scope: Scope) -> str:
+    """The path the routes match: without the root path the app is served under, if any."""
+    path: str = scope["path"]
+    root = scope.get("root_path")
+    return path[len(root) :] if root and path.startswith(root) else path
+
+
+async def _serve(endpoint: Endpoint, scope: Scope, receive: Receive, send: Send) -> None:
+    """A hot route's endpoint (see :class:`HotRoutes`), its errors answered as the app's problem
+    handlers answer them; anything else goes on to the app's 500 handler."""
+    request = Request(scope, receive)
+    response: Response
+    try:
+        response = await endpoint(request)
+    except OfferEngineError as exc:
+        response = problems.from_error(exc)
+    except HTTPException as exc:  # the body limit, from receive
+        response = await problems.on_http_exception(request, exc)
+    await response(scope, receive, send)

@@ -142,7 +142,7 @@ async def _on_request_validation(_request: Request, exc: Exception) -> Response:
     return problem(status, detail, code=code, title=title, errors_=items)
 
 
-async def _on_http_exception(_request: Request, exc: Exception) -> Response:
+async def on_http_exception(_request: Request, exc: Exception) -> Response:
     http_exc = cast(StarletteHTTPException, exc)
     status = http_exc.status_code
     detail = http_exc.detail if isinstance(http_exc.detail, str) else HTTPStatus(status).phrase
@@ -190,7 +190,7 @@ def install(app: FastAPI) -> None:
     """Register the problem handlers on ``app``."""
     app.add_exception_handler(errors.OfferEngineError, _on_domain_error)
     app.add_exception_handler(RequestValidationError, _on_request_validation)
-    app.add_exception_handler(StarletteHTTPException, _on_http_exception)
+    app.add_exception_handler(StarletteHTTPException, on_http_exception)
     app.add_exception_handler(Exception, _on_unexpected)
 
 

@@ -13,8 +13,7 @@ from fastapi import APIRouter, Depends, Header, Request, Response
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 from pydantic import AwareDatetime, BeforeValidator, Field
-from starlette.routing import BaseRoute, Match, Route
-from starlette.types import Scope
+from starlette.routing import BaseRoute
 
 from offerengine.errors import FieldError, Invalid, raise_if_any
 from offerengine.http import problems
@@ -39,49 +38,50 @@ def router(*, prefix: str = "", tags: list[str], hot: bool = False, **kwargs: An
     )
 
 
-class PlainRoute(Route):
-    """A documented run-time route served without FastAPI's per-request machinery.
+Endpoint = collections.abc.Callable[[Request], collections.abc.Awaitable[Response]]
 
-    For a route whose endpoint takes only the request (it reads its body and authenticates
-    itself), FastAPI's dependency solving and endpoint wrapper do nothing but cost ~30 µs per
-    request. This Starlette route, placed before it, serves the same endpoint; the FastAPI route
-    stays in the table for the OpenAPI document and the 405 answers. The matched route a request
-    sees (metrics labels, the strict query check) is still the documented one.
+
+class HotRoutes:
+    """The busiest run-time routes, served by :class:`~offerengine.http.middleware.RequestMiddleware`
+    before Starlette's routing.
+
+    For a route whose endpoint takes only the request (it reads its body and authenticates itself),
+    the layers between our middleware and the endpoint (exception middleware, FastAPI's exit
+    stack, the route scan, the endpoint wrapper, dependency solving) do nothing but cost µs on every
+    request (bench/decide.py). These are found by exact path and method; the documented FastAPI
+    route stays in the table for the OpenAPI document, 405s and HEAD, and is what the request sees
+    as its matched route (metrics labels, the strict query check). Errors are answered by the same
+    problem handlers the app installs; anything unexpected goes on to the app's 500 handler.
     """
 
-    def __init__(self, documented: APIRoute) -> None:
-        super().__init__(
-            documented.path, documented.endpoint, methods=list(documented.methods or ())
-        )
-        self.documented = documented
+    def __init__(self) -> None:
+        self._routes: dict[tuple[str, str], tuple[Endpoint, APIRoute]] = {}
 
-    def matches(self, scope: Scope) -> tuple[Match, Scope]:
-        match, child = super().matches(scope)
-        if match is not Match.NONE:
-            child["route"] = self.documented
-        return match, child
+    def add(self, routes: collections.abc.Iterable[BaseRoute]) -> None:
+        for route in routes:
+            if isinstance(route, APIRoute) and _takes_only_the_request(route):
+                for method in route.methods or ():
+                    self._routes[(method, route.path)] = (route.endpoint, route)
+
+    def __contains__(self, key: tuple[str, str]) -> bool:
+        return key in self._routes
+
+    def get(self, method: str, path: str) -> tuple[Endpoint, APIRoute] | None:
+        return self._routes.get((method, path)) if self._routes else None
 
 
-def plain_routes(routes: collections.abc.Iterable[BaseRoute]) -> list[PlainRoute]:
-    """Plain twins of the routes whose endpoint takes only the request."""
-    found = []
-    for route in routes:
-        if not isinstance(route, APIRoute):
-            continue
-        dependant = route.dependant
-        takes_only_the_request = (
-            dependant.request_param_name is not None
-            and not dependant.dependencies
-            and not dependant.path_params
-            and not dependant.query_params
-            and not dependant.header_params
-            and not dependant.cookie_params
-            and not dependant.body_params
-            and not route.dependencies
-        )
-        if takes_only_the_request:
-            found.append(PlainRoute(route))
-    return found
+def _takes_only_the_request(route: APIRoute) -> bool:
+    dependant = route.dependant
+    return (
+        dependant.request_param_name is not None
+        and not dependant.dependencies
+        and not dependant.path_params
+        and not dependant.query_params
+        and not dependant.header_params
+        and not dependant.cookie_params
+        and not dependant.body_params
+        and not route.dependencies
+    )
 
 
 _MULTI = (list, tuple, set, frozenset, collections.abc.Sequence)

@@ -63,6 +63,12 @@ def read_facts(
 
 def convert(value: Any, wanted: Type) -> Any:
     """A JSON value as a fact of type ``wanted``; ValueError says why it is not one."""
+    if wanted is ANY:  # the request facts of every decision: the common kinds first
+        kind = type(value)
+        if kind is str or kind is bool:
+            return value
+        if kind is int:
+            return Decimal(value)  # exactly Decimal(str(value))
     if wanted == NUMBER or (
         wanted == ANY and isinstance(value, int | float) and not isinstance(value, bool)
     ):

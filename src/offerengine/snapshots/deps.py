@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Annotated, Any, cast
 
 from fastapi import Depends, Request
-from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials
+from fastapi.security import APIKeyHeader
 
 from offerengine.auth.core import Permission
 from offerengine.auth.deps import RUNTIME_NEEDS_TENANT, Credentials, check_permission, principal_of
@@ -23,9 +23,13 @@ from offerengine.snapshots.core import Snapshot
 
 async def runtime_snapshot(request: Request, credentials: Credentials) -> Snapshot:
     """The compiled configuration of the caller's tenant: run time never queries configuration."""
+    return await _snapshot(request, credentials.credentials if credentials else None)
+
+
+async def _snapshot(request: Request, secret: str | None) -> Snapshot:
     check_query(request)
     ctx = cast(AppContext, request.app.state.context)
-    principal = await principal_of(request, ctx, credentials)
+    principal = await principal_of(request, ctx, secret)
     check_permission(principal, Permission.RUNTIME)
     if principal.tenant_id is None:
         raise Forbidden(RUNTIME_NEEDS_TENANT)
@@ -48,9 +52,7 @@ async def ofrep_snapshot(
     api_key: Annotated[str | None, Depends(api_key_header)],
 ) -> Snapshot:
     """:func:`runtime_snapshot` for OFREP routes, which also take the key as ``X-API-Key``."""
-    if credentials is None and api_key:
-        credentials = HTTPAuthorizationCredentials(scheme="Bearer", credentials=api_key)
-    return await runtime_snapshot(request, credentials)
+    return await _snapshot(request, credentials.credentials if credentials else api_key)
 
 
 OfrepSnapshot = Annotated[Snapshot, Depends(ofrep_snapshot)]
@@ -64,7 +66,4 @@ async def snapshot_of(request: Request) -> Snapshot:
     routes ~10 % of a request; they declare ``BEARER`` in their OpenAPI entry instead. The header
     is read as HTTPBearer(auto_error=False) reads it."""
     scheme, _, token = (request.headers.get("authorization") or "").partition(" ")
-    credentials = None
-    if scheme.lower() == "bearer" and token:
-        credentials = HTTPAuthorizationCredentials(scheme=scheme, credentials=token)
-    return await runtime_snapshot(request, credentials)
+    return await _snapshot(request, token if scheme.lower() == "bearer" else None)
