@@ -20,6 +20,7 @@ from offerengine.learning.trainer import Trainer
 from offerengine.observability.metrics import Metrics
 from offerengine.orders.sweeper import OrderSweeper
 from offerengine.profiles.service import ProfileCache
+from offerengine.redis_line import RedisLine
 from offerengine.settings import Settings
 from offerengine.shopping.service import ShopRuntime
 from offerengine.shopping.webhooks import Notifier
@@ -62,6 +63,7 @@ class AppContext:
     engine: AsyncEngine
     session_factory: async_sessionmaker[AsyncSession]
     redis: Redis | None
+    line: RedisLine | None  # the hot path's commands (cap counters), pipelined
     snapshots: SnapshotStore
     keys: KeyCache
     feed: ChangeFeed
@@ -89,6 +91,8 @@ class AppContext:
         await self.snapshots.close()
         if self.redis is not None:
             await self.redis.aclose()
+        if self.line is not None:
+            await self.line.close()
         await self.engine.dispose()
 
 
@@ -149,6 +153,7 @@ async def open_context(settings: Settings, metrics: Metrics) -> AppContext:
         engine,
         session_factory,
         redis,
+        RedisLine(settings.redis_url) if settings.redis_url else None,
         store,
         keys,
         feed,

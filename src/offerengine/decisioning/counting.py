@@ -20,7 +20,6 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 import sqlalchemy as sa
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -31,6 +30,7 @@ from offerengine.decisioning.models import CapCounter, CapEvent
 from offerengine.deps import recording
 from offerengine.errors import Unavailable
 from offerengine.observability.logging import get_logger
+from offerengine.redis_line import RedisLine, Script
 
 log = get_logger("offerengine.decisioning")
 Refusal = tuple[core.Cap, int]  # the cap reached, and its count
@@ -221,7 +221,7 @@ class SqlCounters:
 
 # KEYS: one counter per cap. ARGV: per cap (limit, take 1|0, ttl seconds or window ms, rolling
 # 1|0), then now (ms) and a unique member for rolling windows' sorted sets.
-_ADMIT = """
+_ADMIT = Script("""
 local n = #KEYS
 local now = tonumber(ARGV[4 * n + 1])
 local function current(i)
@@ -248,7 +248,7 @@ for i = 1, n do
   end
 end
 return {0, 0}
-"""
+""")
 
 
 def ms(at: datetime) -> int:
@@ -270,9 +270,9 @@ def ttl(cap: core.Cap) -> int:
 
 class RedisCounters:
     def __init__(
-        self, redis: Redis, prefix: str, tenant_id: uuid.UUID, profile: str, now: datetime
+        self, line: RedisLine, prefix: str, tenant_id: uuid.UUID, profile: str, now: datetime
     ) -> None:
-        self._redis = redis
+        self._line = line
         self._prefix = prefix
         self._tenant_id = tenant_id
         self._profile = profile
@@ -289,7 +289,7 @@ class RedisCounters:
             args += [cap.limit, 1 if take else 0, span, 1 if cap.rolling else 0]
         args += [ms(self._now), uuid.uuid4().hex]
         try:
-            refused, count = await self._redis.eval(_ADMIT, len(keys), *keys, *args)
+            refused, count = await self._line.evalsha(_ADMIT, keys, args)
         except RedisError as exc:
             raise Unavailable(
                 "The cap counters (Redis) cannot be reached; nothing was counted. Retry."
@@ -302,8 +302,8 @@ class RedisCounters:
 def for_request(
     ctx: AppContext, stack: AsyncExitStack, tenant_id: uuid.UUID, profile: str, now: datetime
 ) -> Counters:
-    if ctx.redis is not None:
-        return RedisCounters(ctx.redis, ctx.settings.redis_prefix, tenant_id, profile, now)
+    if ctx.line is not None:
+        return RedisCounters(ctx.line, ctx.settings.redis_prefix, tenant_id, profile, now)
     return SqlCounters(ctx, stack, tenant_id, profile, now)
 
 
