@@ -179,7 +179,9 @@ def create_app(settings: Settings) -> FastAPI:
     # The busiest run-time routes that take only the request are served by the middleware
     # before the routing (see HotRoutes).
     hot.add(
-        route for r in (decisioning_runtime_router, commerce_runtime_router) for route in r.routes
+        route
+        for r in (decisioning_runtime_router, commerce_runtime_router, shopping_runtime_router)
+        for route in r.routes
     )
     web.install(app)  # the admin UI, last: people's pages, not the hot path
     _document_problems(app)

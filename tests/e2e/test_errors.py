@@ -109,10 +109,10 @@ def test_an_empty_filter_value_is_a_422_not_a_silent_no_filter(client: TestClien
 
 
 def test_routes_served_plainly_keep_their_checks_errors_and_metrics(client: TestClient) -> None:
-    # POST /v1/decisions and /v1/quote skip Starlette's routing and FastAPI's per-request
+    # POST /v1/decisions, /v1/quote and /v1/offers/search skip Starlette's routing and FastAPI's per-request
     # machinery (HotRoutes): what the documented route gave must hold all the same.
     runtime = tenant_api(client, "PL", role="runtime")
-    for path in ("/v1/decisions", "/v1/quote"):
+    for path in ("/v1/decisions", "/v1/quote", "/v1/offers/search"):
         assert ("POST", path) in client.app.state.hot_routes  # type: ignore[attr-defined]
         body = problem(runtime.post(f"{path}?typo=1", json={}), 422)
         assert error_locs(body) == [["query", "typo"]]
@@ -124,6 +124,7 @@ def test_routes_served_plainly_keep_their_checks_errors_and_metrics(client: Test
     text = platform(client).get("/metrics").text
     assert 'route="/v1/decisions"' in text
     assert 'route="/v1/quote"' in text
+    assert 'route="/v1/offers/search"' in text
 
 
 def test_a_database_busy_past_its_timeout_is_a_503_to_retry_not_a_500() -> None:

@@ -24,7 +24,7 @@ from offerengine.shopping.schemas import (
     SearchRequest,
     SearchResponse,
 )
-from offerengine.snapshots.deps import RuntimeSnapshot
+from offerengine.snapshots.deps import BEARER, RuntimeSnapshot, snapshot_of
 from offerengine.versioning.router import add_document_routes
 
 api = router(tags=["shopping"])
@@ -94,12 +94,13 @@ def _json(data: Any) -> Response:
     "/v1/offers/search",
     operation_id="searchOffers",
     response_model=SearchResponse,
-    openapi_extra=documented(SearchRequest),
+    openapi_extra={**documented(SearchRequest), **BEARER},
 )
-async def search_offers(request: Request, snapshot: RuntimeSnapshot) -> Response:
+async def search_offers(request: Request) -> Response:
     """Priced, ranked offers for every flight of the route and date with seats: flight only and
     bundles, as the offer rules mix them, each with its items, per-passenger prices, taxes, trace,
     score and expiry. The offers are stored: get them, price them again, order them."""
+    snapshot = await snapshot_of(request)
     body = await read_json(request, SearchRequest)
     shop = _ctx(request).shop
     now = utcnow()
