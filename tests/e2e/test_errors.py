@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 
 from offerengine.app import create_app
+from offerengine.settings import Settings
 from tests.conftest import make_settings
-from tests.helpers import SEAT, Api, error_locs, platform, problem, tenant_api
+from tests.helpers import SEAT, Api, create_key, error_locs, platform, problem, tenant_api
 
 
 def test_an_unknown_route_is_a_404_problem(client: TestClient) -> None:
@@ -59,6 +62,14 @@ def test_a_body_over_the_limit_is_a_413_problem(sqlite_url: str, tmp_path: Path)
         )
         problem(streamed, 413)
         assert platform(small).get("/v1/admin/tenants/OE/products").json()["items"] == []
+        # So is one sent to a hot route, which the middleware serves itself (HotRoutes).
+        runtime = Api(small, create_key(small, "OE", "runtime"))
+        for path in ("/v1/decisions", "/v1/quote", "/v1/offers/search"):
+            chunks = (b'{"activities": "' + b"y" * 1024 for _ in range(4))
+            problem(
+                runtime.post(path, content=chunks, headers={"Content-Type": "application/json"}),
+                413,
+            )
 
 
 def test_validation_errors_list_every_field_with_its_location(client: TestClient) -> None:
@@ -125,6 +136,25 @@ def test_routes_served_plainly_keep_their_checks_errors_and_metrics(client: Test
     assert 'route="/v1/decisions"' in text
     assert 'route="/v1/quote"' in text
     assert 'route="/v1/offers/search"' in text
+
+
+def test_a_failure_inside_a_hot_route_is_a_logged_500_problem(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from offerengine.decisioning import runtime as deciding
+
+    async def broken(*_: object) -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(deciding, "decide", broken)
+    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+        runtime = tenant_api(client, "HB", role="runtime")
+        request = {"profile": {"id": "p"}, "activities": [str(uuid.uuid4())]}
+        body = problem(runtime.post("/v1/decisions", json=request), 500)
+        assert body["type"].endswith(":internal")
+        assert "a bug" not in body["detail"]  # nothing of the failure leaks to the client
+        text = platform(client).get("/metrics").text
+        assert 'route="/v1/decisions",status="500"' in text
 
 
 def test_a_database_busy_past_its_timeout_is_a_503_to_retry_not_a_500() -> None:
