@@ -1,13 +1,12 @@
 """One pipelined Redis connection per worker, for the commands of the hot path.
 
 redis-py's asyncio client takes a pooled connection for each command and wraps it in retries,
-timeouts and telemetry. Under concurrent decisions that cost ~200 µs of CPU per cap check
-(bench/decide.py: the dry runs' throughput rose by a quarter without it), more than the rest of a
-decision. Redis answers the commands of one connection in the order they came, so the requests
-of a worker can share one connection: each writes its command as it comes and is handed its
-reply in turn, and commands issued in the same turn of the event loop leave in one write.
-hiredis (the C library redis-py also uses when installed) packs the commands and parses the
-replies; this module only keeps the order.
+timeouts and telemetry. Under concurrent decisions that cost ~200 µs of CPU per cap check: on
+bench/decide.py's tenant, dry runs over HTTP did a quarter more per second with the cap check
+taken out altogether (a throwaway experiment). Redis answers the commands of one connection in
+the order they came, so the requests of a worker can share one connection: each writes its
+command as it comes and is handed its reply in turn. hiredis (the C library redis-py also uses
+when installed) packs the commands and parses the replies; this module only keeps the order.
 
 Failures are redis-py's exceptions, so callers handle both clients alike: a reply that never
 comes within ``timeout`` closes the connection and fails every command waiting on it

@@ -76,6 +76,20 @@ def _types(result: dict[str, Any]) -> list[str]:
     return [o["offer_type"] for o in result["offers"]]
 
 
+def _order_and_cancel(runtime: Api, result: dict[str, Any], offer_type: str, key: str) -> None:
+    """Order the search's offer of ``offer_type``, then cancel it: the order event is what
+    counts, paid or not."""
+    offer = next(o for o in result["offers"] if o["offer_type"] == offer_type)
+    made = runtime.post(
+        "/v1/orders",
+        json={"offer_id": offer["offer_id"], "passengers": passengers(1)},
+        headers={"Idempotency-Key": key},
+    )
+    assert made.status_code == 201, made.text
+    cancelled = runtime.post(f"/v1/orders/{made.json()['id']}/cancel")
+    assert cancelled.status_code == 200, cancelled.text
+
+
 def _train(owner: Api) -> list[dict[str, Any]]:
     response = owner.post("/v1/admin/tenants/OE/models/train")
     assert response.status_code == 200, response.text
@@ -111,15 +125,7 @@ def test_the_conversion_model_learns_which_offer_type_each_customer_orders(
         for n in range(40):
             tier = ("GOLD", "SILVER")[n % 2]
             result = _search(runtime, tier, n)
-            offer = next(o for o in result["offers"] if o["offer_type"] == LIKES[tier])
-            made = runtime.post(
-                "/v1/orders",
-                json={"offer_id": offer["offer_id"], "passengers": passengers(1)},
-                headers={"Idempotency-Key": f"order-{n}"},
-            )
-            assert made.status_code == 201, made.text
-            cancelled = runtime.post(f"/v1/orders/{made.json()['id']}/cancel")
-            assert cancelled.status_code == 200, cancelled.text
+            _order_and_cancel(runtime, result, LIKES[tier], f"order-{n}")
 
         time.sleep(WAIT)
         rounds = _train(owner)
@@ -211,14 +217,7 @@ def test_a_shadow_conversion_model_learns_alongside_without_serving(settings: Se
                 # The Beta-Binomial rates serve: FLIGHT_ONLY first (ties go by priority).
                 assert _types(result)[0] == "FLIGHT_ONLY"
                 assert "conversion_model" not in result["offers"][0]["score_parts"]
-                offer = next(o for o in result["offers"] if o["offer_type"] == LIKES[tier])
-                made = runtime.post(
-                    "/v1/orders",
-                    json={"offer_id": offer["offer_id"], "passengers": passengers(1)},
-                    headers={"Idempotency-Key": f"order-{tier}-{i}-{n}"},
-                )
-                assert made.status_code == 201, made.text
-                runtime.post(f"/v1/orders/{made.json()['id']}/cancel").raise_for_status()
+                _order_and_cancel(runtime, result, LIKES[tier], f"order-{tier}-{i}-{n}")
 
         serve(20, ("GOLD", "SILVER"))
         time.sleep(WAIT)

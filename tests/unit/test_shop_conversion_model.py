@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, date, datetime
+from typing import Any
 
 import numpy as np
 import pytest
@@ -50,6 +51,16 @@ def learner(method: str = "linucb", **config: object) -> ShopLearner:
     return ShopLearner(TYPES, spec("live", method, **config))
 
 
+def personalise(
+    shop: ShopLearner, models: tuple[Any, Any], version: int | None, *, seed: int = 0
+) -> personal.Personalised:
+    """SEARCH personalised by ``models`` (live, shadow) over the BASE rates."""
+    facts = personal.facts_of(SEARCH, SEARCH.customer, NOW)
+    return personal.personalise(
+        shop, models, version, BASE, SEARCH, facts, np.random.default_rng(seed)
+    )
+
+
 def test_a_search_is_seen_through_its_customer_and_context() -> None:
     facts = personal.facts_of(SEARCH, {"tier": "GOLD"}, NOW)
     assert spec().context(facts) == [1.0, 1.0, 1.0, 10.0]
@@ -62,15 +73,7 @@ def test_a_search_is_seen_through_its_customer_and_context() -> None:
 @pytest.mark.parametrize("method", ["linucb", "thompson", "epsilon_greedy"])
 def test_unlearnt_it_gives_the_beta_binomial_rates(method: str) -> None:
     shop = learner(method)
-    found = personal.personalise(
-        shop,
-        (shop.contextual.fresh(), None),
-        None,
-        BASE,
-        SEARCH,
-        personal.facts_of(SEARCH, SEARCH.customer, NOW),
-        np.random.default_rng(0),
-    )
+    found = personalise(shop, (shop.contextual.fresh(), None), None)
     for offer_type in ("FLIGHT_ONLY", "COMFORT"):
         expected = BASE.probability(offer_type, "business")
         assert found.conversion.probability(offer_type, "business") == pytest.approx(expected)
@@ -87,15 +90,7 @@ def test_learnt_estimates_take_over_per_context() -> None:
     for _ in range(50):  # gold customers order FLIGHT_ONLY, never COMFORT
         model.update("FLIGHT_ONLY", gold, 1.0)
         model.update("COMFORT", gold, 0.0)
-    found = personal.personalise(
-        shop,
-        (model, None),
-        3,
-        BASE,
-        SEARCH,
-        personal.facts_of(SEARCH, SEARCH.customer, NOW),
-        np.random.default_rng(0),
-    )
+    found = personalise(shop, (model, None), 3)
     p = found.conversion.learnt
     assert p["FLIGHT_ONLY"] > 0.8 > 0.2 > p["COMFORT"] >= personal.FLOOR
     assert found.confidence["FLIGHT_ONLY"] > 0.9
@@ -119,15 +114,7 @@ def test_an_explored_offer_type_scores_as_the_best() -> None:
         model.update("COMFORT", x, 0.0)
     tops = set()
     for seed in range(20):
-        found = personal.personalise(
-            shop,
-            (model, None),
-            1,
-            BASE,
-            SEARCH,
-            personal.facts_of(SEARCH, SEARCH.customer, NOW),
-            np.random.default_rng(seed),
-        )
+        found = personalise(shop, (model, None), 1, seed=seed)
         p = found.conversion.learnt
         tops.add(max(p, key=lambda k: p[k]))
         assert len(set(p.values())) == len(p)  # never a tie: priority would decide it
@@ -142,15 +129,7 @@ def test_a_shadow_rates_every_search_without_serving() -> None:
     for _ in range(50):  # the shadow learnt that these customers order FLIGHT_ONLY
         candidate.update("FLIGHT_ONLY", x, 1.0)
         candidate.update("COMFORT", x, 0.0)
-    found = personal.personalise(
-        shop,
-        (None, candidate),
-        None,
-        BASE,
-        SEARCH,
-        personal.facts_of(SEARCH, SEARCH.customer, NOW),
-        np.random.default_rng(0),
-    )
+    found = personalise(shop, (None, candidate), None)
     assert found.conversion is BASE  # the Beta-Binomial rates serve
     assert not found.live
     rows = found.logs(SHOP, uuid.uuid4().hex, NOW, ["COMFORT", "FLIGHT_ONLY"])

@@ -49,7 +49,7 @@ class HotRoutes:
     the layers between our middleware and the endpoint (exception middleware, FastAPI's exit
     stack, the route scan, the endpoint wrapper, dependency solving) do nothing but cost µs on every
     request (bench/decide.py). These are found by exact path and method; the documented FastAPI
-    route stays in the table for the OpenAPI document, 405s and HEAD, and is what the request sees
+    route stays in the table for the OpenAPI document and 405s, and is what the request sees
     as its matched route (metrics labels, the strict query check). Errors are answered by the same
     problem handlers the app installs; anything unexpected goes on to the app's 500 handler.
     """

@@ -313,6 +313,21 @@ class ApiAnswer:
             return str(self.data.get("detail") or self.data.get("title") or "")
         return ""
 
+    @property
+    def problem(self) -> str | None:
+        """What a page shows when the API refused: None when it answered."""
+        return None if self.ok else self.detail
+
+    def listed(self, key: str | None = "items") -> list[Any]:
+        """The answer's list (under ``key``, or the answer itself for None); empty if refused."""
+        if not self.ok:
+            return []
+        if key is None:
+            found = self.data
+        else:
+            found = self.data.get(key) if isinstance(self.data, dict) else None
+        return found if isinstance(found, list) else []
+
 
 async def api_get(request: Request, path: str, **params: Any) -> ApiAnswer:
     """GET ``path`` from this app's JSON API, in process, as the visitor (her session cookie)."""

@@ -644,7 +644,7 @@ async def models_page(request: Request, visitor: Visitor, tenant: PageTenant) ->
     found = await api_get(request, f"/v1/admin/tenants/{tenant.code}/models")
     names = dict(await _activities(request, tenant))
     names[str(SHOP)] = "shop (offer types' conversion)"
-    rows = found.data.get("items", []) if found.ok and isinstance(found.data, dict) else []
+    rows = found.listed()
     for row in rows:
         row["activity"] = names.get(row["activity_id"], row["activity_id"])
     return await _page(
@@ -653,7 +653,7 @@ async def models_page(request: Request, visitor: Visitor, tenant: PageTenant) ->
         visitor,
         tenant=tenant,
         rows=rows,
-        problem=None if found.ok else found.detail,
+        problem=found.problem,
     )
 
 
@@ -662,14 +662,14 @@ async def models_report_page(request: Request, visitor: Visitor, tenant: PageTen
     """Each bandit line judged offline on its logs: IPS, SNIPS, direct method and doubly robust
     with intervals, beside what was served; a shadow's agreement."""
     found = await api_get(request, f"/v1/admin/tenants/{tenant.code}/models/report")
-    lines = found.data.get("lines", []) if found.ok and isinstance(found.data, dict) else []
+    lines = found.listed("lines")
     return await _page(
         request,
         "models_report.html",
         visitor,
         tenant=tenant,
         lines=lines,
-        problem=None if found.ok else found.detail,
+        problem=found.problem,
     )
 
 
@@ -678,14 +678,14 @@ async def promotion_usage_page(request: Request, visitor: Visitor, tenant: PageT
     """Each promotion's budget spent, grants per product against its stock, and its uplift
     model's held-out Qini beside random targeting's."""
     found = await api_get(request, f"/v1/admin/tenants/{tenant.code}/promotions/usage")
-    rows = found.data if found.ok and isinstance(found.data, list) else []
+    rows = found.listed(None)
     return await _page(
         request,
         "promotion_usage.html",
         visitor,
         tenant=tenant,
         rows=rows,
-        problem=None if found.ok else found.detail,
+        problem=found.problem,
     )
 
 
@@ -868,7 +868,7 @@ async def document_or_resource(
     if resource is None:
         return await _not_found(request, visitor, tenant, f"No page {request.url.path}.")
     found = await api_get(request, resource.collection.format(tenant=tenant.code), cursor=cursor)
-    items = found.data.get("items", []) if found.ok and isinstance(found.data, dict) else []
+    items = found.listed()
     next_cursor = (
         found.data.get("next_cursor") if found.ok and isinstance(found.data, dict) else None
     )
@@ -888,7 +888,7 @@ async def document_or_resource(
             {"id": row.get("id"), "cells": [cell(dig(row, c)) for c in resource.columns]}
             for row in items
         ],
-        problem=None if found.ok else found.detail,
+        problem=found.problem,
         **pages,
     )
 
