@@ -137,6 +137,7 @@ async def open_context(settings: Settings, metrics: Metrics) -> AppContext:
         session_factory,
         writer,
         stock_seconds=settings.availability_cache_seconds,
+        result_seconds=settings.shop_result_seconds,
         conversion_seconds=settings.conversion_refresh_seconds,
         models=models,
         profiles=profiles,

@@ -138,6 +138,17 @@ class ShoppingSettings(BaseSettings):
             "time). Orders never use them: a hold is an atomic update of the live counters."
         ),
     )
+    shop_result_seconds: float = Field(
+        default=10.0,
+        ge=0,
+        le=300,
+        description=(
+            "How long a worker may reuse the ranked offers of an identical search while the "
+            "counters of its flights read the same at every availability refresh: the prices' "
+            "time-based facts (hours until departure, rule schedules) are at most this old "
+            "(0: rank every search afresh)."
+        ),
+    )
     conversion_refresh_seconds: float = Field(
         default=30.0,
         gt=0,

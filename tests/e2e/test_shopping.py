@@ -705,8 +705,19 @@ def test_offers_of_a_deleted_tenant_do_not_hold_back_the_others(
     stored = runtime.get(f"/v1/offers/{offer['offer_id']}").json()
     now = datetime.now(UTC)
 
-    def row(tenant: uuid.UUID) -> dict[str, Any]:
+    own = ("offer_id", "search_id", "created_at", "expires_at", "experiments")
+    members = json.dumps({k: v for k, v in stored.items() if k not in own})[1:-1]
+
+    def rows(tenant: uuid.UUID) -> tuple[dict[str, Any], dict[str, Any]]:
         offer_id = new_offer_id()
+        expires = now + timedelta(minutes=15)
+        body = {
+            "id": new_offer_id(),
+            "tenant_id": tenant,
+            "members_json": members,
+            "basis_json": "{}",
+            "expires_at": expires,
+        }
         return {
             "id": offer_id,
             "tenant_id": tenant,
@@ -716,20 +727,117 @@ def test_offers_of_a_deleted_tenant_do_not_hold_back_the_others(
             "flight_id": uuid.UUID(flight["id"]),
             "total_minor": 20000,
             "currency": "USD",
-            "body_json": json.dumps({**stored, "offer_id": offer_id}),
-            "basis_json": "{}",
+            "body_id": body["id"],
+            "experiments_json": "[]",
             "created_at": now,
-            "expires_at": now + timedelta(minutes=15),
-        }
+            "expires_at": expires,
+        }, body
 
     owner_tenant = uuid.UUID(
         client.get(
             "/v1/admin/tenants/OE", headers={"Authorization": f"Bearer {PLATFORM_KEY}"}
         ).json()["id"]
     )
-    good, gone = row(owner_tenant), row(uuid.uuid4())
-    writer.add([good, gone])
+    (good, good_body), (gone, gone_body) = rows(owner_tenant), rows(uuid.uuid4())
+    writer.add([good, gone], [good_body, gone_body])
     client.portal.call(writer.flush)  # type: ignore[union-attr]
     assert writer.pending(good["id"]) is None
     assert writer.pending(gone["id"]) is None
     assert runtime.get(f"/v1/offers/{good['id']}").status_code == 200
+
+
+def test_an_identical_search_reuses_its_ranking_while_its_flights_counters_read_the_same(
+    airline: tuple[Api, Api, dict[str, Any]], client: TestClient
+) -> None:
+    import sqlalchemy as sa
+
+    from offerengine.inventory import service as inventory
+    from offerengine.inventory.core import ResourceKey
+    from offerengine.inventory.models import Flight
+    from offerengine.shopping.models import StoredOffer
+    from offerengine.shopping.writer import OfferWriter, find
+
+    owner, runtime, flight = airline
+    later = (date.fromisoformat(departure_day()) + timedelta(days=1)).isoformat()
+    add_flight(owner, "OE", day=later, number="101")
+    context = client.app.state.context  # type: ignore[attr-defined]
+    shop = context.shop
+    shop.stock_seconds = 0.05  # each search below reads the counters again
+
+    async def bodies(result: dict[str, Any]) -> dict[str, str]:
+        await shop.writer.flush()
+        async with context.session_factory() as session:
+            rows = await session.execute(
+                sa.select(StoredOffer.offer_type, StoredOffer.body_id).where(
+                    StoredOffer.search_id == result["search_id"]
+                )
+            )
+            return {str(t): str(b) for t, b in rows}
+
+    def shop_now(**fields: Any) -> tuple[dict[str, Any], dict[str, str]]:
+        time.sleep(0.1)
+        result = search(runtime, **fields)
+        return result, client.portal.call(bodies, result)  # type: ignore[union-attr]
+
+    first, first_bodies = shop_now()
+    again, again_bodies = shop_now()
+    assert again_bodies == first_bodies  # the ranking was reused: the offers share their bodies
+    assert {o["offer_id"] for o in again["offers"]}.isdisjoint(
+        o["offer_id"] for o in first["offers"]
+    )
+    own = ("offer_id", "search_id", "created_at", "expires_at")
+    assert [{k: v for k, v in o.items() if k not in own} for o in again["offers"]] == [
+        {k: v for k, v in o.items() if k not in own} for o in first["offers"]
+    ]
+    _, later_bodies = shop_now(day=later)
+
+    async def hold(seats: int) -> None:  # as another worker's order would
+        flight_id = uuid.UUID(flight["id"])
+        async with context.session_factory() as session, session.begin():
+            tenant_id = await session.scalar(sa.select(Flight.tenant_id).filter_by(id=flight_id))
+            await inventory.hold(
+                session,
+                tenant_id=tenant_id,
+                needs=[(ResourceKey(f"flight:{flight_id}", "SEAT", "ECONOMY"), seats, 200)],
+                policy=await inventory.load_policy(session, tenant_id),
+            )
+
+    client.portal.call(hold, 5)  # type: ignore[union-attr]
+    changed, changed_bodies = shop_now()
+    assert set(changed_bodies.values()).isdisjoint(first_bodies.values())
+    fare = _by_type(changed)["FLIGHT_ONLY"]["items"][0]
+    assert fare["availability"]["remaining"] == 195
+    _, later_again = shop_now(day=later)
+    assert later_again == later_bodies  # that flight's counters read the same
+
+    # An offer row not written yet whose body is (a reused result's) reads back whole.
+    shown = _by_type(again)["FLIGHT_ONLY"]
+    spare = OfferWriter(context.session_factory, is_sqlite=True)  # never flushed
+    offer_id = new_offer_id()
+    now = datetime.now(UTC)
+    spare.add(
+        [
+            {
+                "id": offer_id,
+                "tenant_id": uuid.UUID(int=0),
+                "search_id": shown["search_id"],
+                "offer_type": "FLIGHT_ONLY",
+                "segment": "*",
+                "flight_id": uuid.UUID(flight["id"]),
+                "total_minor": 1,
+                "currency": "USD",
+                "body_id": again_bodies["FLIGHT_ONLY"],
+                "experiments_json": "[]",
+                "created_at": now,
+                "expires_at": now + timedelta(minutes=5),
+            }
+        ]
+    )
+    found = client.portal.call(find, spare, context.session_factory, offer_id)  # type: ignore[union-attr]
+    assert found is not None
+    assert json.loads(found.body_json) == {
+        **shown,
+        "offer_id": offer_id,
+        "created_at": now.isoformat(),
+        "expires_at": (now + timedelta(minutes=5)).isoformat(),
+    }

@@ -99,9 +99,7 @@ async def preview_bundle(
     searched = await ctx.shop.search(
         snapshot, body.search_params, body.at or utcnow(), preview=service.facts(bundle)
     )
-    return SearchResponse.model_validate(
-        {"search_id": searched.search_id, "offers": searched.offers, "warnings": searched.warnings}
-    )
+    return SearchResponse.model_validate_json(searched.response())
 
 
 add_version_routes(

@@ -25,7 +25,7 @@ from offerengine.orders.models import Order
 from offerengine.pricing.models import PricingRule
 from offerengine.profiles.models import Profile, SegmentFit
 from offerengine.promotions.models import PromotionCounter, PromotionGrant, UpliftModel
-from offerengine.shopping.models import OfferStat, StoredOffer, TenantDocument
+from offerengine.shopping.models import OfferBody, OfferStat, StoredOffer, TenantDocument
 from offerengine.snapshots.models import SystemState
 from offerengine.tenants.models import Tenant
 from offerengine.versioning.models import AuditEntry, ObjectVersion
@@ -55,6 +55,7 @@ __all__ = [
     "InventoryRule",
     "LearningModel",
     "ObjectVersion",
+    "OfferBody",
     "OfferStat",
     "Order",
     "PricingRule",

@@ -25,7 +25,7 @@ from offerengine.orders.models import Order
 from offerengine.orders.schemas import OrderCreate
 from offerengine.shopping import service as shopping
 from offerengine.shopping import writer
-from offerengine.shopping.models import StoredOffer
+from offerengine.shopping.models import Offer, OfferBody, StoredOffer
 from offerengine.snapshots.core import Snapshot
 
 log = get_logger("offerengine.orders")
@@ -37,7 +37,7 @@ def request_hash(body: OrderCreate) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def _check_passengers(offer: StoredOffer, body: OrderCreate) -> list[FieldError]:
+def _check_passengers(offer: Offer, body: OrderCreate) -> list[FieldError]:
     wanted = offer.basis["search"]["passengers"]
     given = {"ADULT": 0, "CHILD": 0, "INFANT": 0}
     for p in body.passengers:
@@ -50,7 +50,7 @@ def _check_passengers(offer: StoredOffer, body: OrderCreate) -> list[FieldError]
 
 
 def _select(
-    offer: StoredOffer, selected: Sequence[str] | None
+    offer: Offer, selected: Sequence[str] | None
 ) -> tuple[list[dict[str, Any]], list[FieldError]]:
     items: list[dict[str, Any]] = offer.body["items"]
     if selected is None:
@@ -78,7 +78,7 @@ async def create(
     body: OrderCreate,
     idempotency_key: str,
     now: datetime,
-    offer: StoredOffer | None,
+    offer: Offer | None,
     missing: Exception | None = None,
 ) -> Made:
     """``offer`` was found before this transaction began (see the router); ``missing`` is why it
@@ -310,16 +310,19 @@ OFFER_RETENTION = timedelta(days=1)
 
 
 async def prune_offers(session: AsyncSession, *, now: datetime, limit: int = 5000) -> int:
-    """Delete offers that expired more than a day ago (orders keep what they were made from)."""
-    old = (
-        sa.select(StoredOffer.id)
-        .where(StoredOffer.expires_at < now - OFFER_RETENTION)
-        .limit(limit)
-        .scalar_subquery()
-    )
-    result = await session.execute(
-        sa.delete(StoredOffer)
-        .where(StoredOffer.id.in_(old))
-        .execution_options(synchronize_session=False)
-    )
-    return int(getattr(result, "rowcount", 0) or 0)
+    """Delete offers, and the bodies they shared, that expired more than a day ago (orders keep
+    what they were made from)."""
+    deleted = 0
+    for table in (StoredOffer, OfferBody):
+        old = (
+            sa.select(table.id)
+            .where(table.expires_at < now - OFFER_RETENTION)
+            .limit(limit)
+            .scalar_subquery()
+        )
+        result = await session.execute(
+            sa.delete(table).where(table.id.in_(old)).execution_options(synchronize_session=False)
+        )
+        if table is StoredOffer:
+            deleted = int(getattr(result, "rowcount", 0) or 0)
+    return deleted

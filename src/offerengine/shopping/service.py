@@ -12,7 +12,7 @@ import time
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import msgspec
@@ -30,7 +30,7 @@ from offerengine.learning.policy import SHOP
 from offerengine.learning.store import ModelCache
 from offerengine.profiles import service as profiles
 from offerengine.shopping import core, personal, writer
-from offerengine.shopping.models import OfferStat, StoredOffer
+from offerengine.shopping.models import Offer, OfferStat, offer_json
 from offerengine.shopping.schemas import SearchRequest
 from offerengine.shopping.writer import OfferWriter
 from offerengine.snapshots.core import Snapshot
@@ -49,10 +49,14 @@ class ShopRuntime:
     writer: OfferWriter
     stock_seconds: float = 1.0
     conversion_seconds: float = 30.0
+    result_seconds: float = 10.0
     models: ModelCache | None = None
     profiles: profiles.ProfileCache | None = None
     rng: np.random.Generator = field(default_factory=np.random.default_rng)
     _stock: dict[uuid.UUID, tuple[float, dict[str, StockMap]]] = field(default_factory=dict)
+    # Per tenant and scope, how many inventory reads found its counters changed: a ranked result
+    # stays valid while the scopes of its flights keep the generation it was made at.
+    _generations: dict[uuid.UUID, dict[str, int]] = field(default_factory=dict)
     _conversion: dict[uuid.UUID, tuple[float, core.ConversionModel]] = field(default_factory=dict)
     _locks: dict[uuid.UUID, asyncio.Lock] = field(default_factory=dict)
     _memos: dict[uuid.UUID, tuple[float | None, dict[bytes, core.Memo]]] = field(
@@ -61,7 +65,7 @@ class ShopRuntime:
     results: ResultCache = field(init=False)
 
     def __post_init__(self) -> None:
-        self.results = ResultCache(self.stock_seconds)
+        self.results = ResultCache(self.result_seconds if self.stock_seconds > 0 else 0)
 
     async def stock(
         self, tenant_id: uuid.UUID, scopes: Iterable[str], *, fresh: bool = False
@@ -85,6 +89,8 @@ class ShopRuntime:
                     by_scope: dict[str, StockMap] = {}
                     for key, value in found.items():
                         by_scope.setdefault(key[0], {})[key] = value
+                    if entry is not None:
+                        self._count_changes(tenant_id, entry[1], by_scope)
                     entry = (stamp, by_scope)
                     self._stock[tenant_id] = entry
         out: StockMap = {}
@@ -93,6 +99,26 @@ class ShopRuntime:
             if found_scope:
                 out.update(found_scope)
         return out
+
+    def _count_changes(
+        self, tenant_id: uuid.UUID, before: dict[str, StockMap], after: dict[str, StockMap]
+    ) -> None:
+        generations = self._generations.setdefault(tenant_id, {})
+        for scope in before.keys() | after.keys():
+            if before.get(scope) != after.get(scope):
+                generations[scope] = generations.get(scope, 0) + 1
+
+    def stamp(
+        self, tenant_id: uuid.UUID, scopes: Iterable[str], conversion: core.ConversionModel
+    ) -> tuple[Any, ...] | None:
+        """What a ranked result for these scopes depends on besides the search itself: the
+        generation of each scope's counters and the conversion counts' read. None when
+        ``conversion`` is no longer the worker's current one (it was reloaded meanwhile)."""
+        found = self._conversion.get(tenant_id)
+        if found is None or found[1] is not conversion or self.stock_seconds <= 0:
+            return None
+        generations = self._generations.get(tenant_id, {})
+        return (found[0], *[(s, generations.get(s, 0)) for s in sorted(scopes)])
 
     def memo(
         self, snapshot: Snapshot, search: core.Search, treatment: core.Treatment | None
@@ -135,7 +161,7 @@ class ShopRuntime:
         self._memos.clear()
         self.results.clear()
 
-    async def offer(self, tenant_id: uuid.UUID, offer_id: str, *, now: datetime) -> StoredOffer:
+    async def offer(self, tenant_id: uuid.UUID, offer_id: str, *, now: datetime) -> Offer:
         """A stored offer: 404 if unknown (or another tenant's), 410 once expired."""
         found = await writer.find(self.writer, self.session_factory, offer_id)
         if found is None or found.tenant_id != tenant_id:
@@ -171,10 +197,10 @@ class ShopRuntime:
         with other searches; the caller decides what to store."""
         search = search_of(request, snapshot)
         flights = snapshot.shopping.flights.find(search.origin, search.destination, search.day)
-        stock = await self.stock(
-            snapshot.tenant.id, scopes_of(flights, snapshot), fresh=preview is not None
-        )
+        scopes = scopes_of(flights, snapshot)
         conversion = await self.conversion(snapshot.tenant.id)
+        stock = await self.stock(snapshot.tenant.id, scopes, fresh=preview is not None)
+        stamp = None if preview is not None else self.stamp(snapshot.tenant.id, scopes, conversion)
         personalised = None
         if preview is None and snapshot.shopping.learner is not None:
             personalised = await self.personalise(snapshot, search, conversion, at)
@@ -187,6 +213,7 @@ class ShopRuntime:
             only_bundle=preview,
             runtime=None if preview is not None else self,
             personalised=personalised,
+            stamp=stamp,
         )
 
     async def personalise(
@@ -242,31 +269,50 @@ class ShopRuntime:
 
 
 class ResultCache:
-    """Ranked offers of identical searches, per worker, for ``seconds`` (the availability cache
-    interval); cleared when this worker changes inventory."""
+    """Ranked offers of identical searches, per worker: reused for up to ``seconds`` while the
+    counters of the search's flights and the conversion counts read the same (see
+    ``ShopRuntime.stamp``); cleared when this worker changes inventory."""
 
-    def __init__(self, seconds: float, size: int = 2048) -> None:
+    def __init__(self, seconds: float, size: int = 4096) -> None:
         self.seconds = seconds
         self.size = size
-        self._entries: dict[bytes, tuple[float, core.Result]] = {}
+        self._entries: dict[bytes, tuple[float, tuple[Any, ...], Ranked]] = {}
 
-    def key(self, snapshot: Snapshot, search: core.Search, conversion: Any = None) -> bytes | None:
-        """Identical searches share results; with a personal ``conversion``, only while its
-        estimates are the same too (a Thompson draw never is)."""
+    def key(
+        self,
+        snapshot: Snapshot,
+        search: core.Search,
+        treatment: core.Treatment | None,
+        conversion: Any = None,
+    ) -> bytes | None:
+        """Identical searches given the same experiment treatment share results; with a personal
+        ``conversion``, only while its estimates are the same too (a Thompson draw never is)."""
         if self.seconds <= 0:
             return None
-        return _encode_key((str(snapshot.tenant.id), snapshot.version, search.basis(), conversion))
+        varied = None
+        if treatment is not None:
+            varied = (
+                sorted(treatment.tags),
+                None if treatment.bundles is None else sorted(treatment.bundles),
+                None if treatment.weights is None else [str(w) for w in treatment.weights],
+            )
+        return _encode_key(
+            (str(snapshot.tenant.id), snapshot.version, search.basis(), varied, conversion)
+        )
 
-    def get(self, key: bytes) -> core.Result | None:
+    def get(self, key: bytes, stamp: tuple[Any, ...], at: datetime) -> Ranked | None:
         found = self._entries.get(key)
-        if found is None or time.monotonic() - found[0] > self.seconds:
+        if found is None or found[1] != stamp or time.monotonic() - found[0] > self.seconds:
             return None
-        return found[1]
+        ranked = found[2]
+        if any(c.flight.departure_at <= at for c in ranked.result.offers):
+            return None  # a flight it offers has left since
+        return ranked
 
-    def put(self, key: bytes, result: core.Result) -> None:
+    def put(self, key: bytes, stamp: tuple[Any, ...], ranked: Ranked) -> None:
         if len(self._entries) >= self.size:
             self._entries.clear()
-        self._entries[key] = (time.monotonic(), result)
+        self._entries[key] = (time.monotonic(), stamp, ranked)
 
     def clear(self) -> None:
         self._entries.clear()
@@ -346,45 +392,90 @@ def shop_for(
     )
 
 
-def offer_json(
+@dataclass(slots=True)
+class Shown:
+    """A ranked offer as every search showing it shares it: its JSON members but its id, search,
+    times and experiments, encoded once, and the body row that stores them, handed to the writer
+    by the first search that shows it."""
+
+    candidate: core.Candidate
+    body_id: str
+    members: bytes
+    total_minor: int
+    body: dict[str, Any] | None
+
+
+@dataclass(slots=True)
+class Ranked:
+    """A search's ranked result, and its offers as shown (None when each search explains its
+    offers itself, as a personal conversion model does)."""
+
+    result: core.Result
+    shown: list[Shown] | None
+
+
+def shown_of(
+    snapshot: Snapshot,
+    search: core.Search,
     candidate: core.Candidate,
-    *,
-    offer_id: str,
-    search_id: str,
+    rules: core.OfferRules,
     at: datetime,
-    expires: datetime,
-    summary: dict[str, Any],
-    experiments: list[dict[str, Any]],
-) -> dict[str, Any]:
+    *,
+    reuse_seconds: float,
+    explain: dict[str, Any] | None = None,
+) -> Shown:
+    """``candidate`` as shown, with a body row kept as long as any offer that can point at it
+    (searches reuse a result for up to ``reuse_seconds``)."""
     bundle = candidate.bundle
-    return {
-        "offer_id": offer_id,
-        "search_id": search_id,
+    parts = candidate.parts if explain is None else {**candidate.parts, "conversion_model": explain}
+    members = _encode(
+        {
+            "offer_type": candidate.offer_type.type,
+            "bundle": None
+            if bundle is None
+            else {"id": str(bundle.id), "name": bundle.name, "version": bundle.version},
+            "cabin": candidate.cabin,
+            "flight": candidate.items[0]["flight"],
+            "items": candidate.items,
+            "omitted": candidate.omitted,
+            "price": candidate.price,
+            "currency": candidate.price["currency"],
+            "score": candidate.score,
+            "score_parts": parts,
+            "low_stock": candidate.low_stock,
+        }
+    )[1:-1]
+    basis = {
+        "search": search.basis(),
+        "flight_id": str(candidate.flight.id),
         "offer_type": candidate.offer_type.type,
-        "bundle": None
-        if bundle is None
-        else {"id": str(bundle.id), "name": bundle.name, "version": bundle.version},
-        "cabin": candidate.cabin,
-        "flight": summary,
-        "items": candidate.items,
-        "omitted": candidate.omitted,
-        "price": candidate.price,
-        "currency": candidate.price["currency"],
-        "created_at": at.isoformat(),
-        "expires_at": expires.isoformat(),
-        "score": candidate.score,
-        "score_parts": candidate.parts,
-        "low_stock": candidate.low_stock,
-        "experiments": experiments,
+        "priority": candidate.offer_type.priority,
+        "bundle_id": None if bundle is None else str(bundle.id),
+        "needs": [n.as_json() for n in candidate.needs],
     }
+    body_id = writer.new_offer_id()
+    last = core.expires_at(rules, at + timedelta(seconds=reuse_seconds + 60), candidate.flight)
+    return Shown(
+        candidate,
+        body_id,
+        members,
+        money.to_minor(candidate.total, search.currency),
+        {
+            "id": body_id,
+            "tenant_id": snapshot.tenant.id,
+            "members_json": members.decode(),
+            "basis_json": _encode(basis).decode(),
+            "expires_at": last,
+        },
+    )
 
 
 @dataclass(frozen=True, slots=True)
 class Searched:
     search_id: str
-    offers: list[dict[str, Any]]
     warnings: list[str]
-    rows: list[dict[str, Any]]
+    rows: list[dict[str, Any]]  # the offers' rows
+    bodies: list[dict[str, Any]]  # the body rows they point at that are not stored yet
     encoded: list[bytes]  # each offer as JSON, once
     exposures: list[dict[str, Any]] = field(default_factory=list)  # units put in experiments
     logs: list[dict[str, Any]] = field(default_factory=list)  # the conversion model's
@@ -412,13 +503,15 @@ def run_search(
     only_bundle: BundleFacts | None = None,
     runtime: ShopRuntime | None = None,
     personalised: personal.Personalised | None = None,
+    stamp: tuple[Any, ...] | None = None,
 ) -> Searched:
     """The offers of a search, as shown, and the rows that store them (and, with a conversion
-    model, the rows that log what it chose from). With the worker's
-    ``runtime``, searches within one availability interval share their work: an identical search
-    reuses the ranked offers (new ids, new expiry), and searches with the same party, customer,
-    channel, context and currency share prices and items. Shop results are already that stale by
-    design; orders and re-pricing never use this."""
+    model, the rows that log what it chose from). With the worker's ``runtime``, searches share
+    their work: an identical search reuses the ranked offers (new ids, new expiry) while the
+    ``stamp`` it was ranked under holds (its flights' counters and the conversion counts read
+    the same, for at most ``result_seconds``), and searches within one availability interval with
+    the same party, customer, channel, context and currency share prices and items. Orders and
+    re-pricing never use this."""
     config = snapshot.shopping
     flights = config.flights.find(search.origin, search.destination, search.day)
     results = None if runtime is None else runtime.results
@@ -438,12 +531,39 @@ def run_search(
         if personalised is not None and isinstance(personalised.conversion, core.Personal)
         else None
     )
-    key = None if results is None else results.key(snapshot, search, learnt)
-    result = None if results is None or key is None else results.get(key)
-    if result is None:
-        result = core.shop_offers(shop, search, flights, at)
-        if results is not None and key is not None:
-            results.put(key, result)
+    key = None
+    if results is not None and stamp is not None:
+        key = results.key(snapshot, search, shop.treatment, learnt)
+    ranked = None
+    if results is not None and key is not None and stamp is not None:
+        ranked = results.get(key, stamp, at)
+    explained = personalised is not None and personalised.live
+    if ranked is None:
+        ranked = Ranked(core.shop_offers(shop, search, flights, at), None)
+        reuse = 0.0 if results is None or key is None else results.seconds
+        if not explained:
+            ranked.shown = [
+                shown_of(snapshot, search, c, shop.rules, at, reuse_seconds=reuse)
+                for c in ranked.result.offers
+            ]
+        if results is not None and key is not None and stamp is not None:
+            results.put(key, stamp, ranked)
+    result = ranked.result
+    shown = ranked.shown
+    if shown is None:
+        assert personalised is not None
+        shown = [
+            shown_of(
+                snapshot,
+                search,
+                c,
+                shop.rules,
+                at,
+                reuse_seconds=0,
+                explain=personalised.explain(c.offer_type.type),
+            )
+            for c in result.offers
+        ]
     search_id = writer.new_search_id()
     treatment = shop.treatment
     shown_experiments = treatment.shown() if treatment is not None else []
@@ -457,51 +577,41 @@ def run_search(
         for a in (treatment.assignments if treatment is not None else ())
         if a.in_experiment
     ]
-    offers: list[dict[str, Any]] = []
+    experiments = _encode(shown_experiments)
+    experiments_json = experiments.decode()
     rows: list[dict[str, Any]] = []
+    bodies: list[dict[str, Any]] = []
     encoded: list[bytes] = []
-    basis = search.basis()
-    for candidate in result.offers:
+    created = at.isoformat()
+    latest = at + timedelta(minutes=shop.rules.expiry_minutes)
+    latest_text = latest.isoformat()
+    tenant_id, segment, currency = snapshot.tenant.id, search.segment, search.currency
+    for offer in shown:
+        candidate = offer.candidate
         offer_id = writer.new_offer_id()
-        expires = core.expires_at(shop.rules, at, candidate.flight)
-        shown = offer_json(
-            candidate,
-            offer_id=offer_id,
-            search_id=search_id,
-            at=at,
-            expires=expires,
-            summary=candidate.items[0]["flight"],
-            experiments=shown_experiments,
+        if candidate.flight.departure_at < latest:
+            expires = candidate.flight.departure_at.astimezone(UTC)
+            expires_text = expires.isoformat()
+        else:
+            expires, expires_text = latest, latest_text
+        encoded.append(
+            offer_json(offer_id, search_id, offer.members, created, expires_text, experiments)
         )
-        if personalised is not None and personalised.live:
-            shown["score_parts"] = {
-                **shown["score_parts"],
-                "conversion_model": personalised.explain(candidate.offer_type.type),
-            }
-        offers.append(shown)
-        body = _encode(shown)
-        encoded.append(body)
+        if offer.body is not None:
+            bodies.append(offer.body)
+            offer.body = None
         rows.append(
             {
                 "id": offer_id,
-                "tenant_id": snapshot.tenant.id,
+                "tenant_id": tenant_id,
                 "search_id": search_id,
                 "offer_type": candidate.offer_type.type,
-                "segment": search.segment,
+                "segment": segment,
                 "flight_id": candidate.flight.id,
-                "total_minor": money.to_minor(candidate.total, search.currency),
-                "currency": search.currency,
-                "body_json": body.decode(),
-                "basis_json": _encode(
-                    {
-                        "search": basis,
-                        "flight_id": str(candidate.flight.id),
-                        "offer_type": candidate.offer_type.type,
-                        "priority": candidate.offer_type.priority,
-                        "bundle_id": None if candidate.bundle is None else str(candidate.bundle.id),
-                        "needs": [n.as_json() for n in candidate.needs],
-                    }
-                ).decode(),
+                "total_minor": offer.total_minor,
+                "currency": currency,
+                "body_id": offer.body_id,
+                "experiments_json": experiments_json,
                 "created_at": at,
                 "expires_at": expires,
             }
@@ -513,7 +623,7 @@ def run_search(
             snapshot.tenant.id, search_id, at, [c.offer_type.type for c in result.offers]
         )
     )
-    return Searched(search_id, offers, result.warnings, rows, encoded, exposures, logs)
+    return Searched(search_id, result.warnings, rows, bodies, encoded, exposures, logs)
 
 
 # --- stored offers -------------------------------------------------------------------------------
@@ -529,7 +639,7 @@ class Repriced:
 
 def reprice(
     snapshot: Snapshot,
-    stored: StoredOffer,
+    stored: Offer,
     stock: StockMap,
     conversion: core.ConversionModel,
     at: datetime,

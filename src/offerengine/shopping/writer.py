@@ -19,6 +19,7 @@ import random
 import time
 import uuid
 from collections import Counter
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, cast
 
@@ -32,7 +33,7 @@ from offerengine.decisioning.models import Decision
 from offerengine.experiments.models import Exposure
 from offerengine.learning.models import DecisionLog
 from offerengine.observability.logging import get_logger
-from offerengine.shopping.models import OfferStat, StoredOffer
+from offerengine.shopping.models import Offer, OfferBody, OfferStat, StoredOffer
 
 log = get_logger("offerengine.shopping")
 MAX_PENDING = 200_000  # offers kept while the database is away; beyond, the oldest are dropped
@@ -84,6 +85,7 @@ class OfferWriter:
         self._is_sqlite = is_sqlite
         self._flush_seconds = flush_seconds
         self._pending: dict[str, dict[str, Any]] = {}
+        self._bodies: dict[str, dict[str, Any]] = {}
         self._counts: Counter[tuple[uuid.UUID, str, str]] = Counter()
         self._exposures: dict[tuple[uuid.UUID, str], dict[str, Any]] = {}
         self._decisions: dict[uuid.UUID, dict[str, Any]] = {}
@@ -104,12 +106,17 @@ class OfferWriter:
         with contextlib.suppress(Exception):
             await self.flush()
 
-    def add(self, rows: list[dict[str, Any]]) -> None:
+    def add(self, rows: list[dict[str, Any]], bodies: Sequence[dict[str, Any]] = ()) -> None:
+        """A search's offer rows, and the body rows among those they point at that are new."""
+        for body in bodies:
+            self._bodies[body["id"]] = body
         for row in rows:
             self._pending[row["id"]] = row
             self._counts[(row["tenant_id"], row["offer_type"], row["segment"])] += 1
         while len(self._pending) > MAX_PENDING:
             self._pending.pop(next(iter(self._pending)))
+        while len(self._bodies) > MAX_PENDING:
+            self._bodies.pop(next(iter(self._bodies)))
         self._wake.set()
 
     def expose(self, tenant_id: uuid.UUID, exposures: list[dict[str, Any]], at: datetime) -> None:
@@ -156,9 +163,12 @@ class OfferWriter:
         found = self._quotes.get(quote_id)
         return None if found is None else found[0]
 
-    def pending(self, offer_id: str) -> StoredOffer | None:
-        row = self._pending.get(offer_id)
-        return None if row is None else StoredOffer(**row)
+    def pending(self, offer_id: str) -> dict[str, Any] | None:
+        """An offer row not written yet."""
+        return self._pending.get(offer_id)
+
+    def pending_body(self, body_id: str) -> dict[str, Any] | None:
+        return self._bodies.get(body_id)
 
     async def flush(self) -> int:
         """Write what is pending in one transaction; if the database is away it stays pending for
@@ -167,6 +177,7 @@ class OfferWriter:
         bad row never holds back the others."""
         if not (
             self._pending
+            or self._bodies
             or self._counts
             or self._exposures
             or self._decisions
@@ -175,16 +186,18 @@ class OfferWriter:
         ):
             return 0
         rows = list(self._pending.values())
+        bodies = list(self._bodies.values())
         logs = list(self._logs)
         counts = dict(self._counts)
         exposures = dict(self._exposures)
         decisions = list(self._decisions.values())
         quotes = list(self._quotes.values())
         try:
-            await self._write(rows, counts, exposures, decisions, quotes, logs)
+            await self._write(rows, bodies, counts, exposures, decisions, quotes, logs)
         except IntegrityError:
             for tenant_id in (
                 {r["tenant_id"] for r in rows}
+                | {b["tenant_id"] for b in bodies}
                 | {k[0] for k in counts}
                 | {e["tenant_id"] for e in exposures.values()}
                 | {d["tenant_id"] for d in decisions}
@@ -194,6 +207,7 @@ class OfferWriter:
                 try:
                     await self._write(
                         [r for r in rows if r["tenant_id"] == tenant_id],
+                        [b for b in bodies if b["tenant_id"] == tenant_id],
                         {k: n for k, n in counts.items() if k[0] == tenant_id},
                         {k: e for k, e in exposures.items() if e["tenant_id"] == tenant_id},
                         [d for d in decisions if d["tenant_id"] == tenant_id],
@@ -210,6 +224,8 @@ class OfferWriter:
             self._quotes.pop(quote["id"], None)
         for row in rows:
             self._pending.pop(row["id"], None)
+        for body in bodies:
+            self._bodies.pop(body["id"], None)
         del self._logs[: len(logs)]
         self._counts.subtract(counts)
         self._counts = +self._counts  # drop the zeros
@@ -218,6 +234,7 @@ class OfferWriter:
     async def _write(
         self,
         rows: list[dict[str, Any]],
+        bodies: list[dict[str, Any]],
         counts: dict[tuple[uuid.UUID, str, str], int],
         exposures: dict[tuple[uuid.UUID, str], dict[str, Any]],
         decisions: list[dict[str, Any]],
@@ -229,6 +246,8 @@ class OfferWriter:
                 await session.connection(execution_options={"sqlite_immediate": True})
             # Core inserts: the ORM's bulk path spent more than the database on these rows.
             connection = await session.connection()
+            if bodies:
+                await connection.execute(sa.insert(cast(sa.Table, OfferBody.__table__)), bodies)
             if rows:
                 await connection.execute(sa.insert(cast(sa.Table, StoredOffer.__table__)), rows)
             logs = [*logs, *(log for d in decisions for log in d.get("logs", ()))]
@@ -298,17 +317,32 @@ async def find(
     writer: OfferWriter,
     session_factory: async_sessionmaker[AsyncSession],
     offer_id: str,
-) -> StoredOffer | None:
+) -> Offer | None:
     """The offer from this worker's buffer or the database; a recent one another worker made is
     waited for (up to ``VISIBLE_WITHIN`` seconds after its creation)."""
     while True:
-        found = writer.pending(offer_id)
-        if found is not None:
-            return found
+        row = writer.pending(offer_id)
+        if row is not None:
+            body = writer.pending_body(row["body_id"])
+            if body is None:  # written already (an earlier search's result, reused)
+                async with session_factory() as session:
+                    stored = await session.get(OfferBody, row["body_id"])
+                if stored is None:
+                    return None
+                return Offer.of(row, stored.members_json, stored.basis_json)
+            return Offer.of(row, body["members_json"], body["basis_json"])
         async with session_factory() as session:
-            found = await session.get(StoredOffer, offer_id)
+            found = (
+                await session.execute(
+                    sa.select(StoredOffer, OfferBody.members_json, OfferBody.basis_json)
+                    .join(OfferBody, OfferBody.id == StoredOffer.body_id)
+                    .where(StoredOffer.id == offer_id)
+                )
+            ).first()
         if found is not None:
-            return found
+            offer, members, basis = found
+            columns = {c.key: getattr(offer, c.key) for c in StoredOffer.__table__.columns}
+            return Offer.of(columns, members, basis)
         age = age_seconds(offer_id)
         if age is None or age > VISIBLE_WITHIN or age < -1:
             return None
