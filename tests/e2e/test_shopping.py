@@ -17,7 +17,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from offerengine.orders import service as orders
-from offerengine.shopping.writer import new_offer_id
+from offerengine.shopping.writer import new_body_id, new_search_key
 from tests.conftest import PLATFORM_KEY
 from tests.helpers import (
     FARE,
@@ -705,45 +705,70 @@ def test_offers_of_a_deleted_tenant_do_not_hold_back_the_others(
     stored = runtime.get(f"/v1/offers/{offer['offer_id']}").json()
     now = datetime.now(UTC)
 
-    own = ("offer_id", "search_id", "created_at", "expires_at", "experiments")
-    members = json.dumps({k: v for k, v in stored.items() if k not in own})[1:-1]
+    members = _members_of(stored)
 
-    def rows(tenant: uuid.UUID) -> tuple[dict[str, Any], dict[str, Any]]:
-        offer_id = new_offer_id()
-        expires = now + timedelta(minutes=15)
-        body = {
-            "id": new_offer_id(),
-            "tenant_id": tenant,
-            "members_json": members,
-            "basis_json": "{}",
-            "expires_at": expires,
-        }
-        return {
-            "id": offer_id,
-            "tenant_id": tenant,
-            "search_id": "s",
-            "offer_type": "FLIGHT_ONLY",
-            "segment": "*",
-            "flight_id": uuid.UUID(flight["id"]),
-            "total_minor": 20000,
-            "currency": "USD",
-            "body_id": body["id"],
-            "experiments_json": "[]",
-            "created_at": now,
-            "expires_at": expires,
-        }, body
+    def rows(tenant: uuid.UUID) -> tuple[dict[str, Any], dict[str, Any], str]:
+        return _stored_search(tenant, members, flight["id"], now)
 
     owner_tenant = uuid.UUID(
         client.get(
             "/v1/admin/tenants/OE", headers={"Authorization": f"Bearer {PLATFORM_KEY}"}
         ).json()["id"]
     )
-    (good, good_body), (gone, gone_body) = rows(owner_tenant), rows(uuid.uuid4())
-    writer.add([good, gone], [good_body, gone_body])
+    (good, good_body, good_id), (gone, gone_body, _) = rows(owner_tenant), rows(uuid.uuid4())
+    writer.add(good, ["FLIGHT_ONLY"], [good_body])
+    writer.add(gone, ["FLIGHT_ONLY"], [gone_body])
     client.portal.call(writer.flush)  # type: ignore[union-attr]
     assert writer.pending(good["id"]) is None
     assert writer.pending(gone["id"]) is None
-    assert runtime.get(f"/v1/offers/{good['id']}").status_code == 200
+    assert runtime.get(f"/v1/offers/{good_id}").status_code == 200
+
+
+def _members_of(offer: dict[str, Any]) -> str:
+    """An offer's JSON members that its stored body keeps."""
+    own = ("offer_id", "search_id", "created_at", "expires_at", "experiments")
+    return json.dumps({k: v for k, v in offer.items() if k not in own})[1:-1]
+
+
+def _stored_search(
+    tenant: uuid.UUID,
+    members: str,
+    flight_id: str,
+    now: datetime,
+    *,
+    body_id: str | None = None,
+    customer_id: str | None = None,
+) -> tuple[dict[str, Any], dict[str, Any], str]:
+    """A search's row with one FLIGHT_ONLY offer, the body it points at (a new one, unless
+    ``body_id`` names one already stored), and the offer's id."""
+    key, expires = new_search_key(), now + timedelta(minutes=15)
+    body = {
+        "id": body_id or new_body_id(),
+        "tenant_id": tenant,
+        "members_json": members,
+        "basis_json": "{}",
+        "expires_at": expires,
+    }
+    own = {
+        "offer_type": "FLIGHT_ONLY",
+        "flight_id": flight_id,
+        "total_minor": 20000,
+        "body_id": body["id"],
+        "expires_at": expires.isoformat(),
+    }
+    row = {
+        "id": key,
+        "tenant_id": tenant,
+        "search_id": "s",
+        "segment": "*",
+        "customer_id": customer_id,
+        "currency": "USD",
+        "experiments_json": "[]",
+        "offers_json": json.dumps({"00": own}),
+        "created_at": now,
+        "expires_at": expires,
+    }
+    return row, body, f"{key}00"
 
 
 def test_an_identical_search_reuses_its_ranking_while_its_flights_counters_read_the_same(
@@ -754,7 +779,7 @@ def test_an_identical_search_reuses_its_ranking_while_its_flights_counters_read_
     from offerengine.inventory import service as inventory
     from offerengine.inventory.core import ResourceKey
     from offerengine.inventory.models import Flight
-    from offerengine.shopping.models import StoredOffer
+    from offerengine.shopping.models import StoredSearch
     from offerengine.shopping.writer import OfferWriter, find
 
     owner, runtime, flight = airline
@@ -767,12 +792,12 @@ def test_an_identical_search_reuses_its_ranking_while_its_flights_counters_read_
     async def bodies(result: dict[str, Any]) -> dict[str, str]:
         await shop.writer.flush()
         async with context.session_factory() as session:
-            rows = await session.execute(
-                sa.select(StoredOffer.offer_type, StoredOffer.body_id).where(
-                    StoredOffer.search_id == result["search_id"]
+            stored = await session.scalar(
+                sa.select(StoredSearch.offers_json).where(
+                    StoredSearch.search_id == result["search_id"]
                 )
             )
-            return {str(t): str(b) for t, b in rows}
+        return {o["offer_type"]: o["body_id"] for o in json.loads(stored).values()}
 
     def shop_now(**fields: Any) -> tuple[dict[str, Any], dict[str, str]]:
         time.sleep(0.1)
@@ -809,35 +834,44 @@ def test_an_identical_search_reuses_its_ranking_while_its_flights_counters_read_
     assert fare["availability"]["remaining"] == 195
     _, later_again = shop_now(day=later)
     assert later_again == later_bodies  # that flight's counters read the same
+    # Customers share rankings too (no experiment or personal model here); each offer keeps its
+    # own customer, so an order knows whose it is.
+    _, alice_bodies = shop_now(day=later, customer={"id": "alice"})
+    bob, bob_bodies = shop_now(day=later, customer={"id": "bob"})
+    assert alice_bodies == bob_bodies == later_bodies
+    order = {"offer_id": _by_type(bob)["FLIGHT_ONLY"]["offer_id"], "passengers": passengers(1)}
+    made = runtime.post("/v1/orders", json=order, headers={"Idempotency-Key": "bob"})
+    assert made.status_code == 201, made.text
+
+    async def customer_of(order_id: str) -> str | None:
+        from offerengine.orders.models import Order
+
+        async with context.session_factory() as session:
+            return await session.scalar(
+                sa.select(Order.customer_id).where(Order.id == uuid.UUID(order_id))
+            )
+
+    assert client.portal.call(customer_of, made.json()["id"]) == "bob"  # type: ignore[union-attr]
 
     # An offer row not written yet whose body is (a reused result's) reads back whole.
     shown = _by_type(again)["FLIGHT_ONLY"]
     spare = OfferWriter(context.session_factory, is_sqlite=True)  # never flushed
-    offer_id = new_offer_id()
     now = datetime.now(UTC)
-    spare.add(
-        [
-            {
-                "id": offer_id,
-                "tenant_id": uuid.UUID(int=0),
-                "search_id": shown["search_id"],
-                "offer_type": "FLIGHT_ONLY",
-                "segment": "*",
-                "flight_id": uuid.UUID(flight["id"]),
-                "total_minor": 1,
-                "currency": "USD",
-                "body_id": again_bodies["FLIGHT_ONLY"],
-                "experiments_json": "[]",
-                "created_at": now,
-                "expires_at": now + timedelta(minutes=5),
-            }
-        ]
+    row, _, offer_id = _stored_search(
+        uuid.UUID(int=0),
+        "",
+        flight["id"],
+        now,
+        body_id=again_bodies["FLIGHT_ONLY"],
+        customer_id="someone",
     )
+    spare.add({**row, "search_id": shown["search_id"]}, ["FLIGHT_ONLY"])
     found = client.portal.call(find, spare, context.session_factory, offer_id)  # type: ignore[union-attr]
     assert found is not None
+    assert found.basis["search"]["customer"]["id"] == "someone"
     assert json.loads(found.body_json) == {
         **shown,
         "offer_id": offer_id,
         "created_at": now.isoformat(),
-        "expires_at": (now + timedelta(minutes=5)).isoformat(),
+        "expires_at": (now + timedelta(minutes=15)).isoformat(),
     }

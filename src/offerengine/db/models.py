@@ -25,7 +25,13 @@ from offerengine.orders.models import Order
 from offerengine.pricing.models import PricingRule
 from offerengine.profiles.models import Profile, SegmentFit
 from offerengine.promotions.models import PromotionCounter, PromotionGrant, UpliftModel
-from offerengine.shopping.models import OfferBody, OfferStat, StoredOffer, TenantDocument
+from offerengine.shopping.models import (
+    OfferBody,
+    OfferDay,
+    OfferStat,
+    StoredSearch,
+    TenantDocument,
+)
 from offerengine.snapshots.models import SystemState
 from offerengine.tenants.models import Tenant
 from offerengine.versioning.models import AuditEntry, ObjectVersion
@@ -56,6 +62,7 @@ __all__ = [
     "LearningModel",
     "ObjectVersion",
     "OfferBody",
+    "OfferDay",
     "OfferStat",
     "Order",
     "PricingRule",
@@ -65,8 +72,8 @@ __all__ = [
     "PromotionGrant",
     "QuoteLine",
     "SegmentFit",
-    "StoredOffer",
     "StoredQuote",
+    "StoredSearch",
     "SystemState",
     "Tenant",
     "TenantDocument",

@@ -32,3 +32,23 @@ async def count_up(
         .returning(model.count)
     )
     return (await session.execute(stmt)).first() is not None
+
+
+async def add_up(
+    session: AsyncSession,
+    model: Any,
+    rows: list[dict[str, Any]],
+    keys: list[str],
+    columns: list[str],
+) -> None:
+    """Add each of ``rows``' ``columns`` to the row with the same ``keys`` (made with them if
+    new), in one statement for all the rows."""
+    if not rows:
+        return
+    stmt = insert(session, model)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=keys,
+        set_={c: getattr(model, c) + getattr(stmt.excluded, c) for c in columns},
+    )
+    connection = await session.connection()
+    await connection.execute(stmt, rows)

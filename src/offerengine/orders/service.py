@@ -25,7 +25,7 @@ from offerengine.orders.models import Order
 from offerengine.orders.schemas import OrderCreate
 from offerengine.shopping import service as shopping
 from offerengine.shopping import writer
-from offerengine.shopping.models import Offer, OfferBody, StoredOffer
+from offerengine.shopping.models import Offer, OfferBody, StoredSearch
 from offerengine.snapshots.core import Snapshot
 
 log = get_logger("offerengine.orders")
@@ -310,10 +310,10 @@ OFFER_RETENTION = timedelta(days=1)
 
 
 async def prune_offers(session: AsyncSession, *, now: datetime, limit: int = 5000) -> int:
-    """Delete offers, and the bodies they shared, that expired more than a day ago (orders keep
-    what they were made from)."""
+    """Delete searches' offers, and the bodies they shared, that expired more than a day ago
+    (orders keep what they were made from); how many searches' offers went."""
     deleted = 0
-    for table in (StoredOffer, OfferBody):
+    for table in (StoredSearch, OfferBody):
         old = (
             sa.select(table.id)
             .where(table.expires_at < now - OFFER_RETENTION)
@@ -323,6 +323,6 @@ async def prune_offers(session: AsyncSession, *, now: datetime, limit: int = 500
         result = await session.execute(
             sa.delete(table).where(table.id.in_(old)).execution_options(synchronize_session=False)
         )
-        if table is StoredOffer:
+        if table is StoredSearch:
             deleted = int(getattr(result, "rowcount", 0) or 0)
     return deleted

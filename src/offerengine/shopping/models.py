@@ -7,7 +7,7 @@ import functools
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import msgspec
@@ -45,24 +45,37 @@ class OfferBody(TenantOwnedMixin, Base):
     expires_at: Mapped[datetime]
 
 
-class StoredOffer(TenantOwnedMixin, Base):
-    """An offer as a search returned it, kept until it expires (and for its orders after): the
-    search's own parts here, the rest in its ``OfferBody``."""
+class StoredSearch(TenantOwnedMixin, Base):
+    """The offers one search showed, in one row, kept until they expire (and for their orders
+    after). Offer ids are the row's id and two hex digits: the offer's place in ``offers_json``,
+    which holds, by that place, what is each offer's own (type, flight, total, body, expiry); the
+    rest of an offer is its ``OfferBody``."""
 
-    __tablename__ = "offers"
+    __tablename__ = "shop_searches"
     __table_args__ = (sa.Index(None, "expires_at"),)
 
     id: Mapped[str] = mapped_column(sa.String(40), primary_key=True, sort_order=-10)
-    search_id: Mapped[str] = mapped_column(sa.String(40), index=True)
-    offer_type: Mapped[str] = mapped_column(sa.String(50))
+    search_id: Mapped[str] = mapped_column(sa.String(40))
     segment: Mapped[str] = mapped_column(sa.String(50))
-    flight_id: Mapped[uuid.UUID] = mapped_column(sa.Uuid)
-    total_minor: Mapped[int] = mapped_column(sa.BigInteger)
+    customer_id: Mapped[str | None] = mapped_column(sa.String(200))
     currency: Mapped[str] = mapped_column(sa.String(3))
-    body_id: Mapped[str] = mapped_column(sa.String(40))
     experiments_json: Mapped[str] = mapped_column(sa.Text)
+    offers_json: Mapped[str] = mapped_column(sa.Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    expires_at: Mapped[datetime]
+    expires_at: Mapped[datetime]  # the last of its offers'
+
+
+class OfferDay(Base):
+    """How many offers of a type searches showed on a day (UTC), for the dashboards."""
+
+    __tablename__ = "offer_days"
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(
+        sa.ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True
+    )
+    day: Mapped[date] = mapped_column(sa.Date, primary_key=True)
+    offer_type: Mapped[str] = mapped_column(sa.String(50), primary_key=True)
+    shown: Mapped[int] = mapped_column(sa.BigInteger, default=0)
 
 
 def offer_json(
@@ -93,15 +106,24 @@ def offer_json(
     )
 
 
+KEY_DIGITS = 30  # an offer id: its search row's id, then its place in two hex digits
+
+
+def place_of(offer_id: str) -> tuple[str, str]:
+    """The search row's id and the offer's place in it."""
+    return offer_id[:KEY_DIGITS], offer_id[KEY_DIGITS:]
+
+
 @dataclass(frozen=True)
 class Offer:
-    """A stored offer read back: the row's columns and the offer's JSON, whole."""
+    """A stored offer read back: its search's and its own columns, and its JSON, whole."""
 
     id: str
     tenant_id: uuid.UUID
     search_id: str
     offer_type: str
     segment: str
+    customer_id: str | None
     flight_id: uuid.UUID
     total_minor: int
     currency: str
@@ -111,28 +133,38 @@ class Offer:
     basis_json: str
 
     @classmethod
-    def of(cls, row: Mapping[str, Any], members: str | bytes, basis_json: str) -> Offer:
-        """From an ``offers`` row (as a mapping) and its body's members and basis."""
+    def of(
+        cls,
+        offer_id: str,
+        search: Mapping[str, Any],
+        own: Mapping[str, Any],
+        members: str | bytes,
+        basis_json: str,
+    ) -> Offer:
+        """From its search row (as a mapping), its ``own`` entry there, and its body's members
+        and basis."""
         members = members if isinstance(members, bytes) else members.encode()
+        expires_at = datetime.fromisoformat(own["expires_at"])
         body = offer_json(
-            row["id"],
-            row["search_id"],
+            offer_id,
+            search["search_id"],
             members,
-            row["created_at"].isoformat(),
-            row["expires_at"].isoformat(),
-            row["experiments_json"].encode(),
+            search["created_at"].isoformat(),
+            own["expires_at"],
+            search["experiments_json"].encode(),
         )
         return cls(
-            id=row["id"],
-            tenant_id=row["tenant_id"],
-            search_id=row["search_id"],
-            offer_type=row["offer_type"],
-            segment=row["segment"],
-            flight_id=row["flight_id"],
-            total_minor=row["total_minor"],
-            currency=row["currency"],
-            created_at=row["created_at"],
-            expires_at=row["expires_at"],
+            id=offer_id,
+            tenant_id=search["tenant_id"],
+            search_id=search["search_id"],
+            offer_type=own["offer_type"],
+            segment=search["segment"],
+            customer_id=search["customer_id"],
+            flight_id=uuid.UUID(own["flight_id"]),
+            total_minor=int(own["total_minor"]),
+            currency=search["currency"],
+            created_at=search["created_at"],
+            expires_at=expires_at,
             body_json=body,
             basis_json=basis_json,
         )
@@ -143,7 +175,16 @@ class Offer:
 
     @functools.cached_property
     def basis(self) -> dict[str, Any]:
-        return dict(msgspec.json.decode(self.basis_json))
+        """The search it was made for (its customer's id from the search's own row) and what an
+        order of it must hold."""
+        basis = dict(msgspec.json.decode(self.basis_json))
+        if self.customer_id is not None:
+            search = basis["search"]
+            basis["search"] = {
+                **search,
+                "customer": {**(search.get("customer") or {}), "id": self.customer_id},
+            }
+        return basis
 
 
 class OfferStat(Base):

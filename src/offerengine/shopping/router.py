@@ -105,7 +105,7 @@ async def search_offers(request: Request) -> Response:
     shop = _ctx(request).shop
     now = utcnow()
     searched = await shop.search(snapshot, body, now)
-    shop.writer.add(searched.rows, searched.bodies)
+    shop.writer.add(searched.row, searched.shown, searched.bodies)
     shop.writer.expose(snapshot.tenant.id, searched.exposures, now)
     shop.writer.logged(searched.logs)
     answer = searched.response()

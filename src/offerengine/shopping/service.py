@@ -36,6 +36,7 @@ from offerengine.shopping.writer import OfferWriter
 from offerengine.snapshots.core import Snapshot
 
 StockMap = dict[tuple[str, str, str], Stock]
+MEMOS_PER_TENANT = 256
 
 
 @dataclass
@@ -131,10 +132,12 @@ class ShopRuntime:
         if entry is None or self.stock_seconds <= 0:
             return None
         stamp, memos = self._memos.get(tenant_id, (None, {}))
-        if stamp != entry[0] or len(memos) > 4096:
+        # Few kinds of search share a memo (party sizes × segments × channels, typically); a
+        # context fact of each search's own makes one memo per search, never shared: bounded.
+        if stamp != entry[0] or len(memos) > MEMOS_PER_TENANT:
             memos = {}
             self._memos[tenant_id] = (entry[0], memos)
-        basis = search.basis()
+        basis = shared_basis(search)
         for name in ("origin", "destination", "date"):
             basis.pop(name)
         key = _encode_key(
@@ -297,7 +300,7 @@ class ResultCache:
                 None if treatment.weights is None else [str(w) for w in treatment.weights],
             )
         return _encode_key(
-            (str(snapshot.tenant.id), snapshot.version, search.basis(), varied, conversion)
+            (str(snapshot.tenant.id), snapshot.version, shared_basis(search), varied, conversion)
         )
 
     def get(self, key: bytes, stamp: tuple[Any, ...], at: datetime) -> Ranked | None:
@@ -319,6 +322,16 @@ class ResultCache:
 
 
 _encode = _encode_key = msgspec.json.Encoder().encode
+
+
+def shared_basis(search: core.Search) -> dict[str, Any]:
+    """The search as its ranked offers depend on it: all of it but the customer's id (which
+    counts only through the experiment treatment and a personal model, each keyed apart). The
+    id is stored with each offer instead."""
+    basis = search.basis()
+    if "id" in basis["customer"]:
+        basis["customer"] = {k: v for k, v in basis["customer"].items() if k != "id"}
+    return basis
 
 
 def search_of(request: SearchRequest, snapshot: Snapshot) -> core.Search:
@@ -401,7 +414,7 @@ class Shown:
     candidate: core.Candidate
     body_id: str
     members: bytes
-    total_minor: int
+    own: dict[str, Any]  # what its search's row keeps of it, but its expiry
     body: dict[str, Any] | None
 
 
@@ -446,20 +459,26 @@ def shown_of(
         }
     )[1:-1]
     basis = {
-        "search": search.basis(),
+        "search": shared_basis(search),
         "flight_id": str(candidate.flight.id),
         "offer_type": candidate.offer_type.type,
         "priority": candidate.offer_type.priority,
         "bundle_id": None if bundle is None else str(bundle.id),
         "needs": [n.as_json() for n in candidate.needs],
     }
-    body_id = writer.new_offer_id()
+    body_id = writer.new_body_id()
     last = core.expires_at(rules, at + timedelta(seconds=reuse_seconds + 60), candidate.flight)
+    own = {
+        "offer_type": candidate.offer_type.type,
+        "flight_id": str(candidate.flight.id),
+        "total_minor": money.to_minor(candidate.total, search.currency),
+        "body_id": body_id,
+    }
     return Shown(
         candidate,
         body_id,
         members,
-        money.to_minor(candidate.total, search.currency),
+        own,
         {
             "id": body_id,
             "tenant_id": snapshot.tenant.id,
@@ -474,8 +493,9 @@ def shown_of(
 class Searched:
     search_id: str
     warnings: list[str]
-    rows: list[dict[str, Any]]  # the offers' rows
-    bodies: list[dict[str, Any]]  # the body rows they point at that are not stored yet
+    row: dict[str, Any]  # the search's row: what is each offer's own
+    shown: list[str]  # the offer types, in order
+    bodies: list[dict[str, Any]]  # the body rows its offers point at that are not stored yet
     encoded: list[bytes]  # each offer as JSON, once
     exposures: list[dict[str, Any]] = field(default_factory=list)  # units put in experiments
     logs: list[dict[str, Any]] = field(default_factory=list)  # the conversion model's
@@ -578,44 +598,42 @@ def run_search(
         if a.in_experiment
     ]
     experiments = _encode(shown_experiments)
-    experiments_json = experiments.decode()
-    rows: list[dict[str, Any]] = []
     bodies: list[dict[str, Any]] = []
     encoded: list[bytes] = []
+    own: dict[str, dict[str, Any]] = {}
+    search_key = writer.new_search_key()
     created = at.isoformat()
     latest = at + timedelta(minutes=shop.rules.expiry_minutes)
     latest_text = latest.isoformat()
-    tenant_id, segment, currency = snapshot.tenant.id, search.segment, search.currency
-    for offer in shown:
+    last = at
+    for place, offer in enumerate(shown):
         candidate = offer.candidate
-        offer_id = writer.new_offer_id()
+        offer_id = f"{search_key}{place:02x}"
         if candidate.flight.departure_at < latest:
             expires = candidate.flight.departure_at.astimezone(UTC)
             expires_text = expires.isoformat()
         else:
             expires, expires_text = latest, latest_text
+        last = max(last, expires)
         encoded.append(
             offer_json(offer_id, search_id, offer.members, created, expires_text, experiments)
         )
         if offer.body is not None:
             bodies.append(offer.body)
             offer.body = None
-        rows.append(
-            {
-                "id": offer_id,
-                "tenant_id": tenant_id,
-                "search_id": search_id,
-                "offer_type": candidate.offer_type.type,
-                "segment": segment,
-                "flight_id": candidate.flight.id,
-                "total_minor": offer.total_minor,
-                "currency": currency,
-                "body_id": offer.body_id,
-                "experiments_json": experiments_json,
-                "created_at": at,
-                "expires_at": expires,
-            }
-        )
+        own[offer_id[-2:]] = {**offer.own, "expires_at": expires_text}
+    row = {
+        "id": search_key,
+        "tenant_id": snapshot.tenant.id,
+        "search_id": search_id,
+        "segment": search.segment,
+        "customer_id": search.customer.get("id"),
+        "currency": search.currency,
+        "experiments_json": experiments.decode(),
+        "offers_json": _encode(own).decode(),
+        "created_at": at,
+        "expires_at": last,
+    }
     logs = (
         []
         if personalised is None
@@ -623,7 +641,8 @@ def run_search(
             snapshot.tenant.id, search_id, at, [c.offer_type.type for c in result.offers]
         )
     )
-    return Searched(search_id, result.warnings, rows, bodies, encoded, exposures, logs)
+    shown_types = [o.candidate.offer_type.type for o in shown]
+    return Searched(search_id, result.warnings, row, shown_types, bodies, encoded, exposures, logs)
 
 
 # --- stored offers -------------------------------------------------------------------------------

@@ -20,9 +20,10 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, cast
 
+import msgspec
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -33,7 +34,14 @@ from offerengine.decisioning.models import Decision
 from offerengine.experiments.models import Exposure
 from offerengine.learning.models import DecisionLog
 from offerengine.observability.logging import get_logger
-from offerengine.shopping.models import Offer, OfferBody, OfferStat, StoredOffer
+from offerengine.shopping.models import (
+    Offer,
+    OfferBody,
+    OfferDay,
+    OfferStat,
+    StoredSearch,
+    place_of,
+)
 
 log = get_logger("offerengine.shopping")
 MAX_PENDING = 200_000  # offers kept while the database is away; beyond, the oldest are dropped
@@ -45,9 +53,15 @@ VISIBLE_WITHIN = 2.0  # seconds: how long another worker may have to wait for an
 _random = random.Random(os.urandom(32))  # noqa: S311 (ids, not secrets)
 
 
-def new_offer_id() -> str:
+def new_body_id() -> str:
     """32 hex digits: milliseconds since the epoch (12), then 80 random bits."""
     return f"{int(time.time() * 1000):012x}{_random.getrandbits(80):020x}"
+
+
+def new_search_key() -> str:
+    """The id of a search's row, which its offer ids begin with: 30 hex digits, milliseconds
+    since the epoch (12), then 72 random bits."""
+    return f"{int(time.time() * 1000):012x}{_random.getrandbits(72):018x}"
 
 
 def new_search_id() -> str:
@@ -87,6 +101,7 @@ class OfferWriter:
         self._pending: dict[str, dict[str, Any]] = {}
         self._bodies: dict[str, dict[str, Any]] = {}
         self._counts: Counter[tuple[uuid.UUID, str, str]] = Counter()
+        self._days: Counter[tuple[uuid.UUID, date, str]] = Counter()
         self._exposures: dict[tuple[uuid.UUID, str], dict[str, Any]] = {}
         self._decisions: dict[uuid.UUID, dict[str, Any]] = {}
         self._quotes: dict[uuid.UUID, tuple[dict[str, Any], list[dict[str, Any]]]] = {}
@@ -106,13 +121,21 @@ class OfferWriter:
         with contextlib.suppress(Exception):
             await self.flush()
 
-    def add(self, rows: list[dict[str, Any]], bodies: Sequence[dict[str, Any]] = ()) -> None:
-        """A search's offer rows, and the body rows among those they point at that are new."""
+    def add(
+        self,
+        row: dict[str, Any],
+        shown: Sequence[str],
+        bodies: Sequence[dict[str, Any]] = (),
+    ) -> None:
+        """A search's row, the types of the offers it ``shown`` (for the counts that rank offers
+        and the dashboards), and the body rows its offers point at that are new."""
         for body in bodies:
             self._bodies[body["id"]] = body
-        for row in rows:
-            self._pending[row["id"]] = row
-            self._counts[(row["tenant_id"], row["offer_type"], row["segment"])] += 1
+        self._pending[row["id"]] = row
+        tenant_id, segment, day = row["tenant_id"], row["segment"], row["created_at"].date()
+        for offer_type in shown:
+            self._counts[(tenant_id, offer_type, segment)] += 1
+            self._days[(tenant_id, day, offer_type)] += 1
         while len(self._pending) > MAX_PENDING:
             self._pending.pop(next(iter(self._pending)))
         while len(self._bodies) > MAX_PENDING:
@@ -163,9 +186,9 @@ class OfferWriter:
         found = self._quotes.get(quote_id)
         return None if found is None else found[0]
 
-    def pending(self, offer_id: str) -> dict[str, Any] | None:
-        """An offer row not written yet."""
-        return self._pending.get(offer_id)
+    def pending(self, key: str) -> dict[str, Any] | None:
+        """A search's row not written yet."""
+        return self._pending.get(key)
 
     def pending_body(self, body_id: str) -> dict[str, Any] | None:
         return self._bodies.get(body_id)
@@ -189,16 +212,18 @@ class OfferWriter:
         bodies = list(self._bodies.values())
         logs = list(self._logs)
         counts = dict(self._counts)
+        days = dict(self._days)
         exposures = dict(self._exposures)
         decisions = list(self._decisions.values())
         quotes = list(self._quotes.values())
         try:
-            await self._write(rows, bodies, counts, exposures, decisions, quotes, logs)
+            await self._write(rows, bodies, counts, days, exposures, decisions, quotes, logs)
         except IntegrityError:
             for tenant_id in (
                 {r["tenant_id"] for r in rows}
                 | {b["tenant_id"] for b in bodies}
                 | {k[0] for k in counts}
+                | {k[0] for k in days}
                 | {e["tenant_id"] for e in exposures.values()}
                 | {d["tenant_id"] for d in decisions}
                 | {q["tenant_id"] for q, _ in quotes}
@@ -209,6 +234,7 @@ class OfferWriter:
                         [r for r in rows if r["tenant_id"] == tenant_id],
                         [b for b in bodies if b["tenant_id"] == tenant_id],
                         {k: n for k, n in counts.items() if k[0] == tenant_id},
+                        {k: n for k, n in days.items() if k[0] == tenant_id},
                         {k: e for k, e in exposures.items() if e["tenant_id"] == tenant_id},
                         [d for d in decisions if d["tenant_id"] == tenant_id],
                         [q for q in quotes if q[0]["tenant_id"] == tenant_id],
@@ -229,6 +255,8 @@ class OfferWriter:
         del self._logs[: len(logs)]
         self._counts.subtract(counts)
         self._counts = +self._counts  # drop the zeros
+        self._days.subtract(days)
+        self._days = +self._days
         return len(rows)
 
     async def _write(
@@ -236,6 +264,7 @@ class OfferWriter:
         rows: list[dict[str, Any]],
         bodies: list[dict[str, Any]],
         counts: dict[tuple[uuid.UUID, str, str], int],
+        days: dict[tuple[uuid.UUID, date, str], int],
         exposures: dict[tuple[uuid.UUID, str], dict[str, Any]],
         decisions: list[dict[str, Any]],
         quotes: list[tuple[dict[str, Any], list[dict[str, Any]]]],
@@ -249,7 +278,7 @@ class OfferWriter:
             if bodies:
                 await connection.execute(sa.insert(cast(sa.Table, OfferBody.__table__)), bodies)
             if rows:
-                await connection.execute(sa.insert(cast(sa.Table, StoredOffer.__table__)), rows)
+                await connection.execute(sa.insert(cast(sa.Table, StoredSearch.__table__)), rows)
             logs = [*logs, *(log for d in decisions for log in d.get("logs", ()))]
             if decisions:
                 decisions = [  # the bandits' logs go to their own table
@@ -266,8 +295,26 @@ class OfferWriter:
                 lines = [line for _, some in quotes for line in some]
                 if lines:
                     await connection.execute(sa.insert(cast(sa.Table, QuoteLine.__table__)), lines)
-            for (tenant_id, offer_type, segment), shown in sorted(counts.items()):
-                await count(session, tenant_id, offer_type, segment, shown=shown)
+            await upsert.add_up(
+                session,
+                OfferStat,
+                [
+                    {"tenant_id": t, "offer_type": k, "segment": g, "shown": n, "ordered": 0}
+                    for (t, k, g), n in sorted(counts.items())
+                ],
+                ["tenant_id", "offer_type", "segment"],
+                ["shown"],
+            )
+            await upsert.add_up(
+                session,
+                OfferDay,
+                [
+                    {"tenant_id": t, "day": d, "offer_type": k, "shown": n}
+                    for (t, d, k), n in sorted(days.items())
+                ],
+                ["tenant_id", "day", "offer_type"],
+                ["shown"],
+            )
             if exposures:
                 await session.execute(
                     upsert.insert(session, Exposure).on_conflict_do_nothing(
@@ -320,29 +367,26 @@ async def find(
 ) -> Offer | None:
     """The offer from this worker's buffer or the database; a recent one another worker made is
     waited for (up to ``VISIBLE_WITHIN`` seconds after its creation)."""
+    key, place = place_of(offer_id)
     while True:
-        row = writer.pending(offer_id)
+        row = writer.pending(key)
+        if row is None:
+            async with session_factory() as session:
+                found = await session.get(StoredSearch, key)
+                if found is not None:
+                    row = {c.key: getattr(found, c.key) for c in StoredSearch.__table__.columns}
         if row is not None:
-            body = writer.pending_body(row["body_id"])
-            if body is None:  # written already (an earlier search's result, reused)
+            own = msgspec.json.decode(row["offers_json"]).get(place)
+            if own is None:
+                return None
+            body = writer.pending_body(own["body_id"])
+            if body is None:  # written already (perhaps by an earlier search: a reused result)
                 async with session_factory() as session:
-                    stored = await session.get(OfferBody, row["body_id"])
+                    stored = await session.get(OfferBody, own["body_id"])
                 if stored is None:
                     return None
-                return Offer.of(row, stored.members_json, stored.basis_json)
-            return Offer.of(row, body["members_json"], body["basis_json"])
-        async with session_factory() as session:
-            found = (
-                await session.execute(
-                    sa.select(StoredOffer, OfferBody.members_json, OfferBody.basis_json)
-                    .join(OfferBody, OfferBody.id == StoredOffer.body_id)
-                    .where(StoredOffer.id == offer_id)
-                )
-            ).first()
-        if found is not None:
-            offer, members, basis = found
-            columns = {c.key: getattr(offer, c.key) for c in StoredOffer.__table__.columns}
-            return Offer.of(columns, members, basis)
+                return Offer.of(offer_id, row, own, stored.members_json, stored.basis_json)
+            return Offer.of(offer_id, row, own, body["members_json"], body["basis_json"])
         age = age_seconds(offer_id)
         if age is None or age > VISIBLE_WITHIN or age < -1:
             return None

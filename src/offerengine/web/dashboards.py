@@ -17,7 +17,7 @@ from offerengine.db.base import utcnow
 from offerengine.decisioning.models import Decision, DecisioningObject, DecisionStat
 from offerengine.inventory.models import Flight, InventoryBucket
 from offerengine.orders.models import Order
-from offerengine.shopping.models import OfferStat, StoredOffer
+from offerengine.shopping.models import OfferDay, OfferStat
 
 PALETTE = ["#2563eb", "#16a34a", "#d97706", "#dc2626", "#7c3aed", "#0891b2", "#db2777", "#65a30d"]
 
@@ -77,11 +77,10 @@ async def offer_performance(
     labels = [d.isoformat() for d in span]
     index = {d: i for i, d in enumerate(span)}
     shown: dict[str, list[float]] = defaultdict(lambda: [0.0] * days)
-    day_col = sa.func.date(StoredOffer.created_at)
     for offer_type, day, count in await session.execute(
-        sa.select(StoredOffer.offer_type, day_col, sa.func.count())
-        .where(StoredOffer.tenant_id == tenant_id, StoredOffer.created_at >= since)
-        .group_by(StoredOffer.offer_type, day_col)
+        sa.select(OfferDay.offer_type, OfferDay.day, OfferDay.shown).where(
+            OfferDay.tenant_id == tenant_id, OfferDay.day >= span[0]
+        )
     ):
         if _day(day) in index:
             shown[offer_type][index[_day(day)]] += count
