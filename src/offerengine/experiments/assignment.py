@@ -42,6 +42,7 @@ _MASK = 0xFFFFFFFF
 
 # Operators that combine conditions, and operators that test one attribute's value.
 CONDITION_OPERATORS = frozenset({"$and", "$or", "$nor", "$not"})
+_FIELD_CONDITIONS = frozenset({"$and", "$or", "$nor"})
 VALUE_OPERATORS = frozenset(
     {
         "$eq", "$ne", "$lt", "$lte", "$gt", "$gte", "$in", "$nin", "$exists", "$type", "$regex",
@@ -336,8 +337,10 @@ def _operator(op: str, actual: Any, arg: Any, groups: Any) -> bool:
 def _elem_match(condition: Any, actual: Any, groups: Any) -> bool:
     if not isinstance(actual, list):
         return False
+    # As GrowthBook: operators test each element itself, but a condition with $and, $or or
+    # $nor tests each element's fields ($not, here, negates a test of the element).
     on_value = _is_operator_object(condition) and not any(
-        k in CONDITION_OPERATORS for k in condition
+        k in _FIELD_CONDITIONS for k in condition
     )
     for item in actual:
         if item is None:
