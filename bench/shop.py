@@ -303,7 +303,19 @@ def main() -> None:
         template = json.dumps({**searches(routes, 1)[0], "context": {"visit": "%d-%d"}}).encode()
         for workers in (1, 2):
             with server(env, workers) as base:
-                compare(
+                per_search = statistics.mean(
+                    len(
+                        _post(base, env["DEMO_OE_RUNTIME_KEY"], "/v1/offers/search", json.loads(b))[
+                            "offers"
+                        ]
+                    )
+                    for b in bodies
+                )
+                fresh = json.loads(template.decode().replace("%d", "0"))
+                per_new = len(
+                    _post(base, env["DEMO_OE_RUNTIME_KEY"], "/v1/offers/search", fresh)["offers"]
+                )
+                medians = compare(
                     {
                         "empty (POST /bench/empty)": Target(f"{base}/bench/empty", bodies=bodies),
                         "POST /v1/offers/search": Target(
@@ -318,6 +330,11 @@ def main() -> None:
                     seconds=args.seconds,
                     connections=args.connections,
                     label=f"workers={workers}",
+                )
+                print(
+                    f"  offers returned/s: {medians['POST /v1/offers/search'] * per_search:,.0f} "
+                    f"({per_search:.2f} per search); every search new: "
+                    f"{medians['  every search new'] * per_new:,.0f} ({per_new} per search)"
                 )
 
 
