@@ -339,9 +339,7 @@ def _elem_match(condition: Any, actual: Any, groups: Any) -> bool:
         return False
     # As GrowthBook: operators test each element itself, but a condition with $and, $or or
     # $nor tests each element's fields ($not, here, negates a test of the element).
-    on_value = _is_operator_object(condition) and not any(
-        k in _FIELD_CONDITIONS for k in condition
-    )
+    on_value = _is_operator_object(condition) and not any(k in _FIELD_CONDITIONS for k in condition)
     for item in actual:
         if item is None:
             continue

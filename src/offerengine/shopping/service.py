@@ -308,7 +308,7 @@ class ResultCache:
         if found is None or found[1] != stamp or time.monotonic() - found[0] > self.seconds:
             return None
         ranked = found[2]
-        if any(c.flight.departure_at <= at for c in ranked.result.offers):
+        if ranked.leaves is not None and ranked.leaves <= at:
             return None  # a flight it offers has left since
         return ranked
 
@@ -370,10 +370,10 @@ def shop_for(
     conversion: core.Conversion,
     search: core.Search,
     at: datetime,
-    runtime: ShopRuntime | None = None,
 ) -> core.Shop:
     """What the search sees: the snapshot's sections, live stock, and what the running
-    experiments that vary shopping give its customer (rule tags, bundles, ranking weights)."""
+    experiments that vary shopping give its customer (rule tags, bundles, ranking weights); no
+    memo (a search that ranks afresh takes the one it shares with searches like it)."""
     config = snapshot.shopping
     treatment = core.treatment_for(
         snapshot.experiments,
@@ -401,7 +401,6 @@ def shop_for(
         countries=config.countries,
         stock=lambda key: stock.get(key.as_tuple()),
         treatment=treatment,
-        memo=None if runtime is None else runtime.memo(snapshot, search, treatment),
     )
 
 
@@ -425,6 +424,10 @@ class Ranked:
 
     result: core.Result
     shown: list[Shown] | None
+    leaves: datetime | None = None  # when the first of its flights leaves
+
+    def __post_init__(self) -> None:
+        self.leaves = min((c.flight.departure_at for c in self.result.offers), default=None)
 
 
 def shown_of(
@@ -535,7 +538,7 @@ def run_search(
     config = snapshot.shopping
     flights = config.flights.find(search.origin, search.destination, search.day)
     results = None if runtime is None else runtime.results
-    shop = shop_for(snapshot, stock, conversion, search, at, runtime)
+    shop = shop_for(snapshot, stock, conversion, search, at)
     if only_bundle is not None:
         # A bundle's preview: its offer on every flight, active or not, nothing else.
         shop = dataclasses.replace(
@@ -559,6 +562,8 @@ def run_search(
         ranked = results.get(key, stamp, at)
     explained = personalised is not None and personalised.live
     if ranked is None:
+        if runtime is not None and only_bundle is None:  # share prices with searches like it
+            shop = dataclasses.replace(shop, memo=runtime.memo(snapshot, search, shop.treatment))
         ranked = Ranked(core.shop_offers(shop, search, flights, at), None)
         reuse = 0.0 if results is None or key is None else results.seconds
         if not explained:
