@@ -276,7 +276,7 @@ class ResultCache:
     counters of the search's flights and the conversion counts read the same (see
     ``ShopRuntime.stamp``); cleared when this worker changes inventory."""
 
-    def __init__(self, seconds: float, size: int = 4096) -> None:
+    def __init__(self, seconds: float, size: int = 2048) -> None:
         self.seconds = seconds
         self.size = size
         self._entries: dict[bytes, tuple[float, tuple[Any, ...], Ranked]] = {}
@@ -410,7 +410,8 @@ class Shown:
     times and experiments, encoded once, and the body row that stores them, handed to the writer
     by the first search that shows it."""
 
-    candidate: core.Candidate
+    flight: FlightFacts
+    offer_type: str
     body_id: str
     members: bytes
     own: dict[str, Any]  # what its search's row keeps of it, but its expiry
@@ -419,15 +420,14 @@ class Shown:
 
 @dataclass(slots=True)
 class Ranked:
-    """A search's ranked result, and its offers as shown (None when each search explains its
-    offers itself, as a personal conversion model does)."""
+    """A search's ranking: its offers as shown, or, when each search explains its offers itself
+    (as a personal conversion model does), the ranked candidates to show. A cached ranking keeps
+    only the first (a candidate's items and trace are many objects; its encoding is one)."""
 
-    result: core.Result
+    warnings: list[str]
+    candidates: list[core.Candidate] | None
     shown: list[Shown] | None
-    leaves: datetime | None = None  # when the first of its flights leaves
-
-    def __post_init__(self) -> None:
-        self.leaves = min((c.flight.departure_at for c in self.result.offers), default=None)
+    leaves: datetime | None  # when the first of its flights leaves
 
 
 def shown_of(
@@ -478,7 +478,8 @@ def shown_of(
         "body_id": body_id,
     }
     return Shown(
-        candidate,
+        candidate.flight,
+        candidate.offer_type.type,
         body_id,
         members,
         own,
@@ -564,16 +565,19 @@ def run_search(
     if ranked is None:
         if runtime is not None and only_bundle is None:  # share prices with searches like it
             shop = dataclasses.replace(shop, memo=runtime.memo(snapshot, search, shop.treatment))
-        ranked = Ranked(core.shop_offers(shop, search, flights, at), None)
+        result = core.shop_offers(shop, search, flights, at)
         reuse = 0.0 if results is None or key is None else results.seconds
-        if not explained:
-            ranked.shown = [
+        leaves = min((c.flight.departure_at for c in result.offers), default=None)
+        if explained:
+            ranked = Ranked(result.warnings, result.offers, None, leaves)
+        else:
+            shows = [
                 shown_of(snapshot, search, c, shop.rules, at, reuse_seconds=reuse)
-                for c in ranked.result.offers
+                for c in result.offers
             ]
+            ranked = Ranked(result.warnings, None, shows, leaves)
         if results is not None and key is not None and stamp is not None:
             results.put(key, stamp, ranked)
-    result = ranked.result
     shown = ranked.shown
     if shown is None:
         assert personalised is not None
@@ -587,7 +591,7 @@ def run_search(
                 reuse_seconds=0,
                 explain=personalised.explain(c.offer_type.type),
             )
-            for c in result.offers
+            for c in ranked.candidates or ()
         ]
     search_id = writer.new_search_id()
     treatment = shop.treatment
@@ -612,10 +616,10 @@ def run_search(
     latest_text = latest.isoformat()
     last = at
     for place, offer in enumerate(shown):
-        candidate = offer.candidate
+        flight = offer.flight
         offer_id = f"{search_key}{place:02x}"
-        if candidate.flight.departure_at < latest:
-            expires = candidate.flight.departure_at.astimezone(UTC)
+        if flight.departure_at < latest:
+            expires = flight.departure_at.astimezone(UTC)
             expires_text = expires.isoformat()
         else:
             expires, expires_text = latest, latest_text
@@ -642,12 +646,10 @@ def run_search(
     logs = (
         []
         if personalised is None
-        else personalised.logs(
-            snapshot.tenant.id, search_id, at, [c.offer_type.type for c in result.offers]
-        )
+        else personalised.logs(snapshot.tenant.id, search_id, at, [o.offer_type for o in shown])
     )
-    shown_types = [o.candidate.offer_type.type for o in shown]
-    return Searched(search_id, result.warnings, row, shown_types, bodies, encoded, exposures, logs)
+    shown_types = [o.offer_type for o in shown]
+    return Searched(search_id, ranked.warnings, row, shown_types, bodies, encoded, exposures, logs)
 
 
 # --- stored offers -------------------------------------------------------------------------------
