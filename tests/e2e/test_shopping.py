@@ -724,6 +724,36 @@ def test_offers_of_a_deleted_tenant_do_not_hold_back_the_others(
     assert runtime.get(f"/v1/offers/{good_id}").status_code == 200
 
 
+def test_flushes_that_overlap_write_each_search_once(
+    airline: tuple[Api, Api, dict[str, Any]], client: TestClient
+) -> None:
+    from offerengine.shopping.writer import OfferWriter
+
+    _, runtime, flight = airline
+    offer = _by_type(search(runtime))["FLIGHT_ONLY"]
+    context = client.app.state.context  # type: ignore[attr-defined]
+    stored = runtime.get(f"/v1/offers/{offer['offer_id']}").json()
+    tenant = uuid.UUID(
+        client.get(
+            "/v1/admin/tenants/OE", headers={"Authorization": f"Bearer {PLATFORM_KEY}"}
+        ).json()["id"]
+    )
+    # A writer of its own, with no background task: only the two flushes below write.
+    writer = OfferWriter(context.session_factory, is_sqlite=context.shop.writer._is_sqlite)
+    row, body, offer_id = _stored_search(
+        tenant, _members_of(stored), flight["id"], datetime.now(UTC)
+    )
+    writer.add(row, ["FLIGHT_ONLY"], [body])
+
+    async def both() -> list[int]:
+        return list(await asyncio.gather(writer.flush(), writer.flush()))
+
+    # The second waits for the first and finds nothing left: writing the same rows twice would
+    # have been refused, and the refused batch dropped.
+    assert sorted(client.portal.call(both)) == [0, 1]  # type: ignore[union-attr]
+    assert runtime.get(f"/v1/offers/{offer_id}").status_code == 200
+
+
 def _members_of(offer: dict[str, Any]) -> str:
     """An offer's JSON members that its stored body keeps."""
     own = ("offer_id", "search_id", "created_at", "expires_at", "experiments")

@@ -108,6 +108,9 @@ class OfferWriter:
         self._logs: list[dict[str, Any]] = []  # searches' conversion-model logs
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        # One flush at a time: two would both write what is pending, and the second, refused
+        # for rows the first wrote, would drop the lot.
+        self._flushing = asyncio.Lock()
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="offer-writer")
@@ -198,6 +201,10 @@ class OfferWriter:
         next time. A batch the database refuses (a tenant or experiment deleted meanwhile) is
         written tenant by tenant, and what is still refused is dropped and logged, so that one
         bad row never holds back the others."""
+        async with self._flushing:
+            return await self._flush()
+
+    async def _flush(self) -> int:
         if not (
             self._pending
             or self._bodies
