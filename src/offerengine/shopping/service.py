@@ -412,7 +412,6 @@ class Shown:
 
     flight: FlightFacts
     offer_type: str
-    body_id: str
     members: bytes
     own: dict[str, Any]  # what its search's row keeps of it, but its expiry
     body: dict[str, Any] | None
@@ -480,7 +479,6 @@ def shown_of(
     return Shown(
         candidate.flight,
         candidate.offer_type.type,
-        body_id,
         members,
         own,
         {
@@ -555,18 +553,17 @@ def run_search(
         if personalised is not None and isinstance(personalised.conversion, core.Personal)
         else None
     )
-    key = None
-    if results is not None and stamp is not None:
-        key = results.key(snapshot, search, shop.treatment, learnt)
+    cache = results if stamp is not None else None  # a ranking reused, and kept, under a stamp
+    key = None if cache is None else cache.key(snapshot, search, shop.treatment, learnt)
     ranked = None
-    if results is not None and key is not None and stamp is not None:
-        ranked = results.get(key, stamp, at)
+    if cache is not None and key is not None and stamp is not None:
+        ranked = cache.get(key, stamp, at)
     explained = personalised is not None and personalised.live
     if ranked is None:
         if runtime is not None and only_bundle is None:  # share prices with searches like it
             shop = dataclasses.replace(shop, memo=runtime.memo(snapshot, search, shop.treatment))
         result = core.shop_offers(shop, search, flights, at)
-        reuse = 0.0 if results is None or key is None else results.seconds
+        reuse = 0.0 if cache is None or key is None else cache.seconds
         leaves = min((c.flight.departure_at for c in result.offers), default=None)
         if explained:
             ranked = Ranked(result.warnings, result.offers, None, leaves)
@@ -576,8 +573,8 @@ def run_search(
                 for c in result.offers
             ]
             ranked = Ranked(result.warnings, None, shows, leaves)
-        if results is not None and key is not None and stamp is not None:
-            results.put(key, stamp, ranked)
+        if cache is not None and key is not None and stamp is not None:
+            cache.put(key, stamp, ranked)
     shown = ranked.shown
     if shown is None:
         assert personalised is not None
@@ -613,16 +610,12 @@ def run_search(
     search_key = writer.new_search_key()
     created = at.isoformat()
     latest = at + timedelta(minutes=shop.rules.expiry_minutes)
-    latest_text = latest.isoformat()
+    latest_text = latest.isoformat()  # most offers' expiry: written once
     last = at
     for place, offer in enumerate(shown):
-        flight = offer.flight
         offer_id = f"{search_key}{place:02x}"
-        if flight.departure_at < latest:
-            expires = flight.departure_at.astimezone(UTC)
-            expires_text = expires.isoformat()
-        else:
-            expires, expires_text = latest, latest_text
+        expires = core.expires_at(shop.rules, at, offer.flight).astimezone(UTC)
+        expires_text = latest_text if expires == latest else expires.isoformat()
         last = max(last, expires)
         encoded.append(
             offer_json(offer_id, search_id, offer.members, created, expires_text, experiments)
@@ -643,12 +636,12 @@ def run_search(
         "created_at": at,
         "expires_at": last,
     }
+    shown_types = [o.offer_type for o in shown]
     logs = (
         []
         if personalised is None
-        else personalised.logs(snapshot.tenant.id, search_id, at, [o.offer_type for o in shown])
+        else personalised.logs(snapshot.tenant.id, search_id, at, shown_types)
     )
-    shown_types = [o.offer_type for o in shown]
     return Searched(search_id, ranked.warnings, row, shown_types, bodies, encoded, exposures, logs)
 
 

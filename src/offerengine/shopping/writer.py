@@ -302,15 +302,12 @@ class OfferWriter:
                 lines = [line for _, some in quotes for line in some]
                 if lines:
                     await connection.execute(sa.insert(cast(sa.Table, QuoteLine.__table__)), lines)
-            await upsert.add_up(
+            await _count_stats(
                 session,
-                OfferStat,
                 [
                     {"tenant_id": t, "offer_type": k, "segment": g, "shown": n, "ordered": 0}
                     for (t, k, g), n in sorted(counts.items())
                 ],
-                ["tenant_id", "offer_type", "segment"],
-                ["shown"],
             )
             await upsert.add_up(
                 session,
@@ -356,14 +353,23 @@ async def count(
     ordered: int = 0,
 ) -> None:
     """Add to the shown and ordered counts of an offer type for a segment."""
-    stmt = upsert.insert(session, OfferStat).values(
-        tenant_id=tenant_id, offer_type=offer_type, segment=segment, shown=shown, ordered=ordered
+    await _count_stats(
+        session,
+        [
+            {
+                "tenant_id": tenant_id,
+                "offer_type": offer_type,
+                "segment": segment,
+                "shown": shown,
+                "ordered": ordered,
+            }
+        ],
     )
-    await session.execute(
-        stmt.on_conflict_do_update(
-            index_elements=["tenant_id", "offer_type", "segment"],
-            set_={"shown": OfferStat.shown + shown, "ordered": OfferStat.ordered + ordered},
-        )
+
+
+async def _count_stats(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    await upsert.add_up(
+        session, OfferStat, rows, ["tenant_id", "offer_type", "segment"], ["shown", "ordered"]
     )
 
 
