@@ -11,6 +11,7 @@ import uuid
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -752,6 +753,63 @@ def test_flushes_that_overlap_write_each_search_once(
     # have been refused, and the refused batch dropped.
     assert sorted(client.portal.call(both)) == [0, 1]  # type: ignore[union-attr]
     assert runtime.get(f"/v1/offers/{offer_id}").status_code == 200
+
+
+def test_a_writer_behind_the_database_holds_new_requests_until_a_flush_catches_up(
+    airline: tuple[Api, Api, dict[str, Any]],
+    client: TestClient,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    from sqlalchemy.ext.asyncio import async_sessionmaker
+
+    from offerengine.db.engine import create_engine
+    from offerengine.shopping import writer as writing
+
+    _, runtime, flight = airline
+    stored = runtime.get(f"/v1/offers/{_by_type(search(runtime))['FLIGHT_ONLY']['offer_id']}")
+    context = client.app.state.context  # type: ignore[attr-defined]
+    tenant = uuid.UUID(
+        client.get(
+            "/v1/admin/tenants/OE", headers={"Authorization": f"Bearer {PLATFORM_KEY}"}
+        ).json()["id"]
+    )
+    monkeypatch.setattr(writing, "BACKLOG", 2)
+    writer = writing.OfferWriter(context.session_factory, is_sqlite=context.shop.writer._is_sqlite)
+    members = _members_of(stored.json())
+    now = datetime.now(UTC)
+    for _ in range(3):
+        row, body, _offer_id = _stored_search(tenant, members, flight["id"], now)
+        writer.add(row, ["FLIGHT_ONLY"], [body])
+    assert writer.behind()
+
+    async def wait_then_flush() -> tuple[bool, bool, int]:
+        waiting = asyncio.create_task(writer.catch_up())
+        await asyncio.sleep(0.05)
+        held = not waiting.done()
+        written = await writer.flush()
+        await asyncio.wait_for(waiting, 5)
+        return held, writer.behind(), written
+
+    assert client.portal.call(wait_then_flush) == (True, False, 3)  # type: ignore[union-attr]
+
+    # While the database is away nothing waits: what is pending is kept for later.
+    away = create_engine(f"sqlite:///{tmp_path / 'gone' / 'away.db'}")
+    (tmp_path / "gone").rmdir()  # the engine made the folder; without it SQLite cannot open
+    broken = writing.OfferWriter(async_sessionmaker(away), is_sqlite=True)
+    for _ in range(3):
+        row, body, _offer_id = _stored_search(tenant, members, flight["id"], now)
+        broken.add(row, ["FLIGHT_ONLY"], [body])
+
+    async def fail_then_wait() -> bool:
+        with pytest.raises(Exception):  # noqa: B017, PT011 (whatever the driver raises)
+            await broken.flush()
+        await asyncio.wait_for(broken.catch_up(), 1)
+        await away.dispose()
+        return broken.behind()
+
+    assert client.portal.call(fail_then_wait) is False  # type: ignore[union-attr]
+    assert broken.pending(row["id"]) is not None
 
 
 def _members_of(offer: dict[str, Any]) -> str:

@@ -128,3 +128,26 @@ def test_deleting_a_tenant_cascades_to_everything_it_owns(
         assert _count(database_url, table) == 0, table
     assert _count(database_url, "api_keys") == 0
     assert _count(database_url, "tenants") == 1
+
+
+def test_sqlite_writes_many_rows_as_a_few_multi_row_statements(tmp_path: Path) -> None:
+    # One statement per row hands the GIL back at every row; under a busy event loop each
+    # hand-back waited out the switch interval and the offer writer fell ever further behind.
+    engine = create_sync_engine(f"sqlite:///{tmp_path / 'rows.db'}")
+    table = sa.Table(
+        "rows",
+        sa.MetaData(),
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("v", sa.Text),
+    )
+    statements: list[str] = []
+    with engine.begin() as connection:
+        table.create(connection)
+        raw = connection.connection.driver_connection
+        assert raw is not None
+        raw.set_trace_callback(statements.append)
+        connection.execute(sa.insert(table), [{"id": i, "v": f"row {i}"} for i in range(2500)])
+        raw.set_trace_callback(None)
+        assert connection.scalar(sa.select(sa.func.count()).select_from(table)) == 2500
+    inserts = [s for s in statements if s.lstrip().upper().startswith("INSERT")]
+    assert 1 <= len(inserts) <= 3

@@ -63,6 +63,11 @@ def _sqlite_begin(conn: sa.Connection) -> None:
 
 
 def configure_sqlite(engine: sa.Engine) -> None:
+    # Many rows go in as multi-row INSERTs (a page of up to 1,000 rows per statement), not as one
+    # statement per row: the driver hands the GIL back at every row it steps, and with the event
+    # loop busy each hand-back waited out the 5 ms switch interval, so a flush of a few thousand
+    # rows under load took seconds and the writer's backlog grew without bound.
+    engine.dialect.use_insertmanyvalues_wo_returning = True
     sa.event.listen(engine, "connect", _sqlite_connect)
     sa.event.listen(engine, "begin", _sqlite_begin)
 
@@ -75,7 +80,11 @@ def create_engine(url: str | URL, *, pool_size: int = 10, echo: bool = False) ->
     if target.get_backend_name() == "postgresql":
         kwargs |= {"pool_size": pool_size, "max_overflow": pool_size}
     else:
-        kwargs |= {"pool_size": pool_size, "max_overflow": 0, "connect_args": {"timeout": 30}}
+        # No prepared statements kept: a kept statement keeps what was last bound to it, and a
+        # multi-row INSERT of offer bodies binds megabytes (measured: the cache grew a served
+        # worker by ~6 KB a search). The hot path reads SQLite on intervals, not per request.
+        connect_args = {"timeout": 30, "cached_statements": 0}
+        kwargs |= {"pool_size": pool_size, "max_overflow": 0, "connect_args": connect_args}
     engine = create_async_engine(target, **kwargs)
     if target.get_backend_name() == "sqlite":
         configure_sqlite(engine.sync_engine)

@@ -192,6 +192,8 @@ async def decide(
     ctx: AppContext, snapshot: Snapshot, request: DecisionRequest, now: datetime
 ) -> dict[str, Any]:
     """Propositions for every activity of the request (see the module's doc)."""
+    if not request.dry_run and ctx.shop.writer.behind():
+        await ctx.shop.writer.catch_up()
     index = snapshot.decisioning
     activities = _check_request(index, request)
     decision_id = new_time_uuid()

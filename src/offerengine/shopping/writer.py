@@ -45,6 +45,10 @@ from offerengine.shopping.models import (
 
 log = get_logger("offerengine.shopping")
 MAX_PENDING = 200_000  # offers kept while the database is away; beyond, the oldest are dropped
+# Searches, decisions and quotes waiting while the database takes writes: beyond this, requests
+# wait for the flush under way (backpressure), so the backlog and the memory it holds stay bounded
+# by what the database can write rather than by what clients send.
+BACKLOG = 10_000
 VISIBLE_WITHIN = 2.0  # seconds: how long another worker may have to wait for an offer
 
 
@@ -111,6 +115,23 @@ class OfferWriter:
         # One flush at a time: two would both write what is pending, and the second, refused
         # for rows the first wrote, would drop the lot.
         self._flushing = asyncio.Lock()
+        self._flushed = asyncio.Event()  # set, and replaced, at the end of every flush
+        self._taking_writes = True  # the last flush reached the database
+
+    def behind(self) -> bool:
+        """Whether more is waiting than ``BACKLOG`` while the database takes writes."""
+        return (
+            len(self._pending) + len(self._decisions) + len(self._quotes) > BACKLOG
+            and self._taking_writes
+        )
+
+    async def catch_up(self) -> None:
+        """Wait while the writer is ``behind``: a request that would add to the backlog waits for
+        flushes to bring it down. While the database is away nothing waits (what is pending is
+        kept, up to ``MAX_PENDING``)."""
+        while self.behind():
+            self._wake.set()
+            await self._flushed.wait()
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="offer-writer")
@@ -202,7 +223,17 @@ class OfferWriter:
         written tenant by tenant, and what is still refused is dropped and logged, so that one
         bad row never holds back the others."""
         async with self._flushing:
-            return await self._flush()
+            try:
+                written = await self._flush()
+            except Exception:
+                self._taking_writes = False
+                raise
+            else:
+                self._taking_writes = True
+                return written
+            finally:
+                self._flushed.set()
+                self._flushed = asyncio.Event()
 
     async def _flush(self) -> int:
         if not (
