@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from datetime import date, datetime
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from types import MappingProxyType
 from typing import Any
@@ -38,10 +38,17 @@ class FlightFacts:
     cabins: Mapping[str, int]
     ancillary_capacity: Mapping[str, int]
     status: str = "scheduled"
+    # Worked out once: searches compare departures and name flights and their scopes for every
+    # candidate offer, and aware times in different zones compare through their offsets.
+    key: str = field(init=False, compare=False, repr=False)  # the id as text
+    scope: str = field(init=False, compare=False, repr=False)  # where its seats are counted
+    departs: datetime = field(init=False, compare=False, repr=False)  # departure_at in UTC
 
-    @property
-    def scope(self) -> str:
-        return f"flight:{self.id}"
+    def __post_init__(self) -> None:
+        key = str(self.id)
+        object.__setattr__(self, "key", key)
+        object.__setattr__(self, "scope", f"flight:{key}")
+        object.__setattr__(self, "departs", self.departure_at.astimezone(UTC))
 
     @property
     def day_scope(self) -> str:
@@ -50,7 +57,7 @@ class FlightFacts:
 
     def summary(self) -> dict[str, Any]:
         return {
-            "flight_id": str(self.id),
+            "flight_id": self.key,
             "carrier": self.carrier,
             "flight_number": self.flight_number,
             "marketing": f"{self.carrier}{self.flight_number}",

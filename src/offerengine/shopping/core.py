@@ -39,6 +39,8 @@ from decimal import Decimal
 from types import MappingProxyType
 from typing import Any, Protocol
 
+import msgspec
+
 from offerengine import money
 from offerengine.bundles.core import BundleFacts, BundleIndex, ItemSpec
 from offerengine.catalog.core import CatalogIndex, ProductFacts
@@ -436,6 +438,8 @@ class Candidate:
     low_stock: list[str]
     score: float = 0.0
     parts: dict[str, float] = field(default_factory=dict)
+    items_json: bytes = b""  # ``items`` as JSON, from pieces encoded once per memo
+    flight_json: bytes = b""  # the flight's summary as JSON, likewise
 
 
 class Dropped(Exception):
@@ -448,8 +452,11 @@ class Result:
     warnings: list[str]
 
 
+_encode = msgspec.json.Encoder().encode
+
+
 def _amount(value: Decimal, currency: str) -> str:
-    return str(money.quantize(value, currency))
+    return str(money.quantizer(currency)(value))
 
 
 @dataclass(slots=True)
@@ -471,6 +478,7 @@ class Memo:
     taxes: dict[tuple[Any, ...], Any] = field(default_factory=dict)
     probabilities: dict[str, float] = field(default_factory=dict)
     extras: dict[tuple[uuid.UUID, ItemSpec, int], Any] = field(default_factory=dict)
+    encoded: dict[int, bytes] = field(default_factory=dict)  # by id() of a dict kept above
 
 
 class _Pricer:
@@ -592,6 +600,7 @@ class Builder:
         # A personal conversion is this search's own; the Beta-Binomial one is shared.
         self._probabilities = {} if isinstance(shop.conversion, Personal) else memo.probabilities
         self._extras = memo.extras
+        self._encoded = memo.encoded
 
     def summary(self, flight: FlightFacts) -> dict[str, Any]:
         found = self._summaries.get(flight.id)
@@ -720,7 +729,17 @@ class Builder:
             margin=margin,
             conversion=self._probability(offer_type.type),
             low_stock=low,
+            items_json=b"[" + b",".join([self._json(item) for item in items]) + b"]",
+            flight_json=self._json(fare_item["flight"]),
         )
+
+    def _json(self, shared: dict[str, Any]) -> bytes:
+        """A dict the memo keeps (an item, a flight's summary) as JSON: encoded once, since every
+        offer of the flight and every search sharing the memo shows the same one."""
+        found = self._encoded.get(id(shared))
+        if found is None:
+            found = self._encoded[id(shared)] = _encode(shared)
+        return found
 
     def _cost(self, product: ProductFacts, units: int) -> Decimal:
         if product.cost is None or units == 0:
@@ -945,7 +964,7 @@ def candidates(
                 continue
             bundle = found[0]
         for flight in flights:
-            if flight.departure_at <= at:
+            if flight.departs <= at:
                 continue
             try:
                 made.append(builder.build(flight, offer_type, bundle))
@@ -983,7 +1002,7 @@ def rank(made: list[Candidate], rules: OfferRules) -> list[Candidate]:
         }
 
     def order(c: Candidate) -> tuple[float, int, datetime, str]:
-        return (-c.score, c.offer_type.priority, c.flight.departure_at, c.flight.flight_number)
+        return (-c.score, c.offer_type.priority, c.flight.departs, c.flight.flight_number)
 
     ordered = sorted(made, key=order)
     chosen: list[Candidate] = []
@@ -1009,4 +1028,4 @@ def shop_offers(shop: Shop, search: Search, flights: Sequence[FlightFacts], at: 
 
 
 def expires_at(rules: OfferRules, at: datetime, flight: FlightFacts) -> datetime:
-    return min(at + timedelta(minutes=rules.expiry_minutes), flight.departure_at)
+    return min(at + timedelta(minutes=rules.expiry_minutes), flight.departs)

@@ -450,8 +450,8 @@ def shown_of(
             if bundle is None
             else {"id": str(bundle.id), "name": bundle.name, "version": bundle.version},
             "cabin": candidate.cabin,
-            "flight": candidate.items[0]["flight"],
-            "items": candidate.items,
+            "flight": msgspec.Raw(candidate.flight_json),
+            "items": msgspec.Raw(candidate.items_json),
             "omitted": candidate.omitted,
             "price": candidate.price,
             "currency": candidate.price["currency"],
@@ -462,7 +462,7 @@ def shown_of(
     )[1:-1]
     basis = {
         "search": shared_basis(search),
-        "flight_id": str(candidate.flight.id),
+        "flight_id": candidate.flight.key,
         "offer_type": candidate.offer_type.type,
         "priority": candidate.offer_type.priority,
         "bundle_id": None if bundle is None else str(bundle.id),
@@ -472,7 +472,7 @@ def shown_of(
     last = core.expires_at(rules, at + timedelta(seconds=reuse_seconds + 60), candidate.flight)
     own = {
         "offer_type": candidate.offer_type.type,
-        "flight_id": str(candidate.flight.id),
+        "flight_id": candidate.flight.key,
         "total_minor": money.to_minor(candidate.total, search.currency),
         "body_id": body_id,
     }
@@ -564,7 +564,7 @@ def run_search(
             shop = dataclasses.replace(shop, memo=runtime.memo(snapshot, search, shop.treatment))
         result = core.shop_offers(shop, search, flights, at)
         reuse = 0.0 if cache is None or key is None else cache.seconds
-        leaves = min((c.flight.departure_at for c in result.offers), default=None)
+        leaves = min((c.flight.departs for c in result.offers), default=None)
         if explained:
             ranked = Ranked(result.warnings, result.offers, None, leaves)
         else:
