@@ -13,7 +13,7 @@ from offerengine.auth import users
 from offerengine.auth.service import KeyCache
 from offerengine.auth.sessions import LoginThrottle, SessionCodec
 from offerengine.commerce.cache import QuoteCache
-from offerengine.db.engine import create_engine
+from offerengine.db.engine import create_engine, create_writer_engine
 from offerengine.decisioning.learning import StatsCache
 from offerengine.learning.store import ModelCache
 from offerengine.learning.trainer import Trainer
@@ -130,7 +130,11 @@ async def open_context(settings: Settings, metrics: Metrics) -> AppContext:
         ),
         on_auth=keys.observe_auth,
     )
-    writer = OfferWriter(session_factory, is_sqlite=engine.dialect.name == "sqlite")
+    writer = OfferWriter(
+        session_factory,
+        is_sqlite=engine.dialect.name == "sqlite",
+        engine=create_writer_engine(settings.database_url),
+    )
     models = ModelCache(session_factory, settings.learning_refresh_seconds)
     profiles = ProfileCache(session_factory)
     shop = ShopRuntime(

@@ -91,6 +91,24 @@ def create_engine(url: str | URL, *, pool_size: int = 10, echo: bool = False) ->
     return engine
 
 
+def create_writer_engine(url: str | URL) -> sa.Engine | None:
+    """A sync engine of one connection for the offer writer's own thread (None for an in-memory
+    SQLite database, which another connection would not see)."""
+    parsed = _parse(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database in (None, "", ":memory:"):
+        return None
+    ensure_sqlite_dir(url)
+    target = sync_url(url)
+    kwargs: dict[str, Any] = {"pool_size": 1, "max_overflow": 0, "pool_pre_ping": True}
+    if target.get_backend_name() == "sqlite":
+        # One thread uses it; cached_statements as in create_engine.
+        kwargs["connect_args"] = {"timeout": 30, "cached_statements": 0, "check_same_thread": False}
+    engine = sa.create_engine(target, **kwargs)
+    if target.get_backend_name() == "sqlite":
+        configure_sqlite(engine)
+    return engine
+
+
 def create_sync_engine(url: str | URL, *, echo: bool = False) -> sa.Engine:
     """A sync engine, for migrations and tests."""
     ensure_sqlite_dir(url)

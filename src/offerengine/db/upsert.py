@@ -10,9 +10,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 def insert(session: AsyncSession, model: Any) -> Any:
     """An insert of ``model`` that has ``on_conflict_do_nothing`` / ``on_conflict_do_update``."""
-    if session.get_bind().dialect.name == "postgresql":
-        return postgresql.insert(model)
-    return sqlite.insert(model)
+    return insert_for(session.get_bind().dialect.name, model)
+
+
+def insert_for(dialect: str, model: Any) -> Any:
+    """:func:`insert` for the ``dialect`` named (``postgresql`` or ``sqlite``)."""
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model)
 
 
 async def count_up(
@@ -34,6 +37,16 @@ async def count_up(
     return (await session.execute(stmt)).first() is not None
 
 
+def add_up_statement(dialect: str, model: Any, keys: list[str], columns: list[str]) -> Any:
+    """The statement :func:`add_up` runs, for the ``dialect`` named (``postgresql`` or
+    ``sqlite``), to execute with the rows as its parameters."""
+    stmt = insert_for(dialect, model)
+    return stmt.on_conflict_do_update(
+        index_elements=keys,
+        set_={c: getattr(model, c) + getattr(stmt.excluded, c) for c in columns},
+    )
+
+
 async def add_up(
     session: AsyncSession,
     model: Any,
@@ -45,10 +58,6 @@ async def add_up(
     new), in one statement for all the rows."""
     if not rows:
         return
-    stmt = insert(session, model)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=keys,
-        set_={c: getattr(model, c) + getattr(stmt.excluded, c) for c in columns},
-    )
+    stmt = add_up_statement(session.get_bind().dialect.name, model, keys, columns)
     connection = await session.connection()
     await connection.execute(stmt, rows)

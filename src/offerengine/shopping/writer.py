@@ -20,6 +20,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime
 from typing import Any, cast
 
@@ -49,6 +50,7 @@ MAX_PENDING = 200_000  # offers kept while the database is away; beyond, the old
 # wait for the flush under way (backpressure), so the backlog and the memory it holds stay bounded
 # by what the database can write rather than by what clients send.
 BACKLOG = 10_000
+STAT_KEYS = ["tenant_id", "offer_type", "segment"]  # an offer type's shown/ordered counts
 VISIBLE_WITHIN = 2.0  # seconds: how long another worker may have to wait for an offer
 
 
@@ -98,8 +100,14 @@ class OfferWriter:
         *,
         is_sqlite: bool,
         flush_seconds: float = 0.05,
+        engine: sa.Engine | None = None,
     ) -> None:
+        """``engine``, when given, is a sync engine of the same database that the writer uses
+        from a thread of its own (see ``db.engine.create_writer_engine``); without it, flushes
+        go through ``session_factory`` on the event loop."""
         self._session_factory = session_factory
+        self._engine = engine
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="offer-writer")
         self._is_sqlite = is_sqlite
         self._flush_seconds = flush_seconds
         self._pending: dict[str, dict[str, Any]] = {}
@@ -144,6 +152,9 @@ class OfferWriter:
             self._task = None
         with contextlib.suppress(Exception):
             await self.flush()
+        if self._engine is not None:
+            self._engine.dispose()
+            self._thread.shutdown(wait=True)
 
     def add(
         self,
@@ -308,56 +319,40 @@ class OfferWriter:
         quotes: list[tuple[dict[str, Any], list[dict[str, Any]]]],
         logs: list[dict[str, Any]],
     ) -> None:
+        statements = _statements(
+            "sqlite" if self._is_sqlite else "postgresql",
+            rows,
+            bodies,
+            counts,
+            days,
+            exposures,
+            decisions,
+            quotes,
+            logs,
+        )
+        if self._engine is not None:
+            loop = asyncio.get_running_loop()
+            await loop.run_in_executor(self._thread, self._write_here, statements)
+            return
         async with self._session_factory() as session:
             if self._is_sqlite:
                 await session.connection(execution_options={"sqlite_immediate": True})
-            # Core inserts: the ORM's bulk path spent more than the database on these rows.
             connection = await session.connection()
-            if bodies:
-                await connection.execute(sa.insert(cast(sa.Table, OfferBody.__table__)), bodies)
-            if rows:
-                await connection.execute(sa.insert(cast(sa.Table, StoredSearch.__table__)), rows)
-            logs = [*logs, *(log for d in decisions for log in d.get("logs", ()))]
-            if decisions:
-                decisions = [  # the bandits' logs go to their own table
-                    {k: v for k, v in d.items() if k != "logs"} if "logs" in d else d
-                    for d in decisions
-                ]
-                await connection.execute(sa.insert(cast(sa.Table, Decision.__table__)), decisions)
-            if logs:
-                await connection.execute(sa.insert(cast(sa.Table, DecisionLog.__table__)), logs)
-            if quotes:
-                await connection.execute(
-                    sa.insert(cast(sa.Table, StoredQuote.__table__)), [q for q, _ in quotes]
-                )
-                lines = [line for _, some in quotes for line in some]
-                if lines:
-                    await connection.execute(sa.insert(cast(sa.Table, QuoteLine.__table__)), lines)
-            await _count_stats(
-                session,
-                [
-                    {"tenant_id": t, "offer_type": k, "segment": g, "shown": n, "ordered": 0}
-                    for (t, k, g), n in sorted(counts.items())
-                ],
-            )
-            await upsert.add_up(
-                session,
-                OfferDay,
-                [
-                    {"tenant_id": t, "day": d, "offer_type": k, "shown": n}
-                    for (t, d, k), n in sorted(days.items())
-                ],
-                ["tenant_id", "day", "offer_type"],
-                ["shown"],
-            )
-            if exposures:
-                await session.execute(
-                    upsert.insert(session, Exposure).on_conflict_do_nothing(
-                        index_elements=["experiment_id", "unit_id"]
-                    ),
-                    list(exposures.values()),
-                )
+            for statement, parameters in statements:
+                await connection.execute(statement, parameters)
             await session.commit()
+
+    def _write_here(self, statements: list[tuple[Any, list[dict[str, Any]]]]) -> None:
+        """The transaction, on the writer's own thread and connection: one hand-off to the event
+        loop for the whole flush, where each statement awaited on the loop had waited for a
+        turn behind every request in flight (seconds per flush under load)."""
+        assert self._engine is not None
+        with self._engine.connect() as connection:
+            if self._is_sqlite:
+                connection.execution_options(sqlite_immediate=True)
+            with connection.begin():
+                for statement, parameters in statements:
+                    connection.execute(statement, parameters)
 
     async def _run(self) -> None:
         while True:
@@ -398,10 +393,71 @@ async def count(
     )
 
 
-async def _count_stats(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
-    await upsert.add_up(
-        session, OfferStat, rows, ["tenant_id", "offer_type", "segment"], ["shown", "ordered"]
+def _statements(
+    dialect: str,
+    rows: list[dict[str, Any]],
+    bodies: list[dict[str, Any]],
+    counts: dict[tuple[uuid.UUID, str, str], int],
+    days: dict[tuple[uuid.UUID, date, str], int],
+    exposures: dict[tuple[uuid.UUID, str], dict[str, Any]],
+    decisions: list[dict[str, Any]],
+    quotes: list[tuple[dict[str, Any], list[dict[str, Any]]]],
+    logs: list[dict[str, Any]],
+) -> list[tuple[Any, list[dict[str, Any]]]]:
+    """A flush's statements, each with its rows. Core inserts: the ORM's bulk path spent more
+    than the database on these rows."""
+    found: list[tuple[Any, list[dict[str, Any]]]] = []
+
+    def insert(model: Any, some: list[dict[str, Any]]) -> None:
+        if some:
+            found.append((sa.insert(cast(sa.Table, model.__table__)), some))
+
+    insert(OfferBody, bodies)
+    insert(StoredSearch, rows)
+    logs = [*logs, *(log for d in decisions for log in d.get("logs", ()))]
+    insert(  # the bandits' logs go to their own table
+        Decision,
+        [{k: v for k, v in d.items() if k != "logs"} if "logs" in d else d for d in decisions],
     )
+    insert(DecisionLog, logs)
+    insert(StoredQuote, [q for q, _ in quotes])
+    insert(QuoteLine, [line for _, some in quotes for line in some])
+    if counts:
+        found.append(
+            (
+                upsert.add_up_statement(dialect, OfferStat, STAT_KEYS, ["shown", "ordered"]),
+                [
+                    {"tenant_id": t, "offer_type": k, "segment": g, "shown": n, "ordered": 0}
+                    for (t, k, g), n in sorted(counts.items())
+                ],
+            )
+        )
+    if days:
+        found.append(
+            (
+                upsert.add_up_statement(
+                    dialect, OfferDay, ["tenant_id", "day", "offer_type"], ["shown"]
+                ),
+                [
+                    {"tenant_id": t, "day": d, "offer_type": k, "shown": n}
+                    for (t, d, k), n in sorted(days.items())
+                ],
+            )
+        )
+    if exposures:
+        found.append(
+            (
+                upsert.insert_for(dialect, Exposure).on_conflict_do_nothing(
+                    index_elements=["experiment_id", "unit_id"]
+                ),
+                list(exposures.values()),
+            )
+        )
+    return found
+
+
+async def _count_stats(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    await upsert.add_up(session, OfferStat, rows, STAT_KEYS, ["shown", "ordered"])
 
 
 async def find(
