@@ -39,7 +39,7 @@ from offerengine.deps import recording
 from offerengine.errors import Conflict, FieldError, Gone, NotFound, raise_if_any
 from offerengine.flags import core as flags
 from offerengine.observability.logging import get_logger
-from offerengine.shopping.writer import VISIBLE_WITHIN, decision_age_seconds, new_time_uuid
+from offerengine.shopping.writer import LOOKUP_WITHIN, decision_age_seconds, new_time_uuid
 from offerengine.snapshots.core import Snapshot
 
 if TYPE_CHECKING:
@@ -545,7 +545,7 @@ async def _find(ctx: AppContext, tenant_id: uuid.UUID, quote_id: uuid.UUID) -> d
         if found is not None and found.tenant_id == tenant_id:
             return _columns(found)
         age = decision_age_seconds(quote_id)
-        if found is not None or not (-1 < age < VISIBLE_WITHIN):
+        if found is not None or not (-1 < age < LOOKUP_WITHIN):
             raise NotFound(f"No quote {quote_id}.")
         await asyncio.sleep(0.02)
 

@@ -51,7 +51,12 @@ MAX_PENDING = 200_000  # offers kept while the database is away; beyond, the old
 # by what the database can write rather than by what clients send.
 BACKLOG = 10_000
 STAT_KEYS = ["tenant_id", "offer_type", "segment"]  # an offer type's shown/ordered counts
-VISIBLE_WITHIN = 2.0  # seconds: how long another worker may have to wait for an offer
+VISIBLE_WITHIN = 2.0  # seconds: how long another worker may have to wait for what is written
+# A lookup (GET, price, order) of a young offer or quote that this worker cannot find waits this
+# long after its creation for another worker's flush: longer than VISIBLE_WITHIN, because under
+# saturating load a flush has been seen taking most of it (and an offer just handed out that
+# answers 404 is worse than a slower 404 for an id nobody made).
+LOOKUP_WITHIN = 5.0
 
 
 # Offer ids need to be unique, not secret (a tenant's keys see only its own offers): a generator
@@ -466,7 +471,7 @@ async def find(
     offer_id: str,
 ) -> Offer | None:
     """The offer from this worker's buffer or the database; a recent one another worker made is
-    waited for (up to ``VISIBLE_WITHIN`` seconds after its creation)."""
+    waited for (up to ``LOOKUP_WITHIN`` seconds after its creation)."""
     key, place = place_of(offer_id)
     while True:
         row = writer.pending(key)
@@ -488,6 +493,6 @@ async def find(
                 return Offer.of(offer_id, row, own, stored.members_json, stored.basis_json)
             return Offer.of(offer_id, row, own, body["members_json"], body["basis_json"])
         age = age_seconds(offer_id)
-        if age is None or age > VISIBLE_WITHIN or age < -1:
+        if age is None or age > LOOKUP_WITHIN or age < -1:
             return None
         await asyncio.sleep(0.02)
