@@ -4,7 +4,8 @@
 
 Prints (a) in-process latency p50/p99 of the quote core (``offerengine.commerce.core.quote``) for
 baskets that vary seller, categories and city, as served (commission resolutions reused within
-the rules' interval) and with that memo emptied before every quote; (b) HTTP throughput of
+the rules' interval) and with that memo emptied before every quote, and what else a new quote
+costs, step by step (validation, response data, encoding, stored rows); (b) HTTP throughput of
 ``POST /v1/quote`` with a runtime key, as a ratio to ``POST /bench/empty`` of the same server in the
 same run: for new baskets (each request distinct, so each is priced, stored and hashed anew) and
 for a repeated basket (the stored quote served again), with 1 and 2 workers.
@@ -187,6 +188,59 @@ def in_process(samples: int) -> None:
         p50 = statistics.median(timings) * 1e6
         p99 = timings[int(len(timings) * 0.99)] * 1e6
         print(f"in process, {label}: p50 {p50:.0f} µs, p99 {p99:.0f} µs ({samples:,} quotes)")
+    parts(index, samples // 4)
+
+
+def parts(index: core.CommerceIndex, samples: int) -> None:
+    """What one new quote costs a worker beyond the core, step by step (p50 of each), so that
+    the HTTP figure can be read against it."""
+    from datetime import timedelta
+
+    from offerengine.commerce import quoting
+    from offerengine.commerce.quote_schemas import QuoteRequest
+
+    raw = json.dumps(basket(7, "customer")).encode()
+    request = QuoteRequest.model_validate_json(raw)
+    made = quoting.basket(request, "TRY")
+    result = core.quote(index, made, at=NOW)
+    quote_id = uuid.uuid4()
+    times = {
+        "quote_id": quote_id,
+        "created_at": NOW,
+        "valid_until": NOW + timedelta(minutes=15),
+        "config_version": 1,
+    }
+    data = quoting.data_of(result, **times)
+    encoded = quoting._encode(data)
+    steps: dict[str, Any] = {
+        "request validated": lambda: QuoteRequest.model_validate_json(raw),
+        "basket": lambda: quoting.basket(request, "TRY"),
+        "core": lambda: core.quote(index, made, at=NOW),
+        "response data": lambda: quoting.data_of(result, **times),
+        "encoded": lambda: quoting._encode(data),
+        "stored rows": lambda: quoting._rows(
+            result,
+            encoded,
+            tenant_id=quote_id,
+            quote_id=quote_id,
+            digest="",
+            request=request,
+            created_at=NOW,
+            valid_until=NOW,
+            day=NOW.date().isoformat(),
+        ),
+    }
+    found = []
+    for name, step in steps.items():
+        timings = []
+        for _ in range(samples):
+            started = time.perf_counter()
+            step()
+            timings.append(time.perf_counter() - started)
+        found.append(f"{name} {statistics.median(timings) * 1e6:.0f} µs")
+    print(
+        f"one new quote, in process, step by step (p50): {', '.join(found)}; {len(encoded):,} bytes"
+    )
 
 
 def post(base: str, path: str, key: str, body: Any, method: str = "POST") -> Any:
