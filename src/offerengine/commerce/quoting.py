@@ -470,8 +470,7 @@ async def quote(
         return envelope(STORED, shared.data, started)
     currency = request.currency or snapshot.tenant.base_currency
     _check(snapshot, request, currency)
-    if ctx.shop.writer.behind():
-        await ctx.shop.writer.catch_up()
+    await ctx.shop.writer.catch_up()
     evaluated = evaluate_flags(snapshot, request, now)
     usage = await _usage(ctx, snapshot, request)
     result = core.quote(

@@ -43,6 +43,12 @@ def ensure_sqlite_dir(url: str | URL) -> None:
         Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
 
 
+# No prepared statements kept: a kept statement keeps what was last bound to it, and a multi-row
+# INSERT of offer bodies binds megabytes (measured: the cache grew a served worker by ~6 KB a
+# search). The hot path reads SQLite on intervals, not per request.
+SQLITE_CONNECT: dict[str, Any] = {"timeout": 30, "cached_statements": 0}
+
+
 def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     # WAL lets readers run beside one writer; the busy timeout makes writers queue, not fail.
     # Transactions are begun by us (see _sqlite_begin), so the driver must not start its own.
@@ -80,11 +86,7 @@ def create_engine(url: str | URL, *, pool_size: int = 10, echo: bool = False) ->
     if target.get_backend_name() == "postgresql":
         kwargs |= {"pool_size": pool_size, "max_overflow": pool_size}
     else:
-        # No prepared statements kept: a kept statement keeps what was last bound to it, and a
-        # multi-row INSERT of offer bodies binds megabytes (measured: the cache grew a served
-        # worker by ~6 KB a search). The hot path reads SQLite on intervals, not per request.
-        connect_args = {"timeout": 30, "cached_statements": 0}
-        kwargs |= {"pool_size": pool_size, "max_overflow": 0, "connect_args": connect_args}
+        kwargs |= {"pool_size": pool_size, "max_overflow": 0, "connect_args": SQLITE_CONNECT}
     engine = create_async_engine(target, **kwargs)
     if target.get_backend_name() == "sqlite":
         configure_sqlite(engine.sync_engine)
@@ -101,8 +103,8 @@ def create_writer_engine(url: str | URL) -> sa.Engine | None:
     target = sync_url(url)
     kwargs: dict[str, Any] = {"pool_size": 1, "max_overflow": 0, "pool_pre_ping": True}
     if target.get_backend_name() == "sqlite":
-        # One thread uses it; cached_statements as in create_engine.
-        kwargs["connect_args"] = {"timeout": 30, "cached_statements": 0, "check_same_thread": False}
+        # One thread uses it at a time: the writer's (flushes take turns).
+        kwargs["connect_args"] = {**SQLITE_CONNECT, "check_same_thread": False}
     engine = sa.create_engine(target, **kwargs)
     if target.get_backend_name() == "sqlite":
         configure_sqlite(engine)

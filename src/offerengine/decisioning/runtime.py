@@ -192,7 +192,7 @@ async def decide(
     ctx: AppContext, snapshot: Snapshot, request: DecisionRequest, now: datetime
 ) -> dict[str, Any]:
     """Propositions for every activity of the request (see the module's doc)."""
-    if not request.dry_run and ctx.shop.writer.behind():
+    if not request.dry_run:
         await ctx.shop.writer.catch_up()
     index = snapshot.decisioning
     activities = _check_request(index, request)

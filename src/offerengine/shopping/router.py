@@ -103,8 +103,7 @@ async def search_offers(request: Request) -> Response:
     snapshot = await snapshot_of(request)
     body = await read_json(request, SearchRequest)
     shop = _ctx(request).shop
-    if shop.writer.behind():
-        await shop.writer.catch_up()
+    await shop.writer.catch_up()
     now = utcnow()
     searched = await shop.search(snapshot, body, now)
     shop.writer.add(searched.row, searched.shown, searched.bodies)

@@ -57,6 +57,7 @@ VISIBLE_WITHIN = 2.0  # seconds: how long another worker may have to wait for wh
 # saturating load a flush has been seen taking most of it (and an offer just handed out that
 # answers 404 is worse than a slower 404 for an id nobody made).
 LOOKUP_WITHIN = 5.0
+Statements = list[tuple[Any, list[dict[str, Any]]]]  # a flush's: each statement with its rows
 
 
 # Offer ids need to be unique, not secret (a tenant's keys see only its own offers): a generator
@@ -270,8 +271,11 @@ class OfferWriter:
         exposures = dict(self._exposures)
         decisions = list(self._decisions.values())
         quotes = list(self._quotes.values())
+        dialect = "sqlite" if self._is_sqlite else "postgresql"
         try:
-            await self._write(rows, bodies, counts, days, exposures, decisions, quotes, logs)
+            await self._write(
+                _statements(dialect, rows, bodies, counts, days, exposures, decisions, quotes, logs)
+            )
         except IntegrityError:
             for tenant_id in (
                 {r["tenant_id"] for r in rows}
@@ -284,7 +288,8 @@ class OfferWriter:
                 | {g["tenant_id"] for g in logs}
             ):
                 try:
-                    await self._write(
+                    statements = _statements(
+                        dialect,
                         [r for r in rows if r["tenant_id"] == tenant_id],
                         [b for b in bodies if b["tenant_id"] == tenant_id],
                         {k: n for k, n in counts.items() if k[0] == tenant_id},
@@ -294,6 +299,7 @@ class OfferWriter:
                         [q for q in quotes if q[0]["tenant_id"] == tenant_id],
                         [g for g in logs if g["tenant_id"] == tenant_id],
                     )
+                    await self._write(statements)
                 except IntegrityError as exc:
                     log.warning("offers_dropped", tenant_id=str(tenant_id), error=str(exc.orig))
         for key in exposures:
@@ -313,28 +319,8 @@ class OfferWriter:
         self._days = +self._days
         return len(rows)
 
-    async def _write(
-        self,
-        rows: list[dict[str, Any]],
-        bodies: list[dict[str, Any]],
-        counts: dict[tuple[uuid.UUID, str, str], int],
-        days: dict[tuple[uuid.UUID, date, str], int],
-        exposures: dict[tuple[uuid.UUID, str], dict[str, Any]],
-        decisions: list[dict[str, Any]],
-        quotes: list[tuple[dict[str, Any], list[dict[str, Any]]]],
-        logs: list[dict[str, Any]],
-    ) -> None:
-        statements = _statements(
-            "sqlite" if self._is_sqlite else "postgresql",
-            rows,
-            bodies,
-            counts,
-            days,
-            exposures,
-            decisions,
-            quotes,
-            logs,
-        )
+    async def _write(self, statements: Statements) -> None:
+        """One transaction of ``statements`` (see ``_statements``)."""
         if self._engine is not None:
             loop = asyncio.get_running_loop()
             await loop.run_in_executor(self._thread, self._write_here, statements)
@@ -347,7 +333,7 @@ class OfferWriter:
                 await connection.execute(statement, parameters)
             await session.commit()
 
-    def _write_here(self, statements: list[tuple[Any, list[dict[str, Any]]]]) -> None:
+    def _write_here(self, statements: Statements) -> None:
         """The transaction, on the writer's own thread and connection: one hand-off to the event
         loop for the whole flush, where each statement awaited on the loop had waited for a
         turn behind every request in flight (seconds per flush under load)."""
@@ -408,10 +394,10 @@ def _statements(
     decisions: list[dict[str, Any]],
     quotes: list[tuple[dict[str, Any], list[dict[str, Any]]]],
     logs: list[dict[str, Any]],
-) -> list[tuple[Any, list[dict[str, Any]]]]:
+) -> Statements:
     """A flush's statements, each with its rows. Core inserts: the ORM's bulk path spent more
     than the database on these rows."""
-    found: list[tuple[Any, list[dict[str, Any]]]] = []
+    found: Statements = []
 
     def insert(model: Any, some: list[dict[str, Any]]) -> None:
         if some:
