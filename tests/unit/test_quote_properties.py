@@ -113,7 +113,7 @@ def _index(currency: str) -> core.CommerceIndex:
             fee("free", name="free", type="FREE_DELIVERY", configuration={"threshold": a(900)}),
         ],
         coupons=[
-            coupon(code="PCT", type="PERCENTAGE", value="17.5", stackable=True, max_discount=a(80)),
+            coupon(code="PCT", type="PERCENTAGE", value="17.5", stackable=True, max_discount="80"),
             coupon(code="FIX", type="FIXED", value=a(25), stackable=True, categories=["home"]),
             coupon(code="SHIP", type="FREE_DELIVERY", stackable=True),
             coupon(code="SOLO", type="PERCENTAGE", value="40"),
@@ -156,7 +156,11 @@ def baskets(draw: st.DrawFn) -> core.Basket:
 
 
 def _exact(value: Decimal, currency: str) -> bool:
-    return value == money.quantize(value, currency)
+    """Rounded to the currency, and written with its decimals ("100.00", never "100")."""
+    exponent = value.as_tuple().exponent
+    return value == money.quantize(value, currency) and exponent == -money.currency(
+        currency
+    ).minor_units
 
 
 @settings(max_examples=300, deadline=None)

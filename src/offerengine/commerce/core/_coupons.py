@@ -134,7 +134,7 @@ def apply(
             discount = money.quantize(coupon.value, currency)
             how = f"{money.show(coupon.value, currency)} off"
         if coupon.max_discount is not None and discount > coupon.max_discount:
-            discount = coupon.max_discount
+            discount = money.quantize(coupon.max_discount, currency)
             how += f", capped at {money.show(coupon.max_discount, currency)}"
         if discount > eligible:
             discount = eligible
