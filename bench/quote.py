@@ -5,7 +5,10 @@
 Prints (a) in-process latency p50/p99 of the quote core (``offerengine.commerce.core.quote``) for
 baskets that vary seller, categories and city, as served (commission resolutions reused within
 the rules' interval) and with that memo emptied before every quote, and what else a new quote
-costs, step by step (validation, response data, encoding, stored rows); (b) HTTP throughput of
+costs, step by step (validation, response data, encoding, stored rows); (b) the whole route in
+process: the app called over ASGI without an HTTP server, new baskets one after another, in CPU
+time of every thread (the writer's included) per quote, beside the empty endpoint; (c) HTTP
+throughput of
 ``POST /v1/quote`` with a runtime key, as a ratio to ``POST /bench/empty`` of the same server in the
 same run: for new baskets (each request distinct, so each is priced, stored and hashed anew) and
 for a repeated basket (the stored quote served again), with 1 and 2 workers.
@@ -243,6 +246,68 @@ def parts(index: core.CommerceIndex, samples: int) -> None:
     )
 
 
+def whole_route(env: dict[str, str], count: int) -> None:
+    """The app itself, called over ASGI (its middleware, authentication, flags, storing; no HTTP
+    server): CPU time of all of the process's threads per request, so that what HTTP adds under
+    load can be read off the HTTP figures."""
+    import asyncio
+    import os
+
+    from offerengine.app import create_app
+    from offerengine.settings import Settings
+
+    os.environ.update(env)
+    app = create_app(Settings())
+    key = env["DEMO_MKT_RUNTIME_KEY"]
+
+    async def call(path: str, body: bytes, auth: bool) -> int:
+        headers = [(b"host", b"bench"), (b"content-type", b"application/json")]
+        if auth:
+            headers.append((b"authorization", f"Bearer {key}".encode()))
+        scope = {
+            "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
+            "method": "POST", "scheme": "http", "path": path, "raw_path": path.encode(),
+            "query_string": b"", "root_path": "", "headers": headers,
+            "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 80), "state": {},
+        }  # fmt: skip
+        messages = [{"type": "http.request", "body": body, "more_body": False}]
+        status: list[int] = []
+
+        async def receive() -> dict[str, Any]:
+            if messages:
+                return messages.pop()
+            await asyncio.sleep(3600)  # the client never disconnects
+            return {}
+
+        async def send(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                status.append(message["status"])
+
+        await app(scope, receive, send)
+        return status[0]
+
+    async def run() -> None:
+        template = json.dumps(basket(7, "inprocess-%d-%d"))
+        async with app.router.lifespan_context(app):
+            found = []
+            for label, path, auth, body in (
+                ("empty", "/bench/empty", False, lambda i: b"{}"),
+                ("new basket", "/v1/quote", True, lambda i: (template % (0, i)).encode()),
+            ):
+                for i in range(count // 10):  # warm up
+                    assert await call(path, body(-i - 1), auth) == 200
+                started = time.process_time()
+                for i in range(count):
+                    assert await call(path, body(i), auth) == 200
+                found.append(f"{label} {(time.process_time() - started) / count * 1e6:.0f} µs")
+        print(
+            "whole route in process (the app over ASGI, no HTTP server; CPU of all threads per "
+            f"request, {count:,} requests): {', '.join(found)}"
+        )
+
+    asyncio.run(run())
+
+
 def post(base: str, path: str, key: str, body: Any, method: str = "POST") -> Any:
     request = urllib.request.Request(
         f"{base}{path}",
@@ -291,6 +356,7 @@ def main() -> None:
                 f"{len(check['pricing_breakdown']['calculations'])} steps, "
                 f"{len(check['commission_breakdown']['details'])} commission amounts"
             )
+        whole_route(env, args.samples // 5)
         headers = {"Authorization": f"Bearer {env['DEMO_MKT_RUNTIME_KEY']}"}
         # One template: each request its own customer (so its own hash), the rest as basket(7).
         template = json.dumps(basket(7, "customer-%d-%d")).encode()
