@@ -158,9 +158,10 @@ def baskets(draw: st.DrawFn) -> core.Basket:
 def _exact(value: Decimal, currency: str) -> bool:
     """Rounded to the currency, and written with its decimals ("100.00", never "100")."""
     exponent = value.as_tuple().exponent
-    return value == money.quantize(value, currency) and exponent == -money.currency(
-        currency
-    ).minor_units
+    return (
+        value == money.quantize(value, currency)
+        and exponent == -money.currency(currency).minor_units
+    )
 
 
 @settings(max_examples=300, deadline=None)
