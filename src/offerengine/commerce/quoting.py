@@ -33,7 +33,7 @@ from offerengine import money
 from offerengine.commerce import core
 from offerengine.commerce.cache import Cached
 from offerengine.commerce.models import CouponUsage, StoredQuote
-from offerengine.commerce.quote_schemas import QuoteRequest
+from offerengine.commerce.quote_schemas import QuoteContext, QuoteRequest
 from offerengine.db import upsert
 from offerengine.deps import recording
 from offerengine.errors import Conflict, FieldError, Gone, NotFound, raise_if_any
@@ -72,7 +72,13 @@ def envelope(message: bytes, data: bytes, started: float) -> bytes:
 
 def _check(snapshot: Snapshot, request: QuoteRequest, currency: str) -> None:
     errors = []
+    digits = money.currency(currency).minor_units
+    limit = len(str(money.MAX_MINOR)) - 1 - digits  # below 10 ** limit in major units
     for i, item in enumerate(request.items):
+        price = item.unit_price
+        exponent = price.as_tuple().exponent
+        if isinstance(exponent, int) and exponent >= -digits and price.adjusted() < limit:
+            continue  # what to_minor accepts: no more decimals than the currency, not too large
         try:
             money.to_minor(item.unit_price, currency)
         except ValueError as exc:
@@ -121,13 +127,18 @@ def basket(request: QuoteRequest, currency: str) -> core.Basket:
     )
 
 
+CONTEXT_FIELDS = tuple(QuoteContext.model_fields)
+
+
 def flag_context(request: QuoteRequest) -> dict[str, Any]:
     """What the quote's flags see: the customer as the unit, the delivery city as the region,
     and every context field."""
-    context: dict[str, Any] = dict(request.context.model_extra or {})
-    context.update(
-        {k: v for k, v in request.context.model_dump(exclude=set(context)).items() if v is not None}
-    )
+    given = request.context
+    context: dict[str, Any] = dict(given.model_extra or {})
+    for name in CONTEXT_FIELDS:
+        value = getattr(given, name)
+        if value is not None:
+            context[name] = value
     context.update(
         {
             "user_id": request.customer_id,
@@ -297,11 +308,7 @@ def _rows(
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     currency = result.currency
     digits = money.currency(currency).minor_units
-
-    def minor(value: Decimal) -> int:
-        # Exact: every amount of a quote is already rounded to the currency's minor units.
-        return int(value.scaleb(digits))
-
+    # Exact: every amount of a quote is already rounded to the currency's minor units.
     row = {
         "id": quote_id,
         "tenant_id": tenant_id,
@@ -316,13 +323,13 @@ def _rows(
         "city": core.key(request.delivery_address.city) or "",
         "country": request.delivery_address.country,
         "currency": currency,
-        "item_total": minor(result.item_total),
-        "discount": minor(result.discount_amount),
-        "tax": minor(result.tax_amount),
-        "delivery_fee": minor(result.delivery_fee),
-        "small_basket_fee": minor(result.small_basket_fee),
-        "total": minor(result.total_amount),
-        "commission": minor(result.commission()),
+        "item_total": int(result.item_total.scaleb(digits)),
+        "discount": int(result.discount_amount.scaleb(digits)),
+        "tax": int(result.tax_amount.scaleb(digits)),
+        "delivery_fee": int(result.delivery_fee.scaleb(digits)),
+        "small_basket_fee": int(result.small_basket_fee.scaleb(digits)),
+        "total": int(result.total_amount.scaleb(digits)),
+        "commission": int(result.commission().scaleb(digits)),
         "coupons": [
             {"coupon_id": str(o.coupon.id), "code": o.code}
             for o in result.coupons
@@ -330,22 +337,26 @@ def _rows(
         ],
         "data": data.decode(),
     }
-    # Sums per (category, seller, logistics provider): units, value, net, tax, commissions.
-    groups: dict[tuple[str | None, str | None, str | None], list[int]] = {}
+    # Sums per (category, seller, logistics provider), in Decimal and then in minor units once:
+    # units, value, net, tax, and the seller, category and logistics commissions.
+    groups: dict[tuple[str | None, str | None, str | None], list[Any]] = {}
     column = {"seller": 4, "category": 5, "logistics": 6}
     seller, logistics = request.seller_id, request.logistics_provider
+    zero = Decimal(0)
     for line in result.lines:
         item = line.item
         group_key = (item.category, item.seller_id or seller, item.logistics_provider or logistics)
         sums = groups.get(group_key)
         if sums is None:
-            sums = groups[group_key] = [0] * 7
+            sums = groups[group_key] = [0, zero, zero, zero, zero, zero, zero]
         sums[0] += item.quantity
-        sums[1] += minor(line.value)
-        sums[2] += minor(line.net)
-        sums[3] += minor(line.tax)
+        sums[1] += line.value
+        sums[2] += line.value - line.discount
+        sums[3] += line.tax
         for part in line.commissions:
-            sums[column[part.component]] += minor(part.amount)
+            sums[column[part.component]] += part.amount
+    for sums in groups.values():
+        sums[1:] = [int(v.scaleb(digits)) for v in sums[1:]]
     lines = [
         {
             "quote_id": quote_id,
