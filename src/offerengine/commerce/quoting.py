@@ -72,13 +72,7 @@ def envelope(message: bytes, data: bytes, started: float) -> bytes:
 
 def _check(snapshot: Snapshot, request: QuoteRequest, currency: str) -> None:
     errors = []
-    digits = money.currency(currency).minor_units
-    limit = len(str(money.MAX_MINOR)) - 1 - digits  # below 10 ** limit in major units
     for i, item in enumerate(request.items):
-        price = item.unit_price
-        exponent = price.as_tuple().exponent
-        if isinstance(exponent, int) and exponent >= -digits and price.adjusted() < limit:
-            continue  # what to_minor accepts: no more decimals than the currency, not too large
         try:
             money.to_minor(item.unit_price, currency)
         except ValueError as exc:
@@ -308,7 +302,11 @@ def _rows(
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     currency = result.currency
     digits = money.currency(currency).minor_units
-    # Exact: every amount of a quote is already rounded to the currency's minor units.
+
+    def minor(value: Decimal) -> int:
+        # Exact: every amount of a quote is already rounded to the currency's minor units.
+        return int(value.scaleb(digits))
+
     row = {
         "id": quote_id,
         "tenant_id": tenant_id,
@@ -323,13 +321,13 @@ def _rows(
         "city": core.key(request.delivery_address.city) or "",
         "country": request.delivery_address.country,
         "currency": currency,
-        "item_total": int(result.item_total.scaleb(digits)),
-        "discount": int(result.discount_amount.scaleb(digits)),
-        "tax": int(result.tax_amount.scaleb(digits)),
-        "delivery_fee": int(result.delivery_fee.scaleb(digits)),
-        "small_basket_fee": int(result.small_basket_fee.scaleb(digits)),
-        "total": int(result.total_amount.scaleb(digits)),
-        "commission": int(result.commission().scaleb(digits)),
+        "item_total": minor(result.item_total),
+        "discount": minor(result.discount_amount),
+        "tax": minor(result.tax_amount),
+        "delivery_fee": minor(result.delivery_fee),
+        "small_basket_fee": minor(result.small_basket_fee),
+        "total": minor(result.total_amount),
+        "commission": minor(result.commission()),
         "coupons": [
             {"coupon_id": str(o.coupon.id), "code": o.code}
             for o in result.coupons
@@ -337,26 +335,22 @@ def _rows(
         ],
         "data": data.decode(),
     }
-    # Sums per (category, seller, logistics provider), in Decimal and then in minor units once:
-    # units, value, net, tax, and the seller, category and logistics commissions.
-    groups: dict[tuple[str | None, str | None, str | None], list[Any]] = {}
+    # Sums per (category, seller, logistics provider): units, value, net, tax, commissions.
+    groups: dict[tuple[str | None, str | None, str | None], list[int]] = {}
     column = {"seller": 4, "category": 5, "logistics": 6}
     seller, logistics = request.seller_id, request.logistics_provider
-    zero = Decimal(0)
     for line in result.lines:
         item = line.item
         group_key = (item.category, item.seller_id or seller, item.logistics_provider or logistics)
         sums = groups.get(group_key)
         if sums is None:
-            sums = groups[group_key] = [0, zero, zero, zero, zero, zero, zero]
+            sums = groups[group_key] = [0] * 7
         sums[0] += item.quantity
-        sums[1] += line.value
-        sums[2] += line.value - line.discount
-        sums[3] += line.tax
+        sums[1] += minor(line.value)
+        sums[2] += minor(line.net)
+        sums[3] += minor(line.tax)
         for part in line.commissions:
-            sums[column[part.component]] += part.amount
-    for sums in groups.values():
-        sums[1:] = [int(v.scaleb(digits)) for v in sums[1:]]
+            sums[column[part.component]] += minor(part.amount)
     lines = [
         {
             "quote_id": quote_id,

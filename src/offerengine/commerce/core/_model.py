@@ -246,10 +246,6 @@ class Quote:
     small_basket_fee: Decimal
     distance_km: Decimal | None
     flags: Mapping[str, Any]
-    # The commission totals, summed once when first asked for (a quote is not changed after).
-    _commissions: dict[Component | None, Decimal] | None = field(
-        default=None, init=False, repr=False, compare=False
-    )
 
     @property
     def subtotal(self) -> Decimal:
@@ -261,16 +257,15 @@ class Quote:
 
     def commission(self, component: Component | None = None) -> Decimal:
         """Commission earned, in all or for one component (with the currency's decimals)."""
-        totals = self._commissions
-        if totals is None:
-            totals = self._commissions = {}
-            total = ZERO
-            for line in self.lines:
-                for part in line.commissions:
-                    totals[part.component] = totals.get(part.component, ZERO) + part.amount
-                    total += part.amount
-            totals[None] = total
-            round_once = money.quantizer(self.currency)
-            for name in (None, *COMPONENTS):
-                totals[name] = round_once(totals.get(name, ZERO))
-        return totals[component]
+        return money.quantize(
+            sum(
+                (
+                    part.amount
+                    for line in self.lines
+                    for part in line.commissions
+                    if component is None or part.component == component
+                ),
+                ZERO,
+            ),
+            self.currency,
+        )
