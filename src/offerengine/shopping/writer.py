@@ -31,6 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from offerengine.commerce.models import QuoteLine, StoredQuote
 from offerengine.db import upsert
+from offerengine.db.rows import ManyRows, insert_many
 from offerengine.decisioning.models import Decision
 from offerengine.experiments.models import Exposure
 from offerengine.learning.models import DecisionLog
@@ -329,8 +330,7 @@ class OfferWriter:
             if self._is_sqlite:
                 await session.connection(execution_options={"sqlite_immediate": True})
             connection = await session.connection()
-            for statement, parameters in statements:
-                await connection.execute(statement, parameters)
+            await connection.run_sync(_execute, statements)
             await session.commit()
 
     def _write_here(self, statements: Statements) -> None:
@@ -342,8 +342,7 @@ class OfferWriter:
             if self._is_sqlite:
                 connection.execution_options(sqlite_immediate=True)
             with connection.begin():
-                for statement, parameters in statements:
-                    connection.execute(statement, parameters)
+                _execute(connection, statements)
 
     async def _run(self) -> None:
         while True:
@@ -384,6 +383,14 @@ async def count(
     )
 
 
+def _execute(connection: sa.Connection, statements: Statements) -> None:
+    for statement, parameters in statements:
+        if isinstance(statement, ManyRows):
+            insert_many(connection, statement.table, parameters)
+        else:
+            connection.execute(statement, parameters)
+
+
 def _statements(
     dialect: str,
     rows: list[dict[str, Any]],
@@ -411,8 +418,14 @@ def _statements(
         [{k: v for k, v in d.items() if k != "logs"} if "logs" in d else d for d in decisions],
     )
     insert(DecisionLog, logs)
-    insert(StoredQuote, [q for q, _ in quotes])
-    insert(QuoteLine, [line for _, some in quotes for line in some])
+    if quotes:  # every column named, in the thousands of rows at a flush (see db.rows)
+        found.append((ManyRows(cast(sa.Table, StoredQuote.__table__)), [q for q, _ in quotes]))
+        found.append(
+            (
+                ManyRows(cast(sa.Table, QuoteLine.__table__)),
+                [line for _, some in quotes for line in some],
+            )
+        )
     if counts:
         found.append(
             (
