@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import uuid
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -15,12 +19,14 @@ from offerengine.auth.core import Actor, ActorKind
 from offerengine.catalog import service as catalog
 from offerengine.catalog.schemas import ProductCreate
 from offerengine.db import migrate
+from offerengine.db.base import JSONType, UTCDateTime
 from offerengine.db.engine import create_sync_engine
 from offerengine.db.models import metadata
+from offerengine.db.rows import insert_many
 from offerengine.deps import DbSession
 from offerengine.tenants import service as tenants
 from tests.conftest import make_settings
-from tests.helpers import SEAT, create_tenant, platform, tenant_api
+from tests.helpers import SEAT, Api, create_tenant, platform, tenant_api
 
 TEST_ACTOR = Actor(ActorKind.SYSTEM, None, "test")
 
@@ -151,3 +157,97 @@ def test_sqlite_writes_many_rows_as_a_few_multi_row_statements(tmp_path: Path) -
         assert connection.scalar(sa.select(sa.func.count()).select_from(table)) == 2500
     inserts = [s for s in statements if s.lstrip().upper().startswith("INSERT")]
     assert 1 <= len(inserts) <= 3
+
+
+def test_insert_many_stores_rows_as_sqlalchemys_insert_does(database_url: str) -> None:
+    # The writer's batches skip SQLAlchemy's per-row parameter building (db.rows); each value
+    # must still be bound as SQLAlchemy binds it: UUIDs, UTC times, JSON (null and nested),
+    # text beyond ASCII, NULLs; and many rows go in a page at a time.
+    metadata = sa.MetaData()
+    table = sa.Table(
+        f"many_{uuid.uuid4().hex[:8]}",
+        metadata,
+        sa.Column("id", sa.Uuid, primary_key=True),
+        sa.Column("at", UTCDateTime()),
+        sa.Column("doc", JSONType),
+        sa.Column("note", sa.Text),
+        sa.Column("n", sa.BigInteger),
+    )
+    at = datetime(2026, 12, 2, 10, 30, 15, 123456, tzinfo=timezone(timedelta(hours=3)))
+
+    def row(i: int) -> dict[str, Any]:
+        doc = None if i % 3 == 0 else {"i": i, "nested": [1, "iki", {"ü": True}]}
+        return {"id": uuid.UUID(int=i + 1), "at": at + timedelta(seconds=i), "doc": doc,
+                "note": None if i % 5 == 0 else f"{i} × ∞ – İstanbul", "n": i * 10**12}  # fmt: skip
+
+    engine = create_sync_engine(database_url)
+    statements: list[str] = []
+    sa.event.listen(engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+    try:
+        with engine.begin() as connection:
+            metadata.create_all(connection)
+            connection.execute(sa.insert(table), [row(i) for i in range(3)])
+            # Past one page of rows and past SQLite's limit of bound values in one statement.
+            insert_many(connection, table, [row(i) for i in range(3, 7003)])
+            with pytest.raises(KeyError):
+                insert_many(connection, table, [{"id": uuid.uuid4()}])
+            found = connection.execute(sa.select(table).order_by(table.c.id)).mappings().all()
+            by_sqlalchemy = connection.execute(sa.select(table).where(table.c.id == row(0)["id"]))
+            assert [dict(r) for r in found[:3]] == [
+                {**row(i), "at": row(i)["at"].astimezone(UTC)} for i in range(3)
+            ]
+            assert by_sqlalchemy.one()._mapping["doc"] is None
+            assert [dict(r) for r in found] == [
+                {**row(i), "at": row(i)["at"].astimezone(UTC)} for i in range(7003)
+            ]
+            # Stored alike, not only read back alike: the JSON null and the times as text.
+            raw = sa.select(sa.cast(table.c.at, sa.Text), sa.cast(table.c.doc, sa.Text))
+            pairs = connection.execute(raw.where(table.c.id.in_([row(0)["id"], row(3)["id"]])))
+            first, many = pairs.all()
+            assert first[1] == many[1]
+            assert first[0].replace(":15.", ":18.") == many[0]
+            metadata.drop_all(connection)
+    finally:
+        engine.dispose()
+    inserts = [s for s in statements if s.lstrip().upper().startswith("INSERT")]
+    assert 2 <= len(inserts) <= 1 + 7000 // 1000 + 1, len(inserts)
+
+
+def test_quotes_stored_as_text_read_the_same_once_stored_as_bytes(
+    database_url: str, tmp_path: Path
+) -> None:
+    # 20261202_0012 turns a quote's data from text into bytes, and back on a downgrade.
+    basket = {
+        "customer_id": "c-1",
+        "items": [{"product_id": "p", "quantity": 2, "unit_price": "40.00"}],
+        "delivery_address": {"city": "İstanbul", "country": "TR"},
+    }
+    with TestClient(create_app(make_settings(database_url, tmp_path))) as client:
+        runtime = tenant_api(client, "QT", "runtime", kind="marketplace", base_currency="TRY")
+        made = runtime.post("/v1/quote", json=basket)
+        assert made.status_code == 200, made.text
+        quote = made.json()["data"]  # stored when the app stops, at the latest
+    engine = create_sync_engine(database_url)
+    data = sa.text("SELECT data FROM quotes")
+    try:
+        with engine.connect() as connection:
+            (stored,) = connection.execute(data).one()
+        assert isinstance(stored, bytes)
+        assert json.loads(stored) == quote
+        migrate.downgrade(database_url, "20261202_0011")
+        with engine.connect() as connection:
+            (stored,) = connection.execute(data).one()
+        assert isinstance(stored, str)
+        assert json.loads(stored) == quote
+        migrate.upgrade(database_url)
+        with engine.connect() as connection:
+            (stored,) = connection.execute(data).one()
+            assert migrate.current_revision(connection) == migrate.head_revision()
+        assert isinstance(stored, bytes)
+        assert json.loads(stored) == quote
+    finally:
+        engine.dispose()
+    with TestClient(create_app(make_settings(database_url, tmp_path))) as client:
+        read = Api(client, runtime.key).get(f"/v1/quotes/{quote['quote_id']}")
+        assert read.status_code == 200, read.text
+        assert read.json()["data"] == quote

@@ -96,7 +96,7 @@ class StoredQuote(TenantOwnedMixin, Base):
     total: Mapped[int] = mapped_column(sa.BigInteger)
     commission: Mapped[int] = mapped_column(sa.BigInteger)
     coupons: Mapped[list[Any]] = mapped_column(JSONAny)  # [{coupon_id, code}] applied
-    data: Mapped[str] = mapped_column(sa.Text)  # the answer's data, as JSON text (encoded once)
+    data: Mapped[bytes] = mapped_column(sa.LargeBinary)  # the answer's data: its JSON, as encoded
 
 
 class QuoteLine(TenantOwnedMixin, Base):

@@ -333,7 +333,7 @@ def _rows(
             for o in result.coupons
             if o.applied and o.coupon is not None
         ],
-        "data": data.decode(),
+        "data": data,
     }
     # Sums per (category, seller, logistics provider): units, value, net, tax, commissions.
     groups: dict[tuple[str | None, str | None, str | None], list[int]] = {}

@@ -37,6 +37,18 @@ def upgrade(url: str, revision: str = "head") -> None:
         engine.dispose()
 
 
+def downgrade(url: str, revision: str) -> None:
+    """Back to ``revision`` (for tests of a migration's way back)."""
+    engine = create_sync_engine(url)
+    try:
+        with engine.begin() as connection:
+            cfg = config(url)
+            cfg.attributes["connection"] = connection
+            command.downgrade(cfg, revision)
+    finally:
+        engine.dispose()
+
+
 @cache
 def head_revision() -> str | None:
     return ScriptDirectory.from_config(config()).get_current_head()
