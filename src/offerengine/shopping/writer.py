@@ -402,13 +402,14 @@ def _statements(
     quotes: list[tuple[dict[str, Any], list[dict[str, Any]]]],
     logs: list[dict[str, Any]],
 ) -> Statements:
-    """A flush's statements, each with its rows. Core inserts: the ORM's bulk path spent more
-    than the database on these rows."""
+    """A flush's statements, each with its rows: the plain inserts through
+    :func:`insert_many` (the ORM's bulk path, and then SQLAlchemy's own multi-row insert, spent
+    more than the database on these rows), the counts as upserts."""
     found: Statements = []
 
     def insert(model: Any, some: list[dict[str, Any]]) -> None:
         if some:
-            found.append((sa.insert(cast(sa.Table, model.__table__)), some))
+            found.append((ManyRows(cast(sa.Table, model.__table__)), some))
 
     insert(OfferBody, bodies)
     insert(StoredSearch, rows)
@@ -418,14 +419,8 @@ def _statements(
         [{k: v for k, v in d.items() if k != "logs"} if "logs" in d else d for d in decisions],
     )
     insert(DecisionLog, logs)
-    if quotes:  # every column named, in the thousands of rows at a flush (see db.rows)
-        found.append((ManyRows(cast(sa.Table, StoredQuote.__table__)), [q for q, _ in quotes]))
-        found.append(
-            (
-                ManyRows(cast(sa.Table, QuoteLine.__table__)),
-                [line for _, some in quotes for line in some],
-            )
-        )
+    insert(StoredQuote, [q for q, _ in quotes])
+    insert(QuoteLine, [line for _, some in quotes for line in some])
     if counts:
         found.append(
             (
