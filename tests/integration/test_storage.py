@@ -187,16 +187,14 @@ def test_insert_many_stores_rows_as_sqlalchemys_insert_does(database_url: str) -
         with engine.begin() as connection:
             metadata.create_all(connection)
             connection.execute(sa.insert(table), [row(i) for i in range(3)])
-            # Past one page of rows and past SQLite's limit of bound values in one statement.
+            before = len(statements)
+            # 7,000 rows, past the 32,766 values SQLite binds in one statement: pages of 1,000.
             insert_many(connection, table, [row(i) for i in range(3, 7003)])
+            assert len(statements) - before == 7
+            assert all(s.count("),") == 999 for s in statements[before:])
             with pytest.raises(KeyError):
                 insert_many(connection, table, [{"id": uuid.uuid4()}])
             found = connection.execute(sa.select(table).order_by(table.c.id)).mappings().all()
-            by_sqlalchemy = connection.execute(sa.select(table).where(table.c.id == row(0)["id"]))
-            assert [dict(r) for r in found[:3]] == [
-                {**row(i), "at": row(i)["at"].astimezone(UTC)} for i in range(3)
-            ]
-            assert by_sqlalchemy.one()._mapping["doc"] is None
             assert [dict(r) for r in found] == [
                 {**row(i), "at": row(i)["at"].astimezone(UTC)} for i in range(7003)
             ]
@@ -209,8 +207,6 @@ def test_insert_many_stores_rows_as_sqlalchemys_insert_does(database_url: str) -
             metadata.drop_all(connection)
     finally:
         engine.dispose()
-    inserts = [s for s in statements if s.lstrip().upper().startswith("INSERT")]
-    assert 2 <= len(inserts) <= 1 + 7000 // 1000 + 1, len(inserts)
 
 
 def test_quotes_stored_as_text_read_the_same_once_stored_as_bytes(
