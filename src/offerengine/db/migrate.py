@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 
@@ -26,27 +27,24 @@ def config(url: str | None = None) -> Config:
     return cfg
 
 
-def upgrade(url: str, revision: str = "head") -> None:
+def _run(url: str, step: Callable[[Config, str], None], revision: str) -> None:
     engine = create_sync_engine(url)
     try:
         with engine.begin() as connection:
             cfg = config(url)
             cfg.attributes["connection"] = connection
-            command.upgrade(cfg, revision)
+            step(cfg, revision)
     finally:
         engine.dispose()
+
+
+def upgrade(url: str, revision: str = "head") -> None:
+    _run(url, command.upgrade, revision)
 
 
 def downgrade(url: str, revision: str) -> None:
     """Back to ``revision`` (for tests of a migration's way back)."""
-    engine = create_sync_engine(url)
-    try:
-        with engine.begin() as connection:
-            cfg = config(url)
-            cfg.attributes["connection"] = connection
-            command.downgrade(cfg, revision)
-    finally:
-        engine.dispose()
+    _run(url, command.downgrade, revision)
 
 
 @cache

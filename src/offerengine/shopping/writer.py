@@ -31,7 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from offerengine.commerce.models import QuoteLine, StoredQuote
 from offerengine.db import upsert
-from offerengine.db.rows import ManyRows, insert_many
+from offerengine.db.rows import insert_many
 from offerengine.decisioning.models import Decision
 from offerengine.experiments.models import Exposure
 from offerengine.learning.models import DecisionLog
@@ -58,7 +58,8 @@ VISIBLE_WITHIN = 2.0  # seconds: how long another worker may have to wait for wh
 # saturating load a flush has been seen taking most of it (and an offer just handed out that
 # answers 404 is worse than a slower 404 for an id nobody made).
 LOOKUP_WITHIN = 5.0
-Statements = list[tuple[Any, list[dict[str, Any]]]]  # a flush's: each statement with its rows
+# A flush's: each statement (or a table, to insert the rows into) with its rows.
+Statements = list[tuple[Any, list[dict[str, Any]]]]
 
 
 # Offer ids need to be unique, not secret (a tenant's keys see only its own offers): a generator
@@ -384,9 +385,10 @@ async def count(
 
 
 def _execute(connection: sa.Connection, statements: Statements) -> None:
+    """Run a flush's statements; a table stands for inserting the rows into it."""
     for statement, parameters in statements:
-        if isinstance(statement, ManyRows):
-            insert_many(connection, statement.table, parameters)
+        if isinstance(statement, sa.Table):
+            insert_many(connection, statement, parameters)
         else:
             connection.execute(statement, parameters)
 
@@ -409,7 +411,7 @@ def _statements(
 
     def insert(model: Any, some: list[dict[str, Any]]) -> None:
         if some:
-            found.append((ManyRows(cast(sa.Table, model.__table__)), some))
+            found.append((cast(sa.Table, model.__table__), some))
 
     insert(OfferBody, bodies)
     insert(StoredSearch, rows)
