@@ -6,8 +6,9 @@ import json
 import uuid
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
+import lz4.frame
 import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
@@ -18,6 +19,7 @@ from offerengine.app import create_app
 from offerengine.auth.core import Actor, ActorKind
 from offerengine.catalog import service as catalog
 from offerengine.catalog.schemas import ProductCreate
+from offerengine.commerce.models import StoredQuote
 from offerengine.db import migrate
 from offerengine.db.base import JSONType, UTCDateTime
 from offerengine.db.engine import create_sync_engine
@@ -209,10 +211,11 @@ def test_insert_many_stores_rows_as_sqlalchemys_insert_does(database_url: str) -
         engine.dispose()
 
 
-def test_quotes_stored_as_text_read_the_same_once_stored_as_bytes(
+def test_stored_quotes_read_the_same_through_every_migration_of_their_data(
     database_url: str, tmp_path: Path
 ) -> None:
-    # 20261202_0012 turns a quote's data from text into bytes, and back on a downgrade.
+    # 20261202_0012 turned a quote's data from text into bytes, 20261202_0013 into an LZ4 frame
+    # of them; each undoes its change on a downgrade. 1,200 copies of the quote make 0013 page.
     basket = {
         "customer_id": "c-1",
         "items": [{"product_id": "p", "quantity": 2, "unit_price": "40.00"}],
@@ -224,23 +227,32 @@ def test_quotes_stored_as_text_read_the_same_once_stored_as_bytes(
         assert made.status_code == 200, made.text
         quote = made.json()["data"]  # stored when the app stops, at the latest
     engine = create_sync_engine(database_url)
-    data = sa.text("SELECT data FROM quotes")
+    quotes = StoredQuote.__table__
+    raw = sa.table("quotes", sa.column("data"))
+
+    def stored() -> list[Any]:
+        with engine.connect() as connection:
+            return list(connection.scalars(sa.select(raw.c.data)))
+
     try:
-        with engine.connect() as connection:
-            (stored,) = connection.execute(data).one()
-        assert isinstance(stored, bytes)
-        assert json.loads(stored) == quote
+        with engine.begin() as connection:
+            row = dict(connection.execute(sa.select(quotes)).mappings().one())
+            copies = [{**row, "id": uuid.uuid4()} for _ in range(1200)]
+            insert_many(connection, cast(sa.Table, quotes), copies)
+        at_head = stored()
+        assert len(at_head) == 1201
+        assert all(json.loads(lz4.frame.decompress(d)) == quote for d in at_head)
+        migrate.downgrade(database_url, "20261202_0012")
+        assert all(isinstance(d, bytes) and json.loads(d) == quote for d in stored())
         migrate.downgrade(database_url, "20261202_0011")
-        with engine.connect() as connection:
-            (stored,) = connection.execute(data).one()
-        assert isinstance(stored, str)
-        assert json.loads(stored) == quote
+        assert all(isinstance(d, str) and json.loads(d) == quote for d in stored())
         migrate.upgrade(database_url)
         with engine.connect() as connection:
-            (stored,) = connection.execute(data).one()
             assert migrate.current_revision(connection) == migrate.head_revision()
-        assert isinstance(stored, bytes)
-        assert json.loads(stored) == quote
+        again = stored()
+        assert len(again) == 1201
+        assert all(json.loads(lz4.frame.decompress(d)) == quote for d in again)
+        assert len(again[0]) < len(lz4.frame.decompress(again[0]))
     finally:
         engine.dispose()
     with TestClient(create_app(make_settings(database_url, tmp_path))) as client:

@@ -9,7 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from offerengine.db.base import Base, IdMixin, JSONAny, TenantOwnedMixin, TimestampMixin
+from offerengine.db.base import Base, Compressed, IdMixin, JSONAny, TenantOwnedMixin, TimestampMixin
 
 
 class _Configured(IdMixin, TenantOwnedMixin, TimestampMixin):
@@ -96,7 +96,7 @@ class StoredQuote(TenantOwnedMixin, Base):
     total: Mapped[int] = mapped_column(sa.BigInteger)
     commission: Mapped[int] = mapped_column(sa.BigInteger)
     coupons: Mapped[list[Any]] = mapped_column(JSONAny)  # [{coupon_id, code}] applied
-    data: Mapped[bytes] = mapped_column(sa.LargeBinary)  # the answer's data: its JSON, as encoded
+    data: Mapped[bytes] = mapped_column(Compressed)  # the answer's data: its JSON, as encoded
 
 
 class QuoteLine(TenantOwnedMixin, Base):
