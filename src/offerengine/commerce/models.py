@@ -71,10 +71,8 @@ class StoredQuote(TenantOwnedMixin, Base):
     Written behind the response in batches; its id begins with its creation time."""
 
     __tablename__ = "quotes"
-    __table_args__ = (
-        sa.Index(None, "tenant_id", "request_hash"),
-        sa.Index(None, "tenant_id", "created_at"),
-    )
+    # No index by request_hash: nothing reads quotes by it (migration 20261203_0014).
+    __table_args__ = (sa.Index(None, "tenant_id", "created_at"),)
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     request_hash: Mapped[str] = mapped_column(sa.String(64))
