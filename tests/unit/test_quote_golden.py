@@ -23,9 +23,8 @@ from typing import Any
 import pytest
 
 from offerengine import money
-from offerengine.commerce import core, quoting, service
+from offerengine.commerce import core, quote_request, quoting, service
 from offerengine.commerce import schemas as s
-from offerengine.commerce.quote_schemas import QuoteRequest
 from offerengine.errors import Invalid
 
 CASES = sorted((Path(__file__).parents[1] / "data" / "quotes").glob("*.json"))
@@ -70,7 +69,7 @@ def index_of(case: dict[str, Any]) -> core.CommerceIndex:
 
 def run(case: dict[str, Any]) -> core.Quote:
     index = index_of(case)
-    request = QuoteRequest.model_validate(case["request"])
+    request = quote_request.decode(json.dumps(case["request"]).encode())
     currency = request.currency or case.get("tenant_currency", "TRY")
     usage = {_id(code): core.Usage(**counts) for code, counts in case.get("usage", {}).items()}
     return core.quote(

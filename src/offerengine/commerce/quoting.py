@@ -33,7 +33,7 @@ from offerengine import money
 from offerengine.commerce import core
 from offerengine.commerce.cache import Cached
 from offerengine.commerce.models import CouponUsage, StoredQuote
-from offerengine.commerce.quote_schemas import QuoteContext, QuoteRequest
+from offerengine.commerce.quote_request import Request
 from offerengine.db import upsert
 from offerengine.deps import recording
 from offerengine.errors import Conflict, FieldError, Gone, NotFound, raise_if_any
@@ -70,7 +70,7 @@ def envelope(message: bytes, data: bytes, started: float) -> bytes:
     )
 
 
-def _check(snapshot: Snapshot, request: QuoteRequest, currency: str) -> None:
+def _check(snapshot: Snapshot, request: Request, currency: str) -> None:
     errors = []
     for i, item in enumerate(request.items):
         try:
@@ -84,35 +84,13 @@ def _check(snapshot: Snapshot, request: QuoteRequest, currency: str) -> None:
     raise_if_any(errors)
 
 
-def _address(given: Any) -> core.Address:
-    return core.Address(
-        city=given.city,
-        country=given.country,
-        latitude=given.latitude,
-        longitude=given.longitude,
-        district=given.district,
-    )
-
-
-def basket(request: QuoteRequest, currency: str) -> core.Basket:
+def basket(request: Request, currency: str) -> core.Basket:
     """The request as the core takes it."""
     return core.Basket(
         currency=currency,
-        items=tuple(
-            core.Item(
-                product_id=i.product_id,
-                quantity=i.quantity,
-                unit_price=i.unit_price,
-                category=i.category_id,
-                seller_id=i.seller_id,
-                logistics_provider=i.logistics_provider,
-                weight=i.weight,
-                variant_id=i.variant_id,
-            )
-            for i in request.items
-        ),
-        delivery=_address(request.delivery_address),
-        pickup=None if request.pickup_address is None else _address(request.pickup_address),
+        items=tuple(request.items),
+        delivery=request.delivery_address,
+        pickup=request.pickup_address,
         express=request.is_express_delivery,
         coupon_codes=tuple(request.coupon_codes),
         customer_id=request.customer_id,
@@ -121,18 +99,10 @@ def basket(request: QuoteRequest, currency: str) -> core.Basket:
     )
 
 
-CONTEXT_FIELDS = tuple(QuoteContext.model_fields)
-
-
-def flag_context(request: QuoteRequest) -> dict[str, Any]:
+def flag_context(request: Request) -> dict[str, Any]:
     """What the quote's flags see: the customer as the unit, the delivery city as the region,
     and every context field."""
-    given = request.context
-    context: dict[str, Any] = dict(given.model_extra or {})
-    for name in CONTEXT_FIELDS:
-        value = getattr(given, name)
-        if value is not None:
-            context[name] = value
+    context = dict(request.context)
     context.update(
         {
             "user_id": request.customer_id,
@@ -148,7 +118,7 @@ def flag_context(request: QuoteRequest) -> dict[str, Any]:
     return {k: v for k, v in context.items() if v is not None}
 
 
-def evaluate_flags(snapshot: Snapshot, request: QuoteRequest, at: datetime) -> flags.Evaluated:
+def evaluate_flags(snapshot: Snapshot, request: Request, at: datetime) -> flags.Evaluated:
     """The quote's flags for this customer (those tagged "quote", and those its rules read), and
     the experiment exposures they make."""
     keys = snapshot.commerce.quote_flags
@@ -162,6 +132,44 @@ def evaluate_flags(snapshot: Snapshot, request: QuoteRequest, at: datetime) -> f
         experiments_index=snapshot.experiments,
         saved_groups=snapshot.tenant.saved_groups,
     )
+
+
+# Parts of the response's data, as encoded (quote_schemas documents them): built and encoded
+# quicker than dicts, and a quote has dozens.
+class _Detail(msgspec.Struct):
+    item_index: int
+    product_id: str
+    component: str
+    rate_id: uuid.UUID
+    rate_version: int
+    rate_name: str
+    commission_type: str
+    base: Decimal
+    amount: Decimal
+    calculation: str
+
+
+class _Item(msgspec.Struct):
+    index: int
+    product_id: str
+    variant_id: str | None
+    quantity: int
+    unit_price: Decimal
+    value: Decimal
+    discount: Decimal
+    net: Decimal
+    tax: Decimal
+    tax_rule_id: uuid.UUID | None
+    commission: Decimal
+
+
+class _Calculation(msgspec.Struct):
+    step: str
+    description: str
+    amount: Decimal
+    running_total: Decimal
+    rule_id: uuid.UUID | None
+    rule_version: int | None
 
 
 def data_of(
@@ -180,6 +188,8 @@ def data_of(
     zero = rounded(Decimal(0))
     details = []
     items = []
+    # Commission by component, summed here rather than by Quote.commission (a pass per component).
+    earned = {"seller": zero, "category": zero, "logistics": zero}
     for line in result.lines:
         item = line.item
         index = line.index
@@ -188,34 +198,35 @@ def data_of(
         for part in line.commissions:
             rate = part.rate
             commission += part.amount
+            earned[part.component] += part.amount
             details.append(
-                {
-                    "item_index": index,
-                    "product_id": product_id,
-                    "component": part.component,
-                    "rate_id": rate.id,
-                    "rate_version": rate.version,
-                    "rate_name": rate.name,
-                    "commission_type": rate.commission_type,
-                    "base": part.base,
-                    "amount": part.amount,
-                    "calculation": part.note,
-                }
+                _Detail(
+                    index,
+                    product_id,
+                    part.component,
+                    rate.id,
+                    rate.version,
+                    rate.name,
+                    rate.commission_type,
+                    part.base,
+                    part.amount,
+                    part.note,
+                )
             )
         items.append(
-            {
-                "index": index,
-                "product_id": product_id,
-                "variant_id": item.variant_id,
-                "quantity": item.quantity,
-                "unit_price": rounded(item.unit_price),
-                "value": line.value,
-                "discount": line.discount,
-                "net": line.net,
-                "tax": line.tax,
-                "tax_rule_id": None if line.tax_rule is None else line.tax_rule.id,
-                "commission": commission,
-            }
+            _Item(
+                index,
+                product_id,
+                item.variant_id,
+                item.quantity,
+                rounded(item.unit_price),
+                line.value,
+                line.discount,
+                line.net,
+                line.tax,
+                None if line.tax_rule is None else line.tax_rule.id,
+                commission,
+            )
         )
     totals = {
         "subtotal": result.subtotal,
@@ -249,10 +260,10 @@ def data_of(
             ],
         },
         "commission_breakdown": {
-            "total_commission": result.commission(),
-            "seller_commission": result.commission("seller"),
-            "category_commission": result.commission("category"),
-            "logistics_commission": result.commission("logistics"),
+            "total_commission": earned["seller"] + earned["category"] + earned["logistics"],
+            "seller_commission": earned["seller"],
+            "category_commission": earned["category"],
+            "logistics_commission": earned["logistics"],
             "currency": currency,
             "details": details,
         },
@@ -263,14 +274,14 @@ def data_of(
             "currency": currency,
             "distance_km": None if result.distance_km is None else str(result.distance_km),
             "calculations": [
-                {
-                    "step": step.step,
-                    "description": step.description,
-                    "amount": step.amount,
-                    "running_total": step.running_total,
-                    "rule_id": step.rule_id,
-                    "rule_version": step.rule_version,
-                }
+                _Calculation(
+                    step.step,
+                    step.description,
+                    step.amount,
+                    step.running_total,
+                    step.rule_id,
+                    step.rule_version,
+                )
                 for step in result.steps
             ],
             "notes": result.notes,
@@ -295,17 +306,19 @@ def _rows(
     tenant_id: uuid.UUID,
     quote_id: uuid.UUID,
     digest: str,
-    request: QuoteRequest,
+    request: Request,
     created_at: datetime,
     valid_until: datetime,
     day: str,
-) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+) -> tuple[dict[str, Any], list[tuple[Any, ...]]]:
+    """The quote's row, and its lines as tuples of ``QUOTE_LINE_COLUMNS``."""
     currency = result.currency
-    digits = money.currency(currency).minor_units
+    scale = Decimal(10) ** money.currency(currency).minor_units
 
     def minor(value: Decimal) -> int:
-        # Exact: every amount of a quote is already rounded to the currency's minor units.
-        return int(value.scaleb(digits))
+        # Exact: every amount of a quote is already rounded to the currency's minor units (and
+        # a product is quicker than scaleb).
+        return int(value * scale)
 
     row = {
         "id": quote_id,
@@ -327,7 +340,7 @@ def _rows(
         "delivery_fee": minor(result.delivery_fee),
         "small_basket_fee": minor(result.small_basket_fee),
         "total": minor(result.total_amount),
-        "commission": minor(result.commission()),
+        "commission": 0,  # the lines' commissions, summed below
         "coupons": [
             {"coupon_id": str(o.coupon.id), "code": o.code}
             for o in result.coupons
@@ -351,29 +364,16 @@ def _rows(
         sums[3] += minor(line.tax)
         for part in line.commissions:
             sums[column[part.component]] += minor(part.amount)
-    lines = [
-        {
-            "quote_id": quote_id,
-            "tenant_id": tenant_id,
-            "n": n,
-            "category": category,
-            "seller_id": seller_id,
-            "logistics_provider": provider,
-            "units": sums[0],
-            "value": sums[1],
-            "net": sums[2],
-            "tax": sums[3],
-            "seller_commission": sums[4],
-            "category_commission": sums[5],
-            "logistics_commission": sums[6],
-        }
+    row["commission"] = sum(sum(sums[4:]) for sums in groups.values())
+    lines = [  # in the order of QUOTE_LINE_COLUMNS
+        (tenant_id, quote_id, n, category, seller_id, provider, *sums)
         for n, ((category, seller_id, provider), sums) in enumerate(groups.items())
     ]
     return row, lines
 
 
 async def _usage(
-    ctx: AppContext, snapshot: Snapshot, request: QuoteRequest
+    ctx: AppContext, snapshot: Snapshot, request: Request
 ) -> dict[uuid.UUID, core.Usage]:
     limited = [
         c
@@ -461,7 +461,7 @@ def cached_quote(ctx: AppContext, snapshot: Snapshot, digest: str, now: datetime
 async def quote(
     ctx: AppContext,
     snapshot: Snapshot,
-    request: QuoteRequest,
+    request: Request,
     digest: str,
     now: datetime,
     started: float,

@@ -16,7 +16,7 @@ from offerengine.auth.deps import (
     CurrentActor,
     CurrentPrincipal,
 )
-from offerengine.commerce import analytics, quoting, service
+from offerengine.commerce import analytics, quote_request, quoting, service
 from offerengine.commerce import schemas as s
 from offerengine.commerce.core import FeeType
 from offerengine.commerce.quote_schemas import AcceptRequest, QuoteEnvelope, QuoteRequest
@@ -24,7 +24,7 @@ from offerengine.context import AppContext
 from offerengine.db.base import utcnow
 from offerengine.deps import DbSession
 from offerengine.errors import Invalid, NotFound
-from offerengine.http.body import documented, raw_body, read_json, validate
+from offerengine.http.body import documented, raw_body, read_json
 from offerengine.http.routing import IfMatch, Timestamp, expected_version, router, set_etag
 from offerengine.pagination import DEFAULT_LIMIT, Cursor, Limit, Page, decode_cursor, encode_cursor
 from offerengine.snapshots.deps import BEARER, RuntimeSnapshot, snapshot_of
@@ -319,7 +319,7 @@ async def quote(request: Request) -> Response:
     cached = quoting.cached_quote(ctx, snapshot, digest, now)
     if cached is not None:
         return _json(quoting.envelope(quoting.STORED, cached.data, started))
-    body = validate(QuoteRequest, raw)
+    body = quote_request.decode(raw)
     return _json(await quoting.quote(ctx, snapshot, body, digest, now, started))
 
 

@@ -10,11 +10,16 @@ values.
 The values are bound exactly as SQLAlchemy binds them (each column type's processor for the
 dialect, the same casts on PostgreSQL), a page of rows per statement, as
 ``configure_sqlite`` has SQLite do: one statement per row hands SQLite's GIL back at every row.
+
+:func:`insert_tuples` takes rows as tuples in a stated column order instead of mappings, and binds
+a page a column at a time: a quote's ten lines of thirteen values cost ~20 µs to bind one value
+at a time, most of what SQLite then spent on them.
 """
 
 from __future__ import annotations
 
 import functools
+import itertools
 import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -28,7 +33,7 @@ _NAMED = re.compile(r"%\((\w+)\)s")
 
 
 class _Plan:
-    __slots__ = ("columns", "group", "page", "prefix")
+    __slots__ = ("columns", "group", "layouts", "page", "prefix")
 
     def __init__(self, table: sa.Table, dialect: sa.Dialect) -> None:
         compiled = sa.insert(table).compile(dialect=dialect)
@@ -48,6 +53,37 @@ class _Plan:
         self.prefix = f"{prefix} VALUES "
         self.group = group
         self.page = max(1, min(ROWS_PER_STATEMENT, PARAMETERS_PER_STATEMENT // len(names)))
+        self.layouts: dict[tuple[str, ...], _Layout] = {}
+
+    def layout(self, columns: tuple[str, ...]) -> _Layout:
+        """Where the statement's values are in tuples of ``columns``."""
+        found = self.layouts.get(columns)
+        if found is None:
+            names = [name for name, _ in self.columns]
+            if sorted(columns) != sorted(names):
+                missing = sorted(set(names) - set(columns))
+                extra = sorted(set(columns) - set(names)) + sorted(
+                    {c for c in columns if columns.count(c) > 1}
+                )
+                raise KeyError(f"columns: missing {missing}, unknown or repeated {extra}")
+            positions = tuple(columns.index(name) for name in names)
+            found = self.layouts[columns] = _Layout(
+                None if positions == tuple(range(len(names))) else positions,
+                tuple((j, process) for j, (_, process) in enumerate(self.columns) if process),
+            )
+        return found
+
+
+class _Layout:
+    __slots__ = ("positions", "processed")
+
+    def __init__(
+        self,
+        positions: tuple[int, ...] | None,
+        processed: tuple[tuple[int, Callable[[Any], Any]], ...],
+    ) -> None:
+        self.positions = positions  # None: the columns are in the statement's order
+        self.processed = processed  # (the statement's column, its bind processor)
 
 
 @functools.lru_cache(maxsize=128)
@@ -71,5 +107,32 @@ def insert_many(
             for column, process in plan.columns:
                 value = row[column]
                 append(value if process is None else process(value))
+        sql = plan.prefix + ", ".join([plan.group] * len(page))
+        connection.exec_driver_sql(sql, tuple(values))
+
+
+def insert_tuples(
+    connection: sa.Connection,
+    table: sa.Table,
+    columns: tuple[str, ...],
+    rows: Sequence[Sequence[Any]],
+) -> None:
+    """Insert ``rows``, each a tuple of the values of ``columns`` (every column of ``table``,
+    once; otherwise a ``KeyError``), bound as :func:`insert_many` binds them."""
+    if not rows:
+        return
+    plan = _plan(table, connection.dialect)
+    layout = plan.layout(columns)
+    width = len(plan.columns)
+    for start in range(0, len(rows), plan.page):
+        page = rows[start : start + plan.page]
+        if set(map(len, page)) != {width}:
+            raise ValueError(f"each row has {width} values, one for each of {columns}")
+        if layout.positions is None:
+            values = list(itertools.chain.from_iterable(page))
+        else:
+            values = [row[i] for row in page for i in layout.positions]
+        for j, process in layout.processed:
+            values[j::width] = [process(v) for v in values[j::width]]
         sql = plan.prefix + ", ".join([plan.group] * len(page))
         connection.exec_driver_sql(sql, tuple(values))

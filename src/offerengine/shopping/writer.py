@@ -22,16 +22,16 @@ from collections import Counter
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 import msgspec
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from offerengine.commerce.models import QuoteLine, StoredQuote
+from offerengine.commerce.models import QUOTE_LINE_COLUMNS, QuoteLine, StoredQuote
 from offerengine.db import upsert
-from offerengine.db.rows import insert_many
+from offerengine.db.rows import insert_many, insert_tuples
 from offerengine.decisioning.models import Decision
 from offerengine.experiments.models import Exposure
 from offerengine.learning.models import DecisionLog
@@ -58,8 +58,18 @@ VISIBLE_WITHIN = 2.0  # seconds: how long another worker may have to wait for wh
 # saturating load a flush has been seen taking most of it (and an offer just handed out that
 # answers 404 is worse than a slower 404 for an id nobody made).
 LOOKUP_WITHIN = 5.0
-# A flush's: each statement (or a table, to insert the rows into) with its rows.
-Statements = list[tuple[Any, list[dict[str, Any]]]]
+
+
+class Tuples(NamedTuple):
+    """A statement of a flush: insert rows given as tuples of ``columns`` into ``table``."""
+
+    table: sa.Table
+    columns: tuple[str, ...]
+
+
+# A flush's statements, each with its rows: a table and its rows as mappings, Tuples and its rows
+# as tuples, or a statement and its parameters.
+Statements = list[tuple[Any, list[Any]]]
 
 
 # Offer ids need to be unique, not secret (a tenant's keys see only its own offers): a generator
@@ -124,7 +134,7 @@ class OfferWriter:
         self._days: Counter[tuple[uuid.UUID, date, str]] = Counter()
         self._exposures: dict[tuple[uuid.UUID, str], dict[str, Any]] = {}
         self._decisions: dict[uuid.UUID, dict[str, Any]] = {}
-        self._quotes: dict[uuid.UUID, tuple[dict[str, Any], list[dict[str, Any]]]] = {}
+        self._quotes: dict[uuid.UUID, tuple[dict[str, Any], list[tuple[Any, ...]]]] = {}
         self._logs: list[dict[str, Any]] = []  # searches' conversion-model logs
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -218,8 +228,9 @@ class OfferWriter:
     def pending_decision(self, decision_id: uuid.UUID) -> dict[str, Any] | None:
         return self._decisions.get(decision_id)
 
-    def quoted(self, quote: dict[str, Any], lines: list[dict[str, Any]]) -> None:
-        """A quote row and its lines to insert with the next flush."""
+    def quoted(self, quote: dict[str, Any], lines: list[tuple[Any, ...]]) -> None:
+        """A quote row and its lines (tuples of ``QUOTE_LINE_COLUMNS``) to insert with the next
+        flush."""
         self._quotes[quote["id"]] = (quote, lines)
         while len(self._quotes) > MAX_PENDING:
             self._quotes.pop(next(iter(self._quotes)))
@@ -389,6 +400,8 @@ def _execute(connection: sa.Connection, statements: Statements) -> None:
     for statement, parameters in statements:
         if isinstance(statement, sa.Table):
             insert_many(connection, statement, parameters)
+        elif isinstance(statement, Tuples):
+            insert_tuples(connection, statement.table, statement.columns, parameters)
         else:
             connection.execute(statement, parameters)
 
@@ -401,7 +414,7 @@ def _statements(
     days: dict[tuple[uuid.UUID, date, str], int],
     exposures: dict[tuple[uuid.UUID, str], dict[str, Any]],
     decisions: list[dict[str, Any]],
-    quotes: list[tuple[dict[str, Any], list[dict[str, Any]]]],
+    quotes: list[tuple[dict[str, Any], list[tuple[Any, ...]]]],
     logs: list[dict[str, Any]],
 ) -> Statements:
     """A flush's statements, each with its rows: the plain inserts through
@@ -422,7 +435,9 @@ def _statements(
     )
     insert(DecisionLog, logs)
     insert(StoredQuote, [q for q, _ in quotes])
-    insert(QuoteLine, [line for _, some in quotes for line in some])
+    lines = [line for _, some in quotes for line in some]
+    if lines:
+        found.append((Tuples(cast(sa.Table, QuoteLine.__table__), QUOTE_LINE_COLUMNS), lines))
     if counts:
         found.append(
             (
