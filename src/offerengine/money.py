@@ -68,6 +68,28 @@ def currency_codes(*, allow_filing: bool = False) -> list[str]:
     return sorted(c.code for c in _table().values() if allow_filing or not c.filing_only)
 
 
+def exact(code: str) -> Callable[[Decimal], bool]:
+    """For one currency: whether an amount is one :func:`to_minor` takes (no more decimals than
+    the currency has, and not too large), without converting it: a quote checks every price."""
+    return _exact(code)
+
+
+@cache
+def _exact(code: str) -> Callable[[Decimal], bool]:
+    unit = _unit(code)
+    below = Decimal(MAX_MINOR) * unit
+
+    def is_exact(amount: Decimal) -> bool:
+        # Bounded first: quantizing a huge amount would exceed the context's precision.
+        return (
+            amount.is_finite()
+            and abs(amount) < below
+            and amount == amount.quantize(unit, context=MONEY_CONTEXT)
+        )
+
+    return is_exact
+
+
 def to_minor(amount: Decimal, code: str) -> int:
     """Convert an exact amount to minor units; refuse amounts with more decimals than the currency."""
     info = currency(code, allow_filing=True)
@@ -86,6 +108,11 @@ def from_minor(minor: int, code: str) -> Decimal:
     """Convert minor units back to an exact amount with the currency's number of decimals."""
     info = currency(code, allow_filing=True)
     return Decimal(minor).scaleb(-info.minor_units, context=MONEY_CONTEXT)
+
+
+def unit(code: str) -> Decimal:
+    """The currency's smallest unit: 0.01 for USD, 1 for JPY."""
+    return _unit(code)
 
 
 @cache

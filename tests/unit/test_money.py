@@ -82,3 +82,24 @@ def test_quantize_never_moves_an_amount_by_half_a_minor_unit_or_more(amount: Dec
     rounded = money.quantize(amount, "USD")
     assert abs(rounded - amount) <= Decimal("0.005")
     assert money.to_minor(rounded, "USD") == int(rounded * 100)
+
+
+@given(
+    st.one_of(
+        st.decimals(allow_nan=True, allow_infinity=True),
+        st.decimals(min_value=-(10**16), max_value=10**16, places=4),
+        st.integers(-(10**16), 10**16).map(lambda n: Decimal(n).scaleb(-2)),
+        st.sampled_from([Decimal("9999999999999.99"), Decimal("10000000000000.00"),
+                         Decimal("25.500"), Decimal("25.505"), Decimal("-0.00"), Decimal("1E+3")]),
+    ),
+    st.sampled_from(["USD", "JPY", "KWD", "TRY", "NUC"]),
+)  # fmt: skip
+def test_exact_says_whether_to_minor_takes_an_amount(amount: Decimal, code: str) -> None:
+    # A quote checks every price with exact(); to_minor's error then says what is wrong.
+    try:
+        money.to_minor(amount, code)
+    except ValueError:
+        takes = False
+    else:
+        takes = True
+    assert money.exact(code)(amount) is takes

@@ -136,4 +136,4 @@ def amount(rate: RateState, base: Decimal, quantity: int) -> tuple[Decimal, str]
     if rate.max_amount is not None and raw > rate.max_amount:
         raw = rate.max_amount
         how += f", capped at the maximum {money.show(rate.max_amount, rate.currency)}"
-    return money.quantize(raw, rate.currency), how
+    return raw.quantize(rate.unit, context=money.MONEY_CONTEXT), how  # money.quantize, inline

@@ -69,6 +69,7 @@ def rate_state(data: Mapping[str, Any], changed_at: datetime) -> RateState:
         changed_at=changed_at,
         dimensions=sum(d is not None for d in dims),
         how=_how(data["commission_type"], rate, tiers, str(data["currency"])),
+        unit=money.unit(str(data["currency"])),
         entry=Applied(
             object_id, str(data["name"]), f"COMMISSION_{data['commission_type']}", version
         ),

@@ -34,18 +34,22 @@ from offerengine.commerce.core._model import (
 def allocate(total: Decimal, weights: Sequence[Decimal], currency: str) -> list[Decimal]:
     """``total`` split in proportion to ``weights``, in whole minor units that add up to it
     (largest remainder; ties to the earlier weight)."""
-    digits = money.currency(currency).minor_units
+    unit = money.unit(currency)
+    scale = 1 / unit  # exact: a power of ten
     # The amounts are already in whole minor units: scaling them is exact.
-    total_minor = int(total.scaleb(digits))
-    minors = [int(w.scaleb(digits)) for w in weights]
+    total_minor = int(total * scale)
+    minors = [int(w * scale) for w in weights]
     whole = sum(minors)
     if whole <= 0:
         return [ZERO for _ in weights]
     shares = [total_minor * m // whole for m in minors]
-    remainders = sorted(range(len(minors)), key=lambda i: (-(total_minor * minors[i] % whole), i))
-    for i in remainders[: total_minor - sum(shares)]:
-        shares[i] += 1
-    return [Decimal(s).scaleb(-digits) for s in shares]
+    left = total_minor - sum(shares)
+    if left:
+        # The largest remainders first; sorted() is stable, so ties go to the earlier weight.
+        rest = [-(total_minor * m % whole) for m in minors]
+        for i in sorted(range(len(minors)), key=rest.__getitem__)[:left]:
+            shares[i] += 1
+    return [Decimal(s) * unit for s in shares]
 
 
 def _times(n: int) -> str:

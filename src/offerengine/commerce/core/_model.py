@@ -89,6 +89,7 @@ class RateState:
     dimensions: int  # how many of seller, category, logistics provider, region are set
     how: str  # the rate as people read it: "12.5%", "2.50 per unit", "tiers …"
     entry: Applied  # how a quote lists it among its applied rules
+    unit: Decimal  # the currency's minor unit, which the rate's amounts are rounded to
 
 
 @dataclass(frozen=True, slots=True)
