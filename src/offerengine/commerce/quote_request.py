@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Annotated, Any
 
@@ -36,8 +35,7 @@ from offerengine.commerce.quote_schemas import QuoteContext, QuoteRequest
 from offerengine.http.body import validate
 
 
-@dataclass(slots=True)
-class Request:
+class Request(Struct):
     """A valid quote request, as pricing, flags and storage read it."""
 
     items: list[core.Item]

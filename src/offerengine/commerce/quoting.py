@@ -138,8 +138,8 @@ def evaluate_flags(snapshot: Snapshot, request: Request, at: datetime) -> flags.
 
 
 # Parts of the response's data, as encoded (quote_schemas documents them): built and encoded
-# quicker than dicts, and a quote has dozens.
-class _Detail(msgspec.Struct):
+# quicker than dicts, and a quote has dozens. Its calculations are the core's Steps as they are.
+class _CommissionDetail(msgspec.Struct):
     item_index: int
     product_id: str
     component: str
@@ -152,7 +152,7 @@ class _Detail(msgspec.Struct):
     calculation: str
 
 
-class _Item(msgspec.Struct):
+class _QuotedItem(msgspec.Struct):
     index: int
     product_id: str
     variant_id: str | None
@@ -164,15 +164,6 @@ class _Item(msgspec.Struct):
     tax: Decimal
     tax_rule_id: uuid.UUID | None
     commission: Decimal
-
-
-class _Calculation(msgspec.Struct):
-    step: str
-    description: str
-    amount: Decimal
-    running_total: Decimal
-    rule_id: uuid.UUID | None
-    rule_version: int | None
 
 
 def data_of(
@@ -203,7 +194,7 @@ def data_of(
             commission += part.amount
             earned[part.component] += part.amount
             details.append(
-                _Detail(
+                _CommissionDetail(
                     index,
                     product_id,
                     part.component,
@@ -217,7 +208,7 @@ def data_of(
                 )
             )
         items.append(
-            _Item(
+            _QuotedItem(
                 index,
                 product_id,
                 item.variant_id,
@@ -276,17 +267,7 @@ def data_of(
             "total_amount": totals["total_amount"],
             "currency": currency,
             "distance_km": None if result.distance_km is None else str(result.distance_km),
-            "calculations": [
-                _Calculation(
-                    step.step,
-                    step.description,
-                    step.amount,
-                    step.running_total,
-                    step.rule_id,
-                    step.rule_version,
-                )
-                for step in result.steps
-            ],
+            "calculations": result.steps,  # Structs with the documented fields, in order
             "notes": result.notes,
         },
         "applied_rules": [

@@ -1,15 +1,23 @@
-"""The plain data the quote core works on: compiled configuration in, a quote with its trace out."""
+"""The plain data the quote core works on: compiled configuration in, a quote with its trace out.
+
+Configuration is compiled once into frozen dataclasses; what a quote makes (its basket, lines,
+steps, outcomes) are msgspec Structs, made per request several dozen times: a Struct is made in
+~90 ns, a slotted dataclass in ~220 and a frozen one in ~640.
+"""
 
 from __future__ import annotations
 
 import unicodedata
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any, Literal
+
+import msgspec
+from msgspec import Struct
 
 from offerengine import money
 
@@ -135,8 +143,7 @@ class Coupon:
     entry: Applied  # how a quote lists it among its applied rules
 
 
-@dataclass(frozen=True, slots=True)
-class Address:
+class Address(Struct, frozen=True):
     city: str
     country: str
     latitude: float | None = None
@@ -144,8 +151,7 @@ class Address:
     district: str | None = None
 
 
-@dataclass(slots=True)  # not frozen: made per request, and frozen dataclasses are slow to make
-class Item:
+class Item(Struct):
     product_id: str
     quantity: int
     unit_price: Decimal
@@ -156,8 +162,7 @@ class Item:
     variant_id: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Basket:
+class Basket(Struct, frozen=True):
     """A quote request as the core needs it."""
 
     currency: str
@@ -171,8 +176,7 @@ class Basket:
     logistics_provider: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Usage:
+class Usage(Struct, frozen=True):
     """How often a coupon was used by accepted quotes: in all, and by this customer."""
 
     total: int = 0
@@ -186,8 +190,7 @@ class QuoteSettings:
     validity_seconds: int | None = None  # None: the deployment's OFFERENGINE_QUOTE_VALIDITY_SECONDS
 
 
-@dataclass(slots=True)
-class Step:
+class Step(Struct):
     step: str
     description: str
     amount: Decimal
@@ -196,8 +199,7 @@ class Step:
     rule_version: int | None = None
 
 
-@dataclass(slots=True)
-class CommissionPart:
+class CommissionPart(Struct):
     component: Component
     rate: RateState
     base: Decimal
@@ -205,8 +207,7 @@ class CommissionPart:
     note: str
 
 
-@dataclass(slots=True)
-class Line:
+class Line(Struct):
     """One basket item, priced: value, its share of the discounts, tax and commission."""
 
     index: int
@@ -215,15 +216,14 @@ class Line:
     discount: Decimal = ZERO
     tax: Decimal = ZERO
     tax_rule: FeeRuleState | None = None
-    commissions: list[CommissionPart] = field(default_factory=list)
+    commissions: list[CommissionPart] = msgspec.field(default_factory=list)
 
     @property
     def net(self) -> Decimal:
         return self.value - self.discount
 
 
-@dataclass(slots=True)
-class CouponOutcome:
+class CouponOutcome(Struct):
     code: str
     coupon: Coupon | None
     applied: bool
@@ -231,8 +231,7 @@ class CouponOutcome:
     reason: str | None = None  # why it was rejected, or what it did
 
 
-@dataclass(slots=True)
-class Quote:
+class Quote(Struct):
     currency: str
     lines: list[Line]
     steps: list[Step]
