@@ -81,11 +81,7 @@ def _exact(code: str) -> Callable[[Decimal], bool]:
 
     def is_exact(amount: Decimal) -> bool:
         # Bounded first: quantizing a huge amount would exceed the context's precision.
-        return (
-            amount.is_finite()
-            and abs(amount) < below
-            and amount == amount.quantize(unit, context=MONEY_CONTEXT)
-        )
+        return amount.is_finite() and abs(amount) < below and amount == _quantize(amount, unit)
 
     return is_exact
 
@@ -121,9 +117,14 @@ def _unit(code: str) -> Decimal:
     return Decimal(1).scaleb(-currency(code, allow_filing=True).minor_units)
 
 
+# The context's own quantize: the same operation as Decimal.quantize(unit, context=...), without
+# the keyword argument's parsing (~100 ns against ~260 a call; a quote rounds a hundred amounts).
+_quantize = MONEY_CONTEXT.quantize
+
+
 def quantize(amount: Decimal, code: str) -> Decimal:
     """Round a computed amount once, half-up, to the currency's minor units."""
-    return amount.quantize(_unit(code), context=MONEY_CONTEXT)
+    return _quantize(amount, _unit(code))
 
 
 @cache
@@ -132,7 +133,7 @@ def quantizer(code: str) -> Callable[[Decimal], Decimal]:
     unit = _unit(code)
 
     def round_once(amount: Decimal) -> Decimal:
-        return amount.quantize(unit, context=MONEY_CONTEXT)
+        return _quantize(amount, unit)
 
     return round_once
 

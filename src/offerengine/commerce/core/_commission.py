@@ -122,18 +122,18 @@ def amount(rate: RateState, base: Decimal, quantity: int) -> tuple[Decimal, str]
     if kind == "PERCENTAGE":
         assert rate.rate is not None
         raw = base * rate.rate / HUNDRED
-        how = f"{rate.how} of {base}"
+        how = f"{rate.how} of {base!s}"  # !s: str() is quicker than Decimal's __format__
     elif kind == "FLAT":
         assert rate.rate is not None
         raw = rate.rate * quantity
         how = f"{rate.how} × {quantity}"
     else:
         raw = tiered(base, rate.tiers)
-        how = f"{rate.how} over {base}"
+        how = f"{rate.how} over {base!s}"
     if rate.min_amount is not None and raw < rate.min_amount and base > 0:
         raw = rate.min_amount
         how += f", raised to the minimum {money.show(rate.min_amount, rate.currency)}"
     if rate.max_amount is not None and raw > rate.max_amount:
         raw = rate.max_amount
         how += f", capped at the maximum {money.show(rate.max_amount, rate.currency)}"
-    return raw.quantize(rate.unit, context=money.MONEY_CONTEXT), how  # money.quantize, inline
+    return money.MONEY_CONTEXT.quantize(raw, rate.unit), how  # money.quantize, inline

@@ -165,7 +165,7 @@ def quote(
         )
     for rule, base, tax in taxed.values():
         rate = money.plain(rule.config["rate"])
-        steps.add("tax", f"{rule.type} {_named(rule)}: {rate}% of {base}", tax, rule)
+        steps.add("tax", f"{rule.type} {_named(rule)}: {rate}% of {base!s}", tax, rule)
     if untaxed:
         warnings.append(
             f"{untaxed} item(s) have no tax rule for {delivery_to.city}, "
