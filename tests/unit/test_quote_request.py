@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from offerengine.commerce import quote_request
-from offerengine.commerce.quote_schemas import QuoteRequest
+from offerengine.commerce.quote_schemas import QuoteContext, QuoteRequest
 from offerengine.errors import Invalid, MalformedInput
 from tests.e2e.test_quotes import SEED_REQUEST
 
@@ -357,3 +357,14 @@ def test_a_refused_request_names_its_field_as_pydantic_does() -> None:
         Decimal("49.90")
         == quote_request.decode(json.dumps(_bench_basket()).encode()).items[0].unit_price
     )
+
+
+def test_the_quick_reading_knows_the_schemas_context_attributes_and_their_limits() -> None:
+    # A context attribute added to QuoteContext, or a limit changed, must reach the quick path
+    # (which would otherwise count it among the free-form attributes).
+    properties = QuoteContext.model_json_schema()["properties"]
+    limits = {
+        name: next(t["maxLength"] for t in properties[name]["anyOf"] if t.get("type") == "string")
+        for name in QuoteContext.model_fields
+    }
+    assert limits == quote_request.CONTEXT_LIMITS

@@ -31,7 +31,7 @@ from msgspec import UNSET, Meta, Struct, UnsetType
 
 from offerengine import money
 from offerengine.commerce import core
-from offerengine.commerce.quote_schemas import QuoteContext, QuoteRequest
+from offerengine.commerce.quote_schemas import QuoteRequest
 from offerengine.http.body import validate
 
 
@@ -105,11 +105,10 @@ def _address_of(given: Any) -> core.Address:
 
 Text = Annotated[str, Meta(min_length=1, max_length=200)]  # and not stripped: see _text
 Optional = Annotated[str, Meta(max_length=200)] | None
-Amount = str | int | float  # see _amount
-# The schema's context attributes and their longest strings (QuoteContext).
+Amount = str | int | float  # made a Decimal by _Amounts
+# The schema's context attributes and their longest strings (QuoteContext; a test holds them to it).
 CONTEXT_LIMITS = {"user_agent": 1000, "ip_address": 100, "session_id": 200,
                   "ab_test_group": 200, "segment": 200}  # fmt: skip
-assert set(CONTEXT_LIMITS) == set(QuoteContext.model_fields)
 MAX_EXTRA_CONTEXT = 50
 MAX_CONTEXT_TEXT = 500
 
@@ -257,7 +256,7 @@ class _Amounts:
                 raise _Unsure
             if not 0 <= value < _FLOATS_BELOW:
                 raise _Unsure
-            # How pydantic makes a Decimal of a JSON number (see the module docstring's test).
+            # How pydantic makes a Decimal of a JSON number (tests/unit/test_quote_request.py).
             found = Decimal(int(value)) if value.is_integer() else Decimal(repr(value))
             _, digits, exponent = found.as_tuple()
             assert isinstance(exponent, int)
