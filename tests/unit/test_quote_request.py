@@ -368,3 +368,10 @@ def test_the_quick_reading_knows_the_schemas_context_attributes_and_their_limits
         for name in QuoteContext.model_fields
     }
     assert limits == quote_request.CONTEXT_LIMITS
+
+
+def test_json_nested_past_the_readers_limits_is_a_400_not_a_500() -> None:
+    nested = b"[" * 100_000 + b"]" * 100_000
+    for raw in (nested, b'{"context": {"a": ' + nested + b"}}"):
+        with pytest.raises(MalformedInput):
+            quote_request.decode(raw)
