@@ -68,20 +68,16 @@ def currency_codes(*, allow_filing: bool = False) -> list[str]:
     return sorted(c.code for c in _table().values() if allow_filing or not c.filing_only)
 
 
+@cache
 def exact(code: str) -> Callable[[Decimal], bool]:
     """For one currency: whether an amount is one :func:`to_minor` takes (no more decimals than
     the currency has, and not too large), without converting it: a quote checks every price."""
-    return _exact(code)
-
-
-@cache
-def _exact(code: str) -> Callable[[Decimal], bool]:
-    unit = _unit(code)
-    below = Decimal(MAX_MINOR) * unit
+    smallest = unit(code)
+    below = Decimal(MAX_MINOR) * smallest
 
     def is_exact(amount: Decimal) -> bool:
         # Bounded first: quantizing a huge amount would exceed the context's precision.
-        return amount.is_finite() and abs(amount) < below and amount == _quantize(amount, unit)
+        return amount.is_finite() and abs(amount) < below and amount == _quantize(amount, smallest)
 
     return is_exact
 
@@ -106,13 +102,8 @@ def from_minor(minor: int, code: str) -> Decimal:
     return Decimal(minor).scaleb(-info.minor_units, context=MONEY_CONTEXT)
 
 
-def unit(code: str) -> Decimal:
-    """The currency's smallest unit: 0.01 for USD, 1 for JPY."""
-    return _unit(code)
-
-
 @cache
-def _unit(code: str) -> Decimal:
+def unit(code: str) -> Decimal:
     """The currency's smallest unit (0.01 for USD, 1 for JPY), computed once per code."""
     return Decimal(1).scaleb(-currency(code, allow_filing=True).minor_units)
 
@@ -124,16 +115,16 @@ _quantize = MONEY_CONTEXT.quantize
 
 def quantize(amount: Decimal, code: str) -> Decimal:
     """Round a computed amount once, half-up, to the currency's minor units."""
-    return _quantize(amount, _unit(code))
+    return _quantize(amount, unit(code))
 
 
 @cache
 def quantizer(code: str) -> Callable[[Decimal], Decimal]:
     """:func:`quantize` for one currency, as a function (for loops over many amounts)."""
-    unit = _unit(code)
+    smallest = unit(code)
 
     def round_once(amount: Decimal) -> Decimal:
-        return _quantize(amount, unit)
+        return _quantize(amount, smallest)
 
     return round_once
 

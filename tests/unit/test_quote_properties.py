@@ -12,7 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from offerengine import money
-from offerengine.commerce import core, service
+from offerengine.commerce import core, quote_request, quoting, service
+from offerengine.commerce.models import QuoteLine
 
 AT = datetime(2026, 6, 1, tzinfo=UTC)
 CATEGORIES = ["electronics", "food", "home", None]
@@ -220,3 +221,42 @@ def test_an_allocation_adds_up_to_the_minor_unit_and_follows_the_weights(
     whole = sum(weights)
     for share, weight in zip(shares, weights, strict=True):
         assert abs(share - total * weight / whole) < Decimal("0.01")
+
+
+@settings(max_examples=100, deadline=None)
+@given(baskets())
+def test_the_stored_lines_line_up_with_their_columns_and_add_up_to_the_quote(
+    basket: core.Basket,
+) -> None:
+    # The writer inserts a quote's analytics lines as tuples in QuoteLine's column order.
+    quote = core.quote(INDEXES[basket.currency], basket, at=AT)
+    request = quote_request.Request(
+        items=list(basket.items),
+        delivery_address=basket.delivery,
+        pickup_address=basket.pickup,
+        is_express_delivery=basket.express,
+        coupon_codes=list(basket.coupon_codes),
+        currency=basket.currency,
+        customer_id=basket.customer_id,
+        seller_id="s9",
+        logistics_provider=None,
+        context={},
+    )
+    tenant_id, quote_id = uuid.UUID(int=1), uuid.UUID(int=2)
+    row, lines = quoting._rows(
+        quote, b"{}", tenant_id=tenant_id, quote_id=quote_id, digest="", request=request,
+        created_at=AT, valid_until=AT, day="2026-06-01",
+    )  # fmt: skip
+    names = [c.key for c in QuoteLine.__table__.columns]
+    found = [dict(zip(names, line, strict=True)) for line in lines]
+    assert {(f["tenant_id"], f["quote_id"]) for f in found} == {(tenant_id, quote_id)}
+    assert [f["n"] for f in found] == list(range(len(found)))
+    assert sum(f["units"] for f in found) == sum(i.quantity for i in basket.items)
+    assert sum(f["value"] for f in found) == money.to_minor(quote.item_total, basket.currency)
+    assert sum(f["net"] for f in found) == money.to_minor(quote.subtotal, basket.currency)
+    for component in core.COMPONENTS:
+        assert sum(f[f"{component}_commission"] for f in found) == money.to_minor(
+            quote.commission(component), basket.currency
+        )
+    assert row["commission"] == money.to_minor(quote.commission(), basket.currency)
+    assert {f["category"] for f in found} == {i.category for i in basket.items}

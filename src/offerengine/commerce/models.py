@@ -100,7 +100,7 @@ class StoredQuote(TenantOwnedMixin, Base):
 class QuoteLine(TenantOwnedMixin, Base):
     """A quote's items summed by category, seller and logistics provider (analytics).
 
-    The offer writer inserts them as tuples of ``QUOTE_LINE_COLUMNS`` (``db.rows.insert_tuples``)."""
+    The offer writer inserts them as tuples in the order of these columns (``db.rows.insert_tuples``)."""
 
     __tablename__ = "quote_lines"
     __table_args__ = (sa.PrimaryKeyConstraint("quote_id", "n"),)
@@ -117,21 +117,3 @@ class QuoteLine(TenantOwnedMixin, Base):
     seller_commission: Mapped[int] = mapped_column(sa.BigInteger)
     category_commission: Mapped[int] = mapped_column(sa.BigInteger)
     logistics_commission: Mapped[int] = mapped_column(sa.BigInteger)
-
-
-# In the table's order: its rows are then bound without reordering.
-QUOTE_LINE_COLUMNS = (
-    "tenant_id",
-    "quote_id",
-    "n",
-    "category",
-    "seller_id",
-    "logistics_provider",
-    "units",
-    "value",
-    "net",
-    "tax",
-    "seller_commission",
-    "category_commission",
-    "logistics_commission",
-)

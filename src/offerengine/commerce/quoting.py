@@ -295,9 +295,9 @@ def _rows(
     valid_until: datetime,
     day: str,
 ) -> tuple[dict[str, Any], list[tuple[Any, ...]]]:
-    """The quote's row, and its lines as tuples of ``QUOTE_LINE_COLUMNS``."""
+    """The quote's row, and its lines as tuples in QuoteLine's column order."""
     currency = result.currency
-    scale = Decimal(10) ** money.currency(currency).minor_units
+    scale = 1 / money.unit(currency)  # exact: a power of ten
 
     def minor(value: Decimal) -> int:
         # Exact: every amount of a quote is already rounded to the currency's minor units (and
@@ -349,7 +349,7 @@ def _rows(
         for part in line.commissions:
             sums[column[part.component]] += minor(part.amount)
     row["commission"] = sum(sum(sums[4:]) for sums in groups.values())
-    lines = [  # in the order of QUOTE_LINE_COLUMNS
+    lines = [  # in QuoteLine's column order
         (tenant_id, quote_id, n, category, seller_id, provider, *sums)
         for n, ((category, seller_id, provider), sums) in enumerate(groups.items())
     ]

@@ -29,7 +29,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from offerengine.commerce.models import QUOTE_LINE_COLUMNS, QuoteLine, StoredQuote
+from offerengine.commerce.models import QuoteLine, StoredQuote
 from offerengine.db import upsert
 from offerengine.db.rows import insert_many, insert_tuples
 from offerengine.decisioning.models import Decision
@@ -61,10 +61,9 @@ LOOKUP_WITHIN = 5.0
 
 
 class Tuples(NamedTuple):
-    """A statement of a flush: insert rows given as tuples of ``columns`` into ``table``."""
+    """A statement of a flush: insert rows given as tuples (in its columns' order) into ``table``."""
 
     table: sa.Table
-    columns: tuple[str, ...]
 
 
 # A flush's statements, each with its rows: a table and its rows as mappings, Tuples and its rows
@@ -229,7 +228,7 @@ class OfferWriter:
         return self._decisions.get(decision_id)
 
     def quoted(self, quote: dict[str, Any], lines: list[tuple[Any, ...]]) -> None:
-        """A quote row and its lines (tuples of ``QUOTE_LINE_COLUMNS``) to insert with the next
+        """A quote row and its lines (tuples in QuoteLine's column order) to insert with the next
         flush."""
         self._quotes[quote["id"]] = (quote, lines)
         while len(self._quotes) > MAX_PENDING:
@@ -401,7 +400,7 @@ def _execute(connection: sa.Connection, statements: Statements) -> None:
         if isinstance(statement, sa.Table):
             insert_many(connection, statement, parameters)
         elif isinstance(statement, Tuples):
-            insert_tuples(connection, statement.table, statement.columns, parameters)
+            insert_tuples(connection, statement.table, parameters)
         else:
             connection.execute(statement, parameters)
 
@@ -437,7 +436,7 @@ def _statements(
     insert(StoredQuote, [q for q, _ in quotes])
     lines = [line for _, some in quotes for line in some]
     if lines:
-        found.append((Tuples(cast(sa.Table, QuoteLine.__table__), QUOTE_LINE_COLUMNS), lines))
+        found.append((Tuples(cast(sa.Table, QuoteLine.__table__)), lines))
     if counts:
         found.append(
             (
