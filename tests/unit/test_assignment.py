@@ -18,6 +18,7 @@ from offerengine.experiments.assignment import (
     choose_variation,
     equal_weights,
     eval_condition,
+    fnv1a32,
     hash_unit,
     in_namespace,
 )
@@ -162,6 +163,18 @@ units = st.text(max_size=24)
 @given(seed=units, value=units, version=st.integers(0, 3))
 def test_hash_unit_agrees_with_growthbook(seed: str, value: str, version: int) -> None:
     assert hash_unit(seed, value, version) == gb.gbhash(seed, value, version)
+
+
+# Any code point, lone surrogates included: JavaScript strings may hold them.
+any_text = st.text(st.characters(blacklist_categories=()), max_size=24)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(prefix=any_text, rest=any_text)
+def test_fnv1a32_continues_from_a_prefixs_state(prefix: str, rest: str) -> None:
+    # hash_unit's version 2 starts from its seed's remembered state.
+    assert fnv1a32(rest, fnv1a32(prefix)) == fnv1a32(prefix + rest)
+    assert hash_unit(prefix, rest, 2) == gb.gbhash(prefix, rest, 2)
 
 
 @settings(max_examples=500, deadline=None)

@@ -52,9 +52,10 @@ VALUE_OPERATORS = frozenset(
 )  # fmt: skip
 
 
-def fnv1a32(text: str) -> int:
-    """Hash a string with 32-bit FNV-1a over its UTF-16 code units."""
-    h = _FNV_OFFSET
+def fnv1a32(text: str, start: int = _FNV_OFFSET) -> int:
+    """Hash a string with 32-bit FNV-1a over its UTF-16 code units; ``start`` is the state after a
+    prefix (FNV-1a reads its input once, in order: ``fnv1a32(b, fnv1a32(a)) == fnv1a32(a + b)``)."""
+    h = start
     if text.isascii():
         for unit in text.encode("ascii"):
             h = ((h ^ unit) * _FNV_PRIME) & _MASK
@@ -65,10 +66,18 @@ def fnv1a32(text: str) -> int:
     return h
 
 
+@lru_cache(maxsize=4096)
+def _after(seed: str) -> int:
+    """FNV-1a's state after a seed: version 2 hashes ``seed + value``, and a flag's or an
+    experiment's seed is the same for every unit, so only the unit's characters are read per call
+    (~4 -> ~2 µs a hash for a 27-character seed)."""
+    return fnv1a32(seed)
+
+
 def hash_unit(seed: str, value: str, version: int) -> float | None:
     """Map a unit to [0, 1) the way GrowthBook does; `None` for an unknown hash version."""
     if version == 2:
-        return (fnv1a32(str(fnv1a32(seed + value))) % 10000) / 10000
+        return (fnv1a32(str(fnv1a32(value, _after(seed)))) % 10000) / 10000
     if version == 1:
         return (fnv1a32(value + seed) % 1000) / 1000
     return None
