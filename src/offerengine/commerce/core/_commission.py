@@ -29,6 +29,12 @@ def _on(flag: str | None, flags: Mapping[str, Any]) -> bool:
     return flag is None or bool(flags.get(flag))
 
 
+def memo_key(*values: Any) -> tuple[Any, ...]:
+    """Where :func:`resolve` remembers a resolution: (currency, seller, category, logistics, city,
+    country, signature)."""
+    return values
+
+
 def resolve(
     index: InForce,
     *,
@@ -43,8 +49,8 @@ def resolve(
 ) -> tuple[tuple[Component, RateState], ...]:
     """The rate of each component that applies to an item with these (key()-normalised) values;
     ``signature`` is the truth of the flags rules read (resolutions are shared while it holds)."""
-    memo_key = (currency, seller, category, logistics, city, country, signature)
-    found = index.memo.get(memo_key)
+    found_key = memo_key(currency, seller, category, logistics, city, country, signature)
+    found = index.memo.get(found_key)
     if found is None:
         found = tuple(
             (component, rate)
@@ -56,7 +62,7 @@ def resolve(
             )
             is not None
         )
-        index.memo[memo_key] = found
+        index.memo[found_key] = found
     return found
 
 

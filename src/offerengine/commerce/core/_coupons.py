@@ -65,7 +65,7 @@ def _in_scope(coupon: Coupon, line: Line, seller: str | None) -> bool:
 def _refusal(
     coupon: Coupon,
     basket: Basket,
-    lines: Sequence[Line],
+    item_total: Decimal,
     usage: Usage,
     at: datetime,
 ) -> str | None:
@@ -84,7 +84,6 @@ def _refusal(
             return "the coupon is limited per customer: send customer_id"
         if usage.customer >= coupon.usage_limit_per_customer:
             return f"this customer has used the coupon {_times(usage.customer)}, its limit"
-    item_total = sum((line.value for line in lines), ZERO)
     if coupon.min_basket is not None and item_total < coupon.min_basket:
         least = money.show(coupon.min_basket, coupon.currency)
         return f"the basket is {item_total}; the coupon needs at least {least}"
@@ -102,6 +101,7 @@ def apply(
     outcomes: list[CouponOutcome] = []
     seen: set[str] = set()
     currency = basket.currency
+    item_total = sum((line.value for line in lines), ZERO)
     for given in basket.coupon_codes:
         code = given.strip().upper()
         coupon = coupons.get(code)
@@ -112,7 +112,7 @@ def apply(
         if coupon is None:
             outcomes.append(CouponOutcome(code, None, False, reason="no such coupon"))
             continue
-        refusal = _refusal(coupon, basket, lines, usage.get(coupon.id, Usage()), at)
+        refusal = _refusal(coupon, basket, item_total, usage.get(coupon.id, Usage()), at)
         applied = [o for o in outcomes if o.applied]
         if refusal is None and applied:
             alone = next((o for o in applied if o.coupon and not o.coupon.stackable), None)
@@ -120,7 +120,11 @@ def apply(
                 refusal = f"{alone.code} cannot be combined with other coupons"
             elif not coupon.stackable:
                 refusal = "the coupon cannot be combined with other coupons"
-        in_scope = [line for line in lines if _in_scope(coupon, line, basket.seller_id)]
+        in_scope = (
+            [line for line in lines if _in_scope(coupon, line, basket.seller_id)]
+            if coupon.categories or coupon.sellers
+            else list(lines)
+        )
         if refusal is None and not in_scope:
             refusal = "no item of the basket is in the coupon's scope"
         if refusal is not None:
@@ -129,7 +133,8 @@ def apply(
         if coupon.type == "FREE_DELIVERY":
             outcomes.append(CouponOutcome(code, coupon, True, ZERO, "waives the delivery fee"))
             continue
-        eligible = sum((line.net for line in in_scope), ZERO)
+        nets = [line.value - line.discount for line in in_scope]  # after earlier coupons
+        eligible = sum(nets, ZERO)
         assert coupon.value is not None
         if coupon.type == "PERCENTAGE":
             discount = money.quantize(eligible * coupon.value / HUNDRED, currency)
@@ -148,9 +153,7 @@ def apply(
                 CouponOutcome(code, coupon, False, reason="nothing is left for it to take off")
             )
             continue
-        for line, share in zip(
-            in_scope, allocate(discount, [line.net for line in in_scope], currency), strict=True
-        ):
+        for line, share in zip(in_scope, allocate(discount, nets, currency), strict=True):
             line.discount += share
         outcomes.append(CouponOutcome(code, coupon, True, discount, how))
     return outcomes

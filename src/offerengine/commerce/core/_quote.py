@@ -143,15 +143,21 @@ def quote(
     # 3. Tax on items, one step per rule.
     taxed: dict[int, tuple[FeeRuleState, Decimal, Decimal]] = {}
     untaxed = 0
-    for line in lines:
-        rule = _fees.tax_for(
-            in_force,
-            where,
-            currency=currency,
-            city=city,
-            country=country,
-            category=key(line.item.category),
-            flags=flags,
+    categories = [key(item.category) for item in basket.items]  # taxes and commissions read them
+    taxes = where.taxes  # by category: the destination's memo, filled by tax_for
+    for line, category in zip(lines, categories, strict=True):
+        rule = (
+            taxes[category]
+            if category in taxes
+            else _fees.tax_for(
+                in_force,
+                where,
+                currency=currency,
+                city=city,
+                country=country,
+                category=category,
+                flags=flags,
+            )
         )
         if rule is None:
             untaxed += 1
@@ -285,24 +291,32 @@ def quote(
     seller_default = key(basket.seller_id)
     logistics_default = key(basket.logistics_provider or settings.default_logistics_provider)
     applied = steps.applied
-    for line in lines:
+    memo = in_force.memo
+    for line, category in zip(lines, categories, strict=True):
         item = line.item
         base = line.value if gross else line.net
-        chosen = _commission.resolve(
-            in_force,
-            currency=currency,
-            seller=key(item.seller_id) if item.seller_id is not None else seller_default,
-            category=key(item.category),
-            logistics=(
-                key(item.logistics_provider)
-                if item.logistics_provider is not None
-                else logistics_default
-            ),
-            city=city,
-            country=country,
-            flags=flags,
-            signature=signature,
+        seller = key(item.seller_id) if item.seller_id is not None else seller_default
+        logistics = (
+            key(item.logistics_provider)
+            if item.logistics_provider is not None
+            else logistics_default
         )
+        # resolve()'s own memo, read here first: most items meet a resolution already made.
+        chosen = memo.get(
+            _commission.memo_key(currency, seller, category, logistics, city, country, signature)
+        )
+        if chosen is None:
+            chosen = _commission.resolve(
+                in_force,
+                currency=currency,
+                seller=seller,
+                category=category,
+                logistics=logistics,
+                city=city,
+                country=country,
+                flags=flags,
+                signature=signature,
+            )
         parts = line.commissions
         for component, rate_state in chosen:
             earned, how = _commission.amount(rate_state, base, item.quantity)
