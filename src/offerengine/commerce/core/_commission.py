@@ -80,31 +80,40 @@ def _best(
     best: RateState | None = None
     best_rank: tuple[Any, ...] | None = None
     rates = index.rates
-    for s in (seller, None) if seller is not None else (None,):
-        for c in (category, None) if category is not None else (None,):
-            for lg in (logistics, None) if logistics is not None else (None,):
-                for region, level in ((city, 2), (country, 1), (None, 0)):
-                    if region is None and level:
-                        continue
-                    listed = rates.get((currency, component, s, c, lg, region))
-                    if not listed:
-                        continue
-                    state = next((r for r in listed if _on(r.flag, flags)), None)
-                    if state is None:
-                        continue
-                    rank = (
-                        state.priority,
-                        state.dimensions,
-                        s is not None,
-                        c is not None,
-                        lg is not None,
-                        level,
-                        state.changed_at,
-                        state.version,
-                        str(state.id),
-                    )
-                    if best_rank is None or rank > best_rank:
-                        best, best_rank = state, rank
+    for has_seller, has_category, has_logistics, has_region in index.shapes.get(
+        (currency, component), ()
+    ):
+        if (
+            (has_seller and seller is None)
+            or (has_category and category is None)
+            or (has_logistics and logistics is None)
+        ):
+            continue
+        s = seller if has_seller else None
+        c = category if has_category else None
+        lg = logistics if has_logistics else None
+        for region, level in ((city, 2), (country, 1)) if has_region else ((None, 0),):
+            if region is None and level:
+                continue
+            listed = rates.get((currency, component, s, c, lg, region))
+            if not listed:
+                continue
+            state = next((r for r in listed if _on(r.flag, flags)), None)
+            if state is None:
+                continue
+            rank = (
+                state.priority,
+                state.dimensions,
+                has_seller,
+                has_category,
+                has_logistics,
+                level,
+                state.changed_at,
+                state.version,
+                state.id,  # UUIDs order as their text does (fixed-width hex), without making it
+            )
+            if best_rank is None or rank > best_rank:
+                best, best_rank = state, rank
     return best
 
 

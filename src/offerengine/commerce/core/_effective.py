@@ -96,7 +96,7 @@ class InForce:
     likewise by ``(currency, type, region)``, and tax rules by ``(currency, region, category)``.
     """
 
-    __slots__ = ("fees", "memo", "rates", "taxes")
+    __slots__ = ("fees", "memo", "rates", "shapes", "taxes")
 
     def __init__(self, rates: Iterable[RateState], fees: Iterable[FeeRuleState]) -> None:
         by_rate: dict[RateKey, list[RateState]] = {}
@@ -112,6 +112,17 @@ class InForce:
             by_rate.setdefault(rate_key, []).append(r)
         self.rates: dict[RateKey, tuple[RateState, ...]] = {
             k: tuple(sorted(v, key=_rank, reverse=True)) for k, v in by_rate.items()
+        }
+        # Which dimensions the rates of a (currency, component) set, as (seller, category,
+        # logistics, region) truths: a resolution looks up only the keys some rate can have (a
+        # few of the 24 combinations of an item's values and wildcards).
+        shapes: dict[tuple[str, str], set[tuple[bool, bool, bool, bool]]] = {}
+        for currency, component, *dims in self.rates:
+            shapes.setdefault((currency, component), set()).add(
+                tuple(d is not None for d in dims)  # type: ignore[arg-type]
+            )
+        self.shapes: dict[tuple[str, str], tuple[tuple[bool, bool, bool, bool], ...]] = {
+            k: tuple(sorted(v)) for k, v in shapes.items()
         }
         by_fee: dict[FeeKey, list[FeeRuleState]] = {}
         by_tax: dict[TaxKey, list[FeeRuleState]] = {}
