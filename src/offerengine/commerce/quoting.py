@@ -270,10 +270,7 @@ def data_of(
             "calculations": result.steps,  # Structs with the documented fields, in order
             "notes": result.notes,
         },
-        "applied_rules": [
-            {"id": a.id, "name": a.name, "type": a.type, "version": a.version}
-            for a in result.applied
-        ],
+        "applied_rules": [a.json for a in result.applied],  # encoded when compiled
         "warnings": result.warnings,
         "feature_flags": dict(result.flags),
         "created_at": created_at,
