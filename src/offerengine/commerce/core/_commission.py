@@ -110,7 +110,7 @@ def _best(
                 level,
                 state.changed_at,
                 state.version,
-                state.id,  # UUIDs order as their text does (fixed-width hex), without making it
+                state.id,  # a UUID orders as its text does (fixed-width hex): no text made
             )
             if best_rank is None or rank > best_rank:
                 best, best_rank = state, rank

@@ -117,9 +117,14 @@ class InForce:
         # logistics, region) truths: a resolution looks up only the keys some rate can have (a
         # few of the 24 combinations of an item's values and wildcards).
         shapes: dict[tuple[str, str], set[tuple[bool, bool, bool, bool]]] = {}
-        for currency, component, *dims in self.rates:
+        for currency, component, seller, category, logistics, region in self.rates:
             shapes.setdefault((currency, component), set()).add(
-                tuple(d is not None for d in dims)  # type: ignore[arg-type]
+                (
+                    seller is not None,
+                    category is not None,
+                    logistics is not None,
+                    region is not None,
+                )
             )
         self.shapes: dict[tuple[str, str], tuple[tuple[bool, bool, bool, bool], ...]] = {
             k: tuple(sorted(v)) for k, v in shapes.items()
