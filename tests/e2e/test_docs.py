@@ -126,7 +126,8 @@ EXPECTED = {
         "model version 1: learnt from 1500 decisions",
         "each kind's best order 0.379; offers in random order 0.253",
         "learnt beat the cold start: True; beat random: True",
-        "  budget: first offer FLIGHT_ONLY (",
+        # Not budget's first offer: after 360 searches its signal is the weakest (one CI run
+        # showed FLIGHT_ONLY first in only 11 of 20 searches), so which type leads is chance.
         "business: first offer PREMIUM (",
         "shop model version 1: learnt from",
         "SAVE15 model v1: 20,000 customers (9,997 treated); Qini on 6,666 held out: model 67.8515",
