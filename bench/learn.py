@@ -219,7 +219,7 @@ async def in_process(
                     f"  {name:>14}, {OFFERS} candidates, {kind}: p50 {p50:.3f} ms  "
                     f"p99 {p99:.3f} ms  (p50 × {ratio:.2f} of priority)"
                 )
-        await ctx.shop.writer.flush()
+        await ctx.recorder.flush()
     finally:
         await ctx.close()
 
@@ -261,7 +261,7 @@ async def shop(env: dict[str, str], tenant_id: uuid.UUID, n: int) -> None:
                     began = time.perf_counter()
                     await ctx.shop.search(snapshot, requests[i % len(requests)], utcnow())
                     times[name].append(time.perf_counter() - began)
-                await ctx.shop.writer.flush()
+                await ctx.recorder.flush()
         base = sorted(times["Beta-Binomial"])[len(times["Beta-Binomial"]) // 2]
         for name, found in times.items():
             found.sort()

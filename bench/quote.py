@@ -291,7 +291,7 @@ def whole_route(env: dict[str, str], count: int) -> None:
     async def run() -> None:
         template = json.dumps(basket(7, "inprocess-%d-%d"))
         async with app.router.lifespan_context(app):
-            writer = app.state.context.shop.writer
+            writer = app.state.context.recorder
             found = []
             for label, path, auth, body in (
                 ("empty", "/bench/empty", False, lambda i: b"{}"),

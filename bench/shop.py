@@ -36,8 +36,8 @@ from _http import Target, compare, demo_database, machine, server
 
 from offerengine.db.engine import create_engine
 from offerengine.network.core import lookup
+from offerengine.recording.writer import Recorder
 from offerengine.shopping import service as shopping
-from offerengine.shopping.writer import OfferWriter
 from offerengine.snapshots.build import build
 
 EXTRA_AIRPORTS = [
@@ -245,9 +245,7 @@ async def in_process(
         tenant_id = await session.scalar(sa.select(Tenant.id).where(Tenant.code == "OE"))
         snapshot = await build(session, tenant_id)
     assert snapshot is not None
-    runtime = shopping.ShopRuntime(
-        factory, OfferWriter(factory, is_sqlite=True), stock_seconds=3600
-    )
+    runtime = shopping.ShopRuntime(factory, Recorder(factory, is_sqlite=True), stock_seconds=3600)
     requests = [
         shopping.search_of(SearchRequest.model_validate(s), snapshot) for s in searches(routes, 200)
     ]

@@ -31,7 +31,15 @@ PG_URL = os.environ.get(
 REDIS_URL = os.environ.get("OFFERENGINE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 IN_CI = os.environ.get("CI", "").lower() == "true"
 PLATFORM_KEY = "oek_test-platform-key-0123456789abcdefghijklmnopq"
-TABLES = ("audit_log", "object_versions", "products", "airports", "api_keys", "tenants")
+TABLES = (
+    "dead_letters",
+    "audit_log",
+    "object_versions",
+    "products",
+    "airports",
+    "api_keys",
+    "tenants",
+)
 
 
 def _pg_up() -> bool:

@@ -44,6 +44,7 @@ from offerengine.profiles.admin import api as segments_router
 from offerengine.profiles.router import runtime as profiles_runtime_router
 from offerengine.promotions.router import api as promotions_router
 from offerengine.promotions.router import runtime as promotions_runtime_router
+from offerengine.recording.router import api as records_router
 from offerengine.rules.router import api as rules_router
 from offerengine.settings import Settings
 from offerengine.shopping.router import api as shopping_router
@@ -84,6 +85,7 @@ TAGS = [
         "description": "Commission rates, fee and tax rules, coupons; quote analytics.",
     },
     {"name": "orders", "description": "Orders from offers: hold, confirm, cancel (runtime key)."},
+    {"name": "records", "description": "Run-time records the database refused, re-driven."},
     {"name": "audit", "description": "Who changed what, when."},
     {"name": "run time", "description": "Hot-path endpoints, served from the compiled snapshot."},
     {"name": "health", "description": "Liveness, readiness, metrics."},
@@ -179,6 +181,7 @@ def create_app(settings: Settings) -> FastAPI:
         bundles_router,
         shopping_router,
         commerce_router,
+        records_router,
         audit_router,
     ]
     if settings.bench_endpoints:

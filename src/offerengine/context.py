@@ -20,11 +20,11 @@ from offerengine.learning.trainer import Trainer
 from offerengine.observability.metrics import Metrics
 from offerengine.orders.sweeper import OrderSweeper
 from offerengine.profiles.service import ProfileCache
+from offerengine.recording.writer import Recorder
 from offerengine.redis_line import RedisLine
 from offerengine.settings import Settings
 from offerengine.shopping.service import ShopRuntime
 from offerengine.shopping.webhooks import Notifier
-from offerengine.shopping.writer import OfferWriter
 from offerengine.snapshots import build as snapshots
 from offerengine.snapshots.core import Snapshot
 from offerengine.snapshots.feed import ChangeFeed, channel_name
@@ -77,6 +77,7 @@ class AppContext:
     trainer: Trainer
     quotes: QuoteCache
     admin: AdminSessions
+    recorder: Recorder  # what run time answered, written behind the response
 
     @property
     def is_sqlite(self) -> bool:
@@ -85,7 +86,7 @@ class AppContext:
     async def close(self) -> None:
         await self.sweeper.stop()
         await self.trainer.stop()
-        await self.shop.writer.stop()
+        await self.recorder.stop()
         await self.notifier.close()
         await self.feed.stop()
         await self.snapshots.close()
@@ -130,16 +131,17 @@ async def open_context(settings: Settings, metrics: Metrics) -> AppContext:
         ),
         on_auth=keys.observe_auth,
     )
-    writer = OfferWriter(
+    recorder = Recorder(
         session_factory,
         is_sqlite=engine.dialect.name == "sqlite",
         engine=create_writer_engine(settings.database_url),
+        metrics=metrics,
     )
     models = ModelCache(session_factory, settings.learning_refresh_seconds)
     profiles = ProfileCache(session_factory)
     shop = ShopRuntime(
         session_factory,
-        writer,
+        recorder,
         stock_seconds=settings.availability_cache_seconds,
         result_seconds=settings.shop_result_seconds,
         conversion_seconds=settings.conversion_refresh_seconds,
@@ -177,9 +179,10 @@ async def open_context(settings: Settings, metrics: Metrics) -> AppContext:
         ),
         QuoteCache(),
         AdminSessions(session_factory, settings),
+        recorder,
     )
     await feed.start()
     sweeper.start()
     context.trainer.start()
-    writer.start()
+    recorder.start()
     return context

@@ -373,7 +373,7 @@ def test_decisions_and_logs_older_than_their_retention_are_pruned(settings: Sett
         context = client.app.state.context  # type: ignore[attr-defined]
 
         async def prune(days_later: int) -> tuple[int, int]:
-            await context.shop.writer.flush()
+            await context.recorder.flush()
             async with context.session_factory() as session:
                 await session.connection(execution_options={"sqlite_immediate": True})
                 await store.prune(

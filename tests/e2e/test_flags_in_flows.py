@@ -101,7 +101,7 @@ def test_a_search_echoes_the_shop_flags_for_its_customer_and_exposes_the_experim
     assert (
         vip["feature_flags"]["layout"] == {"control": "list", "grid": "grid"}[assigned["variant"]]
     )
-    client.portal.call(client.app.state.context.shop.writer.flush)  # type: ignore[attr-defined]
+    client.portal.call(client.app.state.context.recorder.flush)  # type: ignore[attr-defined]
     results = owner.get(f"/v1/experiments/{experiment['id']}/results").json()
     assert sum(v["units"] for v in results["primary"]["variants"]) == 2  # c-1 and c-2
 

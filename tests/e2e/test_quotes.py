@@ -64,7 +64,7 @@ SEED_REQUEST: dict[str, Any] = {
 
 def flush(client: Any) -> None:
     """Write what the app holds behind its responses now (quotes are stored in batches)."""
-    client.portal.call(client.app.state.context.shop.writer.flush)
+    client.portal.call(client.app.state.context.recorder.flush)
 
 
 def _made(response: Any) -> dict[str, Any]:

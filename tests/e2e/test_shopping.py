@@ -18,7 +18,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from offerengine.orders import service as orders
-from offerengine.shopping.writer import new_body_id, new_search_key
+from offerengine.ids import new_body_id, new_search_key
+from offerengine.recording import records
 from tests.conftest import PLATFORM_KEY
 from tests.helpers import (
     FARE,
@@ -702,13 +703,13 @@ def test_offers_of_a_deleted_tenant_do_not_hold_back_the_others(
 ) -> None:
     _, runtime, flight = airline
     offer = _by_type(search(runtime))["FLIGHT_ONLY"]
-    writer = client.app.state.context.shop.writer  # type: ignore[attr-defined]
+    writer = client.app.state.context.recorder  # type: ignore[attr-defined]
     stored = runtime.get(f"/v1/offers/{offer['offer_id']}").json()
     now = datetime.now(UTC)
 
     members = _members_of(stored)
 
-    def rows(tenant: uuid.UUID) -> tuple[dict[str, Any], dict[str, Any], str]:
+    def rows(tenant: uuid.UUID) -> tuple[records.Search, str]:
         return _stored_search(tenant, members, flight["id"], now)
 
     owner_tenant = uuid.UUID(
@@ -716,19 +717,19 @@ def test_offers_of_a_deleted_tenant_do_not_hold_back_the_others(
             "/v1/admin/tenants/OE", headers={"Authorization": f"Bearer {PLATFORM_KEY}"}
         ).json()["id"]
     )
-    (good, good_body, good_id), (gone, gone_body, _) = rows(owner_tenant), rows(uuid.uuid4())
-    writer.add(good, ["FLIGHT_ONLY"], [good_body])
-    writer.add(gone, ["FLIGHT_ONLY"], [gone_body])
+    (good, good_id), (gone, _) = rows(owner_tenant), rows(uuid.uuid4())
+    writer.record(good)
+    writer.record(gone)
     client.portal.call(writer.flush)  # type: ignore[union-attr]
-    assert writer.pending(good["id"]) is None
-    assert writer.pending(gone["id"]) is None
+    assert writer.young(good.key) is None
+    assert writer.young(gone.key) is None
     assert runtime.get(f"/v1/offers/{good_id}").status_code == 200
 
 
 def test_flushes_that_overlap_write_each_search_once(
     airline: tuple[Api, Api, dict[str, Any]], client: TestClient
 ) -> None:
-    from offerengine.shopping.writer import OfferWriter
+    from offerengine.recording.writer import Recorder
 
     _, runtime, flight = airline
     offer = _by_type(search(runtime))["FLIGHT_ONLY"]
@@ -740,11 +741,9 @@ def test_flushes_that_overlap_write_each_search_once(
         ).json()["id"]
     )
     # A writer of its own, with no background task: only the two flushes below write.
-    writer = OfferWriter(context.session_factory, is_sqlite=context.shop.writer._is_sqlite)
-    row, body, offer_id = _stored_search(
-        tenant, _members_of(stored), flight["id"], datetime.now(UTC)
-    )
-    writer.add(row, ["FLIGHT_ONLY"], [body])
+    writer = Recorder(context.session_factory, is_sqlite=context.is_sqlite)
+    record, offer_id = _stored_search(tenant, _members_of(stored), flight["id"], datetime.now(UTC))
+    writer.record(record)
 
     async def both() -> list[int]:
         return list(await asyncio.gather(writer.flush(), writer.flush()))
@@ -764,7 +763,7 @@ def test_a_writer_behind_the_database_holds_new_requests_until_a_flush_catches_u
     from sqlalchemy.ext.asyncio import async_sessionmaker
 
     from offerengine.db.engine import create_engine
-    from offerengine.shopping import writer as writing
+    from offerengine.recording import writer as writing
 
     _, runtime, flight = airline
     stored = runtime.get(f"/v1/offers/{_by_type(search(runtime))['FLIGHT_ONLY']['offer_id']}")
@@ -775,12 +774,12 @@ def test_a_writer_behind_the_database_holds_new_requests_until_a_flush_catches_u
         ).json()["id"]
     )
     monkeypatch.setattr(writing, "BACKLOG", 2)
-    writer = writing.OfferWriter(context.session_factory, is_sqlite=context.shop.writer._is_sqlite)
+    writer = writing.Recorder(context.session_factory, is_sqlite=context.is_sqlite)
     members = _members_of(stored.json())
     now = datetime.now(UTC)
     for _ in range(3):
-        row, body, _offer_id = _stored_search(tenant, members, flight["id"], now)
-        writer.add(row, ["FLIGHT_ONLY"], [body])
+        record, _offer_id = _stored_search(tenant, members, flight["id"], now)
+        writer.record(record)
     assert writer.behind()
 
     async def wait_then_flush() -> tuple[bool, bool, int]:
@@ -796,10 +795,10 @@ def test_a_writer_behind_the_database_holds_new_requests_until_a_flush_catches_u
     # While the database is away nothing waits: what is pending is kept for later.
     away = create_engine(f"sqlite:///{tmp_path / 'gone' / 'away.db'}")
     (tmp_path / "gone").rmdir()  # the engine made the folder; without it SQLite cannot open
-    broken = writing.OfferWriter(async_sessionmaker(away), is_sqlite=True)
+    broken = writing.Recorder(async_sessionmaker(away), is_sqlite=True)
     for _ in range(3):
-        row, body, _offer_id = _stored_search(tenant, members, flight["id"], now)
-        broken.add(row, ["FLIGHT_ONLY"], [body])
+        record, _offer_id = _stored_search(tenant, members, flight["id"], now)
+        broken.record(record)
 
     async def fail_then_wait() -> bool:
         with pytest.raises(Exception):  # noqa: B017, PT011 (whatever the driver raises)
@@ -809,7 +808,7 @@ def test_a_writer_behind_the_database_holds_new_requests_until_a_flush_catches_u
         return broken.behind()
 
     assert client.portal.call(fail_then_wait) is False  # type: ignore[union-attr]
-    assert broken.pending(row["id"]) is not None
+    assert broken.young(record.key) is not None
 
 
 def _members_of(offer: dict[str, Any]) -> str:
@@ -826,37 +825,36 @@ def _stored_search(
     *,
     body_id: str | None = None,
     customer_id: str | None = None,
-) -> tuple[dict[str, Any], dict[str, Any], str]:
-    """A search's row with one FLIGHT_ONLY offer, the body it points at (a new one, unless
+    search_id: str = "s",
+) -> tuple[records.Search, str]:
+    """A search's record with one FLIGHT_ONLY offer and the body it points at (a new one, unless
     ``body_id`` names one already stored), and the offer's id."""
     key, expires = new_search_key(), now + timedelta(minutes=15)
-    body = {
-        "id": body_id or new_body_id(),
-        "tenant_id": tenant,
-        "members_json": members,
-        "basis_json": "{}",
-        "expires_at": expires,
-    }
+    body = records.OfferBody(
+        id=body_id or new_body_id(), members_json=members, basis_json="{}", expires_at=expires
+    )
     own = {
         "offer_type": "FLIGHT_ONLY",
         "flight_id": flight_id,
         "total_minor": 20000,
-        "body_id": body["id"],
+        "body_id": body.id,
         "expires_at": expires.isoformat(),
     }
-    row = {
-        "id": key,
-        "tenant_id": tenant,
-        "search_id": "s",
-        "segment": "*",
-        "customer_id": customer_id,
-        "currency": "USD",
-        "experiments_json": "[]",
-        "offers_json": json.dumps({"00": own}),
-        "created_at": now,
-        "expires_at": expires,
-    }
-    return row, body, f"{key}00"
+    record = records.Search(
+        tenant_id=tenant,
+        id=key,
+        search_id=search_id,
+        segment="*",
+        customer_id=customer_id,
+        currency="USD",
+        experiments_json="[]",
+        offers_json=json.dumps({"00": own}),
+        created_at=now,
+        expires_at=expires,
+        shown=["FLIGHT_ONLY"],
+        bodies=[] if body_id else [body],
+    )
+    return record, f"{key}00"
 
 
 def test_an_identical_search_reuses_its_ranking_while_its_flights_counters_read_the_same(
@@ -868,7 +866,8 @@ def test_an_identical_search_reuses_its_ranking_while_its_flights_counters_read_
     from offerengine.inventory.core import ResourceKey
     from offerengine.inventory.models import Flight
     from offerengine.shopping.models import StoredSearch
-    from offerengine.shopping.writer import OfferWriter, find
+    from offerengine.recording.writer import Recorder
+    from offerengine.shopping.service import find
 
     owner, runtime, flight = airline
     later = (date.fromisoformat(departure_day()) + timedelta(days=1)).isoformat()
@@ -878,7 +877,7 @@ def test_an_identical_search_reuses_its_ranking_while_its_flights_counters_read_
     shop.stock_seconds = 0.05  # each search below reads the counters again
 
     async def bodies(result: dict[str, Any]) -> dict[str, str]:
-        await shop.writer.flush()
+        await context.recorder.flush()
         async with context.session_factory() as session:
             stored = await session.scalar(
                 sa.select(StoredSearch.offers_json).where(
@@ -943,17 +942,18 @@ def test_an_identical_search_reuses_its_ranking_while_its_flights_counters_read_
 
     # An offer row not written yet whose body is (a reused result's) reads back whole.
     shown = _by_type(again)["FLIGHT_ONLY"]
-    spare = OfferWriter(context.session_factory, is_sqlite=True)  # never flushed
+    spare = Recorder(context.session_factory, is_sqlite=True)  # never flushed
     now = datetime.now(UTC)
-    row, _, offer_id = _stored_search(
+    record, offer_id = _stored_search(
         uuid.UUID(int=0),
         "",
         flight["id"],
         now,
         body_id=again_bodies["FLIGHT_ONLY"],
         customer_id="someone",
+        search_id=shown["search_id"],
     )
-    spare.add({**row, "search_id": shown["search_id"]}, ["FLIGHT_ONLY"])
+    spare.record(record)
     found = client.portal.call(find, spare, context.session_factory, offer_id)  # type: ignore[union-attr]
     assert found is not None
     assert found.basis["search"]["customer"]["id"] == "someone"

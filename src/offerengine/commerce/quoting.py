@@ -1,7 +1,7 @@
 """Quotes at run time: `POST /v1/quote`, reading a stored quote, and accepting one.
 
 A quote is computed from the tenant's compiled snapshot (no configuration query), stored behind
-the response in the offer writer's batches, and kept for ``valid_until``. Its ``request_hash`` is
+the response in the recorder's batches, and kept for ``valid_until``. Its ``request_hash`` is
 the SHA-256 of the configuration version and the request's bytes: every input that affects the
 result (coupons, pickup address and context included), and a change of rules makes a new quote.
 An identical request while the quote is valid gets that quote back without being priced again:
@@ -38,8 +38,10 @@ from offerengine.db import upsert
 from offerengine.deps import recording
 from offerengine.errors import Conflict, FieldError, Gone, NotFound, raise_if_any
 from offerengine.flags import core as flags
+from offerengine.ids import new_time_uuid, uuid_age_seconds
 from offerengine.observability.logging import get_logger
-from offerengine.shopping.writer import LOOKUP_WITHIN, decision_age_seconds, new_time_uuid
+from offerengine.recording import records
+from offerengine.recording.writer import LOOKUP_WITHIN
 from offerengine.snapshots.core import Snapshot
 
 if TYPE_CHECKING:
@@ -280,7 +282,7 @@ def data_of(
     }
 
 
-def _rows(
+def _record(
     result: core.Quote,
     data: bytes,
     *,
@@ -291,8 +293,8 @@ def _rows(
     created_at: datetime,
     valid_until: datetime,
     day: str,
-) -> tuple[dict[str, Any], list[tuple[Any, ...]]]:
-    """The quote's row, and its lines as tuples in QuoteLine's column order."""
+) -> records.Quote:
+    """The quote's record, with its analytics lines."""
     currency = result.currency
     scale = 1 / money.unit(currency)  # exact: a power of ten
 
@@ -301,34 +303,6 @@ def _rows(
         # a product is quicker than scaleb).
         return int(value * scale)
 
-    row = {
-        "id": quote_id,
-        "tenant_id": tenant_id,
-        "request_hash": digest,
-        "created_at": created_at,
-        "valid_until": valid_until,
-        "status": "QUOTED",
-        "accepted_at": None,
-        "day": day,
-        "customer_id": request.customer_id,
-        "seller_id": request.seller_id,
-        "city": core.key(request.delivery_address.city) or "",
-        "country": request.delivery_address.country,
-        "currency": currency,
-        "item_total": minor(result.item_total),
-        "discount": minor(result.discount_amount),
-        "tax": minor(result.tax_amount),
-        "delivery_fee": minor(result.delivery_fee),
-        "small_basket_fee": minor(result.small_basket_fee),
-        "total": minor(result.total_amount),
-        "commission": 0,  # the lines' commissions, summed below
-        "coupons": [
-            {"coupon_id": str(o.coupon.id), "code": o.code}
-            for o in result.coupons
-            if o.applied and o.coupon is not None
-        ],
-        "data": data,
-    }
     # Sums per (category, seller, logistics provider): units, value, net, tax, commissions.
     groups: dict[tuple[str | None, str | None, str | None], list[int]] = {}
     column = {"seller": 4, "category": 5, "logistics": 6}
@@ -345,12 +319,36 @@ def _rows(
         sums[3] += minor(line.tax)
         for part in line.commissions:
             sums[column[part.component]] += minor(part.amount)
-    row["commission"] = sum(sum(sums[4:]) for sums in groups.values())
-    lines = [  # in QuoteLine's column order
-        (tenant_id, quote_id, n, category, seller_id, provider, *sums)
-        for n, ((category, seller_id, provider), sums) in enumerate(groups.items())
-    ]
-    return row, lines
+    return records.Quote(
+        tenant_id=tenant_id,
+        id=quote_id,
+        request_hash=digest,
+        created_at=created_at,
+        valid_until=valid_until,
+        day=day,
+        customer_id=request.customer_id,
+        seller_id=request.seller_id,
+        city=core.key(request.delivery_address.city) or "",
+        country=request.delivery_address.country,
+        currency=currency,
+        item_total=minor(result.item_total),
+        discount=minor(result.discount_amount),
+        tax=minor(result.tax_amount),
+        delivery_fee=minor(result.delivery_fee),
+        small_basket_fee=minor(result.small_basket_fee),
+        total=minor(result.total_amount),
+        commission=sum(sum(sums[4:]) for sums in groups.values()),
+        coupons=[
+            {"coupon_id": str(o.coupon.id), "code": o.code}
+            for o in result.coupons
+            if o.applied and o.coupon is not None
+        ],
+        data=data,
+        lines=[  # in QuoteLine's column order, after its tenant and quote
+            (n, category, seller_id, provider, *sums)
+            for n, ((category, seller_id, provider), sums) in enumerate(groups.items())
+        ],
+    )
 
 
 async def _usage(
@@ -456,7 +454,7 @@ async def quote(
         return envelope(STORED, shared.data, started)
     currency = request.currency or snapshot.tenant.base_currency
     _check(snapshot, request, currency)
-    await ctx.shop.writer.catch_up()
+    await ctx.recorder.catch_up()
     evaluated = evaluate_flags(snapshot, request, now)
     usage = await _usage(ctx, snapshot, request)
     result = core.quote(
@@ -474,7 +472,7 @@ async def quote(
     )
     encoded = _encode(data)
     day = now.astimezone(ZoneInfo(snapshot.tenant.timezone)).date().isoformat()  # ZoneInfo caches
-    row, lines = _rows(
+    record = _record(
         result,
         encoded,
         tenant_id=tenant_id,
@@ -485,10 +483,7 @@ async def quote(
         valid_until=valid_until,
         day=day,
     )
-    writer = ctx.shop.writer
-    writer.quoted(row, lines)
-    if evaluated.exposures:
-        writer.expose(tenant_id, evaluated.exposures, now)
+    ctx.recorder.record(record, *records.exposures(tenant_id, evaluated.exposures, now))
     cached = Cached(quote_id, valid_until, encoded)
     ctx.quotes.put(tenant_id, digest, cached)
     await _share(ctx, tenant_id, digest, cached, now)
@@ -522,14 +517,14 @@ async def _find(ctx: AppContext, tenant_id: uuid.UUID, quote_id: uuid.UUID) -> d
     """The quote's row (this worker's pending one, or the database's); a young one another
     worker made is waited for, as offers are."""
     while True:
-        pending = ctx.shop.writer.pending_quote(quote_id)
-        if pending is not None and pending["tenant_id"] == tenant_id:
-            return pending
+        young = ctx.recorder.young(("quote", quote_id))
+        if isinstance(young, records.Quote) and young.tenant_id == tenant_id:
+            return {"data": young.data, "status": "QUOTED", "valid_until": young.valid_until}
         async with ctx.session_factory() as session:
             found = await session.get(StoredQuote, quote_id)
         if found is not None and found.tenant_id == tenant_id:
             return _columns(found)
-        age = decision_age_seconds(quote_id)
+        age = uuid_age_seconds(quote_id)
         if found is not None or not (-1 < age < LOOKUP_WITHIN):
             raise NotFound(f"No quote {quote_id}.")
         await asyncio.sleep(0.02)
@@ -546,8 +541,8 @@ async def accept(ctx: AppContext, snapshot: Snapshot, quote_id: uuid.UUID, now: 
     whose limit was reached meanwhile); accepting it again answers the same; 410 once expired."""
     started = time.perf_counter()
     tenant_id = snapshot.tenant.id
-    if ctx.shop.writer.pending_quote(quote_id) is not None:
-        await ctx.shop.writer.flush()
+    if ctx.recorder.young(("quote", quote_id)) is not None:
+        await ctx.recorder.flush()
     await _find(ctx, tenant_id, quote_id)
     async with recording(ctx) as session:
         taken = (

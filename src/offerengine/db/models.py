@@ -25,6 +25,7 @@ from offerengine.orders.models import Order
 from offerengine.pricing.models import PricingRule
 from offerengine.profiles.models import Profile, SegmentFit
 from offerengine.promotions.models import PromotionCounter, PromotionGrant, UpliftModel
+from offerengine.recording.models import DeadLetter
 from offerengine.shopping.models import (
     OfferBody,
     OfferDay,
@@ -48,6 +49,7 @@ __all__ = [
     "CommissionRate",
     "Coupon",
     "CouponUsage",
+    "DeadLetter",
     "Decision",
     "DecisionLog",
     "DecisioningObject",

@@ -39,8 +39,8 @@ from offerengine.decisioning import core, counting, learning
 from offerengine.decisioning import service as configuration
 from offerengine.decisioning.models import CapCounter, CapEvent, Decision, DecisioningObject
 from offerengine.errors import Invalid
+from offerengine.ids import new_time_uuid
 from offerengine.rules import core as rules
-from offerengine.shopping.writer import new_time_uuid
 
 PROFILE_COLUMN = "profile_id"
 CONTEXT_PREFIX = "context."

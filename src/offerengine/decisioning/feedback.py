@@ -19,7 +19,9 @@ from offerengine.decisioning.counting import count_event, counter_key
 from offerengine.decisioning.models import Decision, DecisioningObject
 from offerengine.errors import FieldError, raise_if_any
 from offerengine.events.schemas import EventIn
-from offerengine.shopping.writer import VISIBLE_WITHIN, OfferWriter, decision_age_seconds
+from offerengine.ids import uuid_age_seconds
+from offerengine.recording import records
+from offerengine.recording.writer import VISIBLE_WITHIN, Recorder
 
 # Feedback on a proposition: an offer it names must be one the engine can propose.
 FEEDBACK = frozenset({"impression", "click", "accept", "decline"})
@@ -39,7 +41,7 @@ Proposals = dict[uuid.UUID, dict[uuid.UUID | None, set[str]]]
 
 
 async def _proposals(
-    session: AsyncSession, writer: OfferWriter, tenant_id: uuid.UUID, decisions: set[uuid.UUID]
+    session: AsyncSession, recorder: Recorder, tenant_id: uuid.UUID, decisions: set[uuid.UUID]
 ) -> Proposals:
     """What each decision proposed: offer → activities. Decisions are written behind the
     response, so one made moments ago may be in this worker's buffer, or on its way from another
@@ -55,9 +57,9 @@ async def _proposals(
     deadline = time.monotonic() + VISIBLE_WITHIN
     while True:
         for decision_id in list(missing):
-            row = writer.pending_decision(decision_id)
-            if row is not None and row["tenant_id"] == tenant_id:
-                add(decision_id, row["propositions"])
+            pending = recorder.young(("decision", decision_id))
+            if isinstance(pending, records.Decision) and pending.tenant_id == tenant_id:
+                add(decision_id, pending.propositions)
         missing -= proposed.keys()
         if missing:
             rows = await session.execute(
@@ -69,21 +71,21 @@ async def _proposals(
                 add(decision_id, propositions)
             await session.rollback()  # a fresh snapshot of the table on the next look
             missing -= proposed.keys()
-        young = [d for d in missing if decision_age_seconds(d) < VISIBLE_WITHIN]
+        young = [d for d in missing if uuid_age_seconds(d) < VISIBLE_WITHIN]
         if not young or time.monotonic() > deadline:
             return proposed
         await asyncio.sleep(0.05)
 
 
 async def check(
-    session: AsyncSession, writer: OfferWriter, tenant_id: uuid.UUID, events: Sequence[EventIn]
+    session: AsyncSession, recorder: Recorder, tenant_id: uuid.UUID, events: Sequence[EventIn]
 ) -> Proposals:
     """422 naming the field for an event about a decision that was not made, an offer that
     decision did not propose, or (feedback without a decision) an offer that does not exist.
     Run it before the write transaction: it may wait for a decision still being written. What
     the events' decisions proposed is returned (learning reads where each offer was shown)."""
     decisions = {e.decision_id for e in events if e.decision_id is not None}
-    proposed = await _proposals(session, writer, tenant_id, decisions) if decisions else {}
+    proposed = await _proposals(session, recorder, tenant_id, decisions) if decisions else {}
     loose = {
         _uuid(e.offer_id)
         for e in events

@@ -18,12 +18,13 @@ from offerengine.decisioning.schemas import DecisionRequest
 from offerengine.errors import FieldError, raise_if_any
 from offerengine.experiments.core import Assignment, assign
 from offerengine.flags import core as flags
+from offerengine.ids import new_time_uuid
 from offerengine.learning import store
 from offerengine.learning.bandit import LinearBandit
 from offerengine.learning.policy import ContextualDef
 from offerengine.profiles import service as profiles
+from offerengine.recording import records
 from offerengine.rules import core as rules
-from offerengine.shopping.writer import new_time_uuid
 from offerengine.snapshots.core import Snapshot
 
 
@@ -193,7 +194,7 @@ async def decide(
 ) -> dict[str, Any]:
     """Propositions for every activity of the request (see the module's doc)."""
     if not request.dry_run:
-        await ctx.shop.writer.catch_up()
+        await ctx.recorder.catch_up()
     index = snapshot.decisioning
     activities = _check_request(index, request)
     decision_id = new_time_uuid()
@@ -334,21 +335,21 @@ async def decide(
                         "fates": fates,
                     }
     if not request.dry_run:
-        ctx.shop.writer.decided(
-            _decision(snapshot.tenant.id, decision_id, profile_id, propositions, now, logs)
+        ctx.recorder.record(
+            _decision(snapshot.tenant.id, decision_id, profile_id, propositions, now, logs),
+            *(
+                records.Exposure(
+                    tenant_id=snapshot.tenant.id,
+                    experiment_id=a.experiment.id,
+                    unit_id=a.hash_value,
+                    variant=a.variant.key,
+                    bucket=a.bucket,
+                    exposed_at=now,
+                )
+                for a in assignments
+                if a.in_experiment
+            ),
         )
-        exposed = [
-            {
-                "experiment_id": a.experiment.id,
-                "unit_id": a.hash_value,
-                "variant": a.variant.key,
-                "bucket": a.bucket,
-            }
-            for a in assignments
-            if a.in_experiment
-        ]
-        if exposed:
-            ctx.shop.writer.expose(snapshot.tenant.id, exposed, now)
     response: dict[str, Any] = {
         "decision_id": str(decision_id),
         "dry_run": request.dry_run,
@@ -376,7 +377,7 @@ async def decide(
         )
         response["feature_flags"] = evaluated.values
         if evaluated.exposures and not request.dry_run:
-            ctx.shop.writer.expose(snapshot.tenant.id, evaluated.exposures, now)
+            ctx.recorder.record(*records.exposures(snapshot.tenant.id, evaluated.exposures, now))
     if explained is not None:
         response["explain"] = {"activities": explained}
     return response
@@ -403,15 +404,15 @@ def _decision(
     propositions: Sequence[dict[str, Any]],
     now: datetime,
     logs: Mapping[tuple[str, str], Mapping[str, Any]],
-) -> dict[str, Any]:
-    """The decision row: every proposed item (the fallback included), in order; and under
-    ``logs`` the rows of what the bandits logged of their proposals (``decision_logs``)."""
-    row: dict[str, Any] = {
-        "id": decision_id,
-        "tenant_id": tenant_id,
-        "profile_id": profile_id,
-        "made_at": now,
-        "propositions": [
+) -> records.Decision:
+    """The decision's record: every proposed item (the fallback included), in order, and what
+    the bandits logged of their proposals."""
+    return records.Decision(
+        tenant_id=tenant_id,
+        id=decision_id,
+        profile_id=profile_id,
+        made_at=now,
+        propositions=[
             {
                 "activity_id": p["activity_id"],
                 "placement_id": p["placement_id"],
@@ -423,24 +424,21 @@ def _decision(
             for p in propositions
             for item in p["items"]
         ],
-    }
-    if logs:
-        row["logs"] = [
-            {
-                "tenant_id": tenant_id,
-                "decision_id": decision_id,
-                "activity_id": uuid.UUID(p["activity_id"]),
-                "rank": rank,
-                "made_at": now,
-                "offer_id": item["offer_id"],
-                "propensity": item.get("propensity", 1.0),
-                "candidates": logged["candidates"],
-                "contexts": logged["contexts"],
-                "model": logged.get("model"),
-                "shadow": logged.get("shadow"),
-            }
+        logs=[
+            records.ChoiceLog(
+                decision_id=decision_id,
+                activity_id=uuid.UUID(p["activity_id"]),
+                rank=rank,
+                made_at=now,
+                offer_id=item["offer_id"],
+                propensity=item.get("propensity", 1.0),
+                candidates=logged["candidates"],
+                contexts=logged["contexts"],
+                model=logged.get("model"),
+                shadow=logged.get("shadow"),
+            )
             for p in propositions
             for rank, item in enumerate(p["items"])
             if (logged := logs.get((p["activity_id"], item["offer_id"]))) is not None
-        ]
-    return row
+        ],
+    )

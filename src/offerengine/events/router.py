@@ -67,7 +67,7 @@ async def record_events(request: Request, snapshot: RuntimeSnapshot) -> Response
     proposed: feedback.Proposals = {}
     if any(e.decision_id or e.type in feedback.FEEDBACK for e in events):
         async with ctx.session_factory() as session:
-            proposed = await feedback.check(session, ctx.shop.writer, tenant_id, events)
+            proposed = await feedback.check(session, ctx.recorder, tenant_id, events)
     async with recording(ctx) as session:
         fresh = await service.record(session, tenant_id=tenant_id, events=events, now=now)
         await learning.count(

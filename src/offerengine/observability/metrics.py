@@ -6,12 +6,16 @@ With several worker processes, ``PROMETHEUS_MULTIPROC_DIR`` must name a folder s
 
 from __future__ import annotations
 
+import collections
 import os
+from collections.abc import Iterable
+from typing import Any
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
     Counter,
+    Gauge,
     Histogram,
     generate_latest,
 )
@@ -48,11 +52,61 @@ class Metrics:
             ("dry_run",),
             registry=self.registry,
         )
+        self.records_appended = Counter(
+            "offerengine_records_appended",
+            "Run-time records kept to be stored (searches, decisions, quotes, exposures), by kind.",
+            ("kind",),
+            registry=self.registry,
+        )
+        self.records_stored = Counter(
+            "offerengine_records_stored",
+            "Run-time records written to the database, by kind.",
+            ("kind",),
+            registry=self.registry,
+        )
+        self.records_dead_lettered = Counter(
+            "offerengine_records_dead_lettered",
+            "Run-time records the database refused, set aside in the dead-letter table, by kind.",
+            ("kind",),
+            registry=self.registry,
+        )
+        self.records_pending = Gauge(
+            "offerengine_records_pending",
+            "Run-time records kept in memory and not written yet (the embedded writer's backlog).",
+            registry=self.registry,
+            multiprocess_mode="livesum",
+        )
+        self._kinds: dict[str, tuple[Counter, Counter, Counter]] = {}
         self._decided = {dry: self.decisions.labels(str(dry).lower()) for dry in (False, True)}
         self._children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
 
     def observe_decision(self, dry_run: bool) -> None:
         self._decided[dry_run].inc()
+
+    def _of_kind(self, kind: str) -> tuple[Counter, Counter, Counter]:
+        found = self._kinds.get(kind)
+        if found is None:
+            found = self._kinds[kind] = (
+                self.records_appended.labels(kind),
+                self.records_stored.labels(kind),
+                self.records_dead_lettered.labels(kind),
+            )
+        return found
+
+    def observe_appended(self, records: Iterable[Any]) -> None:
+        """Records kept to be stored (each has a ``key`` whose first part is its kind)."""
+        for record in records:
+            self._of_kind(record.key[0])[0].inc()
+
+    def observe_records(
+        self, *, written: Iterable[str], refused: Iterable[str], pending: int
+    ) -> None:
+        """What a flush did: the kinds of the records it wrote and set aside, what is left."""
+        for kind, n in collections.Counter(written).items():
+            self._of_kind(kind)[1].inc(n)
+        for kind, n in collections.Counter(refused).items():
+            self._of_kind(kind)[2].inc(n)
+        self.records_pending.set(pending)
 
     def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
         key = (method, route, status)

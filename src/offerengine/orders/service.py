@@ -24,7 +24,6 @@ from offerengine.observability.logging import get_logger
 from offerengine.orders.models import Order
 from offerengine.orders.schemas import OrderCreate
 from offerengine.shopping import service as shopping
-from offerengine.shopping import writer
 from offerengine.shopping.models import Offer, OfferBody, StoredSearch
 from offerengine.snapshots.core import Snapshot
 
@@ -148,7 +147,7 @@ async def create(
     made = _event("order", order, now)
     made.decision_id = _search_uuid(offer.search_id)  # shop's conversion model learns from it
     session.add(made)
-    await writer.count(session, tenant_id, offer.offer_type, offer.segment, ordered=1)
+    await shopping.count_ordered(session, tenant_id, offer.offer_type, offer.segment)
     notices = []
     for h in held:
         if h.sellable_after < h.rule.min_availability_threshold and await inventory.mark_low(

@@ -30,6 +30,7 @@ import numpy as np
 
 from offerengine.learning.bandit import LinearBandit
 from offerengine.learning.policy import SHOP, ShopLearner
+from offerengine.recording import records
 from offerengine.rules.facts import flatten
 from offerengine.shopping import core
 
@@ -68,10 +69,8 @@ class Personalised:
             "propensity": round(self.chances.get(offer_type, 0.0), 6),
         }
 
-    def logs(
-        self, tenant_id: uuid.UUID, search_id: str, at: datetime, shown: Sequence[str]
-    ) -> list[dict[str, Any]]:
-        """A ``decision_logs`` row per offer type shown, in the order first shown."""
+    def logs(self, search_id: str, at: datetime, shown: Sequence[str]) -> list[records.ChoiceLog]:
+        """What the model chose from, per offer type shown, in the order first shown."""
         seen: list[str] = []
         for offer_type in shown:
             if offer_type not in seen and offer_type in self.keys:
@@ -79,19 +78,18 @@ class Personalised:
         decision_id = uuid.UUID(search_id)
         model = {"line": "live", "version": self.version} if self.live else None
         return [
-            {
-                "tenant_id": tenant_id,
-                "decision_id": decision_id,
-                "activity_id": SHOP,
-                "rank": rank,
-                "made_at": at,
-                "offer_id": offer_type,
-                "propensity": self.chances[offer_type] if self.live else 1.0,
-                "candidates": list(self.keys),
-                "contexts": dict(self.contexts),
-                "model": model,
-                "shadow": self.shadow if rank == 0 else None,
-            }
+            records.ChoiceLog(
+                decision_id=decision_id,
+                activity_id=SHOP,
+                rank=rank,
+                made_at=at,
+                offer_id=offer_type,
+                propensity=self.chances[offer_type] if self.live else 1.0,
+                candidates=list(self.keys),
+                contexts=dict(self.contexts),
+                model=model,
+                shadow=self.shadow if rank == 0 else None,
+            )
             for rank, offer_type in enumerate(seen)
         ]
 

@@ -13,6 +13,7 @@ from offerengine.db.base import utcnow
 from offerengine.flags import core as flags
 from offerengine.http.body import documented, read_json
 from offerengine.http.routing import router
+from offerengine.recording import records
 from offerengine.shopping import config
 from offerengine.shopping.schemas import (
     FareSettingsRead,
@@ -102,13 +103,12 @@ async def search_offers(request: Request) -> Response:
     score and expiry. The offers are stored: get them, price them again, order them."""
     snapshot = await snapshot_of(request)
     body = await read_json(request, SearchRequest)
-    shop = _ctx(request).shop
-    await shop.writer.catch_up()
+    ctx = _ctx(request)
+    recorder = ctx.recorder
+    await recorder.catch_up()
     now = utcnow()
-    searched = await shop.search(snapshot, body, now)
-    shop.writer.add(searched.row, searched.shown, searched.bodies)
-    shop.writer.expose(snapshot.tenant.id, searched.exposures, now)
-    shop.writer.logged(searched.logs)
+    searched = await ctx.shop.search(snapshot, body, now)
+    recorder.record(searched.record, *searched.exposures)
     answer = searched.response()
     keys = snapshot.flags.tagged.get("shop")
     if keys:
@@ -120,7 +120,7 @@ async def search_offers(request: Request) -> Response:
             experiments_index=snapshot.experiments,
             saved_groups=snapshot.tenant.saved_groups,
         )
-        shop.writer.expose(snapshot.tenant.id, evaluated.exposures, now)
+        recorder.record(*records.exposures(snapshot.tenant.id, evaluated.exposures, now))
         answer = answer[:-1] + b',"feature_flags":' + _encode(evaluated.values) + b"}"
     return Response(answer, media_type="application/json")
 

@@ -20,8 +20,9 @@ import numpy as np
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from offerengine import money
+from offerengine import ids, money
 from offerengine.bundles.core import BundleFacts, BundleIndex
+from offerengine.db import upsert
 from offerengine.errors import Conflict, Gone, Invalid, NotFound
 from offerengine.inventory import service as inventory
 from offerengine.inventory.core import FlightFacts, ResourceKey, Stock
@@ -29,10 +30,19 @@ from offerengine.learning import store
 from offerengine.learning.policy import SHOP
 from offerengine.learning.store import ModelCache
 from offerengine.profiles import service as profiles
-from offerengine.shopping import core, personal, writer
-from offerengine.shopping.models import Offer, OfferStat, offer_json
+from offerengine.recording import records
+from offerengine.recording.store import STAT_KEYS
+from offerengine.recording.writer import LOOKUP_WITHIN, Recorder
+from offerengine.shopping import core, personal
+from offerengine.shopping.models import (
+    Offer,
+    OfferBody,
+    OfferStat,
+    StoredSearch,
+    offer_json,
+    place_of,
+)
 from offerengine.shopping.schemas import SearchRequest
-from offerengine.shopping.writer import OfferWriter
 from offerengine.snapshots.core import Snapshot
 
 StockMap = dict[tuple[str, str, str], Stock]
@@ -43,11 +53,11 @@ MEMOS_PER_TENANT = 256
 class ShopRuntime:
     """A worker's shopping: searches and re-pricing, with its short-lived caches (inventory
     counters, ranked results and shared prices for shop results; the conversion counts that rank
-    offers) and its offer writer. No cache is used to decide whether units can be held. With a
+    offers) and the recorder its searches are written by. No cache is used to decide whether units can be held. With a
     conversion model, ``models`` and ``profiles`` give its learnt state and the customers'."""
 
     session_factory: async_sessionmaker[AsyncSession]
-    writer: OfferWriter
+    recorder: Recorder
     stock_seconds: float = 1.0
     conversion_seconds: float = 30.0
     result_seconds: float = 10.0
@@ -166,7 +176,7 @@ class ShopRuntime:
 
     async def offer(self, tenant_id: uuid.UUID, offer_id: str, *, now: datetime) -> Offer:
         """A stored offer: 404 if unknown (or another tenant's), 410 once expired."""
-        found = await writer.find(self.writer, self.session_factory, offer_id)
+        found = await find(self.recorder, self.session_factory, offer_id)
         if found is None or found.tenant_id != tenant_id:
             raise NotFound(f"No offer {offer_id}.")
         if found.expires_at <= now:
@@ -407,14 +417,14 @@ def shop_for(
 @dataclass(slots=True)
 class Shown:
     """A ranked offer as every search showing it shares it: its JSON members but its id, search,
-    times and experiments, encoded once, and the body row that stores them, handed to the writer
+    times and experiments, encoded once, and the body row that stores them, handed to the recorder
     by the first search that shows it."""
 
     flight: FlightFacts
     offer_type: str
     members: bytes
     own: dict[str, Any]  # what its search's row keeps of it, but its expiry
-    body: dict[str, Any] | None
+    body: records.OfferBody | None
 
 
 @dataclass(slots=True)
@@ -468,7 +478,7 @@ def shown_of(
         "bundle_id": None if bundle is None else str(bundle.id),
         "needs": [n.as_json() for n in candidate.needs],
     }
-    body_id = writer.new_body_id()
+    body_id = ids.new_body_id()
     last = core.expires_at(rules, at + timedelta(seconds=reuse_seconds + 60), candidate.flight)
     own = {
         "offer_type": candidate.offer_type.type,
@@ -481,13 +491,12 @@ def shown_of(
         candidate.offer_type.type,
         members,
         own,
-        {
-            "id": body_id,
-            "tenant_id": snapshot.tenant.id,
-            "members_json": members.decode(),
-            "basis_json": _encode(basis).decode(),
-            "expires_at": last,
-        },
+        records.OfferBody(
+            id=body_id,
+            members_json=members.decode(),
+            basis_json=_encode(basis).decode(),
+            expires_at=last,
+        ),
     )
 
 
@@ -495,12 +504,9 @@ def shown_of(
 class Searched:
     search_id: str
     warnings: list[str]
-    row: dict[str, Any]  # the search's row: what is each offer's own
-    shown: list[str]  # the offer types, in order
-    bodies: list[dict[str, Any]]  # the body rows its offers point at that are not stored yet
+    record: records.Search  # what is each offer's own, the new bodies, the model's logs
     encoded: list[bytes]  # each offer as JSON, once
-    exposures: list[dict[str, Any]] = field(default_factory=list)  # units put in experiments
-    logs: list[dict[str, Any]] = field(default_factory=list)  # the conversion model's
+    exposures: list[records.Exposure] = field(default_factory=list)  # units put in experiments
 
     def response(self) -> bytes:
         """The search's JSON answer, from the offers encoded once."""
@@ -590,24 +596,27 @@ def run_search(
             )
             for c in ranked.candidates or ()
         ]
-    search_id = writer.new_search_id()
+    search_id = ids.new_search_id()
     treatment = shop.treatment
     shown_experiments = treatment.shown() if treatment is not None else []
+    tenant_id = snapshot.tenant.id
     exposures = [
-        {
-            "experiment_id": a.experiment.id,
-            "unit_id": a.hash_value,
-            "variant": a.variant.key,
-            "bucket": a.bucket,
-        }
+        records.Exposure(
+            tenant_id=tenant_id,
+            experiment_id=a.experiment.id,
+            unit_id=a.hash_value,
+            variant=a.variant.key,
+            bucket=a.bucket,
+            exposed_at=at,
+        )
         for a in (treatment.assignments if treatment is not None else ())
         if a.in_experiment
     ]
     experiments = _encode(shown_experiments)
-    bodies: list[dict[str, Any]] = []
+    bodies: list[records.OfferBody] = []
     encoded: list[bytes] = []
     own: dict[str, dict[str, Any]] = {}
-    search_key = writer.new_search_key()
+    search_key = ids.new_search_key()
     created = at.isoformat()
     latest = at + timedelta(minutes=shop.rules.expiry_minutes)
     latest_text = latest.isoformat()  # most offers' expiry: written once
@@ -624,25 +633,23 @@ def run_search(
             bodies.append(offer.body)
             offer.body = None
         own[offer_id[-2:]] = {**offer.own, "expires_at": expires_text}
-    row = {
-        "id": search_key,
-        "tenant_id": snapshot.tenant.id,
-        "search_id": search_id,
-        "segment": search.segment,
-        "customer_id": search.customer.get("id"),
-        "currency": search.currency,
-        "experiments_json": experiments.decode(),
-        "offers_json": _encode(own).decode(),
-        "created_at": at,
-        "expires_at": last,
-    }
     shown_types = [o.offer_type for o in shown]
-    logs = (
-        []
-        if personalised is None
-        else personalised.logs(snapshot.tenant.id, search_id, at, shown_types)
+    record = records.Search(
+        tenant_id=tenant_id,
+        id=search_key,
+        search_id=search_id,
+        segment=search.segment,
+        customer_id=search.customer.get("id"),
+        currency=search.currency,
+        experiments_json=experiments.decode(),
+        offers_json=_encode(own).decode(),
+        created_at=at,
+        expires_at=last,
+        shown=shown_types,
+        bodies=bodies,
+        logs=[] if personalised is None else personalised.logs(search_id, at, shown_types),
     )
-    return Searched(search_id, ranked.warnings, row, shown_types, bodies, encoded, exposures, logs)
+    return Searched(search_id, ranked.warnings, record, encoded, exposures)
 
 
 # --- stored offers -------------------------------------------------------------------------------
@@ -704,3 +711,61 @@ def needs_of(raw: Sequence[dict[str, Any]]) -> list[tuple[ResourceKey, int, int]
         )
         for n in raw
     ]
+
+
+async def find(
+    recorder: Recorder,
+    session_factory: async_sessionmaker[AsyncSession],
+    offer_id: str,
+) -> Offer | None:
+    """The offer from this worker's recorder or the database; a recent one another worker made is
+    waited for (up to ``LOOKUP_WITHIN`` seconds after its creation)."""
+    key, place = place_of(offer_id)
+    while True:
+        row: dict[str, Any] | None = None
+        young = recorder.young(("search", key))
+        if isinstance(young, records.Search):
+            row = {c.key: getattr(young, c.key) for c in StoredSearch.__table__.columns}
+        else:
+            async with session_factory() as session:
+                found = await session.get(StoredSearch, key)
+                if found is not None:
+                    row = {c.key: getattr(found, c.key) for c in StoredSearch.__table__.columns}
+        if row is not None:
+            own = msgspec.json.decode(row["offers_json"]).get(place)
+            if own is None:
+                return None
+            body = recorder.young_body(own["body_id"])
+            if body is None:  # written already (perhaps by an earlier search: a reused result)
+                async with session_factory() as session:
+                    stored = await session.get(OfferBody, own["body_id"])
+                if stored is None:
+                    return None
+                return Offer.of(offer_id, row, own, stored.members_json, stored.basis_json)
+            return Offer.of(offer_id, row, own, body.members_json, body.basis_json)
+        age = ids.hex_age_seconds(offer_id)
+        if age is None or age > LOOKUP_WITHIN or age < -1:
+            return None
+        await asyncio.sleep(0.02)
+
+
+async def count_ordered(
+    session: AsyncSession, tenant_id: uuid.UUID, offer_type: str, segment: str
+) -> None:
+    """Count an order of an offer of ``offer_type`` shown to ``segment`` (the counts that rank
+    offers), in the order's transaction."""
+    await upsert.add_up(
+        session,
+        OfferStat,
+        [
+            {
+                "tenant_id": tenant_id,
+                "offer_type": offer_type,
+                "segment": segment,
+                "shown": 0,
+                "ordered": 1,
+            }
+        ],
+        STAT_KEYS,
+        ["shown", "ordered"],
+    )
