@@ -8,7 +8,6 @@ configuration and key changes it made are then announced to every worker. Servic
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Annotated, cast
 
 from fastapi import Depends, Request
@@ -52,29 +51,6 @@ async def _unit_of_work(request: Request, ctx: Ctx) -> AsyncIterator[AsyncSessio
 
 
 DbSession = Annotated[AsyncSession, Depends(_unit_of_work, scope="function")]
-
-
-@asynccontextmanager
-async def recording(ctx: AppContext) -> AsyncIterator[AsyncSession]:
-    """A short transaction of its own for what run time records (events, exposures).
-
-    Run-time routes open it only when they have something to write, so that a read-only answer
-    never queues for SQLite's write lock; it changes no configuration, so nothing is announced.
-    """
-    async with ctx.session_factory() as session:
-        if ctx.is_sqlite:
-            await session.connection(execution_options={"sqlite_immediate": True})
-        try:
-            yield session
-            await session.commit()
-        except IntegrityError as exc:
-            await session.rollback()
-            raise Conflict(
-                "The write collides with another made at the same time; retry it."
-            ) from exc
-        except BaseException:
-            await session.rollback()
-            raise
 
 
 def request_id(request: Request) -> str | None:

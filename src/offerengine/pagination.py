@@ -1,4 +1,5 @@
-"""Keyset pagination: opaque cursors and the page envelope every list returns."""
+"""Keyset pagination: opaque cursors and the page envelope every list returns (framework-free;
+the query parameters routes declare are in :mod:`offerengine.http.query`)."""
 
 from __future__ import annotations
 
@@ -6,21 +7,14 @@ import base64
 import binascii
 import json
 from collections.abc import Sequence
-from typing import Annotated, Generic, TypeVar
+from typing import Generic, TypeVar
 
-from fastapi import Query
 from pydantic import BaseModel, Field
 
 from offerengine.errors import Invalid
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 1000
-
-Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description=f"Page size (at most {MAX_LIMIT}).")]
-Cursor = Annotated[
-    str | None,
-    Query(min_length=1, max_length=500, description="The `next_cursor` of the previous page."),
-]
 
 Scalar = str | int | float | None
 T = TypeVar("T")

@@ -11,9 +11,9 @@ from fastapi.testclient import TestClient
 
 from offerengine.auth import users
 from offerengine.auth.core import Actor, ActorKind, Role
-from offerengine.db.session import run_in_transaction
 from offerengine.settings import Settings
 from offerengine.tenants import service as tenants
+from offerengine.units import run_in_transaction
 from tests.helpers import SEAT, create_tenant, error_locs, problem
 
 PASSWORD = "a long enough password"

@@ -32,12 +32,12 @@ from offerengine.auth.core import Actor, ActorKind, Role
 from offerengine.catalog import service as catalog
 from offerengine.catalog.schemas import ProductCreate
 from offerengine.db import migrate
-from offerengine.db.session import run_in_transaction
 from offerengine.network import service as network
 from offerengine.pricing import service as pricing
 from offerengine.pricing.schemas import PricingRuleCreate
 from offerengine.tenants import service as tenants
 from offerengine.tenants.schemas import TenantCreate
+from offerengine.units import run_in_transaction
 from tests.conftest import PLATFORM_KEY, make_settings
 from tests.helpers import SEAT
 

@@ -14,8 +14,8 @@ from fastapi.testclient import TestClient
 from offerengine.app import create_app
 from offerengine.auth import users
 from offerengine.auth.core import Actor, ActorKind, Role
-from offerengine.db.session import run_in_transaction
 from offerengine.tenants import service as tenants
+from offerengine.units import run_in_transaction
 from tests.conftest import REDIS_URL, make_settings, need
 from tests.helpers import Api, create_key, create_tenant
 

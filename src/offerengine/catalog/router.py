@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 from fastapi import Depends, Path, Query, Request, Response, status
 from starlette.datastructures import UploadFile
 
+from offerengine import text as unstorable
 from offerengine.auth.deps import ConfigReader, ConfigWriter, CurrentActor
 from offerengine.auth.scoping import owned_loader
 from offerengine.catalog import core, service
@@ -26,8 +27,9 @@ from offerengine.deps import DbSession
 from offerengine.errors import FieldError, Invalid, MalformedInput, NotFound, UnsupportedMedia
 from offerengine.http import problems
 from offerengine.http.body import validate
+from offerengine.http.query import Cursor, Limit
 from offerengine.http.routing import IfMatch, expected_version, router, set_etag
-from offerengine.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
+from offerengine.pagination import DEFAULT_LIMIT, Page
 from offerengine.snapshots.deps import RuntimeSnapshot
 from offerengine.tenants.deps import PathTenant
 from offerengine.tenants.models import Tenant
@@ -178,6 +180,7 @@ def _csv_rows(body: bytes) -> Rows:
     header = [p for p in problems if p.loc[:2] == ("body", "header")]
     if header:
         raise Invalid(header[0].msg, header)
+    unstorable.check(rows, ("products",))  # cells, and the JSON of metadata cells
     if len(rows) > MAX_BULK_ROWS:
         raise Invalid.field(("body",), f"at most {MAX_BULK_ROWS} rows per import")
     by_row: dict[int, list[FieldError]] = {}
@@ -187,6 +190,7 @@ def _csv_rows(body: bytes) -> Rows:
 
 
 def _json_rows(body: bytes) -> list[dict[str, Any]]:
+    unstorable.check_json(body)
     try:
         data = json.loads(body)
     except (ValueError, RecursionError) as exc:

@@ -32,7 +32,7 @@ from msgspec import UNSET, Meta, Struct, UnsetType
 from offerengine import money
 from offerengine.commerce import core
 from offerengine.commerce.quote_schemas import QuoteRequest
-from offerengine.http.body import validate
+from offerengine.validation import validate
 
 
 class Request(Struct):
@@ -51,7 +51,10 @@ class Request(Struct):
 
 
 def decode(raw: bytes) -> Request:
-    """``raw`` as a :class:`Request`; a 400 or a 422 naming the field when it is not one."""
+    """``raw`` as a :class:`Request`; a 400 or a 422 naming the field when it is not one.
+
+    ``raw`` comes from :func:`~offerengine.http.body.raw_body`, which has refused text the
+    database cannot store (NUL, lone surrogates): both parsers here would take ``\\u0000``."""
     fast = _fast(raw)
     if fast is not None:
         return fast
@@ -179,6 +182,8 @@ def _fast(raw: bytes) -> Request | None:
             context=_context(given.context),
         )
     except (msgspec.DecodeError, _Unsure):  # ValidationError is a DecodeError
+        return None
+    except UnicodeDecodeError:  # msgspec's error for a string that is not UTF-8: not JSON
         return None
 
 

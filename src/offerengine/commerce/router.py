@@ -24,9 +24,11 @@ from offerengine.context import AppContext
 from offerengine.db.base import utcnow
 from offerengine.deps import DbSession
 from offerengine.errors import Invalid, NotFound
+from offerengine.fields import Timestamp
 from offerengine.http.body import documented, raw_body, read_json
-from offerengine.http.routing import IfMatch, Timestamp, expected_version, router, set_etag
-from offerengine.pagination import DEFAULT_LIMIT, Cursor, Limit, Page, decode_cursor, encode_cursor
+from offerengine.http.query import Cursor, Limit
+from offerengine.http.routing import IfMatch, expected_version, router, set_etag
+from offerengine.pagination import DEFAULT_LIMIT, Page, decode_cursor, encode_cursor
 from offerengine.snapshots.deps import BEARER, RuntimeSnapshot, snapshot_of
 from offerengine.tenants.deps import PathTenant
 from offerengine.versioning.router import add_version_routes

@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal, Self
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from offerengine.commerce.core import COMPONENTS, Component, FeeType
-from offerengine.http.routing import Timestamp
+from offerengine.fields import Timestamp
 from offerengine.tenants.schemas import Currency
 
 Dimension = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]

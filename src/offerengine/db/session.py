@@ -1,43 +1,51 @@
-"""A unit of work for commands and jobs outside HTTP (the CLI), with the same rules as a request:
-one transaction, version bumps flushed before commit, changes announced after."""
+"""Short transactions of their own, for what run time writes (events, exposures, orders, cap
+counts): framework-free, so that use cases take them as routes do.
+
+The admin's unit of work per request is ``deps.DbSession``; a command outside HTTP uses
+:func:`offerengine.units.run_in_transaction`.
+"""
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Protocol
 
-from redis.asyncio import Redis
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from offerengine.db.engine import create_engine
-from offerengine.settings import Settings
-from offerengine.snapshots import feed
-from offerengine.snapshots import service as snapshots
-
-T = TypeVar("T")
+from offerengine.errors import Conflict
 
 
-async def run_in_transaction(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
-    engine = create_engine(settings.database_url, pool_size=1)
-    try:
-        async with async_sessionmaker(engine, expire_on_commit=False)() as session:
-            if engine.dialect.name == "sqlite":
-                await session.connection(execution_options={"sqlite_immediate": True})
-            result = await work(session)
-            changes = await snapshots.flush_changes(session)
-            await session.commit()
-    finally:
-        await engine.dispose()
-    if changes and settings.redis_url:
-        redis = Redis.from_url(settings.redis_url, socket_connect_timeout=2, socket_timeout=5)
+class Sessions(Protocol):
+    """Where sessions come from: the app context has these."""
+
+    @property
+    def session_factory(self) -> async_sessionmaker[AsyncSession]: ...
+
+    @property
+    def is_sqlite(self) -> bool: ...
+
+
+@asynccontextmanager
+async def write_transaction(sessions: Sessions) -> AsyncIterator[AsyncSession]:
+    """A short transaction of its own for what run time writes (events, exposures, orders).
+
+    Run-time routes open it only when they have something to write, so that a read-only answer
+    never queues for SQLite's write lock (taken up front, so writers queue rather than fail); it
+    changes no configuration, so nothing is announced. A collision with a write made at the same
+    time is a 409."""
+    async with sessions.session_factory() as session:
+        if sessions.is_sqlite:
+            await session.connection(execution_options={"sqlite_immediate": True})
         try:
-            await feed.publish(  # the CLI never revokes, so nobody waits for acknowledgements
-                redis,
-                feed.channel_name(settings.redis_prefix),
-                changes,
-                origin=f"cli-{uuid.uuid4().hex}",
-            )
-        finally:
-            await redis.aclose()
-    return result
+            yield session
+            await session.commit()
+        except IntegrityError as exc:
+            await session.rollback()
+            raise Conflict(
+                "The write collides with another made at the same time; retry it."
+            ) from exc
+        except BaseException:
+            await session.rollback()
+            raise

@@ -18,7 +18,7 @@ from pydantic import (
     model_validator,
 )
 
-from offerengine.http.routing import Timestamp
+from offerengine.fields import Timestamp
 
 Status = Literal["draft", "approved", "archived"]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]

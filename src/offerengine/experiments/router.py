@@ -11,7 +11,8 @@ from offerengine.auth.deps import ConfigReader, ConfigWriter, CurrentActor
 from offerengine.auth.scoping import owned_loader
 from offerengine.context import AppContext
 from offerengine.db.base import utcnow
-from offerengine.deps import DbSession, recording
+from offerengine.db.session import write_transaction
+from offerengine.deps import DbSession
 from offerengine.errors import NotFound
 from offerengine.experiments import core, service
 from offerengine.experiments.models import Experiment
@@ -188,7 +189,7 @@ async def assign_experiment(
     variant, sticky = assignment.variant, False
     if assignment.in_experiment:
         ctx = cast(AppContext, request.app.state.context)
-        async with recording(ctx) as session:
+        async with write_transaction(ctx) as session:
             variant, sticky = await service.expose(
                 session, tenant_id=snapshot.tenant.id, assignment=assignment, at=at
             )

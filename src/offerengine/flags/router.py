@@ -13,7 +13,8 @@ from offerengine.auth.deps import ConfigReader, ConfigWriter, CurrentActor
 from offerengine.auth.scoping import owned_loader
 from offerengine.context import AppContext
 from offerengine.db.base import utcnow
-from offerengine.deps import DbSession, recording
+from offerengine.db.session import write_transaction
+from offerengine.deps import DbSession
 from offerengine.errors import NotFound
 from offerengine.experiments import service as experiments
 from offerengine.flags import core, service
@@ -144,7 +145,7 @@ async def evaluate_and_expose(
     if assignment is None or not assignment.in_experiment:
         return found
     ctx = cast(AppContext, request.app.state.context)
-    async with recording(ctx) as session:
+    async with write_transaction(ctx) as session:
         variant, sticky = await experiments.expose(
             session, tenant_id=snapshot.tenant.id, assignment=assignment, at=at
         )

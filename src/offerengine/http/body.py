@@ -3,6 +3,10 @@
 FastAPI's body handling (parse, then validate the Python objects, through its dependency machinery)
 costs tens of µs per request. Hot endpoints read the raw body and validate it in one pass with
 pydantic's JSON mode instead; :func:`documented` keeps the request schema in the OpenAPI document.
+
+Every hot route reads its body through :func:`raw_body`, which refuses text the database cannot
+store (:mod:`offerengine.text`) before the route parses a byte of it; routes whose bodies FastAPI
+parses get the same check from :class:`~offerengine.http.routing.CheckedRoute`.
 """
 
 from __future__ import annotations
@@ -10,11 +14,14 @@ from __future__ import annotations
 from typing import Any, TypeVar
 
 from fastapi import Request
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
-from offerengine.errors import FieldError, Invalid, MalformedInput, UnsupportedMedia
+from offerengine import text
+from offerengine.errors import FieldError, UnsupportedMedia
+from offerengine.validation import validate
 
 M = TypeVar("M", bound=BaseModel)
+__all__ = ["documented", "raw_body", "read_json", "validate"]
 
 # Request models of hot routes, added to the OpenAPI components by the app.
 DOCUMENTED: dict[str, type[BaseModel]] = {}
@@ -34,14 +41,18 @@ def documented(model: type[BaseModel], *, required: bool = True) -> dict[str, An
 
 
 async def raw_body(request: Request) -> bytes:
-    """The request's bytes, once its media type is JSON (415 otherwise)."""
+    """The request's bytes, once its media type is JSON (415 otherwise), they are UTF-8 (400
+    otherwise) and no string or key in them holds text the database cannot store (422 naming
+    the field otherwise)."""
     media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media_type not in ("application/json", "") and not media_type.endswith("+json"):
         raise UnsupportedMedia(
             f"Send application/json, not {media_type!r}.",
             [FieldError(("header", "Content-Type"), "expected application/json")],
         )
-    return await request.body()
+    body = await request.body()
+    text.check_json(body)
+    return body
 
 
 async def read_json(request: Request, model: type[M], *, empty_ok: bool = False) -> M:
@@ -51,22 +62,3 @@ async def read_json(request: Request, model: type[M], *, empty_ok: bool = False)
     if not body and empty_ok:
         body = b"{}"
     return validate(model, body)
-
-
-def validate(model: type[M], data: bytes | Any) -> M:
-    """``data`` (JSON bytes, or already decoded) as ``model``, with our error shapes."""
-    try:
-        if isinstance(data, bytes):
-            return model.model_validate_json(data)
-        return model.model_validate(data)
-    except ValidationError as exc:
-        errors = [
-            FieldError(("body", *e["loc"]), e["msg"], e["type"])
-            for e in exc.errors(include_url=False)
-        ]
-        if any(e.type == "json_invalid" for e in errors) or data == b"":
-            raise MalformedInput(
-                "The request body is not valid JSON.",
-                [FieldError(("body",), "not valid JSON", "json_invalid")],
-            ) from exc
-        raise Invalid.of(errors) from exc

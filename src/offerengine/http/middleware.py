@@ -3,7 +3,11 @@ and an access log line. Pure ASGI (not ``BaseHTTPMiddleware``) because it sits o
 
 The body limit answers 413 at once when Content-Length is over it; a streamed body is cut off by
 raising HTTPException(413) from ``receive``, which FastAPI's body reader passes on to the problem
-handler (any other exception there would become a 400)."""
+handler (any other exception there would become a 400).
+
+A path or query string holding NUL (``%00``), which the database cannot store, is answered 422
+here, before any route sees it (:mod:`offerengine.text`): the one place every request passes.
+Two substring tests clear ordinary requests; only a hit pays for naming the parameter."""
 
 from __future__ import annotations
 
@@ -18,7 +22,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from offerengine.errors import OfferEngineError
+from offerengine import text
+from offerengine.errors import Invalid, OfferEngineError
 from offerengine.http import problems
 from offerengine.http.problems import problem
 from offerengine.http.routing import Endpoint, HotRoutes
@@ -90,6 +95,10 @@ class RequestMiddleware:
             if declared_length > limit:
                 too_large = problem(413, self._too_large_detail(), code="payload-too-large")
                 await too_large(scope, receive, send_wrapper)
+            elif ("\x00" in scope["path"] or b"%00" in scope.get("query_string", b"")) and (
+                refused := _unstorable(scope)
+            ) is not None:
+                await refused(scope, receive, send_wrapper)
             elif (hot := self.hot.get(scope["method"], _route_path(scope))) is not None:
                 endpoint, scope["route"] = hot
                 await _serve(endpoint, scope, receive_limited, send_wrapper)
@@ -129,6 +138,30 @@ def _route_path(scope: Scope) -> str:
     path: str = scope["path"]
     root = scope.get("root_path")
     return path[len(root) :] if root and path.startswith(root) else path
+
+
+def _unstorable(scope: Scope) -> Response | None:
+    """The 422 for a path or query string holding NUL, naming the parameter; None if neither
+    does (``%00`` may be the text of ``%2500``)."""
+    path: str = scope["path"]
+    try:
+        text.check_path(path, _path_params(scope) if "\x00" in path else None)
+        text.check_query(scope.get("query_string", b""))
+    except Invalid as exc:
+        return problems.from_error(exc)
+    return None
+
+
+def _path_params(scope: Scope) -> dict[str, str]:
+    """The path parameters of the first of the app's routes that matches the path, if any."""
+    routes = getattr(getattr(scope.get("app"), "router", None), "routes", ())
+    route_path = _route_path(scope)
+    for route in routes:
+        regex: re.Pattern[str] | None = getattr(route, "path_regex", None)
+        found = regex.match(route_path) if regex is not None else None
+        if found is not None:
+            return found.groupdict()
+    return {}
 
 
 async def _serve(endpoint: Endpoint, scope: Scope, receive: Receive, send: Send) -> None:

@@ -20,6 +20,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from offerengine import errors
+from offerengine.fields import ProblemFieldError
 from offerengine.observability.logging import get_logger
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -41,17 +42,6 @@ _STATUS: tuple[tuple[type[errors.OfferEngineError], int], ...] = (
 
 log = get_logger("offerengine.http")
 _encoder = msgspec.json.Encoder()
-
-
-class ProblemFieldError(BaseModel):
-    loc: list[str | int] = Field(
-        description="Path to the offending input, e.g. ['body', 'base_price']."
-    )
-    msg: str
-    type: str
-    position: int | None = Field(
-        default=None, description="For an error inside a rule's text: the 0-based character offset."
-    )
 
 
 class Problem(BaseModel):

@@ -6,15 +6,14 @@ import collections.abc
 import re
 import types
 import typing
-from datetime import date, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Request, Response
+from fastapi import APIRouter, Depends, Header, Request, Response, params
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
-from pydantic import AwareDatetime, BeforeValidator, Field
 from starlette.routing import BaseRoute
 
+from offerengine import text
 from offerengine.errors import FieldError, Invalid, raise_if_any
 from offerengine.http import problems
 
@@ -24,18 +23,51 @@ COMMON_PROBLEMS = (400, 401, 403, 404, 409, 413, 422)
 
 
 def router(*, prefix: str = "", tags: list[str], hot: bool = False, **kwargs: Any) -> APIRouter:
-    """A router with the common problem responses and the strict query check.
+    """A router with the common problem responses, the strict query check and the check of its
+    JSON bodies for unstorable text (:class:`CheckedRoute`).
 
-    ``hot`` routers (run time) get the check from their one flat dependency instead, which calls
-    :func:`check_query` directly: each dependency FastAPI solves costs µs on every request.
+    ``hot`` routers (run time) get the query check from their one flat dependency instead, which
+    calls :func:`check_query` directly: each dependency FastAPI solves costs µs on every request.
     """
     return APIRouter(
         prefix=prefix,
         tags=list(tags),
         responses=problems.responses(*COMMON_PROBLEMS),
         dependencies=[] if hot else [Depends(strict_query)],
+        route_class=CheckedRoute,
         **kwargs,
     )
+
+
+class CheckedRoute(APIRoute):
+    """A route whose JSON body, when FastAPI parses it into the endpoint's model, is first refused
+    if it holds text the database cannot store (:func:`offerengine.text.check_json`: 400 if not
+    UTF-8, 422 naming the field for NUL or a lone surrogate).
+
+    FastAPI reads such bodies with the standard library's ``json``, which keeps ``\\u0000`` and
+    lone surrogate escapes, and pydantic then takes them as any other text. The check sits here,
+    around FastAPI's own handler, so that every such route has it and routes without a body pay
+    nothing; the bytes it reads are the ones FastAPI parses next (the request keeps them). Routes
+    that read their bodies themselves are checked by :func:`offerengine.http.body.raw_body`.
+    """
+
+    def get_route_handler(
+        self,
+    ) -> collections.abc.Callable[[Request], collections.abc.Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+        field = self.body_field
+        if field is None or isinstance(field.field_info, params.Form):
+            return handler
+
+        async def checked(request: Request) -> Response:
+            media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+            if media_type in ("", "application/json") or (
+                media_type.startswith("application/") and media_type.endswith("+json")
+            ):
+                text.check_json(await request.body())
+            return await handler(request)
+
+        return checked
 
 
 Endpoint = collections.abc.Callable[[Request], collections.abc.Awaitable[Response]]
@@ -133,43 +165,6 @@ def check_query(request: Request) -> None:
             errors.append(FieldError(("query", name), "given more than once"))
     raise_if_any(errors)
 
-
-_ISO_8601 = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
-
-
-def _iso_only(value: Any) -> Any:
-    # Pydantic would read 0 or "0.5" as a Unix timestamp; the API says ISO 8601, so only that is
-    # accepted (and datetimes, from code).
-    if isinstance(value, int | float) or (isinstance(value, str) and not _ISO_8601.match(value)):
-        raise ValueError("expected an ISO 8601 date-time with a zone, e.g. 2026-11-22T10:00:00Z")
-    return value
-
-
-def _date_only(value: Any) -> Any:
-    # Pydantic would read 0 as 1970-01-01; the API says an ISO date, so only a string is accepted.
-    if not isinstance(value, (str, date)):
-        raise ValueError("expected an ISO 8601 date, e.g. 2026-12-20")
-    return value
-
-
-IsoDate = Annotated[date, BeforeValidator(_date_only)]
-
-
-def _local_only(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value
-    if not isinstance(value, str) or not _ISO_8601.match(value):
-        raise ValueError("expected a local ISO 8601 date-time, e.g. 2026-12-20T08:30:00")
-    return value
-
-
-LocalDateTime = Annotated[datetime, BeforeValidator(_local_only)]
-
-Timestamp = Annotated[
-    AwareDatetime,
-    BeforeValidator(_iso_only),
-    Field(description="ISO 8601 with a zone, e.g. 2026-11-22T10:00:00Z."),
-]
 
 _ETAG = re.compile(r'^(?:W/)?"?(\d{1,18})"?$')
 

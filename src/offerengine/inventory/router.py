@@ -14,8 +14,9 @@ from offerengine.auth.scoping import owned_loader
 from offerengine.context import AppContext
 from offerengine.deps import DbSession
 from offerengine.errors import MalformedInput, NotFound
+from offerengine.fields import IsoDate
 from offerengine.http.body import documented, raw_body, validate
-from offerengine.http.routing import IfMatch, IsoDate, expected_version, router, set_etag
+from offerengine.http.routing import IfMatch, expected_version, router, set_etag
 from offerengine.inventory import core, service
 from offerengine.inventory.models import Flight, InventoryRule
 from offerengine.inventory.schemas import (

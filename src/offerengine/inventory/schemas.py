@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from offerengine.http.routing import IsoDate, LocalDateTime
+from offerengine.fields import IsoDate, LocalDateTime
 from offerengine.inventory.models import Flight, InventoryRule
 
 Cabin = Literal["ECONOMY", "PREMIUM_ECONOMY", "BUSINESS", "FIRST"]

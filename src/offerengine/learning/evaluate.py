@@ -1,4 +1,4 @@
-"""Evaluating a policy offline on an activity's logged decisions (:func:`store.logged`): what it
+"""Evaluating a policy offline on an activity's logged decisions (``learning.store.logged``): what it
 would have earned had it ranked them, by the estimators of :mod:`.ope`, beside what the logged
 policy earned.
 
@@ -22,8 +22,7 @@ from typing import Any
 import numpy as np
 
 from offerengine.learning import bandit, ope
-from offerengine.learning.policy import ContextualDef, Learner, Proposable
-from offerengine.learning.store import Logged
+from offerengine.learning.policy import ContextualDef, Learner, Logged, Proposable
 
 Chances = Callable[[Logged, Sequence[Proposable]], np.ndarray]
 

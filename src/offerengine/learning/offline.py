@@ -20,7 +20,7 @@ from offerengine.decisioning.models import DecisioningObject
 from offerengine.errors import Invalid, NotFound
 from offerengine.learning import bandit, evaluate, store
 from offerengine.learning.models import LearningModel
-from offerengine.learning.policy import ContextualDef, Learner, Proposable
+from offerengine.learning.policy import ContextualDef, Learner, Logged, Proposable
 from offerengine.snapshots import build as snapshots
 from offerengine.snapshots.core import Snapshot
 from offerengine.tenants import service as tenants
@@ -59,7 +59,7 @@ def judge(activity: Learner) -> ContextualDef:
     return spec
 
 
-def to_json(row: store.Logged) -> str:
+def to_json(row: Logged) -> str:
     data = asdict(row)
     data["decision_id"] = str(row.decision_id)
     data["made_at"] = row.made_at.isoformat()
@@ -68,10 +68,10 @@ def to_json(row: store.Logged) -> str:
     return json.dumps(data, separators=(",", ":"))
 
 
-def from_json(line: str, where: str) -> store.Logged:
+def from_json(line: str, where: str) -> Logged:
     try:
         data = json.loads(line)
-        return store.Logged(
+        return Logged(
             decision_id=uuid.UUID(data["decision_id"]),
             made_at=datetime.fromisoformat(data["made_at"]),
             offer_id=str(data["offer_id"]),
@@ -87,7 +87,7 @@ def from_json(line: str, where: str) -> store.Logged:
         raise Invalid(f"{where}: not a logged decision ({exc})") from exc
 
 
-def read_logs(path: Path) -> list[store.Logged]:
+def read_logs(path: Path) -> list[Logged]:
     with path.open(encoding="utf-8") as handle:
         return [from_json(line, f"{path}:{n}") for n, line in enumerate(handle, 1) if line.strip()]
 
@@ -178,7 +178,7 @@ async def _formula(
     _, scores = core.score_statically(compiled, activity.candidates)
     by_key = {str(offer_id): score for offer_id, score in scores.items()}
 
-    def chances(row: store.Logged, offers: Sequence[Proposable]) -> Any:
+    def chances(row: Logged, offers: Sequence[Proposable]) -> Any:
         import numpy as np
 
         values = [by_key.get(o.key) for o in offers]

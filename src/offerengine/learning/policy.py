@@ -20,7 +20,7 @@ import math
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, Protocol
 
@@ -223,3 +223,19 @@ class ShopLearner:
     shadow: ContextualDef | None = None  # a candidate model scoring every search, not serving
     id: uuid.UUID = SHOP
     name: str = "shop"
+
+
+@dataclass(frozen=True, slots=True)
+class Logged:
+    """One proposal a bandit logged, with the reward that followed it."""
+
+    decision_id: uuid.UUID
+    made_at: datetime
+    offer_id: str
+    candidates: tuple[str, ...]  # what it was chosen from, in the activity's own order
+    propensity: float
+    contexts: Mapping[str, list[float]]  # feature vectors by the features' shape
+    reward: float
+    model: Mapping[str, Any] | None  # the line and version that served it
+    shadow: str | None  # what the shadow bandit would have proposed instead
+    rank: int  # 0: the activity's first item

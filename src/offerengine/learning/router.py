@@ -16,7 +16,8 @@ from offerengine.context import AppContext
 from offerengine.db.base import utcnow
 from offerengine.deps import DbSession
 from offerengine.errors import NotFound
-from offerengine.http.routing import Timestamp, router
+from offerengine.fields import Timestamp
+from offerengine.http.routing import router
 from offerengine.learning import evaluate, store
 from offerengine.learning.models import LearningModel
 from offerengine.snapshots.core import Snapshot

@@ -35,7 +35,14 @@ from offerengine.errors import Conflict, NotFound
 from offerengine.events.models import Event
 from offerengine.learning import bandit
 from offerengine.learning.models import DecisionLog, LearningModel
-from offerengine.learning.policy import REWARD_EVENT, SHOP, ContextualDef, Learner, Proposable
+from offerengine.learning.policy import (
+    REWARD_EVENT,
+    SHOP,
+    ContextualDef,
+    Learner,
+    Logged,
+    Proposable,
+)
 
 if TYPE_CHECKING:
     from offerengine.snapshots.core import Snapshot
@@ -166,22 +173,6 @@ def _served(row: LearningModel) -> Served:
 
 
 # ---- logs and rewards ----
-
-
-@dataclass(frozen=True, slots=True)
-class Logged:
-    """One proposal a bandit logged, with the reward that followed it."""
-
-    decision_id: uuid.UUID
-    made_at: datetime
-    offer_id: str
-    candidates: tuple[str, ...]  # what it was chosen from, in the activity's own order
-    propensity: float
-    contexts: Mapping[str, list[float]]  # feature vectors by the features' shape
-    reward: float
-    model: Mapping[str, Any] | None  # the line and version that served it
-    shadow: str | None  # what the shadow bandit would have proposed instead
-    rank: int  # 0: the activity's first item
 
 
 async def _rewards(

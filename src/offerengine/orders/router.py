@@ -9,9 +9,11 @@ from fastapi import Depends, Header, Query, Request, Response, status
 from offerengine.auth.scoping import owned_loader
 from offerengine.context import AppContext
 from offerengine.db.base import utcnow
-from offerengine.deps import DbSession, recording
+from offerengine.db.session import write_transaction
+from offerengine.deps import DbSession
 from offerengine.errors import Gone, NotFound
-from offerengine.http.routing import Timestamp, router
+from offerengine.fields import Timestamp
+from offerengine.http.routing import router
 from offerengine.orders import service
 from offerengine.orders.models import Order
 from offerengine.orders.schemas import OrderConfirm, OrderCreate, OrderRead, OrderStatus
@@ -55,7 +57,7 @@ async def create_order(
         offer = await ctx.shop.offer(snapshot.tenant.id, body.offer_id, now=now)
     except (NotFound, Gone) as exc:
         missing = exc
-    async with recording(ctx) as session:
+    async with write_transaction(ctx) as session:
         made = await service.create(
             session,
             snapshot=snapshot,
@@ -98,7 +100,7 @@ async def get_order(request: Request, order: PathOrder, _: RuntimeSnapshot) -> O
     now = utcnow()
     if order.status == service.HELD and order.hold_expires_at <= now:
         # Expiring writes: in a write transaction of its own (a read one must not be upgraded).
-        async with recording(cast(AppContext, request.app.state.context)) as session:
+        async with write_transaction(cast(AppContext, request.app.state.context)) as session:
             current = await session.get(Order, order.id)
             assert current is not None  # orders are never deleted
             order = await service.settle(session, current, now=now)

@@ -10,8 +10,9 @@ from offerengine.auth.scoping import owned_loader
 from offerengine.catalog.models import Product
 from offerengine.deps import Ctx, DbSession
 from offerengine.errors import NotFound
+from offerengine.http.query import Cursor, Limit
 from offerengine.http.routing import IfMatch, expected_version, router, set_etag
-from offerengine.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
+from offerengine.pagination import DEFAULT_LIMIT, Page
 from offerengine.pricing import service
 from offerengine.pricing.models import PricingRule
 from offerengine.pricing.schemas import (

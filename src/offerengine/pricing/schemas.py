@@ -16,7 +16,7 @@ from pydantic import (
 
 from offerengine import money
 from offerengine.catalog import core as catalog
-from offerengine.http.routing import Timestamp
+from offerengine.fields import Timestamp
 from offerengine.pricing import core
 from offerengine.pricing.models import PricingRule
 

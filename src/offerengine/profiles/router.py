@@ -9,7 +9,7 @@ from fastapi import Path, Request, Response, status
 
 from offerengine.context import AppContext
 from offerengine.db.base import utcnow
-from offerengine.deps import recording
+from offerengine.db.session import write_transaction
 from offerengine.http.body import documented, read_json
 from offerengine.http.routing import router
 from offerengine.profiles import service
@@ -35,7 +35,7 @@ async def put_profile(profile_id: ProfileId, request: Request, snapshot: Runtime
     """Create the profile or replace its attributes and consent (its aggregates stay)."""
     body = await read_json(request, ProfileIn)
     ctx = _ctx(request)
-    async with recording(ctx) as session:
+    async with write_transaction(ctx) as session:
         row = await service.put(session, snapshot.tenant.id, profile_id, body)
         found = service.read(row, service.segments_of(snapshot.segments, row, utcnow()))
     ctx.profiles.forget(snapshot.tenant.id, {profile_id})
@@ -60,7 +60,7 @@ async def delete_profile(
 ) -> Response:
     """Forget the profile: attributes, consent, aggregates (its recorded events stay)."""
     ctx = _ctx(request)
-    async with recording(ctx) as session:
+    async with write_transaction(ctx) as session:
         await service.delete(session, snapshot.tenant.id, profile_id)
     ctx.profiles.forget(snapshot.tenant.id, {profile_id})
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -11,7 +11,8 @@ from fastapi import Request, Response
 from offerengine.auth.deps import ConfigReader
 from offerengine.context import AppContext
 from offerengine.db.base import utcnow
-from offerengine.deps import DbSession, recording
+from offerengine.db.session import write_transaction
+from offerengine.deps import DbSession
 from offerengine.http.body import documented, read_json
 from offerengine.http.routing import router
 from offerengine.promotions import service
@@ -72,7 +73,7 @@ async def recommend(request: Request, snapshot: RuntimeSnapshot) -> Response:
     else:
         async with ctx.session_factory() as session:  # outside the write lock
             await service.load_models(session, snapshot.promotions)
-        async with recording(ctx) as session:
+        async with write_transaction(ctx) as session:
             found = await service.recommend(
                 session, snapshot.tenant.id, snapshot.promotions, body, now
             )

@@ -5,7 +5,7 @@ from typing import Annotated, Self
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from offerengine.http.routing import Timestamp
+from offerengine.fields import Timestamp
 from offerengine.shopping.schemas import ConfigRead
 
 Code = Annotated[str, StringConstraints(pattern=r"^[A-Z0-9][A-Z0-9_-]{0,49}$")]

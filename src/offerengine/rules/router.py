@@ -5,7 +5,7 @@ from typing import Annotated
 from fastapi import Query
 
 from offerengine.auth.deps import ConfigReader
-from offerengine.http.problems import ProblemFieldError
+from offerengine.fields import ProblemFieldError
 from offerengine.http.routing import router
 from offerengine.rules import core
 from offerengine.rules.schemas import (

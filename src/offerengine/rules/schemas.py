@@ -4,7 +4,7 @@ from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, model_validator
 
-from offerengine.http.problems import ProblemFieldError
+from offerengine.fields import ProblemFieldError
 
 RuleUse = Literal["pricing", "decisioning"]
 

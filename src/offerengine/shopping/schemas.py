@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, StringConstraints, model_validator
 
 from offerengine.decisioning.schemas import Contextual
-from offerengine.http.routing import IsoDate
+from offerengine.fields import IsoDate
 from offerengine.inventory.schemas import Cabin
 
 Iata = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]

@@ -21,8 +21,10 @@ from offerengine.auth.deps import (
 )
 from offerengine.deps import DbSession
 from offerengine.errors import NotFound
-from offerengine.http.routing import IfMatch, Timestamp, expected_version, router, set_etag
-from offerengine.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
+from offerengine.fields import Timestamp
+from offerengine.http.query import Cursor, Limit
+from offerengine.http.routing import IfMatch, expected_version, router, set_etag
+from offerengine.pagination import DEFAULT_LIMIT, Page
 from offerengine.tenants import service as tenants
 from offerengine.tenants.deps import PathTenant
 from offerengine.versioning import core, service
