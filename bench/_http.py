@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 PYTHON = sys.executable
 
@@ -99,8 +100,9 @@ def wrk(
     body: bytes | None = None,
     bodies: list[bytes] | None = None,
     template: bytes | None = None,
-) -> float:
-    """Requests per second that wrk sustains against ``url`` (non-2xx answers fail the run); with
+) -> Run:
+    """Requests per second that wrk sustains against ``url``, with its p50 and p99 latency
+    (non-2xx answers fail the run); with
     ``body``, a JSON POST; with ``bodies``, JSON POSTs cycling through them; with ``template``, a
     JSON POST made unique per request (its ``%d`` placeholders get the wrk thread and a count)."""
     command = [require_wrk(), "-t2", f"-c{connections}", f"-d{seconds}s", "--latency"]
@@ -148,7 +150,25 @@ def wrk(
     found = re.search(r"Requests/sec:\s+([\d.]+)", output)
     if found is None:
         raise RuntimeError(output)
-    return float(found.group(1))
+    return Run(float(found.group(1)), _latency(output, "50"), _latency(output, "99"))
+
+
+class Run(NamedTuple):
+    """One wrk run: requests per second, and the median and 99th percentile latency in ms."""
+
+    rps: float
+    p50_ms: float
+    p99_ms: float
+
+
+_UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
+
+
+def _latency(output: str, percentile: str) -> float:
+    found = re.search(rf"^\s+{percentile}%\s+([\d.]+)(us|ms|s|m)\s*$", output, re.MULTILINE)
+    if found is None:
+        return float("nan")
+    return float(found.group(1)) * _UNITS_MS[found.group(2)]
 
 
 def median(values: list[float]) -> float:
@@ -177,7 +197,7 @@ def compare(
 ) -> dict[str, float]:
     """Run every target ``rounds`` times, interleaved so that noise hits them alike, and print
     each median as a ratio to the median of the ``empty`` target; return the medians."""
-    results: dict[str, list[float]] = {name: [] for name in targets}
+    results: dict[str, list[Run]] = {name: [] for name in targets}
     for _ in range(rounds):
         for name, target in targets.items():
             results[name].append(
@@ -191,13 +211,21 @@ def compare(
                     template=target.template,
                 )
             )
-    medians = {name: median(values) for name, values in results.items()}
+    medians = {name: median([r.rps for r in runs]) for name, runs in results.items()}
+    p50 = {name: median([r.p50_ms for r in runs]) for name, runs in results.items()}
+    p99 = {name: median([r.p99_ms for r in runs]) for name, runs in results.items()}
     baseline = medians[empty]
-    print(f"{label}: empty {baseline:,.0f} req/s (median of {rounds} rounds)")
+    print(
+        f"{label}: empty {baseline:,.0f} req/s, p50 {p50[empty]:.2f} ms, p99 {p99[empty]:.2f} ms "
+        f"(medians of {rounds} rounds, {connections} connections)"
+    )
     width = max(len(name) for name in targets)
     for name, value in medians.items():
         if name != empty:
-            print(f"  {name:{width}} {value:>9,.0f} req/s  = {value / baseline:.0%} of empty")
+            print(
+                f"  {name:{width}} {value:>9,.0f} req/s  = {value / baseline:.0%} of empty"
+                f"   p50 {p50[name]:.2f} ms  p99 {p99[name]:.2f} ms"
+            )
     return medians
 
 

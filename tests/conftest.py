@@ -29,6 +29,7 @@ PG_URL = os.environ.get(
     "OFFERENGINE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
 )
 REDIS_URL = os.environ.get("OFFERENGINE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+NATS_URL = os.environ.get("OFFERENGINE_TEST_NATS_URL", "nats://127.0.0.1:4222")
 IN_CI = os.environ.get("CI", "").lower() == "true"
 PLATFORM_KEY = "oek_test-platform-key-0123456789abcdefghijklmnopq"
 TABLES = (
@@ -57,11 +58,24 @@ def _redis_up() -> bool:
         return False
 
 
+def _nats_up() -> bool:
+    """A NATS server answers, with JetStream (its INFO line says so)."""
+    from urllib.parse import urlsplit
+
+    where = urlsplit(NATS_URL)
+    try:
+        with socket.create_connection((where.hostname, where.port or 4222), timeout=2) as sock:
+            return b'"jetstream":true' in sock.makefile("rb").readline()
+    except OSError:
+        return False
+
+
 def need(service: str, available: bool) -> None:
     """Skip (or, in CI, fail) a test whose server is not running."""
     if available:
         return
-    message = f"{service} is not reachable ({PG_URL if service == 'PostgreSQL' else REDIS_URL})"
+    url = {"PostgreSQL": PG_URL, "NATS": NATS_URL}.get(service, REDIS_URL)
+    message = f"{service} is not reachable ({url})"
     if IN_CI:
         pytest.fail(f"{message}; with CI=true its tests must run, not skip")
     pytest.skip(f"{message}; start it to run these tests")
@@ -75,6 +89,11 @@ def pg_available() -> bool:
 @pytest.fixture(scope="session")
 def redis_available() -> bool:
     return _redis_up()
+
+
+@pytest.fixture(scope="session")
+def nats_available() -> bool:
+    return _nats_up()
 
 
 @pytest.fixture(scope="session")
@@ -132,6 +151,13 @@ def sqlite_url(sqlite_template: Path, tmp_path: Path) -> str:
 def redis_url(redis_available: bool) -> str:
     need("Redis", redis_available)
     return REDIS_URL
+
+
+@pytest.fixture
+def nats_url(nats_available: bool) -> str:
+    """A NATS server with JetStream (tests name their own stream, subjects and consumer)."""
+    need("NATS", nats_available)
+    return NATS_URL
 
 
 def make_settings(database_url: str, tmp_path: Path, **overrides: Any) -> Settings:

@@ -1,5 +1,5 @@
-"""The ``offerengine`` command: serve, migrate, demo, create-key, create-user, decide-batch, and
-the bandits' train, export-logs and evaluate-policy."""
+"""The ``offerengine`` command: serve, consume, migrate, demo, create-key, create-user,
+decide-batch, replay, and the bandits' train, export-logs and evaluate-policy."""
 
 from __future__ import annotations
 
@@ -22,12 +22,12 @@ from offerengine.auth import service as auth
 from offerengine.auth import users
 from offerengine.auth.core import Actor, ActorKind, Role
 from offerengine.db import migrate as migrations
-from offerengine.db.session import run_in_transaction
 from offerengine.demo import service as demo_service
 from offerengine.errors import Conflict, Invalid, NotFound
 from offerengine.learning.policy import SHOP
 from offerengine.settings import Settings
 from offerengine.tenants import service as tenants
+from offerengine.units import run_in_transaction
 
 app = typer.Typer(
     help="OfferEngine: offer management and decisioning. Settings come from OFFERENGINE_* variables.",
@@ -268,6 +268,51 @@ def serve(
         log_config=None,
         proxy_headers=False,
     )
+
+
+@app.command()
+def consume(
+    records: Annotated[
+        bool, typer.Option(help="Store the run-time records of the Redis streams.")
+    ] = True,
+    events: Annotated[
+        bool, typer.Option(help="Ingest external events from NATS and the Redis events stream.")
+    ] = True,
+    name: Annotated[
+        str | None, typer.Option(help="This consumer's name in the groups (default: host-pid).")
+    ] = None,
+    metrics_port: Annotated[
+        int | None, typer.Option(help="Serve this process's Prometheus metrics on this port.")
+    ] = None,
+) -> None:
+    """Run consumers until SIGTERM or Ctrl-C: the run-time records from the Redis streams
+    (stored in bulk, acknowledged, a dead consumer's taken over) and the external events from
+    the brokers. Run as many as needed, on any hosts."""
+    import signal
+
+    from offerengine.observability.logging import configure_logging
+    from offerengine.observability.metrics import Metrics
+    from offerengine.recording.process import consume as run_consumers
+
+    settings = _settings()
+    configure_logging(settings)
+    metrics = Metrics()
+    if metrics_port is not None:
+        from prometheus_client import start_http_server
+
+        start_http_server(metrics_port, addr="127.0.0.1", registry=metrics.registry)
+
+    async def run() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await run_consumers(
+            settings, stop, metrics=metrics, records=records, events=events, name=name
+        )
+
+    console.print(f"OfferEngine {__version__}: consuming (records={records}, events={events})")
+    asyncio.run(run())
 
 
 @app.command("decide-batch")
@@ -594,6 +639,56 @@ def recommend_promotions(
     if found["promotions_not_offered"]:
         console.print("not offered:", found["promotions_not_offered"], highlight=False)
     console.print(f"grants written to {out}", highlight=False)
+
+
+@app.command()
+def replay(
+    tenant: Annotated[
+        str | None, typer.Option(help="Tenant code or id; default: every tenant.")
+    ] = None,
+) -> None:
+    """Rebuild the profiles' aggregates from the stored events (wiped, then every event added
+    again in time order); the same result however often it runs."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    from offerengine.db.base import utcnow
+    from offerengine.profiles import service as profiles
+    from offerengine.snapshots import build as snapshots
+
+    async def codes(session: AsyncSession) -> list[str]:
+        if tenant is not None:
+            found = await tenants.find(session, tenant)
+            if found is None:
+                raise NotFound(f"No tenant {tenant!r}.")
+            return [found.code]
+        return [t.code for t in await tenants.list_tenants(session)]
+
+    with Progress(
+        "{task.description}", BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err
+    ) as bar:
+        for code in _in_transaction(codes):
+            task = bar.add_task(f"{code} events", total=None)
+
+            async def work(
+                session: AsyncSession, code: str = code, task: Any = task
+            ) -> profiles.Rebuilt:
+                found = await tenants.find(session, code)
+                built = await snapshots.build(session, found.id) if found else None
+                if found is None or built is None:
+                    raise NotFound(f"No tenant {code!r}.")
+                return await profiles.replay(
+                    session,
+                    found.id,
+                    built.decisioning,
+                    now=utcnow(),
+                    progress=lambda done, total: bar.update(task, completed=done, total=total),
+                )
+
+            rebuilt = _in_transaction(work)
+            console.print(
+                f"{code}: {rebuilt.profiles:,} profiles rebuilt from {rebuilt.events:,} events",
+                highlight=False,
+            )
 
 
 def main() -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
@@ -20,6 +22,10 @@ from offerengine.learning.trainer import Trainer
 from offerengine.observability.metrics import Metrics
 from offerengine.orders.sweeper import OrderSweeper
 from offerengine.profiles.service import ProfileCache
+from offerengine.recording import Recording
+from offerengine.recording.consumer import Consumer
+from offerengine.recording.store import RecordStore
+from offerengine.recording.stream import StreamRecorder
 from offerengine.recording.writer import Recorder
 from offerengine.redis_line import RedisLine
 from offerengine.settings import Settings
@@ -77,7 +83,9 @@ class AppContext:
     trainer: Trainer
     quotes: QuoteCache
     admin: AdminSessions
-    recorder: Recorder  # what run time answered, written behind the response
+    recorder: Recording  # what run time answered: written behind, or onto Redis streams
+    consumer: Consumer | None = None  # the embedded consumer of the record streams
+    consumer_task: asyncio.Task[None] | None = None
 
     @property
     def is_sqlite(self) -> bool:
@@ -87,6 +95,11 @@ class AppContext:
         await self.sweeper.stop()
         await self.trainer.stop()
         await self.recorder.stop()
+        if self.consumer is not None and self.consumer_task is not None:
+            self.consumer_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.consumer_task
+            self.consumer.close()
         await self.notifier.close()
         await self.feed.stop()
         await self.snapshots.close()
@@ -131,12 +144,42 @@ async def open_context(settings: Settings, metrics: Metrics) -> AppContext:
         ),
         on_auth=keys.observe_auth,
     )
-    recorder = Recorder(
-        session_factory,
-        is_sqlite=engine.dialect.name == "sqlite",
-        engine=create_writer_engine(settings.database_url),
-        metrics=metrics,
-    )
+    line = RedisLine(settings.redis_url) if settings.redis_url else None
+    is_sqlite = engine.dialect.name == "sqlite"
+    recorder: Recording
+    consumer: Consumer | None = None
+    if settings.streams_records:
+        if line is None or redis is None:
+            raise ValueError("OFFERENGINE_RECORDS=stream needs OFFERENGINE_REDIS_URL")
+        recorder = StreamRecorder(
+            line,
+            prefix=settings.redis_prefix,
+            shards=settings.records_shards,
+            young_seconds=settings.young_records_seconds,
+            metrics=metrics,
+        )
+        if settings.embedded_consumer:
+            consumer = Consumer(
+                redis,
+                RecordStore(
+                    session_factory,
+                    engine=create_writer_engine(settings.database_url),
+                    is_sqlite=is_sqlite,
+                    source="stream",
+                ),
+                prefix=settings.redis_prefix,
+                shards=settings.records_shards,
+                batch=settings.consumer_batch,
+                claim_seconds=settings.consumer_claim_seconds,
+                metrics=metrics,
+            )
+    else:
+        recorder = Recorder(
+            session_factory,
+            is_sqlite=is_sqlite,
+            engine=create_writer_engine(settings.database_url),
+            metrics=metrics,
+        )
     models = ModelCache(session_factory, settings.learning_refresh_seconds)
     profiles = ProfileCache(session_factory)
     shop = ShopRuntime(
@@ -160,7 +203,7 @@ async def open_context(settings: Settings, metrics: Metrics) -> AppContext:
         engine,
         session_factory,
         redis,
-        RedisLine(settings.redis_url) if settings.redis_url else None,
+        line,
         store,
         keys,
         feed,
@@ -180,9 +223,12 @@ async def open_context(settings: Settings, metrics: Metrics) -> AppContext:
         QuoteCache(),
         AdminSessions(session_factory, settings),
         recorder,
+        consumer,
     )
     await feed.start()
     sweeper.start()
     context.trainer.start()
     recorder.start()
+    if consumer is not None:
+        context.consumer_task = asyncio.create_task(consumer.run(), name="records-consumer")
     return context

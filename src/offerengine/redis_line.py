@@ -117,6 +117,29 @@ class RedisLine:
             protocol = await self._connect()
         return await self._send(protocol, args)
 
+    async def execute_many(self, commands: list[tuple[Any, ...]]) -> list[Any]:
+        """Several commands written at once (one packet), their replies in order; the first
+        error reply is raised once every reply has come."""
+        protocol = self._protocol
+        if protocol is None or protocol.lost is not None:
+            protocol = await self._connect()
+        assert protocol.transport is not None
+        loop = asyncio.get_running_loop()
+        if not protocol.waiting and self._watch is None:
+            self._watch = loop.call_later(self._timeout, self._check)
+        now = time.monotonic()
+        futures: list[asyncio.Future[Any]] = []
+        for _ in commands:
+            future: asyncio.Future[Any] = loop.create_future()
+            protocol.waiting.append((future, now))
+            futures.append(future)
+        protocol.transport.write(b"".join([hiredis.pack_command(c) for c in commands]))
+        replies = await asyncio.gather(*futures, return_exceptions=True)
+        for reply in replies:
+            if isinstance(reply, BaseException):
+                raise reply
+        return replies
+
     async def evalsha(self, script: Script, keys: list[str], args: list[Any]) -> Any:
         """Run ``script``; it is loaded first if this Redis does not know it yet."""
         try:

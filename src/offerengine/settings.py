@@ -50,6 +50,57 @@ class RedisSettings(BaseSettings):
     )
 
 
+class RecordSettings(BaseSettings):
+    """Where run-time records (searches, decisions, quotes, exposures) go; see docs/operations.md,
+    "Records"."""
+
+    model_config = _CONFIG
+
+    records: Literal["auto", "database", "stream"] = Field(
+        default="auto",
+        description="`database`: an in-process write-behind writes them every 50 ms (a `kill -9` "
+        "loses at most that). `stream`: each is appended to a Redis stream before the answer is "
+        "sent, and consumers (`offerengine consume`, or the embedded one) store them. `auto`: "
+        "`stream` when `redis_url` is set, else `database`.",
+    )
+    embedded_consumer: bool = Field(
+        default=True,
+        description="With `stream` records, each `offerengine serve` worker also runs a consumer "
+        "(one-box deployments). Turn it off where `offerengine consume` processes run elsewhere.",
+    )
+    records_shards: int = Field(
+        default=4,
+        ge=1,
+        le=64,
+        description="Redis streams the records are spread over (by record key); every consumer "
+        "reads them all as one consumer group.",
+    )
+    young_records_seconds: int = Field(
+        default=900,
+        ge=60,
+        le=86_400,
+        description="How long a short-lived copy of each search, decision and quote stays in "
+        "Redis, so that any worker finds it before a consumer has stored it.",
+    )
+    consumer_batch: int = Field(
+        default=2000, ge=1, le=20_000, description="Records a consumer takes per read."
+    )
+    consumer_claim_seconds: float = Field(
+        default=30.0,
+        ge=0.5,
+        le=3600,
+        description="A record delivered to a consumer that has not acknowledged it for this "
+        "long (it died) is claimed by another.",
+    )
+
+    @property
+    def streams_records(self) -> bool:
+        """Whether records go onto Redis streams (``stream``, or ``auto`` with Redis)."""
+        if self.records == "auto":
+            return getattr(self, "redis_url", None) is not None
+        return self.records == "stream"
+
+
 class AuthSettings(BaseSettings):
     model_config = _CONFIG
 
@@ -203,6 +254,64 @@ class LearningSettings(BaseSettings):
     )
 
 
+class EventIngestSettings(BaseSettings):
+    """External events for `offerengine consume`, in the `POST /v1/events` shape (see
+    docs/operations.md, "Events from a broker")."""
+
+    model_config = _CONFIG
+
+    nats_url: str | None = Field(
+        default=None,
+        description="NATS server URL (`nats://127.0.0.1:4222`, JetStream enabled). Unset: no events "
+        "are read from NATS.",
+    )
+    nats_stream: str = Field(
+        default="OFFERENGINE_EVENTS",
+        pattern=r"^[A-Za-z0-9_-]{1,64}$",
+        description="The JetStream stream holding the events; created (on `nats_subject`) when "
+        "missing.",
+    )
+    nats_subject: str = Field(
+        default="offerengine.events.>",
+        pattern=r"^[A-Za-z0-9_.*>-]{1,200}$",
+        description="The subjects consumed; an event's tenant (code or id) is its subject's last "
+        "token: `offerengine.events.OE`.",
+    )
+    nats_durable: str = Field(
+        default="offerengine-events",
+        pattern=r"^[A-Za-z0-9_-]{1,64}$",
+        description="The durable pull consumer every `offerengine consume` process shares.",
+    )
+    events_stream: str | None = Field(
+        default=None,
+        description="The Redis stream of external events (entries with fields `tenant` and "
+        "`event`); default `<redis_prefix>:events:in`. Read when `redis_url` is set.",
+    )
+    events_group: str = Field(
+        default="offerengine-events",
+        pattern=r"^[A-Za-z0-9_.:-]{1,64}$",
+        description="The Redis consumer group every `offerengine consume` process joins.",
+    )
+    events_batch: int = Field(
+        default=100, ge=1, le=1000, description="Broker messages taken per fetch."
+    )
+    events_redeliver_seconds: float = Field(
+        default=30.0,
+        ge=0.1,
+        le=3600,
+        description="A message taken but not acknowledged for this long (its consumer died) is "
+        "delivered again: JetStream's ack wait, and how idle a Redis entry is before it is "
+        "claimed.",
+    )
+    events_max_deliveries: int = Field(
+        default=10,
+        ge=1,
+        le=1000,
+        description="A message that failed this many times for a reason other than the database "
+        "being away goes to the dead letters.",
+    )
+
+
 class LoggingSettings(BaseSettings):
     model_config = _CONFIG
 
@@ -224,6 +333,7 @@ class LoggingSettings(BaseSettings):
 class Settings(
     DatabaseSettings,
     RedisSettings,
+    RecordSettings,
     AuthSettings,
     AdminUiSettings,
     HttpSettings,
@@ -231,6 +341,7 @@ class Settings(
     ShoppingSettings,
     QuoteSettings,
     LearningSettings,
+    EventIngestSettings,
     LoggingSettings,
 ):
     """All settings of a deployment."""

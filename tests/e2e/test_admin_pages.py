@@ -15,10 +15,10 @@ from fastapi.testclient import TestClient
 from offerengine.app import create_app
 from offerengine.auth import users
 from offerengine.auth.core import Actor, ActorKind, Role
-from offerengine.db.session import run_in_transaction
 from offerengine.demo import service as demo
 from offerengine.settings import Settings
 from offerengine.tenants import service as tenants
+from offerengine.units import run_in_transaction
 from offerengine.web.resources import RESOURCES, cell, dig
 from offerengine.web.router import NAV
 from tests.conftest import make_settings
@@ -315,5 +315,43 @@ def test_the_promotion_usage_page_shows_budgets_grants_and_models(demo_settings:
         assert "0.00 EUR" in row
         assert "P0: 0 / 1000; P1: 0 / 1000; P2: 0 / 5" in row
         assert "not trained" in row
+    finally:
+        client.__exit__(None, None, None)
+
+
+def test_dead_letters_show_what_the_database_refused_and_offer_a_redrive(
+    demo_settings: Settings,
+) -> None:
+    from offerengine.ids import new_time_uuid
+    from offerengine.recording import records
+
+    client = logged_in(demo_settings, "own@oe.example")
+    try:
+        context = client.app.state.context  # type: ignore[attr-defined]
+
+        async def refused() -> str:
+            async with context.session_factory() as session:
+                tenant = await tenants.find(session, "OE")
+            assert tenant is not None
+            record = records.Decision(
+                tenant_id=tenant.id,
+                id=new_time_uuid(),
+                profile_id="lone \ud800 surrogate",
+                made_at=datetime.now(UTC),
+                propositions=[],
+            )
+            await context.recorder.record(record)
+            await context.recorder.flush()
+            return str(record.id)
+
+        record_id = client.portal.call(refused)  # type: ignore[union-attr]
+        page = client.get("/admin/dead-letters")
+        assert page.status_code == 200
+        assert record_id in page.text
+        assert "Re-drive" in page.text
+        assert "\\ud800" in page.text  # the refused text, shown as its escape
+        assert "UnicodeEncodeError" in page.text or "surrogates" in page.text
+        redriven = client.get("/admin/dead-letters?show=redriven")
+        assert record_id not in redriven.text
     finally:
         client.__exit__(None, None, None)

@@ -19,7 +19,7 @@ def test_healthz_needs_no_key_and_says_ok(client: TestClient) -> None:
 def test_readyz_checks_the_database_and_its_schema(client: TestClient) -> None:
     ready = client.get("/readyz")
     assert ready.status_code == 200
-    assert ready.json()["checks"] == {"database": "ok", "redis": "not configured"}
+    assert ready.json()["checks"] == {"database": "ok", "records": "ok", "redis": "not configured"}
 
 
 def test_readyz_is_503_on_a_database_that_was_never_migrated(tmp_path: Path) -> None:

@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from offerengine.orders import service as orders
 from offerengine.ids import new_body_id, new_search_key
+from offerengine.orders import service as orders
 from offerengine.recording import records
 from tests.conftest import PLATFORM_KEY
 from tests.helpers import (
@@ -718,11 +718,10 @@ def test_offers_of_a_deleted_tenant_do_not_hold_back_the_others(
         ).json()["id"]
     )
     (good, good_id), (gone, _) = rows(owner_tenant), rows(uuid.uuid4())
-    writer.record(good)
-    writer.record(gone)
+    client.portal.call(writer.record, good, gone)  # type: ignore[union-attr]
     client.portal.call(writer.flush)  # type: ignore[union-attr]
-    assert writer.young(good.key) is None
-    assert writer.young(gone.key) is None
+    assert client.portal.call(writer.young, good.key) is None  # type: ignore[union-attr]
+    assert client.portal.call(writer.young, gone.key) is None  # type: ignore[union-attr]
     assert runtime.get(f"/v1/offers/{good_id}").status_code == 200
 
 
@@ -743,7 +742,7 @@ def test_flushes_that_overlap_write_each_search_once(
     # A writer of its own, with no background task: only the two flushes below write.
     writer = Recorder(context.session_factory, is_sqlite=context.is_sqlite)
     record, offer_id = _stored_search(tenant, _members_of(stored), flight["id"], datetime.now(UTC))
-    writer.record(record)
+    client.portal.call(writer.record, record)  # type: ignore[union-attr]
 
     async def both() -> list[int]:
         return list(await asyncio.gather(writer.flush(), writer.flush()))
@@ -779,7 +778,7 @@ def test_a_writer_behind_the_database_holds_new_requests_until_a_flush_catches_u
     now = datetime.now(UTC)
     for _ in range(3):
         record, _offer_id = _stored_search(tenant, members, flight["id"], now)
-        writer.record(record)
+        client.portal.call(writer.record, record)  # type: ignore[union-attr]
     assert writer.behind()
 
     async def wait_then_flush() -> tuple[bool, bool, int]:
@@ -798,7 +797,7 @@ def test_a_writer_behind_the_database_holds_new_requests_until_a_flush_catches_u
     broken = writing.Recorder(async_sessionmaker(away), is_sqlite=True)
     for _ in range(3):
         record, _offer_id = _stored_search(tenant, members, flight["id"], now)
-        broken.record(record)
+        client.portal.call(broken.record, record)  # type: ignore[union-attr]
 
     async def fail_then_wait() -> bool:
         with pytest.raises(Exception):  # noqa: B017, PT011 (whatever the driver raises)
@@ -808,7 +807,7 @@ def test_a_writer_behind_the_database_holds_new_requests_until_a_flush_catches_u
         return broken.behind()
 
     assert client.portal.call(fail_then_wait) is False  # type: ignore[union-attr]
-    assert broken.young(record.key) is not None
+    assert client.portal.call(broken.young, record.key) is not None  # type: ignore[union-attr]
 
 
 def _members_of(offer: dict[str, Any]) -> str:
@@ -865,8 +864,8 @@ def test_an_identical_search_reuses_its_ranking_while_its_flights_counters_read_
     from offerengine.inventory import service as inventory
     from offerengine.inventory.core import ResourceKey
     from offerengine.inventory.models import Flight
-    from offerengine.shopping.models import StoredSearch
     from offerengine.recording.writer import Recorder
+    from offerengine.shopping.models import StoredSearch
     from offerengine.shopping.service import find
 
     owner, runtime, flight = airline
@@ -953,7 +952,7 @@ def test_an_identical_search_reuses_its_ranking_while_its_flights_counters_read_
         customer_id="someone",
         search_id=shown["search_id"],
     )
-    spare.record(record)
+    client.portal.call(spare.record, record)  # type: ignore[union-attr]
     found = client.portal.call(find, spare, context.session_factory, offer_id)  # type: ignore[union-attr]
     assert found is not None
     assert found.basis["search"]["customer"]["id"] == "someone"

@@ -243,12 +243,13 @@ def test_the_stored_lines_line_up_with_their_columns_and_add_up_to_the_quote(
         context={},
     )
     tenant_id, quote_id = uuid.UUID(int=1), uuid.UUID(int=2)
-    row, lines = quoting._rows(
+    record = quoting._record(
         quote, b"{}", tenant_id=tenant_id, quote_id=quote_id, digest="", request=request,
         created_at=AT, valid_until=AT, day="2026-06-01",
     )  # fmt: skip
     names = [c.key for c in QuoteLine.__table__.columns]
-    found = [dict(zip(names, line, strict=True)) for line in lines]
+    # The store writes each line after its tenant and quote, in QuoteLine's column order.
+    found = [dict(zip(names, (tenant_id, record.id, *line), strict=True)) for line in record.lines]
     assert {(f["tenant_id"], f["quote_id"]) for f in found} == {(tenant_id, quote_id)}
     assert [f["n"] for f in found] == list(range(len(found)))
     assert sum(f["units"] for f in found) == sum(i.quantity for i in basket.items)
@@ -258,5 +259,5 @@ def test_the_stored_lines_line_up_with_their_columns_and_add_up_to_the_quote(
         assert sum(f[f"{component}_commission"] for f in found) == money.to_minor(
             quote.commission(component), basket.currency
         )
-    assert row["commission"] == money.to_minor(quote.commission(), basket.currency)
+    assert record.commission == money.to_minor(quote.commission(), basket.currency)
     assert {f["category"] for f in found} == {i.category for i in basket.items}

@@ -7,6 +7,7 @@ import uuid
 from datetime import UTC, date, datetime
 from typing import Any
 
+import msgspec
 import numpy as np
 import pytest
 
@@ -96,7 +97,10 @@ def test_learnt_estimates_take_over_per_context() -> None:
     assert found.confidence["FLIGHT_ONLY"] > 0.9
     assert found.explain("FLIGHT_ONLY")["version"] == 3
 
-    rows = found.logs(SHOP, uuid.uuid4().hex, NOW, ["FLIGHT_ONLY", "COMFORT", "FLIGHT_ONLY"])
+    rows = [
+        msgspec.structs.asdict(log)
+        for log in found.logs(uuid.uuid4().hex, NOW, ["FLIGHT_ONLY", "COMFORT", "FLIGHT_ONLY"])
+    ]
     assert [(r["rank"], r["offer_id"]) for r in rows] == [(0, "FLIGHT_ONLY"), (1, "COMFORT")]
     assert rows[0]["activity_id"] == SHOP
     assert rows[0]["candidates"] == ["FLIGHT_ONLY", "COMFORT"]
@@ -132,7 +136,10 @@ def test_a_shadow_rates_every_search_without_serving() -> None:
     found = personalise(shop, (None, candidate), None)
     assert found.conversion is BASE  # the Beta-Binomial rates serve
     assert not found.live
-    rows = found.logs(SHOP, uuid.uuid4().hex, NOW, ["COMFORT", "FLIGHT_ONLY"])
+    rows = [
+        msgspec.structs.asdict(log)
+        for log in found.logs(uuid.uuid4().hex, NOW, ["COMFORT", "FLIGHT_ONLY"])
+    ]
     assert [(r["offer_id"], r["propensity"], r["shadow"]) for r in rows] == [
         ("COMFORT", 1.0, "FLIGHT_ONLY"),  # deterministic ranking; the shadow would differ
         ("FLIGHT_ONLY", 1.0, None),

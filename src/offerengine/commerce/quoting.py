@@ -35,12 +35,12 @@ from offerengine.commerce.cache import Cached
 from offerengine.commerce.models import CouponUsage, StoredQuote
 from offerengine.commerce.quote_request import Request
 from offerengine.db import upsert
-from offerengine.deps import recording
+from offerengine.db.session import write_transaction
 from offerengine.errors import Conflict, FieldError, Gone, NotFound, raise_if_any
 from offerengine.flags import core as flags
 from offerengine.ids import new_time_uuid, uuid_age_seconds
 from offerengine.observability.logging import get_logger
-from offerengine.recording import records
+from offerengine.recording import records, store
 from offerengine.recording.writer import LOOKUP_WITHIN
 from offerengine.snapshots.core import Snapshot
 
@@ -483,7 +483,7 @@ async def quote(
         valid_until=valid_until,
         day=day,
     )
-    ctx.recorder.record(record, *records.exposures(tenant_id, evaluated.exposures, now))
+    await ctx.recorder.record(record, *records.exposures(tenant_id, evaluated.exposures, now))
     cached = Cached(quote_id, valid_until, encoded)
     ctx.quotes.put(tenant_id, digest, cached)
     await _share(ctx, tenant_id, digest, cached, now)
@@ -514,16 +514,16 @@ def _columns(found: StoredQuote) -> dict[str, Any]:
 
 
 async def _find(ctx: AppContext, tenant_id: uuid.UUID, quote_id: uuid.UUID) -> dict[str, Any]:
-    """The quote's row (this worker's pending one, or the database's); a young one another
-    worker made is waited for, as offers are."""
+    """The quote's row: the database's (which knows whether it was accepted), else its young
+    record (not stored yet); a young one found in neither is waited for, as offers are."""
     while True:
-        young = ctx.recorder.young(("quote", quote_id))
-        if isinstance(young, records.Quote) and young.tenant_id == tenant_id:
-            return {"data": young.data, "status": "QUOTED", "valid_until": young.valid_until}
         async with ctx.session_factory() as session:
             found = await session.get(StoredQuote, quote_id)
         if found is not None and found.tenant_id == tenant_id:
             return _columns(found)
+        young = await ctx.recorder.young(("quote", quote_id))
+        if isinstance(young, records.Quote) and young.tenant_id == tenant_id:
+            return {"data": young.data, "status": "QUOTED", "valid_until": young.valid_until}
         age = uuid_age_seconds(quote_id)
         if found is not None or not (-1 < age < LOOKUP_WITHIN):
             raise NotFound(f"No quote {quote_id}.")
@@ -541,10 +541,13 @@ async def accept(ctx: AppContext, snapshot: Snapshot, quote_id: uuid.UUID, now: 
     whose limit was reached meanwhile); accepting it again answers the same; 410 once expired."""
     started = time.perf_counter()
     tenant_id = snapshot.tenant.id
-    if ctx.recorder.young(("quote", quote_id)) is not None:
-        await ctx.recorder.flush()
-    await _find(ctx, tenant_id, quote_id)
-    async with recording(ctx) as session:
+    young = await ctx.recorder.young(("quote", quote_id))
+    if not (isinstance(young, records.Quote) and young.tenant_id == tenant_id):
+        young = None
+        await _find(ctx, tenant_id, quote_id)  # stored, or another worker's on its way (or 404)
+    async with write_transaction(ctx) as session:
+        if young is not None:  # not stored yet: store it first (writing it again is a no-op)
+            await (await session.connection()).run_sync(store.write, [young])
         taken = (
             await session.execute(
                 sa.update(StoredQuote)

@@ -65,13 +65,23 @@ def _plan(table: sa.Table, dialect: sa.Dialect) -> _Plan:
 
 
 def insert_many(
-    connection: sa.Connection, table: sa.Table, rows: Sequence[Mapping[str, Any]]
-) -> None:
+    connection: sa.Connection,
+    table: sa.Table,
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    skip_existing: bool = False,
+    returning: str | None = None,
+) -> list[Any]:
     """Insert ``rows``, each of which names every column of ``table`` (a missing one is a
-    ``KeyError``: no column default is filled in here)."""
+    ``KeyError``: no column default is filled in here). ``skip_existing``: a row whose key is
+    taken already is left out (``ON CONFLICT DO NOTHING``, PostgreSQL and SQLite alike), so that
+    the same rows written twice are stored once. ``returning`` names a column whose values of
+    the rows actually inserted are returned (as the driver gives them)."""
     if not rows:
-        return
+        return []
     plan = _plan(table, connection.dialect)
+    suffix = _suffix(skip_existing, returning)
+    inserted: list[Any] = []
     for start in range(0, len(rows), plan.page):
         page = rows[start : start + plan.page]
         values: list[Any] = []
@@ -80,16 +90,32 @@ def insert_many(
             for column, process in plan.columns:
                 value = row[column]
                 append(value if process is None else process(value))
-        sql = plan.prefix + ", ".join([plan.group] * len(page))
-        connection.exec_driver_sql(sql, tuple(values))
+        sql = plan.prefix + ", ".join([plan.group] * len(page)) + suffix
+        result = connection.exec_driver_sql(sql, tuple(values))
+        if returning is not None:
+            inserted.extend(row[0] for row in result)
+    return inserted
+
+
+def _suffix(skip_existing: bool, returning: str | None) -> str:
+    suffix = " ON CONFLICT DO NOTHING" if skip_existing else ""
+    if returning is not None:
+        if not returning.isidentifier():
+            raise ValueError(f"not a column name: {returning!r}")
+        suffix += f" RETURNING {returning}"
+    return suffix
 
 
 def insert_tuples(
-    connection: sa.Connection, table: sa.Table, rows: Sequence[Sequence[Any]]
+    connection: sa.Connection,
+    table: sa.Table,
+    rows: Sequence[Sequence[Any]],
+    *,
+    skip_existing: bool = False,
 ) -> None:
     """Insert ``rows``, each a tuple of a value for every column of ``table``, in the order of
     ``table.columns`` (a row of another length is a ``ValueError``), bound as :func:`insert_many`
-    binds them."""
+    binds them; ``skip_existing`` as there."""
     if not rows:
         return
     plan = _plan(table, connection.dialect)
@@ -103,5 +129,5 @@ def insert_tuples(
         values = list(itertools.chain.from_iterable(page))
         for j, process in plan.processed:
             values[j::width] = [process(v) for v in values[j::width]]
-        sql = plan.prefix + ", ".join([plan.group] * len(page))
+        sql = plan.prefix + ", ".join([plan.group] * len(page)) + _suffix(skip_existing, None)
         connection.exec_driver_sql(sql, tuple(values))

@@ -3,8 +3,10 @@
 With Redis configured the counters live there, and one Lua script checks every cap of an offer and
 counts its decision caps, all or none — one round trip, atomic across every worker. Without Redis
 they live in ``decision_counters``: a decision cap is taken by one conditional upsert
-(``count = count + 1 WHERE count < limit``) in the decision's transaction, so concurrent decisions
-queue on the counter row and never pass the limit. Either way event caps (impression, click,
+(``count = count + 1 WHERE count < limit``), so concurrent decisions queue on the counter row and
+never pass the limit. On PostgreSQL that is in the decision's transaction; on SQLite each offer's
+caps are one short transaction of their own on the recorder's thread (all or none for the offer),
+so SQLite's one write lock is never held across the event loop's turns. Either way event caps (impression, click,
 accept) are counted as the events arrive and read at decision time; a dry run only reads.
 
 Redis should then be persistent (AOF) for counts to survive its restart: the counters are the
@@ -20,16 +22,18 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 import sqlalchemy as sa
+from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from offerengine.context import AppContext
 from offerengine.db import upsert
+from offerengine.db.session import write_transaction
 from offerengine.decisioning import core
 from offerengine.decisioning.models import CapCounter, CapEvent
-from offerengine.deps import recording
 from offerengine.errors import Unavailable
 from offerengine.observability.logging import get_logger
+from offerengine.recording.writer import Recorder
 from offerengine.redis_line import RedisLine, Script
 
 log = get_logger("offerengine.decisioning")
@@ -142,7 +146,7 @@ class SqlCounters:
 
     async def writer(self) -> AsyncSession:
         if self._writer is None:
-            self._writer = await self._stack.enter_async_context(recording(self._ctx))
+            self._writer = await self._stack.enter_async_context(write_transaction(self._ctx))
         return self._writer
 
     async def reader(self) -> AsyncSession:
@@ -199,6 +203,25 @@ class SqlCounters:
     async def admit(self, offer: core.OfferDef, dry_run: bool) -> tuple[core.Cap, int] | None:
         """Count the offer's decision caps (all or none); the cap that refuses it, if any."""
         slots = self.slots(offer)
+        recorder = self._ctx.recorder
+        if (
+            not dry_run
+            and self._ctx.is_sqlite
+            and isinstance(recorder, Recorder)
+            and recorder.store.threaded
+        ):
+            # SQLite: the offer's reads and counts in one short transaction of their own on the
+            # recorder's thread, queued with its flushes. SQLite's write lock is then never held
+            # across the event loop's turns, and nobody busy-waits for it: a transaction kept
+            # open over several awaits, with newcomers polling for the lock ahead of older
+            # waiters, starved some requests for hundreds of ms under 16 concurrent decisions.
+            now = self._now
+            try:
+                return await recorder.store.transact(
+                    lambda connection: _admit_here(connection, slots, now)
+                )
+            except _Refused as refused:  # raised inside the transaction: nothing was counted
+                return refused.refusal
         # What the client reports is read; a dry run only reads decision caps too.
         for slot in slots:
             if slot.cap.event != "decision" or dry_run:
@@ -217,6 +240,63 @@ class SqlCounters:
                 return slot.cap, await self.read(slot)
             taken.append(slot)
         return None
+
+
+class _Refused(Exception):
+    """Raised inside the transaction: rolls the offer's counts back."""
+
+    def __init__(self, refusal: Refusal) -> None:
+        self.refusal = refusal
+
+
+def _read_here(connection: sa.Connection, slot: Slot, now: datetime) -> int:
+    key = slot.key
+    if slot.cap.rolling:
+        since = now - timedelta(seconds=slot.cap.seconds)
+        found = connection.scalar(
+            sa.select(sa.func.count()).where(*_rolling_key(key), CapEvent.at > since)
+        )
+    else:
+        found = connection.scalar(
+            sa.select(CapCounter.count).where(*(getattr(CapCounter, n) == key[n] for n in KEY))
+        )
+    return int(found or 0)
+
+
+def _take_here(connection: sa.Connection, slot: Slot, now: datetime) -> bool:
+    key, cap = slot.key, slot.cap
+    if not cap.rolling:
+        stmt = (
+            upsert.insert_for("sqlite", CapCounter)
+            .values(**{k: key[k] for k in KEY}, count=1)
+            .on_conflict_do_update(
+                index_elements=list(KEY),
+                set_={"count": CapCounter.count + 1},
+                where=CapCounter.count < cap.limit,
+            )
+            .returning(CapCounter.count)
+        )
+        return connection.execute(stmt).first() is not None
+    since = now - timedelta(seconds=cap.seconds)
+    connection.execute(sa.delete(CapEvent).where(*_rolling_key(key), CapEvent.at <= since))
+    if _read_here(connection, slot, now) >= cap.limit:
+        return False
+    connection.execute(sa.insert(CapEvent).values(cap_event(key, now)))
+    return True
+
+
+def _admit_here(connection: sa.Connection, slots: list[Slot], now: datetime) -> Refusal | None:
+    """:meth:`SqlCounters.admit` as one transaction on a sync SQLite connection (its write lock is
+    the transaction's, so no row lock is needed); a refusal is raised, rolling the counts back."""
+    for slot in slots:
+        if slot.cap.event != "decision":
+            count = _read_here(connection, slot, now)
+            if count >= slot.cap.limit:
+                return slot.cap, count
+    for slot in slots:
+        if slot.cap.event == "decision" and not _take_here(connection, slot, now):
+            raise _Refused((slot.cap, _read_here(connection, slot, now)))
+    return None
 
 
 # KEYS: one counter per cap. ARGV: per cap (limit, take 1|0, ttl seconds or window ms, rolling
@@ -308,14 +388,16 @@ def for_request(
 
 
 async def count_event(
-    ctx: AppContext,
+    redis: Redis | None,
+    prefix: str,
     session: AsyncSession | None,
     key: dict[str, Any],
     cap: core.Cap,
     at: datetime,
 ) -> None:
-    """One more event against an event cap: in Redis when configured, else in the session."""
-    if ctx.redis is None:
+    """One more event against an event cap: in ``redis`` (keys under ``prefix``) when given,
+    else in the session."""
+    if redis is None:
         assert session is not None, "database counters are counted in a transaction"
         if cap.rolling:
             await lock(session, key)
@@ -323,9 +405,9 @@ async def count_event(
         else:
             await count_up(session, key, None)
         return
-    name = redis_key(ctx.settings.redis_prefix, key)
+    name = redis_key(prefix, key)
     try:
-        async with ctx.redis.pipeline(transaction=True) as pipe:
+        async with redis.pipeline(transaction=True) as pipe:
             if cap.rolling:
                 pipe.zadd(name, {uuid.uuid4().hex: ms(at)})
                 pipe.pexpire(name, cap.seconds * 1000)

@@ -11,17 +11,17 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from offerengine.context import AppContext
 from offerengine.decisioning import core
 from offerengine.decisioning.counting import count_event, counter_key
 from offerengine.decisioning.models import Decision, DecisioningObject
 from offerengine.errors import FieldError, raise_if_any
 from offerengine.events.schemas import EventIn
 from offerengine.ids import uuid_age_seconds
-from offerengine.recording import records
-from offerengine.recording.writer import VISIBLE_WITHIN, Recorder
+from offerengine.recording import Recording, records
+from offerengine.recording.writer import VISIBLE_WITHIN
 
 # Feedback on a proposition: an offer it names must be one the engine can propose.
 FEEDBACK = frozenset({"impression", "click", "accept", "decline"})
@@ -41,11 +41,15 @@ Proposals = dict[uuid.UUID, dict[uuid.UUID | None, set[str]]]
 
 
 async def _proposals(
-    session: AsyncSession, recorder: Recorder, tenant_id: uuid.UUID, decisions: set[uuid.UUID]
+    session: AsyncSession,
+    recorder: Recording | None,
+    tenant_id: uuid.UUID,
+    decisions: set[uuid.UUID],
 ) -> Proposals:
     """What each decision proposed: offer → activities. Decisions are written behind the
-    response, so one made moments ago may be in this worker's buffer, or on its way from another
-    worker's: a young decision not found yet is waited for (up to ``VISIBLE_WITHIN`` seconds)."""
+    response, so one made moments ago may be in this worker's buffer (``recorder``; a process
+    without one, such as a consumer, has none), or on its way from another worker's: a young
+    decision not found yet is waited for (up to ``VISIBLE_WITHIN`` seconds)."""
     proposed: Proposals = {}
 
     def add(decision_id: uuid.UUID, propositions: list[dict[str, Any]]) -> None:
@@ -57,7 +61,7 @@ async def _proposals(
     deadline = time.monotonic() + VISIBLE_WITHIN
     while True:
         for decision_id in list(missing):
-            pending = recorder.young(("decision", decision_id))
+            pending = (await recorder.young(("decision", decision_id))) if recorder else None
             if isinstance(pending, records.Decision) and pending.tenant_id == tenant_id:
                 add(decision_id, pending.propositions)
         missing -= proposed.keys()
@@ -78,7 +82,10 @@ async def _proposals(
 
 
 async def check(
-    session: AsyncSession, recorder: Recorder, tenant_id: uuid.UUID, events: Sequence[EventIn]
+    session: AsyncSession,
+    recorder: Recording | None,
+    tenant_id: uuid.UUID,
+    events: Sequence[EventIn],
 ) -> Proposals:
     """422 naming the field for an event about a decision that was not made, an offer that
     decision did not propose, or (feedback without a decision) an offer that does not exist.
@@ -136,16 +143,17 @@ async def check(
 
 
 async def count(
-    ctx: AppContext,
+    redis: Redis | None,
     session: AsyncSession | None,
     *,
+    prefix: str,
     tenant_id: uuid.UUID,
     index: core.DecisioningIndex,
     events: Sequence[EventIn],
     now: datetime,
 ) -> None:
     """Count each newly recorded impression, click or accept against the offer's caps on it
-    (in ``session`` when the counters are in the database, else in Redis)."""
+    (in ``session`` when the counters are in the database, else in ``redis``, under ``prefix``)."""
     for event in events:
         if event.type not in CAPPED:
             continue
@@ -158,4 +166,4 @@ async def count(
                 continue
             at = event.occurred_at or now
             key = counter_key(tenant_id, offer.id, cap, event.profile_id or "", at)
-            await count_event(ctx, session, key, cap, at)
+            await count_event(redis, prefix, session, key, cap, at)

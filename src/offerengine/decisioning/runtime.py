@@ -335,7 +335,7 @@ async def decide(
                         "fates": fates,
                     }
     if not request.dry_run:
-        ctx.recorder.record(
+        await ctx.recorder.record(
             _decision(snapshot.tenant.id, decision_id, profile_id, propositions, now, logs),
             *(
                 records.Exposure(
@@ -377,7 +377,9 @@ async def decide(
         )
         response["feature_flags"] = evaluated.values
         if evaluated.exposures and not request.dry_run:
-            ctx.recorder.record(*records.exposures(snapshot.tenant.id, evaluated.exposures, now))
+            await ctx.recorder.record(
+                *records.exposures(snapshot.tenant.id, evaluated.exposures, now)
+            )
     if explained is not None:
         response["explain"] = {"activities": explained}
     return response

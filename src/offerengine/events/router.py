@@ -9,14 +9,11 @@ from fastapi import Request, Response, status
 
 from offerengine.context import AppContext
 from offerengine.db.base import utcnow
-from offerengine.decisioning import feedback, learning
-from offerengine.deps import recording
-from offerengine.errors import FieldError, MalformedInput
+from offerengine.db.session import write_transaction
 from offerengine.events import service
-from offerengine.events.schemas import EventBatch, EventIn, EventsAccepted
-from offerengine.http.body import raw_body, validate
+from offerengine.events.schemas import EventsAccepted
+from offerengine.http.body import raw_body
 from offerengine.http.routing import router
-from offerengine.profiles import service as profiles
 from offerengine.snapshots.deps import RuntimeSnapshot
 
 runtime = router(tags=["run time"], hot=True)
@@ -49,47 +46,19 @@ async def record_events(request: Request, snapshot: RuntimeSnapshot) -> Response
     (impression, click, accept, decline) without a decision must name an existing offer. An
     `event_id` sent again is skipped (`duplicates`). Impressions, clicks and accepts count
     against the offer's caps on them as they arrive."""
-    body = await raw_body(request)
-    try:
-        data = msgspec.json.decode(body)
-    except msgspec.DecodeError as exc:
-        raise MalformedInput(
-            "The request body is not valid JSON.",
-            [FieldError(("body",), "not valid JSON", "json_invalid")],
-        ) from exc
-    if isinstance(data, dict) and "events" in data:
-        events = validate(EventBatch, data).events
-    else:
-        events = [validate(EventIn, data)]
+    events = service.parse(await raw_body(request))
     ctx = cast(AppContext, request.app.state.context)
-    now = utcnow()
-    tenant_id = snapshot.tenant.id
-    proposed: feedback.Proposals = {}
-    if any(e.decision_id or e.type in feedback.FEEDBACK for e in events):
-        async with ctx.session_factory() as session:
-            proposed = await feedback.check(session, ctx.recorder, tenant_id, events)
-    async with recording(ctx) as session:
-        fresh = await service.record(session, tenant_id=tenant_id, events=events, now=now)
-        await learning.count(
-            session,
-            tenant_id=tenant_id,
-            index=snapshot.decisioning,
-            events=fresh,
-            proposed=proposed,
-        )
-        absorbed = await profiles.absorb(session, tenant_id, fresh, snapshot.decisioning, now=now)
-        if ctx.redis is None:  # counted with the events, in their transaction
-            await feedback.count(
-                ctx, session, tenant_id=tenant_id, index=snapshot.decisioning, events=fresh, now=now
-            )
-    if absorbed:
-        ctx.profiles.forget(tenant_id, absorbed)
-    if ctx.redis is not None:  # counted once the events are stored
-        await feedback.count(
-            ctx, None, tenant_id=tenant_id, index=snapshot.decisioning, events=fresh, now=now
-        )
+    sinks = service.EventSinks(
+        session_factory=ctx.session_factory,
+        transaction=lambda: write_transaction(ctx),
+        redis=ctx.redis,
+        redis_prefix=ctx.settings.redis_prefix,
+        recorder=ctx.recorder,
+        profiles=ctx.profiles,
+    )
+    found = await service.ingest(sinks=sinks, snapshot=snapshot, events=events, now=utcnow())
     return Response(
-        msgspec.json.encode({"accepted": len(fresh), "duplicates": len(events) - len(fresh)}),
+        msgspec.json.encode({"accepted": len(found.stored), "duplicates": found.duplicates}),
         status_code=status.HTTP_202_ACCEPTED,
         media_type="application/json",
     )

@@ -1,17 +1,41 @@
-"""Recording events: the facts experiments, capping, analytics and learning are computed from."""
+"""Recording events: the facts experiments, capping, analytics and learning are computed from.
+
+Events arrive by ``POST /v1/events`` and from brokers (``recording.ingest``); both go through
+:func:`parse` and :func:`ingest`, so they are checked and counted alike:
+
+1. Events about decisions are checked against what the decisions proposed (a read of its own,
+   before the write transaction: it may wait for a decision still being written).
+2. In one write transaction: the events whose ``event_id`` is new are stored, and only they add
+   to the learning counts, the profiles' aggregates and (counters in the database) the caps'
+   counts. An event delivered twice is stored and counted once.
+3. After the commit: cached profiles are forgotten and (counters in Redis) the caps counted.
+"""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any, TypeVar
 
+import msgspec
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncSession
+from pydantic import BaseModel, ValidationError
+from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from offerengine.errors import FieldError, raise_if_any
+from offerengine.decisioning import feedback, learning
+from offerengine.errors import FieldError, Invalid, MalformedInput, raise_if_any
 from offerengine.events.models import Event
-from offerengine.events.schemas import EventIn
+from offerengine.events.schemas import EventBatch, EventIn
+from offerengine.profiles import service as profiles
+from offerengine.profiles.service import ProfileCache
+from offerengine.recording import Recording
+from offerengine.snapshots.core import Snapshot
+
+M = TypeVar("M", bound=BaseModel)
 
 # A client clock may run a little fast; an event much further in the future is a mistake.
 CLOCK_SKEW = timedelta(minutes=5)
@@ -67,3 +91,96 @@ async def record(
         for e in fresh
     )
     return fresh
+
+
+def parse(body: bytes) -> list[EventIn]:
+    """The events of a JSON body: one event, or ``{"events": [...]}``. Broken JSON is
+    :class:`MalformedInput`; an event the schemas refuse is :class:`Invalid` naming the field."""
+    try:
+        data = msgspec.json.decode(body)
+    except msgspec.DecodeError as exc:
+        raise MalformedInput(
+            "The request body is not valid JSON.",
+            [FieldError(("body",), "not valid JSON", "json_invalid")],
+        ) from exc
+    if isinstance(data, dict) and "events" in data:
+        return _validated(EventBatch, data).events
+    return [_validated(EventIn, data)]
+
+
+def _validated(model: type[M], data: Any) -> M:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise Invalid.of(
+            [
+                FieldError(("body", *e["loc"]), e["msg"], e["type"])
+                for e in exc.errors(include_url=False)
+            ]
+        ) from exc
+
+
+Transaction = Callable[[], AbstractAsyncContextManager[AsyncSession]]
+
+
+@dataclass(frozen=True, slots=True)
+class EventSinks:
+    """What storing events reads and writes besides the events table."""
+
+    session_factory: async_sessionmaker[AsyncSession]  # the decisions' check reads through it
+    transaction: Transaction  # the write transaction: committed on leaving, else rolled back
+    redis: Redis | None  # the caps' counters when they live in Redis, else in the transaction
+    redis_prefix: str
+    recorder: Recording | None = None  # this process's decisions not written yet
+    profiles: ProfileCache | None = None  # forgets the profiles the events changed
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEvents:
+    """The events stored now, and how many were skipped as already stored."""
+
+    stored: list[EventIn]
+    duplicates: int
+
+
+async def ingest(
+    *, sinks: EventSinks, snapshot: Snapshot, events: Sequence[EventIn], now: datetime
+) -> StoredEvents:
+    """Store the tenant's events, all or none, and count the new ones wherever events count (see
+    the module's doc). An event about a decision that was not made, or one in the future, is
+    :class:`Invalid` and nothing is stored."""
+    tenant_id = snapshot.tenant.id
+    index = snapshot.decisioning
+    proposed: feedback.Proposals = {}
+    if any(e.decision_id or e.type in feedback.FEEDBACK for e in events):
+        async with sinks.session_factory() as session:
+            proposed = await feedback.check(session, sinks.recorder, tenant_id, events)
+    async with sinks.transaction() as session:
+        fresh = await record(session, tenant_id=tenant_id, events=events, now=now)
+        await learning.count(
+            session, tenant_id=tenant_id, index=index, events=fresh, proposed=proposed
+        )
+        absorbed = await profiles.absorb(session, tenant_id, fresh, index, now=now)
+        if sinks.redis is None:  # counted with the events, in their transaction
+            await feedback.count(
+                None,
+                session,
+                prefix=sinks.redis_prefix,
+                tenant_id=tenant_id,
+                index=index,
+                events=fresh,
+                now=now,
+            )
+    if absorbed and sinks.profiles is not None:
+        sinks.profiles.forget(tenant_id, absorbed)
+    if sinks.redis is not None:  # counted once the events are stored
+        await feedback.count(
+            sinks.redis,
+            None,
+            prefix=sinks.redis_prefix,
+            tenant_id=tenant_id,
+            index=index,
+            events=fresh,
+            now=now,
+        )
+    return StoredEvents(fresh, len(events) - len(fresh))

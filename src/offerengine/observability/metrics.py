@@ -76,6 +76,19 @@ class Metrics:
             registry=self.registry,
             multiprocess_mode="livesum",
         )
+        self.records_consumed = Counter(
+            "offerengine_records_consumed",
+            "Stream entries a consumer read, stored and acknowledged.",
+            registry=self.registry,
+        )
+        self.records_lag = Gauge(
+            "offerengine_records_lag",
+            "Entries of a record stream not yet delivered to the consumer group, by stream "
+            "(reported by consumers).",
+            ("stream",),
+            registry=self.registry,
+            multiprocess_mode="mostrecent",
+        )
         self._kinds: dict[str, tuple[Counter, Counter, Counter]] = {}
         self._decided = {dry: self.decisions.labels(str(dry).lower()) for dry in (False, True)}
         self._children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
@@ -99,14 +112,23 @@ class Metrics:
             self._of_kind(record.key[0])[0].inc()
 
     def observe_records(
-        self, *, written: Iterable[str], refused: Iterable[str], pending: int
+        self, *, written: Iterable[str], refused: Iterable[str], pending: int | None
     ) -> None:
-        """What a flush did: the kinds of the records it wrote and set aside, what is left."""
+        """What a flush or a consumer's batch did: the kinds of the records it wrote and set
+        aside, and what is left pending in memory (None: nothing is kept in memory)."""
         for kind, n in collections.Counter(written).items():
             self._of_kind(kind)[1].inc(n)
         for kind, n in collections.Counter(refused).items():
             self._of_kind(kind)[2].inc(n)
-        self.records_pending.set(pending)
+        if pending is not None:
+            self.records_pending.set(pending)
+
+    def observe_consumed(self, entries: int) -> None:
+        self.records_consumed.inc(entries)
+
+    def observe_lag(self, stream: str, lag: int | None) -> None:
+        if lag is not None:
+            self.records_lag.labels(stream).set(lag)
 
     def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
         key = (method, route, status)

@@ -13,8 +13,9 @@ from __future__ import annotations
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
-from datetime import datetime
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -25,6 +26,7 @@ from offerengine.db import upsert
 from offerengine.db.base import utcnow
 from offerengine.decisioning import core
 from offerengine.errors import FieldError, NotFound, raise_if_any
+from offerengine.events.models import Event
 from offerengine.events.schemas import EventIn
 from offerengine.profiles.core import SegmentIndex, members, profile_facts
 from offerengine.profiles.models import Profile
@@ -105,8 +107,9 @@ def _add(bucket: dict[str, Any], event: EventIn, at: datetime) -> None:
     if event.type == "purchase" and event.value is not None:
         bucket["spend"] = float(Decimal(str(bucket.get("spend", 0))) + event.value)
     last = bucket.get("last_at")
-    if last is None or at.isoformat() > last:
-        bucket["last_at"] = at.isoformat()
+    stamp = at.astimezone(UTC).isoformat()  # one offset, so that the texts compare as times
+    if last is None or stamp > last:
+        bucket["last_at"] = stamp
 
 
 async def absorb(
@@ -170,6 +173,85 @@ async def absorb(
         row.last_seen_at = latest
         row.updated_at = now
     return set(ids)
+
+
+@dataclass(frozen=True, slots=True)
+class Rebuilt:
+    """What a replay went through: the tenant's profiles, and the events added to them."""
+
+    profiles: int
+    events: int
+
+
+async def replay(
+    session: AsyncSession,
+    tenant_id: uuid.UUID,
+    index: core.DecisioningIndex,
+    *,
+    now: datetime,
+    batch: int = 1000,
+    progress: Callable[[int, int], None] | None = None,
+) -> Rebuilt:
+    """Rebuild the tenant's profiles' aggregates from its stored events, in the caller's
+    transaction: wipe them, then absorb every stored event of those profiles in time order, a
+    ``batch`` at a time (``progress(done, total)`` after each). Running it again gives the same.
+
+    Only profiles that exist are rebuilt: one forgotten (deleted) stays forgotten, though its
+    events stay. The rows are locked from the wipe on, so events stored meanwhile for them wait
+    and add to the rebuilt aggregates; those of a profile made meanwhile are left to the
+    transaction that made it. A category comes from the offers as configured now."""
+    wiped = await session.scalars(
+        sa.update(Profile)
+        .where(Profile.tenant_id == tenant_id)
+        .values(aggregates={}, last_seen_at=None, updated_at=now)
+        .returning(Profile.profile_id)
+    )
+    kept = set(wiped)
+    counted = (
+        Event.tenant_id == tenant_id,
+        Event.profile_id.is_not(None),
+        Event.type.in_(list(COUNTED)),
+    )
+    total = int(await session.scalar(sa.select(sa.func.count()).where(*counted)) or 0)
+    done = absorbed = 0
+    if progress is not None:
+        progress(0, total)
+    # One ordered read, streamed (a server-side cursor on PostgreSQL), absorbed a part at a time.
+    rows = await session.stream(
+        sa.select(
+            Event.type,
+            Event.profile_id,
+            Event.value,
+            Event.occurred_at,
+            Event.offer_id,
+            Event.properties,
+        )
+        .where(*counted)
+        .order_by(Event.occurred_at, Event.id)
+        .execution_options(yield_per=batch)
+    )
+    async for part in rows.partitions(batch):
+        found = [
+            EventIn.model_construct(  # validated when it arrived
+                type=r.type,
+                profile_id=r.profile_id,
+                value=r.value,
+                occurred_at=r.occurred_at,
+                offer_id=r.offer_id,
+                properties=r.properties,
+            )
+            for r in part
+            if r.profile_id in kept
+        ]
+        if found:
+            await absorb(session, tenant_id, found, index, now=now)
+            await session.flush()
+            session.expunge_all()  # the rows absorbed are written; keep memory flat
+        done += len(part)
+        absorbed += len(found)
+        if progress is not None:
+            progress(done, total)
+    return Rebuilt(len(kept), absorbed)
 
 
 def read(row: Profile, segments: Sequence[str]) -> dict[str, Any]:

@@ -165,7 +165,7 @@ def exposures(
 
 
 AnyRecord = Search | Decision | Quote | Exposure
-KINDS: tuple[type[Record], ...] = (Search, Decision, Quote, Exposure)
+KIND_NAMES = ("search", "decision", "quote", "exposure")  # the dead letters' kinds of records
 
 
 def kind_of(record: Record) -> str:

@@ -14,7 +14,7 @@ from offerengine.recording.models import DeadLetter
 
 class DeadLetterRead(BaseModel):
     id: uuid.UUID
-    kind: str = Field(description="search, decision, quote or exposure.")
+    kind: str = Field(description="search, decision, quote, exposure, or event (from a broker).")
     record_id: str = Field(description="The record's key (a quote's or decision's id, ...).")
     source: str = Field(description="Where it was refused: `writer` (the embedded recorder).")
     error: str = Field(description="What the database said, without the statement's values.")

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from offerengine.errors import NotFound
 from offerengine.recording import records, store
 from offerengine.recording.models import DeadLetter
-from offerengine.recording.writer import brief, is_outage
+from offerengine.recording.store import brief, is_outage
 
 
 async def list_dead_letters(
@@ -61,7 +61,10 @@ async def redrive(
     again, each on its own; one written is marked re-driven, one refused again keeps its letter
     with the new error. An unknown id is a 404 and nothing is written."""
     query = sa.select(DeadLetter).where(
-        DeadLetter.tenant_id == tenant_id, DeadLetter.redriven_at.is_(None)
+        DeadLetter.tenant_id == tenant_id,
+        DeadLetter.redriven_at.is_(None),
+        # A broker's event set aside is no record to write again: it is published again, fixed.
+        DeadLetter.kind.in_(records.KIND_NAMES),
     )
     if ids is not None:
         query = query.where(DeadLetter.id.in_(ids))
@@ -88,9 +91,7 @@ async def _write(session: AsyncSession, record: records.AnyRecord) -> str | None
     connection = await session.connection()
     try:
         async with connection.begin_nested():
-            await connection.run_sync(
-                store.execute, store.statements(connection.dialect.name, [record])
-            )
+            await connection.run_sync(store.write, [record])
     except Exception as exc:
         if is_outage(exc):
             raise

@@ -108,7 +108,7 @@ async def search_offers(request: Request) -> Response:
     await recorder.catch_up()
     now = utcnow()
     searched = await ctx.shop.search(snapshot, body, now)
-    recorder.record(searched.record, *searched.exposures)
+    await recorder.record(searched.record, *searched.exposures)
     answer = searched.response()
     keys = snapshot.flags.tagged.get("shop")
     if keys:
@@ -120,7 +120,7 @@ async def search_offers(request: Request) -> Response:
             experiments_index=snapshot.experiments,
             saved_groups=snapshot.tenant.saved_groups,
         )
-        recorder.record(*records.exposures(snapshot.tenant.id, evaluated.exposures, now))
+        await recorder.record(*records.exposures(snapshot.tenant.id, evaluated.exposures, now))
         answer = answer[:-1] + b',"feature_flags":' + _encode(evaluated.values) + b"}"
     return Response(answer, media_type="application/json")
 

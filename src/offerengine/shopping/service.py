@@ -30,9 +30,9 @@ from offerengine.learning import store
 from offerengine.learning.policy import SHOP
 from offerengine.learning.store import ModelCache
 from offerengine.profiles import service as profiles
-from offerengine.recording import records
+from offerengine.recording import Recording, records
 from offerengine.recording.store import STAT_KEYS
-from offerengine.recording.writer import LOOKUP_WITHIN, Recorder
+from offerengine.recording.writer import LOOKUP_WITHIN
 from offerengine.shopping import core, personal
 from offerengine.shopping.models import (
     Offer,
@@ -57,7 +57,7 @@ class ShopRuntime:
     conversion model, ``models`` and ``profiles`` give its learnt state and the customers'."""
 
     session_factory: async_sessionmaker[AsyncSession]
-    recorder: Recorder
+    recorder: Recording
     stock_seconds: float = 1.0
     conversion_seconds: float = 30.0
     result_seconds: float = 10.0
@@ -714,7 +714,7 @@ def needs_of(raw: Sequence[dict[str, Any]]) -> list[tuple[ResourceKey, int, int]
 
 
 async def find(
-    recorder: Recorder,
+    recorder: Recording,
     session_factory: async_sessionmaker[AsyncSession],
     offer_id: str,
 ) -> Offer | None:
@@ -723,7 +723,7 @@ async def find(
     key, place = place_of(offer_id)
     while True:
         row: dict[str, Any] | None = None
-        young = recorder.young(("search", key))
+        young = await recorder.young(("search", key))
         if isinstance(young, records.Search):
             row = {c.key: getattr(young, c.key) for c in StoredSearch.__table__.columns}
         else:
@@ -735,7 +735,7 @@ async def find(
             own = msgspec.json.decode(row["offers_json"]).get(place)
             if own is None:
                 return None
-            body = recorder.young_body(own["body_id"])
+            body = await recorder.young_body(own["body_id"])
             if body is None:  # written already (perhaps by an earlier search: a reused result)
                 async with session_factory() as session:
                     stored = await session.get(OfferBody, own["body_id"])

@@ -8,7 +8,7 @@ import json
 import uuid
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 
 import sqlalchemy as sa
@@ -32,15 +32,17 @@ from offerengine.catalog import service as catalog
 from offerengine.catalog.models import Product
 from offerengine.catalog.schemas import ProductRead
 from offerengine.db.base import utcnow
+from offerengine.db.session import write_transaction
 from offerengine.decisioning import counting
 from offerengine.decisioning.models import DecisioningObject
-from offerengine.deps import recording
 from offerengine.errors import Invalid
 from offerengine.inventory.models import Flight
 from offerengine.learning.policy import SHOP
 from offerengine.pricing import service as pricing
 from offerengine.pricing.models import PricingRule
 from offerengine.pricing.schemas import PricingRuleRead
+from offerengine.recording import service as dead_letters
+from offerengine.recording.schemas import DeadLetterRead
 from offerengine.tenants.models import Tenant
 from offerengine.versioning import core as versioning_core
 from offerengine.versioning import service as versioning
@@ -129,7 +131,7 @@ NAV: list[tuple[str, list[tuple[str, str]]]] = [
             ("Promotion usage", "/admin/promotion-usage"),
         ],
     ),
-    ("Audit log", [("Audit log", "/admin/audit")]),
+    ("Audit log", [("Audit log", "/admin/audit"), ("Dead letters", "/admin/dead-letters")]),
 ]
 PAGE = 25  # rows per page of every list
 
@@ -258,7 +260,9 @@ async def login(request: Request) -> Response:
         user = await users.authenticate(session, email, password)
     if user is not None:
         changes = users.login_changes(user, password)
-        async with recording(ctx) as session:  # SQLite's write lock taken up front: it queues
+        async with write_transaction(
+            ctx
+        ) as session:  # SQLite's write lock taken up front: it queues
             await users.record_login(session, user, changes)
     if user is None:
         admin.by_email.failed(email_key)
@@ -281,7 +285,7 @@ async def _check_form_csrf(request: Request, visitor: users.Visitor) -> dict[str
 @web.post("/admin/logout")
 async def logout(request: Request, visitor: Visitor) -> Response:
     await _check_form_csrf(request, visitor)
-    async with recording(context_of(request)) as session:
+    async with write_transaction(context_of(request)) as session:
         await users.log_out(session, visitor.user.id)
     response = to_login()
     response.delete_cookie(SESSION_COOKIE, path="/")
@@ -1066,6 +1070,29 @@ async def audit_page(
         filters=filters,
         versioned=set(VERSIONED_PATHS),
         **_pager(filters, ("cursor", next_cursor) if next_cursor else None, bool(cursor)),
+    )
+
+
+@web.get("/admin/dead-letters")
+async def dead_letters_page(
+    request: Request,
+    visitor: Visitor,
+    tenant: PageTenant,
+    show: Annotated[Literal["waiting", "redriven", "all"], Query()] = "waiting",
+) -> Response:
+    """Run-time records the database refused, with the error; re-driven from here once fixed."""
+    redriven = {"waiting": False, "redriven": True, "all": None}[show]
+    async with context_of(request).session_factory() as session:
+        letters = await dead_letters.list_dead_letters(
+            session, tenant_id=tenant.id, redriven=redriven, limit=200
+        )
+    return await _page(
+        request,
+        "dead_letters.html",
+        visitor,
+        tenant=tenant,
+        letters=[DeadLetterRead.of(letter) for letter in letters],
+        show=show,
     )
 
 
