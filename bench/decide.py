@@ -308,6 +308,7 @@ def warm_up(url: str, key: dict[str, str], body: bytes, workers: int) -> None:
 
 
 def main() -> None:
+    global OFFERS  # the generator reads it
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=int, default=5)
@@ -317,17 +318,28 @@ def main() -> None:
         "--redis", default=None, help="keep cap counters in this Redis (redis://127.0.0.1:6379/0)"
     )
     parser.add_argument("--parts", default="in-process,http,batch")
+    parser.add_argument(
+        "--offers", type=int, default=OFFERS, help="decisioning offers generated (10,000)"
+    )
+    parser.add_argument(
+        "--workers", default="1,2", help="server processes to measure, comma-separated"
+    )
     parser.add_argument("--profiles", type=int, default=200_000, help="batch size")
     parser.add_argument("--dask", action="store_true", help="also rank the batch on Dask")
     args = parser.parse_args()
+    OFFERS = args.offers
     parts = set(args.parts.split(","))
     print(f"machine: {machine()}")
     print(f"cap counters: {'Redis ' + args.redis if args.redis else 'SQLite'}")
+    print(f"tenant: {OFFERS:,} offers, {ACTIVITIES} activities")
     with tempfile.TemporaryDirectory() as folder:
         env = demo_database(Path(folder))
         if args.redis:
             env["OFFERENGINE_REDIS_URL"] = args.redis
             env["OFFERENGINE_REDIS_PREFIX"] = f"oe-bench-{uuid.uuid4().hex[:8]}"
+            # Records go onto Redis streams; consumers run on other hosts in production, so the
+            # API is measured with none running (the consumer's own rate: bench/records.py).
+            env["OFFERENGINE_EMBEDDED_CONSUMER"] = "false"
         activities, tenant_id = asyncio.run(prepare(env))
         if "in-process" in parts:
             asyncio.run(in_process(env, activities, tenant_id, args.iterations))
@@ -358,7 +370,7 @@ def main() -> None:
             dry_run: [json.dumps({**b, "dry_run": dry_run}).encode() for b in made]
             for dry_run in (True, False)
         }
-        for workers in (1, 2) if "http" in parts else ():
+        for workers in [int(w) for w in args.workers.split(",")] if "http" in parts else ():
             with server(env, workers) as base:
                 warm_up(f"{base}/v1/decisions", key, bodies[False][0], workers)
                 compare(

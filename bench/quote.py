@@ -351,11 +351,25 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=5)
     parser.add_argument("--samples", type=int, default=20_000)
     parser.add_argument("--workers", default="1,2")
+    parser.add_argument(
+        "--redis",
+        default=None,
+        help="configure this Redis (redis://127.0.0.1:6379/0): records on streams, consumer paused",
+    )
+    parser.add_argument("--parts", default="in-process,route,http")
     args = parser.parse_args()
+    parts = set(args.parts.split(","))
     print(f"machine: {machine()}")
-    in_process(args.samples)
+    if "in-process" in parts:
+        in_process(args.samples)
     with tempfile.TemporaryDirectory() as folder:
         env = demo_database(Path(folder))
+        if args.redis:
+            env["OFFERENGINE_REDIS_URL"] = args.redis
+            env["OFFERENGINE_REDIS_PREFIX"] = f"oe-bench-{uuid.uuid4().hex[:8]}"
+            # Consumers run on other hosts in production: the API is measured without one.
+            env["OFFERENGINE_EMBEDDED_CONSUMER"] = "false"
+            print(f"records: Redis streams at {args.redis} (no consumer running)")
         with server(env, 1) as base:
             configure(base, env["DEMO_MKT_EDITOR_KEY"])
             check = post(base, "/v1/quote", env["DEMO_MKT_RUNTIME_KEY"], basket(0))["data"]
@@ -364,12 +378,13 @@ def main() -> None:
                 f"{len(check['pricing_breakdown']['calculations'])} steps, "
                 f"{len(check['commission_breakdown']['details'])} commission amounts"
             )
-        whole_route(env, args.samples // 5)
+        if "route" in parts:
+            whole_route(env, args.samples // 5)
         headers = {"Authorization": f"Bearer {env['DEMO_MKT_RUNTIME_KEY']}"}
         # One template: each request its own customer (so its own hash), the rest as basket(7).
         template = json.dumps(basket(7, "customer-%d-%d")).encode()
         repeated = json.dumps(basket(7, "repeat")).encode()
-        for workers in (int(w) for w in args.workers.split(",")):
+        for workers in (int(w) for w in args.workers.split(",")) if "http" in parts else ():
             with server(env, workers) as base:
                 compare(
                     {

@@ -154,9 +154,13 @@ async def run(args: argparse.Namespace) -> None:
             batch=args.batch,
         )
         started = time.perf_counter()
-        while consumer.consumed < args.records:
-            await consumer.consume_once(block_ms=100)
+        stop = asyncio.Event()
+        running = asyncio.create_task(consumer.run(stop))
+        while consumer.consumed < args.records:  # noqa: ASYNC110 - polling a counter
+            await asyncio.sleep(0.01)
         stored = time.perf_counter() - started
+        stop.set()
+        await running
         consumer.close()
         await engine.dispose()
         print(machine())

@@ -51,6 +51,19 @@ class _Protocol(asyncio.Protocol):
         self.waiting: deque[tuple[asyncio.Future[Any], float]] = deque()
         self.lost: Exception | None = None
         self._on_lost = on_lost
+        self._outbox: list[bytes] = []  # commands of this loop iteration, written at its end
+
+    def send(self, data: bytes) -> None:
+        """Queue packed commands; every command of one loop iteration goes out in one write (one
+        system call for the many concurrent requests a busy worker serves per iteration)."""
+        if not self._outbox:
+            asyncio.get_running_loop().call_soon(self._drain)
+        self._outbox.append(data)
+
+    def _drain(self) -> None:
+        data, self._outbox = self._outbox, []
+        if self.transport is not None and self.lost is None and data:
+            self.transport.write(b"".join(data))
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
@@ -133,11 +146,18 @@ class RedisLine:
             future: asyncio.Future[Any] = loop.create_future()
             protocol.waiting.append((future, now))
             futures.append(future)
-        protocol.transport.write(b"".join([hiredis.pack_command(c) for c in commands]))
-        replies = await asyncio.gather(*futures, return_exceptions=True)
-        for reply in replies:
-            if isinstance(reply, BaseException):
-                raise reply
+        protocol.send(b"".join([hiredis.pack_command(c) for c in commands]))
+        # The replies come together, in order: awaiting each is cheaper than a gather.
+        replies: list[Any] = []
+        error: BaseException | None = None
+        for future in futures:
+            try:
+                replies.append(await future)
+            except (rx.RedisError, OSError) as exc:
+                error = error or exc
+                replies.append(exc)
+        if error is not None:
+            raise error
         return replies
 
     async def evalsha(self, script: Script, keys: list[str], args: list[Any]) -> Any:
@@ -164,7 +184,7 @@ class RedisLine:
         if not protocol.waiting and self._watch is None:
             self._watch = asyncio.get_running_loop().call_later(self._timeout, self._check)
         protocol.waiting.append((future, time.monotonic()))
-        protocol.transport.write(hiredis.pack_command(args))
+        protocol.send(hiredis.pack_command(args))
         return future
 
     def _check(self) -> None:

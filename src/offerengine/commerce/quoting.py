@@ -391,11 +391,14 @@ def _redis_key(prefix: str, tenant_id: uuid.UUID, digest: str) -> str:
 async def _shared(
     ctx: AppContext, tenant_id: uuid.UUID, digest: str, now: datetime
 ) -> Cached | None:
-    """The quote another worker made for this request, when workers share them through Redis."""
-    if ctx.redis is None:
+    """The quote another worker made for this request, when workers share them through Redis
+    (over the hot path's pipelined connection)."""
+    if ctx.line is None:
         return None
     try:
-        found = await ctx.redis.get(_redis_key(ctx.settings.redis_prefix, tenant_id, digest))
+        found = await ctx.line.execute(
+            "GET", _redis_key(ctx.settings.redis_prefix, tenant_id, digest)
+        )
     except RedisError as exc:  # a missing shared copy only costs a new quote
         log.warning("quote_cache_unavailable", error=str(exc))
         return None
@@ -412,15 +415,15 @@ async def _shared(
 async def _share(
     ctx: AppContext, tenant_id: uuid.UUID, digest: str, cached: Cached, now: datetime
 ) -> None:
-    if ctx.redis is None:
+    if ctx.line is None:
         return
     value = b"\n".join(
         (str(cached.quote_id).encode(), cached.valid_until.isoformat().encode(), cached.data)
     )
     ttl = max(1, int((cached.valid_until - now).total_seconds() * 1000))
     try:
-        await ctx.redis.set(
-            _redis_key(ctx.settings.redis_prefix, tenant_id, digest), value, px=ttl, nx=True
+        await ctx.line.execute(
+            "SET", _redis_key(ctx.settings.redis_prefix, tenant_id, digest), value, "PX", ttl, "NX"
         )
     except RedisError as exc:
         log.warning("quote_cache_unavailable", error=str(exc))

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 import os
 import socket
@@ -88,28 +89,52 @@ class Consumer:
         self._store.close()
 
     async def run(self, stop: asyncio.Event | None = None) -> None:
-        """Consume until ``stop`` is set (or the task is cancelled)."""
+        """Consume until ``stop`` is set (or the task is cancelled). The next batch is read and
+        decoded while the database stores the one before (on the store's thread): one batch
+        in flight at a time, each acknowledged once stored."""
         stop = stop or asyncio.Event()
         claimed_at = trimmed_at = 0.0
-        while not stop.is_set():
-            try:
-                await self._ensure_groups()
-                now = time.monotonic()
-                if now - claimed_at >= self._claim_seconds:
-                    claimed_at = now
-                    await self.claim()
-                if now - trimmed_at >= TRIM_SECONDS:
-                    trimmed_at = now
-                    await self.trim()
-                await self.consume_once(block_ms=1000)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # Redis or the database away: wait, then go on
-                log.warning("consumer_waiting", consumer=self.name, error=brief(exc))
-                await asyncio.sleep(1.0)
+        storing: asyncio.Task[None] | None = None
+        try:
+            while not stop.is_set():
+                try:
+                    await self._ensure_groups()
+                    now = time.monotonic()
+                    if now - claimed_at >= self._claim_seconds:
+                        claimed_at = now
+                        if storing is not None:
+                            await storing
+                            storing = None
+                        await self.claim()
+                    if now - trimmed_at >= TRIM_SECONDS:
+                        trimmed_at = now
+                        await self.trim()
+                    # Idle, wait a second for entries; with a batch being stored, only look.
+                    entries = await self.read(block_ms=None if storing else 1000)
+                    if storing is not None:
+                        await storing
+                        storing = None
+                    if entries:
+                        storing = asyncio.create_task(self._handle(entries))
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:  # Redis or the database away: wait, then go on
+                    storing = None
+                    log.warning("consumer_waiting", consumer=self.name, error=brief(exc))
+                    await asyncio.sleep(1.0)
+        finally:
+            if storing is not None:  # stopping: finish the batch in hand (it is acknowledged)
+                with contextlib.suppress(Exception):
+                    await storing
 
     async def consume_once(self, *, block_ms: int | None = None) -> int:
         """Read and store one batch of new entries; how many were read."""
+        entries = await self.read(block_ms=block_ms)
+        await self._handle(entries)
+        return len(entries)
+
+    async def read(self, *, block_ms: int | None = None) -> list[Entry]:
+        """Up to a batch of new entries of every stream, taken for this consumer."""
         await self._ensure_groups()
         found = await self._redis.xreadgroup(
             GROUP,
@@ -124,8 +149,7 @@ class Consumer:
             for entry_id, fields in items
             if fields  # an entry trimmed away while pending comes back without fields
         ]
-        await self._handle(entries)
-        return len(entries)
+        return entries
 
     async def claim(self) -> int:
         """Take over the entries other consumers took ``claim_seconds`` ago or more and never

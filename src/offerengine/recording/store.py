@@ -11,9 +11,12 @@ stored, so a record refused and set aside, or written twice, counts once or not 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import fcntl
+import os
 import uuid
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -280,6 +283,14 @@ class RecordStore:
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"records-{source}")
         self._is_sqlite = is_sqlite
         self.source = source
+        # SQLite: the record stores of every worker on this host take turns through a lock file
+        # the kernel queues them on, before SQLite's own lock. SQLite's busy handler polls, with
+        # sleeps growing to 100 ms, and a newcomer takes the lock ahead of older waiters: two
+        # workers' stores (flushes and cap counts) starved each other for hundreds of ms.
+        self._turns: int | None = None
+        database = engine.url.database if engine is not None and is_sqlite else None
+        if database and database != ":memory:":
+            self._turns = os.open(f"{database}.write-turn", os.O_RDWR | os.O_CREAT, 0o600)
 
     async def write(self, batch: list[r.Record]) -> Settled:
         """Store ``batch`` (see the class's doc)."""
@@ -304,16 +315,31 @@ class RecordStore:
 
     def _transact_here(self, work: Callable[[sa.Connection], T]) -> T:
         assert self._engine is not None
-        with self._engine.connect() as connection:
+        with self._turn(), self._engine.connect() as connection:
             if self._is_sqlite:
                 connection.execution_options(sqlite_immediate=True)
             with connection.begin():
                 return work(connection)
 
+    @contextlib.contextmanager
+    def _turn(self) -> Iterator[None]:
+        """This host's turn to write the SQLite file (a no-op elsewhere)."""
+        if self._turns is None:
+            yield
+            return
+        fcntl.flock(self._turns, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(self._turns, fcntl.LOCK_UN)
+
     def close(self) -> None:
+        self._thread.shutdown(wait=True)
         if self._engine is not None:
             self._engine.dispose()
-        self._thread.shutdown(wait=True)
+        if self._turns is not None:
+            os.close(self._turns)
+            self._turns = None
 
     async def _settle(self, batch: list[r.Record], settled: Settled) -> None:
         try:
@@ -381,7 +407,7 @@ class RecordStore:
 
     def _run_here(self, work: Callable[[sa.Connection, Any], None], argument: Any) -> None:
         assert self._engine is not None
-        with self._engine.connect() as connection:
+        with self._turn(), self._engine.connect() as connection:
             if self._is_sqlite:
                 connection.execution_options(sqlite_immediate=True)
             with connection.begin():
