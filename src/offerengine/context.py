@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -32,7 +31,6 @@ from offerengine.settings import Settings
 from offerengine.shopping.service import ShopRuntime
 from offerengine.shopping.webhooks import Notifier
 from offerengine.snapshots import build as snapshots
-from offerengine.snapshots.core import Snapshot
 from offerengine.snapshots.feed import ChangeFeed, channel_name
 from offerengine.snapshots.store import SnapshotStore
 
@@ -120,16 +118,8 @@ async def open_context(settings: Settings, metrics: Metrics) -> AppContext:
         if settings.redis_url
         else None
     )
-    is_postgres = engine.dialect.name == "postgresql"
 
-    async def build_snapshot(tenant_id: uuid.UUID) -> Snapshot | None:
-        async with session_factory() as session:
-            if is_postgres:
-                # One consistent read: the version and the data it describes belong together.
-                await session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
-            return await snapshots.build(session, tenant_id)
-
-    store = SnapshotStore(build_snapshot)
+    store = SnapshotStore(snapshots.builder(session_factory))
     platform = settings.platform_key.get_secret_value() if settings.platform_key else None
     keys = KeyCache(session_factory, platform)
     feed = ChangeFeed(

@@ -135,6 +135,10 @@ EXPECTED = {
         "left out: {'no expected gain': 2}",
     ],
     "docs/operations.md": [
+        "records: ok",
+        '{"items":[]}',
+        "422 ['body', 'profile', 'id']",
+        "offerengine_records_pending 0.0",
         '{"status":"ok"}',
         '"database":"ok"',
         "offerengine_http_requests_total{",

@@ -33,8 +33,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
-import socket
 import time
 import uuid
 from collections.abc import AsyncIterator, Sequence
@@ -58,6 +56,7 @@ from offerengine.errors import Invalid, NotFound
 from offerengine.events import service as events
 from offerengine.events.schemas import MAX_EVENTS, EventIn
 from offerengine.observability.logging import get_logger
+from offerengine.recording.consumer import consumer_name
 from offerengine.recording.store import brief, dead_letter_statement, is_outage, letter_row
 from offerengine.settings import Settings
 from offerengine.snapshots import build as snapshots
@@ -551,15 +550,8 @@ async def open_ingestor(settings: Settings) -> AsyncIterator[EventIngestor]:
         if settings.redis_url
         else None
     )
-    is_postgres = engine.dialect.name == "postgresql"
 
-    async def build_snapshot(tenant_id: uuid.UUID) -> Snapshot | None:
-        async with session_factory() as session:
-            if is_postgres:  # the version and the data it describes belong together
-                await session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
-            return await snapshots.build(session, tenant_id)
-
-    store = SnapshotStore(build_snapshot)
+    store = SnapshotStore(snapshots.builder(session_factory))
     feed = ChangeFeed(
         store=store,
         session_factory=session_factory,
@@ -591,11 +583,6 @@ async def open_ingestor(settings: Settings) -> AsyncIterator[EventIngestor]:
 def events_stream(settings: Settings) -> str:
     """The Redis stream external events are read from."""
     return settings.events_stream or f"{settings.redis_prefix}:events:in"
-
-
-def consumer_name() -> str:
-    """This process's name in the Redis consumer group."""
-    return f"{socket.gethostname()}-{os.getpid()}"
 
 
 async def run(

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from decimal import Decimal
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from offerengine import money
 from offerengine.catalog import core as catalog
@@ -109,3 +110,20 @@ def _airport_facts(airport: Airport) -> network.AirportFacts:
         latitude=airport.latitude,
         longitude=airport.longitude,
     )
+
+
+def builder(
+    session_factory: async_sessionmaker[AsyncSession],
+) -> Callable[[uuid.UUID], Awaitable[Snapshot | None]]:
+    """A tenant's snapshot built in a session of its own: what a worker's (or a consumer's)
+    snapshot store builds with."""
+    is_postgres = session_factory.kw["bind"].dialect.name == "postgresql"
+
+    async def build_one(tenant_id: uuid.UUID) -> Snapshot | None:
+        async with session_factory() as session:
+            if is_postgres:
+                # One consistent read: the version and the data it describes belong together.
+                await session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+            return await build(session, tenant_id)
+
+    return build_one
