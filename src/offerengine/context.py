@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -84,6 +83,7 @@ class AppContext:
     recorder: Recording  # what run time answered: written behind, or onto Redis streams
     consumer: Consumer | None = None  # the embedded consumer of the record streams
     consumer_task: asyncio.Task[None] | None = None
+    consumer_stop: asyncio.Event | None = None
 
     @property
     def is_sqlite(self) -> bool:
@@ -94,9 +94,14 @@ class AppContext:
         await self.trainer.stop()
         await self.recorder.stop()
         if self.consumer is not None and self.consumer_task is not None:
-            self.consumer_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self.consumer_task
+            # Told to stop, not cancelled: redis-py can swallow a cancellation that arrives during
+            # a blocking read (XREADGROUP … BLOCK) and never return; the read ends within a second.
+            assert self.consumer_stop is not None
+            self.consumer_stop.set()
+            try:
+                await asyncio.wait_for(asyncio.shield(self.consumer_task), timeout=10)
+            except TimeoutError:
+                self.consumer_task.cancel()
             self.consumer.close()
         await self.notifier.close()
         await self.feed.stop()
@@ -220,5 +225,8 @@ async def open_context(settings: Settings, metrics: Metrics) -> AppContext:
     context.trainer.start()
     recorder.start()
     if consumer is not None:
-        context.consumer_task = asyncio.create_task(consumer.run(), name="records-consumer")
+        context.consumer_stop = asyncio.Event()
+        context.consumer_task = asyncio.create_task(
+            consumer.run(context.consumer_stop), name="records-consumer"
+        )
     return context
