@@ -302,3 +302,35 @@ async def _pending(client: redis.asyncio.Redis, streams: list[str]) -> int:
     for stream in streams:
         total += int((await client.xpending(stream, GROUP))["pending"])
     return total
+
+
+def test_with_redis_away_nothing_is_answered_unrecorded(sqlite_url: str, tmp_path: Path) -> None:
+    settings = make_settings(
+        sqlite_url, tmp_path, redis_url="redis://127.0.0.1:9/0", records="stream"
+    )
+    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+        tenant_api(client, "ST", kind="marketplace", base_currency="TRY")
+        runtime = Api(client, create_key(client, "ST", "runtime"))
+        context = client.app.state.context  # type: ignore[attr-defined]
+
+        async def record() -> None:
+            await context.recorder.record(
+                records.Exposure(
+                    tenant_id=uuid.uuid4(),
+                    experiment_id=uuid.uuid4(),
+                    unit_id="u",
+                    variant="a",
+                    bucket=None,
+                    exposed_at=datetime.now(UTC),
+                )
+            )
+
+        from offerengine.errors import Unavailable
+
+        with pytest.raises(Unavailable):
+            client.portal.call(record)  # type: ignore[union-attr]
+        # A young quote cannot be looked for: a 503 to retry, never a 500 nor a false 404.
+        found = runtime.get(f"/v1/quotes/{new_time_uuid()}")
+        assert found.status_code == 503, found.text
+        assert found.headers["Retry-After"] == "1"
+        assert found.headers["content-type"].startswith("application/problem+json")

@@ -90,7 +90,13 @@ def problem(
 
 def from_error(exc: errors.OfferEngineError) -> Response:
     status = status_for(exc)
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    headers = (
+        {"WWW-Authenticate": "Bearer"}
+        if status == 401
+        else {"Retry-After": "1"}
+        if status == 503  # a dependency is away: nothing was done; try again shortly
+        else None
+    )
     field_errors = (
         [e.as_dict() for e in exc.errors] if exc.errors or isinstance(exc, errors.Invalid) else None
     )

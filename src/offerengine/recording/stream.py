@@ -26,7 +26,9 @@ from typing import Any, TypeVar, cast
 
 import lz4.frame
 import msgspec
+from redis.exceptions import RedisError
 
+from offerengine.errors import Unavailable
 from offerengine.observability.metrics import Metrics
 from offerengine.recording import records as r
 from offerengine.redis_line import RedisLine
@@ -135,7 +137,12 @@ class StreamRecorder:
                         commands.append(
                             ("SET", young_key(prefix, ("body", body.id)), encode(body), "PX", ttl)
                         )
-        replies = await self._line.execute_many(commands)
+        try:
+            replies = await self._line.execute_many(commands)
+        except (RedisError, OSError) as exc:  # not recorded: the answer must not be sent
+            raise Unavailable(
+                "Redis, where answers are recorded, cannot be reached; nothing was answered."
+            ) from exc
         entry_ids = (
             reply for command, reply in zip(commands, replies, strict=True) if command[0] == "XADD"
         )
@@ -148,11 +155,17 @@ class StreamRecorder:
         """A searched, decided or quoted record by its key, while its young copy lasts."""
         if key[0] not in _YOUNG:
             return None
-        found = await self._line.execute("GET", young_key(self._prefix, key))
+        try:
+            found = await self._line.execute("GET", young_key(self._prefix, key))
+        except (RedisError, OSError) as exc:
+            raise Unavailable("Redis, where young records are kept, cannot be reached.") from exc
         return None if found is None else decode(found)
 
     async def young_body(self, body_id: str) -> r.OfferBody | None:
-        found = await self._line.execute("GET", young_key(self._prefix, ("body", body_id)))
+        try:
+            found = await self._line.execute("GET", young_key(self._prefix, ("body", body_id)))
+        except (RedisError, OSError) as exc:
+            raise Unavailable("Redis, where young records are kept, cannot be reached.") from exc
         return None if found is None else decode_body(found)
 
     async def flush(self) -> int:
