@@ -100,7 +100,7 @@ class StoredQuote(TenantOwnedMixin, Base):
 class QuoteLine(TenantOwnedMixin, Base):
     """A quote's items summed by category, seller and logistics provider (analytics).
 
-    The offer writer inserts them as tuples in the order of these columns (``db.rows.insert_tuples``)."""
+    The record store inserts them as tuples in the order of these columns (``db.rows.insert_tuples``)."""
 
     __tablename__ = "quote_lines"
     __table_args__ = (sa.PrimaryKeyConstraint("quote_id", "n"),)

@@ -94,7 +94,7 @@ def create_engine(url: str | URL, *, pool_size: int = 10, echo: bool = False) ->
 
 
 def create_writer_engine(url: str | URL) -> sa.Engine | None:
-    """A sync engine of one connection for the offer writer's own thread (None for an in-memory
+    """A sync engine of one connection for a record store's own thread (None for an in-memory
     SQLite database, which another connection would not see)."""
     parsed = _parse(url)
     if parsed.get_backend_name() == "sqlite" and parsed.database in (None, "", ":memory:"):

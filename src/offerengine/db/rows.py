@@ -1,15 +1,18 @@
-"""Many rows into one table in multi-row INSERTs, bound without SQLAlchemy's per-row work.
+"""Many rows into one table in one statement or a few, bound without SQLAlchemy's per-row work.
 
-The offer writer's flushes (searches, offer bodies, decisions and their logs, quotes and their
+The record store's batches (searches, offer bodies, decisions and their logs, quotes and their
 lines) went through ``insert(table)`` with a list of rows, and SQLAlchemy built every row's
 parameters anew (its construct_params and a processor call per value): more than a third of the
 writer's time for a quote, beside what the database spent. Here the statement text and each
 column's bind processor are made once per table and dialect, and a row costs one pass over its
 values.
 
-The values are bound exactly as SQLAlchemy binds them (each column type's processor for the
-dialect, the same casts on PostgreSQL), a page of rows per statement, as
-``configure_sqlite`` has SQLite do: one statement per row hands SQLite's GIL back at every row.
+On SQLite the values are bound exactly as SQLAlchemy binds them (each column type's processor), a
+page of rows per multi-row INSERT, as ``configure_sqlite`` has SQLite do: one statement per row
+hands SQLite's GIL back at every row. On PostgreSQL a batch is one ``INSERT … SELECT FROM
+unnest(…)`` with one array per column, sent in binary (:class:`_UnnestPlan`). Either way
+``skip_existing`` leaves out rows whose key is stored already, so records written twice are stored
+once.
 
 :func:`insert_tuples` takes rows as tuples in the table's column order instead of mappings, and
 binds a page a column at a time: no mapping to build per row, no Python step per value of a column
