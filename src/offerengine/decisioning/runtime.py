@@ -337,18 +337,7 @@ async def decide(
     if not request.dry_run:
         await ctx.recorder.record(
             _decision(snapshot.tenant.id, decision_id, profile_id, propositions, now, logs),
-            *(
-                records.Exposure(
-                    tenant_id=snapshot.tenant.id,
-                    experiment_id=a.experiment.id,
-                    unit_id=a.hash_value,
-                    variant=a.variant.key,
-                    bucket=a.bucket,
-                    exposed_at=now,
-                )
-                for a in assignments
-                if a.in_experiment
-            ),
+            *records.exposed(snapshot.tenant.id, assignments, now),
         )
     response: dict[str, Any] = {
         "decision_id": str(decision_id),

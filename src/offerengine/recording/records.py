@@ -17,9 +17,12 @@ import json
 import uuid
 from collections.abc import Iterable, Mapping
 from datetime import datetime
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import msgspec
+
+if TYPE_CHECKING:
+    from offerengine.experiments.core import Assignment
 
 
 class Record(msgspec.Struct, frozen=True, kw_only=True, tag_field="kind"):
@@ -161,6 +164,24 @@ def exposures(
             exposed_at=at,
         )
         for e in found
+    ]
+
+
+def exposed(
+    tenant_id: uuid.UUID, assignments: Iterable[Assignment], at: datetime
+) -> list[Exposure]:
+    """Exposure records of the assignments that put their unit in the experiment."""
+    return [
+        Exposure(
+            tenant_id=tenant_id,
+            experiment_id=a.experiment.id,
+            unit_id=a.hash_value,
+            variant=a.variant.key,
+            bucket=a.bucket,
+            exposed_at=at,
+        )
+        for a in assignments
+        if a.in_experiment
     ]
 
 

@@ -600,18 +600,9 @@ def run_search(
     treatment = shop.treatment
     shown_experiments = treatment.shown() if treatment is not None else []
     tenant_id = snapshot.tenant.id
-    exposures = [
-        records.Exposure(
-            tenant_id=tenant_id,
-            experiment_id=a.experiment.id,
-            unit_id=a.hash_value,
-            variant=a.variant.key,
-            bucket=a.bucket,
-            exposed_at=at,
-        )
-        for a in (treatment.assignments if treatment is not None else ())
-        if a.in_experiment
-    ]
+    exposures = records.exposed(
+        tenant_id, treatment.assignments if treatment is not None else (), at
+    )
     experiments = _encode(shown_experiments)
     bodies: list[records.OfferBody] = []
     encoded: list[bytes] = []
