@@ -290,7 +290,7 @@ def whole_route(env: dict[str, str], count: int) -> None:
 
     async def run() -> None:
         template = json.dumps(basket(7, "inprocess-%d-%d"))
-        async with app.router.lifespan_context(app):
+        async with app.admin.router.lifespan_context(app.admin):
             writer = app.state.context.recorder
             found = []
             for label, path, auth, body in (

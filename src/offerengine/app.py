@@ -10,30 +10,31 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
+from starlette.types import Receive, Scope, Send
 
 from offerengine import __version__
 from offerengine.auth.router import api as api_keys_router
 from offerengine.bundles.router import api as bundles_router
 from offerengine.catalog.router import api as catalog_router
-from offerengine.catalog.router import runtime as catalog_runtime_router
+from offerengine.catalog.router import runtime as catalog_runtime
 from offerengine.commerce.router import api as commerce_router
-from offerengine.commerce.router import runtime as commerce_runtime_router
+from offerengine.commerce.router import runtime as commerce_runtime
 from offerengine.context import open_context
 from offerengine.decisioning.router import api as decisioning_router
-from offerengine.decisioning.router import runtime as decisioning_runtime_router
-from offerengine.events.router import runtime as events_runtime_router
+from offerengine.decisioning.router import runtime as decisioning_runtime
+from offerengine.events.router import runtime as events_runtime
 from offerengine.experiments.router import api as experiments_router
-from offerengine.experiments.router import runtime as experiments_runtime_router
+from offerengine.experiments.router import runtime as experiments_runtime
 from offerengine.flags.router import api as flags_router
-from offerengine.flags.router import ofrep as ofrep_router
-from offerengine.flags.router import runtime as flags_runtime_router
+from offerengine.flags.router import ofrep as ofrep_runtime
+from offerengine.flags.router import runtime as flags_runtime
 from offerengine.health.router import api as health_router
 from offerengine.health.router import bench as bench_router
-from offerengine.http import body, problems
+from offerengine.http import problems
 from offerengine.http.middleware import RequestMiddleware
-from offerengine.http.routing import HotRoutes
+from offerengine.http.runtime import RuntimeApp, RuntimeRouter, documented_routes
 from offerengine.inventory.router import api as inventory_router
-from offerengine.inventory.router import runtime as inventory_runtime_router
+from offerengine.inventory.router import runtime as inventory_runtime
 from offerengine.learning.router import api as learning_router
 from offerengine.network.router import api as network_router
 from offerengine.observability.logging import configure_logging, get_logger
@@ -41,19 +42,33 @@ from offerengine.observability.metrics import Metrics
 from offerengine.orders.router import api as orders_router
 from offerengine.pricing.router import api as pricing_router
 from offerengine.profiles.admin import api as segments_router
-from offerengine.profiles.router import runtime as profiles_runtime_router
+from offerengine.profiles.router import runtime as profiles_runtime
 from offerengine.promotions.router import api as promotions_router
-from offerengine.promotions.router import runtime as promotions_runtime_router
+from offerengine.promotions.router import runtime as promotions_runtime
 from offerengine.recording.router import api as records_router
 from offerengine.rules.router import api as rules_router
 from offerengine.settings import Settings
 from offerengine.shopping.router import api as shopping_router
-from offerengine.shopping.router import runtime as shopping_runtime_router
+from offerengine.shopping.router import runtime as shopping_runtime
 from offerengine.tenants.router import api as tenants_router
 from offerengine.versioning.router import api as audit_router
 from offerengine.web import router as web
 
 log = get_logger("offerengine.app")
+# The run-time app's operations, each domain's (see offerengine.http.runtime).
+RUNTIME_ROUTERS = (
+    decisioning_runtime,
+    commerce_runtime,
+    shopping_runtime,
+    events_runtime,
+    profiles_runtime,
+    promotions_runtime,
+    flags_runtime,
+    ofrep_runtime,
+    experiments_runtime,
+    catalog_runtime,
+    inventory_runtime,
+)
 DEFAULT_GC_THRESHOLDS = gc.get_threshold()
 GC_THRESHOLDS = (50_000, 20, 20)  # young objects per collection; collections per older one
 
@@ -92,7 +107,7 @@ TAGS = [
 ]
 
 
-def create_app(settings: Settings) -> FastAPI:
+def create_app(settings: Settings) -> Server:
     """Build the API for ``settings``."""
     configure_logging(settings)
     metrics = Metrics()
@@ -125,7 +140,7 @@ def create_app(settings: Settings) -> FastAPI:
             gc.unfreeze()  # an app made and closed again (tests) leaves nothing uncollectable
             gc.set_threshold(*DEFAULT_GC_THRESHOLDS)
 
-    app = FastAPI(
+    admin = FastAPI(
         title="OfferEngine",
         version=__version__,
         description=DESCRIPTION,
@@ -134,36 +149,14 @@ def create_app(settings: Settings) -> FastAPI:
         docs_url="/docs",
         redoc_url=None,
     )
-    app.state.settings = settings
-    problems.install(app)
-    hot = app.state.hot_routes = HotRoutes()
-    app.add_middleware(
-        RequestMiddleware,
-        metrics=metrics,
-        max_body_bytes=settings.max_body_bytes,
-        access_log=settings.access_log,
-        hot=hot,
-    )
-    # Route order and shape are hot-path matters. A request is matched against the routes in order,
-    # so health and the run-time endpoints come first, the busiest first (a decision matched at
-    # position 1 instead of 17 costs ~26 µs less, bench/decide.py's tenant); paths of different
-    # routers never overlap, so their order changes nothing else. And routes are added to the app's own flat
-    # list rather than through include_router, whose per-router wrapper costs ~11 µs per request on
-    # FastAPI 0.165 (bench/catalog.py); an APIRouter's routes already carry their full path,
-    # responses and dependencies, so nothing else changes.
+    admin.state.settings = settings
+    problems.install(admin)
+    # Routes are added to the app's own flat list rather than through include_router, whose
+    # per-router wrapper costs ~11 µs per request on FastAPI 0.165 (bench/catalog.py); an
+    # APIRouter's routes already carry their full path, responses and dependencies. Health
+    # first: the routes are matched in order.
     routers = [
         health_router,
-        decisioning_runtime_router,
-        commerce_runtime_router,
-        shopping_runtime_router,
-        events_runtime_router,
-        profiles_runtime_router,
-        promotions_runtime_router,
-        flags_runtime_router,
-        ofrep_router,
-        experiments_runtime_router,
-        catalog_runtime_router,
-        inventory_runtime_router,
         orders_router,
         tenants_router,
         api_keys_router,
@@ -187,21 +180,50 @@ def create_app(settings: Settings) -> FastAPI:
     if settings.bench_endpoints:
         routers.insert(0, bench_router)
     for router in routers:
-        app.router.routes.extend(router.routes)
-    # The busiest run-time routes that take only the request are served by the middleware
-    # before the routing (see HotRoutes).
-    hot.add(
-        route
-        for r in (decisioning_runtime_router, commerce_runtime_router, shopping_runtime_router)
-        for route in r.routes
+        admin.router.routes.extend(router.routes)
+    for r in RUNTIME_ROUTERS:  # TRANSITION
+        if not isinstance(r, RuntimeRouter):
+            admin.router.routes[1:1] = r.routes
+    web.install(admin)  # the admin UI, last: people's pages, not the hot path
+    runtime = RuntimeApp(
+        (op for r in RUNTIME_ROUTERS if isinstance(r, RuntimeRouter) for op in r.operations),
+        admin=admin,
+        state=admin.state,
     )
-    web.install(app)  # the admin UI, last: people's pages, not the hot path
-    _document_problems(app)
-    return app
+    _document(admin, runtime)
+    return Server(admin, runtime, metrics, settings)
 
 
-def _document_problems(app: FastAPI) -> None:
-    """Add the Problem schema to the OpenAPI components that the error responses refer to."""
+class Server:
+    """The served ASGI app: one middleware for what every request needs (request id, body limit,
+    metrics, access log), then the run-time app, which hands every request that is not a
+    run-time operation (and the lifespan) to the admin app. ``state`` is the admin app's: its
+    lifespan puts the app context there."""
+
+    def __init__(
+        self, admin: FastAPI, runtime: RuntimeApp, metrics: Metrics, settings: Settings
+    ) -> None:
+        self.admin = admin
+        self.runtime = runtime
+        self.state = admin.state
+        self._app = RequestMiddleware(
+            runtime,
+            metrics=metrics,
+            max_body_bytes=settings.max_body_bytes,
+            access_log=settings.access_log,
+            routes=lambda: [*runtime.operations, *admin.router.routes],
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self._app(scope, receive, send)
+
+    def openapi(self) -> dict[str, Any]:
+        return self.admin.openapi()
+
+
+def _document(app: FastAPI, runtime: RuntimeApp) -> None:
+    """The OpenAPI document: the admin app's routes, the run-time operations, and the Problem
+    schema that the error responses refer to."""
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
@@ -209,7 +231,7 @@ def _document_problems(app: FastAPI) -> None:
                 title=app.title,
                 version=app.version,
                 description=app.description,
-                routes=app.routes,
+                routes=[*app.routes, *documented_routes(runtime.operations)],
                 tags=app.openapi_tags,
             )
             components = schema.setdefault("components", {}).setdefault("schemas", {})
@@ -218,16 +240,12 @@ def _document_problems(app: FastAPI) -> None:
             )
             components.update(problem.pop("$defs", {}))
             components["Problem"] = problem
-            for name, model in body.DOCUMENTED.items():
-                found = model.model_json_schema(ref_template="#/components/schemas/{model}")
-                components.update(found.pop("$defs", {}))
-                components[name] = found
             app.openapi_schema = schema
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
 
 
-def app_factory() -> FastAPI:
+def app_factory() -> Server:
     """For ``uvicorn --factory``: the settings come from the environment of the worker."""
     return create_app(Settings())

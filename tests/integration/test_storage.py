@@ -90,7 +90,7 @@ def test_a_request_that_fails_after_writing_rolls_all_of_it_back(
 ) -> None:
     app = create_app(make_settings(database_url, tmp_path))
 
-    @app.post("/test/write-then-fail")
+    @app.admin.post("/test/write-then-fail")
     async def write_then_fail(session: DbSession) -> None:
         tenant = await tenants.find(session, "OE")
         assert tenant is not None

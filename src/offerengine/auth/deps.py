@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from offerengine.auth import users
 from offerengine.auth.core import Actor, Permission, Principal
@@ -21,6 +21,13 @@ bearer_scheme = HTTPBearer(
     description="An API key: `Authorization: Bearer oek_…`. Keys are tenant-scoped with a role.",
 )
 
+
+# OFREP's OpenAPI names two ways to send a key: a Bearer token, or an X-API-Key header.
+api_key_header = APIKeyHeader(
+    name="X-API-Key",
+    auto_error=False,
+    description="OFREP's alternative to `Authorization: Bearer`: the same API key.",
+)
 
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)]
 

@@ -34,6 +34,7 @@ from offerengine.commerce import core
 from offerengine.commerce.cache import Cached
 from offerengine.commerce.models import CouponUsage, StoredQuote
 from offerengine.commerce.quote_request import Request
+from offerengine.commerce.quote_request import decode as decode_request
 from offerengine.db import upsert
 from offerengine.db.session import write_transaction
 from offerengine.errors import Conflict, FieldError, Gone, NotFound, raise_if_any
@@ -438,6 +439,17 @@ def cached_quote(ctx: AppContext, snapshot: Snapshot, digest: str, now: datetime
     """This worker's quote for an identical request, while valid (no pricing, no validation:
     the same bytes were validated when it was made)."""
     return ctx.quotes.get(snapshot.tenant.id, digest, now)
+
+
+async def answer(ctx: AppContext, snapshot: Snapshot, body: bytes, now: datetime) -> bytes:
+    """The answer to a quote request as sent (``body``, checked for unstorable text): this
+    worker's quote for identical bytes while it is valid, else :func:`quote`'s."""
+    started = time.perf_counter()
+    digest = digest_of(snapshot, body)
+    cached = cached_quote(ctx, snapshot, digest, now)
+    if cached is not None:
+        return envelope(STORED, cached.data, started)
+    return await quote(ctx, snapshot, decode_request(body), digest, now, started)
 
 
 async def quote(

@@ -4,11 +4,11 @@ No ``from __future__ import annotations``: the item routes are made per kind in 
 FastAPI must see their body and dependency annotations as objects.
 """
 
-import time
 import uuid
 from typing import Annotated, Any, Literal, cast
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Path, Query, Response, status
+from pydantic import BaseModel, Field
 
 from offerengine.auth.deps import (
     ConfigReader,
@@ -16,25 +16,22 @@ from offerengine.auth.deps import (
     CurrentActor,
     CurrentPrincipal,
 )
-from offerengine.commerce import analytics, quote_request, quoting, service
+from offerengine.commerce import analytics, quoting, service
 from offerengine.commerce import schemas as s
 from offerengine.commerce.core import FeeType
 from offerengine.commerce.quote_schemas import AcceptRequest, QuoteEnvelope, QuoteRequest
-from offerengine.context import AppContext
 from offerengine.db.base import utcnow
 from offerengine.deps import DbSession
 from offerengine.errors import Invalid, NotFound
 from offerengine.fields import Timestamp
-from offerengine.http.body import documented, raw_body, read_json
 from offerengine.http.query import Cursor, Limit
 from offerengine.http.routing import IfMatch, expected_version, router, set_etag
+from offerengine.http.runtime import Call, RuntimeRouter, respond
 from offerengine.pagination import DEFAULT_LIMIT, Page, decode_cursor, encode_cursor
-from offerengine.snapshots.deps import BEARER, RuntimeSnapshot, snapshot_of
 from offerengine.tenants.deps import PathTenant
 from offerengine.versioning.router import add_version_routes
 
 api = router(tags=["quotes and commissions"])
-runtime = router(tags=["run time"], hot=True)
 TENANT = "/v1/admin/tenants/{tenant}"
 Filter = Annotated[str | None, Query(min_length=1, max_length=100)]
 Active = Annotated[bool | None, Query(description="Only active (true) or inactive (false) ones.")]
@@ -294,57 +291,44 @@ for _spec, _plural, _title in (
 
 # --- run time -----------------------------------------------------------------------------------
 
-QuoteId = Annotated[uuid.UUID, Path(description="The quote's id.")]
+runtime = RuntimeRouter(tags=["run time"])
 
 
-def _json(content: bytes) -> Response:
-    return Response(content, media_type="application/json")
+class QuotePath(BaseModel):
+    id: uuid.UUID = Field(description="The quote's id.")
 
 
 @runtime.post(
-    "/v1/quote",
-    operation_id="quote",
-    response_model=QuoteEnvelope,
-    openapi_extra={**documented(QuoteRequest), **BEARER},
+    "/v1/quote", operation_id="quote", body=QuoteRequest, raw=True, response=QuoteEnvelope
 )
-async def quote(request: Request) -> Response:
+async def quote(call: Call, body: bytes) -> Response:
     """Price a basket (seed 002's request, as written): items → coupons → tax → delivery (base →
     distance → express → free delivery) → small-basket fee → total, with the commission of every
     item by the most specific rate in force. Every amount is a step naming its rule and version;
     an identical request within the quote's validity gets the stored quote back."""
-    started = time.perf_counter()
-    snapshot = await snapshot_of(request)
-    raw = await raw_body(request)
-    ctx = cast(AppContext, request.app.state.context)
-    now = utcnow()
-    digest = quoting.digest_of(snapshot, raw)
-    cached = quoting.cached_quote(ctx, snapshot, digest, now)
-    if cached is not None:
-        return _json(quoting.envelope(quoting.STORED, cached.data, started))
-    body = quote_request.decode(raw)
-    return _json(await quoting.quote(ctx, snapshot, body, digest, now, started))
+    return respond(await quoting.answer(call.context, call.snapshot, body, utcnow()))
 
 
-@runtime.get("/v1/quotes/{id}", operation_id="getQuote", response_model=QuoteEnvelope)
-async def get_quote(request: Request, snapshot: RuntimeSnapshot, id: QuoteId) -> Response:
+@runtime.get("/v1/quotes/{id}", operation_id="getQuote", params=QuotePath, response=QuoteEnvelope)
+async def get_quote(call: Call, params: QuotePath) -> Response:
     """A stored quote, with its status (`QUOTED`, `ACCEPTED`, or `EXPIRED` past `valid_until`)."""
-    ctx = cast(AppContext, request.app.state.context)
-    return _json(await quoting.get(ctx, snapshot, id, utcnow()))
+    return respond(await quoting.get(call.context, call.snapshot, params.id, utcnow()))
 
 
 @runtime.post(
     "/v1/quotes/{id}/accept",
     operation_id="acceptQuote",
-    response_model=QuoteEnvelope,
-    openapi_extra=documented(AcceptRequest, required=False),
+    params=QuotePath,
+    body=AcceptRequest,
+    body_required=False,
+    response=QuoteEnvelope,
     responses={410: {"description": "The quote expired."}},
 )
-async def accept_quote(request: Request, snapshot: RuntimeSnapshot, id: QuoteId) -> Response:
+async def accept_quote(call: Call, params: QuotePath, body: AcceptRequest) -> Response:
     """Accept a quote while it is valid: its coupons' uses are counted now (atomically, within
     their limits, all or nothing). Accepting it again answers the same; 410 once it expired."""
-    await read_json(request, AcceptRequest, empty_ok=True)
-    ctx = cast(AppContext, request.app.state.context)
-    return _json(await quoting.accept(ctx, snapshot, id, utcnow()))
+    del body  # nothing in it yet; read for its checks
+    return respond(await quoting.accept(call.context, call.snapshot, params.id, utcnow()))
 
 
 # --- analytics ------------------------------------------------------------------------------------

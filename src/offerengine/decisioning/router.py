@@ -5,14 +5,12 @@ see their body and dependency annotations as objects.
 """
 
 import uuid
-from typing import Annotated, Any, cast
+from typing import Annotated, Any
 
-import msgspec
-from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Path, Query, Response, status
 from pydantic import create_model
 
 from offerengine.auth.deps import ConfigReader, ConfigWriter, CurrentActor, CurrentPrincipal
-from offerengine.context import AppContext
 from offerengine.db.base import utcnow
 from offerengine.decisioning import runtime as deciding
 from offerengine.decisioning import service
@@ -20,16 +18,14 @@ from offerengine.decisioning.models import DecisioningObject
 from offerengine.decisioning.schemas import DecisionRequest, DecisionResponse, Status
 from offerengine.deps import DbSession
 from offerengine.errors import NotFound
-from offerengine.http.body import documented, read_json
 from offerengine.http.routing import IfMatch, expected_version, router, set_etag
+from offerengine.http.runtime import Call, RuntimeRouter, respond
 from offerengine.pagination import Page
-from offerengine.snapshots.deps import BEARER, snapshot_of
 from offerengine.tenants.deps import PathTenant
 from offerengine.versioning.router import add_version_routes
 
 api = router(tags=["decisioning"])
-runtime = router(tags=["run time"], hot=True)
-_encode = msgspec.json.Encoder().encode
+runtime = RuntimeRouter(tags=["run time"])
 
 
 def _title(spec: service.Spec) -> str:
@@ -163,18 +159,11 @@ for _spec in service.SPECS.values():
 
 
 @runtime.post(
-    "/v1/decisions",
-    operation_id="decide",
-    response_model=DecisionResponse,
-    openapi_extra={**documented(DecisionRequest), **BEARER},
+    "/v1/decisions", operation_id="decide", body=DecisionRequest, response=DecisionResponse
 )
-async def decide(request: Request) -> Response:
+async def decide(call: Call, body: DecisionRequest) -> Response:
     """The next best offer for each activity's placement: candidates of its collection → calendar
     → eligibility → capping (exact) → ranking → de-duplication across the activities → `count`
     items or the fallback. `explain: true` says what became of every candidate; `dry_run: true`
     counts and records nothing."""
-    snapshot = await snapshot_of(request)
-    body = await read_json(request, DecisionRequest)
-    ctx = cast(AppContext, request.app.state.context)
-    decided = await deciding.decide(ctx, snapshot, body, utcnow())
-    return Response(_encode(decided), media_type="application/json")
+    return respond(await deciding.decide(call.context, call.snapshot, body, utcnow()))

@@ -14,19 +14,18 @@ from __future__ import annotations
 import re
 import secrets
 import time
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import structlog
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from offerengine import text
-from offerengine.errors import Invalid, OfferEngineError
+from offerengine.errors import Invalid
 from offerengine.http import problems
 from offerengine.http.problems import problem
-from offerengine.http.routing import Endpoint, HotRoutes
 from offerengine.observability.logging import get_logger
 from offerengine.observability.metrics import Metrics
 
@@ -42,10 +41,10 @@ class RequestMiddleware:
         metrics: Metrics,
         max_body_bytes: int,
         access_log: bool,
-        hot: HotRoutes | None = None,
+        routes: Callable[[], Iterable[Any]] = tuple,
     ) -> None:
         self.app = app
-        self.hot = hot or HotRoutes()
+        self.routes = routes
         self.metrics = metrics
         self.max_body_bytes = max_body_bytes
         self.access_log = access_log
@@ -96,12 +95,9 @@ class RequestMiddleware:
                 too_large = problem(413, self._too_large_detail(), code="payload-too-large")
                 await too_large(scope, receive, send_wrapper)
             elif ("\x00" in scope["path"] or b"%00" in scope.get("query_string", b"")) and (
-                refused := _unstorable(scope)
+                refused := _unstorable(scope, self.routes())
             ) is not None:
                 await refused(scope, receive, send_wrapper)
-            elif (hot := self.hot.get(scope["method"], _route_path(scope))) is not None:
-                endpoint, scope["route"] = hot
-                await _serve(endpoint, scope, receive_limited, send_wrapper)
             else:
                 await self.app(scope, receive_limited, send_wrapper)
         finally:
@@ -140,21 +136,20 @@ def _route_path(scope: Scope) -> str:
     return path[len(root) :] if root and path.startswith(root) else path
 
 
-def _unstorable(scope: Scope) -> Response | None:
+def _unstorable(scope: Scope, routes: Iterable[Any]) -> Response | None:
     """The 422 for a path or query string holding NUL, naming the parameter; None if neither
     does (``%00`` may be the text of ``%2500``)."""
     path: str = scope["path"]
     try:
-        text.check_path(path, _path_params(scope) if "\x00" in path else None)
+        text.check_path(path, _path_params(scope, routes) if "\x00" in path else None)
         text.check_query(scope.get("query_string", b""))
     except Invalid as exc:
         return problems.from_error(exc)
     return None
 
 
-def _path_params(scope: Scope) -> dict[str, str]:
-    """The path parameters of the first of the app's routes that matches the path, if any."""
-    routes = getattr(getattr(scope.get("app"), "router", None), "routes", ())
+def _path_params(scope: Scope, routes: Iterable[Any]) -> dict[str, str]:
+    """The path parameters of the first of ``routes`` that matches the path, if any."""
     route_path = _route_path(scope)
     for route in routes:
         regex: re.Pattern[str] | None = getattr(route, "path_regex", None)
@@ -162,17 +157,3 @@ def _path_params(scope: Scope) -> dict[str, str]:
         if found is not None:
             return found.groupdict()
     return {}
-
-
-async def _serve(endpoint: Endpoint, scope: Scope, receive: Receive, send: Send) -> None:
-    """A hot route's endpoint (see :class:`HotRoutes`), its errors answered as the app's problem
-    handlers answer them; anything else goes on to the app's 500 handler."""
-    request = Request(scope, receive)
-    response: Response
-    try:
-        response = await endpoint(request)
-    except OfferEngineError as exc:
-        response = problems.from_error(exc)
-    except HTTPException as exc:  # the body limit, from receive
-        response = await problems.on_http_exception(request, exc)
-    await response(scope, receive, send)

@@ -12,11 +12,12 @@ from http import HTTPStatus
 from typing import Any, cast
 
 import msgspec
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import Request
 from starlette.responses import Response
 
 from offerengine import errors
@@ -168,6 +169,12 @@ def allowed_methods(app: FastAPI, path: str) -> list[str]:
 
 
 async def _on_unexpected(request: Request, exc: Exception) -> Response:
+    return unexpected(request, exc)
+
+
+def unexpected(request: Request, exc: Exception) -> Response:
+    """The answer to an error nothing expected: a 500, logged; or, for SQLite's busy timeout, a
+    503 to retry."""
     if isinstance(exc, OperationalError) and "database is locked" in str(exc.orig):
         # SQLite's writers queue for the busy timeout; past it the server is overloaded, and
         # nothing was changed (the transaction never began): try again shortly.

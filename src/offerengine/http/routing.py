@@ -119,7 +119,7 @@ def _takes_only_the_request(route: APIRoute) -> bool:
 _MULTI = (list, tuple, set, frozenset, collections.abc.Sequence)
 
 
-def _takes_many(annotation: Any) -> bool:
+def takes_many(annotation: Any) -> bool:
     union = typing.get_origin(annotation) in (typing.Union, types.UnionType)
     options = typing.get_args(annotation) if union else (annotation,)
     return any(typing.get_origin(a) in _MULTI or a in _MULTI for a in options)
@@ -132,7 +132,7 @@ def _accepted_query(route: APIRoute) -> dict[str, bool]:
     while stack:
         dependant = stack.pop()
         for param in dependant.query_params:
-            found[param.alias] = _takes_many(param.field_info.annotation)
+            found[param.alias] = takes_many(param.field_info.annotation)
         stack.extend(dependant.dependencies)
     return found
 

@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, cast
-
-import msgspec
-from fastapi import Path, Request, Response
+from pydantic import BaseModel, Field
 from starlette.convertors import Convertor, register_url_convertor
+from starlette.responses import Response
 
-from offerengine.context import AppContext
 from offerengine.db.base import utcnow
-from offerengine.flags import core as flags
-from offerengine.http.body import documented, read_json
 from offerengine.http.routing import router
-from offerengine.recording import records
-from offerengine.shopping import config
+from offerengine.http.runtime import Call, RuntimeRouter, respond
+from offerengine.shopping import config, searching
 from offerengine.shopping.schemas import (
     FareSettingsRead,
     FareSettingsUpdate,
@@ -25,7 +20,6 @@ from offerengine.shopping.schemas import (
     SearchRequest,
     SearchResponse,
 )
-from offerengine.snapshots.deps import BEARER, RuntimeSnapshot, snapshot_of
 from offerengine.versioning.router import add_document_routes
 
 api = router(tags=["shopping"])
@@ -61,11 +55,7 @@ add_document_routes(
 
 # --- run time -------------------------------------------------------------------------------------
 
-runtime = router(tags=["run time"], hot=True)
-_encode = msgspec.json.Encoder().encode
-OfferId = Annotated[
-    str, Path(pattern="^[0-9a-f]{32}$", description="The offer's id (32 hex digits).")
-]
+runtime = RuntimeRouter(tags=["run time"])
 
 
 class OfferIdConvertor(Convertor[str]):
@@ -83,85 +73,42 @@ class OfferIdConvertor(Convertor[str]):
 register_url_convertor("offer_id", OfferIdConvertor())
 
 
-def _ctx(request: Request) -> AppContext:
-    return cast(AppContext, request.app.state.context)
-
-
-def _json(data: Any) -> Response:
-    return Response(_encode(data), media_type="application/json")
+class OfferPath(BaseModel):
+    offer_id: str = Field(pattern="^[0-9a-f]{32}$", description="The offer's id (32 hex digits).")
 
 
 @runtime.post(
-    "/v1/offers/search",
-    operation_id="searchOffers",
-    response_model=SearchResponse,
-    openapi_extra={**documented(SearchRequest), **BEARER},
+    "/v1/offers/search", operation_id="searchOffers", body=SearchRequest, response=SearchResponse
 )
-async def search_offers(request: Request) -> Response:
+async def search_offers(call: Call, body: SearchRequest) -> Response:
     """Priced, ranked offers for every flight of the route and date with seats: flight only and
     bundles, as the offer rules mix them, each with its items, per-passenger prices, taxes, trace,
     score and expiry. The offers are stored: get them, price them again, order them."""
-    snapshot = await snapshot_of(request)
-    body = await read_json(request, SearchRequest)
-    ctx = _ctx(request)
-    recorder = ctx.recorder
-    await recorder.catch_up()
-    now = utcnow()
-    searched = await ctx.shop.search(snapshot, body, now)
-    await recorder.record(searched.record, *searched.exposures)
-    answer = searched.response()
-    keys = snapshot.flags.tagged.get("shop")
-    if keys:
-        evaluated = flags.evaluate_all(
-            snapshot.flags,
-            keys,
-            flag_context(body),
-            at=now,
-            experiments_index=snapshot.experiments,
-            saved_groups=snapshot.tenant.saved_groups,
-        )
-        await recorder.record(*records.exposures(snapshot.tenant.id, evaluated.exposures, now))
-        answer = answer[:-1] + b',"feature_flags":' + _encode(evaluated.values) + b"}"
-    return Response(answer, media_type="application/json")
+    return respond(await searching.search(call.context, call.snapshot, body, utcnow()))
 
 
-def flag_context(body: SearchRequest) -> dict[str, Any]:
-    """What a search's flags see: the customer as the unit (``user_id``), its segment, tier and
-    other fields, the channel, the route and the cabin, and the search's context facts."""
-    customer = body.customer
-    context: dict[str, Any] = {**body.context, **(customer.model_extra or {})}
-    context.update(
-        user_id=customer.id,
-        customer_id=customer.id,
-        profile_id=customer.id,
-        segment=customer.segment,
-        tier=customer.tier,
-        channel=body.channel,
-        origin=body.origin,
-        destination=body.destination,
-        cabin=body.cabin,
-    )
-    return {k: v for k, v in context.items() if v is not None}
-
-
-@runtime.get("/v1/offers/{offer_id:offer_id}", operation_id="getOffer", response_model=OfferRead)
-async def get_offer(request: Request, snapshot: RuntimeSnapshot, offer_id: OfferId) -> Response:
+@runtime.get(
+    "/v1/offers/{offer_id:offer_id}", operation_id="getOffer", params=OfferPath, response=OfferRead
+)
+async def get_offer(call: Call, params: OfferPath) -> Response:
     """An offer as the search showed it: 404 if unknown, 410 once expired."""
-    offer = await _ctx(request).shop.offer(snapshot.tenant.id, offer_id, now=utcnow())
-    return Response(offer.body_json, media_type="application/json")
+    tenant_id = call.snapshot.tenant.id
+    offer = await call.context.shop.offer(tenant_id, params.offer_id, now=utcnow())
+    return respond(offer.body_json)
 
 
 @runtime.post(
     "/v1/offers/{offer_id:offer_id}/price",
     operation_id="priceOffer",
-    response_model=RepriceResponse,
+    params=OfferPath,
+    response=RepriceResponse,
 )
-async def price_offer(request: Request, snapshot: RuntimeSnapshot, offer_id: OfferId) -> Response:
+async def price_offer(call: Call, params: OfferPath) -> Response:
     """Price the offer again now, with live inventory: the same price while inventory and rules
     are unchanged, else the new one with `price_changed: true`. 410 if expired, 409 if the flight
     can no longer make it."""
-    done = await _ctx(request).shop.reprice(snapshot, offer_id, utcnow())
-    return _json(
+    done = await call.context.shop.reprice(call.snapshot, params.offer_id, utcnow())
+    return respond(
         {
             "offer_id": done.offer_id,
             "price_changed": done.changed,

@@ -11,10 +11,15 @@ from __future__ import annotations
 from typing import Annotated, Any, cast
 
 from fastapi import Depends, Request
-from fastapi.security import APIKeyHeader
 
 from offerengine.auth.core import Permission
-from offerengine.auth.deps import RUNTIME_NEEDS_TENANT, Credentials, check_permission, principal_of
+from offerengine.auth.deps import (
+    RUNTIME_NEEDS_TENANT,
+    Credentials,
+    api_key_header,
+    check_permission,
+    principal_of,
+)
 from offerengine.context import AppContext
 from offerengine.errors import Forbidden
 from offerengine.http.routing import check_query
@@ -37,13 +42,6 @@ async def _snapshot(request: Request, secret: str | None) -> Snapshot:
 
 
 RuntimeSnapshot = Annotated[Snapshot, Depends(runtime_snapshot)]
-
-# OFREP's OpenAPI names two ways to send a key: a Bearer token, or an X-API-Key header.
-api_key_header = APIKeyHeader(
-    name="X-API-Key",
-    auto_error=False,
-    description="OFREP's alternative to `Authorization: Bearer`: the same API key.",
-)
 
 
 async def ofrep_snapshot(

@@ -1,0 +1,60 @@
+"""Searching offers, the use case: the search itself (:class:`~offerengine.shopping.service.ShopRuntime`),
+its records, and the feature flags tagged ``shop`` evaluated for the same customer."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import msgspec
+
+from offerengine.context import AppContext
+from offerengine.flags import core as flags
+from offerengine.recording import records
+from offerengine.shopping.schemas import SearchRequest
+from offerengine.snapshots.core import Snapshot
+
+_encode = msgspec.json.Encoder().encode
+
+
+async def search(ctx: AppContext, snapshot: Snapshot, body: SearchRequest, now: datetime) -> bytes:
+    """The search's answer (JSON), once its offers and exposures are recorded: with a
+    ``feature_flags`` object when flags are tagged ``shop``."""
+    recorder = ctx.recorder
+    await recorder.catch_up()
+    searched = await ctx.shop.search(snapshot, body, now)
+    await recorder.record(searched.record, *searched.exposures)
+    answer = searched.response()
+    keys = snapshot.flags.tagged.get("shop")
+    if not keys:
+        return answer
+    evaluated = flags.evaluate_all(
+        snapshot.flags,
+        keys,
+        flag_context(body),
+        at=now,
+        experiments_index=snapshot.experiments,
+        saved_groups=snapshot.tenant.saved_groups,
+    )
+    await recorder.record(*records.exposures(snapshot.tenant.id, evaluated.exposures, now))
+    # The answer is already encoded: the flags' values go in before its closing brace.
+    return answer[:-1] + b',"feature_flags":' + _encode(evaluated.values) + b"}"
+
+
+def flag_context(body: SearchRequest) -> dict[str, Any]:
+    """What a search's flags see: the customer as the unit (``user_id``), its segment, tier and
+    other fields, the channel, the route and the cabin, and the search's context facts."""
+    customer = body.customer
+    context: dict[str, Any] = {**body.context, **(customer.model_extra or {})}
+    context.update(
+        user_id=customer.id,
+        customer_id=customer.id,
+        profile_id=customer.id,
+        segment=customer.segment,
+        tier=customer.tier,
+        channel=body.channel,
+        origin=body.origin,
+        destination=body.destination,
+        cabin=body.cabin,
+    )
+    return {k: v for k, v in context.items() if v is not None}
