@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 PYTHON = sys.executable
+FLOOR = "floor (bare Starlette + msgspec)"
 
 
 def require_wrk() -> str:
@@ -65,8 +66,12 @@ def demo_database(folder: Path) -> dict[str, str]:
 
 
 @contextmanager
-def server(env: dict[str, str], workers: int) -> Iterator[str]:
+def server(env: dict[str, str], workers: int, source: str | None = None) -> Iterator[str]:
+    """``offerengine serve`` on a free port; with ``source`` (another checkout's ``src``
+    folder), that checkout's code on the same database, to compare commits in one run."""
     port = free_port()
+    if source is not None:
+        env = {**env, "PYTHONPATH": source}
     process = subprocess.Popen(
         [PYTHON, "-m", "offerengine", "serve", "--port", str(port), "--workers", str(workers)],
         env=env,
@@ -86,6 +91,53 @@ def server(env: dict[str, str], workers: int) -> Iterator[str]:
                 time.sleep(0.1)
         time.sleep(0.5 * workers)  # let every worker finish starting
         yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
+
+
+@contextmanager
+def floor_server(workers: int) -> Iterator[str]:
+    """The bare Starlette + msgspec endpoint of bench/floor.py, served as ``offerengine serve``
+    serves the app (uvicorn, uvloop, httptools, ``workers`` processes): the physical floor."""
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            PYTHON,
+            "-m",
+            "uvicorn",
+            "--app-dir",
+            str(Path(__file__).parent),
+            "floor:app",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+            "--loop",
+            "uvloop",
+            "--http",
+            "httptools",
+            "--no-access-log",
+            "--log-level",
+            "warning",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}/floor"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                request = urllib.request.Request(url, data=b"{}", method="POST")
+                with urllib.request.urlopen(request, timeout=1):
+                    break
+            except OSError:
+                if time.monotonic() > deadline or process.poll() is not None:
+                    raise RuntimeError("the floor server did not start") from None
+                time.sleep(0.1)
+        time.sleep(0.5 * workers)
+        yield url
     finally:
         process.terminate()
         process.wait(timeout=15)
@@ -194,9 +246,11 @@ def compare(
     seconds: int,
     connections: int,
     label: str,
+    floor: str | None = None,
 ) -> dict[str, float]:
     """Run every target ``rounds`` times, interleaved so that noise hits them alike, and print
-    each median as a ratio to the median of the ``empty`` target; return the medians."""
+    each median as a ratio to the median of the ``empty`` target (and of the ``floor`` target,
+    the bare Starlette + msgspec endpoint, if there is one); return the medians."""
     results: dict[str, list[Run]] = {name: [] for name in targets}
     for _ in range(rounds):
         for name, target in targets.items():
@@ -222,9 +276,12 @@ def compare(
     width = max(len(name) for name in targets)
     for name, value in medians.items():
         if name != empty:
+            of_floor = (
+                f" = {value / medians[floor]:.0%} of floor" if floor and name != floor else ""
+            )
             print(
                 f"  {name:{width}} {value:>9,.0f} req/s  = {value / baseline:.0%} of empty"
-                f"   p50 {p50[name]:.2f} ms  p99 {p99[name]:.2f} ms"
+                f"{of_floor}   p50 {p50[name]:.2f} ms  p99 {p99[name]:.2f} ms"
             )
     return medians
 

@@ -27,12 +27,13 @@ import tempfile
 import time
 import urllib.request
 import uuid
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 import sqlalchemy as sa
-from _http import Target, compare, demo_database, machine, server
+from _http import FLOOR, Target, compare, demo_database, floor_server, machine, server
 
 from offerengine.context import open_context
 from offerengine.db.base import utcnow
@@ -326,6 +327,10 @@ def main() -> None:
     )
     parser.add_argument("--profiles", type=int, default=200_000, help="batch size")
     parser.add_argument("--dask", action="store_true", help="also rank the batch on Dask")
+    parser.add_argument(
+        "--baseline",
+        help="another checkout's src folder: also serve its code and measure it in the same run",
+    )
     args = parser.parse_args()
     OFFERS = args.offers
     parts = set(args.parts.split(","))
@@ -371,21 +376,39 @@ def main() -> None:
             for dry_run in (True, False)
         }
         for workers in [int(w) for w in args.workers.split(",")] if "http" in parts else ():
-            with server(env, workers) as base:
+            with (
+                server(env, workers) as base,
+                floor_server(workers) as floor,
+                server(env, workers, args.baseline) if args.baseline else nullcontext() as before,
+            ):
                 warm_up(f"{base}/v1/decisions", key, bodies[False][0], workers)
+                baseline = (
+                    {
+                        "  the same, recorded, baseline checkout": Target(
+                            f"{before}/v1/decisions", key, bodies=bodies[False]
+                        )
+                    }
+                    if before
+                    else {}
+                )
+                if before:
+                    warm_up(f"{before}/v1/decisions", key, bodies[False][0], workers)
                 compare(
                     {
                         "empty (POST /bench/empty)": Target(
                             f"{base}/bench/empty", bodies=bodies[True]
                         ),
+                        FLOOR: Target(floor, bodies=bodies[True]),
                         "POST /v1/decisions, 3 activities, dry runs": Target(
                             f"{base}/v1/decisions", key, bodies=bodies[True]
                         ),
                         "POST /v1/decisions, 3 activities, recorded": Target(
                             f"{base}/v1/decisions", key, bodies=bodies[False]
                         ),
+                        **baseline,
                     },
                     empty="empty (POST /bench/empty)",
+                    floor=FLOOR,
                     rounds=args.rounds,
                     seconds=args.seconds,
                     connections=args.connections,

@@ -114,6 +114,7 @@ class AppContext:
 
 
 async def open_context(settings: Settings, metrics: Metrics) -> AppContext:
+    """Open everything a worker holds while it runs, and start its background tasks."""
     engine = create_engine(
         settings.database_url, pool_size=settings.database_pool_size, echo=settings.database_echo
     )
@@ -123,7 +124,7 @@ async def open_context(settings: Settings, metrics: Metrics) -> AppContext:
         if settings.redis_url
         else None
     )
-
+    is_sqlite = engine.dialect.name == "sqlite"
     store = SnapshotStore(snapshots.builder(session_factory))
     platform = settings.platform_key.get_secret_value() if settings.platform_key else None
     keys = KeyCache(session_factory, platform)
@@ -140,41 +141,7 @@ async def open_context(settings: Settings, metrics: Metrics) -> AppContext:
         on_auth=keys.observe_auth,
     )
     line = RedisLine(settings.redis_url) if settings.redis_url else None
-    is_sqlite = engine.dialect.name == "sqlite"
-    recorder: Recording
-    consumer: Consumer | None = None
-    if settings.streams_records:
-        if line is None or redis is None:
-            raise ValueError("OFFERENGINE_RECORDS=stream needs OFFERENGINE_REDIS_URL")
-        recorder = StreamRecorder(
-            line,
-            prefix=settings.redis_prefix,
-            shards=settings.records_shards,
-            young_seconds=settings.young_records_seconds,
-            metrics=metrics,
-        )
-        if settings.embedded_consumer:
-            consumer = Consumer(
-                redis,
-                RecordStore(
-                    session_factory,
-                    engine=create_writer_engine(settings.database_url),
-                    is_sqlite=is_sqlite,
-                    source="stream",
-                ),
-                prefix=settings.redis_prefix,
-                shards=settings.records_shards,
-                batch=settings.consumer_batch,
-                claim_seconds=settings.consumer_claim_seconds,
-                metrics=metrics,
-            )
-    else:
-        recorder = Recorder(
-            session_factory,
-            is_sqlite=is_sqlite,
-            engine=create_writer_engine(settings.database_url),
-            metrics=metrics,
-        )
+    recorder, consumer = _recording(settings, metrics, session_factory, redis, line, is_sqlite)
     models = ModelCache(session_factory, settings.learning_refresh_seconds)
     profiles = ProfileCache(session_factory)
     shop = ShopRuntime(
@@ -186,47 +153,95 @@ async def open_context(settings: Settings, metrics: Metrics) -> AppContext:
         models=models,
         profiles=profiles,
     )
-    sweeper = OrderSweeper(
-        session_factory,
-        seconds=settings.order_sweep_seconds,
-        is_sqlite=engine.dialect.name == "sqlite",
-        on_release=shop.forget_all,
-        decision_retention=timedelta(days=settings.decision_retention_days),
-    )
     context = AppContext(
-        settings,
-        engine,
-        session_factory,
-        redis,
-        line,
-        store,
-        keys,
-        feed,
-        metrics,
-        shop,
-        sweeper,
-        Notifier(),
-        StatsCache(session_factory, settings.conversion_refresh_seconds),
-        models,
-        profiles,
-        Trainer(
+        settings=settings,
+        engine=engine,
+        session_factory=session_factory,
+        redis=redis,
+        line=line,
+        snapshots=store,
+        keys=keys,
+        feed=feed,
+        metrics=metrics,
+        shop=shop,
+        sweeper=OrderSweeper(
             session_factory,
-            store,
-            seconds=settings.learning_train_seconds,
-            is_sqlite=engine.dialect.name == "sqlite",
+            seconds=settings.order_sweep_seconds,
+            is_sqlite=is_sqlite,
+            on_release=shop.forget_all,
+            decision_retention=timedelta(days=settings.decision_retention_days),
         ),
-        QuoteCache(),
-        AdminSessions(session_factory, settings),
-        recorder,
-        consumer,
+        notifier=Notifier(),
+        learned=StatsCache(session_factory, settings.conversion_refresh_seconds),
+        models=models,
+        profiles=profiles,
+        trainer=Trainer(
+            session_factory, store, seconds=settings.learning_train_seconds, is_sqlite=is_sqlite
+        ),
+        quotes=QuoteCache(),
+        admin=AdminSessions(session_factory, settings),
+        recorder=recorder,
+        consumer=consumer,
     )
-    await feed.start()
-    sweeper.start()
+    await _start(context)
+    return context
+
+
+def _recording(
+    settings: Settings,
+    metrics: Metrics,
+    session_factory: async_sessionmaker[AsyncSession],
+    redis: Redis | None,
+    line: RedisLine | None,
+    is_sqlite: bool,
+) -> tuple[Recording, Consumer | None]:
+    """The recorder of what run time answers (onto Redis streams, or written behind into the
+    database), and the embedded consumer of the streams if this worker runs one."""
+    if not settings.streams_records:
+        recorder = Recorder(
+            session_factory,
+            is_sqlite=is_sqlite,
+            engine=create_writer_engine(settings.database_url),
+            metrics=metrics,
+        )
+        return recorder, None
+    if line is None or redis is None:
+        raise ValueError("OFFERENGINE_RECORDS=stream needs OFFERENGINE_REDIS_URL")
+    streams = StreamRecorder(
+        line,
+        prefix=settings.redis_prefix,
+        shards=settings.records_shards,
+        young_seconds=settings.young_records_seconds,
+        metrics=metrics,
+    )
+    if not settings.embedded_consumer:
+        return streams, None
+    consumer = Consumer(
+        redis,
+        RecordStore(
+            session_factory,
+            engine=create_writer_engine(settings.database_url),
+            is_sqlite=is_sqlite,
+            source="stream",
+        ),
+        prefix=settings.redis_prefix,
+        shards=settings.records_shards,
+        batch=settings.consumer_batch,
+        claim_seconds=settings.consumer_claim_seconds,
+        metrics=metrics,
+    )
+    return streams, consumer
+
+
+async def _start(context: AppContext) -> None:
+    """Start the worker's background tasks: the change feed, the order sweeper, the trainer,
+    the recorder and the embedded consumer."""
+    await context.feed.start()
+    context.sweeper.start()
     context.trainer.start()
-    recorder.start()
-    if consumer is not None:
+    context.recorder.start()
+    if context.consumer is not None:
         context.consumer_stop = asyncio.Event()
         context.consumer_task = asyncio.create_task(
-            consumer.run(context.consumer_stop), name="records-consumer"
+            context.consumer.run(context.consumer_stop), name="records-consumer"
         )
-    return context

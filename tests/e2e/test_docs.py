@@ -134,6 +134,13 @@ EXPECTED = {
         "browser: SAVE15, P(buy) 0.09 -> 0.37, expected margin +2.87 for 5.54",
         "left out: {'no expected gain': 2}",
     ],
+    "docs/architecture.md": [
+        "run-time operations, e.g.",
+        "decide is secured by [{'HTTPBearer': []}]",
+        "GET /v1/quote: 405 allow: POST",
+        "422 ['query', 'explian']",
+        "401",
+    ],
     "docs/operations.md": [
         "records: ok",
         '{"items":[]}',
