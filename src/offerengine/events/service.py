@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import msgspec
 import sqlalchemy as sa
@@ -26,14 +26,18 @@ from pydantic import BaseModel, ValidationError
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from offerengine.db.session import write_transaction
 from offerengine.decisioning import feedback, learning
 from offerengine.errors import FieldError, Invalid, MalformedInput, raise_if_any
 from offerengine.events.models import Event
-from offerengine.events.schemas import EventBatch, EventIn
+from offerengine.events.schemas import EventBatch, EventIn, EventsAccepted
 from offerengine.profiles import service as profiles
 from offerengine.profiles.service import ProfileCache
 from offerengine.recording import Recording
 from offerengine.snapshots.core import Snapshot
+
+if TYPE_CHECKING:
+    from offerengine.context import AppContext
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -184,3 +188,21 @@ async def ingest(
             now=now,
         )
     return StoredEvents(fresh, len(events) - len(fresh))
+
+
+async def record_events(
+    ctx: AppContext, snapshot: Snapshot, body: bytes, now: datetime
+) -> EventsAccepted:
+    """``POST /v1/events``, the use case: the events of the request's body (checked for
+    unstorable text; see :func:`parse`) ingested into this app's sinks (see :func:`ingest`)."""
+    events = parse(body)
+    sinks = EventSinks(
+        session_factory=ctx.session_factory,
+        transaction=lambda: write_transaction(ctx),
+        redis=ctx.redis,
+        redis_prefix=ctx.settings.redis_prefix,
+        recorder=ctx.recorder,
+        profiles=ctx.profiles,
+    )
+    found = await ingest(sinks=sinks, snapshot=snapshot, events=events, now=now)
+    return EventsAccepted(accepted=len(found.stored), duplicates=found.duplicates)

@@ -3,64 +3,48 @@ events built and the segments it is in."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any, cast
+from pydantic import BaseModel, Field
+from starlette.responses import Response
 
-from fastapi import Path, Request, Response, status
-
-from offerengine.context import AppContext
 from offerengine.db.base import utcnow
-from offerengine.db.session import write_transaction
-from offerengine.http.body import documented, read_json
-from offerengine.http.routing import router
+from offerengine.http.runtime import Call, RuntimeRouter, respond
 from offerengine.profiles import service
 from offerengine.profiles.schemas import ProfileIn, ProfileRead
-from offerengine.snapshots.deps import BEARER, RuntimeSnapshot
 
-runtime = router(tags=["run time"])
-
-ProfileId = Annotated[str, Path(min_length=1, max_length=200, description="The profile's id.")]
+runtime = RuntimeRouter(tags=["run time"])
 
 
-def _ctx(request: Request) -> AppContext:
-    return cast(AppContext, request.app.state.context)
+class ProfilePath(BaseModel):
+    profile_id: str = Field(min_length=1, max_length=200, description="The profile's id.")
 
 
 @runtime.put(
     "/v1/profiles/{profile_id}",
     operation_id="putProfile",
-    response_model=ProfileRead,
-    openapi_extra={**documented(ProfileIn), **BEARER},
+    params=ProfilePath,
+    body=ProfileIn,
+    response=ProfileRead,
 )
-async def put_profile(profile_id: ProfileId, request: Request, snapshot: RuntimeSnapshot) -> Any:
+async def put_profile(call: Call, params: ProfilePath, body: ProfileIn) -> Response:
     """Create the profile or replace its attributes and consent (its aggregates stay)."""
-    body = await read_json(request, ProfileIn)
-    ctx = _ctx(request)
-    async with write_transaction(ctx) as session:
-        row = await service.put(session, snapshot.tenant.id, profile_id, body)
-        found = service.read(row, service.segments_of(snapshot.segments, row, utcnow()))
-    ctx.profiles.forget(snapshot.tenant.id, {profile_id})
-    return found
+    return respond(
+        await service.put_profile(call.context, call.snapshot, params.profile_id, body, utcnow())
+    )
 
 
-@runtime.get("/v1/profiles/{profile_id}", operation_id="getProfile", response_model=ProfileRead)
-async def get_profile(profile_id: ProfileId, request: Request, snapshot: RuntimeSnapshot) -> Any:
-    async with _ctx(request).session_factory() as session:
-        row = await service.get(session, snapshot.tenant.id, profile_id)
-    return service.read(row, service.segments_of(snapshot.segments, row, utcnow()))
+@runtime.get(
+    "/v1/profiles/{profile_id}", operation_id="getProfile", params=ProfilePath, response=ProfileRead
+)
+async def get_profile(call: Call, params: ProfilePath) -> Response:
+    return respond(
+        await service.get_profile(call.context, call.snapshot, params.profile_id, utcnow())
+    )
 
 
 @runtime.delete(
-    "/v1/profiles/{profile_id}",
-    operation_id="deleteProfile",
-    status_code=status.HTTP_204_NO_CONTENT,
-    response_class=Response,
+    "/v1/profiles/{profile_id}", operation_id="deleteProfile", params=ProfilePath, status=204
 )
-async def delete_profile(
-    profile_id: ProfileId, request: Request, snapshot: RuntimeSnapshot
-) -> Response:
+async def delete_profile(call: Call, params: ProfilePath) -> Response:
     """Forget the profile: attributes, consent, aggregates (its recorded events stay)."""
-    ctx = _ctx(request)
-    async with write_transaction(ctx) as session:
-        await service.delete(session, snapshot.tenant.id, profile_id)
-    ctx.profiles.forget(snapshot.tenant.id, {profile_id})
-    return Response(status_code=status.HTTP_204_NO_CONTENT)
+    await service.delete_profile(call.context, call.snapshot, params.profile_id)
+    return Response(status_code=204)

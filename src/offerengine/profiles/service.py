@@ -17,20 +17,25 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from offerengine.db import upsert
 from offerengine.db.base import utcnow
+from offerengine.db.session import write_transaction
 from offerengine.decisioning import core
 from offerengine.errors import FieldError, NotFound, raise_if_any
 from offerengine.events.models import Event
 from offerengine.events.schemas import EventIn
 from offerengine.profiles.core import SegmentIndex, members, profile_facts
 from offerengine.profiles.models import Profile
-from offerengine.profiles.schemas import RESERVED, ProfileIn
+from offerengine.profiles.schemas import RESERVED, ProfileIn, ProfileRead
+from offerengine.snapshots.core import Snapshot
+
+if TYPE_CHECKING:
+    from offerengine.context import AppContext
 
 # Event types and the aggregate each adds to.
 COUNTED = {
@@ -85,6 +90,38 @@ async def delete(session: AsyncSession, tenant_id: uuid.UUID, profile_id: str) -
     """Forget the profile: attributes, consent and aggregates (its events stay, as recorded)."""
     found = await get(session, tenant_id, profile_id)
     await session.delete(found)
+
+
+# --- the run-time use cases (`/v1/profiles/{id}`) ------------------------------------------------
+
+
+async def put_profile(
+    ctx: AppContext, snapshot: Snapshot, profile_id: str, data: ProfileIn, now: datetime
+) -> ProfileRead:
+    """Create the profile or replace its attributes and consent (see :func:`put`), in a write
+    transaction of its own; this worker's cache forgets it."""
+    async with write_transaction(ctx) as session:
+        row = await put(session, snapshot.tenant.id, profile_id, data)
+        found = ProfileRead.model_validate(read(row, segments_of(snapshot.segments, row, now)))
+    ctx.profiles.forget(snapshot.tenant.id, {profile_id})
+    return found
+
+
+async def get_profile(
+    ctx: AppContext, snapshot: Snapshot, profile_id: str, now: datetime
+) -> ProfileRead:
+    """The stored profile as the API shows it, with the segments it is in ``now`` (404 if none)."""
+    async with ctx.session_factory() as session:
+        row = await get(session, snapshot.tenant.id, profile_id)
+    return ProfileRead.model_validate(read(row, segments_of(snapshot.segments, row, now)))
+
+
+async def delete_profile(ctx: AppContext, snapshot: Snapshot, profile_id: str) -> None:
+    """Forget the profile (see :func:`delete`; 404 if none), in a write transaction of its own;
+    this worker's cache forgets it too."""
+    async with write_transaction(ctx) as session:
+        await delete(session, snapshot.tenant.id, profile_id)
+    ctx.profiles.forget(snapshot.tenant.id, {profile_id})
 
 
 def _category(event: EventIn, index: core.DecisioningIndex) -> str | None:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import sqlalchemy as sa
@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from offerengine import money
 from offerengine.db import upsert
+from offerengine.db.session import write_transaction
 from offerengine.errors import FieldError, Invalid, NotFound
 from offerengine.learning import uplift
 from offerengine.profiles.core import profile_facts, vector
@@ -44,7 +45,11 @@ from offerengine.promotions.schemas import (
     RecommendRequest,
 )
 from offerengine.shopping.config import Document
+from offerengine.snapshots.core import Snapshot
 from offerengine.snapshots.service import mark_config_changed
+
+if TYPE_CHECKING:
+    from offerengine.context import AppContext
 
 BUDGET = ""  # the counter of a promotion's spent budget; other counters are per product
 
@@ -296,6 +301,21 @@ def _product(promotion: PromotionIn, facts: Mapping[str, Any], left: Mapping[str
     if isinstance(own, str) and own in codes:
         return own
     return max(codes, key=lambda c: (left.get(c, 0), c))
+
+
+async def recommend_for(
+    ctx: AppContext, snapshot: Snapshot, request: RecommendRequest, now: datetime
+) -> dict[str, Any]:
+    """``POST /v1/promotions/recommend``, the use case: :func:`recommend` for the snapshot's
+    tenant. A ``dry_run`` only reads; otherwise its grants are recorded in a write transaction,
+    the models loaded before it (outside the write lock)."""
+    if request.dry_run:
+        async with ctx.session_factory() as session:
+            return await recommend(session, snapshot.tenant.id, snapshot.promotions, request, now)
+    async with ctx.session_factory() as session:  # outside the write lock
+        await load_models(session, snapshot.promotions)
+    async with write_transaction(ctx) as session:
+        return await recommend(session, snapshot.tenant.id, snapshot.promotions, request, now)
 
 
 async def recommend(
