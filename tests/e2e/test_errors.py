@@ -119,6 +119,20 @@ def test_an_empty_filter_value_is_a_422_not_a_silent_no_filter(client: TestClien
     assert error_locs(body) == [["query", "type"]]
 
 
+def test_a_path_two_run_time_patterns_match_goes_to_the_one_taking_its_method(
+    client: TestClient,
+) -> None:
+    # /v1/feature-flags/key/evaluate is GET /v1/feature-flags/key/{key} and POST
+    # /v1/feature-flags/{key}/evaluate: a POST evaluates the flag named "key" (none here: 404).
+    runtime = tenant_api(client, "PL", role="runtime")
+    missing = problem(runtime.post("/v1/feature-flags/key/evaluate", json={}), 404)
+    assert "key" in missing["detail"]
+    problem(runtime.get("/v1/feature-flags/key/evaluate"), 404)
+    wrong = runtime.delete("/v1/feature-flags/key/evaluate")
+    problem(wrong, 405)
+    assert wrong.headers["allow"] == "GET, POST"
+
+
 def test_routes_served_plainly_keep_their_checks_errors_and_metrics(client: TestClient) -> None:
     # Run-time routes are served by the run-time app, not FastAPI: what the admin app's routes
     # give (strict query, 405 with Allow, 401, 400, metrics labels) must hold all the same.

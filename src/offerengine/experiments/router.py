@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, cast
+from typing import Annotated, Literal
 
-import msgspec
-from fastapi import Depends, Path, Query, Request, Response, status
+from fastapi import Depends, Query, Response, status
+from pydantic import BaseModel, Field
 
 from offerengine.auth.deps import ConfigReader, ConfigWriter, CurrentActor
 from offerengine.auth.scoping import owned_loader
-from offerengine.context import AppContext
 from offerengine.db.base import utcnow
-from offerengine.db.session import write_transaction
 from offerengine.deps import DbSession
-from offerengine.errors import NotFound
-from offerengine.experiments import core, service
+from offerengine.experiments import assigning, service
 from offerengine.experiments.models import Experiment
 from offerengine.experiments.schemas import (
     AssignmentRead,
@@ -25,10 +22,9 @@ from offerengine.experiments.schemas import (
     ResultsRead,
     StopRequest,
 )
-from offerengine.http.body import documented, read_json
 from offerengine.http.routing import IfMatch, expected_version, router, set_etag
+from offerengine.http.runtime import Call, RuntimeRouter, respond
 from offerengine.pagination import Page
-from offerengine.snapshots.deps import RuntimeSnapshot
 from offerengine.tenants.deps import PathTenant
 from offerengine.versioning.router import add_version_routes
 
@@ -157,50 +153,22 @@ add_version_routes(
 
 # --- run time ----------------------------------------------------------------------------------
 
-runtime = router(tags=["run time"], hot=True)
-_encode = msgspec.json.Encoder().encode
+runtime = RuntimeRouter(tags=["run time"])
+
+
+class ExperimentPath(BaseModel):
+    key: str = Field(max_length=64, description="The experiment's key.")
 
 
 @runtime.post(
     "/v1/experiments/{key}/assign",
     operation_id="assignExperiment",
-    response_model=AssignmentRead,
-    openapi_extra=documented(AssignRequest),
+    params=ExperimentPath,
+    body=AssignRequest,
+    raw=True,  # validated by the use case once the experiment is found: 404 before 422
+    response=AssignmentRead,
 )
-async def assign_experiment(
-    request: Request,
-    snapshot: RuntimeSnapshot,
-    key: Annotated[str, Path(max_length=64, description="The experiment's key.")],
-) -> Response:
+async def assign_experiment(call: Call, params: ExperimentPath, body: bytes) -> Response:
     """The unit's variant. Its first exposure is recorded, once; from then on it keeps that
     variant even if the weights change. Outside the experiment, control (or the shipped winner)."""
-    experiment = snapshot.experiments.by_key.get(key)
-    if experiment is None:
-        raise NotFound(f"No experiment {key!r}.")
-    body = await read_json(request, AssignRequest)
-    at = utcnow()
-    assignment = core.assign(
-        experiment,
-        body.unit_id,
-        {**body.attributes, experiment.unit: body.unit_id},
-        at=at,
-        saved_groups=snapshot.tenant.saved_groups,
-    )
-    variant, sticky = assignment.variant, False
-    if assignment.in_experiment:
-        ctx = cast(AppContext, request.app.state.context)
-        async with write_transaction(ctx) as session:
-            variant, sticky = await service.expose(
-                session, tenant_id=snapshot.tenant.id, assignment=assignment, at=at
-            )
-    out = {
-        "experiment": experiment.key,
-        "variant": variant.key,
-        "in_experiment": assignment.in_experiment,
-        "hash_value": assignment.hash_value,
-        "bucket": assignment.bucket,
-        "reason": "assigned at the unit's first exposure" if sticky else assignment.reason,
-        "config": variant.config,
-        "sticky": sticky,
-    }
-    return Response(_encode(out), media_type="application/json")
+    return respond(await assigning.assign(call.context, call.snapshot, params.key, body, utcnow()))

@@ -2,22 +2,16 @@
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Mapping
-from typing import Annotated, Any, cast
+from typing import Annotated, Any
 
-import msgspec
-from fastapi import Depends, Path, Query, Request, Response, status
+from fastapi import Depends, Query, Response, status
+from pydantic import BaseModel, Field
 
 from offerengine.auth.deps import ConfigReader, ConfigWriter, CurrentActor
 from offerengine.auth.scoping import owned_loader
-from offerengine.context import AppContext
 from offerengine.db.base import utcnow
-from offerengine.db.session import write_transaction
 from offerengine.deps import DbSession
-from offerengine.errors import NotFound
-from offerengine.experiments import service as experiments
-from offerengine.flags import core, service
+from offerengine.flags import evaluating, service
 from offerengine.flags.models import FeatureFlag
 from offerengine.flags.schemas import (
     EvaluateRequest,
@@ -26,11 +20,9 @@ from offerengine.flags.schemas import (
     FeatureFlagRead,
     FeatureFlagUpdate,
 )
-from offerengine.http.body import documented, raw_body, read_json
 from offerengine.http.routing import IfMatch, expected_version, router, set_etag
+from offerengine.http.runtime import Call, RuntimeRouter, respond
 from offerengine.pagination import Page
-from offerengine.snapshots.core import Snapshot
-from offerengine.snapshots.deps import OfrepSnapshot, RuntimeSnapshot
 from offerengine.tenants.deps import PathTenant
 from offerengine.versioning.router import add_version_routes
 
@@ -38,7 +30,6 @@ api = router(tags=["feature flags"])
 PathFlag = Annotated[FeatureFlag, Depends(owned_loader(FeatureFlag, "feature flag"))]
 TENANT_FLAGS = "/v1/admin/tenants/{tenant}/feature-flags"
 FLAG = "/v1/admin/feature-flags/{id:uuid}"
-FlagKey = Annotated[str, Path(max_length=64, description="The flag's key.")]
 
 
 @api.get(TENANT_FLAGS, operation_id="listFeatureFlags")
@@ -118,234 +109,113 @@ add_version_routes(
 
 # --- run time ----------------------------------------------------------------------------------
 
-runtime = router(tags=["run time"], hot=True)
-_encode = msgspec.json.Encoder().encode
+runtime = RuntimeRouter(tags=["run time"])
 
 
-def _flag(snapshot: Snapshot, key: str) -> core.Flag:
-    flag = snapshot.flags.by_key.get(key)
-    if flag is None:
-        raise NotFound(f"No feature flag {key!r}.")
-    return flag
-
-
-async def evaluate_and_expose(
-    request: Request, snapshot: Snapshot, flag: core.Flag, context: Mapping[str, Any], at: Any
-) -> core.Evaluation:
-    """Evaluate; when an experiment decided, record the unit's exposure (once) and keep the
-    variant it was first given."""
-    found = core.evaluate(
-        flag,
-        context,
-        at=at,
-        experiments_index=snapshot.experiments,
-        saved_groups=snapshot.tenant.saved_groups,
-    )
-    assignment = found.assignment
-    if assignment is None or not assignment.in_experiment:
-        return found
-    ctx = cast(AppContext, request.app.state.context)
-    async with write_transaction(ctx) as session:
-        variant, sticky = await experiments.expose(
-            session, tenant_id=snapshot.tenant.id, assignment=assignment, at=at
-        )
-    if not sticky or variant.key == found.variant:
-        return found
-    has, value = flag.variant_value(variant.key)
-    if not has:
-        return found
-    detail = f"{found.detail}; kept variant {variant.key!r} from the unit's first exposure"
-    return core.Evaluation(
-        found.key, value, "SPLIT", variant.key, found.rule_id, detail, found.version, assignment
-    )
-
-
-def _evaluation_json(found: core.Evaluation) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "key": found.key,
-        "value": found.value,
-        "variant": found.variant,
-        "reason": found.reason,
-        "rule_id": found.rule_id,
-        "detail": found.detail,
-        "flag_version": found.version,
-    }
-    if found.assignment is not None:
-        out["experiment"] = {
-            "key": found.assignment.experiment.key,
-            "variant": found.variant,
-            "in_experiment": found.assignment.in_experiment,
-        }
-    return out
+class FlagPath(BaseModel):
+    key: str = Field(max_length=64, description="The flag's key.")
 
 
 @runtime.get(
     "/v1/feature-flags/key/{key}",
     operation_id="getFeatureFlagByKey",
-    response_model=FeatureFlagRead,
+    params=FlagPath,
+    response=FeatureFlagRead,
 )
-async def get_feature_flag_by_key(snapshot: RuntimeSnapshot, key: FlagKey) -> Response:
+async def get_feature_flag_by_key(call: Call, params: FlagPath) -> Response:
     """A flag's definition, by key, from the compiled snapshot (runtime key)."""
-    return Response(_flag(snapshot, key).definition, media_type="application/json")
+    return respond(evaluating.definition(call.snapshot, params.key))
 
 
 @runtime.post(
     "/v1/feature-flags/{key}/evaluate",
     operation_id="evaluateFeatureFlag",
-    response_model=EvaluationRead,
-    openapi_extra=documented(EvaluateRequest, required=False),
+    params=FlagPath,
+    body=EvaluateRequest,
+    body_required=False,
+    raw=True,  # validated by the use case once the flag is found: 404 before 422
+    response=EvaluationRead,
 )
-async def evaluate_feature_flag(
-    request: Request, snapshot: RuntimeSnapshot, key: FlagKey
-) -> Response:
+async def evaluate_feature_flag(call: Call, params: FlagPath, body: bytes) -> Response:
     """Evaluate a flag for a context: `{key, value, variant, reason, rule_id, detail}`. The same
     unit always gets the same answer, in every worker; `detail` says why."""
-    flag = _flag(snapshot, key)
-    body = await read_json(request, EvaluateRequest, empty_ok=True)
-    context = core.attributes_of(body.context.model_dump(exclude_none=True))
-    found = await evaluate_and_expose(request, snapshot, flag, context, body.at or utcnow())
-    return Response(_encode(_evaluation_json(found)), media_type="application/json")
+    return respond(
+        await evaluating.evaluate(call.context, call.snapshot, params.key, body, utcnow())
+    )
 
 
 # --- OpenFeature Remote Evaluation Protocol ------------------------------------------------------
 
-ofrep = router(tags=["openfeature"], hot=True)
-OFREP_RESPONSES: dict[int | str, dict[str, Any]] = {
+ofrep = RuntimeRouter(tags=["openfeature"])
+OFREP_RESPONSES: dict[int, dict[str, Any]] = {
     400: {"description": "Bad evaluation request: `{key, errorCode, errorDetails}`."},
     404: {"description": "Flag not found: `{key, errorCode: FLAG_NOT_FOUND, errorDetails}`."},
 }
+# OFREP's request body, read by the use case: `{context: {...}}`, or nothing.
+OfrepBody = dict[str, Any]
 
 
-def _ofrep_error(status_code: int, error: dict[str, Any]) -> Response:
-    return Response(_encode(error), status_code=status_code, media_type="application/json")
+class OfrepFlagPath(BaseModel):
+    key: str = Field(max_length=200)
 
 
-def _ofrep_context(body: bytes, key: str | None) -> dict[str, Any] | Response:
-    """The evaluation context of an OFREP request, or the OFREP error response."""
-    where = {"key": key} if key is not None else {}
-    if not body.strip():
-        return {}
-    try:
-        data = msgspec.json.decode(body)
-    except msgspec.DecodeError:
-        return _ofrep_error(
-            400, {**where, "errorCode": "PARSE_ERROR", "errorDetails": "the body is not JSON"}
-        )
-    if not isinstance(data, dict):
-        return _ofrep_error(
-            400, {**where, "errorCode": "PARSE_ERROR", "errorDetails": "the body is an object"}
-        )
-    context = data.get("context", {})
-    if not isinstance(context, dict):
-        return _ofrep_error(
-            400,
-            {**where, "errorCode": "INVALID_CONTEXT", "errorDetails": "context must be an object"},
-        )
-    return core.attributes_of(context)
-
-
-def _ofrep_success(found: core.Evaluation) -> dict[str, Any]:
-    metadata: dict[str, Any] = {"flagVersion": found.version, "detail": found.detail}
-    if found.rule_id:
-        metadata["ruleId"] = found.rule_id
-    if found.assignment is not None:
-        metadata["experimentKey"] = found.assignment.experiment.key
-        metadata["inExperiment"] = found.assignment.in_experiment
-    out: dict[str, Any] = {"key": found.key, "value": found.value, "reason": found.reason}
-    if found.variant is not None:
-        out["variant"] = found.variant
-    out["metadata"] = metadata
-    return out
+class OfrepBulkHeaders(BaseModel):
+    if_none_match: str | None = Field(
+        default=None,
+        alias="If-None-Match",
+        description="The ETag of an earlier answer: 304 while it is current.",
+    )
 
 
 @ofrep.post(
     "/ofrep/v1/evaluate/flags/{key}",
     operation_id="ofrepEvaluateFlag",
+    params=OfrepFlagPath,
+    body=OfrepBody,
+    body_required=False,
+    raw=True,
     responses=OFREP_RESPONSES,
-    openapi_extra={
-        "requestBody": {
-            "content": {"application/json": {"schema": {"type": "object"}}},
-            "required": False,
-        }
-    },
+    auth="ofrep",
 )
-async def ofrep_evaluate_flag(
-    request: Request, snapshot: OfrepSnapshot, key: Annotated[str, Path(max_length=200)]
-) -> Response:
+async def ofrep_evaluate_flag(call: Call, params: OfrepFlagPath, body: bytes) -> Response:
     """OFREP single flag evaluation (OpenFeature server providers)."""
-    context = _ofrep_context(await raw_body(request), key)
-    if isinstance(context, Response):
-        return context
-    flag = snapshot.flags.by_key.get(key)
-    if flag is None:
-        return _ofrep_error(
-            404,
-            {"key": key, "errorCode": "FLAG_NOT_FOUND", "errorDetails": f"no flag {key!r}"},
+    try:
+        answer = await evaluating.ofrep_evaluate(
+            call.context, call.snapshot, params.key, body, utcnow()
         )
-    found = await evaluate_and_expose(request, snapshot, flag, context, utcnow())
-    return Response(_encode(_ofrep_success(found)), media_type="application/json")
+    except evaluating.OfrepError as exc:
+        return respond(exc.body, exc.status)
+    return respond(answer)
 
 
 @ofrep.post(
     "/ofrep/v1/evaluate/flags",
     operation_id="ofrepEvaluateFlags",
+    headers=OfrepBulkHeaders,
+    body=OfrepBody,
+    body_required=False,
+    raw=True,
     responses={
         **OFREP_RESPONSES,
         304: {"description": "Not modified: the If-None-Match ETag is current."},
     },
-    openapi_extra={
-        "requestBody": {
-            "content": {"application/json": {"schema": {"type": "object"}}},
-            "required": False,
-        }
-    },
+    auth="ofrep",
 )
-async def ofrep_evaluate_flags(request: Request, snapshot: OfrepSnapshot) -> Response:
+async def ofrep_evaluate_flags(call: Call, headers: OfrepBulkHeaders, body: bytes) -> Response:
     """OFREP bulk evaluation of every flag for one context (OpenFeature client providers), with an
     ETag: send it back as If-None-Match and an unchanged answer is a 304. Bulk evaluation records
     no experiment exposure: fetching flags is not seeing them."""
-    context = _ofrep_context(await raw_body(request), None)
-    if isinstance(context, Response):
-        return context
-    at = utcnow()
-    groups = snapshot.tenant.saved_groups
-    flags = [
-        _ofrep_success(
-            core.evaluate(
-                flag,
-                context,
-                at=at,
-                experiments_index=snapshot.experiments,
-                saved_groups=groups,
-            )
-        )
-        for flag in snapshot.flags.by_key.values()
-    ]
-    body = _encode({"flags": flags})
-    etag = '"' + hashlib.blake2b(body, digest_size=12).hexdigest() + '"'
-    wanted = request.headers.get("if-none-match")
-    if wanted is not None and etag in (t.strip() for t in wanted.split(",")):
-        return Response(status_code=304, headers={"ETag": etag})
-    return Response(body, media_type="application/json", headers={"ETag": etag})
+    try:
+        bulk = evaluating.ofrep_evaluate_all(call.snapshot, body, headers.if_none_match, utcnow())
+    except evaluating.OfrepError as exc:
+        return respond(exc.body, exc.status)
+    if bulk.body is None:
+        return Response(status_code=304, headers={"ETag": bulk.etag})
+    return respond(bulk.body, headers={"ETag": bulk.etag})
 
 
-@ofrep.get("/ofrep/v1/configuration", operation_id="ofrepConfiguration")
-async def ofrep_configuration(snapshot: OfrepSnapshot) -> Response:
+@ofrep.get("/ofrep/v1/configuration", operation_id="ofrepConfiguration", auth="ofrep")
+async def ofrep_configuration(call: Call) -> Response:
     """What this OFREP server supports, for providers that ask."""
-    del snapshot  # authenticated like the evaluations
-    return Response(
-        _encode(
-            {
-                "name": "OfferEngine",
-                "capabilities": {
-                    "cacheInvalidation": {
-                        "polling": {"enabled": True, "minPollingIntervalMs": 1000}
-                    },
-                    "flagEvaluation": {
-                        "supportedTypes": ["boolean", "string", "int", "float", "object"]
-                    },
-                },
-            }
-        ),
-        media_type="application/json",
-    )
+    del call  # authenticated like the evaluations
+    return respond(evaluating.ofrep_configuration())

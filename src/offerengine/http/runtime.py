@@ -288,43 +288,49 @@ class RuntimeApp:
         self._patterns = list(patterns.values())
 
     def __contains__(self, key: tuple[str, str]) -> bool:
-        method, path = key
-        found = self._match(path)
-        return found is not None and method in found[0]
+        return isinstance(self._match(*key), tuple)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            found = self._match(_route_path(scope))
-            if found is not None:
-                methods, params = found
-                operation = methods.get(scope["method"])
-                scope["path_params"] = params
-                if operation is None:
-                    allowed = ", ".join(sorted(methods))
-                    refused = problems.problem(
-                        405, "This route does not accept that method.", headers={"Allow": allowed}
-                    )
-                    scope["route"] = next(iter(methods.values()))
-                    await refused(scope, receive, send)
-                    return
+            found = self._match(scope["method"], _route_path(scope))
+            if isinstance(found, tuple):
+                operation, scope["path_params"] = found
                 scope["route"] = operation
                 await operation.serve(scope, receive, send, self.state.context)
                 return
+            if found:  # the path is run time's, the method is not
+                refused = problems.problem(
+                    405,
+                    "This route does not accept that method.",
+                    headers={"Allow": ", ".join(sorted({op.method for op in found}))},
+                )
+                scope["route"] = found[0]
+                await refused(scope, receive, send)
+                return
         await self.admin(scope, receive, send)
 
-    def _match(self, path: str) -> tuple[dict[str, Operation], dict[str, Any]] | None:
+    def _match(self, method: str, path: str) -> tuple[Operation, dict[str, Any]] | list[Operation]:
+        """The operation for ``method`` on ``path`` with its path parameters, else
+        every operation whose path matches with another method (none: not a run-time path).
+        A path can match several patterns (``/v1/feature-flags/key/evaluate``): the first that
+        takes the method wins."""
         exact = self._exact.get(path)
         if exact is not None:
-            return exact, {}
+            operation = exact.get(method)
+            return (operation, {}) if operation is not None else list(exact.values())
+        others: list[Operation] = []
         for pattern in self._patterns:
             matched = pattern.regex.match(path)
-            if matched is not None:
-                params = {
-                    name: pattern.convertors[name].convert(value)
-                    for name, value in matched.groupdict().items()
-                }
-                return pattern.methods, params
-        return None
+            if matched is None:
+                continue
+            operation = pattern.methods.get(method)
+            if operation is None:
+                others.extend(pattern.methods.values())
+                continue
+            convertors = pattern.convertors
+            params = {name: convertors[name].convert(v) for name, v in matched.groupdict().items()}
+            return operation, params
+        return others
 
 
 def _route_path(scope: Scope) -> str:
