@@ -42,9 +42,9 @@ def _activity(name: str, offers: list[core.OfferDef]) -> core.ActivityDef:
     )
 
 
-def _lists(rows: list[list[tuple[int, float]]]) -> batch.Lists:
+def _lists(rows: list[list[tuple[int, float]]]) -> batch.CandidateLists:
     start = np.cumsum([0] + [len(r) for r in rows])
-    return batch.Lists(
+    return batch.CandidateLists(
         start,
         np.array([j for r in rows for j, _ in r], dtype=np.int32),
         np.array([s for r in rows for _, s in r], dtype=float),

@@ -7,13 +7,14 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AsyncExitStack
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import numpy as np
 
 from offerengine.context import AppContext
-from offerengine.decisioning import core, counting, learning
+from offerengine.decisioning import bandits, core, counting, learning
 from offerengine.decisioning.schemas import DecisionRequest
 from offerengine.errors import FieldError, raise_if_any
 from offerengine.experiments.core import Assignment, assign
@@ -102,89 +103,6 @@ def _as_assigned(
     return activity
 
 
-def _serving(
-    policies: Mapping[tuple[uuid.UUID, str], store.Served],
-    activity: core.ActivityDef,
-    spec: ContextualDef,
-) -> LinearBandit:
-    """The bandit state a line serves: its active version's, or nothing learnt yet."""
-    served = policies.get((activity.id, spec.line))
-    return served.under(spec) if served is not None else store.fresh(spec)
-
-
-def _bandit_propensity(
-    spec: ContextualDef,
-    learnt: LinearBandit,
-    ranking: core.BanditRanking,
-    pool: list[core.Candidate],
-    chosen: core.Candidate,
-) -> float:
-    """How likely the bandit was to propose ``chosen`` first among ``pool`` (the candidates
-    still in the running, itself included)."""
-    if len(pool) == len(ranking.candidates):
-        return ranking.propensity
-    ordered = sorted(pool, key=lambda c: c.position)
-    prior = spec.prior([c.offer.worth for c in ordered], [c.offer.cost for c in ordered])
-    chances = learnt.probabilities([c.offer.key for c in ordered], ranking.x, prior, _RNG)
-    found = float(chances[ordered.index(chosen)])
-    return max(found, 1.0 / spec.settings.draws)
-
-
-def _bandit_log(
-    activity: core.ActivityDef,
-    spec: ContextualDef,
-    policies: Mapping[tuple[uuid.UUID, str], store.Served] | None,
-    x: list[float],
-    pool: list[core.Candidate],
-    facts: Mapping[str, Any],
-) -> dict[str, Any]:
-    """What a proposal logs for learning and offline evaluation: the candidates it was chosen
-    from (in the activity's order), the feature vectors, and the version that chose."""
-    served = policies.get((activity.id, spec.line)) if policies else None
-    contexts = {spec.shape: x}
-    shadow = activity.shadow
-    if shadow is not None and shadow.shape not in contexts:
-        contexts[shadow.shape] = shadow.context(facts)
-    return {
-        "candidates": [c.offer.key for c in sorted(pool, key=lambda c: c.position)],
-        "contexts": contexts,
-        "model": {"line": spec.line, "version": served.version if served else None},
-    }
-
-
-def _shadow(
-    activity: core.ActivityDef,
-    policies: Mapping[tuple[uuid.UUID, str], store.Served],
-    facts: dict[str, Any],
-    now: datetime,
-    first: dict[str, Any],
-    logs: dict[tuple[str, str], dict[str, Any]],
-) -> None:
-    """The shadow bandit's pick for the activity's first item, logged beside the live one (and,
-    when the live ranking is no bandit, the candidates and features it needs, propensity 1)."""
-    shadow = activity.shadow
-    assert shadow is not None
-    key = (activity.key, first["offer_id"])
-    logged = logs.get(key)
-    if logged is None:
-        offers = list(core.passing(activity, facts, now, None))
-        logged = logs[key] = {
-            "candidates": [o.key for o in offers],
-            "contexts": {shadow.shape: shadow.context(facts)},
-        }
-        first["propensity"] = 1.0
-    keys = logged["candidates"]
-    offers_by_key = {o.key: o for o in activity.candidates}
-    chosen = [offers_by_key[k] for k in keys if k in offers_by_key]
-    if not chosen:
-        return
-    learnt = _serving(policies, activity, shadow)
-    prior = shadow.prior([o.worth for o in chosen], [o.cost for o in chosen])
-    x = logged["contexts"].get(shadow.shape) or shadow.context(facts)
-    pick = learnt.choose([o.key for o in chosen], x, prior, _RNG)
-    logged["shadow"] = chosen[pick.chosen].key
-
-
 def _score(value: Any) -> float | None:
     return None if value is None else float(value)
 
@@ -199,179 +117,273 @@ async def decide(
     activities = _check_request(index, request)
     decision_id = new_time_uuid()
     profile_id = request.profile.id
-    attributes: Mapping[str, Any] = request.profile.attributes
-    stored = await ctx.profiles.get(snapshot.tenant.id, profile_id)
-    if stored is not None:  # what is kept of the profile, under what the request says
-        attributes = profiles.decision_attributes(
-            stored, request.profile.attributes, snapshot.segments, now
-        )
-    facts = core.request_facts(profile_id, attributes, request.context, now)
-    taken: dict[uuid.UUID, str] = {}  # offer → the activity that proposed it
-    propositions: list[dict[str, Any]] = []
-    explained: dict[str, Any] | None = {} if request.explain else None
-    estimates: learning.Estimates | None = None  # read when an activity ranks by model
-    policies: Mapping[tuple[uuid.UUID, str], store.Served] | None = None  # bandits' states
-    logs: dict[tuple[str, str], dict[str, Any]] = {}  # what bandits log per proposal
+    facts = await _request_facts(ctx, snapshot, request, now)
     assignments = _assign(index, request, now) if index.experiments else []
     if assignments:
         activities = [_as_assigned(index, assignments, a) for a in activities]
     ctx.metrics.observe_decision(request.dry_run)
     async with AsyncExitStack() as stack:
         counters = counting.for_request(ctx, stack, snapshot.tenant.id, profile_id, now)
+        deciding = _DecisionInProgress(ctx, snapshot, request, now, facts, counters)
         with rules.rules_context():
             for activity in activities:
-                fates: list[dict[str, Any]] | None = [] if explained is not None else None
-                items: list[dict[str, Any]] = []
-                closed = activity.off_calendar(now)
-                model = activity.model
-                candidates: Iterable[core.Candidate]
-                spec = activity.contextual
-                learnt: LinearBandit | None = None
-                by_bandit: core.BanditRanking | None = None
-                if (spec is not None or activity.shadow is not None) and policies is None:
-                    policies = await ctx.models.get(snapshot.tenant.id)
-                if closed:
-                    candidates = ()
-                elif spec is not None:
-                    assert policies is not None
-                    learnt = _serving(policies, activity, spec)
-                    by_bandit = core.ranked_by_bandit(activity, facts, now, fates, learnt, _RNG)
-                    candidates = by_bandit.candidates
-                elif model is not None:
-                    if estimates is None:
-                        estimates = await ctx.learned.get(snapshot.tenant.id)
-                    candidates = core.ranked_by_model(
-                        activity, facts, now, fates, _posterior(estimates, activity), _RNG
-                    )
-                else:
-                    candidates = core.ranked(activity, facts, now, fates)
-                passed_over: set[uuid.UUID] = set()  # refused or already picked (model ranking)
-                for candidate in candidates:
-                    offer = candidate.offer
-                    if len(items) == request.count:
-                        if fates is None:
-                            break
-                        fates.append(_fate(candidate, "ranked lower", "the items were filled"))
-                        continue
-                    if offer.id in taken and not request.allow_duplicates:
-                        passed_over.add(offer.id)
-                        if fates is not None:
-                            fates.append(
-                                _fate(
-                                    candidate, "de-duplication", f"proposed for {taken[offer.id]}"
-                                )
-                            )
-                        continue
-                    if offer.caps:
-                        refused = await counters.admit(offer, request.dry_run)
-                        if refused is not None:
-                            passed_over.add(offer.id)
-                            cap, count = refused
-                            if fates is not None:
-                                fates.append(
-                                    _fate(
-                                        candidate,
-                                        "capping",
-                                        f"capped: {cap.describe()}",
-                                        count=count,
-                                        limit=cap.limit,
-                                    )
-                                )
-                            continue
-                    taken.setdefault(offer.id, activity.name)
-                    if fates is not None:
-                        fates.append(_fate(candidate, "chosen", "proposed"))
-                    item = {
-                        "offer_id": offer.key,
-                        "name": offer.name,
-                        "fallback": False,
-                        "score": _score(candidate.score),
-                        "representation": offer.content[activity.placement_id],
-                    }
-                    if by_bandit is not None:
-                        assert spec is not None
-                        assert learnt is not None
-                        pool = [c for c in by_bandit.candidates if c.offer.id not in passed_over]
-                        item["propensity"] = _bandit_propensity(
-                            spec, learnt, by_bandit, pool, candidate
-                        )
-                        logs[(activity.key, offer.key)] = _bandit_log(
-                            activity, spec, policies, by_bandit.x, pool, facts
-                        )
-                        passed_over.add(offer.id)
-                    elif model is not None:
-                        pool = [c for c in candidates if c.offer.id not in passed_over]
-                        item["propensity"] = core.propensity(model, pool, candidate, _RNG)
-                        passed_over.add(offer.id)
-                    items.append(item)
-                if activity.shadow is not None and items and not closed:
-                    assert policies is not None
-                    _shadow(activity, policies, facts, now, items[0], logs)
-                if not items:
-                    fallback = activity.fallback
-                    items.append(
-                        {
-                            "offer_id": str(fallback.id),
-                            "name": fallback.name,
-                            "fallback": True,
-                            "score": None,
-                            "representation": fallback.content,
-                        }
-                    )
-                propositions.append(
-                    {
-                        "activity_id": activity.key,
-                        "placement_id": activity.placement_key,
-                        "items": items,
-                    }
-                )
-                if explained is not None:
-                    explained[activity.key] = {
-                        "name": activity.name,
-                        "ranking": activity.ranking,
-                        "candidates": len(activity.candidates),
-                        "closed": closed,
-                        "fallback": items[0]["fallback"],
-                        "fates": fates,
-                    }
+                await deciding.decide_activity(activity)
     if not request.dry_run:
         await ctx.recorder.record(
-            _decision(snapshot.tenant.id, decision_id, profile_id, propositions, now, logs),
+            _decision(
+                snapshot.tenant.id,
+                decision_id,
+                profile_id,
+                deciding.propositions,
+                now,
+                deciding.logs,
+            ),
             *records.exposed(snapshot.tenant.id, assignments, now),
         )
     response: dict[str, Any] = {
         "decision_id": str(decision_id),
         "dry_run": request.dry_run,
-        "propositions": propositions,
+        "propositions": deciding.propositions,
     }
     if assignments:
         response["experiments"] = [
             {"key": a.experiment.key, "variant": a.variant.key, "in_experiment": a.in_experiment}
             for a in assignments
         ]
-    keys = snapshot.flags.tagged.get("decide")
-    if keys:
-        evaluated = flags.evaluate_all(
-            snapshot.flags,
-            keys,
-            {
-                **request.context,
-                **request.profile.attributes,
-                "user_id": profile_id,
-                "profile_id": profile_id,
-            },
-            at=now,
-            experiments_index=snapshot.experiments,
-            saved_groups=snapshot.tenant.saved_groups,
-        )
-        response["feature_flags"] = evaluated.values
-        if evaluated.exposures and not request.dry_run:
-            await ctx.recorder.record(
-                *records.exposures(snapshot.tenant.id, evaluated.exposures, now)
-            )
-    if explained is not None:
-        response["explain"] = {"activities": explained}
+    await _feature_flags(ctx, snapshot, request, now, response)
+    if deciding.explained is not None:
+        response["explain"] = {"activities": deciding.explained}
     return response
+
+
+async def _request_facts(
+    ctx: AppContext, snapshot: Snapshot, request: DecisionRequest, now: datetime
+) -> dict[str, Any]:
+    """The facts rules read: the request's profile over what is kept of it, and its context."""
+    attributes: Mapping[str, Any] = request.profile.attributes
+    stored = await ctx.profiles.get(snapshot.tenant.id, request.profile.id)
+    if stored is not None:  # what is kept of the profile, under what the request says
+        attributes = profiles.decision_attributes(
+            stored, request.profile.attributes, snapshot.segments, now
+        )
+    return core.request_facts(request.profile.id, attributes, request.context, now)
+
+
+@dataclass(frozen=True)
+class _RankedCandidates:
+    """An activity's candidates best first, and, under a contextual bandit, the bandit's ranking
+    and state (its propensities and logs need them)."""
+
+    candidates: Iterable[core.Candidate]
+    spec: ContextualDef | None = None
+    learnt: LinearBandit | None = None
+    by_bandit: core.BanditRanking | None = None
+
+
+class _DecisionInProgress:
+    """One request being decided, activity after activity: what they share — the offers already
+    proposed (de-duplication), the learnt states (read when an activity first needs them), the
+    bandits' logs — and what the response is built from (propositions, explanations)."""
+
+    def __init__(
+        self,
+        ctx: AppContext,
+        snapshot: Snapshot,
+        request: DecisionRequest,
+        now: datetime,
+        facts: dict[str, Any],
+        counters: counting.Counters,
+    ) -> None:
+        self._ctx = ctx
+        self._snapshot = snapshot
+        self._request = request
+        self._now = now
+        self._facts = facts
+        self._counters = counters
+        self._taken: dict[uuid.UUID, str] = {}  # offer → the activity that proposed it
+        self._estimates: learning.Estimates | None = None  # read when an activity ranks by model
+        # The bandits' states, read when an activity (or its shadow) first ranks by one.
+        self._policies: Mapping[tuple[uuid.UUID, str], store.Served] | None = None
+        self.logs: dict[tuple[str, str], dict[str, Any]] = {}  # what bandits log per proposal
+        self.propositions: list[dict[str, Any]] = []
+        self.explained: dict[str, Any] | None = {} if request.explain else None
+
+    async def decide_activity(self, activity: core.ActivityDef) -> None:
+        """The activity's proposition (its fallback when nothing is picked), and its explanation."""
+        fates: list[dict[str, Any]] | None = [] if self.explained is not None else None
+        closed = activity.off_calendar(self._now)
+        ranked = await self._ranked(activity, closed, fates)
+        items = await self._pick(activity, ranked, fates)
+        if activity.shadow is not None and items and not closed:
+            assert self._policies is not None
+            bandits.shadow_pick(
+                activity, self._policies, self._facts, self._now, items[0], self.logs, _RNG
+            )
+        if not items:
+            fallback = activity.fallback
+            items.append(
+                {
+                    "offer_id": str(fallback.id),
+                    "name": fallback.name,
+                    "fallback": True,
+                    "score": None,
+                    "representation": fallback.content,
+                }
+            )
+        self.propositions.append(
+            {"activity_id": activity.key, "placement_id": activity.placement_key, "items": items}
+        )
+        if self.explained is not None:
+            self.explained[activity.key] = {
+                "name": activity.name,
+                "ranking": activity.ranking,
+                "candidates": len(activity.candidates),
+                "closed": closed,
+                "fallback": items[0]["fallback"],
+                "fates": fates,
+            }
+
+    async def _ranked(
+        self, activity: core.ActivityDef, closed: str | None, fates: list[dict[str, Any]] | None
+    ) -> _RankedCandidates:
+        """The candidates as the activity ranks them: none when it is closed; by its bandit, its
+        model, or its formula or priorities."""
+        tenant_id = self._snapshot.tenant.id
+        spec = activity.contextual
+        if (spec is not None or activity.shadow is not None) and self._policies is None:
+            self._policies = await self._ctx.models.get(tenant_id)
+        if closed:
+            return _RankedCandidates(())
+        facts, now = self._facts, self._now
+        if spec is not None:
+            assert self._policies is not None
+            learnt = bandits.serving(self._policies, activity, spec)
+            by_bandit = core.ranked_by_bandit(activity, facts, now, fates, learnt, _RNG)
+            return _RankedCandidates(by_bandit.candidates, spec, learnt, by_bandit)
+        if activity.model is not None:
+            if self._estimates is None:
+                self._estimates = await self._ctx.learned.get(tenant_id)
+            posterior = _posterior(self._estimates, activity)
+            return _RankedCandidates(
+                core.ranked_by_model(activity, facts, now, fates, posterior, _RNG)
+            )
+        return _RankedCandidates(core.ranked(activity, facts, now, fates))
+
+    async def _pick(
+        self,
+        activity: core.ActivityDef,
+        ranked: _RankedCandidates,
+        fates: list[dict[str, Any]] | None,
+    ) -> list[dict[str, Any]]:
+        """The first ``count`` candidates that de-duplication and the caps let through."""
+        items: list[dict[str, Any]] = []
+        passed_over: set[uuid.UUID] = set()  # refused or already picked (model ranking)
+        for candidate in ranked.candidates:
+            if len(items) == self._request.count:
+                if fates is None:
+                    break
+                fates.append(_fate(candidate, "ranked lower", "the items were filled"))
+                continue
+            if not await self._admits(candidate, fates):
+                passed_over.add(candidate.offer.id)
+                continue
+            self._taken.setdefault(candidate.offer.id, activity.name)
+            if fates is not None:
+                fates.append(_fate(candidate, "chosen", "proposed"))
+            items.append(self._item(activity, ranked, candidate, passed_over))
+        return items
+
+    async def _admits(self, candidate: core.Candidate, fates: list[dict[str, Any]] | None) -> bool:
+        """Whether de-duplication and the offer's caps let it through (its decision caps counted
+        when they do); why not, in ``fates``."""
+        offer = candidate.offer
+        if offer.id in self._taken and not self._request.allow_duplicates:
+            if fates is not None:
+                reason = f"proposed for {self._taken[offer.id]}"
+                fates.append(_fate(candidate, "de-duplication", reason))
+            return False
+        if offer.caps:
+            refused = await self._counters.admit(offer, self._request.dry_run)
+            if refused is not None:
+                cap, count = refused
+                if fates is not None:
+                    fates.append(
+                        _fate(
+                            candidate,
+                            "capping",
+                            f"capped: {cap.describe()}",
+                            count=count,
+                            limit=cap.limit,
+                        )
+                    )
+                return False
+        return True
+
+    def _item(
+        self,
+        activity: core.ActivityDef,
+        ranked: _RankedCandidates,
+        candidate: core.Candidate,
+        passed_over: set[uuid.UUID],
+    ) -> dict[str, Any]:
+        """The picked candidate as an item; ranked by a bandit or a model, with its propensity
+        among the candidates still in the running (and a bandit's log)."""
+        offer = candidate.offer
+        item = {
+            "offer_id": offer.key,
+            "name": offer.name,
+            "fallback": False,
+            "score": _score(candidate.score),
+            "representation": offer.content[activity.placement_id],
+        }
+        by_bandit = ranked.by_bandit
+        if by_bandit is not None:
+            assert ranked.spec is not None
+            assert ranked.learnt is not None
+            pool = [c for c in by_bandit.candidates if c.offer.id not in passed_over]
+            item["propensity"] = bandits.propensity(
+                ranked.spec, ranked.learnt, by_bandit, pool, candidate, _RNG
+            )
+            self.logs[(activity.key, offer.key)] = bandits.choice_log(
+                activity, ranked.spec, self._policies, by_bandit.x, pool, self._facts
+            )
+            passed_over.add(offer.id)
+        elif activity.model is not None:
+            pool = [c for c in ranked.candidates if c.offer.id not in passed_over]
+            item["propensity"] = core.propensity(activity.model, pool, candidate, _RNG)
+            passed_over.add(offer.id)
+        return item
+
+
+async def _feature_flags(
+    ctx: AppContext,
+    snapshot: Snapshot,
+    request: DecisionRequest,
+    now: datetime,
+    response: dict[str, Any],
+) -> None:
+    """The flags tagged ``decide``, evaluated for the profile into the response; their exposures
+    recorded (unless a dry run)."""
+    keys = snapshot.flags.tagged.get("decide")
+    if not keys:
+        return
+    profile_id = request.profile.id
+    evaluated = flags.evaluate_all(
+        snapshot.flags,
+        keys,
+        {
+            **request.context,
+            **request.profile.attributes,
+            "user_id": profile_id,
+            "profile_id": profile_id,
+        },
+        at=now,
+        experiments_index=snapshot.experiments,
+        saved_groups=snapshot.tenant.saved_groups,
+    )
+    response["feature_flags"] = evaluated.values
+    if evaluated.exposures and not request.dry_run:
+        await ctx.recorder.record(*records.exposures(snapshot.tenant.id, evaluated.exposures, now))
 
 
 def _fate(candidate: core.Candidate, stage: str, reason: str, **extra: Any) -> dict[str, Any]:
