@@ -540,62 +540,142 @@ def run_search(
     the same, for at most ``result_seconds``), and searches within one availability interval with
     the same party, customer, channel, context and currency share prices and items. Orders and
     re-pricing never use this."""
-    config = snapshot.shopping
-    flights = config.flights.find(search.origin, search.destination, search.day)
-    results = None if runtime is None else runtime.results
+    flights = snapshot.shopping.flights.find(search.origin, search.destination, search.day)
     shop = shop_for(snapshot, stock, conversion, search, at)
     if only_bundle is not None:
-        # A bundle's preview: its offer on every flight, active or not, nothing else.
-        shop = dataclasses.replace(
-            shop,
-            rules=core.OfferRules(
-                max_offers=max(1, len(flights)),
-                offer_types=(core.OfferType(only_bundle.bundle_type, 1, True),),
-            ),
-            bundles=BundleIndex.build([dataclasses.replace(only_bundle, is_active=True)]),
-        )
-    learnt = (
-        sorted(personalised.conversion.learnt.items())
-        if personalised is not None and isinstance(personalised.conversion, core.Personal)
-        else None
+        shop = _preview_shop(shop, only_bundle, flights)
+    ranked = _ranking(
+        snapshot,
+        search,
+        shop,
+        flights,
+        at,
+        runtime=runtime,
+        personalised=personalised,
+        stamp=stamp,
+        shares_memo=only_bundle is None,
     )
-    cache = results if stamp is not None else None  # a ranking reused, and kept, under a stamp
-    key = None if cache is None else cache.key(snapshot, search, shop.treatment, learnt)
-    ranked = None
-    if cache is not None and key is not None and stamp is not None:
-        ranked = cache.get(key, stamp, at)
-    explained = personalised is not None and personalised.live
-    if ranked is None:
-        if runtime is not None and only_bundle is None:  # share prices with searches like it
-            shop = dataclasses.replace(shop, memo=runtime.memo(snapshot, search, shop.treatment))
-        result = core.shop_offers(shop, search, flights, at)
-        reuse = 0.0 if cache is None or key is None else cache.seconds
-        leaves = min((c.flight.departs for c in result.offers), default=None)
-        if explained:
-            ranked = Ranked(result.warnings, result.offers, None, leaves)
-        else:
-            shows = [
-                shown_of(snapshot, search, c, shop.rules, at, reuse_seconds=reuse)
-                for c in result.offers
-            ]
-            ranked = Ranked(result.warnings, None, shows, leaves)
-        if cache is not None and key is not None and stamp is not None:
-            cache.put(key, stamp, ranked)
     shown = ranked.shown
     if shown is None:
         assert personalised is not None
-        shown = [
-            shown_of(
-                snapshot,
-                search,
-                c,
-                shop.rules,
-                at,
-                reuse_seconds=0,
-                explain=personalised.explain(c.offer_type.type),
-            )
-            for c in ranked.candidates or ()
-        ]
+        shown = _explained(snapshot, search, shop.rules, ranked.candidates or (), personalised, at)
+    return _searched(snapshot, search, shop, shown, ranked.warnings, personalised, at)
+
+
+def _preview_shop(
+    shop: core.Shop, bundle: BundleFacts, flights: Sequence[FlightFacts]
+) -> core.Shop:
+    """A bundle's preview: its offer on every flight, active or not, nothing else."""
+    return dataclasses.replace(
+        shop,
+        rules=core.OfferRules(
+            max_offers=max(1, len(flights)),
+            offer_types=(core.OfferType(bundle.bundle_type, 1, True),),
+        ),
+        bundles=BundleIndex.build([dataclasses.replace(bundle, is_active=True)]),
+    )
+
+
+def _ranking(
+    snapshot: Snapshot,
+    search: core.Search,
+    shop: core.Shop,
+    flights: Sequence[FlightFacts],
+    at: datetime,
+    *,
+    runtime: ShopRuntime | None,
+    personalised: personal.Personalised | None,
+    stamp: tuple[Any, ...] | None,
+    shares_memo: bool,
+) -> Ranked:
+    """The search's ranking: the worker's cached one while ``stamp`` holds, else ranked afresh
+    (sharing prices with searches like it when ``shares_memo``) and kept under the stamp."""
+    cache = runtime.results if runtime is not None and stamp is not None else None
+    key = None
+    if cache is not None:
+        learnt = (
+            sorted(personalised.conversion.learnt.items())
+            if personalised is not None and isinstance(personalised.conversion, core.Personal)
+            else None
+        )
+        key = cache.key(snapshot, search, shop.treatment, learnt)
+    if cache is not None and key is not None and stamp is not None:
+        found = cache.get(key, stamp, at)
+        if found is not None:
+            return found
+    if runtime is not None and shares_memo:
+        shop = dataclasses.replace(shop, memo=runtime.memo(snapshot, search, shop.treatment))
+    ranked = _rank_afresh(
+        snapshot,
+        search,
+        shop,
+        flights,
+        at,
+        explained=personalised is not None and personalised.live,
+        reuse_seconds=0.0 if cache is None or key is None else cache.seconds,
+    )
+    if cache is not None and key is not None and stamp is not None:
+        cache.put(key, stamp, ranked)
+    return ranked
+
+
+def _rank_afresh(
+    snapshot: Snapshot,
+    search: core.Search,
+    shop: core.Shop,
+    flights: Sequence[FlightFacts],
+    at: datetime,
+    *,
+    explained: bool,
+    reuse_seconds: float,
+) -> Ranked:
+    """The core's ranking, as shown; or, when each search explains its offers itself, the ranked
+    candidates."""
+    result = core.shop_offers(shop, search, flights, at)
+    leaves = min((c.flight.departs for c in result.offers), default=None)
+    if explained:
+        return Ranked(result.warnings, result.offers, None, leaves)
+    shows = [
+        shown_of(snapshot, search, c, shop.rules, at, reuse_seconds=reuse_seconds)
+        for c in result.offers
+    ]
+    return Ranked(result.warnings, None, shows, leaves)
+
+
+def _explained(
+    snapshot: Snapshot,
+    search: core.Search,
+    rules: core.OfferRules,
+    candidates: Iterable[core.Candidate],
+    personalised: personal.Personalised,
+    at: datetime,
+) -> list[Shown]:
+    """Ranked candidates as shown, each with the conversion model's explanation of its score."""
+    return [
+        shown_of(
+            snapshot,
+            search,
+            c,
+            rules,
+            at,
+            reuse_seconds=0,
+            explain=personalised.explain(c.offer_type.type),
+        )
+        for c in candidates
+    ]
+
+
+def _searched(
+    snapshot: Snapshot,
+    search: core.Search,
+    shop: core.Shop,
+    shown: list[Shown],
+    warnings: list[str],
+    personalised: personal.Personalised | None,
+    at: datetime,
+) -> Searched:
+    """The shown offers with this search's ids and expiry, each encoded once, and the search's
+    record (their own parts, the new bodies, the model's logs)."""
     search_id = ids.new_search_id()
     treatment = shop.treatment
     shown_experiments = treatment.shown() if treatment is not None else []
@@ -640,7 +720,7 @@ def run_search(
         bodies=bodies,
         logs=[] if personalised is None else personalised.logs(search_id, at, shown_types),
     )
-    return Searched(search_id, ranked.warnings, record, encoded, exposures)
+    return Searched(search_id, warnings, record, encoded, exposures)
 
 
 # --- stored offers -------------------------------------------------------------------------------

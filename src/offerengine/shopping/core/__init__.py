@@ -1,0 +1,88 @@
+"""Shopping as plain functions over plain data: from a search and a snapshot to ranked offers.
+
+How an offer is made, for one flight and one offer type (``FLIGHT_ONLY`` or a bundle type):
+
+1. The cabin: the bundle's FLIGHT line names one (``cabin_class``), else the search's (default
+   ECONOMY). The flight must have that cabin and enough sellable seats for the adults and children
+   (infants sit on a lap and need none).
+2. The fare: the tenant's FLIGHT product whose category is the cabin, priced by the pricing rules
+   exactly as ``simulate`` prices it, with the flight's facts (departure time, route, cabin,
+   ``utilization`` of the cabin) and the search's (channel, customer, passengers).
+3. The bundle's other lines: for each, the products of that type (and category) that are in stock,
+   each priced by its rules; the cheapest is taken. A required line with nothing in stock drops the
+   bundle for this flight; an optional one is left out and the offer lists it under ``omitted``.
+4. Per passenger type: adults pay the fare, children ``child_ratio`` of it and infants
+   ``infant_ratio`` (fare settings; 0.75 and 0.10 by default), rounded in the filing currency.
+   Ancillaries are per seated passenger (adults and children) × the line's quantity.
+5. The bundle discount (``discount_percentage``) applies to the bundled ancillaries, never to the
+   flight fare: fares are filed and taxed, the bundle is what the discount sells.
+6. Currency: every unit amount is converted from its filing currency to the selling currency with
+   the tenant's rate table and rounded half-up to the selling currency's minor units; amounts are
+   then multiplied by counts and added, so totals are exact sums of what is shown.
+7. Taxes and fees (fare settings): each rule that matches the origin or destination airport or
+   country adds, per passenger of its types, a percentage of the fare or a fixed amount.
+
+Ranking: ``score = w_conversion × P / max P + w_margin × margin / max margin`` over the candidates
+of one search, where ``P`` is the Beta-Binomial estimate of P(order | offer type, segment) — or,
+with the offer rules' ``conversion_model``, a contextual bandit's estimate for this customer and
+context (:mod:`offerengine.shopping.personal`) — and ``margin`` is (price before taxes − cost) /
+price before taxes. Offer rules then keep ``max_offers``: the best offer of each
+``always_include`` type first, then the best of the rest.
+
+The parts, by use case:
+
+- configuration: ``_config`` (offer rules, fare settings, the snapshot section), ``_conversion``
+  (the conversion estimate), ``_treatment`` (experiments that change shopping);
+- the search: ``_search`` (what is asked), ``_shop`` (what it sees, and the memo it shares),
+  ``_offer`` (what it makes), ``_ranking`` (candidates, scores, the offers kept);
+- building an offer: ``_build`` (steps 1–7 for one flight and offer type) over ``_availability``
+  (1, 3), ``_pricer`` (2), ``_items`` (4, 5), ``_currency`` (6), ``_taxes`` (7), ``_totals``.
+"""
+
+from offerengine.shopping.core._build import Builder
+from offerengine.shopping.core._config import (
+    FLIGHT_ONLY,
+    PASSENGER_TYPES,
+    FareSettings,
+    OfferRules,
+    OfferType,
+    ShoppingConfig,
+    TaxRule,
+    rate_table,
+)
+from offerengine.shopping.core._conversion import Conversion, ConversionModel, Personal
+from offerengine.shopping.core._offer import Candidate, Dropped, Need, Result
+from offerengine.shopping.core._ranking import candidates, expires_at, rank, shop_offers
+from offerengine.shopping.core._search import Passengers, Search, search_of
+from offerengine.shopping.core._shop import Memo, Shop
+from offerengine.shopping.core._treatment import Treatment, treatment_for
+
+__all__ = [
+    "FLIGHT_ONLY",
+    "PASSENGER_TYPES",
+    "Builder",
+    "Candidate",
+    "Conversion",
+    "ConversionModel",
+    "Dropped",
+    "FareSettings",
+    "Memo",
+    "Need",
+    "OfferRules",
+    "OfferType",
+    "Passengers",
+    "Personal",
+    "Result",
+    "Search",
+    "Shop",
+    "ShoppingConfig",
+    "TaxRule",
+    "Treatment",
+    "candidates",
+    "expires_at",
+    "rank",
+    "rate_table",
+    "search_of",
+    "shop_offers",
+    "treatment_for",
+]
