@@ -39,7 +39,7 @@ from offerengine.learning.router import api as learning_router
 from offerengine.network.router import api as network_router
 from offerengine.observability.logging import configure_logging, get_logger
 from offerengine.observability.metrics import Metrics
-from offerengine.orders.router import api as orders_router
+from offerengine.orders.router import runtime as orders_runtime
 from offerengine.pricing.router import api as pricing_router
 from offerengine.profiles.admin import api as segments_router
 from offerengine.profiles.router import runtime as profiles_runtime
@@ -68,6 +68,7 @@ RUNTIME_ROUTERS = (
     experiments_runtime,
     catalog_runtime,
     inventory_runtime,
+    orders_runtime,
 )
 DEFAULT_GC_THRESHOLDS = gc.get_threshold()
 GC_THRESHOLDS = (50_000, 20, 20)  # young objects per collection; collections per older one
@@ -157,7 +158,6 @@ def create_app(settings: Settings) -> Server:
     # first: the routes are matched in order.
     routers = [
         health_router,
-        orders_router,
         tenants_router,
         api_keys_router,
         rules_router,

@@ -4,7 +4,8 @@ import json
 import uuid
 from typing import Annotated, Any, Literal
 
-from fastapi import Depends, Path, Query, Request, Response, status
+from fastapi import Depends, Query, Request, Response, status
+from pydantic import BaseModel, Field
 from starlette.datastructures import UploadFile
 
 from offerengine import text as unstorable
@@ -29,8 +30,8 @@ from offerengine.http import problems
 from offerengine.http.body import validate
 from offerengine.http.query import Cursor, Limit
 from offerengine.http.routing import IfMatch, expected_version, router, set_etag
+from offerengine.http.runtime import Call, RuntimeRouter, respond
 from offerengine.pagination import DEFAULT_LIMIT, Page
-from offerengine.snapshots.deps import RuntimeSnapshot
 from offerengine.tenants.deps import PathTenant
 from offerengine.tenants.models import Tenant
 from offerengine.versioning.router import add_version_routes
@@ -295,36 +296,41 @@ add_version_routes(
 # --- run time: served from the tenant's compiled snapshot, never from the database ---------------
 
 
-runtime = router(tags=["run time"], hot=True)
+runtime = RuntimeRouter(tags=["run time"])
+
+
+class CatalogQuery(BaseModel):
+    type: str | None = Field(default=None, min_length=1, max_length=50)
+    category: str | None = Field(default=None, min_length=1, max_length=100)
+
+
+class ProductPath(BaseModel):
+    product_code: str = Field(max_length=50, description="The product's code.")
 
 
 @runtime.get(
     "/v1/catalog/products",
     operation_id="listCatalogProducts",
-    response_model=RuntimeProductList,
+    query=CatalogQuery,
+    response=RuntimeProductList,
 )
-async def list_catalog_products(
-    snapshot: RuntimeSnapshot,
-    type: Annotated[str | None, Query(min_length=1, max_length=50)] = None,
-    category: Annotated[str | None, Query(min_length=1, max_length=100)] = None,
-) -> Response:
+async def list_catalog_products(call: Call, query: CatalogQuery) -> Response:
     """Active products of the key's tenant, from its compiled snapshot (runtime key)."""
-    index = snapshot.catalog
-    body = index.encode_list(index.select(product_type=type, category=category))
-    return Response(body, media_type="application/json")
+    index = call.snapshot.catalog
+    return respond(
+        index.encode_list(index.select(product_type=query.type, category=query.category))
+    )
 
 
 @runtime.get(
     "/v1/catalog/products/{product_code}",
     operation_id="getCatalogProduct",
-    response_model=RuntimeProduct,
+    params=ProductPath,
+    response=RuntimeProduct,
 )
-async def get_catalog_product(
-    snapshot: RuntimeSnapshot,
-    product_code: Annotated[str, Path(max_length=50, description="The product's code.")],
-) -> Response:
+async def get_catalog_product(call: Call, params: ProductPath) -> Response:
     """One active product of the key's tenant, by code, from its compiled snapshot."""
-    encoded = snapshot.catalog.encoded.get(product_code)
+    encoded = call.snapshot.catalog.encoded.get(params.product_code)
     if encoded is None:
-        raise NotFound(f"No active product {product_code!r}.")
-    return Response(encoded, media_type="application/json")
+        raise NotFound(f"No active product {params.product_code!r}.")
+    return respond(encoded)

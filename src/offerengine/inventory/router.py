@@ -4,20 +4,20 @@ from __future__ import annotations
 
 import json
 import uuid
-from decimal import Decimal
-from typing import Annotated, Any, cast
+from typing import Annotated, Any
 
 from fastapi import Depends, Query, Request, Response, status
+from pydantic import BaseModel
 
 from offerengine.auth.deps import ConfigReader, ConfigWriter, CurrentActor
 from offerengine.auth.scoping import owned_loader
-from offerengine.context import AppContext
 from offerengine.deps import DbSession
-from offerengine.errors import MalformedInput, NotFound
+from offerengine.errors import MalformedInput
 from offerengine.fields import IsoDate
 from offerengine.http.body import documented, raw_body, validate
 from offerengine.http.routing import IfMatch, expected_version, router, set_etag
-from offerengine.inventory import core, service
+from offerengine.http.runtime import Call, RuntimeRouter, respond
+from offerengine.inventory import service
 from offerengine.inventory.models import Flight, InventoryRule
 from offerengine.inventory.schemas import (
     AvailabilityRead,
@@ -29,11 +29,8 @@ from offerengine.inventory.schemas import (
     InventoryRuleRead,
     InventoryRuleUpdate,
     ScheduleIn,
-    StockRead,
 )
 from offerengine.pagination import Page
-from offerengine.snapshots.core import Snapshot
-from offerengine.snapshots.deps import RuntimeSnapshot
 from offerengine.tenants.deps import PathTenant
 from offerengine.versioning import service as versioning
 from offerengine.versioning.router import add_version_routes
@@ -137,60 +134,23 @@ async def get_flight(flight: PathFlight, _: ConfigReader) -> FlightRead:
 
 # --- availability (run time) -----------------------------------------------------------------------
 
-runtime = router(tags=["run time"], hot=True)
+runtime = RuntimeRouter(tags=["run time"])
 
 
-def _stock_read(key: tuple[str, str, str], stock: core.Stock, snapshot: Snapshot) -> StockRead:
-    rule = snapshot.shopping.policy.rule_for(key[1], key[2])
-    sellable = stock.sellable(rule)
-    return StockRead(
-        scope=key[0],
-        resource_type=key[1],
-        resource=key[2],
-        capacity=stock.capacity,
-        sold=stock.sold,
-        held=stock.held,
-        overbooking_percentage=str(rule.overbooking_percentage.quantize(Decimal("0.01"))),
-        sellable=sellable,
-        status=cast(Any, core.availability_status(sellable, rule)),
-        min_availability_threshold=rule.min_availability_threshold,
-    )
+class FlightPath(BaseModel):
+    id: uuid.UUID
 
 
-@runtime.get("/v1/inventory/flights/{id:uuid}", operation_id="getFlightAvailability")
-async def flight_availability(
-    request: Request, snapshot: RuntimeSnapshot, id: uuid.UUID
-) -> AvailabilityRead:
+@runtime.get(
+    "/v1/inventory/flights/{id:uuid}",
+    operation_id="getFlightAvailability",
+    params=FlightPath,
+    response=AvailabilityRead,
+)
+async def flight_availability(call: Call, params: FlightPath) -> Response:
     """Live counters of a flight: each cabin, and each limited product on it (per flight, or the
     origin's airport-day for products counted so, such as lounges)."""
-    flight = snapshot.shopping.flights.by_id.get(id)
-    if flight is None:
-        raise NotFound(f"No flight {id}.")
-    ctx = cast(AppContext, request.app.state.context)
-    async with ctx.session_factory() as session:
-        live = await service.read_stock(
-            session, snapshot.tenant.id, [flight.scope, flight.day_scope]
-        )
-        stored = await session.get(Flight, id)
-    assert stored is not None
-    cabins = [
-        _stock_read(
-            (flight.scope, core.SEAT, cabin),
-            live.get((flight.scope, core.SEAT, cabin)) or core.Stock(seats),
-            snapshot,
-        )
-        for cabin, seats in flight.cabins.items()
-    ]
-    ancillaries = []
-    for product in snapshot.catalog.by_code.values():
-        located = core.locate(flight, product)
-        if located is None:
-            continue
-        key, capacity = located
-        ancillaries.append(
-            _stock_read(key.as_tuple(), live.get(key.as_tuple()) or core.Stock(capacity), snapshot)
-        )
-    return AvailabilityRead(flight=FlightRead.of(stored), cabins=cabins, ancillaries=ancillaries)
+    return respond(await service.flight_availability(call.context, call.snapshot, params.id))
 
 
 # --- inventory rules -----------------------------------------------------------------------------

@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -17,14 +17,26 @@ from offerengine.auth.core import Actor
 from offerengine.catalog.models import Product
 from offerengine.db import upsert
 from offerengine.db.base import utcnow
-from offerengine.errors import FieldError, Loc, raise_if_any
+from offerengine.errors import FieldError, Loc, NotFound, raise_if_any
 from offerengine.inventory import core
 from offerengine.inventory.models import Flight, InventoryBucket, InventoryRule
-from offerengine.inventory.schemas import FlightIn, InventoryRuleIn, InventoryRuleRead, ScheduleIn
+from offerengine.inventory.schemas import (
+    AvailabilityRead,
+    FlightIn,
+    FlightRead,
+    InventoryRuleIn,
+    InventoryRuleRead,
+    ScheduleIn,
+    StockRead,
+)
 from offerengine.network import core as network
 from offerengine.snapshots import service as snapshots
+from offerengine.snapshots.core import Snapshot
 from offerengine.tenants.models import Tenant
 from offerengine.versioning import service as versioning
+
+if TYPE_CHECKING:
+    from offerengine.context import AppContext
 
 WEEKDAYS = ("MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN")
 
@@ -417,6 +429,55 @@ async def _counters(
         ).where(bucket.tenant_id == tenant_id, which)
     )
     return {(r[0], r[1], r[2]): core.Stock(r[3], r[4], r[5]) for r in rows}
+
+
+async def flight_availability(
+    ctx: AppContext, snapshot: Snapshot, flight_id: uuid.UUID
+) -> AvailabilityRead:
+    """Live counters of a flight of the snapshot (404 otherwise): each cabin, and each limited
+    product on it (per flight, or the origin's airport-day for products counted so)."""
+    flight = snapshot.shopping.flights.by_id.get(flight_id)
+    if flight is None:
+        raise NotFound(f"No flight {flight_id}.")
+    async with ctx.session_factory() as session:
+        live = await read_stock(session, snapshot.tenant.id, [flight.scope, flight.day_scope])
+        stored = await session.get(Flight, flight_id)
+    assert stored is not None
+    cabins = [
+        _stock_read(
+            (flight.scope, core.SEAT, cabin),
+            live.get((flight.scope, core.SEAT, cabin)) or core.Stock(seats),
+            snapshot,
+        )
+        for cabin, seats in flight.cabins.items()
+    ]
+    ancillaries = []
+    for product in snapshot.catalog.by_code.values():
+        located = core.locate(flight, product)
+        if located is None:
+            continue
+        key, capacity = located
+        ancillaries.append(
+            _stock_read(key.as_tuple(), live.get(key.as_tuple()) or core.Stock(capacity), snapshot)
+        )
+    return AvailabilityRead(flight=FlightRead.of(stored), cabins=cabins, ancillaries=ancillaries)
+
+
+def _stock_read(key: tuple[str, str, str], stock: core.Stock, snapshot: Snapshot) -> StockRead:
+    rule = snapshot.shopping.policy.rule_for(key[1], key[2])
+    sellable = stock.sellable(rule)
+    return StockRead(
+        scope=key[0],
+        resource_type=key[1],
+        resource=key[2],
+        capacity=stock.capacity,
+        sold=stock.sold,
+        held=stock.held,
+        overbooking_percentage=str(rule.overbooking_percentage.quantize(Decimal("0.01"))),
+        sellable=sellable,
+        status=cast(Any, core.availability_status(sellable, rule)),
+        min_availability_threshold=rule.min_availability_threshold,
+    )
 
 
 class SoldOut(Exception):

@@ -80,7 +80,7 @@ async def create(
     offer: Offer | None,
     missing: Exception | None = None,
 ) -> Made:
-    """``offer`` was found before this transaction began (see the router); ``missing`` is why it
+    """``offer`` was found before this transaction began (see ``booking.create``); ``missing`` is why it
     was not (404, 410), raised unless the same request made an order before."""
     tenant_id = snapshot.tenant.id
     digest = request_hash(body)
