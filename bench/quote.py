@@ -202,7 +202,7 @@ def parts(index: core.CommerceIndex, samples: int) -> None:
     the HTTP figure can be read against it."""
     from datetime import timedelta
 
-    from offerengine.commerce import quote_request, quoting
+    from offerengine.commerce import quote_request, quote_response, quoting
 
     raw = json.dumps(basket(7, "customer")).encode()
     request = quote_request.decode(raw)
@@ -215,13 +215,13 @@ def parts(index: core.CommerceIndex, samples: int) -> None:
         "valid_until": NOW + timedelta(minutes=15),
         "config_version": 1,
     }
-    data = quoting.data_of(result, **times)
+    data = quote_response.quote_data(result, **times)
     encoded = quoting._encode(data)
     steps: dict[str, Any] = {
         "request validated": lambda: quote_request.decode(raw),
         "basket": lambda: quoting.basket(request, "TRY"),
         "core": lambda: core.quote(index, made, at=NOW),
-        "response data": lambda: quoting.data_of(result, **times),
+        "response data": lambda: quote_response.quote_data(result, **times),
         "encoded": lambda: quoting._encode(data),
         "stored rows": lambda: quoting._rows(
             result,

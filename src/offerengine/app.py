@@ -30,9 +30,9 @@ from offerengine.flags.router import ofrep as ofrep_runtime
 from offerengine.flags.router import runtime as flags_runtime
 from offerengine.health.router import api as health_router
 from offerengine.health.router import bench as bench_router
-from offerengine.http import problems
+from offerengine.http import body, problems
 from offerengine.http.middleware import RequestMiddleware
-from offerengine.http.runtime import RuntimeApp, RuntimeRouter, documented_routes
+from offerengine.http.runtime import RuntimeApp, documented_routes
 from offerengine.inventory.router import api as inventory_router
 from offerengine.inventory.router import runtime as inventory_runtime
 from offerengine.learning.router import api as learning_router
@@ -181,12 +181,9 @@ def create_app(settings: Settings) -> Server:
         routers.insert(0, bench_router)
     for router in routers:
         admin.router.routes.extend(router.routes)
-    for r in RUNTIME_ROUTERS:  # TRANSITION
-        if not isinstance(r, RuntimeRouter):
-            admin.router.routes[1:1] = r.routes
     web.install(admin)  # the admin UI, last: people's pages, not the hot path
     runtime = RuntimeApp(
-        (op for r in RUNTIME_ROUTERS if isinstance(r, RuntimeRouter) for op in r.operations),
+        (op for r in RUNTIME_ROUTERS for op in r.operations),
         admin=admin,
         state=admin.state,
     )
@@ -240,6 +237,10 @@ def _document(app: FastAPI, runtime: RuntimeApp) -> None:
             )
             components.update(problem.pop("$defs", {}))
             components["Problem"] = problem
+            for name, model in body.DOCUMENTED.items():  # admin routes that read bodies raw
+                found = model.model_json_schema(ref_template="#/components/schemas/{model}")
+                components.update(found.pop("$defs", {}))
+                components[name] = found
             app.openapi_schema = schema
         return app.openapi_schema
 

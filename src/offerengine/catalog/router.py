@@ -90,7 +90,18 @@ _BULK_BODY: dict[str, Any] = {
             "application/json": {
                 "schema": {
                     "oneOf": [
-                        {"$ref": "#/components/schemas/ProductBulk"},
+                        {  # ProductBulk: its rows are validated one by one, as ProductCreate
+                            "type": "object",
+                            "properties": {
+                                "products": {
+                                    "type": "array",
+                                    "maxItems": MAX_BULK_ROWS,
+                                    "items": {"$ref": "#/components/schemas/ProductCreate"},
+                                }
+                            },
+                            "required": ["products"],
+                            "additionalProperties": False,
+                        },
                         {
                             "type": "array",
                             "maxItems": MAX_BULK_ROWS,

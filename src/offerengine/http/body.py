@@ -1,12 +1,12 @@
-"""Cheap JSON bodies for hot endpoints.
+"""Reading JSON bodies: checked for text the database cannot store, validated in one pass.
 
-FastAPI's body handling (parse, then validate the Python objects, through its dependency machinery)
-costs tens of µs per request. Hot endpoints read the raw body and validate it in one pass with
-pydantic's JSON mode instead; :func:`documented` keeps the request schema in the OpenAPI document.
+Run-time operations (:mod:`offerengine.http.runtime`) and the admin routes that take more than one
+shape of body read the raw body and validate it with pydantic's JSON mode; :func:`documented` keeps
+such an admin route's request schema in the OpenAPI document.
 
-Every hot route reads its body through :func:`raw_body`, which refuses text the database cannot
-store (:mod:`offerengine.text`) before the route parses a byte of it; routes whose bodies FastAPI
-parses get the same check from :class:`~offerengine.http.routing.CheckedRoute`.
+Every such body is read through :func:`raw_body`, which refuses text the database cannot store
+(:mod:`offerengine.text`) before a byte of it is parsed; routes whose bodies FastAPI parses get the
+same check from :class:`~offerengine.http.routing.CheckedRoute`.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from offerengine.validation import validate
 M = TypeVar("M", bound=BaseModel)
 __all__ = ["documented", "raw_body", "read_json", "validate"]
 
-# Request models of hot routes, added to the OpenAPI components by the app.
+# Request models of admin routes that read their bodies raw, added to the OpenAPI components.
 DOCUMENTED: dict[str, type[BaseModel]] = {}
 
 

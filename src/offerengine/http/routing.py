@@ -11,7 +11,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header, Request, Response, params
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
-from starlette.routing import BaseRoute
 
 from offerengine import text
 from offerengine.errors import FieldError, Invalid, raise_if_any
@@ -22,18 +21,15 @@ from offerengine.http import problems
 COMMON_PROBLEMS = (400, 401, 403, 404, 409, 413, 422)
 
 
-def router(*, prefix: str = "", tags: list[str], hot: bool = False, **kwargs: Any) -> APIRouter:
-    """A router with the common problem responses, the strict query check and the check of its
-    JSON bodies for unstorable text (:class:`CheckedRoute`).
-
-    ``hot`` routers (run time) get the query check from their one flat dependency instead, which
-    calls :func:`check_query` directly: each dependency FastAPI solves costs µs on every request.
-    """
+def router(*, prefix: str = "", tags: list[str], **kwargs: Any) -> APIRouter:
+    """An admin router with the common problem responses, the strict query check and the check
+    of its JSON bodies for unstorable text (:class:`CheckedRoute`). (Run-time operations are
+    declared on :class:`offerengine.http.runtime.RuntimeRouter`.)"""
     return APIRouter(
         prefix=prefix,
         tags=list(tags),
         responses=problems.responses(*COMMON_PROBLEMS),
-        dependencies=[] if hot else [Depends(strict_query)],
+        dependencies=[Depends(strict_query)],
         route_class=CheckedRoute,
         **kwargs,
     )
@@ -68,52 +64,6 @@ class CheckedRoute(APIRoute):
             return await handler(request)
 
         return checked
-
-
-Endpoint = collections.abc.Callable[[Request], collections.abc.Awaitable[Response]]
-
-
-class HotRoutes:
-    """The busiest run-time routes, served by :class:`~offerengine.http.middleware.RequestMiddleware`
-    before Starlette's routing.
-
-    For a route whose endpoint takes only the request (it reads its body and authenticates itself),
-    the layers between our middleware and the endpoint (exception middleware, FastAPI's exit
-    stack, the route scan, the endpoint wrapper, dependency solving) do nothing but cost µs on every
-    request (bench/decide.py). These are found by exact path and method; the documented FastAPI
-    route stays in the table for the OpenAPI document and 405s, and is what the request sees
-    as its matched route (metrics labels, the strict query check). Errors are answered by the same
-    problem handlers the app installs; anything unexpected goes on to the app's 500 handler.
-    """
-
-    def __init__(self) -> None:
-        self._routes: dict[tuple[str, str], tuple[Endpoint, APIRoute]] = {}
-
-    def add(self, routes: collections.abc.Iterable[BaseRoute]) -> None:
-        for route in routes:
-            if isinstance(route, APIRoute) and _takes_only_the_request(route):
-                for method in route.methods or ():
-                    self._routes[(method, route.path)] = (route.endpoint, route)
-
-    def __contains__(self, key: tuple[str, str]) -> bool:
-        return key in self._routes
-
-    def get(self, method: str, path: str) -> tuple[Endpoint, APIRoute] | None:
-        return self._routes.get((method, path)) if self._routes else None
-
-
-def _takes_only_the_request(route: APIRoute) -> bool:
-    dependant = route.dependant
-    return (
-        dependant.request_param_name is not None
-        and not dependant.dependencies
-        and not dependant.path_params
-        and not dependant.query_params
-        and not dependant.header_params
-        and not dependant.cookie_params
-        and not dependant.body_params
-        and not route.dependencies
-    )
 
 
 _MULTI = (list, tuple, set, frozenset, collections.abc.Sequence)

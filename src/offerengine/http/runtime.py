@@ -109,7 +109,7 @@ class Operation:
     body_required: bool = True
     raw: bool = False  # the endpoint gets the checked body bytes and parses them itself
     response: type[BaseModel] | None = None
-    responses: dict[int, dict[str, Any]] = field(default_factory=dict)
+    responses: dict[int | str, dict[str, Any]] = field(default_factory=dict)
     auth: Auth = "bearer"
     summary: str = ""
     description: str = ""
@@ -386,7 +386,10 @@ def _documented_route(op: Operation) -> APIRoute:
         status_code=op.status,
         response_model=op.response,
         response_class=Response if op.status == 204 else JSONResponse,
-        responses={**problems.responses(*PROBLEMS), **op.responses},  # type: ignore[dict-item]
+        responses={
+            **problems.responses(*PROBLEMS, *((415,) if op.body is not None else ())),
+            **op.responses,
+        },
         dependencies=[Depends(scheme) for scheme in schemes],  # type: ignore[arg-type]
     )
 
