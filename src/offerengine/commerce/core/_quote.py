@@ -1,6 +1,6 @@
 """A basket's quote: every amount a step with its rule, running totals that add up to the cent.
 
-The order (docs/quotes.md):
+The order (docs/quotes.md), one function per step, over a :class:`Pricing` (``_pricing``):
 
 1. ``item_total``: each item's ``unit_price × quantity``.
 2. ``coupon``: each coupon that applies, in the order given (see ``_coupons``).
@@ -12,6 +12,7 @@ The order (docs/quotes.md):
    ``max_fee`` and never below the standard fee; the step is the difference) →
    ``free_delivery`` (a FREE_DELIVERY coupon, or a FREE_DELIVERY rule's threshold or coupon,
    waives the standard fee, and the express part too if the rule says ``include_express``).
+   These are ``_delivery``'s.
 5. ``small_basket_fee``: when the subtotal (items after coupons) is under the threshold.
 6. ``fee_tax``: the fees, at the general tax rule's rate, when that rule has ``tax_fees``.
 
@@ -23,63 +24,28 @@ coupons (``commission_base: "gross"``, the default) or after them (``"net"``).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from offerengine import money
 from offerengine.commerce.core import _commission, _coupons, _fees
+from offerengine.commerce.core._delivery import delivery
 from offerengine.commerce.core._effective import CommerceIndex
 from offerengine.commerce.core._model import (
     HUNDRED,
     ZERO,
-    Applied,
     Basket,
     CommissionPart,
-    Coupon,
+    CouponOutcome,
     FeeRuleState,
     Line,
     Quote,
-    RateState,
-    Step,
     Usage,
     key,
 )
-from offerengine.errors import Invalid
-
-
-class _Steps:
-    def __init__(self) -> None:
-        self.steps: list[Step] = []
-        self.running = ZERO
-        # By the compiled state's identity: each version of a rule is one object in the index.
-        self.applied: dict[int, Applied] = {}
-
-    def add(
-        self, step: str, description: str, amount: Decimal, rule: FeeRuleState | None = None
-    ) -> None:
-        self.running += amount
-        self.steps.append(
-            Step(
-                step,
-                description,
-                amount,
-                self.running,
-                None if rule is None else rule.id,
-                None if rule is None else rule.version,
-            )
-        )
-        if rule is not None:
-            self.used(rule)
-
-    def used(self, rule: FeeRuleState | RateState | Coupon) -> None:
-        if id(rule) not in self.applied:
-            self.applied[id(rule)] = rule.entry
-
-
-def _named(rule: FeeRuleState) -> str:
-    return f"{rule.name!r} v{rule.version}"
+from offerengine.commerce.core._pricing import Pricing, named
 
 
 def quote(
@@ -96,67 +62,104 @@ def quote(
     ``usage`` the coupons' accepted uses so far. Raises :class:`Invalid` when the basket cannot
     be delivered as asked (express where no express rule applies, beyond the last distance band).
     """
-    flags = flags or {}
-    currency = basket.currency
-    in_force = index.at(at)
-    delivery_to = basket.delivery
-    city, country = key(delivery_to.city), key(delivery_to.country)
-    signature = tuple(bool(flags.get(k)) for k in index.flag_keys)
-    where = _fees.destination(
-        in_force, currency=currency, city=city, country=country, flags=flags, signature=signature
+    pricing = Pricing.start(index, basket, at=at, flags=flags or {})
+    lines, item_total = _item_lines(pricing)
+    discounts = _apply_coupons(pricing, lines, usage or {}, at)
+    subtotal = item_total - discounts.amount
+    categories = [key(item.category) for item in basket.items]  # taxes and commissions read them
+    item_tax = _item_tax(pricing, lines, categories)
+    delivered = delivery(
+        pricing,
+        subtotal=subtotal,
+        coupons=discounts.outcomes,
+        free_coupon=discounts.free_delivery,
     )
-    steps = _Steps()
-    warnings: list[str] = []
-    notes: list[str] = []
-    quantize = money.quantizer(currency)
+    small_basket_fee = _small_basket_fee(pricing, subtotal)
+    fee_tax = _fee_tax(pricing, delivered.fee + small_basket_fee)
+    _commissions(pricing, lines, categories)
+    zero = pricing.zero
+    return Quote(
+        currency=basket.currency,
+        lines=lines,
+        steps=pricing.ledger.steps,
+        coupons=discounts.outcomes,
+        applied=list(pricing.ledger.applied.values()),
+        warnings=pricing.warnings,
+        notes=pricing.notes,
+        item_total=item_total,
+        discount_amount=discounts.amount + zero,
+        tax_amount=item_tax + fee_tax + zero,
+        delivery_fee=delivered.fee + zero,
+        small_basket_fee=small_basket_fee + zero,
+        distance_km=delivered.distance_km,
+        flags=pricing.flags,
+    )
 
-    def show(amount: Decimal) -> str:
-        return money.show(amount, currency)
 
-    zero = quantize(ZERO)
+def _item_lines(pricing: Pricing) -> tuple[list[Line], Decimal]:
+    """Step 1, ``item_total``: each item priced as a line of the quote; their total."""
+    items = pricing.basket.items
+    quantize, zero = pricing.quantize, pricing.zero
     lines = [
         Line(i, item, quantize(item.unit_price * item.quantity), zero, zero)
-        for i, item in enumerate(basket.items)
+        for i, item in enumerate(items)
     ]
     item_total = sum((line.value for line in lines), ZERO)
-    units = sum(item.quantity for item in basket.items)
+    units = sum(item.quantity for item in items)
     described = f"{len(lines)} item{'s' * (len(lines) != 1)}, {units} unit{'s' * (units != 1)}"
-    steps.add("item_total", described, item_total)
+    pricing.ledger.add("item_total", described, item_total)
+    return lines, item_total
 
-    # 2. Coupons.
+
+class _Discounts(NamedTuple):
+    """What the basket's coupons did."""
+
+    outcomes: list[CouponOutcome]  # one per code, applied or rejected
+    free_delivery: CouponOutcome | None  # the FREE_DELIVERY coupon applied, if any
+    amount: Decimal  # taken off the items
+
+
+def _apply_coupons(
+    pricing: Pricing, lines: Sequence[Line], usage: Mapping[uuid.UUID, Usage], at: datetime
+) -> _Discounts:
+    """Step 2, ``coupon``: one step per coupon applied (a FREE_DELIVERY one waits for step 4)."""
+    basket, ledger = pricing.basket, pricing.ledger
     outcomes = (
-        _coupons.apply(lines, basket, index.coupons, usage or {}, at) if basket.coupon_codes else []
+        _coupons.apply(lines, basket, pricing.index.coupons, usage, at)
+        if basket.coupon_codes
+        else []
     )
     free_coupon = None
     for outcome in outcomes:
         if not outcome.applied or outcome.coupon is None:
             continue
-        coupon = outcome.coupon
-        steps.used(coupon)
-        if coupon.type == "FREE_DELIVERY":
+        ledger.used(outcome.coupon)
+        if outcome.coupon.type == "FREE_DELIVERY":
             free_coupon = outcome
             continue
-        steps.add("coupon", f"coupon {outcome.code}: {outcome.reason}", -outcome.amount)
+        ledger.add("coupon", f"coupon {outcome.code}: {outcome.reason}", -outcome.amount)
     discount = sum((o.amount for o in outcomes if o.applied), ZERO)
-    subtotal = item_total - discount
+    return _Discounts(outcomes, free_coupon, discount)
 
-    # 3. Tax on items, one step per rule.
+
+def _item_tax(pricing: Pricing, lines: Sequence[Line], categories: Sequence[str | None]) -> Decimal:
+    """Step 3, ``tax``: each line's net value at its tax rule's rate, one step per rule; the
+    tax on the items."""
     taxed: dict[int, tuple[FeeRuleState, Decimal, Decimal]] = {}
     untaxed = 0
-    categories = [key(item.category) for item in basket.items]  # taxes and commissions read them
-    taxes = where.taxes  # by category: the destination's memo, filled by tax_for
+    taxes = pricing.where.taxes  # by category: the destination's memo, filled by tax_for
     for line, category in zip(lines, categories, strict=True):
         rule = (
             taxes[category]
             if category in taxes
             else _fees.tax_for(
-                in_force,
-                where,
-                currency=currency,
-                city=city,
-                country=country,
+                pricing.in_force,
+                pricing.where,
+                currency=pricing.currency,
+                city=pricing.city,
+                country=pricing.country,
                 category=category,
-                flags=flags,
+                flags=pricing.flags,
             )
         )
         if rule is None:
@@ -164,134 +167,69 @@ def quote(
             continue
         net = line.net
         line.tax_rule = rule
-        line.tax = tax = quantize(net * rule.config["rate"] / HUNDRED)
+        line.tax = tax = pricing.quantize(net * rule.config["rate"] / HUNDRED)
         found = taxed.get(id(rule))
         taxed[id(rule)] = (
             (rule, net, tax) if found is None else (rule, found[1] + net, found[2] + tax)
         )
     for rule, base, tax in taxed.values():
         rate = money.plain(rule.config["rate"])
-        steps.add("tax", f"{rule.type} {_named(rule)}: {rate}% of {base!s}", tax, rule)
+        pricing.ledger.add("tax", f"{rule.type} {named(rule)}: {rate}% of {base!s}", tax, rule)
     if untaxed:
-        warnings.append(
+        delivery_to = pricing.basket.delivery
+        pricing.warnings.append(
             f"{untaxed} item(s) have no tax rule for {delivery_to.city}, "
-            f"{delivery_to.country} in {currency}: no tax charged on them"
+            f"{delivery_to.country} in {pricing.currency}: no tax charged on them"
         )
-    item_tax = sum((line.tax for line in lines), ZERO)
+    return sum((line.tax for line in lines), ZERO)
 
-    # 4. Delivery: base → distance → express → free delivery.
-    base_fee = ZERO
-    delivery_rule = where.delivery
-    if delivery_rule is not None:
-        config = delivery_rule.config
-        weight = sum(((item.weight or ZERO) * item.quantity for item in basket.items), ZERO)
-        extra_kg = max(ZERO, weight - config["included_kg"])
-        base_fee = quantize(config["base_fee"] + config["per_kg"] * extra_kg)
-        how = f"{_named(delivery_rule)}: {show(config['base_fee'])}"
-        if config["per_kg"] and extra_kg:
-            how += f" + {show(config['per_kg'])}/kg × {extra_kg} kg over {config['included_kg']} kg"
-        steps.add("delivery_fee", how, base_fee, delivery_rule)
-    else:
-        warnings.append(
-            f"no DELIVERY_FEE rule for {delivery_to.city}, {delivery_to.country} "
-            f"in {currency}: no delivery fee charged"
+
+def _small_basket_fee(pricing: Pricing, subtotal: Decimal) -> Decimal:
+    """Step 5, ``small_basket_fee``: the fee when the subtotal is under the rule's threshold (a
+    note when it is not)."""
+    rule = pricing.where.small_basket
+    if rule is None:
+        return ZERO
+    threshold = rule.config["threshold"]
+    if subtotal < threshold:
+        fee = pricing.quantize(rule.config["fee"])
+        pricing.ledger.add(
+            "small_basket_fee",
+            f"{named(rule)}: the subtotal {subtotal} is under {pricing.show(threshold)}",
+            fee,
+            rule,
         )
-    distance_fee = ZERO
-    km = None if basket.pickup is None else _fees.distance_km(basket.pickup, delivery_to)
-    distance_rule = where.distance
-    if distance_rule is not None:
-        if km is None:
-            warnings.append(
-                f"{distance_rule.type} {_named(distance_rule)} not applied: it needs the "
-                "coordinates of the pickup and delivery addresses"
-            )
-        else:
-            banded = _fees.band(distance_rule.config, km)
-            if banded is None:
-                last = distance_rule.config["bands"][-1]["up_to_km"]
-                raise Invalid.field(
-                    ("body", "delivery_address"),
-                    f"{km} km from the pickup address is beyond the farthest delivery band "
-                    f"({last} km)",
-                )
-            distance_fee = quantize(banded[0])
-            steps.add(
-                "distance_fee", f"{_named(distance_rule)}: {banded[1]}", distance_fee, distance_rule
-            )
-    standard = base_fee + distance_fee
-    express_fee = ZERO
-    if basket.express:
-        express_rule = where.express
-        if express_rule is None:
-            raise Invalid.field(
-                ("body", "is_express_delivery"),
-                f"express delivery is not offered to {delivery_to.city}, "
-                f"{delivery_to.country} in {currency}",
-            )
-        express_fee = _express(express_rule, standard, km, flags, steps, quantize, show)
-    free = ZERO
-    free_rule = where.free_delivery
-    if free_coupon is not None:
-        free = standard
-        steps.add("free_delivery", f"coupon {free_coupon.code}: the delivery fee is waived", -free)
-    elif free_rule is not None:
-        config = free_rule.config
-        misses = []
-        if config["threshold"] is not None and subtotal < config["threshold"]:
-            misses.append(f"the subtotal {subtotal} is under {show(config['threshold'])}")
-        applied_codes = {o.code for o in outcomes if o.applied}
-        if config["coupon_code"] is not None and config["coupon_code"] not in applied_codes:
-            misses.append(f"coupon {config['coupon_code']} was not applied")
-        if misses:
-            notes.append(f"{free_rule.type} {_named(free_rule)} not applied: {'; '.join(misses)}")
-        else:
-            free = standard + (express_fee if config["include_express"] else ZERO)
-            if free:
-                what = "delivery fee" + (
-                    " and the express fee" if config["include_express"] else ""
-                )
-                steps.add(
-                    "free_delivery", f"{_named(free_rule)}: the {what} waived", -free, free_rule
-                )
-    delivery_fee = standard + express_fee - free
+        return fee
+    pricing.notes.append(
+        f"{rule.type} {named(rule)}: the subtotal {subtotal} is not under "
+        f"{pricing.show(threshold)}; no fee"
+    )
+    return ZERO
 
-    # 5. Small basket.
-    small_fee = ZERO
-    small_rule = where.small_basket
-    if small_rule is not None:
-        threshold = small_rule.config["threshold"]
-        if subtotal < threshold:
-            small_fee = quantize(small_rule.config["fee"])
-            steps.add(
-                "small_basket_fee",
-                f"{_named(small_rule)}: the subtotal {subtotal} is under {show(threshold)}",
-                small_fee,
-                small_rule,
-            )
-        else:
-            notes.append(
-                f"{small_rule.type} {_named(small_rule)}: the subtotal {subtotal} is not under "
-                f"{show(threshold)}; no fee"
-            )
 
-    # 6. Tax on fees.
-    fee_tax = ZERO
-    general = where.general_tax
-    fees_total = delivery_fee + small_fee
-    if general is not None and general.config["tax_fees"] and fees_total > 0:
-        fee_tax = quantize(fees_total * general.config["rate"] / HUNDRED)
-        rate = money.plain(general.config["rate"])
-        steps.add(
-            "fee_tax", f"TAX {_named(general)}: {rate}% of the fees {fees_total}", fee_tax, general
-        )
+def _fee_tax(pricing: Pricing, fees_total: Decimal) -> Decimal:
+    """Step 6, ``fee_tax``: the fees at the general tax rule's rate, when it taxes fees."""
+    general = pricing.where.general_tax
+    if general is None or not general.config["tax_fees"] or fees_total <= 0:
+        return ZERO
+    fee_tax = pricing.quantize(fees_total * general.config["rate"] / HUNDRED)
+    rate = money.plain(general.config["rate"])
+    pricing.ledger.add(
+        "fee_tax", f"TAX {named(general)}: {rate}% of the fees {fees_total}", fee_tax, general
+    )
+    return fee_tax
 
-    # Commission, per item and component.
-    settings = index.settings
+
+def _commissions(pricing: Pricing, lines: Sequence[Line], categories: Sequence[str | None]) -> None:
+    """Each line's commission parts, per component, from the rates that resolve for it."""
+    settings = pricing.index.settings
+    basket, ledger = pricing.basket, pricing.ledger
     gross = settings.commission_base == "gross"
     seller_default = key(basket.seller_id)
     logistics_default = key(basket.logistics_provider or settings.default_logistics_provider)
-    applied = steps.applied
-    memo = in_force.memo
+    applied = ledger.applied
+    memo = pricing.in_force.memo
+    currency, city, country = pricing.currency, pricing.city, pricing.country
     for line, category in zip(lines, categories, strict=True):
         item = line.item
         base = line.value if gross else line.net
@@ -303,75 +241,25 @@ def quote(
         )
         # resolve()'s own memo, read here first: most items meet a resolution already made.
         chosen = memo.get(
-            _commission.memo_key(currency, seller, category, logistics, city, country, signature)
+            _commission.memo_key(
+                currency, seller, category, logistics, city, country, pricing.signature
+            )
         )
         if chosen is None:
             chosen = _commission.resolve(
-                in_force,
+                pricing.in_force,
                 currency=currency,
                 seller=seller,
                 category=category,
                 logistics=logistics,
                 city=city,
                 country=country,
-                flags=flags,
-                signature=signature,
+                flags=pricing.flags,
+                signature=pricing.signature,
             )
         parts = line.commissions
         for component, rate_state in chosen:
             earned, how = _commission.amount(rate_state, base, item.quantity)
             parts.append(CommissionPart(component, rate_state, base, earned, how))
             if id(rate_state) not in applied:
-                steps.used(rate_state)
-
-    return Quote(
-        currency=currency,
-        lines=lines,
-        steps=steps.steps,
-        coupons=outcomes,
-        applied=list(applied.values()),
-        warnings=warnings,
-        notes=notes,
-        item_total=item_total,
-        discount_amount=discount + zero,
-        tax_amount=item_tax + fee_tax + zero,
-        delivery_fee=delivery_fee + zero,
-        small_basket_fee=small_fee + zero,
-        distance_km=km,
-        flags=flags,
-    )
-
-
-def _express(
-    rule: FeeRuleState,
-    standard: Decimal,
-    km: Decimal | None,
-    flags: Mapping[str, Any],
-    steps: _Steps,
-    quantize: Callable[[Decimal], Decimal],
-    show: Callable[[Decimal], str],
-) -> Decimal:
-    """The express step: the standard fee × multiplier + base fee + distance part, capped; what
-    it adds to the standard fee."""
-    config = rule.config
-    multiplier = config["multiplier"]
-    source = "the rule"
-    flag_key = config.get("multiplier_flag")
-    flagged = flags.get(flag_key) if flag_key else None
-    if isinstance(flagged, int | float | Decimal) and not isinstance(flagged, bool) and flagged > 0:
-        multiplier = Decimal(str(flagged))
-        source = f"flag {flag_key}"
-    distance_part = config["distance_factor"] * (km or ZERO)
-    target = standard * multiplier + config["base_fee"] + distance_part
-    how = f"{_named(rule)}: {standard} × {money.plain(multiplier)} ({source})"
-    if config["base_fee"]:
-        how += f" + {show(config['base_fee'])}"
-    if distance_part:
-        how += f" + {money.plain(config['distance_factor'])} × {km} km"
-    if config["max_fee"] is not None and target > config["max_fee"]:
-        target = config["max_fee"]
-        how += f", capped at {show(config['max_fee'])}"
-    target = max(quantize(target), standard)
-    express_fee = target - standard
-    steps.add("express_fee", f"{how} = {target}; {express_fee} on top", express_fee, rule)
-    return express_fee
+                ledger.used(rate_state)
