@@ -22,9 +22,16 @@ from offerengine.snapshots import service as snapshots
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
+def context_of(request: Request) -> AppContext:
+    """The app context of the worker serving ``request``: the one place that reads it off the app
+    (its lifespan put it there). Admin routes take it as :data:`Ctx`; run-time operations get it
+    in their :class:`~offerengine.http.runtime.Call`."""
+    return cast(AppContext, request.app.state.context)
+
+
 async def get_context(request: Request) -> AppContext:
     # async: FastAPI runs a plain `def` dependency in a worker thread, a costly hop per request.
-    return cast(AppContext, request.app.state.context)
+    return context_of(request)
 
 
 Ctx = Annotated[AppContext, Depends(get_context)]

@@ -6,15 +6,14 @@ from __future__ import annotations
 import uuid
 from dataclasses import asdict
 from datetime import datetime
-from typing import Annotated, Any, cast
+from typing import Annotated, Any
 
 from fastapi import Path, Query, Request, status
 from pydantic import BaseModel, Field
 
 from offerengine.auth.deps import ConfigReader, ConfigWriter, CurrentPrincipal
-from offerengine.context import AppContext
 from offerengine.db.base import utcnow
-from offerengine.deps import DbSession
+from offerengine.deps import DbSession, context_of
 from offerengine.errors import NotFound
 from offerengine.fields import Timestamp
 from offerengine.http.routing import router
@@ -129,7 +128,7 @@ async def restore_version(
     """Serve what this version learnt again: a new active version of its line, under the
     activity's current settings, from this version's state (409 when the features differ)."""
     old = await _version(session, principal, id)
-    ctx = cast(AppContext, request.app.state.context)
+    ctx = context_of(request)
     snapshot = await ctx.snapshots.get(old.tenant_id)
     row = await store.restore(session, old.tenant_id, snapshot, id)
     summary = store.summary(row)
@@ -146,7 +145,7 @@ async def train(tenant: PathTenant, request: Request, _: ConfigWriter, session: 
     """A training round now, for every bandit of the tenant: the decisions whose reward window
     has closed since each version last learnt, up to 2,000 (workers also do this every
     `OFFERENGINE_LEARNING_TRAIN_SECONDS`). 409 when another round moved a model meanwhile."""
-    ctx = cast(AppContext, request.app.state.context)
+    ctx = context_of(request)
     snapshot = await ctx.snapshots.get(tenant.id)
     rounds = await store.train(session, tenant.id, snapshot, now=utcnow())
     ctx.models.forget(tenant.id)
@@ -170,7 +169,7 @@ async def report(
     """Each bandit line judged on its activity's logs (up to `limit` proposals from `since`, oldest
     first, whose reward window has closed): its offline value estimates beside what was served,
     and for a shadow its agreement with the live ranking."""
-    ctx = cast(AppContext, request.app.state.context)
+    ctx = context_of(request)
     snapshot = await ctx.snapshots.get(tenant.id)
     return {
         "lines": await report_lines(

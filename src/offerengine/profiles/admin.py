@@ -3,13 +3,12 @@ the segments' sizes."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any, cast
+from typing import Annotated, Any
 
 from fastapi import Path, Request
 
 from offerengine.auth.deps import ConfigReader, ConfigWriter
-from offerengine.context import AppContext
-from offerengine.deps import DbSession
+from offerengine.deps import DbSession, context_of
 from offerengine.http.routing import router
 from offerengine.profiles import segments
 from offerengine.profiles.segments import SEGMENTS, SegmentsRead, SegmentsUpdate
@@ -58,7 +57,7 @@ async def segment_sizes(
 ) -> dict[str, Any]:
     """Every segment with how many stored profiles are in it now (learned ones per cluster,
     with the cluster's centre in the features' units)."""
-    ctx = cast(AppContext, request.app.state.context)
+    ctx = context_of(request)
     snapshot = await ctx.snapshots.get(tenant.id)
     return await segments.sizes(
         session, tenant.id, snapshot.segments, await _definitions(session, tenant)

@@ -35,6 +35,7 @@ from offerengine.db.base import utcnow
 from offerengine.db.session import write_transaction
 from offerengine.decisioning import counting
 from offerengine.decisioning.models import DecisioningObject
+from offerengine.deps import context_of
 from offerengine.errors import Invalid
 from offerengine.inventory.models import Flight
 from offerengine.learning.policy import SHOP
@@ -64,7 +65,6 @@ from offerengine.web.session import (
     TenantRequired,
     Visitor,
     codec_of,
-    context_of,
     set_session,
     switch_tenant,
     to_login,

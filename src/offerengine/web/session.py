@@ -5,7 +5,7 @@ the same cookie (see ``offerengine.auth.deps``)."""
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, cast
+from typing import Annotated
 from urllib.parse import quote
 
 from fastapi import Depends, Request
@@ -13,7 +13,7 @@ from starlette.responses import RedirectResponse, Response
 
 from offerengine.auth import users
 from offerengine.auth.sessions import SESSION_COOKIE, SessionCodec, SessionData
-from offerengine.context import AppContext
+from offerengine.deps import context_of
 from offerengine.tenants.models import Tenant
 
 LOGIN = "/admin/login"
@@ -29,10 +29,6 @@ class LoginRequired(Exception):
 
 class TenantRequired(Exception):
     """A platform user has not chosen the tenant to work on yet."""
-
-
-def context_of(request: Request) -> AppContext:
-    return cast(AppContext, request.app.state.context)
 
 
 async def codec_of(request: Request) -> SessionCodec:
