@@ -223,7 +223,7 @@ def parts(index: core.CommerceIndex, samples: int) -> None:
         "core": lambda: core.quote(index, made, at=NOW),
         "response data": lambda: quote_response.quote_data(result, **times),
         "encoded": lambda: quoting._encode(data),
-        "stored rows": lambda: quoting._rows(
+        "record": lambda: quoting._record(
             result,
             encoded,
             tenant_id=quote_id,
