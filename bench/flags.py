@@ -20,7 +20,7 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
-from _http import Target, compare, demo_database, machine, server
+from _http import FLOOR, Target, compare, demo_database, floor_server, machine, server
 from openfeature import api as openfeature
 from openfeature.evaluation_context import EvaluationContext
 
@@ -138,7 +138,7 @@ def main() -> None:
         key = {"Authorization": f"Bearer {env['DEMO_MKT_RUNTIME_KEY']}"}
         created = False
         for workers in (1, 2):
-            with server(env, workers) as base:
+            with server(env, workers) as base, floor_server(workers) as floor:
                 if not created:
                     create_flags(base, env["DEMO_MKT_EDITOR_KEY"])
                     created = True
@@ -148,6 +148,7 @@ def main() -> None:
                 compare(
                     {
                         "empty (POST /bench/empty)": Target(f"{base}/bench/empty", body=evaluate),
+                        FLOOR: Target(floor, body=evaluate),
                         "POST /v1/feature-flags/{key}/evaluate": Target(
                             f"{base}/v1/feature-flags/dynamic_pricing/evaluate", key, evaluate
                         ),
@@ -156,6 +157,7 @@ def main() -> None:
                         ),
                     },
                     empty="empty (POST /bench/empty)",
+                    floor=FLOOR,
                     rounds=args.rounds,
                     seconds=args.seconds,
                     connections=args.connections,

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from _http import Target, compare, demo_database, machine, server
+from _http import FLOOR, Target, compare, demo_database, floor_server, machine, server
 
 from offerengine.db.engine import create_engine
 from offerengine.network.core import lookup
@@ -341,7 +341,7 @@ def main() -> None:
         # so no search reuses another's ranking or prices.
         template = json.dumps({**searches(routes, 1)[0], "context": {"visit": "%d-%d"}}).encode()
         for workers in (1, 2):
-            with server(env, workers) as base:
+            with server(env, workers) as base, floor_server(workers) as floor:
                 per_search = statistics.mean(
                     len(
                         _post(base, env["DEMO_OE_RUNTIME_KEY"], "/v1/offers/search", json.loads(b))[
@@ -357,6 +357,7 @@ def main() -> None:
                 medians = compare(
                     {
                         "empty (POST /bench/empty)": Target(f"{base}/bench/empty", bodies=bodies),
+                        FLOOR: Target(floor, bodies=bodies),
                         "POST /v1/offers/search": Target(
                             f"{base}/v1/offers/search", key, bodies=bodies
                         ),
@@ -365,6 +366,7 @@ def main() -> None:
                         ),
                     },
                     empty="empty (POST /bench/empty)",
+                    floor=FLOOR,
                     rounds=args.rounds,
                     seconds=args.seconds,
                     connections=args.connections,
