@@ -82,9 +82,12 @@ def create_engine(url: str | URL, *, pool_size: int = 10, echo: bool = False) ->
     """The app's async engine."""
     ensure_sqlite_dir(url)
     target = async_url(url)
-    kwargs: dict[str, Any] = {"echo": echo, "pool_pre_ping": True}
+    kwargs: dict[str, Any] = {"echo": echo}
     if target.get_backend_name() == "postgresql":
-        kwargs |= {"pool_size": pool_size, "max_overflow": pool_size}
+        # A server can close a connection the pool holds (a restart, an idle timeout): test each
+        # on checkout. A SQLite file's connection cannot go stale, and there the ping would cost
+        # every session a round trip to aiosqlite's thread.
+        kwargs |= {"pool_size": pool_size, "max_overflow": pool_size, "pool_pre_ping": True}
     else:
         kwargs |= {"pool_size": pool_size, "max_overflow": 0, "connect_args": SQLITE_CONNECT}
     engine = create_async_engine(target, **kwargs)

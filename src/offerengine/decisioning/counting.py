@@ -140,7 +140,6 @@ class SqlCounters:
         self._tenant_id = tenant_id
         self._profile = profile
         self._now = now
-        self._reader: AsyncSession | None = None
         self._writer: AsyncSession | None = None
         self._rolled: dict[tuple[uuid.UUID, str], uuid.UUID] = {}  # rolling events taken
 
@@ -149,13 +148,6 @@ class SqlCounters:
             self._writer = await self._stack.enter_async_context(write_transaction(self._ctx))
         return self._writer
 
-    async def reader(self) -> AsyncSession:
-        if self._writer is not None:
-            return self._writer
-        if self._reader is None:
-            self._reader = await self._stack.enter_async_context(self._ctx.session_factory())
-        return self._reader
-
     def slots(self, offer: core.OfferDef) -> list[Slot]:
         return [
             Slot(cap, counter_key(self._tenant_id, offer.id, cap, self._profile, self._now))
@@ -163,7 +155,15 @@ class SqlCounters:
         ]
 
     async def read(self, slot: Slot) -> int:
-        session = await self.reader()
+        """The slot's count now: in the decision's write transaction if it has one, else in a
+        session of its own, returned at once: a decision holds no pooled connection while it
+        ranks, reads profiles or records."""
+        if self._writer is not None:
+            return await self._read(self._writer, slot)
+        async with self._ctx.session_factory() as session:
+            return await self._read(session, slot)
+
+    async def _read(self, session: AsyncSession, slot: Slot) -> int:
         if slot.cap.rolling:
             return await rolling_count(session, slot.key, slot.cap, self._now)
         found = await session.scalar(
