@@ -13,10 +13,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from offerengine.auth.core import Actor
 from offerengine.bundles import core
 from offerengine.bundles.models import BundleTemplate
-from offerengine.bundles.schemas import BundleIn, BundleRead
+from offerengine.bundles.schemas import BundleIn, BundleRead, BundleUpdate
 from offerengine.db import unique
 from offerengine.tenants.models import Tenant
 from offerengine.versioning import service as versioning
+from offerengine.versioning.kinds import ConfigKind, PageRequest
 
 
 def dump(bundle: BundleTemplate) -> dict[str, Any]:
@@ -79,29 +80,29 @@ async def create(
 async def update(
     session: AsyncSession,
     *,
-    bundle: BundleTemplate,
+    obj: BundleTemplate,
     data: BundleIn,
     actor: Actor,
     expected_version: int | None,
 ) -> BundleTemplate:
-    versioning.check_version(bundle, expected_version, f"bundle {bundle.bundle_name!r}")
-    if BundleRead.of(bundle).as_input() == BundleIn.model_validate(
+    versioning.check_version(obj, expected_version, f"bundle {obj.bundle_name!r}")
+    if BundleRead.of(obj).as_input() == BundleIn.model_validate(
         data.model_dump(include=set(BundleIn.model_fields))
     ).model_dump(mode="json"):
-        return bundle
-    if data.bundle_name != bundle.bundle_name:
-        await _unique_name(session, bundle.tenant_id, data.bundle_name, bundle.id)
-    before = dump(bundle)
-    _apply(bundle, data)
-    await versioning.record(session, BUNDLE, bundle, action="update", actor=actor, before=before)
-    return bundle
+        return obj
+    if data.bundle_name != obj.bundle_name:
+        await _unique_name(session, obj.tenant_id, data.bundle_name, obj.id)
+    before = dump(obj)
+    _apply(obj, data)
+    await versioning.record(session, BUNDLE, obj, action="update", actor=actor, before=before)
+    return obj
 
 
 async def delete(
-    session: AsyncSession, *, bundle: BundleTemplate, actor: Actor, expected_version: int | None
+    session: AsyncSession, *, obj: BundleTemplate, actor: Actor, expected_version: int | None
 ) -> None:
-    versioning.check_version(bundle, expected_version, f"bundle {bundle.bundle_name!r}")
-    await versioning.delete(session, BUNDLE, bundle, actor=actor)
+    versioning.check_version(obj, expected_version, f"bundle {obj.bundle_name!r}")
+    await versioning.delete(session, BUNDLE, obj, actor=actor)
 
 
 async def list_bundles(
@@ -113,6 +114,35 @@ async def list_bundles(
     return (
         await session.scalars(stmt.order_by(BundleTemplate.priority, BundleTemplate.bundle_name))
     ).all()
+
+
+async def _list(
+    session: AsyncSession,
+    *,
+    tenant_id: uuid.UUID,
+    filters: bool | None,
+    page: PageRequest | None,
+) -> tuple[Sequence[BundleTemplate], str | None]:
+    return await list_bundles(session, tenant_id=tenant_id, active=filters), None
+
+
+# Bundle templates as a configuration kind: the standard routes at /v1/admin/…/bundles, listed
+# all at once (by priority), filtered by whether they are active.
+BUNDLE_KIND: ConfigKind[BundleTemplate] = ConfigKind(
+    history=BUNDLE,
+    what="bundle",
+    path="bundles",
+    operation="Bundle",
+    create_schema=BundleIn,
+    update_schema=BundleUpdate,
+    read_schema=BundleRead,
+    read=BundleRead.of,
+    create=create,
+    update=update,
+    delete=delete,
+    list=_list,
+    paged=False,
+)
 
 
 def facts(bundle: BundleTemplate) -> core.BundleFacts:

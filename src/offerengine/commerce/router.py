@@ -1,35 +1,30 @@
 """Commerce: commission rates, fee and tax rules, coupons (admin); quotes (run time); analytics.
 
-No ``from __future__ import annotations``: the item routes are made per kind in a loop, and
-FastAPI must see their body and dependency annotations as objects.
+The three kinds are declared in :mod:`offerengine.commerce.service`; their routes are the standard
+ones of :func:`offerengine.versioning.kind_routes.add_kind_routes`, with each list's filters, and
+the commission rates' bulk route and the fee rules' versions by name beside them.
+
+No ``from __future__ import annotations``: FastAPI must see the filters' annotations as objects.
 """
 
 import uuid
-from typing import Annotated, Any, Literal, cast
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Path, Query, Response, status
+from fastapi import Query, Response
 from pydantic import BaseModel, Field
 
-from offerengine.auth.deps import (
-    ConfigReader,
-    ConfigWriter,
-    CurrentActor,
-    CurrentPrincipal,
-)
+from offerengine.auth.deps import ConfigReader, ConfigWriter, CurrentActor
 from offerengine.commerce import analytics, quoting, service
 from offerengine.commerce import schemas as s
 from offerengine.commerce.core import FeeType
 from offerengine.commerce.quote_schemas import AcceptRequest, QuoteEnvelope, QuoteRequest
 from offerengine.db.base import utcnow
 from offerengine.deps import DbSession
-from offerengine.errors import Invalid, NotFound
 from offerengine.fields import Timestamp
-from offerengine.http.query import Cursor, Limit
-from offerengine.http.routing import IfMatch, expected_version, router, set_etag
+from offerengine.http.routing import router
 from offerengine.http.runtime import Call, RuntimeRouter, respond
-from offerengine.pagination import DEFAULT_LIMIT, Page, decode_cursor, encode_cursor
 from offerengine.tenants.deps import PathTenant
-from offerengine.versioning.router import add_version_routes
+from offerengine.versioning.kind_routes import RouteDocs, add_kind_routes
 
 api = router(tags=["quotes and commissions"])
 TENANT = "/v1/admin/tenants/{tenant}"
@@ -37,166 +32,44 @@ Filter = Annotated[str | None, Query(min_length=1, max_length=100)]
 Active = Annotated[bool | None, Query(description="Only active (true) or inactive (false) ones.")]
 
 
-def _after(cursor: str | None) -> uuid.UUID | None:
-    if cursor is None:
-        return None
-    (value,) = decode_cursor(cursor, 1)
-    try:
-        return uuid.UUID(str(value))
-    except ValueError:
-        raise Invalid.field(("query", "cursor"), "not a cursor returned by this list") from None
-
-
-def _page(spec: service.Spec[Any], rows: Any, last: uuid.UUID | None, **extra: Any) -> Any:
-    return {
-        "items": [spec.read(r, **extra.get(str(r.id), {})) for r in rows],
-        "next_cursor": None if last is None else encode_cursor([str(last)]),
-    }
-
-
-def _add_kind(api: APIRouter, spec: service.Spec[Any], plural: str, title: str) -> None:
-    collection = f"{TENANT}/{plural}"
-    item = f"/v1/admin/{plural}/{{id:uuid}}"
-    schema_in: Any = spec.schema_in
-    read: Any = spec.schema_read
-    update: Any = {
-        "commission rate": s.CommissionRateUpdate,
-        "fee rule": s.FeeRuleUpdate,
-        "coupon": s.CouponUpdate,
-    }[spec.what]
-
-    async def load(
-        id: Annotated[uuid.UUID, Path(description=f"The {spec.what}'s id.")],
-        principal: CurrentPrincipal,
-        session: DbSession,
-    ) -> Any:
-        found = await session.get(spec.model, id)
-        if found is None or not (principal.is_platform or found.tenant_id == principal.tenant_id):
-            raise NotFound(f"No {spec.what} {id}.")
-        return found
-
-    Loaded = Annotated[Any, Depends(load)]  # noqa: N806 - a type alias
-
-    async def extra(session: Any, obj: Any) -> dict[str, Any]:
-        if spec is not service.COUPON:
-            return {}
-        used = await service.usage_counts(session, obj.tenant_id, [obj.id])
-        return {"used": used.get(obj.id, 0)}
-
-    async def create(
-        tenant: PathTenant,
-        body: schema_in,
-        _: ConfigWriter,
-        actor: CurrentActor,
-        session: DbSession,
-        response: Response,
-    ) -> Any:
-        obj = await service.create(session, spec=spec, tenant=tenant, data=body, actor=actor)
-        set_etag(response, obj.version)
-        return spec.read(obj)
-
-    async def get(obj: Loaded, _: ConfigReader, session: DbSession, response: Response) -> Any:
-        set_etag(response, obj.version)
-        return spec.read(obj, **await extra(session, obj))
-
-    async def put(
-        obj: Loaded,
-        body: update,
-        _: ConfigWriter,
-        actor: CurrentActor,
-        session: DbSession,
-        if_match: IfMatch,
-        response: Response,
-    ) -> Any:
-        updated = await service.update(
-            session,
-            spec=spec,
-            obj=obj,
-            data=body,
-            actor=actor,
-            expected_version=expected_version(if_match, body.version),
-        )
-        set_etag(response, updated.version)
-        return spec.read(updated, **await extra(session, updated))
-
-    async def delete(
-        obj: Loaded, _: ConfigWriter, actor: CurrentActor, session: DbSession, if_match: IfMatch
-    ) -> Response:
-        await service.delete(session, spec=spec, obj=obj, actor=actor, expected_version=if_match)
-        return Response(status_code=status.HTTP_204_NO_CONTENT)
-
-    doc = (spec.schema_in.__doc__ or "").strip()
-    api.add_api_route(
-        collection,
-        create,
-        methods=["POST"],
-        status_code=status.HTTP_201_CREATED,
-        operation_id=f"create{title}",
-        response_model=read,
-        summary=f"Create a {spec.what}",
-        description=f"{doc} Checked when saved: a bad field is a 422 naming it.",
-    )
-    api.add_api_route(item, get, methods=["GET"], operation_id=f"get{title}", response_model=read)
-    api.add_api_route(
-        item,
-        put,
-        methods=["PUT"],
-        operation_id=f"update{title}",
-        response_model=read,
-        description="A new version. With a later effective_from it is scheduled: the version in "
-        "force until then stays in force.",
-    )
-    api.add_api_route(
-        item,
-        delete,
-        methods=["DELETE"],
-        status_code=status.HTTP_204_NO_CONTENT,
-        operation_id=f"delete{title}",
-        response_class=Response,
-        description="Delete it (every version stops applying); its history stays, and a "
-        "rollback brings it back.",
-    )
-    add_version_routes(
-        api,
-        spec.history,
-        path=f"/v1/admin/{plural}",
-        operation=title,
-        read_model=read,
-        to_read=spec.read,
-    )
-
-
-@api.get(f"{TENANT}/commission-rates", operation_id="listCommissionRates")
-async def list_commission_rates(
-    tenant: PathTenant,
-    _: ConfigReader,
-    session: DbSession,
+def rate_filters(
     category: Filter = None,
     seller_id: Filter = None,
     logistics_provider: Filter = None,
     region: Filter = None,
     component: Annotated[Literal["seller", "category", "logistics"] | None, Query()] = None,
     active: Active = None,
-    limit: Limit = DEFAULT_LIMIT,
-    cursor: Cursor = None,
-) -> Page[s.CommissionRateRead]:
-    """The tenant's commission rates (their current versions), filtered by exact values."""
-    rows, last = await service.list_objects(
-        session,
-        spec=service.RATE,
-        tenant_id=tenant.id,
-        filters={
-            "category": category,
-            "seller_id": seller_id,
-            "logistics_provider": logistics_provider,
-            "region": region,
-            "component": component,
-            "is_active": active,
-        },
-        limit=limit,
-        after=_after(cursor),
+) -> dict[str, Any]:
+    return {
+        "category": category,
+        "seller_id": seller_id,
+        "logistics_provider": logistics_provider,
+        "region": region,
+        "component": component,
+        "is_active": active,
+    }
+
+
+def fee_rule_filters(
+    type: Annotated[FeeType | None, Query()] = None, region: Filter = None, active: Active = None
+) -> dict[str, Any]:
+    return {"type": type, "region": region, "is_active": active}
+
+
+def coupon_filters(active: Active = None) -> dict[str, Any]:
+    return {"is_active": active}
+
+
+def _docs(kind: Any, listed: str) -> RouteDocs:
+    doc = (kind.create_schema.__doc__ or "").strip()
+    return RouteDocs(
+        list=listed,
+        create=f"{doc} Checked when saved: a bad field is a 422 naming it.",
+        update="A new version. With a later effective_from it is scheduled: the version in "
+        "force until then stays in force.",
+        delete="Delete it (every version stops applying); its history stays, and a "
+        "rollback brings it back.",
     )
-    return cast(Page[s.CommissionRateRead], _page(service.RATE, rows, last))
 
 
 @api.put(
@@ -216,29 +89,6 @@ async def bulk_put_commission_rates(
     return await service.bulk_rates(session, tenant=tenant, data=body, actor=actor)
 
 
-@api.get(f"{TENANT}/fee-rules", operation_id="listFeeRules")
-async def list_fee_rules(
-    tenant: PathTenant,
-    _: ConfigReader,
-    session: DbSession,
-    type: Annotated[FeeType | None, Query()] = None,
-    region: Filter = None,
-    active: Active = None,
-    limit: Limit = DEFAULT_LIMIT,
-    cursor: Cursor = None,
-) -> Page[s.FeeRuleRead]:
-    """The tenant's fee and tax rules (their current versions)."""
-    rows, last = await service.list_objects(
-        session,
-        spec=service.FEE_RULE,
-        tenant_id=tenant.id,
-        filters={"type": type, "region": region, "is_active": active},
-        limit=limit,
-        after=_after(cursor),
-    )
-    return cast(Page[s.FeeRuleRead], _page(service.FEE_RULE, rows, last))
-
-
 @api.get(
     f"{TENANT}/fee-rules/versions",
     operation_id="listFeeRuleVersionsByName",
@@ -256,37 +106,27 @@ async def list_fee_rule_versions_by_name(
     return service.versions_read(rule, rows, utcnow())
 
 
-@api.get(f"{TENANT}/coupons", operation_id="listCoupons")
-async def list_coupons(
-    tenant: PathTenant,
-    _: ConfigReader,
-    session: DbSession,
-    active: Active = None,
-    limit: Limit = DEFAULT_LIMIT,
-    cursor: Cursor = None,
-) -> Page[s.CouponRead]:
-    """The tenant's coupons, with their accepted uses."""
-    rows, last = await service.list_objects(
-        session,
-        spec=service.COUPON,
-        tenant_id=tenant.id,
-        filters={"is_active": active},
-        limit=limit,
-        after=_after(cursor),
-    )
-    used = await service.usage_counts(session, tenant.id, [r.id for r in rows])
-    return cast(
-        Page[s.CouponRead],
-        _page(service.COUPON, rows, last, **{str(k): {"used": v} for k, v in used.items()}),
-    )
-
-
-for _spec, _plural, _title in (
-    (service.RATE, "commission-rates", "CommissionRate"),
-    (service.FEE_RULE, "fee-rules", "FeeRule"),
-    (service.COUPON, "coupons", "Coupon"),
-):
-    _add_kind(api, _spec, _plural, _title)
+add_kind_routes(
+    api,
+    service.RATE_KIND,
+    filters=rate_filters,
+    docs=_docs(
+        service.RATE_KIND,
+        "The tenant's commission rates (their current versions), filtered by exact values.",
+    ),
+)
+add_kind_routes(
+    api,
+    service.FEE_RULE_KIND,
+    filters=fee_rule_filters,
+    docs=_docs(service.FEE_RULE_KIND, "The tenant's fee and tax rules (their current versions)."),
+)
+add_kind_routes(
+    api,
+    service.COUPON_KIND,
+    filters=coupon_filters,
+    docs=_docs(service.COUPON_KIND, "The tenant's coupons, with their accepted uses."),
+)
 
 
 # --- run time -----------------------------------------------------------------------------------

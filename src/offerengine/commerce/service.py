@@ -8,6 +8,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from functools import partial
 from typing import Any, Generic, TypeVar
 
 import sqlalchemy as sa
@@ -22,8 +23,10 @@ from offerengine.commerce.models import CommissionRate, Coupon, CouponUsage, Fee
 from offerengine.db import unique
 from offerengine.errors import FieldError, Invalid, Loc, raise_if_any
 from offerengine.flags.models import FeatureFlag
+from offerengine.pagination import DEFAULT_LIMIT, decode_cursor, encode_cursor
 from offerengine.tenants.models import Tenant
 from offerengine.versioning import service as versioning
+from offerengine.versioning.kinds import ConfigKind, PageRequest, Shows
 from offerengine.versioning.models import ObjectVersion
 
 BODY: Loc = ("body",)
@@ -369,21 +372,33 @@ async def list_objects(
     spec: Spec[M],
     tenant_id: uuid.UUID,
     filters: Mapping[str, Any],
-    limit: int,
-    after: uuid.UUID | None,
-) -> tuple[Sequence[M], uuid.UUID | None]:
-    """A page of the tenant's objects of ``spec``, by id, matching ``filters`` (column → value)."""
+    page: PageRequest | None,
+) -> tuple[Sequence[M], str | None]:
+    """A page of the tenant's objects of ``spec``, by id, matching ``filters`` (column → value),
+    and the cursor of the next page (a first page of the default size when ``page`` is None)."""
+    page = page or PageRequest(DEFAULT_LIMIT)
     model: Any = spec.model
     stmt = sa.select(model).where(model.tenant_id == tenant_id)
     for column, value in filters.items():
         if value is not None:
             stmt = stmt.where(getattr(model, column) == value)
+    after = _after(page.cursor)
     if after is not None:
         stmt = stmt.where(model.id > after)
-    rows = (await session.scalars(stmt.order_by(model.id).limit(limit + 1))).all()
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return rows, (rows[-1].id if more and rows else None)
+    rows = (await session.scalars(stmt.order_by(model.id).limit(page.limit + 1))).all()
+    more = len(rows) > page.limit
+    rows = rows[: page.limit]
+    return rows, (encode_cursor([str(rows[-1].id)]) if more and rows else None)
+
+
+def _after(cursor: str | None) -> uuid.UUID | None:
+    if cursor is None:
+        return None
+    (value,) = decode_cursor(cursor, 1)
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        raise Invalid.field(("query", "cursor"), "not a cursor returned by this list") from None
 
 
 async def usage_counts(
@@ -400,6 +415,58 @@ async def usage_counts(
         )
     )
     return {coupon_id: int(count) for coupon_id, count in rows}
+
+
+async def _show_coupons(session: AsyncSession, coupons: Sequence[Coupon]) -> list[BaseModel]:
+    """Coupons as readers see them: with their accepted uses."""
+    used: dict[uuid.UUID, int] = {}
+    for tenant_id in {c.tenant_id for c in coupons}:
+        used |= await usage_counts(session, tenant_id, [c.id for c in coupons])
+    return [COUPON.read(c, used=used.get(c.id, 0)) for c in coupons]
+
+
+def _declare(
+    spec: Spec[M],
+    *,
+    path: str,
+    operation: str,
+    update_schema: type[BaseModel],
+    show: Shows[M] | None = None,
+) -> ConfigKind[M]:
+    """``spec`` as a configuration kind (:mod:`offerengine.versioning.kinds`), at ``path``."""
+    return ConfigKind(
+        history=spec.history,
+        what=spec.what,
+        path=path,
+        operation=operation,
+        create_schema=spec.schema_in,
+        update_schema=update_schema,
+        read_schema=spec.schema_read,
+        read=spec.read,
+        create=partial(create, spec=spec),
+        update=partial(update, spec=spec),
+        delete=partial(delete, spec=spec),
+        list=partial(list_objects, spec=spec),
+        show=show,
+    )
+
+
+RATE_KIND = _declare(
+    RATE,
+    path="commission-rates",
+    operation="CommissionRate",
+    update_schema=s.CommissionRateUpdate,
+)
+FEE_RULE_KIND = _declare(
+    FEE_RULE, path="fee-rules", operation="FeeRule", update_schema=s.FeeRuleUpdate
+)
+COUPON_KIND = _declare(
+    COUPON,
+    path="coupons",
+    operation="Coupon",
+    update_schema=s.CouponUpdate,
+    show=_show_coupons,
+)
 
 
 async def rule_versions(

@@ -9,10 +9,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
+from functools import partial
 from types import MappingProxyType
 from typing import Any
 
 import sqlalchemy as sa
+from pydantic import create_model
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from offerengine.auth.core import Actor
@@ -26,7 +28,9 @@ from offerengine.learning.policy import ContextualDef
 from offerengine.rules import core as rules
 from offerengine.rules.types import NUMBER
 from offerengine.rules.vocabulary import DECISIONING
+from offerengine.tenants.models import Tenant
 from offerengine.versioning import service as versioning
+from offerengine.versioning.kinds import ConfigKind, PageRequest
 
 BODY = ("body",)
 
@@ -314,6 +318,55 @@ async def list_objects(
     return (await session.scalars(stmt.order_by(DecisioningObject.name))).all()
 
 
+def _declare(spec: Spec) -> ConfigKind[DecisioningObject]:
+    """``spec`` as a configuration kind (:mod:`offerengine.versioning.kinds`): its routes are
+    ``/v1/admin/…/decisioning/{spec.path}``, its list filtered by status, all at once."""
+    title = "".join(part.capitalize() for part in spec.kind.split("_"))
+
+    async def find(session: AsyncSession, id: uuid.UUID) -> DecisioningObject | None:
+        found = await session.get(DecisioningObject, id)
+        return found if found is not None and found.kind == spec.kind else None
+
+    async def create_one(
+        session: AsyncSession, *, tenant: Tenant, data: s.Named, actor: Actor
+    ) -> DecisioningObject:
+        return await create(session, spec=spec, tenant_id=tenant.id, data=data, actor=actor)
+
+    async def list_all(
+        session: AsyncSession,
+        *,
+        tenant_id: uuid.UUID,
+        filters: str | None,
+        page: PageRequest | None,
+    ) -> tuple[Sequence[DecisioningObject], str | None]:
+        return await list_objects(session, spec=spec, tenant_id=tenant_id, status=filters), None
+
+    return ConfigKind(
+        history=spec.history,
+        what=spec.what,
+        path=f"decisioning/{spec.path}",
+        operation=f"Decisioning{title}",
+        create_schema=spec.schema_in,
+        update_schema=create_model(
+            f"{title}Update", __base__=spec.schema_in, version=(int | None, None)
+        ),
+        read_schema=spec.schema_read,
+        read=spec.read,
+        create=create_one,
+        update=partial(update, spec=spec),
+        delete=partial(delete, spec=spec),
+        list=list_all,
+        paged=False,
+        find=find,
+    )
+
+
+# The six kinds, as the generic configuration routes take them.
+KINDS: Mapping[str, ConfigKind[DecisioningObject]] = MappingProxyType(
+    {spec.kind: _declare(spec) for spec in SPECS.values()}
+)
+
+
 # --- the snapshot ---------------------------------------------------------------------------------
 
 
@@ -454,6 +507,25 @@ def compile_index(
         ranked = _ranked(base, body["ranking"], by_id)
         assert ranked is not None, "an approved activity's formula is approved"
         activities[act.id] = ranked
+    ranking_experiments, variants = _variants(experiments, activities, by_id)
+    limit = (settings.get("decisioning") or {}).get("max_activities", core.DEFAULT_MAX_ACTIVITIES)
+    return core.DecisioningIndex(
+        activities=MappingProxyType(activities),
+        idle=MappingProxyType(idle),
+        offers=MappingProxyType(offers),
+        max_activities=int(limit),
+        experiments=tuple(ranking_experiments),
+        variants=MappingProxyType(variants),
+    )
+
+
+def _variants(
+    experiments: Sequence[ExperimentFacts],
+    activities: Mapping[uuid.UUID, core.ActivityDef],
+    by_id: Mapping[uuid.UUID, DecisioningObject],
+) -> tuple[list[ExperimentFacts], dict[tuple[str, str, uuid.UUID], core.ActivityDef]]:
+    """The experiments whose variants rank decisions, and each variant's version of every
+    activity it changes (by experiment, variant and activity)."""
     variants: dict[tuple[str, str, uuid.UUID], core.ActivityDef] = {}
     ranking_experiments = []
     for experiment in experiments:
@@ -473,15 +545,7 @@ def compile_index(
                     )
                     if alternative is not None:
                         variants[(experiment.key, variant, activity.id)] = alternative
-    limit = (settings.get("decisioning") or {}).get("max_activities", core.DEFAULT_MAX_ACTIVITIES)
-    return core.DecisioningIndex(
-        activities=MappingProxyType(activities),
-        idle=MappingProxyType(idle),
-        offers=MappingProxyType(offers),
-        max_activities=int(limit),
-        experiments=tuple(ranking_experiments),
-        variants=MappingProxyType(variants),
-    )
+    return ranking_experiments, variants
 
 
 def rankings(config: Any) -> list[dict[str, Any]]:

@@ -1,45 +1,35 @@
+"""Pricing rules: the standard configuration routes (the kind is declared in
+:mod:`offerengine.pricing.service`), and beside them the simulation and the status toggle."""
+
 from __future__ import annotations
 
 import uuid
 from typing import Annotated
 
-from fastapi import Depends, Query, Response, status
+from fastapi import Depends, Query, Response
 
 from offerengine.auth.deps import ConfigReader, ConfigWriter, CurrentActor, CurrentPrincipal
-from offerengine.auth.scoping import owned_loader
 from offerengine.catalog.models import Product
 from offerengine.deps import Ctx, DbSession
 from offerengine.errors import NotFound
-from offerengine.http.query import Cursor, Limit
 from offerengine.http.routing import IfMatch, expected_version, router, set_etag
-from offerengine.pagination import DEFAULT_LIMIT, Page
 from offerengine.pricing import service
 from offerengine.pricing.models import PricingRule
 from offerengine.pricing.schemas import (
     PriceRead,
-    PricingRuleCreate,
-    PricingRuleImportResult,
     PricingRuleRead,
     PricingRuleStatus,
-    PricingRuleTransfer,
-    PricingRuleUpdate,
     RuleType,
     SimulateRequest,
 )
 from offerengine.snapshots.build import product_facts
-from offerengine.tenants.deps import PathTenant
-from offerengine.versioning.router import add_version_routes
+from offerengine.versioning.kind_routes import RouteDocs, add_kind_routes, loader
 
 api = router(tags=["pricing"])
-PathRule = Annotated[PricingRule, Depends(owned_loader(PricingRule, "pricing rule"))]
-TENANT_RULES = "/v1/admin/tenants/{tenant}/pricing-rules"
+PathRule = Annotated[PricingRule, Depends(loader(service.RULE_KIND))]
 
 
-@api.get(TENANT_RULES, operation_id="listPricingRules")
-async def list_pricing_rules(
-    tenant: PathTenant,
-    _: ConfigReader,
-    session: DbSession,
+def rule_filters(
     rule_type: Annotated[RuleType | None, Query()] = None,
     active: Annotated[bool | None, Query()] = None,
     product_id: Annotated[uuid.UUID | None, Query()] = None,
@@ -47,62 +37,27 @@ async def list_pricing_rules(
     q: Annotated[
         str | None, Query(min_length=1, max_length=100, description="Search rule names.")
     ] = None,
-    limit: Limit = DEFAULT_LIMIT,
-    cursor: Cursor = None,
-) -> Page[PricingRuleRead]:
-    """The tenant's pricing rules in the order they apply (priority, then creation)."""
-    where = service.RuleFilter(
+) -> service.RuleFilter:
+    return service.RuleFilter(
         rule_type=rule_type, active=active, product_id=product_id, tag=tag, q=q
     )
-    rows, next_cursor = await service.list_rules(
-        session, tenant_id=tenant.id, where=where, limit=limit, cursor=cursor
-    )
-    return Page[PricingRuleRead](
-        items=[PricingRuleRead.of(r) for r in rows], next_cursor=next_cursor
-    )
 
 
-@api.post(TENANT_RULES, status_code=status.HTTP_201_CREATED, operation_id="createPricingRule")
-async def create_pricing_rule(
-    tenant: PathTenant,
-    body: PricingRuleCreate,
-    _: ConfigWriter,
-    actor: CurrentActor,
-    session: DbSession,
-    response: Response,
-) -> PricingRuleRead:
-    """Create a rule. Its conditions and formula are compiled now: an error is a 422 pointing into them."""
-    rule = await service.create(session, tenant=tenant, data=body, actor=actor)
-    set_etag(response, rule.version)
-    return PricingRuleRead.of(rule)
-
-
-@api.get(f"{TENANT_RULES}/export", operation_id="exportPricingRules")
-async def export_pricing_rules(
-    tenant: PathTenant, _: ConfigReader, session: DbSession
-) -> PricingRuleTransfer:
-    """Every rule, in the shape import takes."""
-    return PricingRuleTransfer(pricing_rules=await service.export(session, tenant_id=tenant.id))
-
-
-@api.post(f"{TENANT_RULES}/import", operation_id="importPricingRules")
-async def import_pricing_rules(
-    tenant: PathTenant,
-    body: PricingRuleTransfer,
-    _: ConfigWriter,
-    actor: CurrentActor,
-    session: DbSession,
-) -> PricingRuleImportResult:
-    """Create or update rules by rule_name, all or nothing; the 422 lists every bad rule."""
-    outcome = await service.import_rules(
-        session, tenant=tenant, rows=body.pricing_rules, actor=actor
-    )
-    return PricingRuleImportResult(
-        created=len(outcome.created),
-        updated=len(outcome.updated),
-        unchanged=len(outcome.unchanged),
-        items=[PricingRuleRead.of(r) for r in outcome.all],
-    )
+add_kind_routes(
+    api,
+    service.RULE_KIND,
+    filters=rule_filters,
+    docs=RouteDocs(
+        list="The tenant's pricing rules in the order they apply (priority, then creation).",
+        create="Create a rule. Its conditions and formula are compiled now: an error is a 422 "
+        "pointing into them.",
+        update="Replace a rule's fields (If-Match or `version` guards against lost updates).",
+        delete="Delete a rule; its history stays and a rollback brings it back.",
+        export="Every rule, in the shape import takes.",
+        import_="Create or update rules by rule_name, all or nothing; the 422 lists every bad "
+        "rule.",
+    ),
+)
 
 
 @api.post("/v1/admin/pricing-rules/simulate", operation_id="simulatePricing")
@@ -125,34 +80,6 @@ async def simulate_pricing(
     return PriceRead.of(done.result, product=facts, at=done.at, facts=done.facts)
 
 
-@api.get("/v1/admin/pricing-rules/{id:uuid}", operation_id="getPricingRule")
-async def get_pricing_rule(rule: PathRule, _: ConfigReader, response: Response) -> PricingRuleRead:
-    set_etag(response, rule.version)
-    return PricingRuleRead.of(rule)
-
-
-@api.put("/v1/admin/pricing-rules/{id:uuid}", operation_id="updatePricingRule")
-async def update_pricing_rule(
-    rule: PathRule,
-    body: PricingRuleUpdate,
-    _: ConfigWriter,
-    actor: CurrentActor,
-    session: DbSession,
-    if_match: IfMatch,
-    response: Response,
-) -> PricingRuleRead:
-    """Replace a rule's fields (If-Match or `version` guards against lost updates)."""
-    updated = await service.update(
-        session,
-        rule=rule,
-        data=body,
-        actor=actor,
-        expected_version=expected_version(if_match, body.version),
-    )
-    set_etag(response, updated.version)
-    return PricingRuleRead.of(updated)
-
-
 @api.patch("/v1/admin/pricing-rules/{id:uuid}/status", operation_id="setPricingRuleStatus")
 async def set_pricing_rule_status(
     rule: PathRule,
@@ -173,26 +100,3 @@ async def set_pricing_rule_status(
     )
     set_etag(response, updated.version)
     return PricingRuleRead.of(updated)
-
-
-@api.delete(
-    "/v1/admin/pricing-rules/{id:uuid}",
-    status_code=status.HTTP_204_NO_CONTENT,
-    operation_id="deletePricingRule",
-)
-async def delete_pricing_rule(
-    rule: PathRule, _: ConfigWriter, actor: CurrentActor, session: DbSession, if_match: IfMatch
-) -> Response:
-    """Delete a rule; its history stays and a rollback brings it back."""
-    await service.delete(session, rule=rule, actor=actor, expected_version=if_match)
-    return Response(status_code=status.HTTP_204_NO_CONTENT)
-
-
-add_version_routes(
-    api,
-    service.PRICING_RULE,
-    path="/v1/admin/pricing-rules",
-    operation="PricingRule",
-    read_model=PricingRuleRead,
-    to_read=PricingRuleRead.of,
-)

@@ -19,16 +19,24 @@ from offerengine.db import search, unique
 from offerengine.db.base import utcnow
 from offerengine.errors import FieldError, Invalid, Loc, raise_if_any
 from offerengine.observability.logging import get_logger
-from offerengine.pagination import decode_cursor, encode_cursor
+from offerengine.pagination import DEFAULT_LIMIT, decode_cursor, encode_cursor
 from offerengine.pricing import core
 from offerengine.pricing.models import PricingRule
-from offerengine.pricing.schemas import PricingRuleCreate, PricingRuleIn, PricingRuleRead
+from offerengine.pricing.schemas import (
+    PricingRuleCreate,
+    PricingRuleImportResult,
+    PricingRuleIn,
+    PricingRuleRead,
+    PricingRuleTransfer,
+    PricingRuleUpdate,
+)
 from offerengine.rules import core as rules
 from offerengine.rules.facts import read_facts
 from offerengine.rules.vocabulary import PRICING
 from offerengine.snapshots.core import Snapshot
 from offerengine.tenants.models import Tenant
 from offerengine.versioning import service as versioning
+from offerengine.versioning.kinds import ConfigKind, PageRequest, Transfer
 
 log = get_logger("offerengine.pricing")
 _FIELDS = tuple(PricingRuleIn.model_fields)
@@ -162,30 +170,28 @@ async def create(
 async def update(
     session: AsyncSession,
     *,
-    rule: PricingRule,
+    obj: PricingRule,
     data: PricingRuleIn,
     actor: Actor,
     expected_version: int | None,
 ) -> PricingRule:
-    versioning.check_version(rule, expected_version, f"pricing rule {rule.rule_name!r}")
-    raise_if_any(check(data) + await _check_references(session, rule.tenant_id, data))
-    if _same(rule, data):
-        return rule
-    if data.rule_name != rule.rule_name:
+    versioning.check_version(obj, expected_version, f"pricing rule {obj.rule_name!r}")
+    raise_if_any(check(data) + await _check_references(session, obj.tenant_id, data))
+    if _same(obj, data):
+        return obj
+    if data.rule_name != obj.rule_name:
         await unique.ensure_unused(
             session,
             PricingRule.rule_name,
             data.rule_name,
-            tenant_id=rule.tenant_id,
-            exclude=rule.id,
+            tenant_id=obj.tenant_id,
+            exclude=obj.id,
             what="rule",
         )
-    before = dump(rule)
-    _apply(rule, data)
-    await versioning.record(
-        session, PRICING_RULE, rule, action="update", actor=actor, before=before
-    )
-    return rule
+    before = dump(obj)
+    _apply(obj, data)
+    await versioning.record(session, PRICING_RULE, obj, action="update", actor=actor, before=before)
+    return obj
 
 
 async def set_status(
@@ -214,10 +220,10 @@ async def set_status(
 
 
 async def delete(
-    session: AsyncSession, *, rule: PricingRule, actor: Actor, expected_version: int | None
+    session: AsyncSession, *, obj: PricingRule, actor: Actor, expected_version: int | None
 ) -> None:
-    versioning.check_version(rule, expected_version, f"pricing rule {rule.rule_name!r}")
-    await versioning.delete(session, PRICING_RULE, rule, actor=actor)
+    versioning.check_version(obj, expected_version, f"pricing rule {obj.rule_name!r}")
+    await versioning.delete(session, PRICING_RULE, obj, actor=actor)
 
 
 @dataclass(frozen=True, slots=True)
@@ -268,13 +274,40 @@ async def list_rules(
     return page, encode_cursor([str(page[-1].id)]) if more and page else None
 
 
-async def export(session: AsyncSession, *, tenant_id: uuid.UUID) -> list[dict[str, Any]]:
+async def _list(
+    session: AsyncSession,
+    *,
+    tenant_id: uuid.UUID,
+    filters: RuleFilter,
+    page: PageRequest | None,
+) -> tuple[Sequence[PricingRule], str | None]:
+    page = page or PageRequest(DEFAULT_LIMIT)
+    return await list_rules(
+        session, tenant_id=tenant_id, where=filters, limit=page.limit, cursor=page.cursor
+    )
+
+
+async def export(session: AsyncSession, *, tenant_id: uuid.UUID) -> PricingRuleTransfer:
+    """Every rule, in the shape import takes."""
     rows = await session.scalars(
         sa.select(PricingRule)
         .where(PricingRule.tenant_id == tenant_id)
         .order_by(PricingRule.priority, PricingRule.created_at, PricingRule.id)
     )
-    return [PricingRuleRead.of(r).as_input() for r in rows]
+    return PricingRuleTransfer(pricing_rules=[PricingRuleRead.of(r).as_input() for r in rows])
+
+
+async def import_transfer(
+    session: AsyncSession, *, tenant: Tenant, data: PricingRuleTransfer, actor: Actor
+) -> PricingRuleImportResult:
+    """An import (see :func:`import_rules`), and what became of it."""
+    outcome = await import_rules(session, tenant=tenant, rows=data.pricing_rules, actor=actor)
+    return PricingRuleImportResult(
+        created=len(outcome.created),
+        updated=len(outcome.updated),
+        unchanged=len(outcome.unchanged),
+        items=[PricingRuleRead.of(r) for r in outcome.all],
+    )
 
 
 async def import_rules(
@@ -321,6 +354,29 @@ async def import_rules(
         same=_same,
         actor=actor,
     )
+
+
+# The pricing rules as a configuration kind: the standard routes at /v1/admin/…/pricing-rules.
+RULE_KIND: ConfigKind[PricingRule] = ConfigKind(
+    history=PRICING_RULE,
+    what="pricing rule",
+    path="pricing-rules",
+    operation="PricingRule",
+    create_schema=PricingRuleCreate,
+    update_schema=PricingRuleUpdate,
+    read_schema=PricingRuleRead,
+    read=PricingRuleRead.of,
+    create=create,
+    update=update,
+    delete=delete,
+    list=_list,
+    transfer=Transfer(
+        schema=PricingRuleTransfer,
+        result=PricingRuleImportResult,
+        export=export,
+        import_=import_transfer,
+    ),
+)
 
 
 # --- the snapshot section and simulation -----------------------------------------------------------

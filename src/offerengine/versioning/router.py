@@ -5,7 +5,7 @@ close over local dependency aliases, which FastAPI must see as objects, not as n
 """
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Annotated, Any, TypeVar
 
@@ -28,6 +28,7 @@ from offerengine.pagination import DEFAULT_LIMIT, Page
 from offerengine.tenants import service as tenants
 from offerengine.tenants.deps import PathTenant
 from offerengine.versioning import core, service
+from offerengine.versioning.models import ObjectVersion
 from offerengine.versioning.schemas import (
     ActorRead,
     AuditRead,
@@ -66,42 +67,100 @@ def add_version_routes(
         return id
 
     Visible = Annotated[uuid.UUID, Depends(visible)]  # noqa: N806 - a type alias
+    label = kind.name.replace("_", " ")
+    _add_history_routes(api, kind, Visible, path=path, operation=operation, label=label)
+    _add_rollback_route(
+        api,
+        kind,
+        Visible,
+        path=path,
+        operation=operation,
+        label=label,
+        read_model=read_model,
+        to_read=to_read,
+    )
+
+
+def _add_history_routes(
+    api: APIRouter, kind: service.Kind[Any], visible: Any, *, path: str, operation: str, label: str
+) -> None:
+    """``GET {path}/{id}/versions`` and ``GET {path}/{id}/versions/{version}``."""
 
     async def list_versions(
-        id: Visible, principal: ConfigReader, session: DbSession
+        id: visible, principal: ConfigReader, session: DbSession
     ) -> VersionList:
         rows = await service.list_versions(session, kind, id, principal)
-        items, previous = [], None
-        for row in rows:
-            changes = core.diff(previous or {}, row.data) if row.action != "delete" else []
-            items.append(
-                VersionSummary(
-                    version=row.version,
-                    action=row.action,
-                    actor=ActorRead(kind=row.actor_kind, id=row.actor_id, name=row.actor_name),
-                    created_at=row.created_at,
-                    changes=[ChangeRead(**c.as_dict()) for c in changes],
-                )
-            )
-            previous = row.data
-        deleted = rows[-1].action == "delete"
-        return VersionList(
-            object_type=kind.name,
-            object_id=id,
-            current_version=None if deleted else rows[-1].version,
-            items=items,
-        )
+        return _version_list(kind, id, rows)
 
     async def get_version(
-        id: Visible,
+        id: visible,
         version: VersionNumber,
         principal: ConfigReader,
         session: DbSession,
     ) -> VersionDetail:
         return VersionDetail.of(await service.get_version(session, kind, id, version, principal))
 
+    api.add_api_route(
+        f"{path}/{{id:uuid}}/versions",
+        list_versions,
+        methods=["GET"],
+        response_model=VersionList,
+        operation_id=f"list{operation}Versions",
+        summary=f"List a {label}'s versions",
+        description=f"Every version of the {label}, oldest first, with what changed in each. "
+        "A deleted object keeps its history.",
+    )
+    api.add_api_route(
+        f"{path}/{{id:uuid}}/versions/{{version}}",
+        get_version,
+        methods=["GET"],
+        response_model=VersionDetail,
+        operation_id=f"get{operation}Version",
+        summary=f"Get one version of a {label}",
+    )
+
+
+def _version_list(
+    kind: service.Kind[Any], object_id: uuid.UUID, rows: Sequence[ObjectVersion]
+) -> VersionList:
+    """The versions of an object, each with what changed from the one before."""
+    items, previous = [], None
+    for row in rows:
+        changes = core.diff(previous or {}, row.data) if row.action != "delete" else []
+        items.append(
+            VersionSummary(
+                version=row.version,
+                action=row.action,
+                actor=ActorRead(kind=row.actor_kind, id=row.actor_id, name=row.actor_name),
+                created_at=row.created_at,
+                changes=[ChangeRead(**c.as_dict()) for c in changes],
+            )
+        )
+        previous = row.data
+    deleted = rows[-1].action == "delete"
+    return VersionList(
+        object_type=kind.name,
+        object_id=object_id,
+        current_version=None if deleted else rows[-1].version,
+        items=items,
+    )
+
+
+def _add_rollback_route(
+    api: APIRouter,
+    kind: service.Kind[Any],
+    visible: Any,
+    *,
+    path: str,
+    operation: str,
+    label: str,
+    read_model: type[R],
+    to_read: Callable[[Any], R],
+) -> None:
+    """``POST {path}/{id}/rollback``: a new version equal to an earlier one."""
+
     async def rollback(
-        id: Visible,
+        id: visible,
         body: RollbackRequest,
         principal: ConfigWriter,
         actor: CurrentActor,
@@ -121,25 +180,6 @@ def add_version_routes(
         set_etag(response, int(restored.version))
         return to_read(restored)
 
-    label = kind.name.replace("_", " ")
-    api.add_api_route(
-        f"{path}/{{id:uuid}}/versions",
-        list_versions,
-        methods=["GET"],
-        response_model=VersionList,
-        operation_id=f"list{operation}Versions",
-        summary=f"List a {label}'s versions",
-        description=f"Every version of the {label}, oldest first, with what changed in each. "
-        "A deleted object keeps its history.",
-    )
-    api.add_api_route(
-        f"{path}/{{id:uuid}}/versions/{{version}}",
-        get_version,
-        methods=["GET"],
-        response_model=VersionDetail,
-        operation_id=f"get{operation}Version",
-        summary=f"Get one version of a {label}",
-    )
     api.add_api_route(
         f"{path}/{{id:uuid}}/rollback",
         rollback,
