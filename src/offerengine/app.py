@@ -4,8 +4,8 @@ and its lifespan opens the database engine, Redis client, snapshot store and cha
 from __future__ import annotations
 
 import gc
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
@@ -108,10 +108,11 @@ TAGS = [
 ]
 
 
-def create_app(settings: Settings) -> Server:
-    """Build the API for ``settings``."""
-    configure_logging(settings)
-    metrics = Metrics()
+def _lifespan(
+    settings: Settings, metrics: Metrics
+) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """What a worker does as it starts and stops: open and close the app context, and keep the
+    garbage collector out of the requests' way."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -141,12 +142,19 @@ def create_app(settings: Settings) -> Server:
             gc.unfreeze()  # an app made and closed again (tests) leaves nothing uncollectable
             gc.set_threshold(*DEFAULT_GC_THRESHOLDS)
 
+    return lifespan
+
+
+def create_app(settings: Settings) -> Server:
+    """Build the API for ``settings``."""
+    configure_logging(settings)
+    metrics = Metrics()
     admin = FastAPI(
         title="OfferEngine",
         version=__version__,
         description=DESCRIPTION,
         openapi_tags=TAGS,
-        lifespan=lifespan,
+        lifespan=_lifespan(settings, metrics),
         docs_url="/docs",
         redoc_url=None,
     )
