@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import json
-import uuid
 from typing import Annotated, Any, Literal
 
 from fastapi import Depends, Query, Request, Response, status
@@ -11,7 +10,7 @@ from starlette.datastructures import UploadFile
 from offerengine import text as unstorable
 from offerengine.auth.deps import ConfigReader, ConfigWriter, CurrentActor
 from offerengine.auth.scoping import owned_loader
-from offerengine.catalog import core, service
+from offerengine.catalog import core, editing, service
 from offerengine.catalog.models import Product
 from offerengine.catalog.schemas import (
     MAX_BULK_ROWS,
@@ -33,7 +32,6 @@ from offerengine.http.routing import IfMatch, expected_version, router, set_etag
 from offerengine.http.runtime import Call, RuntimeRouter, respond
 from offerengine.pagination import DEFAULT_LIMIT, Page
 from offerengine.tenants.deps import PathTenant
-from offerengine.tenants.models import Tenant
 from offerengine.versioning.router import add_version_routes
 
 api = router(tags=["catalog"])
@@ -257,11 +255,9 @@ async def update_product(
     response: Response,
 ) -> ProductRead:
     """Replace a product's fields. With `If-Match` (or `version`), a stale version is a 409."""
-    tenant = await _tenant_of(session, product.tenant_id)
-    updated = await service.update(
+    updated = await editing.update_product(
         session,
         product=product,
-        tenant=tenant,
         data=body,
         actor=actor,
         expected_version=expected_version(if_match, body.version),
@@ -285,13 +281,6 @@ async def delete_product(
     """Delete a product. Its history stays; a rollback recreates it."""
     await service.delete(session, product=product, actor=actor, expected_version=if_match)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
-
-
-async def _tenant_of(session: DbSession, tenant_id: uuid.UUID) -> Tenant:
-    tenant = await session.get(Tenant, tenant_id)
-    if tenant is None:
-        raise NotFound(f"No tenant {tenant_id}.")
-    return tenant
 
 
 add_version_routes(

@@ -1,25 +1,20 @@
 from __future__ import annotations
 
-import asyncio
 from typing import Annotated, Literal
 
-import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials
 from pydantic import BaseModel
 
 from offerengine.auth.core import Permission
 from offerengine.auth.deps import authenticate, bearer_scheme
-from offerengine.db import migrate
 from offerengine.deps import Ctx
 from offerengine.errors import Forbidden
+from offerengine.health import checks
 from offerengine.http import problems
 from offerengine.http.routing import strict_query
-from offerengine.recording import service as records
 
 api = APIRouter(tags=["health"], dependencies=[Depends(strict_query)])
-
-CHECK_TIMEOUT_SECONDS = 2.0
 
 
 class Health(BaseModel):
@@ -44,52 +39,18 @@ async def health() -> Health:
 )
 async def readiness(ctx: Ctx) -> Response:
     """The database answers and is migrated, and Redis answers when configured; else 503."""
-    checks: dict[str, str] = {}
-    ready = True
-    waiting = 0
-    try:
-        async with asyncio.timeout(CHECK_TIMEOUT_SECONDS), ctx.engine.connect() as conn:
-            await conn.execute(sa.text("SELECT 1"))
-            revision = await conn.run_sync(migrate.current_revision)
-            if revision == migrate.head_revision():
-                waiting = await records.count_waiting(conn)
-        if revision == migrate.head_revision():
-            checks["database"] = "ok"
-            # A warning, not a failure: every other record is being stored.
-            checks["records"] = (
-                f"warning: {waiting} record(s) refused by the database wait in the dead letters "
-                "(GET /v1/admin/tenants/{tenant}/dead-letters, or the admin UI's Dead letters)"
-                if waiting
-                else "ok"
-            )
-        else:
-            ready = False
-            checks["database"] = (
-                f"schema at {revision or 'nothing'}, expected {migrate.head_revision()}: run `offerengine migrate`"
-            )
-    except Exception as exc:
-        ready = False
-        checks["database"] = f"unreachable: {type(exc).__name__}"
-    if ctx.redis is None:
-        checks["redis"] = "not configured"
-    else:
-        try:
-            async with asyncio.timeout(CHECK_TIMEOUT_SECONDS):
-                await ctx.redis.ping()
-            checks["redis"] = "ok"
-        except Exception as exc:
-            ready = False
-            checks["redis"] = f"unreachable: {type(exc).__name__}"
-    if not ready:
+    found = await checks.readiness(ctx)
+    if not found.ready:
         return problems.problem(
             503,
-            "Not ready: " + "; ".join(f"{k}: {v}" for k, v in checks.items()),
+            "Not ready: " + "; ".join(f"{k}: {v}" for k, v in found.checks.items()),
             code="not-ready",
             title="Not ready",
-            checks=checks,
+            checks=found.checks,
         )
     return Response(
-        Readiness(status="ready", checks=checks).model_dump_json(), media_type="application/json"
+        Readiness(status="ready", checks=found.checks).model_dump_json(),
+        media_type="application/json",
     )
 
 

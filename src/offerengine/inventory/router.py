@@ -17,7 +17,7 @@ from offerengine.fields import IsoDate
 from offerengine.http.body import documented, raw_body, validate
 from offerengine.http.routing import IfMatch, expected_version, router, set_etag
 from offerengine.http.runtime import Call, RuntimeRouter, respond
-from offerengine.inventory import service
+from offerengine.inventory import rules, service
 from offerengine.inventory.models import Flight, InventoryRule
 from offerengine.inventory.schemas import (
     AvailabilityRead,
@@ -32,7 +32,6 @@ from offerengine.inventory.schemas import (
 )
 from offerengine.pagination import Page
 from offerengine.tenants.deps import PathTenant
-from offerengine.versioning import service as versioning
 from offerengine.versioning.router import add_version_routes
 
 api = router(tags=["flights and inventory"])
@@ -220,8 +219,7 @@ async def update_inventory_rule(
 async def delete_inventory_rule(
     rule: PathRule, _: ConfigWriter, actor: CurrentActor, session: DbSession, if_match: IfMatch
 ) -> Response:
-    versioning.check_version(rule, if_match, "inventory rule")
-    await versioning.delete(session, service.INVENTORY_RULE, rule, actor=actor)
+    await rules.delete_rule(session, rule=rule, actor=actor, expected_version=if_match)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

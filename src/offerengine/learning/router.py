@@ -4,24 +4,17 @@ report."""
 from __future__ import annotations
 
 import uuid
-from dataclasses import asdict
-from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import Path, Query, Request, status
+from fastapi import Path, Query, status
 from pydantic import BaseModel, Field
 
 from offerengine.auth.deps import ConfigReader, ConfigWriter, CurrentPrincipal
-from offerengine.db.base import utcnow
-from offerengine.deps import DbSession, context_of
-from offerengine.errors import NotFound
+from offerengine.deps import Ctx, DbSession
 from offerengine.fields import Timestamp
 from offerengine.http.routing import router
-from offerengine.learning import evaluate, store
-from offerengine.learning.models import LearningModel
-from offerengine.snapshots.core import Snapshot
+from offerengine.learning import versions
 from offerengine.tenants.deps import PathTenant
-from offerengine.tenants.models import Tenant
 
 api = router(tags=["learning"])
 
@@ -80,15 +73,6 @@ class ModelsReport(BaseModel):
     lines: list[LineReport]
 
 
-async def _version(
-    session: DbSession, principal: CurrentPrincipal, model_id: uuid.UUID
-) -> LearningModel:
-    found = await session.get(LearningModel, model_id)
-    if found is None or not principal.sees_tenant(found.tenant_id):
-        raise NotFound(f"No model version {model_id}.")
-    return found
-
-
 @api.get(
     "/v1/admin/tenants/{tenant}/models",
     operation_id="listModelVersions",
@@ -101,15 +85,14 @@ async def list_versions(
     activity_id: Annotated[uuid.UUID | None, Query()] = None,
 ) -> Any:
     """Every version of the tenant's contextual bandits, by activity, line and version."""
-    rows = await store.versions(session, tenant.id, activity_id)
-    return {"items": [store.summary(r) for r in rows]}
+    return {"items": await versions.list_versions(session, tenant.id, activity_id)}
 
 
 @api.get("/v1/admin/models/{id}", operation_id="getModelVersion", response_model=ModelVersionRead)
 async def get_version(
     id: ModelId, principal: CurrentPrincipal, _: ConfigReader, session: DbSession
 ) -> Any:
-    return store.summary(await _version(session, principal, id))
+    return await versions.get_version(session, principal, id)
 
 
 @api.post(
@@ -119,21 +102,11 @@ async def get_version(
     response_model=ModelVersionRead,
 )
 async def restore_version(
-    id: ModelId,
-    request: Request,
-    principal: CurrentPrincipal,
-    _: ConfigWriter,
-    session: DbSession,
+    id: ModelId, ctx: Ctx, principal: CurrentPrincipal, _: ConfigWriter, session: DbSession
 ) -> Any:
     """Serve what this version learnt again: a new active version of its line, under the
     activity's current settings, from this version's state (409 when the features differ)."""
-    old = await _version(session, principal, id)
-    ctx = context_of(request)
-    snapshot = await ctx.snapshots.get(old.tenant_id)
-    row = await store.restore(session, old.tenant_id, snapshot, id)
-    summary = store.summary(row)
-    ctx.models.forget(old.tenant_id)
-    return summary
+    return await versions.restore(session, ctx, principal, id)
 
 
 @api.post(
@@ -141,15 +114,11 @@ async def restore_version(
     operation_id="trainModels",
     response_model=TrainRounds,
 )
-async def train(tenant: PathTenant, request: Request, _: ConfigWriter, session: DbSession) -> Any:
+async def train(tenant: PathTenant, ctx: Ctx, _: ConfigWriter, session: DbSession) -> Any:
     """A training round now, for every bandit of the tenant: the decisions whose reward window
     has closed since each version last learnt, up to 2,000 (workers also do this every
     `OFFERENGINE_LEARNING_TRAIN_SECONDS`). 409 when another round moved a model meanwhile."""
-    ctx = context_of(request)
-    snapshot = await ctx.snapshots.get(tenant.id)
-    rounds = await store.train(session, tenant.id, snapshot, now=utcnow())
-    ctx.models.forget(tenant.id)
-    return {"rounds": [asdict(r) for r in rounds]}
+    return {"rounds": await versions.train(session, ctx, tenant.id)}
 
 
 @api.get(
@@ -159,7 +128,7 @@ async def train(tenant: PathTenant, request: Request, _: ConfigWriter, session: 
 )
 async def report(
     tenant: PathTenant,
-    request: Request,
+    ctx: Ctx,
     _: ConfigReader,
     session: DbSession,
     activity_id: Annotated[uuid.UUID | None, Query()] = None,
@@ -169,45 +138,5 @@ async def report(
     """Each bandit line judged on its activity's logs (up to `limit` proposals from `since`, oldest
     first, whose reward window has closed): its offline value estimates beside what was served,
     and for a shadow its agreement with the live ranking."""
-    ctx = context_of(request)
-    snapshot = await ctx.snapshots.get(tenant.id)
-    return {
-        "lines": await report_lines(
-            session, tenant, snapshot, activity_id, since=since, limit=limit
-        )
-    }
-
-
-async def report_lines(
-    session: DbSession,
-    tenant: Tenant,
-    snapshot: Snapshot,
-    activity_id: uuid.UUID | None,
-    *,
-    since: datetime | None,
-    limit: int,
-) -> list[dict[str, Any]]:
-    found = []
-    now = utcnow()
-    for activity, spec in store.lines(snapshot):
-        if activity_id is not None and activity.id != activity_id:
-            continue
-        row = await store.active(session, tenant.id, activity.id, spec.line)
-        model = store.model_of(row, spec)
-        # Rewards as the live ranking counts them, the shadow's when the activity has no bandit.
-        judge = activity.contextual or spec
-        rows = await store.logged(
-            session, tenant.id, activity, judge, now=now, since=since, limit=limit
-        )
-        policy = evaluate.of_bandit(f"{spec.line} v{row.version if row else 0}", spec, model)
-        found.append(
-            {
-                "activity_id": activity.id,
-                "activity": activity.name,
-                "line": spec.line,
-                "version": row.version if row is not None else None,
-                "agreement": evaluate.agreement(rows) if spec.line == "shadow" else None,
-                "evaluation": evaluate.evaluate(rows, activity, policy),
-            }
-        )
-    return found
+    lines = await versions.report(session, ctx, tenant.id, activity_id, since=since, limit=limit)
+    return {"lines": lines}
