@@ -19,8 +19,8 @@ from offerengine.demo import service as demo
 from offerengine.settings import Settings
 from offerengine.tenants import service as tenants
 from offerengine.units import run_in_transaction
+from offerengine.web.pages.layout import NAV
 from offerengine.web.resources import RESOURCES, cell, dig
-from offerengine.web.router import NAV
 from tests.conftest import make_settings
 
 PASSWORD = "a long enough password"

@@ -13,7 +13,7 @@ from offerengine.auth.sessions import (
     hash_password,
     password_problem,
 )
-from offerengine.web.router import _readable_adjustment, _readable_conditions
+from offerengine.web.pages.pricing import readable_adjustment, readable_conditions
 
 
 def test_a_session_reads_back_and_a_forgery_does_not() -> None:
@@ -76,31 +76,31 @@ def test_the_throttle_stays_bounded() -> None:
 
 
 def test_conditions_and_adjustments_read_as_sentences() -> None:
-    assert _readable_conditions({}) == "always"
+    assert readable_conditions({}) == "always"
     assert (
-        _readable_conditions(
+        readable_conditions(
             {"cabin_class": ["BUSINESS", "FIRST"], "days_until_departure": {"max": 7}}
         )
         == "cabin_class in BUSINESS, FIRST and days_until_departure ≤ 7"
     )
     assert (
-        _readable_conditions({"date_range": {"start": "2027-06-01", "end": "2027-08-31"}})
+        readable_conditions({"date_range": {"start": "2027-06-01", "end": "2027-08-31"}})
         == "departure_date from 2027-06-01 to 2027-08-31"
     )
     assert (
-        _readable_conditions({"any": [{"channel": "web"}, {"not": {"channel": "agent"}}]})
+        readable_conditions({"any": [{"channel": "web"}, {"not": {"channel": "agent"}}]})
         == "(channel = web) or (not (channel = agent))"
     )
-    assert _readable_conditions({"expression": "utilization > 0.8"}) == "utilization > 0.8"
+    assert readable_conditions({"expression": "utilization > 0.8"}) == "utilization > 0.8"
     assert (
-        _readable_adjustment(
+        readable_adjustment(
             {"type": "MULTIPLIER", "formula": "1 + utilization", "max_multiplier": "3"}
         )
         == "price × (1 + utilization) (max 3)"
     )
-    assert _readable_adjustment({"type": "MULTIPLIER", "value": "1.5"}) == "price × 1.5"
-    assert _readable_adjustment({"type": "FIXED", "value": "-10.00"}) == "price + -10.00"
+    assert readable_adjustment({"type": "MULTIPLIER", "value": "1.5"}) == "price × 1.5"
+    assert readable_adjustment({"type": "FIXED", "value": "-10.00"}) == "price + -10.00"
     assert (
-        _readable_adjustment({"type": "FORMULA", "formula": "base_price * 2"})
+        readable_adjustment({"type": "FORMULA", "formula": "base_price * 2"})
         == "price = base_price * 2"
     )

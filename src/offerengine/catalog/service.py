@@ -17,6 +17,7 @@ from offerengine.catalog import core
 from offerengine.catalog.models import Product
 from offerengine.catalog.schemas import ProductCreate, ProductIn, ProductRead
 from offerengine.db import search, unique
+from offerengine.db.session import Sessions
 from offerengine.errors import FieldError, Invalid, Loc, NotFound
 from offerengine.pagination import decode_cursor, encode_cursor
 from offerengine.tenants.models import Tenant
@@ -102,6 +103,14 @@ async def get(session: AsyncSession, *, tenant_id: uuid.UUID, product_id: uuid.U
     return product
 
 
+async def read_product(
+    sessions: Sessions, *, tenant_id: uuid.UUID, product_id: uuid.UUID
+) -> Product:
+    """:func:`get`, in a session of its own (the admin UI's product editor)."""
+    async with sessions.session_factory() as session:
+        return await get(session, tenant_id=tenant_id, product_id=product_id)
+
+
 @dataclass(frozen=True, slots=True)
 class ProductFilter:
     product_type: str | None = None
@@ -142,6 +151,53 @@ async def list_products(
         return rows, None
     rows = rows[:limit]
     return rows, encode_cursor([rows[-1].product_code])
+
+
+@dataclass(frozen=True, slots=True)
+class ProductPage:
+    """A page of products, the cursor of the next, and every product type the tenant has."""
+
+    rows: Sequence[Product]
+    next_cursor: str | None
+    types: Sequence[str]
+
+
+async def browse_products(
+    sessions: Sessions,
+    *,
+    tenant_id: uuid.UUID,
+    where: ProductFilter,
+    limit: int,
+    cursor: str | None,
+) -> ProductPage:
+    """A page of :func:`list_products` with the product types to filter by, in a session of its
+    own (the admin UI's product list)."""
+    async with sessions.session_factory() as session:
+        rows, next_cursor = await list_products(
+            session, tenant_id=tenant_id, where=where, limit=limit, cursor=cursor
+        )
+        types = await session.scalars(
+            sa.select(Product.product_type)
+            .where(Product.tenant_id == tenant_id)
+            .distinct()
+            .order_by(Product.product_type)
+        )
+        return ProductPage(rows, next_cursor, types.all())
+
+
+async def product_choices(
+    sessions: Sessions, tenant_id: uuid.UUID, *, limit: int = 500
+) -> Sequence[tuple[uuid.UUID, str, str, str]]:
+    """The tenant's products to pick from, by code: id, code, name and type (the admin UI's
+    pricing rule editor)."""
+    async with sessions.session_factory() as session:
+        found = await session.execute(
+            sa.select(Product.id, Product.product_code, Product.name, Product.product_type)
+            .where(Product.tenant_id == tenant_id)
+            .order_by(Product.product_code)
+            .limit(limit)
+        )
+        return found.all()
 
 
 async def create(

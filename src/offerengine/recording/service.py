@@ -10,6 +10,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from offerengine.db.session import Sessions
 from offerengine.errors import NotFound
 from offerengine.recording import records, store
 from offerengine.recording.models import DeadLetter
@@ -32,6 +33,14 @@ async def list_dead_letters(
         )
     found = await session.scalars(query.order_by(DeadLetter.created_at.desc()).limit(limit))
     return list(found)
+
+
+async def read_dead_letters(
+    sessions: Sessions, *, tenant_id: uuid.UUID, redriven: bool | None = None, limit: int = 50
+) -> list[DeadLetter]:
+    """:func:`list_dead_letters`, in a session of its own (the admin UI's dead letters page)."""
+    async with sessions.session_factory() as session:
+        return await list_dead_letters(session, tenant_id=tenant_id, redriven=redriven, limit=limit)
 
 
 async def count_waiting(connection: AsyncConnection | AsyncSession) -> int:

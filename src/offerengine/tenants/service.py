@@ -7,6 +7,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from offerengine.auth.core import Actor
+from offerengine.db.session import Sessions
 from offerengine.errors import Conflict
 from offerengine.snapshots import service as snapshots
 from offerengine.tenants.models import Tenant
@@ -31,6 +32,18 @@ async def find(session: AsyncSession, ref: str) -> Tenant | None:
 
 async def list_tenants(session: AsyncSession) -> Sequence[Tenant]:
     return (await session.scalars(sa.select(Tenant).order_by(Tenant.code))).all()
+
+
+async def all_tenants(sessions: Sessions) -> Sequence[Tenant]:
+    """Every tenant by code, read in a session of its own (the admin UI's tenant switch)."""
+    async with sessions.session_factory() as session:
+        return await list_tenants(session)
+
+
+async def tenant_by_id(sessions: Sessions, tenant_id: uuid.UUID) -> Tenant | None:
+    """A tenant by id, read in a session of its own (the tenant an admin page works on)."""
+    async with sessions.session_factory() as session:
+        return await session.get(Tenant, tenant_id)
 
 
 async def create(session: AsyncSession, *, data: TenantCreate, actor: Actor) -> Tenant:

@@ -1,23 +1,19 @@
-"""The dashboards' figures, read as aggregates from what run time recorded, and shaped as Chart.js
-configurations (the page draws them with Chart.js; nothing here draws)."""
+"""The dashboards' figures shaped as tables and Chart.js configurations, from the aggregates of
+what run time recorded (read by :mod:`offerengine.web.reads` and
+:mod:`offerengine.inventory.overview`) and from the API's reports. Nothing here reads or draws:
+the page draws them with Chart.js."""
 
 from __future__ import annotations
 
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from offerengine import money
-from offerengine.db.base import utcnow
-from offerengine.decisioning.models import Decision, DecisioningObject, DecisionStat
-from offerengine.inventory.models import Flight, InventoryBucket
-from offerengine.orders.models import Order
-from offerengine.shopping.models import OfferDay, OfferStat
+from offerengine.inventory import overview
+from offerengine.web import reads
 
 PALETTE = ["#2563eb", "#16a34a", "#d97706", "#dc2626", "#7c3aed", "#0891b2", "#db2777", "#65a30d"]
 
@@ -29,7 +25,9 @@ class Dashboard:
     totals: dict[str, str] = field(default_factory=dict)
 
 
-def _days(days: int, today: date) -> list[date]:
+def last_days(days: int) -> list[date]:
+    """The last ``days`` days (UTC), today last."""
+    today = datetime.now(UTC).date()
     return [today - timedelta(days=days - 1 - i) for i in range(days)]
 
 
@@ -67,48 +65,22 @@ def _bar(labels: list[str], series: dict[str, list[float]], *, y: str) -> dict[s
     return chart
 
 
-async def offer_performance(
-    session: AsyncSession, tenant_id: uuid.UUID, currency: str, days: int = 14
-) -> Dashboard:
-    """Offers shown and ordered per day, conversion and revenue by offer type."""
-    today = utcnow().date()
-    span = _days(days, today)
-    since = datetime.combine(span[0], datetime.min.time()).replace(tzinfo=utcnow().tzinfo)
+def offer_performance(figures: reads.OfferFigures, span: list[date], currency: str) -> Dashboard:
+    """Offers shown and ordered per day of ``span``, conversion and revenue by offer type."""
     labels = [d.isoformat() for d in span]
     index = {d: i for i, d in enumerate(span)}
-    shown: dict[str, list[float]] = defaultdict(lambda: [0.0] * days)
-    for offer_type, day, count in await session.execute(
-        sa.select(OfferDay.offer_type, OfferDay.day, OfferDay.shown).where(
-            OfferDay.tenant_id == tenant_id, OfferDay.day >= span[0]
-        )
-    ):
+    shown: dict[str, list[float]] = defaultdict(lambda: [0.0] * len(span))
+    for offer_type, day, count in figures.shown:
         if _day(day) in index:
             shown[offer_type][index[_day(day)]] += count
-    ordered: dict[str, list[float]] = defaultdict(lambda: [0.0] * days)
+    ordered: dict[str, list[float]] = defaultdict(lambda: [0.0] * len(span))
     revenue: dict[str, int] = defaultdict(int)
-    order_day = sa.func.date(Order.created_at)
-    for offer_type, day, count, total in await session.execute(
-        sa.select(Order.offer_type, order_day, sa.func.count(), sa.func.sum(Order.total_minor))
-        .where(
-            Order.tenant_id == tenant_id,
-            Order.created_at >= since,
-            Order.status.in_(("HELD", "CONFIRMED")),
-        )
-        .group_by(Order.offer_type, order_day)
-    ):
+    for offer_type, day, count, total in figures.ordered:
         if _day(day) in index:
             ordered[offer_type][index[_day(day)]] += count
             revenue[offer_type] += int(total or 0)
     # Conversion over all time, from the counters the ranking learns from.
-    stats = (
-        await session.execute(
-            sa.select(
-                OfferStat.offer_type, sa.func.sum(OfferStat.shown), sa.func.sum(OfferStat.ordered)
-            )
-            .where(OfferStat.tenant_id == tenant_id)
-            .group_by(OfferStat.offer_type)
-        )
-    ).all()
+    stats = figures.stats
     board = Dashboard()
     board.charts["offers_shown"] = _line(labels, dict(shown), y="offers shown")
     board.charts["orders"] = _bar(labels, dict(ordered), y="orders")
@@ -143,40 +115,21 @@ async def offer_performance(
     return board
 
 
-async def decisioning(session: AsyncSession, tenant_id: uuid.UUID, days: int = 14) -> Dashboard:
-    """Decisions per day, and impressions, click and accept rates per offer and placement."""
-    today = utcnow().date()
-    span = _days(days, today)
-    since = datetime.combine(span[0], datetime.min.time()).replace(tzinfo=utcnow().tzinfo)
+def _rate(part: int, whole: int) -> float:
+    return round(int(part) / int(whole) * 100, 2) if whole else 0.0
+
+
+def decisioning(figures: reads.DecisionFigures, span: list[date]) -> Dashboard:
+    """Decisions per day of ``span``, and impressions, click and accept rates per offer and
+    placement."""
     index = {d: i for i, d in enumerate(span)}
-    per_day = [0.0] * days
-    day_col = sa.func.date(Decision.made_at)
-    for day, count in await session.execute(
-        sa.select(day_col, sa.func.count())
-        .where(Decision.tenant_id == tenant_id, Decision.made_at >= since)
-        .group_by(day_col)
-    ):
+    per_day = [0.0] * len(span)
+    for day, count in figures.per_day:
         if _day(day) in index:
             per_day[index[_day(day)]] += count
-    names: dict[uuid.UUID, str] = dict(
-        (
-            await session.execute(
-                sa.select(DecisioningObject.id, DecisioningObject.name).where(
-                    DecisioningObject.tenant_id == tenant_id
-                )
-            )
-        ).all()
-    )
+    names = figures.names
     rows: list[dict[str, Any]] = []
-    for offer_id, placement_id, impressions, clicks, accepts in await session.execute(
-        sa.select(
-            DecisionStat.offer_id,
-            DecisionStat.placement_id,
-            DecisionStat.impressions,
-            DecisionStat.clicks,
-            DecisionStat.accepts,
-        ).where(DecisionStat.tenant_id == tenant_id)
-    ):
+    for offer_id, placement_id, impressions, clicks, accepts in figures.stats:
         placement_key = _uuid(placement_id)
         placement = names.get(placement_key, str(placement_id)) if placement_key else placement_id
         rows.append(
@@ -186,12 +139,8 @@ async def decisioning(session: AsyncSession, tenant_id: uuid.UUID, days: int = 1
                 "impressions": int(impressions),
                 "clicks": int(clicks),
                 "accepts": int(accepts),
-                "click_rate": round(int(clicks) / int(impressions) * 100, 2)
-                if impressions
-                else 0.0,
-                "accept_rate": round(int(accepts) / int(impressions) * 100, 2)
-                if impressions
-                else 0.0,
+                "click_rate": _rate(clicks, impressions),
+                "accept_rate": _rate(accepts, impressions),
             }
         )
     rows.sort(key=lambda r: (-r["impressions"], r["offer"]))
@@ -220,81 +169,63 @@ def _uuid(value: str) -> uuid.UUID | None:
         return None
 
 
-async def inventory(session: AsyncSession, tenant_id: uuid.UUID, days: int = 7) -> Dashboard:
-    """Load factor of the coming flights (seats sold + held over the cabins' seats; a flight
-    nobody has shopped yet has no counters and a load of 0), and their cabins' counters."""
-    today = utcnow().date()
-    flights = (
-        await session.scalars(
-            sa.select(Flight)
-            .where(
-                Flight.tenant_id == tenant_id,
-                Flight.departure_date >= today,
-                Flight.departure_date < today + timedelta(days=days),
-            )
-            .order_by(Flight.departure_at, Flight.flight_number)
-            .limit(30)
+def cap_usage(usage: list[reads.CapUse]) -> list[dict[str, Any]]:
+    """Every global cap: used in its current window, out of its limit."""
+    rows = []
+    for found in usage:
+        cap = found.cap
+        window = (
+            cap.window
+            if cap.window == "lifetime"
+            else f"{cap.window} {cap.count if cap.rolling else ''} {cap.unit}"
         )
-    ).all()
-    used: dict[uuid.UUID, tuple[int, int]] = {}
-    if flights:
-        for flight_id, sold, held in await session.execute(
-            sa.select(
-                InventoryBucket.flight_id,
-                sa.func.sum(InventoryBucket.sold),
-                sa.func.sum(InventoryBucket.held),
-            )
-            .where(
-                InventoryBucket.tenant_id == tenant_id,
-                InventoryBucket.resource_type == "SEAT",
-                InventoryBucket.flight_id.in_([f.id for f in flights]),
-            )
-            .group_by(InventoryBucket.flight_id)
-        ):
-            if flight_id is not None:
-                used[flight_id] = (int(sold or 0), int(held or 0))
+        rows.append(
+            {
+                "offer": found.offer,
+                "event": cap.event,
+                "window": " ".join(window.split()),
+                "used": found.used,
+                "limit": cap.limit,
+                "share": round(found.used / cap.limit * 100, 1),
+            }
+        )
+    return rows
+
+
+def inventory(load: overview.SeatLoad) -> Dashboard:
+    """Load factor of the coming flights (seats sold + held over the cabins' seats; a flight
+    nobody has shopped yet has no counters and a load of 0), and the low buckets."""
     board = Dashboard()
     labels: list[str] = []
     loads: list[float] = []
-    for flight in flights:
+    for flight in load.flights:
         capacity = sum(int(seats) for seats in flight.cabins.values())
-        sold, held = used.get(flight.id, (0, 0))
-        load = (sold + held) / capacity * 100 if capacity else 0.0
+        sold, held = load.used.get(flight.id, (0, 0))
+        share = (sold + held) / capacity * 100 if capacity else 0.0
         label = (
             f"{flight.carrier}{flight.flight_number} {flight.origin}-{flight.destination} "
             f"{flight.departure_local[:16].replace('T', ' ')}"
         )
         labels.append(label)
-        loads.append(round(load, 1))
+        loads.append(round(share, 1))
         board.tables.setdefault("flights", []).append(
             {
                 "flight": label,
                 "capacity": capacity,
                 "sold": sold,
                 "held": held,
-                "load": f"{load:.1f} %",
+                "load": f"{share:.1f} %",
             }
         )
     board.charts["load_factor"] = _bar(labels, {"load factor %": loads}, y="%")
     board.tables["low_stock"] = [
         {
-            "resource": f"{kind} {resource}",
-            "scope": scope,
-            "left": int(capacity) - int(sold) - int(held),
-            "capacity": int(capacity),
+            "resource": f"{low.resource_type} {low.resource}",
+            "scope": low.scope,
+            "left": int(low.capacity) - int(low.sold) - int(low.held),
+            "capacity": int(low.capacity),
         }
-        for kind, resource, scope, capacity, sold, held in await session.execute(
-            sa.select(
-                InventoryBucket.resource_type,
-                InventoryBucket.resource,
-                InventoryBucket.scope,
-                InventoryBucket.capacity,
-                InventoryBucket.sold,
-                InventoryBucket.held,
-            )
-            .where(InventoryBucket.tenant_id == tenant_id, InventoryBucket.low_notified.is_(True))
-            .limit(50)
-        )
+        for low in load.low
     ]
     return board
 

@@ -1,6 +1,7 @@
 """Who is looking at an admin page: the session cookie read, the user loaded, or a redirect to
-the login page. Pages read through the services; forms write through the JSON API, which takes
-the same cookie (see ``offerengine.auth.deps``)."""
+the login page; and the tenant she works on. Pages read through the services (or
+:mod:`offerengine.web.reads`); forms write through the JSON API, which takes the same cookie (see
+``offerengine.auth.deps``)."""
 
 from __future__ import annotations
 
@@ -11,9 +12,10 @@ from urllib.parse import quote
 from fastapi import Depends, Request
 from starlette.responses import RedirectResponse, Response
 
-from offerengine.auth import users
+from offerengine.auth import logins, users
 from offerengine.auth.sessions import SESSION_COOKIE, SessionCodec, SessionData
 from offerengine.deps import context_of
+from offerengine.tenants import service as tenants
 from offerengine.tenants.models import Tenant
 
 LOGIN = "/admin/login"
@@ -45,8 +47,7 @@ async def current_visitor(request: Request) -> users.Visitor:
     data = (await ctx.admin.codec()).load(request.cookies.get(SESSION_COOKIE))
     if data is None:
         raise LoginRequired(_here(request))
-    async with ctx.session_factory() as session:
-        found = await users.visitor(session, data)
+    found = await logins.visitor(ctx, data)
     if found is None:
         raise LoginRequired(_here(request))
     return found
@@ -59,8 +60,7 @@ async def current_tenant(request: Request, visitor: Visitor) -> Tenant:
     tenant_id = visitor.principal.tenant_id
     if tenant_id is None:
         raise TenantRequired
-    async with context_of(request).session_factory() as session:
-        tenant = await session.get(Tenant, tenant_id)
+    tenant = await tenants.tenant_by_id(context_of(request), tenant_id)
     if tenant is None:
         raise TenantRequired
     return tenant
