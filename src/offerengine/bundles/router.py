@@ -11,7 +11,7 @@ from offerengine.auth.deps import ConfigReader
 from offerengine.bundles import service
 from offerengine.bundles.models import BundleTemplate
 from offerengine.bundles.schemas import BundleTest
-from offerengine.db.base import utcnow
+from offerengine.clock import utcnow
 from offerengine.deps import Ctx
 from offerengine.http.routing import router
 from offerengine.shopping.schemas import SearchResponse

@@ -13,6 +13,8 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from offerengine.clock import utcnow as utcnow  # stamps rows; kept importable from here
+
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -83,10 +85,6 @@ class Compressed(sa.types.TypeDecorator[bytes]):
 JSONType = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
 # A JSON column holding any JSON value (object, list, string …).
 JSONAny = JSONType
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 class Base(DeclarativeBase):

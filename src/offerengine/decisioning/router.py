@@ -10,7 +10,7 @@ from typing import Annotated
 
 from fastapi import Query, Response
 
-from offerengine.db.base import utcnow
+from offerengine.clock import utcnow
 from offerengine.decisioning import runtime as deciding
 from offerengine.decisioning import service
 from offerengine.decisioning.schemas import DecisionRequest, DecisionResponse, Status

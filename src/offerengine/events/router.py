@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from starlette.responses import Response
 
-from offerengine.db.base import utcnow
+from offerengine.clock import utcnow
 from offerengine.events import service
 from offerengine.events.schemas import EventBatch, EventIn, EventsAccepted
 from offerengine.http.runtime import Call, RuntimeRouter, respond

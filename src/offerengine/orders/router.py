@@ -7,7 +7,7 @@ import uuid
 from pydantic import BaseModel, Field
 from starlette.responses import Response
 
-from offerengine.db.base import utcnow
+from offerengine.clock import utcnow
 from offerengine.fields import Timestamp
 from offerengine.http.runtime import Call, RuntimeRouter, respond
 from offerengine.orders import booking

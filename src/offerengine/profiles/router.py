@@ -6,7 +6,7 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 from starlette.responses import Response
 
-from offerengine.db.base import utcnow
+from offerengine.clock import utcnow
 from offerengine.http.runtime import Call, RuntimeRouter, respond
 from offerengine.profiles import service
 from offerengine.profiles.schemas import ProfileIn, ProfileRead

@@ -8,7 +8,7 @@ from typing import Any
 from starlette.responses import Response
 
 from offerengine.auth.deps import ConfigReader
-from offerengine.db.base import utcnow
+from offerengine.clock import utcnow
 from offerengine.deps import DbSession
 from offerengine.http.routing import router
 from offerengine.http.runtime import Call, RuntimeRouter, respond

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import Query
 
 from offerengine.auth.deps import ConfigReader, ConfigWriter
-from offerengine.db.base import utcnow
+from offerengine.clock import utcnow
 from offerengine.deps import DbSession
 from offerengine.http.routing import router
 from offerengine.recording import service

@@ -6,7 +6,7 @@ from pydantic import BaseModel, Field
 from starlette.convertors import Convertor, register_url_convertor
 from starlette.responses import Response
 
-from offerengine.db.base import utcnow
+from offerengine.clock import utcnow
 from offerengine.http.routing import router
 from offerengine.http.runtime import Call, RuntimeRouter, respond
 from offerengine.shopping import config, searching
