@@ -46,8 +46,8 @@ from offerengine.learning.models import DecisionLog, LearningModel
 from offerengine.observability.metrics import Metrics
 from offerengine.settings import Settings
 from offerengine.shopping.config import OFFER_RULES
+from offerengine.shopping.reuse import ResultCache
 from offerengine.shopping.schemas import OfferRulesIn, SearchRequest
-from offerengine.shopping.service import ResultCache
 from offerengine.snapshots.build import build
 from offerengine.tenants.models import Tenant
 

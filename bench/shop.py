@@ -37,6 +37,7 @@ from _http import FLOOR, Target, compare, demo_database, floor_server, machine, 
 from offerengine.db.engine import create_engine
 from offerengine.network.core import lookup
 from offerengine.recording.writer import Recorder
+from offerengine.shopping import ranking, reuse, stock
 from offerengine.shopping import service as shopping
 from offerengine.snapshots.build import build
 
@@ -247,27 +248,27 @@ async def in_process(
     assert snapshot is not None
     runtime = shopping.ShopRuntime(factory, Recorder(factory, is_sqlite=True), stock_seconds=3600)
     requests = [
-        shopping.search_of(SearchRequest.model_validate(s), snapshot) for s in searches(routes, 200)
+        ranking.search_of(SearchRequest.model_validate(s), snapshot) for s in searches(routes, 200)
     ]
     conversion = await runtime.conversion(tenant_id)
     stocks = []
     for search in requests:
         flights = snapshot.shopping.flights.find(search.origin, search.destination, search.day)
-        stocks.append(await runtime.stock(tenant_id, shopping.scopes_of(flights, snapshot)))
+        stocks.append(await runtime.stock(tenant_id, stock.scopes_of(flights, snapshot)))
     await engine.dispose()
     if start_at is not None:
         await asyncio.sleep(max(0.0, start_at - clock.time()))
     rates: dict[str, tuple[float, float]] = {}
     for label, shared in (("cold (each search prices everything)", None), ("as served", runtime)):
         if shared is not None:
-            shared.results = shopping.ResultCache(0)  # no reuse of identical searches here
+            shared.results = reuse.ResultCache(0)  # no reuse of identical searches here
         latencies = []
         candidates = returned = 0
         started = clock.perf_counter()
         for i in range(iterations):
             search = requests[i % len(requests)]
             t0 = clock.perf_counter()
-            done = shopping.run_search(
+            done = ranking.run_search(
                 snapshot,
                 search,
                 stocks[i % len(requests)],

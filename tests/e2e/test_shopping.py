@@ -866,7 +866,7 @@ def test_an_identical_search_reuses_its_ranking_while_its_flights_counters_read_
     from offerengine.inventory.models import Flight
     from offerengine.recording.writer import Recorder
     from offerengine.shopping.models import StoredSearch
-    from offerengine.shopping.service import find
+    from offerengine.shopping.offers import find
 
     owner, runtime, flight = airline
     later = (date.fromisoformat(departure_day()) + timedelta(days=1)).isoformat()

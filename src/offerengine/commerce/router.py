@@ -14,11 +14,11 @@ from fastapi import Query, Response
 from pydantic import BaseModel, Field
 
 from offerengine.auth.deps import ConfigReader, ConfigWriter, CurrentActor
-from offerengine.commerce import analytics, quoting, service
+from offerengine.clock import utcnow
+from offerengine.commerce import analytics, bulk, fee_versions, quoting, service
 from offerengine.commerce import schemas as s
 from offerengine.commerce.core import FeeType
 from offerengine.commerce.quote_schemas import AcceptRequest, QuoteEnvelope, QuoteRequest
-from offerengine.db.base import utcnow
 from offerengine.deps import DbSession
 from offerengine.fields import Timestamp
 from offerengine.http.routing import router
@@ -86,7 +86,7 @@ async def bulk_put_commission_rates(
 ) -> s.BulkResult:
     """Create (no `id`) or replace (with `id`, and optionally the `version` it is based on) many
     rates at once, all or nothing: every bad row is reported, and then nothing changes."""
-    return await service.bulk_rates(session, tenant=tenant, data=body, actor=actor)
+    return await bulk.bulk_rates(session, tenant=tenant, data=body, actor=actor)
 
 
 @api.get(
@@ -102,8 +102,8 @@ async def list_fee_rule_versions_by_name(
 ) -> s.RuleVersions:
     """Seed 002's `GET /pricing-rules/versions?name=`: every version of the rule of that name,
     each with its effective window, and which one is in force now."""
-    rule, rows = await service.rule_versions(session, tenant_id=tenant.id, name=name)
-    return service.versions_read(rule, rows, utcnow())
+    rule, rows = await fee_versions.rule_versions(session, tenant_id=tenant.id, name=name)
+    return fee_versions.versions_read(rule, rows, utcnow())
 
 
 add_kind_routes(

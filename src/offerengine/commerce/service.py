@@ -1,12 +1,20 @@
-"""Commerce configuration use cases: commission rates, fee and tax rules and coupons, versioned,
-checked when saved, and compiled into the snapshot's :class:`core.CommerceIndex`."""
+"""Commerce configuration use cases: commission rates, fee and tax rules and coupons, versioned
+and checked when saved.
+
+Each kind (:class:`Spec`) keeps its body as JSON, with the columns lists filter on copied out
+(:func:`apply`), a history, and the generic configuration routes (``RATE_KIND``,
+``FEE_RULE_KIND``, ``COUPON_KIND``). Saving checks what the schema cannot (:func:`check`):
+amounts in the currency's decimals, each fee type's configuration, the feature flags named, unique
+fee rule names and coupon codes. Elsewhere: rates in bulk (:mod:`offerengine.commerce.bulk`), a
+fee rule's versions (:mod:`offerengine.commerce.fee_versions`), and the snapshot's index compiled
+from the kinds (:mod:`offerengine.commerce.compiling`).
+"""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from decimal import Decimal
 from functools import partial
 from typing import Any, Generic, TypeVar
@@ -17,7 +25,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from offerengine import money
 from offerengine.auth.core import Actor
-from offerengine.commerce import core
 from offerengine.commerce import schemas as s
 from offerengine.commerce.models import CommissionRate, Coupon, CouponUsage, FeeRule
 from offerengine.db import unique
@@ -27,7 +34,6 @@ from offerengine.pagination import DEFAULT_LIMIT, decode_cursor, encode_cursor
 from offerengine.tenants.models import Tenant
 from offerengine.versioning import service as versioning
 from offerengine.versioning.kinds import ConfigKind, PageRequest, Shows
-from offerengine.versioning.models import ObjectVersion
 
 BODY: Loc = ("body",)
 Model = CommissionRate | FeeRule | Coupon
@@ -298,74 +304,6 @@ async def delete(
     await versioning.delete(session, spec.history, obj, actor=actor)
 
 
-async def bulk_rates(
-    session: AsyncSession, *, tenant: Tenant, data: s.CommissionRateBulk, actor: Actor
-) -> s.BulkResult:
-    """Create or replace many rates, all or nothing: every row's errors are reported at once."""
-    ids = [row.id for row in data.rates if row.id is not None]
-    existing = {
-        r.id: r
-        for r in await session.scalars(
-            sa.select(CommissionRate).where(
-                CommissionRate.tenant_id == tenant.id, CommissionRate.id.in_(ids)
-            )
-        )
-    }
-    errors: list[FieldError] = []
-    plans: list[tuple[CommissionRate | None, dict[str, Any]]] = []
-    seen: set[uuid.UUID] = set()
-    for i, row in enumerate(data.rates):
-        where: Loc = ("rates", i)
-        target = None
-        if row.id is not None:
-            target = existing.get(row.id)
-            if target is None:
-                errors.append(FieldError((*BODY, *where, "id"), f"no commission rate {row.id}"))
-                continue
-            if row.id in seen:
-                errors.append(FieldError((*BODY, *where, "id"), "given more than once"))
-                continue
-            seen.add(row.id)
-            if row.version is not None and row.version != target.version:
-                errors.append(
-                    FieldError(
-                        (*BODY, *where, "version"),
-                        f"the rate is at version {target.version}, not {row.version}",
-                    )
-                )
-                continue
-        fresh = s.CommissionRateIn.model_validate(
-            row.model_dump(include=set(s.CommissionRateIn.model_fields))
-        )
-        try:
-            body = await check(session, tenant, RATE, fresh, exclude=row.id, loc=where)
-        except Invalid as exc:
-            errors += exc.errors
-            continue
-        plans.append((target, body))
-    raise_if_any(errors)
-    result = s.BulkResult(created=[], updated=[], unchanged=[])
-    for target, body in plans:
-        if target is None:
-            created = CommissionRate(tenant_id=tenant.id)
-            apply(created, body)
-            session.add(created)
-            await versioning.record(
-                session, RATE.history, created, action="create", actor=actor, before=None
-            )
-            result.created.append(created.id)
-        elif target.body == body:
-            result.unchanged.append(target.id)
-        else:
-            before = RATE.dump(target)
-            apply(target, body)
-            await versioning.record(
-                session, RATE.history, target, action="update", actor=actor, before=before
-            )
-            result.updated.append(target.id)
-    return result
-
-
 async def list_objects(
     session: AsyncSession,
     *,
@@ -467,116 +405,3 @@ COUPON_KIND = _declare(
     update_schema=s.CouponUpdate,
     show=_show_coupons,
 )
-
-
-async def rule_versions(
-    session: AsyncSession, *, tenant_id: uuid.UUID, name: str
-) -> tuple[FeeRule, Sequence[ObjectVersion]]:
-    """The fee rule named ``name`` and its versions, oldest first (seed 002's endpoint)."""
-    rule = await session.scalar(
-        sa.select(FeeRule).where(FeeRule.tenant_id == tenant_id, FeeRule.name == name)
-    )
-    if rule is None:
-        raise Invalid.field(("query", "name"), f"no fee rule named {name!r}")
-    rows = (
-        await session.scalars(
-            sa.select(ObjectVersion)
-            .where(
-                ObjectVersion.object_type == FEE_RULE.history_name,
-                ObjectVersion.object_id == rule.id,
-            )
-            .order_by(ObjectVersion.version)
-        )
-    ).all()
-    return rule, rows
-
-
-def versions_read(rule: FeeRule, rows: Sequence[ObjectVersion], now: datetime) -> s.RuleVersions:
-    kept = [r for r in rows if r.action != "delete"]
-    in_force = core.Timeline(core.fee_state(r.data, r.created_at) for r in kept).in_force(now)
-    current = in_force[0].version if in_force else None
-    return s.RuleVersions(
-        rule_id=rule.id,
-        name=rule.name,
-        type=rule.type,
-        in_force_version=current,
-        items=[
-            s.RuleVersion(
-                version=r.version,
-                action=r.action,
-                in_force=r.version == current,
-                effective_from=r.data.get("effective_from"),
-                effective_to=r.data.get("effective_to"),
-                is_active=bool(r.data.get("is_active", True)),
-                region=r.data.get("region"),
-                configuration=r.data.get("configuration") or {},
-                author=r.actor_name,
-                created_at=r.created_at,
-            )
-            for r in kept
-        ],
-    )
-
-
-# --- the snapshot ---------------------------------------------------------------------------------
-
-
-async def _histories(
-    session: AsyncSession, spec: Spec[Any], tenant_id: uuid.UUID
-) -> list[ObjectVersion]:
-    """Every version of the tenant's live objects of ``spec`` (a deleted object's are gone from
-    run time with it)."""
-    live = sa.select(spec.model.id).where(spec.model.tenant_id == tenant_id)
-    return list(
-        await session.scalars(
-            sa.select(ObjectVersion).where(
-                ObjectVersion.tenant_id == tenant_id,
-                ObjectVersion.object_type == spec.history_name,
-                ObjectVersion.action != "delete",
-                ObjectVersion.object_id.in_(live),
-            )
-        )
-    )
-
-
-def _settings(tenant_settings: Mapping[str, Any]) -> core.QuoteSettings:
-    given = tenant_settings.get("quotes")
-    if not isinstance(given, Mapping):
-        return core.QuoteSettings()
-    base = given.get("commission_base", "gross")
-    logistics = given.get("default_logistics_provider")
-    validity = given.get("validity_seconds")
-    return core.QuoteSettings(
-        commission_base="net" if base == "net" else "gross",
-        default_logistics_provider=str(logistics) if logistics else None,
-        validity_seconds=int(validity)
-        if isinstance(validity, int) and not isinstance(validity, bool) and 60 <= validity <= 86400
-        else None,
-    )
-
-
-async def load_index(
-    session: AsyncSession,
-    tenant_id: uuid.UUID,
-    tenant_settings: Mapping[str, Any],
-    tagged_flags: Sequence[str] = (),
-) -> core.CommerceIndex:
-    """The tenant's commerce section of the snapshot; ``tagged_flags``: its flags tagged
-    "quote", which every quote evaluates and echoes."""
-    rates = [
-        core.rate_state(v.data, v.created_at) for v in await _histories(session, RATE, tenant_id)
-    ]
-    fees = [
-        core.fee_state(v.data, v.created_at) for v in await _histories(session, FEE_RULE, tenant_id)
-    ]
-    coupons = [
-        core.coupon(COUPON.dump(c))
-        for c in await session.scalars(sa.select(Coupon).where(Coupon.tenant_id == tenant_id))
-    ]
-    return core.CommerceIndex(
-        rates=rates,
-        fees=fees,
-        coupons=coupons,
-        settings=_settings(tenant_settings),
-        tagged_flags=tagged_flags,
-    )

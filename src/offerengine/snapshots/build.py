@@ -13,8 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from offerengine import money
 from offerengine.catalog import core as catalog
 from offerengine.catalog.models import Product
-from offerengine.commerce import service as commerce
-from offerengine.decisioning import service as decisioning
+from offerengine.commerce import compiling as commerce
+from offerengine.decisioning import compiling as decisioning
 from offerengine.experiments import service as experiments
 from offerengine.flags import service as flags
 from offerengine.network import core as network

@@ -17,8 +17,8 @@ from typing import Any, Protocol
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from offerengine.decisioning import compiling as configuration
 from offerengine.decisioning import core, learning
-from offerengine.decisioning import service as configuration
 from offerengine.decisioning.models import DecisioningObject
 from offerengine.errors import Invalid
 
