@@ -137,119 +137,171 @@ def evaluate(
     experiments_index: experiments.ExperimentIndex,
     saved_groups: Mapping[str, Any] | None = None,
 ) -> Evaluation:
-    """Evaluate a flag for a context (a flat dict of attributes; see ``attributes_of``)."""
-
-    def result(
-        value: Any,
-        reason: Reason,
-        detail: str,
-        *,
-        variant: str | None = None,
-        rule: str | None = None,
-        assignment: experiments.Assignment | None = None,
-    ) -> Evaluation:
-        return Evaluation(flag.key, value, reason, variant, rule, detail, flag.version, assignment)
-
+    """Evaluate a flag for a context (a flat dict of attributes; see ``attributes_of``), in the
+    order of the module's doc."""
     if not flag.is_enabled:
-        return result(flag.default_value, "DISABLED", "the flag is disabled", variant="off")
-
+        return _result(flag, flag.default_value, "DISABLED", "the flag is disabled", variant="off")
     for rule in flag.rules:
         if rule.condition and not eval_condition(context, rule.condition, saved_groups):
             continue
-        if rule.type == "force":
-            return result(rule.value, "TARGETING_MATCH", f"rule {rule.id!r} matched", rule=rule.id)
-        if rule.type == "rollout":
-            unit = unit_of(context, rule.hash_attribute)
-            if unit is None:
-                continue
-            n = hash_unit(rule.seed, unit, rule.hash_version)
-            if n is None or n >= rule.percentage / 100:
-                continue
-            return result(
-                rule.value,
-                "SPLIT",
-                f"rule {rule.id!r}: bucket {n} is within its {rule.percentage:g}% rollout",
-                rule=rule.id,
-            )
-        if rule.type == "split":
-            unit = unit_of(context, rule.hash_attribute)
-            if unit is None or not flag.variants:
-                continue
-            n = hash_unit(rule.seed, unit, rule.hash_version)
-            total = sum(v.weight for v in flag.variants) or 1.0
-            ranges = bucket_ranges(
-                len(flag.variants), rule.coverage, [v.weight / total for v in flag.variants]
-            )
-            index = choose_variation(n, ranges) if n is not None else -1
-            if index < 0:
-                continue
-            chosen = flag.variants[index]
-            return result(
-                chosen.value,
-                "SPLIT",
-                f"rule {rule.id!r}: bucket {n} falls in variant {chosen.key!r}",
-                variant=chosen.key,
-                rule=rule.id,
-            )
-        if rule.type == "experiment" and rule.experiment_key is not None:
-            experiment = experiments_index.by_key.get(rule.experiment_key)
-            if experiment is None:
-                return result(
-                    flag.default_value,
-                    "ERROR",
-                    f"rule {rule.id!r}: experiment {rule.experiment_key!r} no longer exists",
-                    rule=rule.id,
-                )
-            assignment = experiments.assign(
-                experiment,
-                unit_of(context, experiment.unit),
-                context,
-                at=at,
-                saved_groups=saved_groups,
-            )
-            if not assignment.in_experiment and not experiment.winner:
-                continue
-            found, value = flag.variant_value(assignment.variant.key)
-            if not found:
-                continue
-            return result(
-                value,
-                "SPLIT",
-                f"rule {rule.id!r}: experiment {experiment.key!r} "
-                + (
-                    f"assigns variant {assignment.variant.key!r}"
-                    if assignment.in_experiment
-                    else f"shipped variant {assignment.variant.key!r}"
-                ),
-                variant=assignment.variant.key,
-                rule=rule.id,
-                assignment=assignment,
-            )
+        found = _by_rule(
+            flag,
+            rule,
+            context,
+            at=at,
+            experiments_index=experiments_index,
+            saved_groups=saved_groups,
+        )
+        if found is not None:
+            return found
+    return _by_rollout(flag, context, at=at)
 
+
+def _result(
+    flag: Flag,
+    value: Any,
+    reason: Reason,
+    detail: str,
+    *,
+    variant: str | None = None,
+    rule: str | None = None,
+    assignment: experiments.Assignment | None = None,
+) -> Evaluation:
+    return Evaluation(flag.key, value, reason, variant, rule, detail, flag.version, assignment)
+
+
+def _by_rule(
+    flag: Flag,
+    rule: Rule,
+    context: Mapping[str, Any],
+    *,
+    at: datetime,
+    experiments_index: experiments.ExperimentIndex,
+    saved_groups: Mapping[str, Any] | None,
+) -> Evaluation | None:
+    """Step 2 for a rule whose condition matched: what it serves, or None when it does not
+    apply (the unit outside its rollout or split, or not in its experiment)."""
+    if rule.type == "force":
+        return _result(
+            flag, rule.value, "TARGETING_MATCH", f"rule {rule.id!r} matched", rule=rule.id
+        )
+    if rule.type == "rollout":
+        return _rollout_rule(flag, rule, context)
+    if rule.type == "split":
+        return _split_rule(flag, rule, context)
+    if rule.type == "experiment" and rule.experiment_key is not None:
+        return _experiment_rule(
+            flag, rule, rule.experiment_key, context, at, experiments_index, saved_groups
+        )
+    return None
+
+
+def _rollout_rule(flag: Flag, rule: Rule, context: Mapping[str, Any]) -> Evaluation | None:
+    """The rule's value when the unit hashes into its percentage."""
+    unit = unit_of(context, rule.hash_attribute)
+    if unit is None:
+        return None
+    n = hash_unit(rule.seed, unit, rule.hash_version)
+    if n is None or n >= rule.percentage / 100:
+        return None
+    return _result(
+        flag,
+        rule.value,
+        "SPLIT",
+        f"rule {rule.id!r}: bucket {n} is within its {rule.percentage:g}% rollout",
+        rule=rule.id,
+    )
+
+
+def _split_rule(flag: Flag, rule: Rule, context: Mapping[str, Any]) -> Evaluation | None:
+    """The flag's variant the unit hashes into, by weight, within the rule's coverage."""
+    unit = unit_of(context, rule.hash_attribute)
+    if unit is None or not flag.variants:
+        return None
+    n = hash_unit(rule.seed, unit, rule.hash_version)
+    total = sum(v.weight for v in flag.variants) or 1.0
+    ranges = bucket_ranges(
+        len(flag.variants), rule.coverage, [v.weight / total for v in flag.variants]
+    )
+    index = choose_variation(n, ranges) if n is not None else -1
+    if index < 0:
+        return None
+    chosen = flag.variants[index]
+    return _result(
+        flag,
+        chosen.value,
+        "SPLIT",
+        f"rule {rule.id!r}: bucket {n} falls in variant {chosen.key!r}",
+        variant=chosen.key,
+        rule=rule.id,
+    )
+
+
+def _experiment_rule(
+    flag: Flag,
+    rule: Rule,
+    key: str,
+    context: Mapping[str, Any],
+    at: datetime,
+    experiments_index: experiments.ExperimentIndex,
+    saved_groups: Mapping[str, Any] | None,
+) -> Evaluation | None:
+    """The flag's variant the linked experiment assigns (or shipped, once it has a winner); an
+    error when the experiment is gone."""
+    experiment = experiments_index.by_key.get(key)
+    if experiment is None:
+        return _result(
+            flag,
+            flag.default_value,
+            "ERROR",
+            f"rule {rule.id!r}: experiment {key!r} no longer exists",
+            rule=rule.id,
+        )
+    assignment = experiments.assign(
+        experiment,
+        unit_of(context, experiment.unit),
+        context,
+        at=at,
+        saved_groups=saved_groups,
+    )
+    if not assignment.in_experiment and not experiment.winner:
+        return None
+    found, value = flag.variant_value(assignment.variant.key)
+    if not found:
+        return None
+    return _result(
+        flag,
+        value,
+        "SPLIT",
+        f"rule {rule.id!r}: experiment {experiment.key!r} "
+        + (
+            f"assigns variant {assignment.variant.key!r}"
+            if assignment.in_experiment
+            else f"shipped variant {assignment.variant.key!r}"
+        ),
+        variant=assignment.variant.key,
+        rule=rule.id,
+        assignment=assignment,
+    )
+
+
+def _by_rollout(flag: Flag, context: Mapping[str, Any], *, at: datetime) -> Evaluation:
+    """Steps 3 and 4: the seed's rollout block decides, or, without one, the flag's value."""
     rollout = flag.rollout
     if rollout is None:
-        return result(flag.value, "STATIC", "the flag is on", variant="on")
+        return _result(flag, flag.value, "STATIC", "the flag is on", variant="on")
     off = flag.default_value
-    if rollout.start is not None and at < rollout.start:
-        return result(off, "DEFAULT", f"the rollout starts at {rollout.start.isoformat()}")
-    if rollout.end is not None and at >= rollout.end:
-        return result(off, "DEFAULT", f"the rollout ended at {rollout.end.isoformat()}")
-    if rollout.user_segments:
-        segments = _strings(context.get("segment"))
-        if not segments.intersection(rollout.user_segments):
-            shown = ", ".join(sorted(segments)) or "none"
-            return result(
-                off, "DEFAULT", f"segment ({shown}) is not one of the rollout's user_segments"
-            )
-    if rollout.regions:
-        region = context.get("region")
-        if not isinstance(region, str) or region.casefold() not in rollout.regions:
-            return result(off, "DEFAULT", f"region {region!r} is not one of the rollout's regions")
+    outside = _outside_audience(rollout, context, at)
+    if outside is not None:
+        return _result(flag, off, "DEFAULT", outside)
     if rollout.percentage >= 100:
-        return result(flag.value, "TARGETING_MATCH", "in the rollout's audience", variant="on")
+        return _result(
+            flag, flag.value, "TARGETING_MATCH", "in the rollout's audience", variant="on"
+        )
     unit = unit_of(context, rollout.hash_attribute)
     if unit is None:
-        return result(
+        return _result(
+            flag,
             off,
             "DEFAULT",
             f"no {rollout.hash_attribute}: a {rollout.percentage:g}% rollout needs a unit to hash",
@@ -257,15 +309,38 @@ def evaluate(
         )
     n = hash_unit(rollout.seed, unit, rollout.hash_version)
     if n is not None and n < rollout.percentage / 100:
-        return result(
+        return _result(
+            flag,
             flag.value,
             "SPLIT",
             f"bucket {n} is within the {rollout.percentage:g}% rollout",
             variant="on",
         )
-    return result(
-        off, "SPLIT", f"bucket {n} is outside the {rollout.percentage:g}% rollout", variant="off"
+    return _result(
+        flag,
+        off,
+        "SPLIT",
+        f"bucket {n} is outside the {rollout.percentage:g}% rollout",
+        variant="off",
     )
+
+
+def _outside_audience(rollout: Rollout, context: Mapping[str, Any], at: datetime) -> str | None:
+    """Why the context is outside the rollout's window, segments or regions; None when inside."""
+    if rollout.start is not None and at < rollout.start:
+        return f"the rollout starts at {rollout.start.isoformat()}"
+    if rollout.end is not None and at >= rollout.end:
+        return f"the rollout ended at {rollout.end.isoformat()}"
+    if rollout.user_segments:
+        segments = _strings(context.get("segment"))
+        if not segments.intersection(rollout.user_segments):
+            shown = ", ".join(sorted(segments)) or "none"
+            return f"segment ({shown}) is not one of the rollout's user_segments"
+    if rollout.regions:
+        region = context.get("region")
+        if not isinstance(region, str) or region.casefold() not in rollout.regions:
+            return f"region {region!r} is not one of the rollout's regions"
+    return None
 
 
 def _strings(value: Any) -> set[str]:

@@ -84,46 +84,16 @@ async def create(
     was not (404, 410), raised unless the same request made an order before."""
     tenant_id = snapshot.tenant.id
     digest = request_hash(body)
-    earlier = await session.scalar(
-        sa.select(Order).where(
-            Order.tenant_id == tenant_id, Order.idempotency_key == idempotency_key
-        )
-    )
+    earlier = await _earlier(session, tenant_id, idempotency_key, digest)
     if earlier is not None:
-        if earlier.request_hash != digest:
-            raise Invalid.field(
-                ("header", "Idempotency-Key"),
-                "was used for a different request; use a new key for a new order",
-            )
         return Made(await settle(session, earlier, now=now), created=False)
     if offer is None:
         raise missing or NotFound(f"No offer {body.offer_id}.")
     items, errors = _select(offer, body.selected_optional_items)
     raise_if_any(_check_passengers(offer, body) + errors)
-    kept = {i["product_code"] for i in items}
-    needs = [
-        n
-        for n in offer.basis["needs"]
-        if (n["resource_type"] == "SEAT" and n["resource"] == offer.body["cabin"])
-        or n["resource"] in kept
-    ]
-    policy = snapshot.shopping.policy
-    try:
-        held = await inventory.hold(
-            session, tenant_id=tenant_id, needs=shopping.needs_of(needs), policy=policy
-        )
-    except inventory.SoldOut as exc:
-        raise Conflict(f"Offer {offer.id} can no longer be booked: {exc}.") from None
+    held = await _hold(session, snapshot, offer, items)
+    price, total = _price(offer, items)
     hold_seconds = min((h.rule.hold_duration_seconds for h in held), default=900)
-    amounts = [i["price"]["total"] for i in items] + [offer.body["price"]["tax_total"]]
-    total = sum(money.to_minor(Decimal(a), offer.currency) for a in amounts)
-    price = dict(offer.body["price"])
-    if len(items) != len(offer.body["items"]):
-        price = {
-            **price,
-            "total": money.format_amount(total, offer.currency),
-            "note": "optional items left out",
-        }
     order = Order(
         id=uuid.uuid4(),
         tenant_id=tenant_id,
@@ -148,19 +118,83 @@ async def create(
     made.decision_id = _search_uuid(offer.search_id)  # shop's conversion model learns from it
     session.add(made)
     await shopping.count_ordered(session, tenant_id, offer.offer_type, offer.segment)
+    notices = await _mark_low(session, snapshot, held, now)
+    await session.flush()
+    return Made(order, created=True, low_inventory=tuple(notices))
+
+
+async def _earlier(
+    session: AsyncSession, tenant_id: uuid.UUID, idempotency_key: str, digest: str
+) -> Order | None:
+    """The order this Idempotency-Key made before, if any; 422 when it was another request."""
+    earlier = await session.scalar(
+        sa.select(Order).where(
+            Order.tenant_id == tenant_id, Order.idempotency_key == idempotency_key
+        )
+    )
+    if earlier is not None and earlier.request_hash != digest:
+        raise Invalid.field(
+            ("header", "Idempotency-Key"),
+            "was used for a different request; use a new key for a new order",
+        )
+    return earlier
+
+
+async def _hold(
+    session: AsyncSession, snapshot: Snapshot, offer: Offer, items: list[dict[str, Any]]
+) -> list[inventory.Held]:
+    """Hold the inventory the chosen items need (the cabin's seats, the kept products), all or
+    nothing; 409 when some is sold out."""
+    kept = {i["product_code"] for i in items}
+    needs = [
+        n
+        for n in offer.basis["needs"]
+        if (n["resource_type"] == "SEAT" and n["resource"] == offer.body["cabin"])
+        or n["resource"] in kept
+    ]
+    try:
+        return await inventory.hold(
+            session,
+            tenant_id=snapshot.tenant.id,
+            needs=shopping.needs_of(needs),
+            policy=snapshot.shopping.policy,
+        )
+    except inventory.SoldOut as exc:
+        raise Conflict(f"Offer {offer.id} can no longer be booked: {exc}.") from None
+
+
+def _price(offer: Offer, items: list[dict[str, Any]]) -> tuple[dict[str, Any], int]:
+    """The order's price and its total in minor units: the offer's, its total made again from
+    the chosen items when optional ones were left out."""
+    amounts = [i["price"]["total"] for i in items] + [offer.body["price"]["tax_total"]]
+    total = sum(money.to_minor(Decimal(a), offer.currency) for a in amounts)
+    price = dict(offer.body["price"])
+    if len(items) != len(offer.body["items"]):
+        price = {
+            **price,
+            "total": money.format_amount(total, offer.currency),
+            "note": "optional items left out",
+        }
+    return price, total
+
+
+async def _mark_low(
+    session: AsyncSession, snapshot: Snapshot, held: Sequence[inventory.Held], now: datetime
+) -> list[dict[str, Any]]:
+    """Record a ``low_inventory`` event for each bucket the holds took below its threshold (once
+    per bucket); the notices to send once committed, for the rules that ask for them."""
     notices = []
     for h in held:
         if h.sellable_after < h.rule.min_availability_threshold and await inventory.mark_low(
             session, h.bucket_id
         ):
-            event = low_inventory_event(tenant_id, h, now)
+            event = low_inventory_event(snapshot.tenant.id, h, now)
             session.add(event)
             if h.rule.notify_on_low_inventory:
                 notices.append(
                     {"type": "low_inventory", "tenant": snapshot.tenant.code, **event.properties}
                 )
-    await session.flush()
-    return Made(order, created=True, low_inventory=tuple(notices))
+    return notices
 
 
 def _search_uuid(search_id: str) -> uuid.UUID | None:

@@ -78,82 +78,116 @@ def write(connection: sa.Connection, batch: Sequence[r.Record]) -> None:
     """Store ``batch`` (records of any kinds) on ``connection``, in its transaction. A record
     stored already is left as it is, and the counts its search adds up are added only by the
     write that stored it: a record written twice (redelivered, or re-driven) is stored once."""
-    dialect = connection.dialect.name
-    searches: list[dict[str, Any]] = []
-    bodies: list[dict[str, Any]] = []
-    decisions: list[dict[str, Any]] = []
-    logs: list[dict[str, Any]] = []
-    quotes: list[dict[str, Any]] = []
-    lines: list[tuple[Any, ...]] = []
-    exposures: list[dict[str, Any]] = []
-    shown: dict[str, r.Search] = {}
+    rows = _Rows()
     for record in batch:
-        tenant_id = record.tenant_id
+        rows.add(record)
+    stored = rows.insert(connection)
+    _count_shown(connection, [rows.shown[key] for key in stored])
+
+
+@dataclass
+class _Rows:
+    """A batch's rows, by table; and its searches by id, to count the ones the write stored."""
+
+    searches: list[dict[str, Any]] = field(default_factory=list)
+    bodies: list[dict[str, Any]] = field(default_factory=list)
+    decisions: list[dict[str, Any]] = field(default_factory=list)
+    logs: list[dict[str, Any]] = field(default_factory=list)
+    quotes: list[dict[str, Any]] = field(default_factory=list)
+    lines: list[tuple[Any, ...]] = field(default_factory=list)
+    exposures: list[dict[str, Any]] = field(default_factory=list)
+    shown: dict[str, r.Search] = field(default_factory=dict)
+
+    def add(self, record: r.Record) -> None:
+        """The record's rows, in the tables of its kind."""
         if isinstance(record, r.Search):
-            row = {c: getattr(record, c) for c in _SEARCH_COLUMNS}
-            row["tenant_id"] = tenant_id
-            searches.append(row)
-            shown[record.id] = record
-            for body in record.bodies:
-                bodies.append(
-                    {
-                        "id": body.id,
-                        "tenant_id": tenant_id,
-                        "members_json": body.members_json,
-                        "basis_json": body.basis_json,
-                        "expires_at": body.expires_at,
-                    }
-                )
-            logs.extend(_log_row(tenant_id, log) for log in record.logs)
+            self._add_search(record)
         elif isinstance(record, r.Decision):
-            decisions.append(
-                {
-                    "id": record.id,
-                    "tenant_id": tenant_id,
-                    "profile_id": record.profile_id,
-                    "made_at": record.made_at,
-                    "propositions": record.propositions,
-                }
-            )
-            logs.extend(_log_row(tenant_id, log) for log in record.logs)
+            self._add_decision(record)
         elif isinstance(record, r.Quote):
-            row = {c: getattr(record, c) for c in _QUOTE_COLUMNS}
-            row.update(tenant_id=tenant_id, status="QUOTED", accepted_at=None)
-            quotes.append(row)
-            lines.extend((tenant_id, record.id, *line) for line in record.lines)
+            self._add_quote(record)
         elif isinstance(record, r.Exposure):
-            exposures.append(
-                {
-                    "id": new_time_uuid(),
-                    "tenant_id": tenant_id,
-                    "experiment_id": record.experiment_id,
-                    "unit_id": record.unit_id,
-                    "variant": record.variant,
-                    "bucket": record.bucket,
-                    "exposed_at": record.exposed_at,
-                }
-            )
+            self._add_exposure(record)
         else:  # pragma: no cover - every kind is handled above
             raise TypeError(f"no table for {type(record).__name__}")
-    insert_many(connection, _table(OfferBody), bodies, skip_existing=True)
-    new = insert_many(
-        connection, _table(StoredSearch), searches, skip_existing=True, returning="id"
-    )
-    insert_many(connection, _table(DecisionRow), decisions, skip_existing=True)
-    insert_many(connection, _table(DecisionLog), logs, skip_existing=True)
-    insert_many(connection, _table(StoredQuote), quotes, skip_existing=True)
-    insert_tuples(connection, _table(QuoteLine), lines, skip_existing=True)
-    if exposures:  # the first exposure of a unit stays (sticky)
-        connection.execute(
-            upsert.insert_for(dialect, ExposureRow).on_conflict_do_nothing(
-                index_elements=["experiment_id", "unit_id"]
-            ),
-            exposures,
+
+    def _add_search(self, record: r.Search) -> None:
+        tenant_id = record.tenant_id
+        row = {c: getattr(record, c) for c in _SEARCH_COLUMNS}
+        row["tenant_id"] = tenant_id
+        self.searches.append(row)
+        self.shown[record.id] = record
+        for body in record.bodies:
+            self.bodies.append(
+                {
+                    "id": body.id,
+                    "tenant_id": tenant_id,
+                    "members_json": body.members_json,
+                    "basis_json": body.basis_json,
+                    "expires_at": body.expires_at,
+                }
+            )
+        self.logs.extend(_log_row(tenant_id, log) for log in record.logs)
+
+    def _add_decision(self, record: r.Decision) -> None:
+        self.decisions.append(
+            {
+                "id": record.id,
+                "tenant_id": record.tenant_id,
+                "profile_id": record.profile_id,
+                "made_at": record.made_at,
+                "propositions": record.propositions,
+            }
         )
+        self.logs.extend(_log_row(record.tenant_id, log) for log in record.logs)
+
+    def _add_quote(self, record: r.Quote) -> None:
+        tenant_id = record.tenant_id
+        row = {c: getattr(record, c) for c in _QUOTE_COLUMNS}
+        row.update(tenant_id=tenant_id, status="QUOTED", accepted_at=None)
+        self.quotes.append(row)
+        self.lines.extend((tenant_id, record.id, *line) for line in record.lines)
+
+    def _add_exposure(self, record: r.Exposure) -> None:
+        self.exposures.append(
+            {
+                "id": new_time_uuid(),
+                "tenant_id": record.tenant_id,
+                "experiment_id": record.experiment_id,
+                "unit_id": record.unit_id,
+                "variant": record.variant,
+                "bucket": record.bucket,
+                "exposed_at": record.exposed_at,
+            }
+        )
+
+    def insert(self, connection: sa.Connection) -> list[Any]:
+        """Insert the rows, each one stored already left out; the ids of the searches stored
+        now."""
+        insert_many(connection, _table(OfferBody), self.bodies, skip_existing=True)
+        stored = insert_many(
+            connection, _table(StoredSearch), self.searches, skip_existing=True, returning="id"
+        )
+        insert_many(connection, _table(DecisionRow), self.decisions, skip_existing=True)
+        insert_many(connection, _table(DecisionLog), self.logs, skip_existing=True)
+        insert_many(connection, _table(StoredQuote), self.quotes, skip_existing=True)
+        insert_tuples(connection, _table(QuoteLine), self.lines, skip_existing=True)
+        if self.exposures:  # the first exposure of a unit stays (sticky)
+            connection.execute(
+                upsert.insert_for(connection.dialect.name, ExposureRow).on_conflict_do_nothing(
+                    index_elements=["experiment_id", "unit_id"]
+                ),
+                self.exposures,
+            )
+        return stored
+
+
+def _count_shown(connection: sa.Connection, searches: Sequence[r.Search]) -> None:
+    """Add up the offers ``searches`` showed: per type and segment, and per day and type."""
+    dialect = connection.dialect.name
     counts: Counter[tuple[Any, str, str]] = Counter()
     days: Counter[tuple[Any, Any, str]] = Counter()
-    for key in new:
-        search = shown[key]
+    for search in searches:
         day = search.created_at.date()
         for offer_type in search.shown:
             counts[(search.tenant_id, offer_type, search.segment)] += 1

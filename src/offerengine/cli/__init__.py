@@ -1,0 +1,72 @@
+"""The ``offerengine`` command: one Typer app assembled from its topics, each in a module of its
+own. The commands are listed in ``offerengine --help`` in the order they are added here.
+
+- :mod:`._serving`: ``migrate``, ``serve``
+- :mod:`._demo`: ``demo``
+- :mod:`._access`: ``create-key``, ``create-user``
+- :mod:`._records`: ``consume``, ``replay``
+- :mod:`._batch`: ``decide-batch``
+- :mod:`._learning`: the bandits' ``train``, ``export-logs`` and ``evaluate-policy``
+- :mod:`._promotions`: ``train-uplift``, ``recommend-promotions``
+
+What they share (the consoles, the settings, one transaction per piece of work) is
+:mod:`._common`'s.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from offerengine import __version__
+from offerengine.cli._access import create_key, create_user
+from offerengine.cli._batch import decide_batch
+from offerengine.cli._common import console
+from offerengine.cli._demo import demo
+from offerengine.cli._learning import evaluate_policy, export_logs, train
+from offerengine.cli._promotions import recommend_promotions, train_uplift
+from offerengine.cli._records import consume, replay
+from offerengine.cli._serving import migrate, serve
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    help="OfferEngine: offer management and decisioning. Settings come from OFFERENGINE_* variables.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        console.print(f"offerengine {__version__}")
+        raise typer.Exit
+
+
+@app.callback()
+def main_options(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
+    ] = False,
+) -> None:
+    """OfferEngine."""
+
+
+app.command("migrate")(migrate)
+app.command("demo")(demo)
+app.command("create-key")(create_key)
+app.command("create-user")(create_user)
+app.command("serve")(serve)
+app.command("consume")(consume)
+app.command("decide-batch")(decide_batch)
+app.command("train")(train)
+app.command("export-logs")(export_logs)
+app.command("evaluate-policy")(evaluate_policy)
+app.command("train-uplift")(train_uplift)
+app.command("recommend-promotions")(recommend_promotions)
+app.command("replay")(replay)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,105 @@
+"""The contextual bandits offline: ``train`` (a training round now), ``export-logs`` (the logged
+decisions as JSON Lines) and ``evaluate-policy`` (what other policies would have earned on
+them)."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from offerengine.cli._common import console, err, in_transaction, load_settings, with_engine
+from offerengine.errors import Invalid, NotFound
+from offerengine.learning.policy import SHOP
+
+
+def train(tenant: Annotated[str, typer.Option(help="Tenant code or id.")]) -> None:
+    """Train the tenant's contextual bandits on every decision whose reward window has closed
+    (workers also do this every OFFERENGINE_LEARNING_TRAIN_SECONDS)."""
+    from offerengine.learning import offline
+
+    async def work(session_factory: Any, engine: Any) -> Any:
+        return await offline.train_until_done(
+            session_factory, tenant, engine.dialect.name == "sqlite"
+        )
+
+    try:
+        rounds = asyncio.run(with_engine(load_settings(), work))
+    except (Invalid, NotFound) as exc:
+        err.print(str(exc))
+        raise typer.Exit(2) from exc
+    table = Table("activity", "line", "version", "learnt now", "new version")
+    for r in rounds:
+        name = "shop" if r.activity_id == SHOP else str(r.activity_id)
+        table.add_row(name, r.line, str(r.version), str(r.learnt), str(r.started))
+    console.print(table if rounds else "No contextual bandits to train.")
+
+
+def export_logs(
+    tenant: Annotated[str, typer.Option(help="Tenant code or id.")],
+    activity: Annotated[
+        str, typer.Option(help="Activity id or name; shop: the offer rules' conversion model.")
+    ],
+    out: Annotated[Path, typer.Option(help="The JSON Lines file to write.")],
+    since: Annotated[
+        datetime | None, typer.Option(help="Decisions made from then on (ISO 8601).")
+    ] = None,
+) -> None:
+    """Write the activity's logged decisions whose reward window has closed: per proposal the
+    candidates, propensity, features and reward (what evaluate-policy --logs reads)."""
+    from offerengine.learning import offline
+
+    if since is not None and since.tzinfo is None:
+        since = since.replace(tzinfo=UTC)
+
+    async def work(session: AsyncSession) -> int:
+        return await offline.export_logs(session, tenant, activity, out, since)
+
+    n = in_transaction(work)
+    err.print(f"{n} logged proposals written to {out}")
+
+
+def evaluate_policy(
+    tenant: Annotated[str, typer.Option(help="Tenant code or id.")],
+    activity: Annotated[
+        str, typer.Option(help="Activity id or name; shop: the offer rules' conversion model.")
+    ],
+    policy: Annotated[
+        list[str],
+        typer.Option(
+            help="priority, random, logged, shadow, model:<version or id>, formula:<name>; "
+            "repeat for several."
+        ),
+    ],
+    logs: Annotated[
+        Path | None,
+        typer.Option(
+            help="JSON Lines from export-logs; default: the database's logs.",
+            exists=True,
+            dir_okay=False,
+        ),
+    ] = None,
+    interval: Annotated[
+        str, typer.Option(help="normal (approximation) or bootstrap (2000 resamples).")
+    ] = "normal",
+) -> None:
+    """What each policy would have earned per decision on the logged decisions (IPS, SNIPS,
+    direct method, doubly robust, with 95% intervals) beside what the logged policy earned."""
+    from offerengine.learning import evaluate, offline
+
+    if interval not in ("normal", "bootstrap"):
+        err.print("--interval is normal or bootstrap")
+        raise typer.Exit(2)
+
+    async def work(session: AsyncSession) -> list[dict[str, Any]]:
+        return await offline.evaluate_policies(session, tenant, activity, logs, policy, interval)
+
+    results = in_transaction(work)
+    for result in results:
+        console.print(evaluate.table(result), highlight=False)
+        console.print()
