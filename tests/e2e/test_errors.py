@@ -62,7 +62,7 @@ def test_a_body_over_the_limit_is_a_413_problem(sqlite_url: str, tmp_path: Path)
         )
         problem(streamed, 413)
         assert platform(small).get("/v1/admin/tenants/OE/products").json()["items"] == []
-        # So is one sent to a hot route, which the middleware serves itself (HotRoutes).
+        # So is one sent to a run-time operation, served by the run-time app.
         runtime = Api(small, create_key(small, "OE", "runtime"))
         for path in ("/v1/decisions", "/v1/quote", "/v1/offers/search"):
             chunks = (b'{"activities": "' + b"y" * 1024 for _ in range(4))

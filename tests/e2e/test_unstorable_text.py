@@ -302,7 +302,7 @@ def test_nul_in_a_path_or_query_is_a_422_naming_the_parameter(world: World) -> N
         sent: dict[str, Any] = {"json": {"attributes": {}}} if method == "PUT" else {}
         body = problem(world.runtime.request(method, "/v1/profiles/x%00y", **sent), 422)
         assert [e["loc"] for e in body["errors"]] == [["path", "profile_id"]]
-    # A hot route, which the middleware serves before any routing.
+    # A run-time operation: the middleware refuses it before the run-time app sees it.
     decision = {"profile": {"id": "p1"}, "activities": [world.activity]}
     body = problem(world.runtime.post("/v1/decisions?explain=%00", json=decision), 422)
     assert [e["loc"] for e in body["errors"]] == [["query", "explain"]]
