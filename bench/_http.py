@@ -80,20 +80,27 @@ def server(env: dict[str, str], workers: int, source: str | None = None) -> Iter
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(f"{base}/readyz", timeout=1):
-                    break
-            except OSError:
-                if time.monotonic() > deadline or process.poll() is not None:
-                    raise RuntimeError("the server did not start") from None
-                time.sleep(0.1)
-        time.sleep(0.5 * workers)  # let every worker finish starting
+        _wait_until_ready(process, urllib.request.Request(f"{base}/readyz"), workers)
         yield base
     finally:
         process.terminate()
         process.wait(timeout=15)
+
+
+def _wait_until_ready(
+    process: subprocess.Popen[bytes], probe: urllib.request.Request, workers: int
+) -> None:
+    """Until ``probe`` is answered (30 s at most), then a moment for every worker to start."""
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            with urllib.request.urlopen(probe, timeout=1):
+                break
+        except OSError:
+            if time.monotonic() > deadline or process.poll() is not None:
+                raise RuntimeError(f"the server for {probe.full_url} did not start") from None
+            time.sleep(0.1)
+    time.sleep(0.5 * workers)
 
 
 @contextmanager
@@ -126,17 +133,7 @@ def floor_server(workers: int) -> Iterator[str]:
     )
     url = f"http://127.0.0.1:{port}/floor"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                request = urllib.request.Request(url, data=b"{}", method="POST")
-                with urllib.request.urlopen(request, timeout=1):
-                    break
-            except OSError:
-                if time.monotonic() > deadline or process.poll() is not None:
-                    raise RuntimeError("the floor server did not start") from None
-                time.sleep(0.1)
-        time.sleep(0.5 * workers)
+        _wait_until_ready(process, urllib.request.Request(url, data=b"{}", method="POST"), workers)
         yield url
     finally:
         process.terminate()

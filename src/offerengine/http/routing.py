@@ -11,6 +11,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header, Request, Response, params
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
+from starlette.datastructures import QueryParams
 
 from offerengine import text
 from offerengine.errors import FieldError, Invalid, raise_if_any
@@ -104,14 +105,20 @@ def check_query(request: Request) -> None:
     if accepted is None:
         accepted = _accepted_query(route)
         route._offerengine_query = accepted  # type: ignore[attr-defined]
+    refuse_stray_query(request.query_params, accepted)
+
+
+def refuse_stray_query(given: QueryParams, accepted: dict[str, bool]) -> None:
+    """A 422 naming every query parameter not in ``accepted`` (name → takes a list), and every
+    single-valued one given more than once (the admin routes' and the run-time app's check)."""
     errors: list[FieldError] = []
-    for name in dict.fromkeys(request.query_params.keys()):
+    for name in dict.fromkeys(given.keys()):
         if name not in accepted:
             known = ", ".join(sorted(accepted)) or "none"
             errors.append(
                 FieldError(("query", name), f"unknown parameter (this route takes: {known})")
             )
-        elif not accepted[name] and len(request.query_params.getlist(name)) > 1:
+        elif not accepted[name] and len(given.getlist(name)) > 1:
             errors.append(FieldError(("query", name), "given more than once"))
     raise_if_any(errors)
 

@@ -58,10 +58,10 @@ from offerengine.auth.deps import (
     principal_of,
 )
 from offerengine.context import AppContext
-from offerengine.errors import FieldError, Forbidden, Invalid, OfferEngineError, raise_if_any
+from offerengine.errors import FieldError, Forbidden, Invalid, OfferEngineError
 from offerengine.http import problems
 from offerengine.http.body import raw_body, read_json
-from offerengine.http.routing import takes_many
+from offerengine.http.routing import refuse_stray_query, takes_many
 from offerengine.snapshots.core import Snapshot
 
 Auth = Literal["bearer", "ofrep"]
@@ -163,17 +163,7 @@ class Operation:
     def _check_query(self, request: Request) -> None:
         """Refuse query parameters the route does not take, and repeats of single-valued ones: a
         typo like ``?categroy=SEAT`` must not quietly return everything."""
-        accepted = self._query_many
-        errors: list[FieldError] = []
-        for name in dict.fromkeys(request.query_params.keys()):
-            if name not in accepted:
-                known = ", ".join(sorted(accepted)) or "none"
-                errors.append(
-                    FieldError(("query", name), f"unknown parameter (this route takes: {known})")
-                )
-            elif not accepted[name] and len(request.query_params.getlist(name)) > 1:
-                errors.append(FieldError(("query", name), "given more than once"))
-        raise_if_any(errors)
+        refuse_stray_query(request.query_params, self._query_many)
 
     def _query_values(self, request: Request) -> dict[str, Any]:
         params = request.query_params
