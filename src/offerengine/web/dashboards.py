@@ -1,5 +1,5 @@
 """The dashboards' figures shaped as tables and Chart.js configurations, from the aggregates of
-what run time recorded (read by :mod:`offerengine.web.reads` and
+what run time recorded (read by :mod:`offerengine.decisioning.figures` and :mod:`offerengine.shopping.figures` and
 :mod:`offerengine.inventory.overview`) and from the API's reports. Nothing here reads or draws:
 the page draws them with Chart.js."""
 
@@ -12,8 +12,9 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from offerengine import money
+from offerengine.decisioning import figures as decisioning_figures
 from offerengine.inventory import overview
-from offerengine.web import reads
+from offerengine.shopping import figures as shopping_figures
 
 PALETTE = ["#2563eb", "#16a34a", "#d97706", "#dc2626", "#7c3aed", "#0891b2", "#db2777", "#65a30d"]
 
@@ -65,7 +66,9 @@ def _bar(labels: list[str], series: dict[str, list[float]], *, y: str) -> dict[s
     return chart
 
 
-def offer_performance(figures: reads.OfferFigures, span: list[date], currency: str) -> Dashboard:
+def offer_performance(
+    figures: shopping_figures.OfferFigures, span: list[date], currency: str
+) -> Dashboard:
     """Offers shown and ordered per day of ``span``, conversion and revenue by offer type."""
     labels = [d.isoformat() for d in span]
     index = {d: i for i, d in enumerate(span)}
@@ -119,7 +122,7 @@ def _rate(part: int, whole: int) -> float:
     return round(int(part) / int(whole) * 100, 2) if whole else 0.0
 
 
-def decisioning(figures: reads.DecisionFigures, span: list[date]) -> Dashboard:
+def decisioning(figures: decisioning_figures.DecisionFigures, span: list[date]) -> Dashboard:
     """Decisions per day of ``span``, and impressions, click and accept rates per offer and
     placement."""
     index = {d: i for i, d in enumerate(span)}
@@ -169,7 +172,7 @@ def _uuid(value: str) -> uuid.UUID | None:
         return None
 
 
-def cap_usage(usage: list[reads.CapUse]) -> list[dict[str, Any]]:
+def cap_usage(usage: list[decisioning_figures.CapUse]) -> list[dict[str, Any]]:
     """Every global cap: used in its current window, out of its limit."""
     rows = []
     for found in usage:

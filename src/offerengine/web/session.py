@@ -1,6 +1,6 @@
 """Who is looking at an admin page: the session cookie read, the user loaded, or a redirect to
-the login page; and the tenant she works on. Pages read through the services (or
-:mod:`offerengine.web.reads`); forms write through the JSON API, which takes the same cookie (see
+the login page; and the tenant she works on. Pages read through the use cases of the packages
+that own what they show; forms write through the JSON API, which takes the same cookie (see
 ``offerengine.auth.deps``)."""
 
 from __future__ import annotations

@@ -8,10 +8,12 @@ from typing import Any
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
+from offerengine.decisioning import figures as decisioning_figures
 from offerengine.deps import context_of
 from offerengine.inventory import overview
+from offerengine.shopping import figures as shopping_figures
 from offerengine.tenants.models import Tenant
-from offerengine.web import dashboards, reads
+from offerengine.web import dashboards
 from offerengine.web.pages.layout import render
 from offerengine.web.resources import api_get
 from offerengine.web.session import PageTenant, Visitor
@@ -24,10 +26,14 @@ async def dashboard(request: Request, visitor: Visitor, tenant: PageTenant) -> R
     ctx = context_of(request)
     span = dashboards.last_days(14)
     offers = dashboards.offer_performance(
-        await reads.offer_figures(ctx, tenant.id, span[0]), span, tenant.base_currency
+        await shopping_figures.offer_figures(ctx, tenant.id, span[0]), span, tenant.base_currency
     )
-    decisions = dashboards.decisioning(await reads.decision_figures(ctx, tenant.id, span[0]), span)
-    decisions.tables["caps"] = dashboards.cap_usage(await reads.cap_usage(ctx, tenant.id))
+    decisions = dashboards.decisioning(
+        await decisioning_figures.decision_figures(ctx, tenant.id, span[0]), span
+    )
+    decisions.tables["caps"] = dashboards.cap_usage(
+        await decisioning_figures.cap_usage(ctx, tenant.id)
+    )
     stock = dashboards.inventory(await overview.seat_load(ctx, tenant.id))
     reports = [
         await api_get(request, "/v1/analytics/commission", group_by=group)

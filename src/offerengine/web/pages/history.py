@@ -10,9 +10,9 @@ from starlette.responses import Response
 
 from offerengine.deps import context_of
 from offerengine.versioning import core as versioning_core
+from offerengine.versioning import history
 from offerengine.versioning import service as versioning
 from offerengine.versioning.router import VERSIONED_PATHS
-from offerengine.web import reads
 from offerengine.web.pages.layout import PAGE, cursor_pager, not_found, render
 from offerengine.web.session import PageTenant, Visitor
 
@@ -23,7 +23,7 @@ router = APIRouter(include_in_schema=False)
 async def history_page(
     request: Request, visitor: Visitor, tenant: PageTenant, object_type: str, object_id: uuid.UUID
 ) -> Response:
-    rows = await reads.object_versions(
+    rows = await history.object_versions(
         context_of(request), tenant_id=tenant.id, object_type=object_type, object_id=object_id
     )
     if not rows:
@@ -70,7 +70,7 @@ async def audit_page(
     query = versioning.AuditQuery(
         tenant_id=tenant.id, object_type=object_type or None, action=action or None
     )
-    rows, next_cursor = await reads.audit_entries(
+    rows, next_cursor = await history.audit_entries(
         context_of(request), query, limit=PAGE, cursor=cursor or None
     )
     filters = {"object_type": object_type or "", "action": action or ""}

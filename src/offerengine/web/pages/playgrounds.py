@@ -9,10 +9,10 @@ from typing import Any
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
+from offerengine.decisioning import figures as decisioning_figures
 from offerengine.deps import context_of
 from offerengine.inventory import overview
 from offerengine.learning.policy import SHOP
-from offerengine.web import reads
 from offerengine.web.pages.layout import render
 from offerengine.web.resources import api_get
 from offerengine.web.session import PageTenant, Visitor
@@ -38,7 +38,7 @@ async def shop_page(request: Request, visitor: Visitor, tenant: PageTenant) -> R
 async def models_page(request: Request, visitor: Visitor, tenant: PageTenant) -> Response:
     """The contextual bandits' model versions, with a training round and restores."""
     found = await api_get(request, f"/v1/admin/tenants/{tenant.code}/models")
-    names = dict(await reads.activity_names(context_of(request), tenant.id))
+    names = dict(await decisioning_figures.activity_names(context_of(request), tenant.id))
     names[str(SHOP)] = "shop (offer types' conversion)"
     rows = found.listed()
     for row in rows:
@@ -87,7 +87,9 @@ async def promotion_usage_page(request: Request, visitor: Visitor, tenant: PageT
 
 @router.get("/admin/decide")
 async def decide_page(request: Request, visitor: Visitor, tenant: PageTenant) -> Response:
-    activities = await reads.activity_names(context_of(request), tenant.id, approved=True)
+    activities = await decisioning_figures.activity_names(
+        context_of(request), tenant.id, approved=True
+    )
     return await render(
         request,
         "decide.html",

@@ -14,8 +14,8 @@ from starlette.responses import Response
 from offerengine.catalog import service as catalog
 from offerengine.context import AppContext
 from offerengine.deps import context_of
+from offerengine.pricing import browsing
 from offerengine.pricing.schemas import PricingRuleRead
-from offerengine.web import reads
 from offerengine.web.pages.layout import PAGE, cursor_pager, not_found, render, templates
 from offerengine.web.session import PageTenant, Visitor
 
@@ -107,7 +107,7 @@ async def rules_page(
     cursor: Annotated[str | None, Query(max_length=500)] = None,
 ) -> Response:
     ctx = context_of(request)
-    rows, next_cursor = await reads.pricing_rules(
+    rows, next_cursor = await browsing.pricing_rules(
         ctx, tenant_id=tenant.id, q=q or None, limit=PAGE, cursor=cursor or None
     )
     filters = {"q": q or ""}
@@ -133,7 +133,7 @@ async def new_rule(
     ctx = context_of(request)
     rule = None
     if copy is not None:
-        found = await reads.pricing_rule(ctx, tenant_id=tenant.id, rule_id=copy)
+        found = await browsing.pricing_rule(ctx, tenant_id=tenant.id, rule_id=copy)
         if found is not None:
             rule = PricingRuleRead.of(found).model_dump(mode="json")
             rule["rule_name"] = f"{rule['rule_name']} (copy)"[:100]
@@ -149,7 +149,7 @@ async def edit_rule(
     request: Request, visitor: Visitor, tenant: PageTenant, rule_id: uuid.UUID
 ) -> Response:
     ctx = context_of(request)
-    found = await reads.pricing_rule(ctx, tenant_id=tenant.id, rule_id=rule_id)
+    found = await browsing.pricing_rule(ctx, tenant_id=tenant.id, rule_id=rule_id)
     if found is None:
         return await not_found(request, visitor, tenant, f"No pricing rule {rule_id}.")
     rule = PricingRuleRead.of(found).model_dump(mode="json")
