@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from offerengine import money
 from offerengine.errors import Conflict, FieldError, Gone, Invalid, NotFound, raise_if_any
 from offerengine.events.models import Event
-from offerengine.inventory import service as inventory
+from offerengine.inventory import stock as inventory
 from offerengine.observability.logging import get_logger
 from offerengine.orders.models import Order
 from offerengine.orders.schemas import OrderCreate

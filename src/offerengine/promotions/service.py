@@ -9,7 +9,8 @@ buying with and without it, the incremental margin P₁·(margin − discount) �
 expected cost P₁·discount, and selects grants by margin per unit of cost within the request's
 budget and each promotion's remaining budget, the products' promotion stock (a product with less
 than ``low_stock_below`` left gets none) and the per-customer limit. A recorded recommendation
-counts its grants atomically: two at once never overspend a budget or a product's stock.
+counts its grants atomically (:mod:`offerengine.promotions.counters`): two at once never overspend
+a budget or a product's stock.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from __future__ import annotations
 import pickle
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from types import MappingProxyType
@@ -28,15 +29,15 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from offerengine import money
-from offerengine.db import upsert
 from offerengine.db.session import write_transaction
 from offerengine.errors import FieldError, Invalid, NotFound
 from offerengine.learning import uplift
 from offerengine.profiles.core import profile_facts, vector
 from offerengine.profiles.models import Profile
 from offerengine.profiles.service import attributes_of, personalised
+from offerengine.promotions import counters
 from offerengine.promotions.core import ModelRef, PromotionIndex
-from offerengine.promotions.models import PromotionCounter, PromotionGrant, UpliftModel
+from offerengine.promotions.models import PromotionGrant, UpliftModel
 from offerengine.promotions.schemas import (
     CustomerIn,
     PromotionIn,
@@ -50,8 +51,6 @@ from offerengine.snapshots.service import mark_config_changed
 
 if TYPE_CHECKING:
     from offerengine.context import AppContext
-
-BUDGET = ""  # the counter of a promotion's spent budget; other counters are per product
 
 
 def check(data: Any) -> list[FieldError]:
@@ -263,36 +262,6 @@ async def _customers(
     return found
 
 
-async def _used(
-    session: AsyncSession, tenant_id: uuid.UUID, codes: Sequence[str]
-) -> dict[tuple[str, str], int]:
-    rows = await session.execute(
-        sa.select(
-            PromotionCounter.promotion, PromotionCounter.product, PromotionCounter.used
-        ).where(PromotionCounter.tenant_id == tenant_id, PromotionCounter.promotion.in_(codes))
-    )
-    return {(p, product): int(used) for p, product, used in rows}
-
-
-async def _granted(
-    session: AsyncSession, tenant_id: uuid.UUID, codes: Sequence[str], customers: Sequence[str]
-) -> dict[tuple[str, str], int]:
-    found: dict[tuple[str, str], int] = {}
-    for start in range(0, len(customers), 500):
-        rows = await session.execute(
-            sa.select(PromotionGrant.promotion, PromotionGrant.customer_id, sa.func.count())
-            .where(
-                PromotionGrant.tenant_id == tenant_id,
-                PromotionGrant.promotion.in_(codes),
-                PromotionGrant.customer_id.in_(customers[start : start + 500]),
-            )
-            .group_by(PromotionGrant.promotion, PromotionGrant.customer_id)
-        )
-        for promotion, customer, n in rows:
-            found[(promotion, customer)] = int(n)
-    return found
-
-
 def _product(promotion: PromotionIn, facts: Mapping[str, Any], left: Mapping[str, int]) -> str:
     """The product a customer's grant is for: theirs (profile.product) when the promotion covers
     it, else the promotion's product with the most stock left."""
@@ -318,6 +287,101 @@ async def recommend_for(
         return await recommend(session, snapshot.tenant.id, snapshot.promotions, request, now)
 
 
+@dataclass(slots=True)
+class _Pool:
+    """What a recommendation selects from: one candidate per customer and promotion (with the
+    details its grant reports), and the limits the selection keeps within."""
+
+    candidates: list[uplift.Candidate] = field(default_factory=list)
+    details: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    stock: dict[str, int] = field(default_factory=dict)  # left, by "promotion/product"
+    low: set[str] = field(default_factory=set)  # "promotion/product" below its low stock
+    budgets: dict[str, float] = field(default_factory=dict)  # left, by promotion
+    at_limit: int = 0  # customers who reached a promotion's per-customer limit
+
+
+def _limits(pool: _Pool, p: PromotionIn, used: Mapping[tuple[str, str], int]) -> dict[str, int]:
+    """Note the promotion's budget and products' stock left (and which run low) in the pool;
+    return the stock left by product code."""
+    spent = money.from_minor(used.get((p.code, counters.BUDGET), 0), p.currency)
+    pool.budgets[p.code] = float(p.budget - spent)
+    left = {}
+    for item in p.products:
+        key = f"{p.code}/{item.code}"
+        left[item.code] = item.stock - used.get((p.code, item.code), 0)
+        pool.stock[key] = left[item.code]
+        if left[item.code] < item.low_stock_below:
+            pool.low.add(key)
+    return left
+
+
+def _score(
+    pool: _Pool,
+    s: Served,
+    customers: Sequence[tuple[str, dict[str, Any]]],
+    granted: Mapping[tuple[str, str], int],
+    left: Mapping[str, int],
+) -> None:
+    """Add a candidate per customer still under the promotion's limit: its incremental margin
+    P₁·(margin − discount) − P₀·margin and its expected cost P₁·discount."""
+    p = s.promotion
+    matrix = np.stack([vector(facts, p.features) for _, facts in customers])
+    with_it, without = s.model.probabilities(matrix)
+    margin, discount = float(p.margin), float(p.discount)
+    gain = with_it * (margin - discount) - without * margin
+    for i, (customer, facts) in enumerate(customers):
+        if granted.get((p.code, customer), 0) >= p.per_customer:
+            pool.at_limit += 1
+            continue
+        chosen = _product(p, facts, left)
+        pool.candidates.append(
+            uplift.Candidate(
+                customer,
+                p.code,
+                f"{p.code}/{chosen}",
+                float(gain[i]),
+                float(with_it[i] * discount),
+            )
+        )
+        pool.details[(customer, p.code)] = {
+            "p_with": round(float(with_it[i]), 4),
+            "p_without": round(float(without[i]), 4),
+            "uplift": round(float(with_it[i] - without[i]), 4),
+            "model_version": s.version,
+        }
+
+
+async def _grant(
+    session: AsyncSession,
+    tenant_id: uuid.UUID,
+    request: RecommendRequest,
+    now: datetime,
+    promotion: PromotionIn,
+    g: uplift.Grant,
+) -> Decimal | None:
+    """The grant's cost, counted and recorded unless a ``dry_run``; None if another
+    recommendation took its budget or stock meanwhile."""
+    code = g.product.split("/", 1)[1]
+    cost = money.quantize(Decimal(str(g.cost)), promotion.currency)
+    if request.dry_run:
+        return cost
+    if not await counters.take(session, tenant_id, promotion, code, cost):
+        return None
+    session.add(
+        PromotionGrant(
+            tenant_id=tenant_id,
+            id=uuid.uuid4(),
+            promotion=promotion.code,
+            customer_id=g.customer,
+            product=code,
+            cost_minor=money.to_minor(cost, promotion.currency),
+            expected_margin=g.incremental_margin,
+            granted_at=now,
+        )
+    )
+    return cost
+
+
 async def recommend(
     session: AsyncSession,
     tenant_id: uuid.UUID,
@@ -325,99 +389,49 @@ async def recommend(
     request: RecommendRequest,
     now: datetime,
 ) -> dict[str, Any]:
+    """Score each customer for each promotion that can be offered, select grants within the
+    budgets and stock, and (unless a ``dry_run``) count and record them."""
     served, idle = await _models(session, index, now)
     customers = await _customers(session, tenant_id, request, now)
     codes = [s.promotion.code for s in served]
-    used = await _used(session, tenant_id, codes)
-    granted = await _granted(session, tenant_id, codes, [c for c, _ in customers])
-    candidates: list[uplift.Candidate] = []
-    details: dict[tuple[str, str], dict[str, Any]] = {}
-    stock: dict[str, int] = {}
-    low: set[str] = set()
-    budgets: dict[str, float] = {}
-    at_limit = 0
+    used = await counters.used(session, tenant_id, codes)
+    granted = await counters.granted(session, tenant_id, codes, [c for c, _ in customers])
+    pool = _Pool()
     for s in served:
-        p = s.promotion
-        spent = money.from_minor(used.get((p.code, BUDGET), 0), p.currency)
-        budgets[p.code] = float(p.budget - spent)
-        left = {}
-        for item in p.products:
-            key = f"{p.code}/{item.code}"
-            left[item.code] = item.stock - used.get((p.code, item.code), 0)
-            stock[key] = left[item.code]
-            if left[item.code] < item.low_stock_below:
-                low.add(key)
-        matrix = np.stack([vector(facts, p.features) for _, facts in customers])
-        with_it, without = s.model.probabilities(matrix)
-        margin, discount = float(p.margin), float(p.discount)
-        gain = with_it * (margin - discount) - without * margin
-        for i, (customer, facts) in enumerate(customers):
-            if granted.get((p.code, customer), 0) >= p.per_customer:
-                at_limit += 1
-                continue
-            chosen = _product(p, facts, left)
-            candidates.append(
-                uplift.Candidate(
-                    customer,
-                    p.code,
-                    f"{p.code}/{chosen}",
-                    float(gain[i]),
-                    float(with_it[i] * discount),
-                )
-            )
-            details[(customer, p.code)] = {
-                "p_with": round(float(with_it[i]), 4),
-                "p_without": round(float(without[i]), 4),
-                "uplift": round(float(with_it[i] - without[i]), 4),
-                "model_version": s.version,
-            }
-    total = float(request.budget) if request.budget is not None else sum(budgets.values())
+        _score(pool, s, customers, granted, _limits(pool, s.promotion, used))
+    total = float(request.budget) if request.budget is not None else sum(pool.budgets.values())
     selection = uplift.select(
-        candidates,
+        pool.candidates,
         budget=max(total, 0.0),
         per_customer=1,
-        stock=stock,
-        low_stock=frozenset(low),
-        budgets=budgets,
+        stock=pool.stock,
+        low_stock=frozenset(pool.low),
+        budgets=pool.budgets,
     )
     skipped = dict(selection.skipped)
-    if at_limit:
-        skipped["customer's limit for the promotion reached"] = at_limit
+    if pool.at_limit:
+        skipped["customer's limit for the promotion reached"] = pool.at_limit
     by_code = {s.promotion.code: s.promotion for s in served}
     grants = []
     for g in selection.grants:
         promotion = by_code[g.promotion]
-        code = g.product.split("/", 1)[1]
-        cost = money.quantize(Decimal(str(g.cost)), promotion.currency)
-        if not request.dry_run and not await _take(session, tenant_id, promotion, code, cost):
+        cost = await _grant(session, tenant_id, request, now, promotion, g)
+        if cost is None:
             skipped["taken meanwhile by another recommendation"] = (
                 skipped.get("taken meanwhile by another recommendation", 0) + 1
             )
             continue
-        if not request.dry_run:
-            session.add(
-                PromotionGrant(
-                    tenant_id=tenant_id,
-                    id=uuid.uuid4(),
-                    promotion=promotion.code,
-                    customer_id=g.customer,
-                    product=code,
-                    cost_minor=money.to_minor(cost, promotion.currency),
-                    expected_margin=g.incremental_margin,
-                    granted_at=now,
-                )
-            )
         grants.append(
             {
                 "customer_id": g.customer,
                 "promotion": promotion.code,
-                "product": code,
+                "product": g.product.split("/", 1)[1],
                 "expected_incremental_margin": str(
                     money.quantize(Decimal(str(g.incremental_margin)), promotion.currency)
                 ),
                 "expected_cost": str(cost),
                 "currency": promotion.currency,
-                **details[(g.customer, promotion.code)],
+                **pool.details[(g.customer, promotion.code)],
             }
         )
     return {
@@ -432,60 +446,10 @@ async def recommend(
     }
 
 
-async def _take(
-    session: AsyncSession, tenant_id: uuid.UUID, promotion: PromotionIn, product: str, cost: Decimal
-) -> bool:
-    """Count a grant against the promotion's budget and the product's stock, each only while
-    within its limit; both or neither. (Undoing the first is safe: its row stays locked by this
-    transaction, SQLite's writers are serialised.)"""
-    stock = next(p.stock for p in promotion.products if p.code == product)
-    minor = money.to_minor(cost, promotion.currency)
-    limits = (
-        (BUDGET, minor, money.to_minor(promotion.budget, promotion.currency)),
-        (product, 1, stock),
-    )
-    taken: list[tuple[str, int]] = []
-    for key, amount, limit in limits:
-        if not await _add(session, tenant_id, promotion.code, key, amount, limit):
-            for done, undo in taken:
-                await _add(session, tenant_id, promotion.code, done, -undo, None)
-            return False
-        taken.append((key, amount))
-    return True
-
-
-async def _add(
-    session: AsyncSession,
-    tenant_id: uuid.UUID,
-    code: str,
-    key: str,
-    amount: int,
-    limit: int | None,
-) -> bool:
-    await session.execute(
-        upsert.insert(session, PromotionCounter)
-        .values(tenant_id=tenant_id, promotion=code, product=key, used=0)
-        .on_conflict_do_nothing(index_elements=["tenant_id", "promotion", "product"])
-    )
-    stmt = sa.update(PromotionCounter).where(
-        PromotionCounter.tenant_id == tenant_id,
-        PromotionCounter.promotion == code,
-        PromotionCounter.product == key,
-    )
-    if limit is not None:
-        stmt = stmt.where(PromotionCounter.used + amount <= limit)
-    moved = await session.execute(
-        stmt.values(used=PromotionCounter.used + amount).execution_options(
-            synchronize_session=False
-        )
-    )
-    return bool(moved.rowcount == 1)  # type: ignore[attr-defined]
-
-
 async def usage(session: AsyncSession, tenant_id: uuid.UUID) -> list[dict[str, Any]]:
     """Each promotion's spent budget, grants per product, and its latest model's metrics."""
     promotions = await definitions(session, tenant_id)
-    used = await _used(session, tenant_id, [p.code for p in promotions])
+    used = await counters.used(session, tenant_id, [p.code for p in promotions])
     found = []
     for p in promotions:
         row = await session.scalar(
@@ -498,7 +462,7 @@ async def usage(session: AsyncSession, tenant_id: uuid.UUID) -> list[dict[str, A
             {
                 "code": p.code,
                 "budget": str(p.budget),
-                "spent": str(money.from_minor(used.get((p.code, BUDGET), 0), p.currency)),
+                "spent": str(money.from_minor(used.get((p.code, counters.BUDGET), 0), p.currency)),
                 "currency": p.currency,
                 "products": {
                     product.code: {

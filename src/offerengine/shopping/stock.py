@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from offerengine.inventory import service as inventory
+from offerengine.inventory import stock as inventory
 from offerengine.inventory.core import FlightFacts, Stock
 from offerengine.snapshots.core import Snapshot
 
