@@ -13,6 +13,7 @@ from typing import Protocol
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm.exc import StaleDataError
 
 from offerengine.errors import Conflict
 
@@ -34,14 +35,14 @@ async def write_transaction(sessions: Sessions) -> AsyncIterator[AsyncSession]:
     Run-time routes open it only when they have something to write, so that a read-only answer
     never queues for SQLite's write lock (taken up front, so writers queue rather than fail); it
     changes no configuration, so nothing is announced. A collision with a write made at the same
-    time is a 409."""
+    time (a unique key, or a versioned row changed meanwhile) is a 409."""
     async with sessions.session_factory() as session:
         if sessions.is_sqlite:
             await session.connection(execution_options={"sqlite_immediate": True})
         try:
             yield session
             await session.commit()
-        except IntegrityError as exc:
+        except (IntegrityError, StaleDataError) as exc:
             await session.rollback()
             raise Conflict(
                 "The write collides with another made at the same time; retry it."

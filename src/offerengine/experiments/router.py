@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 from fastapi import Depends, Query, Response, status
@@ -10,6 +9,7 @@ from pydantic import BaseModel, Field
 
 from offerengine.auth.deps import ConfigReader, ConfigWriter, CurrentActor
 from offerengine.auth.scoping import owned_loader
+from offerengine.clock import utcnow
 from offerengine.deps import DbSession
 from offerengine.experiments import assigning, service
 from offerengine.experiments.models import Experiment
@@ -171,6 +171,4 @@ class ExperimentPath(BaseModel):
 async def assign_experiment(call: Call, params: ExperimentPath, body: bytes) -> Response:
     """The unit's variant. Its first exposure is recorded, once; from then on it keeps that
     variant even if the weights change. Outside the experiment, control (or the shipped winner)."""
-    return respond(
-        await assigning.assign(call.context, call.snapshot, params.key, body, datetime.now(UTC))
-    )
+    return respond(await assigning.assign(call.context, call.snapshot, params.key, body, utcnow()))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, Query, Response, status
@@ -10,6 +9,7 @@ from pydantic import BaseModel, Field
 
 from offerengine.auth.deps import ConfigReader, ConfigWriter, CurrentActor
 from offerengine.auth.scoping import owned_loader
+from offerengine.clock import utcnow
 from offerengine.deps import DbSession
 from offerengine.flags import evaluating, service
 from offerengine.flags.models import FeatureFlag
@@ -140,7 +140,7 @@ async def evaluate_feature_flag(call: Call, params: FlagPath, body: bytes) -> Re
     """Evaluate a flag for a context: `{key, value, variant, reason, rule_id, detail}`. The same
     unit always gets the same answer, in every worker; `detail` says why."""
     return respond(
-        await evaluating.evaluate(call.context, call.snapshot, params.key, body, datetime.now(UTC))
+        await evaluating.evaluate(call.context, call.snapshot, params.key, body, utcnow())
     )
 
 
@@ -181,7 +181,7 @@ async def ofrep_evaluate_flag(call: Call, params: OfrepFlagPath, body: bytes) ->
     """OFREP single flag evaluation (OpenFeature server providers)."""
     try:
         answer = await evaluating.ofrep_evaluate(
-            call.context, call.snapshot, params.key, body, datetime.now(UTC)
+            call.context, call.snapshot, params.key, body, utcnow()
         )
     except evaluating.OfrepError as exc:
         return respond(exc.body, exc.status)
@@ -206,9 +206,7 @@ async def ofrep_evaluate_flags(call: Call, headers: OfrepBulkHeaders, body: byte
     ETag: send it back as If-None-Match and an unchanged answer is a 304. Bulk evaluation records
     no experiment exposure: fetching flags is not seeing them."""
     try:
-        bulk = evaluating.ofrep_evaluate_all(
-            call.snapshot, body, headers.if_none_match, datetime.now(UTC)
-        )
+        bulk = evaluating.ofrep_evaluate_all(call.snapshot, body, headers.if_none_match, utcnow())
     except evaluating.OfrepError as exc:
         return respond(exc.body, exc.status)
     if bulk.body is None:

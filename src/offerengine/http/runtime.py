@@ -20,11 +20,13 @@ checked for unstorable text and validated in one pass (415, 400, 422), the endpo
 error answered as the problem document the admin app would give. :class:`RuntimeApp` finds the
 operation by exact path (a dict) or by its path pattern, answers 405 naming the methods a path
 takes, and hands every other request to the admin app. The declarations also write the run-time
-part of the OpenAPI document (:func:`openapi`), so schemathesis fuzzes these routes as any other.
+part of the OpenAPI document (:func:`documented_routes`), so schemathesis fuzzes these routes as
+any other.
 
 Why not FastAPI for these: its per-request machinery (the exception middleware, the exit stack,
-the route scan, dependency solving and the endpoint wrapper) cost a decision ~30 % of its time
-(bench/decide.py), and the busiest routes had grown a private bypass of it. Bodies stay pydantic
+the route scan, the endpoint wrapper, and ~15–20 µs per dependency it solves, bench/catalog.py)
+had made the busiest routes grow a private bypass of it; served here, OFREP evaluation answers
+faster than the admin app's empty endpoint (docs/architecture.md, Performance). Bodies stay pydantic
 models (validated from the JSON bytes in one pass in Rust; the admin API and the documentation
 share them); answers are encoded with msgspec.
 """

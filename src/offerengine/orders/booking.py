@@ -11,18 +11,15 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm.exc import StaleDataError
 
 from offerengine.db.session import write_transaction
-from offerengine.errors import Conflict, FieldError, Gone, Invalid, MalformedInput, NotFound
+from offerengine.errors import FieldError, Gone, Invalid, MalformedInput, NotFound
 from offerengine.orders import service
 from offerengine.orders.models import Order
 from offerengine.orders.schemas import OrderConfirm, OrderCreate, OrderRead, OrderStatus
@@ -53,7 +50,7 @@ async def create(
         offer = await ctx.shop.offer(tenant_id, body.offer_id, now=now)
     except (NotFound, Gone) as exc:
         missing = exc
-    async with _writing(ctx) as session:
+    async with write_transaction(ctx) as session:
         made = await service.create(
             session,
             snapshot=snapshot,
@@ -95,7 +92,7 @@ async def get(ctx: AppContext, snapshot: Snapshot, order_id: uuid.UUID, now: dat
         order = await _owned(session, snapshot.tenant.id, order_id)
     if order.status == service.HELD and order.hold_expires_at <= now:
         # Expiring writes: in a write transaction of its own (a read one must not be upgraded).
-        async with _writing(ctx) as session:
+        async with write_transaction(ctx) as session:
             current = await session.get(Order, order.id)
             assert current is not None  # orders are never deleted
             order = await service.settle(session, current, now=now)
@@ -111,7 +108,7 @@ async def confirm(
     order that is not the tenant's a 404, and only then a bad or missing field a 422."""
     data = _decoded(body)
     tenant_id = snapshot.tenant.id
-    async with _writing(ctx) as session:
+    async with write_transaction(ctx) as session:
         order = await _owned(session, tenant_id, order_id)
         if data is None:
             raise Invalid.field(("body",), "Field required", "missing")
@@ -129,23 +126,11 @@ async def cancel(
 ) -> OrderRead:
     """→ CANCELLED, giving back what the order held (or had bought); again, a no-op."""
     tenant_id = snapshot.tenant.id
-    async with _writing(ctx) as session:
+    async with write_transaction(ctx) as session:
         order = await _owned(session, tenant_id, order_id)
         read = OrderRead.of(await service.cancel(session, order, now=now))
     ctx.shop.forget_stock(tenant_id)
     return read
-
-
-@asynccontextmanager
-async def _writing(ctx: AppContext) -> AsyncIterator[AsyncSession]:
-    """:func:`write_transaction`, where a stale versioned row is a 409 as well."""
-    try:
-        async with write_transaction(ctx) as session:
-            yield session
-    except StaleDataError as exc:
-        raise Conflict(
-            "The change collides with another change made at the same time; retry it."
-        ) from exc
 
 
 async def _owned(session: AsyncSession, tenant_id: uuid.UUID, order_id: uuid.UUID) -> Order:
