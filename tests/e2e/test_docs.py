@@ -141,6 +141,12 @@ EXPECTED = {
         "422 ['query', 'explian']",
         "401",
     ],
+    "docs/revenue.md": [
+        "protection [16.7, 50.9, 83.2] limits (100, 83, 49, 17)",
+        "bid price with 60 seats left 534.00",
+        "emsr-b",
+        "fcfs",
+    ],
     "docs/operations.md": [
         "records: ok",
         '{"items":[]}',

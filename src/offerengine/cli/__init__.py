@@ -27,6 +27,7 @@ from offerengine.cli._demo import demo
 from offerengine.cli._learning import evaluate_policy, export_logs, train
 from offerengine.cli._promotions import recommend_promotions, train_uplift
 from offerengine.cli._records import consume, replay
+from offerengine.cli._revenue import simulate_bookings
 from offerengine.cli._serving import migrate, serve
 
 __all__ = ["app", "main"]
@@ -66,6 +67,7 @@ app.command("evaluate-policy")(evaluate_policy)
 app.command("train-uplift")(train_uplift)
 app.command("recommend-promotions")(recommend_promotions)
 app.command("replay")(replay)
+app.command("simulate-bookings")(simulate_bookings)
 
 
 def main() -> None:
