@@ -3,23 +3,19 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any, Literal
 
-from fastapi import Depends, Query, Request, Response, status
+from fastapi import Query, Request, Response
 from pydantic import BaseModel, Field
 from starlette.datastructures import UploadFile
 
 from offerengine import text as unstorable
 from offerengine.auth.deps import ConfigReader, ConfigWriter, CurrentActor
-from offerengine.auth.scoping import owned_loader
-from offerengine.catalog import core, editing, service
-from offerengine.catalog.models import Product
+from offerengine.catalog import core, service
 from offerengine.catalog.schemas import (
     MAX_BULK_ROWS,
     BulkResult,
     ProductBulk,
-    ProductCreate,
     ProductExport,
     ProductRead,
-    ProductUpdate,
     RuntimeProduct,
     RuntimeProductList,
 )
@@ -27,23 +23,16 @@ from offerengine.deps import DbSession
 from offerengine.errors import FieldError, Invalid, MalformedInput, NotFound, UnsupportedMedia
 from offerengine.http import problems
 from offerengine.http.body import validate
-from offerengine.http.query import Cursor, Limit
-from offerengine.http.routing import IfMatch, expected_version, router, set_etag
+from offerengine.http.routing import router
 from offerengine.http.runtime import Call, RuntimeRouter, respond
-from offerengine.pagination import DEFAULT_LIMIT, Page
 from offerengine.tenants.deps import PathTenant
-from offerengine.versioning.router import add_version_routes
+from offerengine.versioning.kind_routes import RouteDocs, add_kind_routes
 
 api = router(tags=["catalog"])
-PathProduct = Annotated[Product, Depends(owned_loader(Product, "product"))]
 TENANT_PRODUCTS = "/v1/admin/tenants/{tenant}/products"
 
 
-@api.get(TENANT_PRODUCTS, operation_id="listProducts")
-async def list_products(
-    tenant: PathTenant,
-    _: ConfigReader,
-    session: DbSession,
+def product_filters(
     type: Annotated[
         str | None, Query(min_length=1, max_length=50, description="Product type, e.g. SEAT.")
     ] = None,
@@ -55,30 +44,24 @@ async def list_products(
         str | None,
         Query(min_length=1, max_length=200, description="Search code, name, description."),
     ] = None,
-    limit: Limit = DEFAULT_LIMIT,
-    cursor: Cursor = None,
-) -> Page[ProductRead]:
-    """The tenant's products, by code, filtered and searched, a page at a time."""
-    where = service.ProductFilter(product_type=type, category=category, active=active, q=q)
-    rows, next_cursor = await service.list_products(
-        session, tenant_id=tenant.id, where=where, limit=limit, cursor=cursor
-    )
-    return Page[ProductRead](items=[ProductRead.of(p) for p in rows], next_cursor=next_cursor)
+) -> service.ProductFilter:
+    return service.ProductFilter(product_type=type, category=category, active=active, q=q)
 
 
-@api.post(TENANT_PRODUCTS, status_code=status.HTTP_201_CREATED, operation_id="createProduct")
-async def create_product(
-    tenant: PathTenant,
-    body: ProductCreate,
-    _: ConfigWriter,
-    actor: CurrentActor,
-    session: DbSession,
-    response: Response,
-) -> ProductRead:
-    """Create a product. Accepts seed 001's `base_price_nuc` (minor units of NUC) as well."""
-    product = await service.create(session, tenant=tenant, data=body, actor=actor)
-    set_etag(response, product.version)
-    return ProductRead.of(product)
+add_kind_routes(
+    api,
+    service.PRODUCT_KIND,
+    filters=product_filters,
+    docs=RouteDocs(
+        list="The tenant's products, by code, filtered and searched, a page at a time.",
+        create="Create a product. Accepts seed 001's `base_price_nuc` (minor units of NUC) as "
+        "well.",
+        get="A product; its `ETag` is its version, for `If-Match` on a later change.",
+        update="Replace a product's fields. With `If-Match` (or `version`), a stale version is "
+        "a 409.",
+        delete="Delete a product. Its history stays; a rollback recreates it.",
+    ),
+)
 
 
 _BULK_BODY: dict[str, Any] = {
@@ -235,62 +218,6 @@ async def export_products(
         media_type="application/json",
         headers=disposition,
     )
-
-
-@api.get("/v1/admin/products/{id:uuid}", operation_id="getProduct")
-async def get_product(product: PathProduct, _: ConfigReader, response: Response) -> ProductRead:
-    """A product; its `ETag` is its version, for `If-Match` on a later change."""
-    set_etag(response, product.version)
-    return ProductRead.of(product)
-
-
-@api.put("/v1/admin/products/{id:uuid}", operation_id="updateProduct")
-async def update_product(
-    product: PathProduct,
-    body: ProductUpdate,
-    _: ConfigWriter,
-    actor: CurrentActor,
-    session: DbSession,
-    if_match: IfMatch,
-    response: Response,
-) -> ProductRead:
-    """Replace a product's fields. With `If-Match` (or `version`), a stale version is a 409."""
-    updated = await editing.update_product(
-        session,
-        product=product,
-        data=body,
-        actor=actor,
-        expected_version=expected_version(if_match, body.version),
-    )
-    set_etag(response, updated.version)
-    return ProductRead.of(updated)
-
-
-@api.delete(
-    "/v1/admin/products/{id:uuid}",
-    status_code=status.HTTP_204_NO_CONTENT,
-    operation_id="deleteProduct",
-)
-async def delete_product(
-    product: PathProduct,
-    _: ConfigWriter,
-    actor: CurrentActor,
-    session: DbSession,
-    if_match: IfMatch,
-) -> Response:
-    """Delete a product. Its history stays; a rollback recreates it."""
-    await service.delete(session, product=product, actor=actor, expected_version=if_match)
-    return Response(status_code=status.HTTP_204_NO_CONTENT)
-
-
-add_version_routes(
-    api,
-    service.PRODUCT,
-    path="/v1/admin/products",
-    operation="Product",
-    read_model=ProductRead,
-    to_read=ProductRead.of,
-)
 
 
 # --- run time: served from the tenant's compiled snapshot, never from the database ---------------

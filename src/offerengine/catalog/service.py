@@ -15,13 +15,14 @@ from offerengine import bulk
 from offerengine.auth.core import Actor
 from offerengine.catalog import core
 from offerengine.catalog.models import Product
-from offerengine.catalog.schemas import ProductCreate, ProductIn, ProductRead
+from offerengine.catalog.schemas import ProductCreate, ProductIn, ProductRead, ProductUpdate
 from offerengine.db import search, unique
 from offerengine.db.session import Sessions
 from offerengine.errors import FieldError, Invalid, Loc, NotFound
-from offerengine.pagination import decode_cursor, encode_cursor
+from offerengine.pagination import DEFAULT_LIMIT, decode_cursor, encode_cursor
 from offerengine.tenants.models import Tenant
 from offerengine.versioning import service as versioning
+from offerengine.versioning.kinds import ConfigKind, PageRequest
 
 
 def dump(product: Product) -> dict[str, Any]:
@@ -248,11 +249,34 @@ async def update(
     return product
 
 
+async def replace(
+    session: AsyncSession,
+    *,
+    obj: Product,
+    data: ProductIn,
+    actor: Actor,
+    expected_version: int | None,
+) -> Product:
+    """:func:`update` under the product's tenant's settings (its default currency)."""
+    tenant = await session.get(Tenant, obj.tenant_id)
+    if tenant is None:
+        raise NotFound(f"No tenant {obj.tenant_id}.")
+    return await update(
+        session,
+        product=obj,
+        tenant=tenant,
+        data=data,
+        actor=actor,
+        expected_version=expected_version,
+    )
+
+
 async def delete(
-    session: AsyncSession, *, product: Product, actor: Actor, expected_version: int | None
+    session: AsyncSession, *, obj: Product, actor: Actor, expected_version: int | None
 ) -> None:
-    versioning.check_version(product, expected_version, f"product {product.product_code}")
-    await versioning.delete(session, PRODUCT, product, actor=actor)
+    """Delete a product; its history stays and a rollback recreates it."""
+    versioning.check_version(obj, expected_version, f"product {obj.product_code}")
+    await versioning.delete(session, PRODUCT, obj, actor=actor)
 
 
 async def bulk_upsert(
@@ -311,3 +335,34 @@ async def export(session: AsyncSession, *, tenant_id: uuid.UUID) -> list[dict[st
         sa.select(Product).where(Product.tenant_id == tenant_id).order_by(Product.product_code)
     )
     return [ProductRead.of(p).as_input() for p in rows]
+
+
+async def _listed(
+    session: AsyncSession,
+    *,
+    tenant_id: uuid.UUID,
+    filters: ProductFilter,
+    page: PageRequest | None,
+) -> tuple[Sequence[Product], str | None]:
+    page = page or PageRequest(DEFAULT_LIMIT)
+    return await list_products(
+        session, tenant_id=tenant_id, where=filters, limit=page.limit, cursor=page.cursor
+    )
+
+
+# Products as a configuration kind: the standard routes at /v1/admin/…/products, a page at a
+# time by code, filtered by type, category, activity and a search.
+PRODUCT_KIND: ConfigKind[Product] = ConfigKind(
+    history=PRODUCT,
+    what="product",
+    path="products",
+    operation="Product",
+    create_schema=ProductCreate,
+    update_schema=ProductUpdate,
+    read_schema=ProductRead,
+    read=ProductRead.of,
+    create=create,
+    update=replace,
+    delete=delete,
+    list=_listed,
+)
