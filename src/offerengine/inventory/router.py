@@ -15,29 +15,25 @@ from offerengine.deps import DbSession
 from offerengine.errors import MalformedInput
 from offerengine.fields import IsoDate
 from offerengine.http.body import documented, raw_body, validate
-from offerengine.http.routing import IfMatch, expected_version, router, set_etag
+from offerengine.http.routing import router
 from offerengine.http.runtime import Call, RuntimeRouter, respond
 from offerengine.inventory import rules, service
-from offerengine.inventory.models import Flight, InventoryRule
+from offerengine.inventory.models import Flight
 from offerengine.inventory.schemas import (
     AvailabilityRead,
     FlightBatch,
     FlightIn,
     FlightRead,
     FlightsCreated,
-    InventoryRuleIn,
-    InventoryRuleRead,
-    InventoryRuleUpdate,
     ScheduleIn,
 )
 from offerengine.pagination import Page
 from offerengine.tenants.deps import PathTenant
-from offerengine.versioning.router import add_version_routes
+from offerengine.versioning.kind_routes import RouteDocs, add_kind_routes
 
 api = router(tags=["flights and inventory"])
 TENANT = "/v1/admin/tenants/{tenant}"
 PathFlight = Annotated[Flight, Depends(owned_loader(Flight, "flight"))]
-PathRule = Annotated[InventoryRule, Depends(owned_loader(InventoryRule, "inventory rule"))]
 documented(FlightIn)
 documented(FlightBatch)
 _FLIGHTS_BODY = {
@@ -155,79 +151,11 @@ async def flight_availability(call: Call, params: FlightPath) -> Response:
 # --- inventory rules -----------------------------------------------------------------------------
 
 
-@api.get(f"{TENANT}/inventory-rules", operation_id="listInventoryRules")
-async def list_inventory_rules(
-    tenant: PathTenant, _: ConfigReader, session: DbSession
-) -> Page[InventoryRuleRead]:
-    rows = await service.list_rules(session, tenant_id=tenant.id)
-    return Page[InventoryRuleRead](items=[InventoryRuleRead.of(r) for r in rows], next_cursor=None)
-
-
-@api.post(
-    f"{TENANT}/inventory-rules",
-    status_code=status.HTTP_201_CREATED,
-    operation_id="createInventoryRule",
-)
-async def create_inventory_rule(
-    tenant: PathTenant,
-    body: InventoryRuleIn,
-    _: ConfigWriter,
-    actor: CurrentActor,
-    session: DbSession,
-    response: Response,
-) -> InventoryRuleRead:
-    """Seed 001's inventory rule: hold duration, overbooking, low-stock threshold, release policy."""
-    rule = await service.create_rule(session, tenant=tenant, data=body, actor=actor)
-    set_etag(response, rule.version)
-    return InventoryRuleRead.of(rule)
-
-
-@api.get("/v1/admin/inventory-rules/{id:uuid}", operation_id="getInventoryRule")
-async def get_inventory_rule(
-    rule: PathRule, _: ConfigReader, response: Response
-) -> InventoryRuleRead:
-    set_etag(response, rule.version)
-    return InventoryRuleRead.of(rule)
-
-
-@api.put("/v1/admin/inventory-rules/{id:uuid}", operation_id="updateInventoryRule")
-async def update_inventory_rule(
-    rule: PathRule,
-    body: InventoryRuleUpdate,
-    _: ConfigWriter,
-    actor: CurrentActor,
-    session: DbSession,
-    if_match: IfMatch,
-    response: Response,
-) -> InventoryRuleRead:
-    updated = await service.update_rule(
-        session,
-        rule=rule,
-        data=InventoryRuleIn.model_validate(body.model_dump(exclude={"version"})),
-        actor=actor,
-        expected_version=expected_version(if_match, body.version),
-    )
-    set_etag(response, updated.version)
-    return InventoryRuleRead.of(updated)
-
-
-@api.delete(
-    "/v1/admin/inventory-rules/{id:uuid}",
-    status_code=status.HTTP_204_NO_CONTENT,
-    operation_id="deleteInventoryRule",
-)
-async def delete_inventory_rule(
-    rule: PathRule, _: ConfigWriter, actor: CurrentActor, session: DbSession, if_match: IfMatch
-) -> Response:
-    await rules.delete_rule(session, rule=rule, actor=actor, expected_version=if_match)
-    return Response(status_code=status.HTTP_204_NO_CONTENT)
-
-
-add_version_routes(
+add_kind_routes(
     api,
-    service.INVENTORY_RULE,
-    path="/v1/admin/inventory-rules",
-    operation="InventoryRule",
-    read_model=InventoryRuleRead,
-    to_read=InventoryRuleRead.of,
+    rules.INVENTORY_RULE_KIND,
+    docs=RouteDocs(
+        create="Seed 001's inventory rule: hold duration, overbooking, low-stock threshold, "
+        "release policy.",
+    ),
 )
