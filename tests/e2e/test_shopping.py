@@ -20,7 +20,8 @@ from fastapi.testclient import TestClient
 from offerengine.ids import new_body_id, new_search_key
 from offerengine.orders import service as orders
 from offerengine.recording import records
-from tests.conftest import PLATFORM_KEY
+from offerengine.settings import Settings
+from tests.conftest import PLATFORM_KEY, make_settings
 from tests.helpers import (
     FARE,
     Api,
@@ -69,6 +70,12 @@ COMFORT = {
     "discount_percentage": "10.0",
     "priority": 2,
 }
+
+
+@pytest.fixture
+def settings(sqlite_url: str, tmp_path: Path) -> Settings:
+    """The low-inventory webhook's receiver runs on this machine (127.0.0.1)."""
+    return make_settings(sqlite_url, tmp_path, webhook_allow_private_networks=True)
 
 
 @pytest.fixture

@@ -26,6 +26,7 @@ from offerengine.orders.schemas import OrderConfirm, OrderCreate, OrderRead, Ord
 from offerengine.pagination import Page
 from offerengine.snapshots.core import Snapshot
 from offerengine.validation import validate
+from offerengine.webhooks import service as webhooks
 
 if TYPE_CHECKING:
     from offerengine.context import AppContext
@@ -40,8 +41,9 @@ class Booked:
 async def create(
     ctx: AppContext, snapshot: Snapshot, body: OrderCreate, idempotency_key: str, now: datetime
 ) -> Booked:
-    """Book the offer (see :func:`offerengine.orders.service.create`); once committed, a new
-    order makes the shop read stock again and sends its low-inventory notices to the webhook."""
+    """Book the offer (see :func:`offerengine.orders.service.create`). Its low-inventory notices
+    go into the webhook outbox in the order's own transaction (stored with it, or not at all);
+    once committed, a new order makes the shop read stock again and wakes the deliverer."""
     tenant_id = snapshot.tenant.id
     # The offer is found before the write transaction: on SQLite that transaction holds the write
     # lock, which the worker that made a very recent offer needs to store it.
@@ -60,14 +62,34 @@ async def create(
             offer=offer,
             missing=missing,
         )
+        queued = _queue_notices(ctx, session, snapshot, made, now)
         booked = Booked(OrderRead.of(made.order), made.created)
     if made.created:
         ctx.shop.forget_stock(tenant_id)
-        webhook = snapshot.shopping.webhook
-        if webhook is not None:
-            for notice in made.low_inventory:
-                ctx.notifier.send(webhook, {**notice, "occurred_at": now.isoformat()})
+    if queued:
+        ctx.webhooks.wake()
     return booked
+
+
+def _queue_notices(
+    ctx: AppContext, session: AsyncSession, snapshot: Snapshot, made: service.Made, now: datetime
+) -> int:
+    """Put the order's low-inventory notices into the webhook outbox (if the tenant has a
+    webhook), in the order's transaction; how many."""
+    webhook = snapshot.shopping.webhook
+    if webhook is None or not made.created:
+        return 0
+    for notice in made.low_inventory:
+        webhooks.enqueue(
+            session,
+            tenant_id=snapshot.tenant.id,
+            event_type="low_inventory",
+            url=webhook,
+            payload={**notice, "occurred_at": now.isoformat()},
+            now=now,
+            attempt_limit=ctx.settings.webhook_max_attempts,
+        )
+    return len(made.low_inventory)
 
 
 async def list_orders(

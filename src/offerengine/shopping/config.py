@@ -19,7 +19,7 @@ from offerengine.auth.core import Actor
 from offerengine.bundles import service as bundles
 from offerengine.bundles.core import BundleIndex
 from offerengine.catalog.core import ProductFacts
-from offerengine.errors import FieldError, raise_if_any
+from offerengine.errors import FieldError, Loc, raise_if_any
 from offerengine.inventory import service as inventory
 from offerengine.learning.policy import ContextualDef, OfferTypeAction, ShopLearner
 from offerengine.network import core as network
@@ -33,6 +33,7 @@ from offerengine.shopping.schemas import (
     OfferRulesRead,
 )
 from offerengine.versioning import service as versioning
+from offerengine.webhooks import core as webhooks
 
 R = TypeVar("R", bound=ConfigRead)
 
@@ -55,10 +56,13 @@ def check_fare_settings(data: FareSettingsIn) -> list[FieldError]:
             errors.append(
                 FieldError(("body", "taxes", i, "airport"), f"{tax.airport!r} is not an airport")
             )
-    hook = data.low_inventory_webhook
-    if hook is not None and not hook.startswith(("http://", "https://")):
-        errors.append(FieldError(("body", "low_inventory_webhook"), "an http(s) URL"))
     return errors
+
+
+def fare_settings_destinations(data: FareSettingsIn) -> dict[Loc, str]:
+    """The webhook URL the fare settings hold, by field."""
+    hook = data.low_inventory_webhook
+    return {} if hook is None else {("body", "low_inventory_webhook"): hook}
 
 
 def check_offer_rules(data: OfferRulesIn) -> list[FieldError]:
@@ -77,6 +81,9 @@ class Document(Generic[R]):
     schema: type[BaseModel]
     read_model: type[R]
     check: Callable[[Any], list[FieldError]]
+    # The URLs the engine will call (webhooks), by field: checked against the deployment's
+    # destination policy when saved (webhooks.core.url_refusal).
+    destinations: Callable[[Any], Mapping[Loc, str]] | None = None
 
     def read(self, doc: TenantDocument | None) -> R:
         data = self.schema.model_validate(doc.data if doc else {}).model_dump(by_alias=True)
@@ -126,9 +133,12 @@ class Document(Generic[R]):
         data: BaseModel,
         actor: Actor,
         expected_version: int | None,
+        allow_private_destinations: bool = False,
     ) -> TenantDocument:
-        """Replace the document (created on first save); a new version when it changes."""
-        raise_if_any(self.check(data))
+        """Replace the document (created on first save); a new version when it changes. A URL
+        the engine would call must be http(s) and, unless ``allow_private_destinations`` (the
+        deployment's ``webhook_allow_private_networks``), not name a non-public host."""
+        raise_if_any(self.check(data) + self._destination_errors(data, allow_private_destinations))
         doc = await self.get(session, tenant_id)
         what = self.kind.replace("_", " ")
         versioning.check_version(doc if doc is not None else _NEVER_SAVED, expected_version, what)
@@ -149,10 +159,25 @@ class Document(Generic[R]):
         )
         return doc
 
+    def _destination_errors(self, data: BaseModel, allow_private: bool) -> list[FieldError]:
+        found = self.destinations(data) if self.destinations is not None else {}
+        errors = []
+        for loc, url in found.items():
+            refusal = webhooks.url_refusal(url, allow_private=allow_private)
+            if refusal is not None:
+                errors.append(FieldError(loc, refusal))
+        return errors
+
 
 _NEVER_SAVED = SimpleNamespace(version=0)
 OFFER_RULES = Document("offer_rules", OfferRulesIn, OfferRulesRead, check_offer_rules)
-FARE_SETTINGS = Document("fare_settings", FareSettingsIn, FareSettingsRead, check_fare_settings)
+FARE_SETTINGS = Document(
+    "fare_settings",
+    FareSettingsIn,
+    FareSettingsRead,
+    check_fare_settings,
+    destinations=fare_settings_destinations,
+)
 
 
 # --- the snapshot section -----------------------------------------------------------------------
