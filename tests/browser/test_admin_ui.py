@@ -24,6 +24,14 @@ SHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
 EMAIL = "editor.browser@oe.example"
 PASSWORD = "correct horse battery staple"
 PLATFORM_EMAIL = "root.browser@offerengine.example"
+# Every Content-Security-Policy violation a page reports, to the console as the browser's own
+# "Refused to …" errors and as securitypolicyviolation events, which this script counts.
+WATCH_CSP = """
+window.__cspViolations = [];
+document.addEventListener("securitypolicyviolation", (e) => {
+  window.__cspViolations.push(`${e.violatedDirective} ${e.blockedURI} ${e.sourceFile}:${e.lineNumber}`);
+});
+"""
 
 pytestmark = pytest.mark.slow
 
@@ -104,9 +112,16 @@ def page(browser: Browser, base_url: str) -> Iterator[Page]:
     SHOTS.mkdir(parents=True)
     context = browser.new_context(base_url=base_url, viewport={"width": 1366, "height": 900})
     context.set_default_timeout(15_000)
+    context.add_init_script(WATCH_CSP)
     opened = context.new_page()
     problems: list[str] = []
     opened.on("pageerror", lambda error: problems.append(str(error)))
+    opened.on(
+        "console",
+        lambda message: (
+            problems.append(message.text) if "Content Security Policy" in message.text else None
+        ),
+    )
     yield opened
     context.close()
     assert problems == [], f"JavaScript errors: {problems}"
@@ -330,6 +345,36 @@ def test_start_an_experiment_and_read_its_results(page: Page) -> None:
     expect(page.locator("#results-title")).to_be_visible()
     expect(page.locator("#chart-lift")).to_have_attribute("data-drawn", "true")
     shot(page, "15-experiment")
+
+
+MAIN_PAGES = (
+    "/admin",
+    "/admin/products",
+    "/admin/products/new",
+    "/admin/pricing-rules",
+    "/admin/pricing-rules/new",
+    "/admin/bundles",
+    "/admin/commission-rates",
+    "/admin/quote",
+    "/admin/flags",
+    "/admin/flags/new",
+    "/admin/experiments",
+    "/admin/experiments/new",
+    "/admin/audit",
+)
+
+
+def test_no_page_breaks_the_content_security_policy(page: Page) -> None:
+    for path in MAIN_PAGES:
+        response = page.goto(path)
+        assert response is not None
+        assert response.ok, path
+        assert "script-src 'self'" in response.headers["content-security-policy"]
+        page.wait_for_load_state("networkidle")
+        assert page.evaluate("window.__cspViolations") == [], path
+    page.goto("/admin/login")
+    page.wait_for_load_state("networkidle")
+    assert page.evaluate("window.__cspViolations") == []
 
 
 def test_tablet_width(page: Page) -> None:

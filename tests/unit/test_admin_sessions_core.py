@@ -1,4 +1,4 @@
-"""The admin UI's pure pieces: the session codec, passwords, the login throttle, and how a rule's
+"""The admin UI's pure pieces: the session codec, passwords, and how a rule's
 condition and adjustment read on the rules list."""
 
 from __future__ import annotations
@@ -6,7 +6,6 @@ from __future__ import annotations
 import uuid
 
 from offerengine.auth.sessions import (
-    LoginThrottle,
     SessionCodec,
     SessionData,
     check_password,
@@ -51,30 +50,6 @@ def test_passwords() -> None:
     assert password_problem("ten chars!") is None
 
 
-def test_the_throttle_waits_until_the_oldest_failure_leaves_the_window() -> None:
-    now = [1000.0]
-    throttle = LoginThrottle(attempts=3, window=60, clock=lambda: now[0])
-    for step in range(3):
-        assert throttle.wait_seconds("a") == 0
-        throttle.failed("a")
-        now[0] += 10 * (step < 2)
-    # failures at 1000, 1010, 1020: the first leaves the window at 1060
-    assert throttle.wait_seconds("a") == 40
-    assert throttle.wait_seconds("b") == 0  # keys are separate
-    now[0] = 1060.5
-    assert throttle.wait_seconds("a") == 0
-    throttle.failed("a")
-    throttle.succeeded("a")
-    assert throttle.wait_seconds("a") == 0
-
-
-def test_the_throttle_stays_bounded() -> None:
-    throttle = LoginThrottle(attempts=1, window=60, max_keys=10)
-    for i in range(25):
-        throttle.failed(f"k{i}")
-    assert len(throttle._failures) <= 10
-
-
 def test_conditions_and_adjustments_read_as_sentences() -> None:
     assert readable_conditions({}) == "always"
     assert (
@@ -104,3 +79,11 @@ def test_conditions_and_adjustments_read_as_sentences() -> None:
         readable_adjustment({"type": "FORMULA", "formula": "base_price * 2"})
         == "price = base_price * 2"
     )
+
+
+def test_an_account_tag_is_the_same_on_every_worker_and_names_no_email() -> None:
+    tag = SessionCodec("secret one", 3600).account_tag("ann@example.com")
+    assert tag == SessionCodec("secret one", 3600).account_tag("ann@example.com")
+    assert tag != SessionCodec("secret two", 3600).account_tag("ann@example.com")
+    assert tag != SessionCodec("secret one", 3600).account_tag("bob@example.com")
+    assert "ann" not in tag

@@ -1,4 +1,4 @@
-"""Admin UI sessions, passwords and login throttling. Pure: no database, no web framework.
+"""Admin UI sessions and passwords. Pure: no database, no web framework.
 
 A session is a cookie signed with the deployment's secret (itsdangerous, HMAC-SHA1 over a
 timestamped payload): the user's id, the tenant she is working on, her CSRF token and the
@@ -12,12 +12,16 @@ must carry the session's token, in the ``X-CSRF-Token`` header (the UI's fetch c
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
+import hmac
+import os
 import secrets
-import time
 import uuid
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
+from typing import TypeVar
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -29,6 +33,7 @@ CSRF_HEADER = "x-csrf-token"
 CSRF_FIELD = "csrf_token"
 MIN_PASSWORD = 10
 
+_T = TypeVar("_T")
 _hasher = PasswordHasher()  # argon2id with the library's current defaults (RFC 9106 low-memory)
 # Verified against when the email is unknown, so that a wrong email costs what a wrong password does.
 _DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
@@ -40,10 +45,55 @@ def hash_password(password: str) -> str:
 
 def check_password(password_hash: str | None, password: str) -> bool:
     """Whether ``password`` matches; with no hash (unknown user) it still spends the same time."""
+    return _verify(_hasher, password_hash, password)
+
+
+def _verify(hasher: PasswordHasher, password_hash: str | None, password: str) -> bool:
     try:
-        return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+        return hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
     except (VerificationError, InvalidHashError):
         return False
+
+
+class PasswordsBusy(Exception):
+    """More password checks are waiting than a worker takes on: try again in a moment."""
+
+
+class Passwords:
+    """argon2, off the event loop: each check or hash runs on a worker thread (argon2 releases
+    the GIL), at most ``concurrency`` at once so that the event loop keeps a core of its own,
+    with at most ``queue`` more waiting; past that a check is refused (:class:`PasswordsBusy`)
+    rather than queued behind a flood of bad logins. argon2 is slow on purpose, and on the
+    event loop it stalled every other request of the worker while it ran."""
+
+    def __init__(
+        self,
+        hasher: PasswordHasher | None = None,
+        concurrency: int | None = None,
+        queue: int = 64,
+    ) -> None:
+        self._hasher = hasher or _hasher
+        self._concurrency = concurrency or max(1, (os.cpu_count() or 2) // 2)
+        self._slots = asyncio.Semaphore(self._concurrency)
+        self._limit = self._concurrency + queue
+        self._in_flight = 0
+
+    async def check(self, password_hash: str | None, password: str) -> bool:
+        """Whether ``password`` matches ``password_hash`` (None: an unknown user, same cost)."""
+        return await self._run(partial(_verify, self._hasher, password_hash, password))
+
+    async def hash(self, password: str) -> str:
+        return await self._run(partial(self._hasher.hash, password))
+
+    async def _run(self, work: Callable[[], _T]) -> _T:
+        if self._in_flight >= self._limit:
+            raise PasswordsBusy
+        self._in_flight += 1
+        try:
+            async with self._slots:
+                return await asyncio.to_thread(work)
+        finally:
+            self._in_flight -= 1
 
 
 def needs_rehash(password_hash: str) -> bool:
@@ -81,6 +131,7 @@ class SessionCodec:
     def __init__(self, secret: str, max_age_seconds: int) -> None:
         self._sessions = URLSafeTimedSerializer(secret, salt="offerengine.admin.session")
         self._logins = URLSafeTimedSerializer(secret, salt="offerengine.admin.login")
+        self._tag_key = hmac.new(secret.encode(), b"offerengine.admin.accounts", "sha256").digest()
         self.max_age_seconds = max_age_seconds
 
     def dump(self, data: SessionData) -> str:
@@ -102,6 +153,12 @@ class SessionCodec:
     def dump_login(self, token: str) -> str:
         return self._logins.dumps(token)
 
+    def account_tag(self, email: str) -> str:
+        """A keyed digest of a (normalised) email, the same on every worker: what the login
+        throttle counts by, so that neither Redis nor the logs hold the address."""
+        digest = hmac.new(self._tag_key, email.encode(), hashlib.sha256)
+        return digest.hexdigest()[:32]
+
     def load_login(self, cookie: str | None) -> str | None:
         if not cookie:
             return None
@@ -109,52 +166,3 @@ class SessionCodec:
             return str(self._logins.loads(cookie, max_age=3600))
         except BadSignature:
             return None
-
-
-class LoginThrottle:
-    """At most ``attempts`` failed logins per key (an email, a client address) in ``window``
-    seconds; then the key waits until its oldest failure leaves the window. Per worker."""
-
-    def __init__(
-        self,
-        attempts: int = 5,
-        window: float = 300.0,
-        clock: Callable[[], float] = time.monotonic,
-        max_keys: int = 100_000,
-    ) -> None:
-        self.attempts = attempts
-        self.window = window
-        self._clock = clock
-        self._max_keys = max_keys
-        self._failures: dict[str, deque[float]] = {}
-
-    def _recent(self, key: str) -> deque[float]:
-        found = self._failures.get(key)
-        if found is None:
-            return deque()
-        horizon = self._clock() - self.window
-        while found and found[0] <= horizon:
-            found.popleft()
-        if not found:
-            del self._failures[key]
-        return found
-
-    def wait_seconds(self, *keys: str) -> float:
-        """How long until another attempt may be made for all of ``keys`` (0: now)."""
-        wait = 0.0
-        for key in keys:
-            recent = self._recent(key)
-            if len(recent) >= self.attempts:
-                wait = max(wait, recent[0] + self.window - self._clock())
-        return wait
-
-    def failed(self, *keys: str) -> None:
-        if len(self._failures) >= self._max_keys:
-            self._failures.clear()  # a flood of distinct keys: forget rather than grow without bound
-        now = self._clock()
-        for key in keys:
-            self._failures.setdefault(key, deque()).append(now)
-
-    def succeeded(self, *keys: str) -> None:
-        for key in keys:
-            self._failures.pop(key, None)

@@ -4,6 +4,7 @@ user has no tenant of her own and works on the tenant she switches to, as its ow
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import uuid
 from collections.abc import Sequence
@@ -15,8 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from offerengine.auth.core import Actor, ActorKind, Principal, Role
 from offerengine.auth.models import AppSecret, User
 from offerengine.auth.sessions import (
+    Passwords,
     SessionData,
-    check_password,
     hash_password,
     needs_rehash,
     new_token,
@@ -64,7 +65,10 @@ async def create_user(
     if await session.scalar(sa.select(User.id).where(User.email == address)) is not None:
         raise Conflict(f"A user with the email {address} exists.")
     user = User(
-        tenant_id=tenant_id, email=address, role=role.value, password_hash=hash_password(password)
+        tenant_id=tenant_id,
+        email=address,
+        role=role.value,
+        password_hash=await asyncio.to_thread(hash_password, password),  # argon2: off the loop
     )
     session.add(user)
     await session.flush()
@@ -96,23 +100,22 @@ async def list_users(session: AsyncSession, tenant_id: uuid.UUID | None) -> Sequ
     return (await session.scalars(stmt)).all()
 
 
-async def authenticate(session: AsyncSession, email: str, password: str) -> User | None:
-    """The user, if the email and password match an active user of an active tenant. Reads only:
-    the slow password check holds no write lock."""
+async def find_login(session: AsyncSession, email: str) -> User | None:
+    """The user an admin login with ``email`` may be for: active, of an active tenant (or a
+    platform user); None otherwise. Reads only, and before the slow password check, so that the
+    check holds no connection."""
     user = await find_user(session, email)
-    if not check_password(user.password_hash if user else None, password) or user is None:
-        return None
-    if not user.is_active or not await _tenant_active(session, user.tenant_id):
+    if user is None or not user.is_active or not await _tenant_active(session, user.tenant_id):
         return None
     return user
 
 
-def login_changes(user: User, password: str) -> dict[str, object]:
+async def login_changes(user: User, password: str, passwords: Passwords) -> dict[str, object]:
     """What a login changes on the user: the time, and the hash if argon2's defaults moved on
     (computed before any write transaction, being slow on purpose)."""
     changes: dict[str, object] = {"last_login_at": utcnow()}
     if needs_rehash(user.password_hash):
-        changes["password_hash"] = hash_password(password)
+        changes["password_hash"] = await passwords.hash(password)
     return changes
 
 

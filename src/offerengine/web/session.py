@@ -69,6 +69,13 @@ async def current_tenant(request: Request, visitor: Visitor) -> Tenant:
 PageTenant = Annotated[Tenant, Depends(current_tenant)]
 
 
+def secure_cookies(request: Request) -> bool:
+    """Whether cookies get ``Secure``: the request came over HTTPS (itself, or by a trusted
+    proxy's word), or the deployment says always."""
+    admin = context_of(request).admin
+    return admin.secure_cookies or admin.proxies.is_https(request.scope)
+
+
 def set_session(
     response: Response, request: Request, codec: SessionCodec, data: SessionData
 ) -> None:
@@ -79,7 +86,7 @@ def set_session(
         path="/",
         httponly=True,
         samesite="lax",
-        secure=context_of(request).admin.secure_cookies,
+        secure=secure_cookies(request),
     )
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from fastapi import APIRouter, Request
 from starlette.responses import RedirectResponse, Response
 
@@ -16,10 +18,17 @@ from offerengine.auth.sessions import (
     same_token,
 )
 from offerengine.deps import context_of
-from offerengine.errors import Invalid
+from offerengine.errors import Invalid, Unavailable
 from offerengine.tenants import service as tenants
 from offerengine.web.pages.layout import checked_form, render, safe_next, templates
-from offerengine.web.session import Visitor, codec_of, set_session, switch_tenant, to_login
+from offerengine.web.session import (
+    Visitor,
+    codec_of,
+    secure_cookies,
+    set_session,
+    switch_tenant,
+    to_login,
+)
 
 router = APIRouter(include_in_schema=False)
 
@@ -32,6 +41,7 @@ def _login_form(
     error: str | None = None,
     email: str = "",
     status: int = 200,
+    retry_after: float = 0.0,
 ) -> Response:
     """The login page, with a fresh CSRF token in its form and in the login cookie."""
     token = new_token()
@@ -46,6 +56,7 @@ def _login_form(
             "version": __version__,
         },
         status_code=status,
+        headers={"Retry-After": str(max(1, math.ceil(retry_after)))} if retry_after else None,
     )
     response.set_cookie(
         LOGIN_COOKIE,
@@ -54,7 +65,7 @@ def _login_form(
         path="/admin",
         httponly=True,
         samesite="lax",
-        secure=context_of(request).admin.secure_cookies,
+        secure=secure_cookies(request),
     )
     return response
 
@@ -73,9 +84,15 @@ async def login(request: Request) -> Response:
     password = str(form.get("password") or "")
     next_url = safe_next(str(form.get("next") or ""))
 
-    def again(message: str, status: int) -> Response:
+    def again(message: str, status: int, retry_after: float = 0.0) -> Response:
         return _login_form(
-            request, codec, next_url=next_url, error=message, email=email, status=status
+            request,
+            codec,
+            next_url=next_url,
+            error=message,
+            email=email,
+            status=status,
+            retry_after=retry_after,
         )
 
     expected = codec.load_login(request.cookies.get(LOGIN_COOKIE))
@@ -83,26 +100,39 @@ async def login(request: Request) -> Response:
         return again("The login form expired. Please try again.", 403)
     if not email or not password:
         return again("Enter your email and password.", 422)
-    email_key = users.normal_email(email)
-    address = request.client.host if request.client else "unknown"
     admin = ctx.admin
-    wait = max(admin.by_email.wait_seconds(email_key), admin.by_address.wait_seconds(address))
-    if wait > 0:
-        minutes = max(1, round(wait / 60))
-        return again(
-            f"Too many failed attempts. Try again in about {minutes} minute{'s' * (minutes != 1)}.",
-            429,
+    attempt = logins.LoginAttempt(
+        email=email,
+        password=password,
+        account=codec.account_tag(users.normal_email(email)),
+        address=admin.proxies.client(request.scope),
+    )
+    try:
+        outcome = await logins.log_in(
+            ctx, guard=admin.guard, passwords=admin.passwords, attempt=attempt
         )
-    user = await logins.log_in(ctx, email, password)
-    if user is None:
-        admin.by_email.failed(email_key)
-        admin.by_address.failed(address)
+    except Unavailable:
+        return again("Logging in is not possible right now. Try again shortly.", 503, 5)
+    if outcome.busy:
+        return again("The server is busy. Try again in a moment.", 503, outcome.retry_after)
+    if outcome.retry_after > 0:
+        return again(_refusal(outcome.retry_after), 429, outcome.retry_after)
+    if outcome.user is None:
         return again("Wrong email or password.", 401)
-    admin.by_email.succeeded(email_key)
+    user = outcome.user
     response = RedirectResponse(next_url, status_code=303)
     set_session(response, request, codec, users.new_session(user))
     response.delete_cookie(LOGIN_COOKIE, path="/admin")
     return response
+
+
+def _refusal(wait: float) -> str:
+    """Why a login was refused, and for how long, in words."""
+    if wait < 90:
+        seconds = max(1, math.ceil(wait))
+        return f"Too many failed attempts. Try again in {seconds} second{'s' * (seconds != 1)}."
+    minutes = round(wait / 60)
+    return f"Too many failed attempts. Try again in about {minutes} minutes."
 
 
 @router.post("/admin/logout")
