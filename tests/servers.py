@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import httpx2 as httpx
 
-from tests.conftest import PLATFORM_KEY, free_port
+from tests.conftest import LOAD_GUARDS_OFF, PLATFORM_KEY, free_port
 
 
 @contextmanager
@@ -37,6 +38,10 @@ def serve(
         "OFFERENGINE_VAR_DIR": str(var_dir),
         "OFFERENGINE_REDIS_PREFIX": redis_prefix,
         "OFFERENGINE_SNAPSHOT_POLL_SECONDS": str(poll_seconds),
+        # The latency guards are off for functional tests, as in tests/conftest.py's settings.
+        "OFFERENGINE_TIME_BUDGET_SECONDS": str(LOAD_GUARDS_OFF["time_budget_seconds"]),
+        "OFFERENGINE_TIME_BUDGETS": json.dumps(LOAD_GUARDS_OFF["time_budgets"]),
+        "OFFERENGINE_MAX_IN_FLIGHT": str(LOAD_GUARDS_OFF["max_in_flight"]),
         **(extra_env or {}),
     }
     if redis_url:

@@ -6,6 +6,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from offerengine.ratelimit import RateLimit
+
 TenantRoleName = Literal["owner", "editor", "viewer", "runtime"]
 
 
@@ -19,6 +21,21 @@ class ApiKeyCreate(BaseModel):
         description="owner: keys and everything below; editor: write configuration; viewer: read "
         "configuration and analytics; runtime: shop, decide, quote, events, flags."
     )
+    rate_limit: RateLimit | None = Field(
+        default=None,
+        description="The key's own limit on run time; unset, the tenant's and the deployment's "
+        "apply (docs/operations.md, Overload).",
+    )
+
+
+class ApiKeyUpdate(BaseModel):
+    """What of a key can change after it is made."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    rate_limit: RateLimit | None = Field(
+        description="The key's own limit on run time; null takes it away."
+    )
 
 
 class ApiKeyRead(BaseModel):
@@ -29,6 +46,7 @@ class ApiKeyRead(BaseModel):
     prefix: str = Field(description="The first characters of the secret, to recognise the key.")
     created_at: datetime
     revoked_at: datetime | None
+    rate_limit: RateLimit | None = Field(default=None, description="The key's own limit.")
 
 
 class ApiKeyCreated(ApiKeyRead):

@@ -2,10 +2,12 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from offerengine import ratelimit
 from offerengine.auth.core import Actor
 from offerengine.db.session import Sessions
 from offerengine.errors import Conflict
@@ -49,7 +51,9 @@ async def tenant_by_id(sessions: Sessions, tenant_id: uuid.UUID) -> Tenant | Non
 async def create(session: AsyncSession, *, data: TenantCreate, actor: Actor) -> Tenant:
     if await session.scalar(sa.select(Tenant.id).where(Tenant.code == data.code)):
         raise Conflict.field(("body", "code"), f"a tenant with code {data.code!r} exists")
-    tenant = Tenant(**data.model_dump())
+    fields = data.model_dump()
+    fields["settings"] = ratelimit.check_settings(fields["settings"])
+    tenant = Tenant(**fields)
     session.add(tenant)
     await session.flush()
     await session.refresh(tenant)
@@ -78,6 +82,7 @@ async def update(
     versioning.check_version(tenant, expected_version, f"tenant {tenant.code}")
     before = dump(tenant)
     fields = data.model_dump(exclude={"version"})
+    fields["settings"] = _settings(fields["settings"], tenant.settings)
     if fields["status"] != tenant.status:
         snapshots.mark_auth_changed(session)  # keys of a suspended tenant stop working everywhere
     for name, value in fields.items():
@@ -98,6 +103,14 @@ async def update(
     )
     snapshots.mark_config_changed(session, tenant.id)
     return tenant
+
+
+def _settings(given: dict[str, Any], stored: dict[str, Any]) -> dict[str, Any]:
+    """New settings, checked; the keys' own rate limits are kept unless given, as they are set
+    through the API keys API (a tenant read, edited and written back keeps them anyway)."""
+    if ratelimit.KEY_LIMITS not in given and ratelimit.KEY_LIMITS in stored:
+        given = {**given, ratelimit.KEY_LIMITS: stored[ratelimit.KEY_LIMITS]}
+    return ratelimit.check_settings(given)
 
 
 async def delete(session: AsyncSession, *, tenant: Tenant, actor: Actor) -> None:
