@@ -155,3 +155,45 @@ def passengers(adults: int = 1, children: int = 0, infants: int = 0) -> list[dic
     return [
         {"type": kind, "given_name": f"P{i}", "surname": "Test"} for i, kind in enumerate(kinds)
     ]
+
+
+def capped_activity(
+    owner: Api, tenant: str, *, limit: int, window: dict[str, object] | None = None
+) -> str:
+    """An activity whose one offer is capped at ``limit`` decisions in ``window`` (for good by
+    default), with a fallback."""
+    base = f"/v1/admin/tenants/{tenant}/decisioning"
+
+    def make(kind: str, body: dict[str, object]) -> str:
+        response = owner.post(f"{base}/{kind}", json=body)
+        assert response.status_code == 201, response.text
+        return str(response.json()["id"])
+
+    hero = make("placements", {"name": "Hero", "channel": "web", "content_type": "json"})
+    make(
+        "offers",
+        {
+            "name": "Lounge",
+            "status": "approved",
+            "tags": ["t"],
+            "representations": [{"placement_id": hero, "content": {"h": "Lounge"}}],
+            "capping": [
+                {"scope": "global", "limit": limit, "window": window or {"type": "lifetime"}}
+            ],
+        },
+    )
+    fallback = make(
+        "fallback-offers",
+        {"name": "Hello", "representations": [{"placement_id": hero, "content": {"h": "Hi"}}]},
+    )
+    collection = make("collections", {"name": "All", "tags": ["t"]})
+    return make(
+        "activities",
+        {
+            "name": "Home",
+            "status": "approved",
+            "placement_id": hero,
+            "collection_id": collection,
+            "fallback_offer_id": fallback,
+        },
+    )

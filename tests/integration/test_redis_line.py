@@ -136,7 +136,8 @@ async def test_a_redis_that_cannot_be_reached_makes_a_cap_check_unavailable() ->
     line = RedisLine(f"redis://127.0.0.1:{free_port()}/0", connect_timeout=0.5)
     cap = core.Cap("profile", 3, "decision", "lifetime", None, ZoneInfo("UTC"))
     offer = core.OfferDef(uuid.uuid4(), "Lounge", 1, None, None, {}, None, (cap,), {})
-    counters = RedisCounters(line, "oe-test", uuid.uuid4(), "p1", datetime.now(UTC))
+    never = lambda: pytest.fail("an unreachable Redis is not an emptied one")  # noqa: E731
+    counters = RedisCounters(line, "oe-test", uuid.uuid4(), "p1", datetime.now(UTC), never)
     with pytest.raises(Unavailable, match="cannot be reached"):
         await counters.admit(offer, dry_run=False)
     await line.close()

@@ -15,10 +15,11 @@ from offerengine.clock import utcnow
 from offerengine.deps import Ctx
 from offerengine.http.routing import router
 from offerengine.shopping.schemas import SearchResponse
-from offerengine.versioning.kind_routes import RouteDocs, add_kind_routes, loader
+from offerengine.versioning.kind_routes import RouteDocs, add_kind_routes, reader
 
 api = router(tags=["bundles"])
-PathBundle = Annotated[BundleTemplate, Depends(loader(service.BUNDLE_KIND))]
+# Read before the route, in a session of its own: a preview waits for the snapshot and searches.
+ReadBundle = Annotated[BundleTemplate, Depends(reader(service.BUNDLE_KIND))]
 
 
 def active_filter(active: Annotated[bool | None, Query()] = None) -> bool | None:
@@ -40,7 +41,7 @@ add_kind_routes(
 
 @api.post("/v1/admin/bundles/{id:uuid}/test", operation_id="testBundle")
 async def preview_bundle(
-    bundle: PathBundle, body: BundleTest, _: ConfigReader, ctx: Ctx
+    bundle: ReadBundle, body: BundleTest, _: ConfigReader, ctx: Ctx
 ) -> SearchResponse:
     """The offers this template would make for a search (even while inactive), priced now with
     the full trace, on every matching flight. Nothing is stored or held."""

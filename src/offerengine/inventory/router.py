@@ -6,7 +6,7 @@ import json
 import uuid
 from typing import Annotated, Any
 
-from fastapi import Depends, Query, Request, Response, status
+from fastapi import Depends, Query, Response, status
 from pydantic import BaseModel
 
 from offerengine.auth.deps import ConfigReader, ConfigWriter, CurrentActor
@@ -61,11 +61,16 @@ _FLIGHTS_BODY = {
     openapi_extra=_FLIGHTS_BODY,
 )
 async def add_flights(
-    tenant: PathTenant, request: Request, _: ConfigWriter, actor: CurrentActor, session: DbSession
+    _: ConfigWriter,
+    body: Annotated[bytes, Depends(raw_body)],
+    tenant: PathTenant,
+    actor: CurrentActor,
+    session: DbSession,
 ) -> FlightsCreated:
     """Add one flight (an object), or many (a list, or `{"flights": [...]}`), all or none.
     A flight with the same carrier, number and date as one stored is skipped."""
-    body = await raw_body(request)
+    # The body is a dependency before the tenant's: read before the unit of work takes a
+    # connection (and, on SQLite, the write lock), however slowly the client sends it.
     try:
         data: Any = json.loads(body)
     except (ValueError, RecursionError) as exc:

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from offerengine.auth.core import Principal
 from offerengine.context import AppContext
 from offerengine.db.base import utcnow
+from offerengine.db.session import release
 from offerengine.errors import NotFound
 from offerengine.learning import evaluate, store
 from offerengine.learning.models import LearningModel
@@ -49,6 +50,7 @@ async def restore(
     """Serve what a version learnt again: a new active version of its line (see
     :func:`offerengine.learning.store.restore`); this worker's models of the tenant are reloaded."""
     old = await find(session, principal, model_id)
+    await release(session)  # no connection held while the snapshot may be rebuilt
     snapshot = await ctx.snapshots.get(old.tenant_id)
     row = await store.restore(session, old.tenant_id, snapshot, model_id)
     summary = store.summary(row)
@@ -61,6 +63,7 @@ async def train(
 ) -> list[dict[str, Any]]:
     """A training round now, for every bandit of the tenant (see
     :func:`offerengine.learning.store.train`); this worker's models of the tenant are reloaded."""
+    await release(session)  # no connection held while the snapshot may be rebuilt
     snapshot = await ctx.snapshots.get(tenant_id)
     rounds = await store.train(session, tenant_id, snapshot, now=utcnow())
     ctx.models.forget(tenant_id)
@@ -77,6 +80,7 @@ async def report(
     limit: int,
 ) -> list[dict[str, Any]]:
     """Each bandit line of the tenant (of one activity, if given), judged on its logs."""
+    await release(session)  # no connection held while the snapshot may be rebuilt
     snapshot = await ctx.snapshots.get(tenant_id)
     return await report_lines(session, tenant_id, snapshot, activity_id, since=since, limit=limit)
 

@@ -65,13 +65,14 @@ async def simulate_pricing(
     body: SimulateRequest,
     principal: CurrentPrincipal,
     _: ConfigReader,
-    session: DbSession,
     ctx: Ctx,
 ) -> PriceRead:
     """Price a product for a scenario with the tenant's rules, as run time would, with the trace:
     every adjustment (rule, version, multiplier, amount, price before and after) and every rule in
     scope that did not apply, with the reason."""
-    product = await session.get(Product, body.product_id)
+    # A session of its own, closed before the wait for the snapshot (no connection held there).
+    async with ctx.session_factory() as session:
+        product = await session.get(Product, body.product_id)
     if product is None or not principal.sees_tenant(product.tenant_id):
         raise NotFound(f"No product {body.product_id}.")
     snapshot = await ctx.snapshots.get(product.tenant_id)

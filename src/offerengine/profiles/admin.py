@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import Path, Request
 
 from offerengine.auth.deps import ConfigReader, ConfigWriter
-from offerengine.deps import DbSession, context_of
+from offerengine.deps import DbSession, context_of, release
 from offerengine.http.routing import router
 from offerengine.profiles import segments
 from offerengine.profiles.segments import SEGMENTS, SegmentsRead, SegmentsUpdate
@@ -58,6 +58,7 @@ async def segment_sizes(
     """Every segment with how many stored profiles are in it now (learned ones per cluster,
     with the cluster's centre in the features' units)."""
     ctx = context_of(request)
+    await release(session)  # no connection held while the snapshot may be rebuilt
     snapshot = await ctx.snapshots.get(tenant.id)
     return await segments.sizes(
         session, tenant.id, snapshot.segments, await _definitions(session, tenant)

@@ -120,6 +120,10 @@ class Consumer:
                     raise
                 except Exception as exc:  # Redis or the database away: wait, then go on
                     storing = None
+                    if isinstance(exc, ResponseError) and "NOGROUP" in str(exc):
+                        # Redis lost its data (restarted without persistence, or flushed): the
+                        # groups are made again, or no entry would ever be read.
+                        self._grouped = False
                     log.warning("consumer_waiting", consumer=self.name, error=brief(exc))
                     await asyncio.sleep(1.0)
         finally:

@@ -27,7 +27,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Response, status
 
 from offerengine.auth.deps import ConfigReader, ConfigWriter, CurrentActor, CurrentPrincipal
-from offerengine.deps import DbSession
+from offerengine.deps import Ctx, DbSession
 from offerengine.errors import NotFound
 from offerengine.http.query import Cursor, Limit
 from offerengine.http.routing import IfMatch, expected_version, set_etag
@@ -60,6 +60,26 @@ def loader(kind: ConfigKind[Any]) -> Callable[..., Any]:
         session: DbSession,
     ) -> Any:
         found = await kind.get(session, id)
+        if found is None or not principal.sees_tenant(found.tenant_id):
+            raise NotFound(f"No {kind.what} {id}.")
+        return found
+
+    return load
+
+
+def reader(kind: ConfigKind[Any]) -> Callable[..., Any]:
+    """As :func:`loader`, read in a session of its own that is closed before the route runs: for
+    a route that only reads and then waits on what takes a connection itself (a snapshot being
+    rebuilt, a search reading stock), so that it holds none meanwhile (and, on SQLite, a POST
+    that only reads takes no write lock)."""
+
+    async def load(
+        id: Annotated[uuid.UUID, Path(description=f"The {kind.what}'s id.")],
+        principal: CurrentPrincipal,
+        ctx: Ctx,
+    ) -> Any:
+        async with ctx.session_factory() as session:
+            found = await kind.get(session, id)
         if found is None or not principal.sees_tenant(found.tenant_id):
             raise NotFound(f"No {kind.what} {id}.")
         return found
