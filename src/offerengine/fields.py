@@ -1,6 +1,13 @@
 """Framework-free field types of the API's shapes: ISO 8601 timestamps and dates, and the field
 errors of a problem document. Schemas (and so use cases) use them without importing the web
-layer; the web layer documents and answers with the same types."""
+layer; the web layer documents and answers with the same types.
+
+Every date and time the API takes lies between :data:`FIRST_DAY` and :data:`LAST_DAY`: Python's
+calendar ends at years 1 and 9999, and the engine adds to what it is given (a time zone's
+offset, an arrival's next day, a schedule's following day, a hold or an offer's lifetime), so a
+date at either end would fail in that arithmetic, a 500, where it must be a 422 naming the
+field. The window is wide enough for any offer, flight, birth date or event.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +15,32 @@ import re
 from datetime import date, datetime
 from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BaseModel, BeforeValidator, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, Field
 
 _ISO_8601 = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
+FIRST_DAY = date(1900, 1, 1)
+LAST_DAY = date(2999, 12, 31)
+_WINDOW = f"between {FIRST_DAY.isoformat()} and {LAST_DAY.isoformat()}"
+
+
+def _in_calendar(value: date) -> date:
+    # A datetime is a date too; its day (in its own zone) is what is bounded.
+    day = value.date() if isinstance(value, datetime) else value
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise ValueError(f"expected a date {_WINDOW}")
+    return value
+
+
+InCalendar = AfterValidator(_in_calendar)
+"""Bounds any date or datetime field to the window every calculation stays in (see above)."""
+
+MAX_INT = 2**31 - 1
+"""The largest whole number a client may send where it is stored or looked up in an integer
+column (PostgreSQL's ``integer``; SQLite's take up to 2**63 - 1): versions, counts, capacities.
+Past it the database refuses the value, a 500, where it must be a 422 naming the field."""
+
+Version = Annotated[int, Field(ge=1, le=MAX_INT)]
+"""A version number a client names (to return to, or to base a change on)."""
 
 
 def _iso_only(value: Any) -> Any:
@@ -28,7 +58,7 @@ def _date_only(value: Any) -> Any:
     return value
 
 
-IsoDate = Annotated[date, BeforeValidator(_date_only)]
+IsoDate = Annotated[date, BeforeValidator(_date_only), InCalendar]
 
 
 def _local_only(value: Any) -> Any:
@@ -39,11 +69,12 @@ def _local_only(value: Any) -> Any:
     return value
 
 
-LocalDateTime = Annotated[datetime, BeforeValidator(_local_only)]
+LocalDateTime = Annotated[datetime, BeforeValidator(_local_only), InCalendar]
 
 Timestamp = Annotated[
     AwareDatetime,
     BeforeValidator(_iso_only),
+    InCalendar,
     Field(description="ISO 8601 with a zone, e.g. 2026-11-22T10:00:00Z."),
 ]
 

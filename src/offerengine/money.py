@@ -82,6 +82,12 @@ def exact(code: str) -> Callable[[Decimal], bool]:
     return is_exact
 
 
+def within(amount: Decimal, code: str) -> bool:
+    """Whether a computed amount, once rounded, is one :func:`to_minor` takes: finite and not too
+    large (checked before rounding, which would exceed the context's precision past it)."""
+    return amount.is_finite() and abs(amount) < Decimal(MAX_MINOR) * unit(code)
+
+
 def to_minor(amount: Decimal, code: str) -> int:
     """Convert an exact amount to minor units; refuse amounts with more decimals than the currency."""
     info = currency(code, allow_filing=True)

@@ -191,3 +191,21 @@ def test_multipliers_stay_within_their_bounds_and_every_rule_is_accounted_for(
         assert step.amount == step.price_after - step.price_before
         running = step.price_after
     assert _price(specs, product, facts) == result  # the same inputs give the same price
+
+
+def test_rules_that_compound_past_the_currencys_range_are_skipped_not_a_server_error() -> None:
+    # Each ×1000000 is fine alone; the second would take 100.00 USD past what any amount of USD
+    # can be: it is skipped with a reason, as is every later one, and the price stays exact.
+    specs = [
+        {
+            "adjustments": {"type": "MULTIPLIER", "value": "1000000"},
+            "priority": -i,
+            "exclusive": False,
+            "is_active": True,
+        }
+        for i in range(6)
+    ]
+    result = _price(specs, _product(Decimal("100.00"), "USD", None, None), {})
+    assert result.final_price == Decimal("100000000.00")
+    assert len(result.steps) == 1
+    assert [s.reason for s in result.skipped] == ["the price would be too large"] * 5

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Self
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from offerengine.bundles.models import BundleTemplate
+from offerengine.fields import InCalendar
 from offerengine.inventory.schemas import Cabin
 from offerengine.shopping.schemas import SearchRequest
 
@@ -108,4 +109,6 @@ class BundleTest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     search_params: SearchRequest
-    at: datetime | None = Field(default=None, description="Price as of this instant (default now).")
+    at: Annotated[datetime, InCalendar] | None = Field(
+        default=None, description="Price as of this instant (default now)."
+    )

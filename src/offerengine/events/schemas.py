@@ -15,6 +15,8 @@ from pydantic import (
     model_validator,
 )
 
+from offerengine.fields import InCalendar
+
 EventType = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_.-]{0,49}$")]
 UnitId = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 MAX_EVENTS = 1000
@@ -40,7 +42,7 @@ class EventIn(BaseModel):
         default=None, description="What it was worth (revenue metrics sum it).", examples=["49.90"]
     )
     currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")] | None = None
-    occurred_at: AwareDatetime | None = Field(
+    occurred_at: Annotated[AwareDatetime, InCalendar] | None = Field(
         default=None,
         validation_alias=AliasChoices("occurred_at", "at"),
         description="When it happened (also accepted as `at`). Default: when received.",

@@ -15,6 +15,7 @@ from starlette.datastructures import QueryParams
 
 from offerengine import text
 from offerengine.errors import FieldError, Invalid, raise_if_any
+from offerengine.fields import MAX_INT
 from offerengine.http import problems
 
 # The problems any authenticated route may answer; documented so that clients (and schemathesis)
@@ -139,7 +140,7 @@ async def parse_if_match(
     if if_match is None or if_match.strip() == "*":
         return None
     found = _ETAG.match(if_match.strip())
-    if found is None:
+    if found is None or int(found.group(1)) > MAX_INT:
         raise Invalid.field(("header", "If-Match"), 'expected a version ETag such as "3"')
     return int(found.group(1))
 

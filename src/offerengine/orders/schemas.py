@@ -6,6 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from offerengine.fields import InCalendar
 from offerengine.money import format_amount
 from offerengine.orders.models import Order
 
@@ -19,7 +20,7 @@ class PassengerIn(BaseModel):
     type: Literal["ADULT", "CHILD", "INFANT"]
     given_name: Name
     surname: Name
-    birth_date: dt.date | None = None
+    birth_date: Annotated[dt.date, InCalendar] | None = None
     email: (
         Annotated[str, StringConstraints(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=200)]
         | None

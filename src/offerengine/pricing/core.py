@@ -280,7 +280,15 @@ def price(
                 condition = rule.condition
                 try:
                     if condition is None or condition.evaluate(context):
-                        step = _apply(rule, running, context)
+                        try:
+                            step = _apply(rule, running, context)
+                        except ArithmeticError:  # past the rules' decimal range (Overflow)
+                            raise rules.EvaluationError("the price would be too large") from None
+                        if not money.within(step.price_after, product.currency):
+                            # Rules compound (a multiplier on a multiplier): no check when
+                            # each is saved bounds their product, so the rule that overflows
+                            # the currency's range is skipped, as any rule that fails.
+                            raise rules.EvaluationError("the price would be too large")
                         steps.append(step)
                         running = step.price_after
                         if rule.exclusive:

@@ -6,6 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from offerengine.fields import Version
 from offerengine.versioning.models import AuditEntry, ObjectVersion
 
 
@@ -61,8 +62,8 @@ class VersionDetail(BaseModel):
 class RollbackRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    version: int = Field(
-        ge=1, description="The version to return to; a new version equal to it is made."
+    version: Version = Field(
+        description="The version to return to; a new version equal to it is made."
     )
 
 
