@@ -333,3 +333,67 @@ def test_ofrep_takes_the_key_as_x_api_key_too(owner: Api, runtime: Api) -> None:
         ),
         401,
     )
+
+
+def test_ofrep_answers_only_reasons_the_protocol_lists(owner: Api, runtime: Api) -> None:
+    # OFREP's reasons are STATIC, TARGETING_MATCH, SPLIT, DISABLED and UNKNOWN: a unit the
+    # rollout's segments leave out gets the default value as a targeting decision, and says why.
+    create(owner, DYNAMIC_PRICING)
+    body = {"context": {"targetingKey": "u-3", "segment": "basic", "region": "Ankara"}}
+    single = runtime.post("/ofrep/v1/evaluate/flags/dynamic_pricing", json=body).json()
+    assert (single["value"], single["reason"]) == (False, "TARGETING_MATCH")
+    assert "user_segments" in single["metadata"]["detail"]
+    # The engine's own API keeps its finer reason.
+    assert (
+        evaluate(runtime, "dynamic_pricing", {"user_id": "u-3", "segment": "basic"})["reason"]
+        == "DEFAULT"
+    )
+    bulk = runtime.post("/ofrep/v1/evaluate/flags", json=body).json()
+    assert [f["reason"] for f in bulk["flags"]] == ["TARGETING_MATCH"]
+
+
+def test_ofrep_bulk_evaluation_takes_the_event_stream_metadata(owner: Api, runtime: Api) -> None:
+    # OFREP providers send back what a change event carried, as query parameters.
+    create(owner, DYNAMIC_PRICING)
+    body = {"context": {"targetingKey": "u-3"}}
+    plain = runtime.post("/ofrep/v1/evaluate/flags", json=body)
+    for query in (
+        "flagConfigEtag=550e8400-e29b-41d4-a716-446655440000",
+        "flagConfigEtag=abc&flagConfigLastModified=1771622898",
+        "flagConfigLastModified=2026-02-20T21:28:18Z",
+    ):
+        found = runtime.post(f"/ofrep/v1/evaluate/flags?{query}", json=body)
+        assert found.status_code == 200, found.text
+        assert found.json() == plain.json()
+        assert found.headers["ETag"] == plain.headers["ETag"]
+    # Anything else is still refused, in OFREP's shape (it lists no 422).
+    typo = runtime.post("/ofrep/v1/evaluate/flags?flagConfigEtg=abc", json=body)
+    assert (typo.status_code, typo.json()["errorCode"]) == (400, "GENERAL")
+    assert "flagConfigEtg" in typo.json()["errorDetails"]
+    bad = runtime.post("/ofrep/v1/evaluate/flags?flagConfigLastModified=-1", json=body)
+    assert bad.status_code == 400
+
+
+def test_ofrep_if_none_match_compares_weakly_and_takes_a_star(owner: Api, runtime: Api) -> None:
+    create(owner, DYNAMIC_PRICING)
+    body = {"context": {"targetingKey": "u-3"}}
+    etag = runtime.post("/ofrep/v1/evaluate/flags", json=body).headers["ETag"]
+    for sent in (f"W/{etag}", f'"other", {etag}', "*"):
+        again = runtime.post("/ofrep/v1/evaluate/flags", json=body, headers={"If-None-Match": sent})
+        assert again.status_code == 304, sent
+        assert again.headers["ETag"] == etag
+    other = runtime.post("/ofrep/v1/evaluate/flags", json=body, headers={"If-None-Match": '"x"'})
+    assert other.status_code == 200
+
+
+def test_ofrep_refuses_a_context_it_cannot_keep_in_its_own_shape(owner: Api, runtime: Api) -> None:
+    # A NUL character cannot be stored (an exposure keeps the targeting key): OFREP's 400.
+    create(owner, DYNAMIC_PRICING)
+    body = {"context": {"targetingKey": "u\u00003"}}
+    single = runtime.post("/ofrep/v1/evaluate/flags/dynamic_pricing", json=body)
+    assert single.status_code == 400
+    assert single.json()["key"] == "dynamic_pricing"
+    assert single.json()["errorCode"] == "INVALID_CONTEXT"
+    bulk = runtime.post("/ofrep/v1/evaluate/flags", json=body)
+    assert (bulk.status_code, bulk.json()["errorCode"]) == (400, "INVALID_CONTEXT")
+    assert "key" not in bulk.json()

@@ -242,6 +242,15 @@ def _valid(world: World, route: Route) -> None:
     assert response.status_code == route.status, response.text
 
 
+def _ofrep_refused(response: Any, code: str, loc: list[str]) -> str:
+    """An OFREP refusal: a 400 with the protocol's error code, its detail naming the field."""
+    assert response.status_code == 400, response.text
+    body = response.json()
+    assert body["errorCode"] == code, body
+    assert body["errorDetails"].startswith(".".join(loc)), body
+    return str(body["errorDetails"])
+
+
 def _stored(world: World, route: Route) -> int:
     return world.count(route.table) if route.table else 0
 
@@ -255,6 +264,11 @@ def test_nul_and_lone_surrogates_are_422s_naming_the_field_and_store_nothing(
     for bad, kind in ((NUL, "string_nul"), (SURROGATE, "string_lone_surrogate")):
         sent = json.dumps(route.text(world, bad)).encode()  # ensure_ascii: \u0000, \ud800
         assert b"\\u0000" in sent or b"\\ud800" in sent
+        if name == "ofrep":  # OFREP answers its own error shape, a 400 (docs/flags.md)
+            _ofrep_refused(_send(world, route, sent), "INVALID_CONTEXT", route.text_loc)
+            keyed = json.dumps(route.keyed(world, bad)).encode()
+            _ofrep_refused(_send(world, route, keyed), "INVALID_CONTEXT", route.key_loc)
+            continue
         body = problem(_send(world, route, sent), 422)
         assert [(e["loc"], e["type"]) for e in body["errors"]] == [(route.text_loc, kind)]
 
@@ -275,6 +289,10 @@ def test_a_body_that_is_not_utf8_is_a_400_and_stores_nothing(world: World, name:
     before = _stored(world, route)
     sent = json.dumps(route.text(world, MARK)).encode()
     for bad in (b"\xff", b"\xc3(", b"\xed\xa0\x80"):  # the last: a surrogate, UTF-8 encoded
+        if name == "ofrep":
+            refused = _send(world, route, sent.replace(MARK.encode(), bad))
+            assert "UTF-8" in _ofrep_refused(refused, "PARSE_ERROR", [])
+            continue
         body = problem(_send(world, route, sent.replace(MARK.encode(), bad)), 400)
         assert body["errors"][0]["loc"] == ["body"]
         assert "UTF-8" in body["errors"][0]["msg"]

@@ -6,6 +6,8 @@ checks that we answer exactly as GrowthBook's own Python SDK does, so a migratin
 their buckets.
 """
 
+import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -114,7 +116,6 @@ ATTRS: dict[str, Any] = {
         ({"country": {"$in": ["TR", "GB"]}}, True),
         ({"country": {"$nin": ["TR"]}}, False),
         ({"age": {"$gte": 30, "$lt": 40}}, True),
-        ({"age": {"$gt": "30"}}, False),  # a number never orders against a string
         ({"loyalty.tier": "gold"}, True),  # dotted paths
         ({"loyalty": {"tier": "gold", "points": 900}}, True),  # implicit equality on objects
         ({"loyalty": {"points": 900, "tier": "gold"}}, False),  # ... in key order, as JSON text
@@ -152,6 +153,39 @@ def test_targeting_conditions_read_as_growthbook_documents_them(
     groups = {"testers": ["123", "456"]}
     assert eval_condition(ATTRS, condition, groups) is expected
     assert gb.evalCondition(ATTRS, condition, groups) is expected
+
+
+@pytest.mark.parametrize(
+    ("condition", "expected"),
+    [
+        ({"age": {"$gt": "30"}}, True),  # a numeric string orders as its number, as in JavaScript
+        ({"age": {"$lt": "abc"}}, False),  # ... and any other string is NaN: never ordered
+        ({"missing": {"$lt": 1, "$gte": 0}}, True),  # a missing attribute orders as null, 0
+        ({"missing": {"$vlt": "0.1"}}, True),  # ... and as version "0"
+        ({"age": {"$regex": "^3"}}, True),  # a pattern tests the attribute's text
+        ({"country": {"$ini": ["tr"]}, "tags": {"$alli": ["VIP"]}}, True),
+        ({"country": {"$nini": ["tr"]}}, False),
+        ({"loyalty.tier": {"$regexi": "^GOLD$"}}, True),
+    ],
+)
+def test_where_the_python_sdk_differs_we_answer_as_the_specification(
+    condition: dict[str, Any], expected: bool
+) -> None:
+    # GrowthBook's specification 0.8.0 (its cases and its JavaScript SDK) answers these so; the
+    # Python SDK installed here does not yet order numbers against strings or null.
+    assert eval_condition(ATTRS, condition) is expected
+
+
+JS_ORDER = json.loads((Path(__file__).parents[1] / "data/growthbook/js_order.json").read_text())
+
+
+@pytest.mark.parametrize(("a", "b", "expected"), JS_ORDER["cases"])
+def test_ordering_operators_order_json_values_as_javascript_does(
+    a: Any, b: Any, expected: list[bool]
+) -> None:
+    # What node answered for `a < b`, `a <= b`, `a > b`, `a >= b` (tests/data/growthbook/README.md).
+    found = [eval_condition({"a": a}, {"a": {op: b}}) for op in ("$lt", "$lte", "$gt", "$gte")]
+    assert found == expected
 
 
 # --- The reference SDK as an oracle ------------------------------------------------------------
@@ -208,11 +242,10 @@ values = st.recursive(
     max_leaves=6,
 )
 fields = st.sampled_from(["x", "y", "z", "x.y", "z.0", "z.length"])
-value_ops = st.sampled_from(
-    ["$eq", "$ne", "$lt", "$lte", "$gt", "$gte", "$vgt", "$vgte", "$vlt", "$vlte", "$veq", "$vne",
-     "$exists", "$type", "$regex"]
-)  # fmt: skip
-list_ops = st.sampled_from(["$in", "$nin", "$all"])
+# The operators on which the installed Python SDK follows the specification: ordering ($lt …, $v…)
+# and patterns ($regex) are checked against JavaScript's answers and the specification's cases.
+value_ops = st.sampled_from(["$eq", "$ne", "$exists", "$type"])
+list_ops = st.sampled_from(["$in", "$nin", "$all", "$ini", "$nini", "$alli"])
 
 
 def _operator_conditions(children: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:

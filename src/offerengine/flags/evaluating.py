@@ -14,7 +14,14 @@ import msgspec
 
 from offerengine.context import AppContext
 from offerengine.db.session import write_transaction
-from offerengine.errors import NotFound
+from offerengine.errors import (
+    Invalid,
+    MalformedInput,
+    NotFound,
+    OfferEngineError,
+    PayloadTooLarge,
+    UnsupportedMedia,
+)
 from offerengine.experiments import service as experiments
 from offerengine.flags import core
 from offerengine.flags.schemas import EvaluateRequest
@@ -116,6 +123,23 @@ class OfrepError(Exception):
         self.body = body
 
 
+def ofrep_refusal(exc: OfferEngineError, key: str | None) -> OfrepError | None:
+    """A refused input in OFREP's shape: 400 and an error code (PARSE_ERROR for a body that is not
+    JSON or UTF-8, INVALID_CONTEXT for text in the context the engine cannot keep, GENERAL for a
+    bad parameter), as OFREP lists no 422. None for what is not the input's content (a key, a
+    limit, the media type): the problem document."""
+    if not isinstance(exc, Invalid) or isinstance(exc, PayloadTooLarge | UnsupportedMedia):
+        return None
+    if isinstance(exc, MalformedInput):
+        code = "PARSE_ERROR"
+    elif exc.errors and all(e.loc[:1] == ("body",) for e in exc.errors):
+        code = "INVALID_CONTEXT"
+    else:
+        code = "GENERAL"
+    where = {"key": key} if key is not None else {}
+    return OfrepError(400, {**where, "errorCode": code, "errorDetails": exc.detail})
+
+
 @dataclass(frozen=True, slots=True)
 class Bulk:
     """A bulk evaluation's answer: its ETag, and its JSON, or None when the caller's
@@ -149,14 +173,25 @@ def _ofrep_context(body: bytes, key: str | None) -> dict[str, Any]:
     return core.attributes_of(context)
 
 
-def _ofrep_success(found: core.Evaluation) -> dict[str, Any]:
+# OFREP's reasons are OpenFeature's, less DEFAULT and ERROR. Ours serve the default value when the
+# flag's targeting leaves the unit out (a segment, a region, the time window, no unit id): that is
+# a dynamic evaluation's answer, OpenFeature's TARGETING_MATCH, and `detail` still says why. An
+# ERROR (a rule's experiment is gone) is no evaluation: OFREP's evaluation failure, GENERAL.
+_OFREP_REASONS = {"DEFAULT": "TARGETING_MATCH"}
+
+
+def ofrep_answer(found: core.Evaluation) -> dict[str, Any]:
+    """One flag's OFREP answer: a success, or the failure when the evaluation erred."""
+    if found.reason == "ERROR":
+        return {"key": found.key, "errorCode": "GENERAL", "errorDetails": found.detail}
     metadata: dict[str, Any] = {"flagVersion": found.version, "detail": found.detail}
     if found.rule_id:
         metadata["ruleId"] = found.rule_id
     if found.assignment is not None:
         metadata["experimentKey"] = found.assignment.experiment.key
         metadata["inExperiment"] = found.assignment.in_experiment
-    out: dict[str, Any] = {"key": found.key, "value": found.value, "reason": found.reason}
+    reason = _OFREP_REASONS.get(found.reason, found.reason)
+    out: dict[str, Any] = {"key": found.key, "value": found.value, "reason": reason}
     if found.variant is not None:
         out["variant"] = found.variant
     out["metadata"] = metadata
@@ -167,27 +202,32 @@ async def ofrep_evaluate(
     ctx: AppContext, snapshot: Snapshot, key: str, body: bytes, now: datetime
 ) -> bytes:
     """OFREP's evaluation of one flag for the body's context (JSON), recording the unit's exposure
-    when an experiment decides it. :class:`OfrepError` for a bad body (400) or no such flag (404)."""
+    when an experiment decides it. :class:`OfrepError` for a bad body (400), no such flag (404),
+    or an evaluation that erred (400, GENERAL)."""
     context = _ofrep_context(body, key)
     flag = snapshot.flags.by_key.get(key)
     if flag is None:
         raise OfrepError(
             404, {"key": key, "errorCode": "FLAG_NOT_FOUND", "errorDetails": f"no flag {key!r}"}
         )
-    found = await evaluate_and_expose(ctx, snapshot, flag, context, now)
-    return _encode(_ofrep_success(found))
+    answer = ofrep_answer(await evaluate_and_expose(ctx, snapshot, flag, context, now))
+    if "errorCode" in answer:
+        # OFREP's single evaluation has no other status for a failure that names its flag.
+        raise OfrepError(400, answer)
+    return _encode(answer)
 
 
 def ofrep_evaluate_all(
     snapshot: Snapshot, body: bytes, if_none_match: str | None, now: datetime
 ) -> Bulk:
     """OFREP's evaluation of every flag for the body's context, with an ETag of the answer: when
-    ``if_none_match`` names it, the answer is unchanged (no body). Records no experiment exposure:
-    fetching flags is not seeing them. :class:`OfrepError` for a bad body (400)."""
+    ``if_none_match`` names it, the answer is unchanged (no body). A flag whose evaluation erred
+    is listed as OFREP's failure (GENERAL). Records no experiment exposure: fetching flags is not
+    seeing them. :class:`OfrepError` for a bad body (400)."""
     context = _ofrep_context(body, None)
     groups = snapshot.tenant.saved_groups
     flags = [
-        _ofrep_success(
+        ofrep_answer(
             core.evaluate(
                 flag, context, at=now, experiments_index=snapshot.experiments, saved_groups=groups
             )
@@ -196,9 +236,16 @@ def ofrep_evaluate_all(
     ]
     answer = _encode({"flags": flags})
     etag = '"' + hashlib.blake2b(answer, digest_size=12).hexdigest() + '"'
-    if if_none_match is not None and etag in (t.strip() for t in if_none_match.split(",")):
+    if if_none_match is not None and _matches(etag, if_none_match):
         return Bulk(etag, None)
     return Bulk(etag, answer)
+
+
+def _matches(etag: str, if_none_match: str) -> bool:
+    """Whether If-None-Match names the current answer (RFC 9110 13.1.2: ``*`` or any of the
+    listed tags, compared weakly, so a ``W/`` a proxy added still matches)."""
+    tags = [t.strip() for t in if_none_match.split(",")]
+    return "*" in tags or etag in (t.removeprefix("W/") for t in tags)
 
 
 _CONFIGURATION = _encode(

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import Depends, Query, Response, status
-from pydantic import BaseModel, Field
+from fastapi import Depends, Query, Request, Response, status
+from pydantic import BaseModel, Field, field_validator
 
 from offerengine.auth.deps import ConfigReader, ConfigWriter, CurrentActor
 from offerengine.auth.scoping import owned_loader
 from offerengine.clock import utcnow
 from offerengine.deps import DbSession
+from offerengine.errors import OfferEngineError
 from offerengine.flags import evaluating, service
 from offerengine.flags.models import FeatureFlag
 from offerengine.flags.schemas import (
@@ -155,6 +157,12 @@ OFREP_RESPONSES: dict[int, dict[str, Any]] = {
 OfrepBody = dict[str, Any]
 
 
+def _ofrep_refusal(exc: OfferEngineError, request: Request) -> Response | None:
+    """OFREP's answer to a refused request, for the run-time app (see Operation.refusal)."""
+    refusal = evaluating.ofrep_refusal(exc, request.path_params.get("key"))
+    return None if refusal is None else respond(refusal.body, refusal.status)
+
+
 class OfrepFlagPath(BaseModel):
     key: str = Field(max_length=200)
 
@@ -176,6 +184,7 @@ class OfrepBulkHeaders(BaseModel):
     raw=True,
     responses=OFREP_RESPONSES,
     auth="ofrep",
+    refusal=_ofrep_refusal,
 )
 async def ofrep_evaluate_flag(call: Call, params: OfrepFlagPath, body: bytes) -> Response:
     """OFREP single flag evaluation (OpenFeature server providers)."""
@@ -188,9 +197,53 @@ async def ofrep_evaluate_flag(call: Call, params: OfrepFlagPath, body: bytes) ->
     return respond(answer)
 
 
+class OfrepBulkQuery(BaseModel):
+    """What OFREP's event streams tell a provider to send back when they announce a change. The
+    engine pushes no events, and a saved change is served as soon as the save answers, so there
+    is no stale cache to check them against: they are taken, checked for type, and change nothing."""
+
+    flag_config_etag: str | None = Field(
+        default=None,
+        alias="flagConfigEtag",
+        max_length=200,
+        description="OFREP: the ETag a change event carried. Accepted; the answer is always current.",
+    )
+    flag_config_last_modified: str | None = Field(
+        default=None,
+        alias="flagConfigLastModified",
+        max_length=100,
+        description="OFREP: when a change event said the flags changed, in Unix seconds or as an "
+        "ISO 8601 date-time with its offset. Accepted; the answer is always current.",
+        json_schema_extra={"examples": ["1771622898", "2026-02-20T21:28:18Z"]},
+    )
+
+    @field_validator("flag_config_last_modified")
+    @classmethod
+    def _seconds_or_date_time(cls, text: str | None) -> str | None:
+        if text is None or _unix_seconds(text) or _date_time(text):
+            return text
+        raise ValueError("expected Unix seconds (an integer, 0 or more) or an ISO 8601 date-time")
+
+
+def _unix_seconds(text: str) -> bool:
+    try:
+        seconds = float(text)
+    except ValueError:
+        return False
+    return seconds.is_integer() and seconds >= 0
+
+
+def _date_time(text: str) -> bool:
+    try:
+        return datetime.fromisoformat(text).tzinfo is not None
+    except ValueError:
+        return False
+
+
 @ofrep.post(
     "/ofrep/v1/evaluate/flags",
     operation_id="ofrepEvaluateFlags",
+    query=OfrepBulkQuery,
     headers=OfrepBulkHeaders,
     body=OfrepBody,
     body_required=False,
@@ -200,11 +253,15 @@ async def ofrep_evaluate_flag(call: Call, params: OfrepFlagPath, body: bytes) ->
         304: {"description": "Not modified: the If-None-Match ETag is current."},
     },
     auth="ofrep",
+    refusal=_ofrep_refusal,
 )
-async def ofrep_evaluate_flags(call: Call, headers: OfrepBulkHeaders, body: bytes) -> Response:
+async def ofrep_evaluate_flags(
+    call: Call, query: OfrepBulkQuery, headers: OfrepBulkHeaders, body: bytes
+) -> Response:
     """OFREP bulk evaluation of every flag for one context (OpenFeature client providers), with an
     ETag: send it back as If-None-Match and an unchanged answer is a 304. Bulk evaluation records
     no experiment exposure: fetching flags is not seeing them."""
+    del query  # taken as OFREP asks; see OfrepBulkQuery
     try:
         bulk = evaluating.ofrep_evaluate_all(call.snapshot, body, headers.if_none_match, utcnow())
     except evaluating.OfrepError as exc:
