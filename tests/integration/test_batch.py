@@ -189,6 +189,50 @@ def test_a_batch_shares_the_global_cap_by_score_and_counts_it(
         assert not [r for r in pq.read_table(out).to_pylist() if r["offer"] == "Lounge"]
 
 
+def test_two_caps_on_one_counter_count_once_in_a_batch_with_the_tightest_limit(
+    settings: Settings, tmp_path: Path
+) -> None:
+    # Global caps of 100 and 6 on the same counter: one cap of 6, each unit counted once.
+    with TestClient(create_app(settings)) as client:
+        owner = tenant_api(client, "ZZ")
+        setup, ranked = _configure(owner)
+        lounge = setup.offers["Lounge"]
+        body = {
+            key: lounge[key]
+            for key in ("name", "status", "priority", "tags", "representations", "eligibility")
+        }
+        body["capping"] = [{"scope": "global", "limit": 100}, {"scope": "global", "limit": 6}]
+        response = owner.put(f"/v1/admin/decisioning/offers/{lounge['id']}", json=body)
+        assert response.status_code == 200, response.text
+        runtime = Api(client, create_key(client, "ZZ", "runtime"))
+        out = tmp_path / "decisions.parquet"
+        batch = runner.invoke(
+            cli,
+            [
+                "decide-batch", "--tenant", "ZZ", "--activities", "By spend",
+                "--profiles", str(_profiles(tmp_path / "profiles.parquet", 4)), "--out", str(out),
+            ],
+            env=_env(settings),
+        )  # fmt: skip
+        assert batch.exit_code == 0, batch.output
+        gold = {f"b{i}" for i in range(4) if i % 3}
+        won = [r["profile_id"] for r in pq.read_table(out).to_pylist() if r["offer"] == "Lounge"]
+        assert sorted(won) == sorted(gold)
+        # What is left of the 6 goes to live decisions, then nothing.
+        live = [
+            runtime.post(
+                "/v1/decisions",
+                json={
+                    "profile": {"id": f"live{i}", "attributes": {"tier": "GOLD", "spend": 1}},
+                    "activities": [ranked["id"]],
+                },
+            ).json()["propositions"][0]["items"][0]["name"]
+            for i in range(6 - len(gold) + 1)
+        ]
+        assert live == ["Lounge"] * (6 - len(gold)) + [live[-1]]
+        assert live[-1] != "Lounge"
+
+
 def test_bad_batch_input_is_said_plainly(sqlite_url: str, tmp_path: Path) -> None:
     settings = make_settings(sqlite_url, tmp_path)
     with TestClient(create_app(settings)) as client:

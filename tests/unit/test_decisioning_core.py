@@ -131,6 +131,25 @@ def test_rolling_windows_are_keyed_by_their_length() -> None:
     assert week.describe() == "5 clicks for everyone in any 2 weeks"
 
 
+def test_caps_that_share_a_counter_are_one_cap_with_the_tightest_limit() -> None:
+    utc = ZoneInfo("UTC")
+
+    def cap(limit: int, window: str = "lifetime", unit: str | None = None) -> core.Cap:
+        return core.Cap("profile", limit, "decision", window, unit, utc)
+
+    for written in ((cap(3), cap(1)), (cap(1), cap(3))):
+        found = core.OfferDef(
+            **{**vars_of(offer("x", 1)), "caps": (*written, cap(2, "calendar", "day"))}
+        )
+        assert [(c.limit, c.window) for c in found.caps] == [(1, "lifetime"), (2, "calendar")]
+
+
+def vars_of(made: core.OfferDef) -> dict[str, Any]:
+    """The fields an offer was made with."""
+    names = ("id", "name", "priority", "start", "end", "content", "eligibility", "caps", "facts")
+    return {name: getattr(made, name) for name in names}
+
+
 MODEL = core.Model("thompson", "accept", 1.0, 19.0)
 
 

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+import msgspec
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -24,8 +25,9 @@ def _amount(units: int, currency: str) -> str:
     return money.format_amount(units, currency)
 
 
-def _index(currency: str) -> core.CommerceIndex:
-    """A tenant with a rule of every kind (amounts in ``currency``'s decimals)."""
+def _index(currency: str, *, include_express: bool = False) -> core.CommerceIndex:
+    """A tenant with a rule of every kind (amounts in ``currency``'s decimals); its free delivery
+    over 900 waives the express part too with ``include_express``."""
     m = money.currency(currency).minor_units
     unit = 10**m
 
@@ -111,7 +113,12 @@ def _index(currency: str) -> core.CommerceIndex:
             ),
             fee("t", name="t", type="TAX", configuration={"rate": "18", "tax_fees": True}),
             fee("tf", name="tf", type="TAX", category="food", configuration={"rate": "1"}),
-            fee("free", name="free", type="FREE_DELIVERY", configuration={"threshold": a(900)}),
+            fee(
+                "free",
+                name="free",
+                type="FREE_DELIVERY",
+                configuration={"threshold": a(900), "include_express": include_express},
+            ),
         ],
         coupons=[
             coupon(code="PCT", type="PERCENTAGE", value="17.5", stackable=True, max_discount="80"),
@@ -123,6 +130,7 @@ def _index(currency: str) -> core.CommerceIndex:
 
 
 INDEXES = {c: _index(c) for c in ("TRY", "JPY", "KWD")}
+EXPRESS_FREE = {c: _index(c, include_express=True) for c in ("TRY", "JPY", "KWD")}
 
 
 @st.composite
@@ -204,6 +212,23 @@ def test_the_same_basket_always_prices_the_same(basket: core.Basket) -> None:
     first, second = core.quote(index, basket, at=AT), core.quote(index, basket, at=AT)
     assert [(s.step, s.amount) for s in first.steps] == [(s.step, s.amount) for s in second.steps]
     assert first.commission() == second.commission()
+
+
+@settings(max_examples=300, deadline=None)
+@given(baskets(), st.booleans())
+def test_a_free_delivery_coupon_never_makes_a_quote_dearer(
+    basket: core.Basket, express_too: bool
+) -> None:
+    # Whatever the free-delivery rule waives (the express part too or not), adding the coupon
+    # can only waive more: the customer never pays for having given a coupon.
+    index = (EXPRESS_FREE if express_too else INDEXES)[basket.currency]
+    codes = tuple(c for c in basket.coupon_codes if c != "SHIP")
+    without = msgspec.structs.replace(basket, coupon_codes=codes)
+    with_coupon = msgspec.structs.replace(basket, coupon_codes=(*codes, "SHIP"))
+    plain = core.quote(index, without, at=AT)
+    shipped = core.quote(index, with_coupon, at=AT)
+    assert shipped.total_amount <= plain.total_amount
+    assert shipped.delivery_fee <= plain.delivery_fee
 
 
 @given(

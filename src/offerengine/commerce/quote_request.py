@@ -10,8 +10,8 @@ whenever msgspec refuses them or cannot tell that pydantic would read them alike
 - an amount that is not a plain decimal string (``"25.50"``), a whole number, or a number below
   10⁹ (pydantic reads ``"1_000"``, ``" 5 "`` and ``1e5`` its own ways; beyond 10⁹ its float parser
   and msgspec's may differ in the last digit);
-- a value of another JSON type than the schema's first choice (``"quantity": 2.0``,
-  ``"is_express_delivery": "true"``), a country that is not two ASCII letters, a currency we do
+- a value of another JSON type than the schema's first choice (``"is_express_delivery":
+  "true"``; a quantity is a JSON integer for both, never ``2.0``, ``"2"`` or ``true``), a country that is not two ASCII letters, a currency we do
   not know, coordinates given alone, context attributes beyond the schema's limits, an item with
   both ``category`` and ``category_id``.
 

@@ -207,4 +207,18 @@ def _pricing_breakdown(result: core.Quote, totals: dict[str, Decimal]) -> dict[s
         "distance_km": None if result.distance_km is None else str(result.distance_km),
         "calculations": result.steps,  # Structs with the documented fields, in order
         "notes": result.notes,
+        "exchange": _exchange(result.exchange),
+    }
+
+
+def _exchange(exchange: core.Exchange | None) -> dict[str, Any] | None:
+    """How the basket was converted into the quote's currency, if it was."""
+    if exchange is None:
+        return None
+    return {
+        "from": exchange.source,
+        "to": exchange.target,
+        "rate": money.plain(exchange.rate),
+        "source": "fare_settings",
+        "version": exchange.version,
     }

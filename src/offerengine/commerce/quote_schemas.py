@@ -51,7 +51,9 @@ class QuoteItem(BaseModel):
     product_id: Text
     variant_id: Optional = None
     name: Optional = None
-    quantity: int = Field(ge=1, le=1_000_000)
+    quantity: int = Field(
+        ge=1, le=1_000_000, strict=True, description='A JSON integer (not 2.0, "2" or true).'
+    )
     unit_price: Decimal = Field(
         ge=0,
         max_digits=18,
@@ -119,7 +121,11 @@ class QuoteRequest(BaseModel):
     coupon_codes: list[Annotated[str, StringConstraints(min_length=1, max_length=40)]] = Field(
         default_factory=list, max_length=10
     )
-    currency: Currency | None = Field(default=None, description="Default: the tenant's.")
+    currency: Currency | None = Field(
+        default=None,
+        description="Default: the tenant's. One no rule prices in is converted with the tenant's "
+        "exchange rates, or refused (docs/quotes.md, Currencies).",
+    )
     context: QuoteContext = Field(default_factory=QuoteContext)
 
 
@@ -137,6 +143,14 @@ class Calculation(BaseModel):
     rule_version: int | None = None
 
 
+class QuoteExchange(BaseModel):
+    from_: str = Field(alias="from", description="The currency the basket was sent in.")
+    to: str = Field(description="The quote's currency.")
+    rate: str = Field(description="Units of `to` per unit of `from`.")
+    source: Literal["fare_settings"] = Field(description="Where the rate is configured.")
+    version: int = Field(description="The version of that document.")
+
+
 class PricingBreakdown(BaseModel):
     item_total: Money
     discount_amount: Money
@@ -149,6 +163,11 @@ class PricingBreakdown(BaseModel):
     distance_km: str | None
     calculations: list[Calculation]
     notes: list[str]
+    exchange: QuoteExchange | None = Field(
+        default=None,
+        description="How a basket sent in a currency no rule prices in was converted into this "
+        "quote's currency (docs/quotes.md, Currencies); null when it was not.",
+    )
 
 
 class CommissionDetail(BaseModel):

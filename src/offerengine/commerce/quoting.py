@@ -56,6 +56,7 @@ __all__ = [
     "evaluate_flags",
     "flag_context",
     "get",
+    "priced_basket",
     "quote",
 ]
 
@@ -92,6 +93,20 @@ def basket(request: Request, currency: str) -> core.Basket:
         seller_id=request.seller_id,
         logistics_provider=request.logistics_provider,
     )
+
+
+def priced_basket(snapshot: Snapshot, sent: core.Basket, at: datetime) -> core.Basket:
+    """``sent`` in a currency the tenant's rules in force cover: as it is, or converted with the
+    tenant's exchange rates (the fare settings'); 422 naming ``currency`` when neither can be."""
+    fares = snapshot.shopping.fares
+    exchange = core.priced_in(
+        sent.currency,
+        base=snapshot.tenant.base_currency,
+        covered=snapshot.commerce.at(at).currencies,
+        rate_of=fares.rate,
+        version=fares.version,
+    )
+    return sent if exchange is None else core.convert(sent, exchange)
 
 
 def flag_context(request: Request) -> dict[str, Any]:
@@ -270,12 +285,11 @@ async def quote(
         return envelope(STORED, shared.data, started)
     currency = request.currency or snapshot.tenant.base_currency
     _check(snapshot, request, currency)
+    priced = priced_basket(snapshot, basket(request, currency), now)
     await ctx.recorder.catch_up()
     evaluated = evaluate_flags(snapshot, request, now)
     usage = await _usage(ctx, snapshot, request)
-    result = core.quote(
-        snapshot.commerce, basket(request, currency), at=now, flags=evaluated.values, usage=usage
-    )
+    result = core.quote(snapshot.commerce, priced, at=now, flags=evaluated.values, usage=usage)
     quote_id = new_time_uuid()
     validity = snapshot.commerce.settings.validity_seconds or ctx.settings.quote_validity_seconds
     valid_until = now + timedelta(seconds=validity)

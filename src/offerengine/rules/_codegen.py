@@ -10,6 +10,13 @@ current decimal context, and callers establish ``RULES_CONTEXT`` once around a w
 (``Compiled.__call__`` does it for a single call; the pricing engine once per price); and a missing
 fact is detected by the ``KeyError`` of reading it (fact mappings hold no ``None``), inside the
 generated function's own ``try``, which costs nothing when nothing fails.
+
+A missing fact under ``and``/``or`` follows three-valued logic, so operands commute: ``true or
+missing`` is true, ``false and missing`` is false, and whatever else needs the fact is the missing
+fact. Python's short-circuit already gives that answer whenever it reads no missing fact (it
+skips only operands that cannot change the result), so the function is first run as plain Python;
+only when a fact is missing is the rule run again by a second function, whose ``and``/``or`` try
+every operand (``_runtime.all_of``/``any_of``). Rules that have everything they read pay nothing.
 """
 
 from __future__ import annotations
@@ -31,6 +38,7 @@ from offerengine.rules._ast import (
     Node,
     Not,
     Pow,
+    children,
 )
 from offerengine.rules.types import NUMBER
 
@@ -49,6 +57,7 @@ class _Emitter:
     def __init__(self) -> None:
         self.bound: dict[str, Any] = {}
         self._ids: dict[int, str] = {}
+        self.three_valued = False  # and/or as any_of/all_of of every operand (see the docstring)
 
     def bind(self, value: Any) -> str:
         key = id(value)
@@ -80,6 +89,9 @@ class _Emitter:
             case Member(item=a, container=b, negated=negated):
                 return self._member(a, b, negated)
             case Logic(op=op, operands=xs):
+                if self.three_valued:
+                    helper = self.bind(rt.any_of if op == "or" else rt.all_of)
+                    return f"{helper}(" + "".join(f"lambda: {self.emit(x)}, " for x in xs) + ")"
                 return "(" + f" {op} ".join(self.emit(x) for x in xs) + ")"
             case Not(operand=x):
                 return f"(not {self.emit(x)})"
@@ -126,26 +138,59 @@ def _missing(exc: KeyError) -> rt.MissingFact:
     return rt.MissingFact("now" if name == NOW else name)
 
 
+def _has_logic(node: Node) -> bool:
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, Logic):
+            return True
+        stack.extend(children(current))
+    return False
+
+
+_HANDLERS = (
+    "    except _EvaluationError:\n"
+    "        raise\n"
+    "    except (ArithmeticError, TypeError, ValueError) as exc:\n"
+    "        raise _failed(exc) from None\n"
+)
+
+
 def generate(node: Node) -> tuple[Callable[[Mapping[str, Any]], Any], str]:
     """A function of the facts mapping computing ``node``, and its source (for debugging).
 
     It raises :class:`MissingFact` for a fact that is not there and :class:`EvaluationError` for any
-    other failure; run it under ``RULES_CONTEXT``.
+    other failure; run it under ``RULES_CONTEXT``. With ``and``/``or`` in the rule, a missing fact
+    first sends the evaluation to its three-valued twin, ``_three`` (see the module docstring).
     """
     emitter = _Emitter()
     body = emitter.emit(node)
+    slow = None
+    if _has_logic(node):
+        emitter.three_valued = True
+        slow = emitter.emit(node)
     emitter.bound.update(_missing=_missing, _failed=rt.failed, _EvaluationError=rt.EvaluationError)
     params = ", ".join(f"{name}={name}" for name in emitter.bound)
-    source = (
+    source = ""
+    on_missing = "        raise _missing(exc) from None\n"
+    if slow is not None:
+        source = (
+            f"def _three(f, {params}):\n"
+            f"    try:\n"
+            f"        return {slow}\n"
+            f"    except KeyError as exc:\n"
+            f"{on_missing}"
+            f"{_HANDLERS}"
+        )
+        params += ", _three=_three"
+        on_missing = "        return _three(f)\n"
+    source += (
         f"def _rule(f, {params}):\n"
         f"    try:\n"
         f"        return {body}\n"
         f"    except KeyError as exc:\n"
-        f"        raise _missing(exc) from None\n"
-        f"    except _EvaluationError:\n"
-        f"        raise\n"
-        f"    except (ArithmeticError, TypeError, ValueError) as exc:\n"
-        f"        raise _failed(exc) from None\n"
+        f"{on_missing}"
+        f"{_HANDLERS}"
     )
     namespace = dict(emitter.bound)
     # No builtins at all; only the exception classes the handler names.

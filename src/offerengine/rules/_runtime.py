@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import decimal
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -172,3 +173,42 @@ def contains(container: Any, item: Any) -> bool:
     if isinstance(container, list | tuple | frozenset | set):
         return item in container
     raise EvaluationError(f"'in' needs a list or a string, got {container!r}")
+
+
+def any_of(*operands: Callable[[], Any]) -> Any:
+    """``or`` in three-valued logic (a rule's second run, once a fact was missing): the first
+    true operand, whatever facts the others miss; else the missing fact, if one was; else the
+    last operand, as Python's ``or`` gives it."""
+    missing: KeyError | None = None
+    value: Any = False
+    for operand in operands:
+        try:
+            value = operand()
+        except KeyError as exc:  # a missing fact (see _codegen)
+            if missing is None:
+                missing = exc
+            continue
+        if value:
+            return value
+    if missing is not None:
+        raise missing
+    return value
+
+
+def all_of(*operands: Callable[[], Any]) -> Any:
+    """``and`` in three-valued logic: the first false operand, whatever facts the others miss;
+    else the missing fact, if one was; else the last operand, as Python's ``and`` gives it."""
+    missing: KeyError | None = None
+    value: Any = True
+    for operand in operands:
+        try:
+            value = operand()
+        except KeyError as exc:
+            if missing is None:
+                missing = exc
+            continue
+        if not value:
+            return value
+    if missing is not None:
+        raise missing
+    return value

@@ -3,9 +3,11 @@
     compiled = compile_expression("1.0 + (utilization^2 * 2.0)", PRICING, expect=NUMBER)
     compiled({"utilization": Decimal("0.5")})  → Decimal("1.50")
 
-A rule that reads a fact the caller did not give raises :class:`MissingFact` (callers treat the rule
-as not applicable and say why); any other failure at run time (division by zero, an exponent out of
-range, a context value of the wrong type) raises :class:`EvaluationError`. Neither is a server error.
+A rule that needs a fact the caller did not give raises :class:`MissingFact` (callers treat the
+rule as not applicable and say why); ``and``/``or`` are three-valued, so ``true or missing`` is
+true and ``false and missing`` false, in either order. Any other failure at run time (division
+by zero, an exponent out of range, a context value of the wrong type) raises
+:class:`EvaluationError`. Neither is a server error.
 
 Facts mappings hold no ``None``: an absent fact is an absent key. ``Compiled(facts)`` evaluates once
 under ``RULES_CONTEXT``; a hot loop enters ``rules_context()`` once and calls ``.evaluate``.

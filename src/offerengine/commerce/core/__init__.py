@@ -7,6 +7,7 @@ coupons of a :class:`CommerceIndex`, as they were in force at ``at``, and explai
 from offerengine.commerce.core._compile import configuration, coupon, fee_state, rate_state
 from offerengine.commerce.core._coupons import allocate
 from offerengine.commerce.core._effective import CommerceIndex, InForce, Timeline
+from offerengine.commerce.core._exchange import convert, priced_in
 from offerengine.commerce.core._fees import distance_km
 from offerengine.commerce.core._model import (
     COMPONENTS,
@@ -18,6 +19,7 @@ from offerengine.commerce.core._model import (
     Component,
     Coupon,
     CouponOutcome,
+    Exchange,
     FeeRuleState,
     FeeType,
     Item,
@@ -42,6 +44,7 @@ __all__ = [
     "Component",
     "Coupon",
     "CouponOutcome",
+    "Exchange",
     "FeeRuleState",
     "FeeType",
     "InForce",
@@ -55,10 +58,12 @@ __all__ = [
     "Usage",
     "allocate",
     "configuration",
+    "convert",
     "coupon",
     "distance_km",
     "fee_state",
     "key",
+    "priced_in",
     "quote",
     "rate_state",
 ]

@@ -8,7 +8,9 @@
    flag the rule names) + ``base_fee`` + ``distance_factor`` × km, capped by ``max_fee`` and never
    below the standard fee; the step is the difference.
 4. ``free_delivery``: a FREE_DELIVERY coupon, or a FREE_DELIVERY rule's threshold or coupon,
-   waives the standard fee, and the express part too if the rule says ``include_express``.
+   waives the standard fee (1 + 2), and the express part too if the rule says
+   ``include_express``. When both apply the larger waiver is taken: a coupon never makes a quote
+   dearer than it is without it.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from typing import NamedTuple
 
 from offerengine import money
 from offerengine.commerce.core import _fees
-from offerengine.commerce.core._model import ZERO, CouponOutcome
+from offerengine.commerce.core._model import ZERO, CouponOutcome, FeeRuleState
 from offerengine.commerce.core._pricing import Pricing, named
 from offerengine.errors import Invalid
 
@@ -143,16 +145,43 @@ def _free_delivery(
     coupons: Sequence[CouponOutcome],
     free_coupon: CouponOutcome | None,
 ) -> Decimal:
-    """The ``free_delivery`` step: what a FREE_DELIVERY coupon or rule waives (a note says why a
-    rule waived nothing)."""
-    if free_coupon is not None:
+    """The ``free_delivery`` step: what a FREE_DELIVERY coupon or rule waives; when both do, the
+    larger waiver, so that a coupon never makes a quote dearer than the rule alone (a note says
+    why a rule waived nothing)."""
+    rule = pricing.where.free_delivery
+    by_rule = (
+        None
+        if rule is None
+        else _rule_waiver(
+            pricing, rule, standard=standard, express=express, subtotal=subtotal, coupons=coupons
+        )
+    )
+    if free_coupon is not None and (by_rule is None or by_rule <= standard):
         pricing.ledger.add(
             "free_delivery", f"coupon {free_coupon.code}: the delivery fee is waived", -standard
         )
         return standard
-    rule = pricing.where.free_delivery
-    if rule is None:
+    if rule is None or not by_rule:
         return ZERO
+    what = "delivery fee" + (" and the express fee" if rule.config["include_express"] else "")
+    how = f"{named(rule)}: the {what} waived"
+    if free_coupon is not None:
+        how += f" (more than coupon {free_coupon.code}, which waives the delivery fee only)"
+    pricing.ledger.add("free_delivery", how, -by_rule, rule)
+    return by_rule
+
+
+def _rule_waiver(
+    pricing: Pricing,
+    rule: FeeRuleState,
+    *,
+    standard: Decimal,
+    express: Decimal,
+    subtotal: Decimal,
+    coupons: Sequence[CouponOutcome],
+) -> Decimal | None:
+    """What a FREE_DELIVERY rule waives: the standard fee (base and distance), and the express
+    part with ``include_express``; None, with a note saying why, when its conditions fail."""
     config = rule.config
     misses = []
     if config["threshold"] is not None and subtotal < config["threshold"]:
@@ -162,9 +191,5 @@ def _free_delivery(
         misses.append(f"coupon {config['coupon_code']} was not applied")
     if misses:
         pricing.notes.append(f"{rule.type} {named(rule)} not applied: {'; '.join(misses)}")
-        return ZERO
-    free = standard + (express if config["include_express"] else ZERO)
-    if free:
-        what = "delivery fee" + (" and the express fee" if config["include_express"] else "")
-        pricing.ledger.add("free_delivery", f"{named(rule)}: the {what} waived", -free, rule)
-    return free
+        return None
+    return standard + (express if config["include_express"] else ZERO)

@@ -96,7 +96,7 @@ class InForce:
     likewise by ``(currency, type, region)``, and tax rules by ``(currency, region, category)``.
     """
 
-    __slots__ = ("fees", "memo", "rates", "shapes", "taxes")
+    __slots__ = ("currencies", "fees", "memo", "rates", "shapes", "taxes")
 
     def __init__(self, rates: Iterable[RateState], fees: Iterable[FeeRuleState]) -> None:
         by_rate: dict[RateKey, list[RateState]] = {}
@@ -142,6 +142,10 @@ class InForce:
         self.taxes: dict[TaxKey, tuple[FeeRuleState, ...]] = {
             k: tuple(sorted(v, key=_rank, reverse=True)) for k, v in by_tax.items()
         }
+        # The currencies some rate or fee rule in force prices in: the quotes they cover.
+        self.currencies: frozenset[str] = frozenset(
+            [k[0] for k in self.rates] + [k[0] for k in self.fees] + [k[0] for k in self.taxes]
+        )
         # Commission resolutions already made in this interval (the same seller, category,
         # logistics provider and destination resolve the same way); bounded.
         self.memo: dict[tuple[Any, ...], Any] = {}

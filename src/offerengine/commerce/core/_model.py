@@ -169,8 +169,19 @@ class Item(Struct):
     variant_id: str | None = None
 
 
+class Exchange(Struct, frozen=True):
+    """How a basket sent in a currency no rule covers was converted into one they do: ``rate``
+    units of ``target`` per unit of ``source``, from the tenant's exchange rates (``version``
+    of the document that holds them)."""
+
+    source: str
+    target: str
+    rate: Decimal
+    version: int
+
+
 class Basket(Struct, frozen=True):
-    """A quote request as the core needs it."""
+    """A quote request as the core needs it (after any :class:`Exchange`, in its currency)."""
 
     currency: str
     items: tuple[Item, ...]
@@ -181,6 +192,7 @@ class Basket(Struct, frozen=True):
     customer_id: str | None = None
     seller_id: str | None = None  # for items that do not name their own
     logistics_provider: str | None = None
+    exchange: Exchange | None = None
 
 
 class Usage(Struct, frozen=True):
@@ -253,6 +265,7 @@ class Quote(Struct):
     small_basket_fee: Decimal
     distance_km: Decimal | None
     flags: Mapping[str, Any]
+    exchange: Exchange | None = None
 
     @property
     def subtotal(self) -> Decimal:

@@ -2,7 +2,8 @@
 
 The order (docs/quotes.md), one function per step, over a :class:`Pricing` (``_pricing``):
 
-1. ``item_total``: each item's ``unit_price × quantity``.
+1. ``item_total``: each item's ``unit_price × quantity`` (a basket sent in a currency no rule
+   prices in comes converted, ``_exchange``; the step and a note say at what rate).
 2. ``coupon``: each coupon that applies, in the order given (see ``_coupons``).
 3. ``tax``: each item's net value (after coupons) at the rate of its tax rule, rounded per item
    line; one step per tax rule.
@@ -11,7 +12,8 @@ The order (docs/quotes.md), one function per step, over a :class:`Pricing` (``_p
    delivery fee so far × ``multiplier`` + ``base_fee`` + ``distance_factor`` × km, capped by
    ``max_fee`` and never below the standard fee; the step is the difference) →
    ``free_delivery`` (a FREE_DELIVERY coupon, or a FREE_DELIVERY rule's threshold or coupon,
-   waives the standard fee, and the express part too if the rule says ``include_express``).
+   waives the standard fee, and the express part too if the rule says ``include_express``; the
+   larger waiver when both apply).
    These are ``_delivery``'s.
 5. ``small_basket_fee``: when the subtotal (items after coupons) is under the threshold.
 6. ``fee_tax``: the fees, at the general tax rule's rate, when that rule has ``tax_fees``.
@@ -30,7 +32,7 @@ from decimal import Decimal
 from typing import Any, NamedTuple
 
 from offerengine import money
-from offerengine.commerce.core import _commission, _coupons, _fees
+from offerengine.commerce.core import _commission, _coupons, _exchange, _fees
 from offerengine.commerce.core._delivery import delivery
 from offerengine.commerce.core._effective import CommerceIndex
 from offerengine.commerce.core._model import (
@@ -63,6 +65,8 @@ def quote(
     be delivered as asked (express where no express rule applies, beyond the last distance band).
     """
     pricing = Pricing.start(index, basket, at=at, flags=flags or {})
+    if basket.exchange is not None:
+        pricing.notes.append(_exchange.explained(basket.exchange))
     lines, item_total = _item_lines(pricing)
     discounts = _apply_coupons(pricing, lines, usage or {}, at)
     subtotal = item_total - discounts.amount
@@ -93,6 +97,7 @@ def quote(
         small_basket_fee=small_basket_fee + zero,
         distance_km=delivered.distance_km,
         flags=pricing.flags,
+        exchange=basket.exchange,
     )
 
 
@@ -107,6 +112,11 @@ def _item_lines(pricing: Pricing) -> tuple[list[Line], Decimal]:
     item_total = sum((line.value for line in lines), ZERO)
     units = sum(item.quantity for item in items)
     described = f"{len(lines)} item{'s' * (len(lines) != 1)}, {units} unit{'s' * (units != 1)}"
+    if (exchange := pricing.basket.exchange) is not None:
+        described += (
+            f", converted from {exchange.source} at {money.plain(exchange.rate)} "
+            f"{exchange.target} per {exchange.source}"
+        )
     pricing.ledger.add("item_total", described, item_total)
     return lines, item_total
 

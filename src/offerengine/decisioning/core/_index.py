@@ -81,6 +81,19 @@ class Cap:
         return f"{self.limit} {self.event}s for {per} {window}"
 
 
+def one_per_counter(caps: Iterable[Cap]) -> tuple[Cap, ...]:
+    """The caps with one per counter: caps that count the same thing (scope, event, window) share
+    a counter, keyed without the limit, so they are one cap with the tightest limit — counted
+    once per proposal, wherever the counters live (SQL, Redis, a batch). Counting one counter
+    once per cap had made ``[3, 1]`` never propose the offer."""
+    tightest: dict[str, Cap] = {}
+    for cap in caps:
+        found = tightest.get(cap.key)
+        if found is None or cap.limit < found.limit:
+            tightest[cap.key] = cap
+    return tuple(tightest.values())
+
+
 @dataclass(frozen=True, slots=True)
 class OfferDef:
     id: uuid.UUID
@@ -100,6 +113,7 @@ class OfferDef:
     cost: float = field(init=False)
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "caps", one_per_counter(self.caps))
         object.__setattr__(self, "key", str(self.id))
         object.__setattr__(self, "worth", float(self.facts.get("offer.value", 1)))
         object.__setattr__(self, "cost", float(self.facts.get("offer.cost", 0)))
