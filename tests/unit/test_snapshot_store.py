@@ -98,3 +98,28 @@ async def test_a_deleted_tenant_is_not_found_and_forgotten(config: FakeConfig) -
     with pytest.raises(NotFound):
         await store.get(TENANT)
     assert store.peek(TENANT) is None
+
+
+async def test_a_waiter_cut_short_does_not_cancel_the_build(config: FakeConfig) -> None:
+    # A request whose time budget runs out stops waiting; the build it started goes on, and the
+    # next request gets its result without building again.
+    store = SnapshotStore(config.build)
+    config.delay = 0.2
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(store.get(TENANT), timeout=0.05)
+    waiting = asyncio.gather(*(store.get(TENANT) for _ in range(3)))
+    assert {s.version for s in await waiting} == {1}
+    assert config.builds == 1
+
+
+async def test_a_failed_build_reaches_its_waiters_and_the_next_one_tries_again(
+    config: FakeConfig,
+) -> None:
+    store = SnapshotStore(config.build)
+    config.exists = False
+    with pytest.raises(NotFound):
+        await store.get(TENANT)
+    config.exists = True
+    assert (await store.get(TENANT)).version == 1
+    assert config.builds == 2
+    await store.close()

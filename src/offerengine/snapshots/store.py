@@ -8,7 +8,10 @@ Reading a snapshot is a dictionary lookup. A worker learns of a newer version in
   current snapshot keeps serving, so no request pays for it. The staleness bound is the feed's
   delivery delay plus the rebuild time.
 
-Rebuilds are single-flight per tenant: concurrent requests share one build.
+Rebuilds are single-flight per tenant: concurrent requests share one build. A build is a task
+of its own that its waiters only await: a request cut by its time budget (``offerengine.budget``)
+stops waiting, but the build goes on for the next request. Were it cancelled with its first
+waiter, a tenant whose build takes longer than a budget would never be served again.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from collections.abc import Awaitable, Callable
 from offerengine.errors import NotFound
 from offerengine.observability.logging import get_logger
 from offerengine.snapshots.core import Snapshot
+from offerengine.snapshots.heap import Heap
 
 Builder = Callable[[uuid.UUID], Awaitable[Snapshot | None]]
 log = get_logger("offerengine.snapshots")
@@ -33,6 +37,8 @@ class SnapshotStore:
         self._latest: dict[uuid.UUID, int] = {}
         self._locks: dict[uuid.UUID, asyncio.Lock] = {}
         self._background: set[asyncio.Task[None]] = set()
+        self._building: dict[uuid.UUID, asyncio.Task[Snapshot]] = {}
+        self._heap = Heap()
 
     def peek(self, tenant_id: uuid.UUID) -> Snapshot | None:
         """The snapshot in hand, however old; never builds."""
@@ -71,9 +77,10 @@ class SnapshotStore:
         self._locks.pop(tenant_id, None)
 
     async def close(self) -> None:
-        for task in list(self._background):
+        tasks = [*self._background, *self._building.values()]
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(*self._background, return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _refresh(self, tenant_id: uuid.UUID) -> None:
         try:
@@ -91,19 +98,36 @@ class SnapshotStore:
             wanted = max(self._required.get(tenant_id, 0), self._latest.get(tenant_id, 0))
             if snapshot is not None and snapshot.version >= wanted:
                 return snapshot
-            built = await self._builder(tenant_id)
-            if built is None:
-                self.forget(tenant_id)
-                raise NotFound(f"No tenant {tenant_id}")
-            current = self._snapshots.get(tenant_id)
-            if current is None or built.version >= current.version:
-                self._snapshots[tenant_id] = built  # the atomic swap
-            if built.version > self._latest.get(tenant_id, -1):
-                self._latest[tenant_id] = built.version
-            log.debug(
-                "snapshot_built",
-                tenant_id=str(tenant_id),
-                version=built.version,
-                seconds=round(built.build_seconds, 4),
-            )
-            return self._snapshots[tenant_id]
+            build = self._building.get(tenant_id)
+            if build is None or build.done():
+                build = asyncio.get_running_loop().create_task(self._build(tenant_id))
+                self._building[tenant_id] = build
+                build.add_done_callback(self._built)
+            return await asyncio.shield(build)
+
+    def _built(self, build: asyncio.Task[Snapshot]) -> None:
+        """A build ended: forget it, and take its error if no waiter is left to take it."""
+        for tenant_id, task in list(self._building.items()):
+            if task is build:
+                del self._building[tenant_id]
+        if not build.cancelled() and build.exception() is not None:
+            log.debug("snapshot_build_failed", error=repr(build.exception()))
+
+    async def _build(self, tenant_id: uuid.UUID) -> Snapshot:
+        built = await self._builder(tenant_id)
+        if built is None:
+            self.forget(tenant_id)
+            raise NotFound(f"No tenant {tenant_id}")
+        current = self._snapshots.get(tenant_id)
+        if current is None or built.version >= current.version:
+            self._snapshots[tenant_id] = built  # the atomic swap
+            self._heap.settle()
+        if built.version > self._latest.get(tenant_id, -1):
+            self._latest[tenant_id] = built.version
+        log.debug(
+            "snapshot_built",
+            tenant_id=str(tenant_id),
+            version=built.version,
+            seconds=round(built.build_seconds, 4),
+        )
+        return self._snapshots[tenant_id]
