@@ -31,6 +31,7 @@ from offerengine.flags.router import runtime as flags_runtime
 from offerengine.health.router import api as health_router
 from offerengine.health.router import bench as bench_router
 from offerengine.http import body, problems
+from offerengine.http.limits import Guard
 from offerengine.http.middleware import RequestMiddleware
 from offerengine.http.runtime import RuntimeApp, documented_routes
 from offerengine.inventory.router import api as inventory_router
@@ -53,6 +54,7 @@ from offerengine.shopping.router import runtime as shopping_runtime
 from offerengine.tenants.router import api as tenants_router
 from offerengine.versioning.router import api as audit_router
 from offerengine.web import router as web
+from offerengine.webhooks.router import api as webhooks_router
 
 log = get_logger("offerengine.app")
 # The run-time app's operations, each domain's (see offerengine.http.runtime).
@@ -102,6 +104,7 @@ TAGS = [
     },
     {"name": "orders", "description": "Orders from offers: hold, confirm, cancel (runtime key)."},
     {"name": "records", "description": "Run-time records the database refused, re-driven."},
+    {"name": "webhooks", "description": "Signed webhook deliveries, their attempts, the secret."},
     {"name": "audit", "description": "Who changed what, when."},
     {"name": "run time", "description": "Hot-path endpoints, served from the compiled snapshot."},
     {"name": "health", "description": "Liveness, readiness, metrics."},
@@ -183,17 +186,19 @@ def create_app(settings: Settings) -> Server:
         shopping_router,
         commerce_router,
         records_router,
+        webhooks_router,
         audit_router,
     ]
     if settings.bench_endpoints:
         routers.insert(0, bench_router)
     for router in routers:
         admin.router.routes.extend(router.routes)
-    web.install(admin)  # the admin UI, last: people's pages, not the hot path
+    web.install(admin, settings)  # the admin UI, last: people's pages, not the hot path
     runtime = RuntimeApp(
         (op for r in RUNTIME_ROUTERS for op in r.operations),
         admin=admin,
         state=admin.state,
+        guard=Guard.from_settings(settings),
     )
     _document(admin, runtime)
     return Server(admin, runtime, metrics, settings)

@@ -11,10 +11,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from offerengine.auth import users
 from offerengine.auth.service import KeyCache
-from offerengine.auth.sessions import LoginThrottle, SessionCodec
+from offerengine.auth.sessions import Passwords, SessionCodec
+from offerengine.auth.throttle import LoginGuard, MemoryFailures
+from offerengine.auth.throttle_redis import RedisFailures
 from offerengine.commerce.cache import QuoteCache
 from offerengine.db.engine import create_engine, create_writer_engine
 from offerengine.decisioning.learning import StatsCache
+from offerengine.decisioning.recount import CapRecount
+from offerengine.forwarded import TrustedProxies
 from offerengine.learning.store import ModelCache
 from offerengine.learning.trainer import Trainer
 from offerengine.observability.metrics import Metrics
@@ -28,27 +32,33 @@ from offerengine.recording.writer import Recorder
 from offerengine.redis_line import RedisLine
 from offerengine.settings import Settings
 from offerengine.shopping.service import ShopRuntime
-from offerengine.shopping.webhooks import Notifier
 from offerengine.snapshots import build as snapshots
 from offerengine.snapshots.feed import ChangeFeed, channel_name
 from offerengine.snapshots.store import SnapshotStore
+from offerengine.webhooks.delivery import Deliverer, Retries, lease_seconds
+from offerengine.webhooks.sending import Sender
 
 
 class AdminSessions:
-    """The admin UI's session codec (its key read or made on first use) and login throttle."""
+    """The admin UI's session codec (its key read or made on first use), login throttle,
+    password checks off the event loop, and the proxies whose forwarded headers it believes."""
 
     def __init__(
-        self, session_factory: async_sessionmaker[AsyncSession], settings: Settings
+        self,
+        session_factory: async_sessionmaker[AsyncSession],
+        settings: Settings,
+        redis: Redis | None = None,
     ) -> None:
         self._session_factory = session_factory
         self._secret = settings.secret_key.get_secret_value() if settings.secret_key else None
         self._max_age = int(settings.session_hours * 3600)
         self._codec: SessionCodec | None = None
-        # Five wrong passwords per email, thirty per client address (an office behind one
-        # address), in five minutes; then that email or address waits.
-        self.by_email = LoginThrottle(attempts=5)
-        self.by_address = LoginThrottle(attempts=30)
-        self.secure_cookies = settings.secure_cookies
+        # Counted in Redis when there is one, so that every worker sees the same counts.
+        failures = RedisFailures(redis, settings.redis_prefix) if redis else MemoryFailures()
+        self.guard = LoginGuard(failures)
+        self.passwords = Passwords()
+        self.proxies = TrustedProxies.parse(settings.trusted_proxies)
+        self.secure_cookies = settings.secure_cookies  # Secure even over plain HTTP
 
     async def codec(self) -> SessionCodec:
         if self._codec is None:
@@ -73,7 +83,7 @@ class AppContext:
     metrics: Metrics
     shop: ShopRuntime
     sweeper: OrderSweeper
-    notifier: Notifier
+    webhooks: Deliverer  # sends the outbox's webhook deliveries
     learned: StatsCache
     models: ModelCache
     profiles: ProfileCache
@@ -84,6 +94,7 @@ class AppContext:
     consumer: Consumer | None = None  # the embedded consumer of the record streams
     consumer_task: asyncio.Task[None] | None = None
     consumer_stop: asyncio.Event | None = None
+    recount: CapRecount | None = None  # with Redis: rebuilds cap counts Redis lost
 
     @property
     def is_sqlite(self) -> bool:
@@ -103,9 +114,11 @@ class AppContext:
             except TimeoutError:
                 self.consumer_task.cancel()
             self.consumer.close()
-        await self.notifier.close()
+        await self.webhooks.stop(grace_seconds=self.settings.webhook_timeout_seconds + 5)
         await self.feed.stop()
         await self.snapshots.close()
+        if self.recount is not None:
+            await self.recount.close()
         if self.redis is not None:
             await self.redis.aclose()
         if self.line is not None:
@@ -171,7 +184,7 @@ async def open_context(settings: Settings, metrics: Metrics) -> AppContext:
             on_release=shop.forget_all,
             decision_retention=timedelta(days=settings.decision_retention_days),
         ),
-        notifier=Notifier(),
+        webhooks=_deliverer(settings, session_factory, is_sqlite),
         learned=StatsCache(session_factory, settings.conversion_refresh_seconds),
         models=models,
         profiles=profiles,
@@ -179,12 +192,35 @@ async def open_context(settings: Settings, metrics: Metrics) -> AppContext:
             session_factory, store, seconds=settings.learning_train_seconds, is_sqlite=is_sqlite
         ),
         quotes=QuoteCache(),
-        admin=AdminSessions(session_factory, settings),
+        admin=AdminSessions(session_factory, settings, redis),
         recorder=recorder,
         consumer=consumer,
     )
+    if line is not None:
+        context.recount = CapRecount(
+            line=line,
+            prefix=settings.redis_prefix,
+            session_factory=session_factory,
+            snapshots=store,
+            recorder=recorder,
+        )
     await _start(context)
     return context
+
+
+def _deliverer(
+    settings: Settings, session_factory: async_sessionmaker[AsyncSession], is_sqlite: bool
+) -> Deliverer:
+    """The worker's webhook deliverer (started by :func:`_start` unless turned off)."""
+    timeout = settings.webhook_timeout_seconds
+    return Deliverer(
+        session_factory,
+        is_sqlite=is_sqlite,
+        sender=Sender(timeout=timeout, allow_private=settings.webhook_allow_private_networks),
+        retries=Retries(settings.webhook_retry_seconds, settings.webhook_retry_max_seconds),
+        poll_seconds=settings.webhook_poll_seconds,
+        lease_seconds=lease_seconds(timeout),
+    )
 
 
 def _recording(
@@ -235,11 +271,15 @@ def _recording(
 
 async def _start(context: AppContext) -> None:
     """Start the worker's background tasks: the change feed, the order sweeper, the trainer,
-    the recorder and the embedded consumer."""
+    the recorder, the embedded consumer and the webhook deliverer."""
     await context.feed.start()
     context.sweeper.start()
     context.trainer.start()
     context.recorder.start()
+    if context.recount is not None:  # an empty Redis is rebuilt before decisions need it
+        context.recount.ensure()
+    if context.settings.webhook_deliverer:
+        context.webhooks.start()
     if context.consumer is not None:
         context.consumer_stop = asyncio.Event()
         context.consumer_task = asyncio.create_task(

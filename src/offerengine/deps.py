@@ -16,6 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
 from offerengine.context import AppContext
+from offerengine.db.session import READING
+from offerengine.db.session import release as release  # for routes: see its doc
 from offerengine.errors import Conflict
 from offerengine.snapshots import service as snapshots
 
@@ -39,6 +41,7 @@ Ctx = Annotated[AppContext, Depends(get_context)]
 
 async def _unit_of_work(request: Request, ctx: Ctx) -> AsyncIterator[AsyncSession]:
     async with ctx.session_factory() as session:
+        session.info[READING] = request.method in READ_METHODS
         if ctx.is_sqlite and request.method not in READ_METHODS:
             # Writers take SQLite's write lock up front (see db.engine): they queue, never fail.
             await session.connection(execution_options={"sqlite_immediate": True})

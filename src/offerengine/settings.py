@@ -8,8 +8,9 @@ and tests pass their own instance.
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -154,6 +155,67 @@ class HttpSettings(BaseSettings):
     metrics_public: bool = Field(
         default=False,
         description="Serve /metrics without a key (for a scraper on a private network); else platform key.",
+    )
+    trusted_proxies: str = Field(
+        default="",
+        description="Reverse proxies whose X-Forwarded-For and X-Forwarded-Proto are believed, "
+        "comma-separated addresses or networks (`10.0.0.0/8, ::1`): the client address that "
+        "admin logins are throttled by, and HTTPS for Secure cookies and HSTS. Empty: nobody's.",
+    )
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        for part in filter(None, (p.strip() for p in value.split(","))):
+            try:
+                ipaddress.ip_network(part, strict=False)
+            except ValueError as exc:
+                raise ValueError(f"{part!r} is not an address or network") from exc
+        return value
+
+
+class OverloadSettings(BaseSettings):
+    """How run time protects itself and its callers under load (docs/operations.md, "Overload")."""
+
+    model_config = _CONFIG
+
+    max_in_flight: int = Field(
+        default=32,
+        ge=1,
+        le=100_000,
+        description="Run-time requests one worker serves at once; one more is answered 503 at "
+        "once (with Retry-After) instead of queueing behind them.",
+    )
+    time_budget_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        le=600,
+        description="How long a run-time request may take before it writes anything; past it, "
+        "it answers 503 and has changed nothing. Operations in `time_budgets` have their own.",
+    )
+    time_budgets: dict[str, Annotated[float, Field(gt=0, le=600)]] = Field(
+        default_factory=lambda: {"quote": 2.0},
+        description="Budgets of particular run-time operations, by operation id (JSON: "
+        '`{"quote": 2, "searchOffers": 1}`; it replaces the default, a quote\'s 2 s, seed '
+        "002's timeout).",
+    )
+    key_rate_limit_per_second: float | None = Field(
+        default=None,
+        gt=0,
+        description="Default rate limit of every API key on run time (requests a second); a "
+        "key's own `rate_limit` overrides it. Unset: keys have no limit of their own.",
+    )
+    key_rate_limit_burst: int | None = Field(
+        default=None, ge=1, description="Burst of the default key limit (default: its rate)."
+    )
+    tenant_rate_limit_per_second: float | None = Field(
+        default=None,
+        gt=0,
+        description="Default rate limit of each tenant on run time, all its keys together; a "
+        "tenant's `settings.rate_limit` overrides it. Unset: no tenant-wide limit.",
+    )
+    tenant_rate_limit_burst: int | None = Field(
+        default=None, ge=1, description="Burst of the default tenant limit (default: its rate)."
     )
 
 
@@ -312,6 +374,47 @@ class EventIngestSettings(BaseSettings):
     )
 
 
+class WebhookSettings(BaseSettings):
+    """Outgoing webhooks (low-inventory notices); see docs/operations.md, "Webhooks"."""
+
+    model_config = _CONFIG
+
+    webhook_allow_private_networks: bool = Field(
+        default=False,
+        description="Let webhooks go to loopback, private, link-local and other non-public "
+        "addresses. Off, such destinations are refused when saved and when delivered (after "
+        "DNS resolution): a tenant's URL is no way into the deployment's own network.",
+    )
+    webhook_timeout_seconds: float = Field(
+        default=10.0, gt=0, le=120, description="How long one delivery attempt may take."
+    )
+    webhook_max_attempts: int = Field(
+        default=8, ge=1, le=50, description="Attempts at a delivery before it is failed."
+    )
+    webhook_retry_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        le=86_400,
+        description="The wait after a delivery's first failed attempt; doubled after each "
+        "further one, up to `webhook_retry_max_seconds`.",
+    )
+    webhook_retry_max_seconds: float = Field(
+        default=3600.0, gt=0, le=86_400, description="The longest wait between two attempts."
+    )
+    webhook_poll_seconds: float = Field(
+        default=2.0,
+        gt=0,
+        le=3600,
+        description="How often each worker's deliverer looks for due deliveries (a worker "
+        "that writes one starts at once).",
+    )
+    webhook_deliverer: bool = Field(
+        default=True,
+        description="Run a deliverer in each `offerengine serve` worker. Off, this worker only "
+        "writes deliveries to the outbox, for other workers to send.",
+    )
+
+
 class LoggingSettings(BaseSettings):
     model_config = _CONFIG
 
@@ -323,6 +426,19 @@ class LoggingSettings(BaseSettings):
         description="`json`: one JSON object per line; `console`: coloured, for humans.",
     )
     access_log: bool = Field(default=True, description="Write one log line per HTTP request.")
+    log_identifiers: Literal["hash", "redact"] = Field(
+        default="hash",
+        description="How a log line shows a customer's identifier (a profile id, an email): "
+        "`hash`, a keyed hash (`h:` and 16 hex digits of HMAC-SHA256 under `log_key`), so that "
+        "lines about one customer can be matched; `redact`, `[redacted]`. See "
+        'docs/operations.md, "Logs and personal data".',
+    )
+    log_key: SecretStr | None = Field(
+        default=None,
+        description="Key of the identifiers' hashes in logs. Unset: derived from `secret_key`; "
+        "without that either, random per worker process (hashes then match within one "
+        "worker's lines only).",
+    )
 
     @field_validator("log_level", mode="before")
     @classmethod
@@ -337,11 +453,13 @@ class Settings(
     AuthSettings,
     AdminUiSettings,
     HttpSettings,
+    OverloadSettings,
     SnapshotSettings,
     ShoppingSettings,
     QuoteSettings,
     LearningSettings,
     EventIngestSettings,
+    WebhookSettings,
     LoggingSettings,
 ):
     """All settings of a deployment."""

@@ -109,7 +109,37 @@ def _tenant_a(client: TestClient) -> dict[str, str]:
         **decisioning,
         **commerce,
         **_learning(owner, Api(client, runtime), decisioning),
+        "delivery_id": _failed_webhook_delivery(client),
     }
+
+
+def _failed_webhook_delivery(client: TestClient) -> str:
+    """A webhook delivery of A's that failed (so that no deliverer touches it meanwhile)."""
+    from offerengine.clock import utcnow
+    from offerengine.db.session import write_transaction
+    from offerengine.tenants import service as tenants
+    from offerengine.webhooks import service as webhooks
+
+    context = client.app.state.context  # type: ignore[attr-defined]
+
+    async def made() -> str:
+        async with write_transaction(context) as session:
+            tenant = await tenants.find(session, "AAA")
+            assert tenant is not None
+            delivery = webhooks.enqueue(
+                session,
+                tenant_id=tenant.id,
+                event_type="low_inventory",
+                url="https://hooks.example.com/a",
+                payload={"type": "low_inventory"},
+                now=utcnow(),
+                attempt_limit=1,
+            )
+            delivery.status = "failed"
+            await session.flush()
+            return str(delivery.id)
+
+    return str(client.portal.call(made))  # type: ignore[union-attr]
 
 
 def _learning(owner: Api, runtime: Api, decisioning: dict[str, str]) -> dict[str, str]:
@@ -275,6 +305,8 @@ def _state(client: TestClient, a: dict[str, str]) -> Any:
         admin.get("/v1/admin/tenants/AAA/segments").json(),
         admin.get("/v1/admin/tenants/AAA/promotions").json(),
         admin.get(f"/v1/admin/models/{a['models']}").json(),
+        admin.get("/v1/admin/tenants/AAA/webhooks/deliveries").json(),
+        admin.get("/v1/admin/tenants/AAA/webhooks/secret").json(),
     )
 
 
@@ -306,6 +338,7 @@ def test_no_key_of_another_tenant_can_see_or_touch_a_tenants_objects_on_any_rout
         "segments": str(uuid.uuid4()),
         "promotions": str(uuid.uuid4()),
         "models": str(uuid.uuid4()),
+        "delivery_id": str(uuid.uuid4()),
     }
     create_tenant(client, "BBB")
     b_keys = {role: Api(client, create_key(client, "BBB", role)) for role in ROLES}

@@ -14,6 +14,9 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+# An error's text (and the echo of ``database_echo``) leaves out the statement's bound values:
+# they are customers' ids, emails and bodies, and that text ends up in logs and dead letters.
+HIDE_PARAMETERS = True
 
 
 def _parse(url: str | URL) -> URL:
@@ -82,7 +85,7 @@ def create_engine(url: str | URL, *, pool_size: int = 10, echo: bool = False) ->
     """The app's async engine."""
     ensure_sqlite_dir(url)
     target = async_url(url)
-    kwargs: dict[str, Any] = {"echo": echo}
+    kwargs: dict[str, Any] = {"echo": echo, "hide_parameters": HIDE_PARAMETERS}
     if target.get_backend_name() == "postgresql":
         # A server can close a connection the pool holds (a restart, an idle timeout): test each
         # on checkout. A SQLite file's connection cannot go stale, and there the ping would cost
@@ -104,7 +107,12 @@ def create_writer_engine(url: str | URL) -> sa.Engine | None:
         return None
     ensure_sqlite_dir(url)
     target = sync_url(url)
-    kwargs: dict[str, Any] = {"pool_size": 1, "max_overflow": 0, "pool_pre_ping": True}
+    kwargs: dict[str, Any] = {
+        "pool_size": 1,
+        "max_overflow": 0,
+        "pool_pre_ping": True,
+        "hide_parameters": HIDE_PARAMETERS,
+    }
     if target.get_backend_name() == "sqlite":
         # One thread uses it at a time: the writer's (flushes take turns).
         kwargs["connect_args"] = {**SQLITE_CONNECT, "check_same_thread": False}
@@ -118,7 +126,9 @@ def create_sync_engine(url: str | URL, *, echo: bool = False) -> sa.Engine:
     """A sync engine, for migrations and tests."""
     ensure_sqlite_dir(url)
     target = sync_url(url)
-    engine = sa.create_engine(target, echo=echo, poolclass=sa.NullPool)
+    engine = sa.create_engine(
+        target, echo=echo, poolclass=sa.NullPool, hide_parameters=HIDE_PARAMETERS
+    )
     if target.get_backend_name() == "sqlite":
         configure_sqlite(engine)
     return engine

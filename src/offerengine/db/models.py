@@ -36,6 +36,7 @@ from offerengine.shopping.models import (
 from offerengine.snapshots.models import SystemState
 from offerengine.tenants.models import Tenant
 from offerengine.versioning.models import AuditEntry, ObjectVersion
+from offerengine.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookSecret
 
 metadata = Base.metadata
 
@@ -81,5 +82,8 @@ __all__ = [
     "TenantDocument",
     "UpliftModel",
     "User",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookSecret",
     "metadata",
 ]

@@ -15,7 +15,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
+from offerengine import budget
 from offerengine.errors import Conflict
+
+READING = "offerengine.reading"  # in a unit of work's session.info: its request only reads
 
 
 class Sessions(Protocol):
@@ -35,7 +38,9 @@ async def write_transaction(sessions: Sessions) -> AsyncIterator[AsyncSession]:
     Run-time routes open it only when they have something to write, so that a read-only answer
     never queues for SQLite's write lock (taken up front, so writers queue rather than fail); it
     changes no configuration, so nothing is announced. A collision with a write made at the same
-    time (a unique key, or a versioned row changed meanwhile) is a 409."""
+    time (a unique key, or a versioned row changed meanwhile) is a 409. Past the request's time
+    budget it is refused before it begins (see :mod:`offerengine.budget`)."""
+    budget.commit()
     async with sessions.session_factory() as session:
         if sessions.is_sqlite:
             await session.connection(execution_options={"sqlite_immediate": True})
@@ -50,3 +55,20 @@ async def write_transaction(sessions: Sessions) -> AsyncIterator[AsyncSession]:
         except BaseException:
             await session.rollback()
             raise
+
+
+async def release(session: AsyncSession) -> None:
+    """Give a unit of work's connection back to the pool before it waits on something that needs
+    a connection of its own (a tenant's snapshot being rebuilt, a search reading stock).
+
+    Holding it there starves a busy worker: as many such requests as the pool has connections
+    each hold one while waiting for another, and all of them stall for the pool's timeout. Only
+    for a unit of work that has read, never written, so far: its read transaction ends (what it
+    loaded stays loaded, as sessions do not expire on commit) and its next statement begins
+    another. On SQLite a writing unit of work keeps its connection: it holds the write lock,
+    which writers take up front and queue for by design (see ``offerengine.db.engine``)."""
+    if session.new or session.dirty or session.deleted:
+        raise RuntimeError("release() after a change would commit it before the request is done")
+    if not session.info.get(READING, True) and session.get_bind().dialect.name == "sqlite":
+        return
+    await session.commit()

@@ -9,24 +9,27 @@ caps are one short transaction of their own on the recorder's thread (all or non
 so SQLite's one write lock is never held across the event loop's turns. Either way event caps (impression, click,
 accept) are counted as the events arrive and read at decision time; a dry run only reads.
 
-Redis should then be persistent (AOF) for counts to survive its restart: the counters are the
-record of what was shown.
+Redis should still be persistent (AOF): the counters are the record of what was shown. When it
+has lost them all the same (a restart without persistence, a flush, a new Redis) the admit script
+finds no marker and counts nothing; the counts are rebuilt from the database first
+(:mod:`offerengine.decisioning.recount`), and until then a capped offer is a 503, never a zero.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import sqlalchemy as sa
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from offerengine.context import AppContext
+from offerengine import budget
 from offerengine.db import upsert
 from offerengine.db.session import write_transaction
 from offerengine.decisioning import core
@@ -35,6 +38,9 @@ from offerengine.errors import Unavailable
 from offerengine.observability.logging import get_logger
 from offerengine.recording.writer import Recorder
 from offerengine.redis_line import RedisLine, Script
+
+if TYPE_CHECKING:
+    from offerengine.context import AppContext
 
 log = get_logger("offerengine.decisioning")
 Refusal = tuple[core.Cap, int]  # the cap reached, and its count
@@ -123,6 +129,23 @@ async def rolling_count(
     return int(found or 0)
 
 
+class Previewed:
+    """What a dry run would have counted so far in its request, per offer and decision cap: a
+    preview adds it to what it reads, so it decides as the real request would (``[X, Y]``, not
+    ``[X, X]``), and writes nothing."""
+
+    def __init__(self) -> None:
+        self._taken: dict[tuple[uuid.UUID, str], int] = {}
+
+    def count(self, offer: core.OfferDef, cap: core.Cap) -> int:
+        return self._taken.get((offer.id, cap.key), 0)
+
+    def take(self, offer: core.OfferDef) -> None:
+        for cap in offer.caps:
+            if cap.event == "decision":
+                self._taken[(offer.id, cap.key)] = self.count(offer, cap) + 1
+
+
 class SqlCounters:
     """The counters of one request: read in a plain session, counted in a write transaction
     (SQLite's write lock taken up front), each opened on first use and closed with the request."""
@@ -142,6 +165,7 @@ class SqlCounters:
         self._now = now
         self._writer: AsyncSession | None = None
         self._rolled: dict[tuple[uuid.UUID, str], uuid.UUID] = {}  # rolling events taken
+        self._previewed = Previewed()
 
     async def writer(self) -> AsyncSession:
         if self._writer is None:
@@ -222,13 +246,17 @@ class SqlCounters:
                 )
             except _Refused as refused:  # raised inside the transaction: nothing was counted
                 return refused.refusal
-        # What the client reports is read; a dry run only reads decision caps too.
+        # What the client reports is read; a dry run only reads decision caps too, plus what it
+        # would have counted earlier in the request.
         for slot in slots:
             if slot.cap.event != "decision" or dry_run:
                 count = await self.read(slot)
+                if dry_run:
+                    count += self._previewed.count(offer, slot.cap)
                 if count >= slot.cap.limit:
                     return slot.cap, count
         if dry_run:
+            self._previewed.take(offer)
             return None
         taken: list[Slot] = []
         for slot in slots:
@@ -299,10 +327,12 @@ def _admit_here(connection: sa.Connection, slots: list[Slot], now: datetime) -> 
     return None
 
 
-# KEYS: one counter per cap. ARGV: per cap (limit, take 1|0, ttl seconds or window ms, rolling
-# 1|0), then now (ms) and a unique member for rolling windows' sorted sets.
+# KEYS: one counter per cap, then the marker. ARGV: per cap (limit, take 1|0, ttl seconds or
+# window ms, rolling 1|0), then now (ms) and a unique member for rolling windows' sorted sets.
+# Without the marker the counters are not known complete: {-1, 0}, nothing counted.
 _ADMIT = Script("""
-local n = #KEYS
+local n = #KEYS - 1
+if redis.call('EXISTS', KEYS[n + 1]) == 0 then return {-1, 0} end
 local now = tonumber(ARGV[4 * n + 1])
 local function current(i)
   if ARGV[4 * i] == '1' then
@@ -344,30 +374,49 @@ def redis_key(prefix: str, key: dict[str, Any]) -> str:
     )
 
 
+def marker_key(prefix: str) -> str:
+    """The key whose presence says Redis holds every cap count (see
+    :mod:`offerengine.decisioning.recount`)."""
+    return f"{prefix}:cap:generation"
+
+
 def ttl(cap: core.Cap) -> int:
     return _TTL[cap.unit] if cap.window == "calendar" and cap.unit else 0
 
 
 class RedisCounters:
     def __init__(
-        self, line: RedisLine, prefix: str, tenant_id: uuid.UUID, profile: str, now: datetime
+        self,
+        line: RedisLine,
+        prefix: str,
+        tenant_id: uuid.UUID,
+        profile: str,
+        now: datetime,
+        recount: Callable[[], None],  # called when Redis has lost the counts
     ) -> None:
         self._line = line
         self._prefix = prefix
+        self._recount = recount
         self._tenant_id = tenant_id
         self._profile = profile
         self._now = now
+        self._previewed = Previewed()
 
     async def admit(self, offer: core.OfferDef, dry_run: bool) -> Refusal | None:
         keys: list[str] = []
         args: list[int | str] = []
-        for cap in offer.caps:
+        # A dry run reads each cap's limit less what it would have counted earlier in the request.
+        previewed = [self._previewed.count(offer, cap) if dry_run else 0 for cap in offer.caps]
+        for cap, before in zip(offer.caps, previewed, strict=True):
             key = counter_key(self._tenant_id, offer.id, cap, self._profile, self._now)
             keys.append(redis_key(self._prefix, key))
             take = cap.event == "decision" and not dry_run
             span = cap.seconds * 1000 if cap.rolling else ttl(cap)
-            args += [cap.limit, 1 if take else 0, span, 1 if cap.rolling else 0]
+            args += [cap.limit - before, 1 if take else 0, span, 1 if cap.rolling else 0]
+        keys.append(marker_key(self._prefix))
         args += [ms(self._now), uuid.uuid4().hex]
+        if not dry_run and any(cap.event == "decision" for cap in offer.caps):
+            budget.commit()  # the script counts: past the request's time budget, it may not
         try:
             refused, count = await self._line.evalsha(_ADMIT, keys, args)
         except RedisError as exc:
@@ -375,15 +424,24 @@ class RedisCounters:
                 "The cap counters (Redis) cannot be reached; nothing was counted. Retry."
             ) from exc
         if int(refused) == 0:
+            if dry_run:
+                self._previewed.take(offer)
             return None
-        return offer.caps[int(refused) - 1], int(count)
+        if int(refused) < 0:
+            self._recount()
+            raise Unavailable(
+                "The cap counters (Redis) lost their counts and are being rebuilt from the "
+                "database; nothing was counted. Retry in a moment."
+            )
+        return offer.caps[int(refused) - 1], int(count) + previewed[int(refused) - 1]
 
 
 def for_request(
     ctx: AppContext, stack: AsyncExitStack, tenant_id: uuid.UUID, profile: str, now: datetime
 ) -> Counters:
-    if ctx.line is not None:
-        return RedisCounters(ctx.line, ctx.settings.redis_prefix, tenant_id, profile, now)
+    if ctx.line is not None and ctx.recount is not None:
+        prefix = ctx.settings.redis_prefix
+        return RedisCounters(ctx.line, prefix, tenant_id, profile, now, ctx.recount.ensure)
     return SqlCounters(ctx, stack, tenant_id, profile, now)
 
 

@@ -20,11 +20,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
-from offerengine import errors
+from offerengine import errors, outages
 from offerengine.fields import ProblemFieldError
 from offerengine.observability.logging import get_logger
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
+UNMATCHED_ROUTE = "<unmatched>"  # what logs and metrics call a request no route took
 TYPE_PREFIX = "urn:offerengine:problem:"
 
 _STATUS: tuple[tuple[type[errors.OfferEngineError], int], ...] = (
@@ -173,20 +174,47 @@ async def _on_unexpected(request: Request, exc: Exception) -> Response:
 
 
 def unexpected(request: Request, exc: Exception) -> Response:
-    """The answer to an error nothing expected: a 500, logged; or, for SQLite's busy timeout, a
-    503 to retry."""
+    """The answer to an error nothing expected: a 500, logged; or, for SQLite's busy timeout and
+    for a database or Redis that is away (:mod:`offerengine.outages`), a 503 to retry."""
     if isinstance(exc, OperationalError) and "database is locked" in str(exc.orig):
         # SQLite's writers queue for the busy timeout; past it the server is overloaded, and
         # nothing was changed (the transaction never began): try again shortly.
-        log.warning("database_busy", method=request.method, path=request.url.path)
+        log.warning("database_busy", method=request.method, route=route_of(request.scope))
         return problem(
             503,
             "The database is busy with other writes; nothing was changed. Try again.",
             code="unavailable",
             headers={"Retry-After": "1"},
         )
-    log.error("unhandled_error", method=request.method, path=request.url.path, exc_info=exc)
+    down = outages.dependency_down(exc)
+    if down is not None:
+        # A shared dependency is away: not the request's fault, and not a defect. The pool and
+        # the Redis clients connect again by themselves; the client only has to retry.
+        log.warning(
+            "dependency_down",
+            dependency=down,
+            method=request.method,
+            route=route_of(request.scope),
+            error=type(exc).__name__,
+        )
+        return problem(
+            503,
+            f"The {down} is unavailable; try again shortly.",
+            code="unavailable",
+            title="Service unavailable",
+            headers={"Retry-After": "1"},
+            dependency=down,
+        )
+    # The route's template, not the path (customers' ids); the traceback is scrubbed of SQL
+    # parameters as it is logged (offerengine.observability.redaction).
+    log.error("unhandled_error", method=request.method, route=route_of(request.scope), exc_info=exc)
     return problem(500, "An unexpected error occurred; it has been logged.", code="internal")
+
+
+def route_of(scope: Any) -> str:
+    """The template of the route serving ``scope`` (``/v1/profiles/{profile_id}``): what logs
+    name a request by, since its path may hold a customer's id."""
+    return getattr(scope.get("route"), "path_format", None) or UNMATCHED_ROUTE
 
 
 def install(app: FastAPI) -> None:
@@ -195,6 +223,11 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _on_request_validation)
     app.add_exception_handler(StarletteHTTPException, on_http_exception)
     app.add_exception_handler(Exception, _on_unexpected)
+    # Registered by class, these are answered where the other handled errors are: Starlette
+    # re-raises what reaches the catch-all ``Exception`` handler once it has answered, and the
+    # server then closes the connection (a client's next request on it is reset).
+    for outage in outages.OUTAGE_TYPES:
+        app.add_exception_handler(outage, _on_unexpected)
 
 
 def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:

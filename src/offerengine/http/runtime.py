@@ -17,7 +17,10 @@ Serving an operation is always the same steps, in this order: the strict query c
 repeated parameters are a 422 naming them), authentication with a runtime key of a tenant (401,
 403), path, query and header parameters validated (422 naming the field), the JSON body read,
 checked for unstorable text and validated in one pass (415, 400, 422), the endpoint, and any
-error answered as the problem document the admin app would give. :class:`RuntimeApp` finds the
+error answered as the problem document the admin app would give. Around these steps,
+:mod:`offerengine.http.limits` sheds what a worker cannot serve in time (503 before anything
+else), applies the key's and tenant's rate limits once the key is known (429), and bounds the
+time until the request writes (503, nothing changed). :class:`RuntimeApp` finds the
 operation by exact path (a dict) or by its path pattern, answers 405 naming the methods a path
 takes, and hands every other request to the admin app. The declarations also write the run-time
 part of the OpenAPI document (:func:`documented_routes`), so schemathesis fuzzes these routes as
@@ -63,14 +66,16 @@ from offerengine.context import AppContext
 from offerengine.errors import FieldError, Forbidden, Invalid, OfferEngineError
 from offerengine.http import problems
 from offerengine.http.body import raw_body, read_json
+from offerengine.http.limits import Guard
 from offerengine.http.routing import refuse_stray_query, takes_many
 from offerengine.snapshots.core import Snapshot
 
 Auth = Literal["bearer", "ofrep"]
 Endpoint = collections.abc.Callable[..., collections.abc.Awaitable[Response]]
 # What any run-time route may answer, documented so that clients (and schemathesis) know them.
-PROBLEMS = (400, 401, 403, 404, 409, 413, 422)
+PROBLEMS = (400, 401, 403, 404, 409, 413, 422, 429, 503)
 _encode = msgspec.json.Encoder().encode
+UNGUARDED = Guard()  # no limits: for an operation served outside a RuntimeApp
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +120,9 @@ class Operation:
     auth: Auth = "bearer"
     summary: str = ""
     description: str = ""
+    # A protocol with its own error bodies (OFREP) answers a refusal its way; None (or a None
+    # answer) gives the problem document.
+    refusal: collections.abc.Callable[[OfferEngineError, Request], Response | None] | None = None
     _query_many: dict[str, bool] = field(init=False, default_factory=dict)
     _header_names: tuple[str, ...] = field(init=False, default=())
     path_regex: re.Pattern[str] = field(init=False)
@@ -131,23 +139,35 @@ class Operation:
                 (info.alias or name) for name, info in self.headers.model_fields.items()
             )
 
-    async def serve(self, scope: Scope, receive: Receive, send: Send, context: AppContext) -> None:
+    async def serve(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        context: AppContext,
+        guard: Guard = UNGUARDED,
+    ) -> None:
         request = Request(scope, receive)
         response: Response
         try:
-            response = await self._answer(request, context)
+            seconds = guard.budget(self.operation_id)  # the answer is sent outside the budget
+            work = self._answer(request, context, guard)
+            response = await (work if seconds is None else guard.budgets.within(seconds, work))
         except OfferEngineError as exc:
-            response = problems.from_error(exc)
+            own = self.refusal(exc, request) if self.refusal is not None else None
+            response = own or problems.from_error(exc)
         except HTTPException as exc:  # the body limit, from receive
             response = await problems.on_http_exception(request, exc)
         except Exception as exc:
             response = problems.unexpected(request, exc)
         await response(scope, receive, send)
 
-    async def _answer(self, request: Request, context: AppContext) -> Response:
+    async def _answer(self, request: Request, context: AppContext, guard: Guard) -> Response:
         if request.scope["query_string"]:
             self._check_query(request)
         snapshot = await _snapshot(request, context, self.auth)
+        if (refused := await guard.throttle(request, context, snapshot)) is not None:
+            return refused
         values: dict[str, Any] = {}
         if self.params is not None:
             values["params"] = _validate(self.params, request.scope["path_params"], "path")
@@ -260,9 +280,14 @@ class RuntimeApp:
     ``admin``. ``state`` is the admin app's, which its lifespan fills with the app context."""
 
     def __init__(
-        self, operations: collections.abc.Iterable[Operation], admin: ASGIApp, state: State
+        self,
+        operations: collections.abc.Iterable[Operation],
+        admin: ASGIApp,
+        state: State,
+        guard: Guard | None = None,
     ) -> None:
         self.admin = admin
+        self.guard = guard or Guard()  # shedding, rate limits, time budgets (http.limits)
         self.state = state
         self.operations = list(operations)
         self._exact: dict[str, dict[str, Operation]] = {}
@@ -288,7 +313,7 @@ class RuntimeApp:
             if isinstance(found, tuple):
                 operation, scope["path_params"] = found
                 scope["route"] = operation
-                await operation.serve(scope, receive, send, self.state.context)
+                await self.guard.serve(operation, scope, receive, send, self.state.context)
                 return
             if found:  # the path is run time's, the method is not
                 refused = problems.problem(

@@ -282,6 +282,12 @@ def brief(error: BaseException) -> str:
     return f"{type(error).__name__}: {error}"[:2000]
 
 
+def error_kind(error: str) -> str:
+    """The head of a dead letter's error, for its log line (``IntegrityError``, a field's
+    name): never the values the rest may quote. The whole error stays in the letter's row."""
+    return error.split(":", 1)[0][:80]
+
+
 @dataclass
 class Settled:
     """What a write did with its batch: records stored (or found stored already), records set
@@ -411,7 +417,7 @@ class RecordStore:
             record_id=row["record_id"],
             tenant_id=str(record.tenant_id),
             source=self.source,
-            error=error.split(":", 1)[0],
+            error=error_kind(error),
         )
 
     async def keep_letter(self, row: dict[str, Any]) -> None:

@@ -28,6 +28,7 @@ import lz4.frame
 import msgspec
 from redis.exceptions import RedisError
 
+from offerengine import budget
 from offerengine.errors import Unavailable
 from offerengine.observability.metrics import Metrics
 from offerengine.recording import records as r
@@ -121,6 +122,7 @@ class StreamRecorder:
         """Append ``records`` (and keep the young copies); return once Redis has them all."""
         if not records:
             return
+        budget.commit()  # past the request's time budget: refused, nothing appended
         commands: list[tuple[Any, ...]] = []
         streams: list[str] = []
         prefix, ttl = self._prefix, self._young_ms

@@ -25,6 +25,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from offerengine import budget
 from offerengine.observability.logging import get_logger
 from offerengine.observability.metrics import Metrics
 from offerengine.recording import records as r
@@ -78,6 +79,7 @@ class Recorder:
     async def record(self, *records: r.Record) -> None:
         """Keep ``records`` to be written with the next flush. A record whose key is pending
         already is that record again (an exposure's first one is kept)."""
+        budget.commit()  # past the request's time budget: refused, nothing kept
         pending = self._pending
         for record in records:
             key = record.key

@@ -19,9 +19,9 @@ from offerengine.auth.deps import (
     CurrentPrincipal,
     PlatformCaller,
 )
-from offerengine.deps import DbSession
+from offerengine.deps import Ctx, DbSession
 from offerengine.errors import NotFound
-from offerengine.fields import Timestamp
+from offerengine.fields import Timestamp, Version
 from offerengine.http.query import Cursor, Limit
 from offerengine.http.routing import IfMatch, expected_version, router, set_etag
 from offerengine.pagination import DEFAULT_LIMIT, Page
@@ -41,7 +41,7 @@ from offerengine.versioning.schemas import (
 
 R = TypeVar("R", bound=BaseModel)
 ObjectId = Annotated[uuid.UUID, Path(description="The object's id.")]
-VersionNumber = Annotated[int, Path(ge=1, le=2**31 - 1, description="A version number.")]
+VersionNumber = Annotated[Version, Path(description="A version number.")]
 
 
 # Where each kind's versions live in the API (kind name → collection path), for the admin UI's
@@ -227,6 +227,7 @@ def add_document_routes(
         session: DbSession,
         if_match: IfMatch,
         response: Response,
+        ctx: Ctx,
     ) -> Any:
         doc = await document.put(
             session,
@@ -234,6 +235,7 @@ def add_document_routes(
             data=body,
             actor=actor,
             expected_version=expected_version(if_match, body.version),  # type: ignore[attr-defined]
+            allow_private_destinations=ctx.settings.webhook_allow_private_networks,
         )
         set_etag(response, doc.version)
         return document.read(doc)

@@ -12,6 +12,9 @@ from fastapi.staticfiles import StaticFiles
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute
 
+from offerengine.forwarded import TrustedProxies
+from offerengine.settings import Settings
+from offerengine.web.headers import SecurityHeaders
 from offerengine.web.pages import (
     airline,
     catalog,
@@ -23,6 +26,7 @@ from offerengine.web.pages import (
     pricing,
     records,
     resources,
+    webhooks,
 )
 from offerengine.web.pages.layout import WEB
 from offerengine.web.session import LoginRequired, TenantRequired, to_login
@@ -37,6 +41,7 @@ PAGES = (
     playgrounds,
     history,
     records,
+    webhooks,
     resources,
 )
 
@@ -48,9 +53,11 @@ def routes() -> list[BaseRoute]:
     return sorted(found, key=lambda r: "{slug" in getattr(r, "path", ""))
 
 
-def install(app: FastAPI) -> None:
-    """Serve the admin UI: its pages, its static files, and the redirects to log in."""
+def install(app: FastAPI, settings: Settings) -> None:
+    """Serve the admin UI: its pages, its static files, the redirects to log in, and the
+    security headers of the admin app's responses."""
     app.router.routes.extend(routes())
+    app.add_middleware(SecurityHeaders, proxies=TrustedProxies.parse(settings.trusted_proxies))
     app.mount("/admin/static", StaticFiles(directory=WEB / "static"), name="admin-static")
 
     async def on_login_required(request: Request, exc: Exception) -> Response:

@@ -22,7 +22,13 @@ from offerengine.errors import Invalid, NotFound
 from offerengine.events import service as events
 from offerengine.events.schemas import MAX_EVENTS, EventIn
 from offerengine.observability.logging import get_logger
-from offerengine.recording.store import brief, dead_letter_statement, is_outage, letter_row
+from offerengine.recording.store import (
+    brief,
+    dead_letter_statement,
+    error_kind,
+    is_outage,
+    letter_row,
+)
 from offerengine.snapshots.core import Snapshot
 from offerengine.snapshots.store import SnapshotStore
 from offerengine.tenants import service as tenants
@@ -228,7 +234,9 @@ class EventIngestor:
             return  # they stay unacknowledged, and come again
         for i, letter in settling.letters:
             log.warning(
-                "event_message_dead_lettered", message=letter.message.broker_id, error=letter.error
+                "event_message_dead_lettered",
+                message=letter.message.broker_id,
+                error=error_kind(letter.error),
             )
             settling.outcomes[i] = Outcome.DEAD
 

@@ -81,7 +81,14 @@ NAV: list[tuple[str, list[tuple[str, str]]]] = [
             ("Promotion usage", "/admin/promotion-usage"),
         ],
     ),
-    ("Audit log", [("Audit log", "/admin/audit"), ("Dead letters", "/admin/dead-letters")]),
+    (
+        "Audit log",
+        [
+            ("Audit log", "/admin/audit"),
+            ("Dead letters", "/admin/dead-letters"),
+            ("Webhooks", "/admin/webhooks"),
+        ],
+    ),
 ]
 PAGE = 25  # rows per page of every list
 
