@@ -17,6 +17,7 @@ waiter, a tenant whose build takes longer than a budget would never be served ag
 from __future__ import annotations
 
 import asyncio
+import functools
 import uuid
 from collections.abc import Awaitable, Callable
 
@@ -102,14 +103,13 @@ class SnapshotStore:
             if build is None or build.done():
                 build = asyncio.get_running_loop().create_task(self._build(tenant_id))
                 self._building[tenant_id] = build
-                build.add_done_callback(self._built)
+                build.add_done_callback(functools.partial(self._built, tenant_id))
             return await asyncio.shield(build)
 
-    def _built(self, build: asyncio.Task[Snapshot]) -> None:
+    def _built(self, tenant_id: uuid.UUID, build: asyncio.Task[Snapshot]) -> None:
         """A build ended: forget it, and take its error if no waiter is left to take it."""
-        for tenant_id, task in list(self._building.items()):
-            if task is build:
-                del self._building[tenant_id]
+        if self._building.get(tenant_id) is build:
+            del self._building[tenant_id]
         if not build.cancelled() and build.exception() is not None:
             log.debug("snapshot_build_failed", error=repr(build.exception()))
 

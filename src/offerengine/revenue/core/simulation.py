@@ -29,8 +29,6 @@ import numpy as np
 from offerengine.revenue.core import forecast as fc
 from offerengine.revenue.core.nesting import FareClass, emsr_b
 
-POLICIES = ("fcfs", "emsr-b")
-
 
 @dataclass(frozen=True, slots=True)
 class Segment:
