@@ -100,21 +100,21 @@ def create_engine(url: str | URL, *, pool_size: int = 10, echo: bool = False) ->
 
 
 def create_writer_engine(url: str | URL) -> sa.Engine | None:
-    """A sync engine of one connection for a record store's own thread (None for an in-memory
-    SQLite database, which another connection would not see)."""
+    """A sync engine of two connections, for a record store's writing and reading threads (None
+    for an in-memory SQLite database, which another connection would not see)."""
     parsed = _parse(url)
     if parsed.get_backend_name() == "sqlite" and parsed.database in (None, "", ":memory:"):
         return None
     ensure_sqlite_dir(url)
     target = sync_url(url)
     kwargs: dict[str, Any] = {
-        "pool_size": 1,
+        "pool_size": 2,
         "max_overflow": 0,
         "pool_pre_ping": True,
         "hide_parameters": HIDE_PARAMETERS,
     }
     if target.get_backend_name() == "sqlite":
-        # One thread uses it at a time: the writer's (flushes take turns).
+        # One thread uses each at a time: the writer's (flushes take turns) or the reader's.
         kwargs["connect_args"] = {**SQLITE_CONNECT, "check_same_thread": False}
     engine = sa.create_engine(target, **kwargs)
     if target.get_backend_name() == "sqlite":

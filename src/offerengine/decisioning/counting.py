@@ -36,6 +36,7 @@ from offerengine.decisioning import core
 from offerengine.decisioning.models import CapCounter, CapEvent
 from offerengine.errors import Unavailable
 from offerengine.observability.logging import get_logger
+from offerengine.recording.store import RecordStore
 from offerengine.recording.writer import Recorder
 from offerengine.redis_line import RedisLine, Script
 
@@ -187,6 +188,22 @@ class SqlCounters:
         async with self._ctx.session_factory() as session:
             return await self._read(session, slot)
 
+    async def _read_all(self, slots: list[Slot], store: RecordStore | None) -> list[int]:
+        """The counts of ``slots``; on SQLite in one hop to the record store's reading thread."""
+        if not slots:
+            return []
+        if store is not None and self._writer is None:
+            now = self._now
+            return await store.read(lambda c: [_read_here(c, slot, now) for slot in slots])
+        return [await self.read(slot) for slot in slots]
+
+    def _sqlite_store(self) -> RecordStore | None:
+        """The recorder's store when the counters are SQLite's and it has threads of its own."""
+        recorder = self._ctx.recorder
+        if self._ctx.is_sqlite and isinstance(recorder, Recorder) and recorder.store.threaded:
+            return recorder.store
+        return None
+
     async def _read(self, session: AsyncSession, slot: Slot) -> int:
         if slot.cap.rolling:
             return await rolling_count(session, slot.key, slot.cap, self._now)
@@ -227,13 +244,8 @@ class SqlCounters:
     async def admit(self, offer: core.OfferDef, dry_run: bool) -> tuple[core.Cap, int] | None:
         """Count the offer's decision caps (all or none); the cap that refuses it, if any."""
         slots = self.slots(offer)
-        recorder = self._ctx.recorder
-        if (
-            not dry_run
-            and self._ctx.is_sqlite
-            and isinstance(recorder, Recorder)
-            and recorder.store.threaded
-        ):
+        store = self._sqlite_store()
+        if store is not None and not dry_run:
             # SQLite: the offer's reads and counts in one short transaction of their own on the
             # recorder's thread, queued with its flushes. SQLite's write lock is then never held
             # across the event loop's turns, and nobody busy-waits for it: a transaction kept
@@ -241,20 +253,17 @@ class SqlCounters:
             # waiters, starved some requests for hundreds of ms under 16 concurrent decisions.
             now = self._now
             try:
-                return await recorder.store.transact(
-                    lambda connection: _admit_here(connection, slots, now)
-                )
+                return await store.transact(lambda connection: _admit_here(connection, slots, now))
             except _Refused as refused:  # raised inside the transaction: nothing was counted
                 return refused.refusal
         # What the client reports is read; a dry run only reads decision caps too, plus what it
         # would have counted earlier in the request.
-        for slot in slots:
-            if slot.cap.event != "decision" or dry_run:
-                count = await self.read(slot)
-                if dry_run:
-                    count += self._previewed.count(offer, slot.cap)
-                if count >= slot.cap.limit:
-                    return slot.cap, count
+        reads = [slot for slot in slots if slot.cap.event != "decision" or dry_run]
+        for slot, count in zip(reads, await self._read_all(reads, store), strict=True):
+            if dry_run:
+                count += self._previewed.count(offer, slot.cap)
+            if count >= slot.cap.limit:
+                return slot.cap, count
         if dry_run:
             self._previewed.take(offer)
             return None

@@ -321,6 +321,9 @@ class RecordStore:
         self._session_factory = session_factory
         self._engine = engine
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"records-{source}")
+        # Reads (cap counts a preview checks) on a thread of their own: under WAL they need no
+        # lock, so they must not queue behind the batches.
+        self._reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"reads-{source}")
         self._is_sqlite = is_sqlite
         self.source = source
         # SQLite: the record stores of every worker on this host take turns through a lock file
@@ -353,6 +356,20 @@ class RecordStore:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._thread, self._transact_here, work)
 
+    async def read(self, work: Callable[[sa.Connection], T]) -> T:
+        """``work`` on the store's reading thread and connection, outside any write transaction:
+        one hop from the event loop for all its statements, where a session of the loop's pool
+        takes one per statement, each behind every request in flight (the tail of SQLite-counted
+        previews). Only for a :attr:`threaded` store."""
+        assert self._engine is not None
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._reader, self._read_here, work)
+
+    def _read_here(self, work: Callable[[sa.Connection], T]) -> T:
+        assert self._engine is not None
+        with self._engine.connect() as connection:
+            return work(connection)
+
     def _transact_here(self, work: Callable[[sa.Connection], T]) -> T:
         assert self._engine is not None
         with self._turn(), self._engine.connect() as connection:
@@ -375,6 +392,7 @@ class RecordStore:
 
     def close(self) -> None:
         self._thread.shutdown(wait=True)
+        self._reader.shutdown(wait=True)
         if self._engine is not None:
             self._engine.dispose()
         if self._turns is not None:
