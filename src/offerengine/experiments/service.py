@@ -1,4 +1,9 @@
-"""Experiment use cases: configuration, sticky assignment with exposures, and results."""
+"""Experiment use cases: configuration, sticky assignment with exposures, and results.
+
+Experiments are a configuration kind (``EXPERIMENT_KIND``): create, update and history are the
+generic ones (:mod:`offerengine.versioning.editing`), the key unique per tenant; theirs are the
+check (a running experiment's variant keys are fixed) and two actions, start and stop, each a
+new version. They are not deleted: a stopped experiment keeps its exposures and results."""
 
 from __future__ import annotations
 
@@ -12,7 +17,7 @@ from pydantic import TypeAdapter, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from offerengine.auth.core import Actor
-from offerengine.db import unique, upsert
+from offerengine.db import upsert
 from offerengine.db.base import utcnow
 from offerengine.decisioning.schemas import VariantRanking
 from offerengine.errors import Conflict, FieldError, Invalid, Loc, raise_if_any
@@ -26,14 +31,17 @@ from offerengine.experiments.schemas import (
     ExperimentCreate,
     ExperimentIn,
     ExperimentRead,
+    ExperimentUpdate,
     MetricIn,
     MetricResults,
     ResultsRead,
     SampleRatio,
+    StopRequest,
     VerdictRead,
 )
-from offerengine.tenants.models import Tenant
 from offerengine.versioning import service as versioning
+from offerengine.versioning.editing import Editing
+from offerengine.versioning.kinds import Action, ConfigKind, PageRequest
 
 _FIELDS = tuple(ExperimentIn.model_fields)
 
@@ -111,36 +119,12 @@ def _same(experiment: Experiment, data: ExperimentIn) -> bool:
     return ExperimentRead.of(experiment).as_input() == wanted
 
 
-async def _restore(
-    session: AsyncSession,
-    experiment: Experiment | None,
-    data: Mapping[str, Any],
-    tenant_id: uuid.UUID,
-) -> Experiment:
-    recorded = ExperimentCreate.model_validate(ExperimentRead.model_validate(data).as_input())
-    raise_if_any(check(recorded))
-    exclude = experiment.id if experiment is not None else uuid.UUID(str(data["id"]))
-    await unique.ensure_unused(
-        session,
-        Experiment.key,
-        recorded.key,
-        tenant_id=tenant_id,
-        exclude=exclude,
-        what="experiment",
-    )
-    target = experiment if experiment is not None else Experiment(tenant_id=tenant_id)
-    if experiment is not None:
-        _keep_variant_keys(experiment, recorded)
-    _apply(target, recorded)
-    if experiment is None:
-        target.status = str(data.get("status", "draft"))
-        target.winner = data.get("winner")
-    return target
-
-
-EXPERIMENT: versioning.Kind[Experiment] = versioning.Kind(
-    name="experiment", model=Experiment, dump=dump, restore=_restore
-)
+async def _check(
+    session: AsyncSession, tenant_id: uuid.UUID, data: ExperimentIn, current: Experiment | None
+) -> None:
+    raise_if_any(check(data))
+    if current is not None:
+        _keep_variant_keys(current, data)
 
 
 def _keep_variant_keys(experiment: Experiment, data: ExperimentIn) -> None:
@@ -155,113 +139,130 @@ def _keep_variant_keys(experiment: Experiment, data: ExperimentIn) -> None:
         )
 
 
-async def create(
-    session: AsyncSession, *, tenant: Tenant, data: ExperimentCreate, actor: Actor
-) -> Experiment:
-    raise_if_any(check(data))
-    await unique.ensure_unused(
-        session, Experiment.key, data.key, tenant_id=tenant.id, exclude=None, what="experiment"
-    )
-    experiment = Experiment(tenant_id=tenant.id, status="draft")
-    _apply(experiment, data)
-    session.add(experiment)
-    await versioning.record(
-        session, EXPERIMENT, experiment, action="create", actor=actor, before=None
-    )
-    return experiment
+def _revive(experiment: Experiment, state: Mapping[str, Any]) -> None:
+    """A deleted experiment recreated by a rollback keeps its recorded status and winner."""
+    experiment.status = str(state.get("status", "draft"))
+    experiment.winner = state.get("winner")
 
 
-async def update(
-    session: AsyncSession,
-    *,
-    experiment: Experiment,
-    data: ExperimentIn,
-    actor: Actor,
-    expected_version: int | None,
-) -> Experiment:
-    """Change an experiment. Units already exposed keep their variant whatever the new weights."""
-    versioning.check_version(experiment, expected_version, f"experiment {experiment.key!r}")
-    raise_if_any(check(data))
-    _keep_variant_keys(experiment, data)
-    if _same(experiment, data):
-        return experiment
-    if data.key != experiment.key:
-        await unique.ensure_unused(
-            session,
-            Experiment.key,
-            data.key,
-            tenant_id=experiment.tenant_id,
-            exclude=experiment.id,
-            what="experiment",
-        )
-    before = dump(experiment)
-    _apply(experiment, data)
-    await versioning.record(
-        session, EXPERIMENT, experiment, action="update", actor=actor, before=before
-    )
-    return experiment
+# Units already exposed keep their variant whatever an update does to the weights.
+EDITING: Editing[Experiment, ExperimentIn] = Editing(
+    name="experiment",
+    what="experiment",
+    model=Experiment,
+    dump=dump,
+    new=lambda tenant_id: Experiment(tenant_id=tenant_id, status="draft"),
+    apply=_apply,
+    same=_same,
+    recorded=lambda state: ExperimentCreate.model_validate(
+        ExperimentRead.model_validate(state).as_input()
+    ),
+    title=lambda experiment: f"experiment {experiment.key!r}",
+    check=_check,
+    key=Experiment.key,
+    revive=_revive,
+)
+EXPERIMENT = EDITING.history
 
 
 async def start(
-    session: AsyncSession, *, experiment: Experiment, actor: Actor, expected_version: int | None
+    session: AsyncSession,
+    *,
+    obj: Experiment,
+    data: None,
+    actor: Actor,
+    expected_version: int | None,
 ) -> Experiment:
-    versioning.check_version(experiment, expected_version, f"experiment {experiment.key!r}")
-    if experiment.status == "running":
-        return experiment
-    if experiment.status == "stopped":
+    """Start assigning units: a draft only, as a stopped experiment's results are final."""
+    versioning.check_version(obj, expected_version, EDITING.title(obj))
+    if obj.status == "running":
+        return obj
+    if obj.status == "stopped":
         raise Conflict(
-            f"Experiment {experiment.key!r} has stopped; its results are final. "
+            f"Experiment {obj.key!r} has stopped; its results are final. "
             "Create a new experiment to test again."
         )
-    before = dump(experiment)
-    experiment.status = "running"
-    experiment.started_at = utcnow()
+    before = dump(obj)
+    obj.status = "running"
+    obj.started_at = utcnow()
     await versioning.record(
-        session,
-        EXPERIMENT,
-        experiment,
-        action="status",
-        actor=actor,
-        before=before,
-        detail="started",
+        session, EXPERIMENT, obj, action="status", actor=actor, before=before, detail="started"
     )
-    return experiment
+    return obj
 
 
 async def stop(
     session: AsyncSession,
     *,
-    experiment: Experiment,
-    winner: str | None,
+    obj: Experiment,
+    data: StopRequest | None,
     actor: Actor,
     expected_version: int | None,
 ) -> Experiment:
-    versioning.check_version(experiment, expected_version, f"experiment {experiment.key!r}")
-    keys = [v["key"] for v in experiment.variants]
+    """Stop assigning; with a ``winner``, everyone is served that variant from then on."""
+    versioning.check_version(obj, expected_version, EDITING.title(obj))
+    winner = data.winner if data is not None else None
+    keys = [v["key"] for v in obj.variants]
     if winner is not None and winner not in keys:
         raise Invalid.field(("body", "winner"), f"not a variant (variants: {', '.join(keys)})")
-    if experiment.status == "draft":
-        raise Conflict(f"Experiment {experiment.key!r} has not started.")
-    if experiment.status == "stopped" and experiment.winner == winner:
-        return experiment
-    before = dump(experiment)
-    experiment.status = "stopped"
-    experiment.stopped_at = experiment.stopped_at or utcnow()
-    experiment.winner = winner
+    if obj.status == "draft":
+        raise Conflict(f"Experiment {obj.key!r} has not started.")
+    if obj.status == "stopped" and obj.winner == winner:
+        return obj
+    before = dump(obj)
+    obj.status = "stopped"
+    obj.stopped_at = obj.stopped_at or utcnow()
+    obj.winner = winner
     detail = f"stopped; winner {winner}" if winner else "stopped"
     await versioning.record(
-        session, EXPERIMENT, experiment, action="status", actor=actor, before=before, detail=detail
+        session, EXPERIMENT, obj, action="status", actor=actor, before=before, detail=detail
     )
-    return experiment
+    return obj
 
 
 async def list_experiments(
-    session: AsyncSession, *, tenant_id: uuid.UUID, status: str | None
-) -> Sequence[Experiment]:
+    session: AsyncSession, *, tenant_id: uuid.UUID, filters: str | None, page: PageRequest | None
+) -> tuple[Sequence[Experiment], None]:
+    """The tenant's experiments (of one status, if ``filters`` names one), oldest first."""
     stmt = sa.select(Experiment).where(Experiment.tenant_id == tenant_id)
-    if status:
-        stmt = stmt.where(Experiment.status == status)
-    return (await session.scalars(stmt.order_by(Experiment.created_at, Experiment.id))).all()
+    if filters:
+        stmt = stmt.where(Experiment.status == filters)
+    rows = await session.scalars(stmt.order_by(Experiment.created_at, Experiment.id))
+    return rows.all(), None
+
+
+# Experiments as a configuration kind: the standard routes at /v1/admin/…/experiments, without
+# DELETE (an experiment is stopped, and its exposures and results stay), with start and stop.
+EXPERIMENT_KIND: ConfigKind[Experiment] = ConfigKind(
+    history=EXPERIMENT,
+    what="experiment",
+    path="experiments",
+    operation="Experiment",
+    create_schema=ExperimentCreate,
+    update_schema=ExperimentUpdate,
+    read_schema=ExperimentRead,
+    read=ExperimentRead.of,
+    create=EDITING.create,
+    update=EDITING.update,
+    delete=None,
+    list=list_experiments,
+    paged=False,
+    actions=(
+        Action(
+            "start",
+            start,
+            description="Start assigning units (a draft only: a stopped experiment's results "
+            "are final).",
+        ),
+        Action(
+            "stop",
+            stop,
+            body=StopRequest,
+            description="Stop assigning; with a `winner`, everyone is served that variant from "
+            "now on.",
+        ),
+    ),
+)
 
 
 # --- run time ----------------------------------------------------------------------------------

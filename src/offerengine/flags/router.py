@@ -1,111 +1,44 @@
-"""Feature flags: admin configuration, run-time evaluation, and OpenFeature's OFREP."""
+"""Feature flags: admin configuration (the generic routes of the kind declared in
+:mod:`offerengine.flags.service`), run-time evaluation, and OpenFeature's OFREP."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import Depends, Query, Request, Response, status
+from fastapi import Query, Request, Response
 from pydantic import BaseModel, Field, field_validator
 
-from offerengine.auth.deps import ConfigReader, ConfigWriter, CurrentActor
-from offerengine.auth.scoping import owned_loader
 from offerengine.clock import utcnow
-from offerengine.deps import DbSession
 from offerengine.errors import OfferEngineError
 from offerengine.flags import evaluating, service
-from offerengine.flags.models import FeatureFlag
-from offerengine.flags.schemas import (
-    EvaluateRequest,
-    EvaluationRead,
-    FeatureFlagCreate,
-    FeatureFlagRead,
-    FeatureFlagUpdate,
-)
-from offerengine.http.routing import IfMatch, expected_version, router, set_etag
+from offerengine.flags.schemas import EvaluateRequest, EvaluationRead, FeatureFlagRead
+from offerengine.http.routing import router
 from offerengine.http.runtime import Call, RuntimeRouter, respond
-from offerengine.pagination import Page
-from offerengine.tenants.deps import PathTenant
-from offerengine.versioning.router import add_version_routes
+from offerengine.versioning.kind_routes import RouteDocs, add_kind_routes
 
 api = router(tags=["feature flags"])
-PathFlag = Annotated[FeatureFlag, Depends(owned_loader(FeatureFlag, "feature flag"))]
-TENANT_FLAGS = "/v1/admin/tenants/{tenant}/feature-flags"
-FLAG = "/v1/admin/feature-flags/{id:uuid}"
 
 
-@api.get(TENANT_FLAGS, operation_id="listFeatureFlags")
-async def list_feature_flags(
-    tenant: PathTenant,
-    _: ConfigReader,
-    session: DbSession,
+def flag_filters(
     tag: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
     enabled: Annotated[bool | None, Query()] = None,
-) -> Page[FeatureFlagRead]:
-    """The tenant's flags, by key."""
-    rows = await service.list_flags(session, tenant_id=tenant.id, tag=tag, enabled=enabled)
-    return Page[FeatureFlagRead](items=[FeatureFlagRead.of(f) for f in rows], next_cursor=None)
+) -> service.FlagFilter:
+    return service.FlagFilter(tag=tag, enabled=enabled)
 
 
-@api.post(TENANT_FLAGS, status_code=status.HTTP_201_CREATED, operation_id="createFeatureFlag")
-async def create_feature_flag(
-    tenant: PathTenant,
-    body: FeatureFlagCreate,
-    _: ConfigWriter,
-    actor: CurrentActor,
-    session: DbSession,
-    response: Response,
-) -> FeatureFlagRead:
-    """Create a flag (seed 002's shape). Values must fit its type; conditions are checked now."""
-    flag = await service.create(session, tenant=tenant, data=body, actor=actor)
-    set_etag(response, flag.version)
-    return FeatureFlagRead.of(flag)
-
-
-@api.get(FLAG, operation_id="getFeatureFlag")
-async def get_feature_flag(flag: PathFlag, _: ConfigReader, response: Response) -> FeatureFlagRead:
-    set_etag(response, flag.version)
-    return FeatureFlagRead.of(flag)
-
-
-@api.put(FLAG, operation_id="updateFeatureFlag")
-async def update_feature_flag(
-    flag: PathFlag,
-    body: FeatureFlagUpdate,
-    _: ConfigWriter,
-    actor: CurrentActor,
-    session: DbSession,
-    if_match: IfMatch,
-    response: Response,
-) -> FeatureFlagRead:
-    """Replace a flag's fields (If-Match or `version` guards against lost updates)."""
-    updated = await service.update(
-        session,
-        flag=flag,
-        data=body,
-        actor=actor,
-        expected_version=expected_version(if_match, body.version),
-    )
-    set_etag(response, updated.version)
-    return FeatureFlagRead.of(updated)
-
-
-@api.delete(FLAG, status_code=status.HTTP_204_NO_CONTENT, operation_id="deleteFeatureFlag")
-async def delete_feature_flag(
-    flag: PathFlag, _: ConfigWriter, actor: CurrentActor, session: DbSession, if_match: IfMatch
-) -> Response:
-    """Delete a flag; evaluations then answer 404 (OFREP: FLAG_NOT_FOUND). A rollback restores it."""
-    await service.delete(session, flag=flag, actor=actor, expected_version=if_match)
-    return Response(status_code=status.HTTP_204_NO_CONTENT)
-
-
-add_version_routes(
+add_kind_routes(
     api,
-    service.FEATURE_FLAG,
-    path="/v1/admin/feature-flags",
-    operation="FeatureFlag",
-    read_model=FeatureFlagRead,
-    to_read=FeatureFlagRead.of,
+    service.FEATURE_FLAG_KIND,
+    filters=flag_filters,
+    docs=RouteDocs(
+        list="The tenant's flags, by key.",
+        create="Create a flag (seed 002's shape). Values must fit its type; conditions are "
+        "checked now.",
+        update="Replace a flag's fields (If-Match or `version` guards against lost updates).",
+        delete="Delete a flag; evaluations then answer 404 (OFREP: FLAG_NOT_FOUND). A rollback "
+        "restores it.",
+    ),
 )
 
 

@@ -1,17 +1,20 @@
-"""Feature flag use cases: configuration checked when saved, compiled into the snapshot."""
+"""Feature flag use cases: configuration checked when saved, compiled into the snapshot.
+
+Flags are a configuration kind (``FEATURE_FLAG_KIND``): their create, update, delete and history
+are the generic ones (:mod:`offerengine.versioning.editing`), the key unique per tenant; what is
+theirs is the check (values of the flag's type, readable conditions, experiments that exist)."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from offerengine.auth.core import Actor
-from offerengine.db import unique
 from offerengine.errors import FieldError, Loc, raise_if_any
 from offerengine.experiments.assignment import condition_errors
 from offerengine.experiments.models import Experiment
@@ -22,9 +25,10 @@ from offerengine.flags.schemas import (
     FeatureFlagCreate,
     FeatureFlagIn,
     FeatureFlagRead,
+    FeatureFlagUpdate,
 )
-from offerengine.tenants.models import Tenant
-from offerengine.versioning import service as versioning
+from offerengine.versioning.editing import Editing
+from offerengine.versioning.kinds import ConfigKind, PageRequest
 
 _FIELDS = tuple(FeatureFlagIn.model_fields)
 DEFAULTS: dict[str, Any] = {
@@ -148,83 +152,65 @@ def _same(flag: FeatureFlag, data: FeatureFlagIn) -> bool:
     ).model_dump(mode="json", include=set(_FIELDS))
 
 
-async def _restore(
-    session: AsyncSession, flag: FeatureFlag | None, data: Mapping[str, Any], tenant_id: uuid.UUID
-) -> FeatureFlag:
-    recorded = FeatureFlagCreate.model_validate(FeatureFlagRead.model_validate(data).as_input())
-    raise_if_any(check(recorded) + await _check_experiments(session, tenant_id, recorded))
-    exclude = flag.id if flag is not None else uuid.UUID(str(data["id"]))
-    await unique.ensure_unused(
-        session, FeatureFlag.key, recorded.key, tenant_id=tenant_id, exclude=exclude, what="flag"
-    )
-    target = flag if flag is not None else FeatureFlag(tenant_id=tenant_id)
-    _apply(target, recorded)
-    return target
-
-
-FEATURE_FLAG: versioning.Kind[FeatureFlag] = versioning.Kind(
-    name="feature_flag", model=FeatureFlag, dump=dump, restore=_restore
-)
-
-
-async def create(
-    session: AsyncSession, *, tenant: Tenant, data: FeatureFlagCreate, actor: Actor
-) -> FeatureFlag:
-    raise_if_any(check(data) + await _check_experiments(session, tenant.id, data))
-    await unique.ensure_unused(
-        session, FeatureFlag.key, data.key, tenant_id=tenant.id, exclude=None, what="flag"
-    )
-    flag = FeatureFlag(tenant_id=tenant.id)
-    _apply(flag, data)
-    session.add(flag)
-    await versioning.record(session, FEATURE_FLAG, flag, action="create", actor=actor, before=None)
-    return flag
-
-
-async def update(
-    session: AsyncSession,
-    *,
-    flag: FeatureFlag,
-    data: FeatureFlagIn,
-    actor: Actor,
-    expected_version: int | None,
-) -> FeatureFlag:
-    versioning.check_version(flag, expected_version, f"feature flag {flag.key!r}")
-    raise_if_any(check(data) + await _check_experiments(session, flag.tenant_id, data))
-    if _same(flag, data):
-        return flag
-    if data.key != flag.key:
-        await unique.ensure_unused(
-            session,
-            FeatureFlag.key,
-            data.key,
-            tenant_id=flag.tenant_id,
-            exclude=flag.id,
-            what="flag",
-        )
-    before = dump(flag)
-    _apply(flag, data)
-    await versioning.record(
-        session, FEATURE_FLAG, flag, action="update", actor=actor, before=before
-    )
-    return flag
-
-
-async def delete(
-    session: AsyncSession, *, flag: FeatureFlag, actor: Actor, expected_version: int | None
+async def _check(
+    session: AsyncSession, tenant_id: uuid.UUID, data: FeatureFlagIn, current: FeatureFlag | None
 ) -> None:
-    versioning.check_version(flag, expected_version, f"feature flag {flag.key!r}")
-    await versioning.delete(session, FEATURE_FLAG, flag, actor=actor)
+    """What saving a flag checks beyond its schema (the key's uniqueness is the kind's)."""
+    raise_if_any(check(data) + await _check_experiments(session, tenant_id, data))
+
+
+EDITING: Editing[FeatureFlag, FeatureFlagIn] = Editing(
+    name="feature_flag",
+    what="flag",
+    model=FeatureFlag,
+    dump=dump,
+    new=lambda tenant_id: FeatureFlag(tenant_id=tenant_id),
+    apply=_apply,
+    same=_same,
+    recorded=lambda state: FeatureFlagCreate.model_validate(
+        FeatureFlagRead.model_validate(state).as_input()
+    ),
+    title=lambda flag: f"feature flag {flag.key!r}",
+    check=_check,
+    key=FeatureFlag.key,
+)
+FEATURE_FLAG = EDITING.history
+create = EDITING.create  # for callers outside HTTP (the demo's seed)
+
+
+@dataclass(frozen=True, slots=True)
+class FlagFilter:
+    tag: str | None = None
+    enabled: bool | None = None
 
 
 async def list_flags(
-    session: AsyncSession, *, tenant_id: uuid.UUID, tag: str | None, enabled: bool | None
-) -> Sequence[FeatureFlag]:
+    session: AsyncSession, *, tenant_id: uuid.UUID, filters: FlagFilter, page: PageRequest | None
+) -> tuple[Sequence[FeatureFlag], None]:
+    """The tenant's flags by key, all at once."""
     stmt = sa.select(FeatureFlag).where(FeatureFlag.tenant_id == tenant_id)
-    if enabled is not None:
-        stmt = stmt.where(FeatureFlag.is_enabled == enabled)
+    if filters.enabled is not None:
+        stmt = stmt.where(FeatureFlag.is_enabled == filters.enabled)
     rows = (await session.scalars(stmt.order_by(FeatureFlag.key))).all()
-    return [r for r in rows if tag in r.tags] if tag else rows
+    return [r for r in rows if filters.tag in r.tags] if filters.tag else rows, None
+
+
+# Feature flags as a configuration kind: the standard routes at /v1/admin/…/feature-flags.
+FEATURE_FLAG_KIND: ConfigKind[FeatureFlag] = ConfigKind(
+    history=FEATURE_FLAG,
+    what="feature flag",
+    path="feature-flags",
+    operation="FeatureFlag",
+    create_schema=FeatureFlagCreate,
+    update_schema=FeatureFlagUpdate,
+    read_schema=FeatureFlagRead,
+    read=FeatureFlagRead.of,
+    create=EDITING.create,
+    update=EDITING.update,
+    delete=EDITING.delete,
+    list=list_flags,
+    paged=False,
+)
 
 
 # --- the snapshot section ----------------------------------------------------------------------

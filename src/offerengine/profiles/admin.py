@@ -11,27 +11,24 @@ from offerengine.auth.deps import ConfigReader, ConfigWriter
 from offerengine.deps import DbSession, context_of, release
 from offerengine.http.routing import router
 from offerengine.profiles import segments
-from offerengine.profiles.segments import SEGMENTS, SegmentsRead, SegmentsUpdate
+from offerengine.profiles.segments import SEGMENTS
 from offerengine.snapshots.service import mark_config_changed
 from offerengine.tenants.deps import PathTenant
-from offerengine.versioning.router import add_document_routes
+from offerengine.versioning.kind_routes import RouteDocs, add_kind_routes
 
 api = router(tags=["profiles"])
 TENANT = "/v1/admin/tenants/{tenant}"
 SegmentName = Annotated[str, Path(min_length=1, max_length=50, description="The segment's name.")]
 
 
-add_document_routes(
+add_kind_routes(
     api,
     SEGMENTS,
-    slug="segments",
-    operation="Segments",
-    title="Segments",
-    read_model=SegmentsRead,
-    update_model=SegmentsUpdate,
-    get_description="The tenant's segment definitions; version 0: none saved yet.",
-    put_description="Replace the segment definitions: rule-based (a condition over profile.*) "
-    "or learned (k-means over profile features, fitted with `POST …/segments/{name}/learn`).",
+    docs=RouteDocs(
+        get="The tenant's segment definitions; version 0: none saved yet.",
+        update="Replace the segment definitions: rule-based (a condition over profile.*) or "
+        "learned (k-means over profile features, fitted with `POST …/segments/{name}/learn`).",
+    ),
 )
 
 

@@ -27,8 +27,8 @@ from offerengine.profiles.models import Profile, SegmentFit
 from offerengine.profiles.service import attributes_of, personalised, segments_of
 from offerengine.rules import core as rules
 from offerengine.rules.vocabulary import DECISIONING
-from offerengine.shopping.config import Document
 from offerengine.shopping.schemas import ConfigRead
+from offerengine.versioning.documents import DocumentKind
 
 SegmentName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_-]{0,49}$")]
 FeatureName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_.]{0,99}$")]
@@ -259,4 +259,12 @@ async def sizes(
     return {"profiles": total, "segments": found}
 
 
-SEGMENTS = Document("segments", SegmentsIn, SegmentsRead, check)
+SEGMENTS = DocumentKind(
+    "segments",
+    SegmentsIn,
+    SegmentsRead,
+    check,
+    path="segments",
+    operation="Segments",
+    update_schema=SegmentsUpdate,
+)

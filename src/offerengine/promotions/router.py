@@ -13,27 +13,24 @@ from offerengine.deps import DbSession
 from offerengine.http.routing import router
 from offerengine.http.runtime import Call, RuntimeRouter, respond
 from offerengine.promotions import service
-from offerengine.promotions.schemas import PromotionsRead, PromotionsUpdate, RecommendRequest
+from offerengine.promotions.schemas import RecommendRequest
 from offerengine.tenants.deps import PathTenant
-from offerengine.versioning.router import add_document_routes
+from offerengine.versioning.kind_routes import RouteDocs, add_kind_routes
 
 api = router(tags=["promotions"])
 runtime = RuntimeRouter(tags=["run time"])
 TENANT = "/v1/admin/tenants/{tenant}"
 
 
-add_document_routes(
+add_kind_routes(
     api,
     service.PROMOTIONS,
-    slug="promotions",
-    operation="Promotions",
-    title="Promotions",
-    read_model=PromotionsRead,
-    update_model=PromotionsUpdate,
-    get_description="The tenant's promotions; version 0: none saved yet.",
-    put_description="Replace the promotions: discount, the margin it applies to, budget, "
-    "per-customer limit, validity, products with their promotion stock, and the features its "
-    "uplift model reads.",
+    docs=RouteDocs(
+        get="The tenant's promotions; version 0: none saved yet.",
+        update="Replace the promotions: discount, the margin it applies to, budget, "
+        "per-customer limit, validity, products with their promotion stock, and the features "
+        "its uplift model reads.",
+    ),
 )
 
 

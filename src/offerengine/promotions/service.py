@@ -43,11 +43,12 @@ from offerengine.promotions.schemas import (
     PromotionIn,
     PromotionsIn,
     PromotionsRead,
+    PromotionsUpdate,
     RecommendRequest,
 )
-from offerengine.shopping.config import Document
 from offerengine.snapshots.core import Snapshot
 from offerengine.snapshots.service import mark_config_changed
+from offerengine.versioning.documents import DocumentKind
 
 if TYPE_CHECKING:
     from offerengine.context import AppContext
@@ -70,7 +71,15 @@ def check(data: Any) -> list[FieldError]:
     return errors
 
 
-PROMOTIONS = Document("promotions", PromotionsIn, PromotionsRead, check)
+PROMOTIONS = DocumentKind(
+    "promotions",
+    PromotionsIn,
+    PromotionsRead,
+    check,
+    path="promotions",
+    operation="Promotions",
+    update_schema=PromotionsUpdate,
+)
 
 
 async def definitions(session: AsyncSession, tenant_id: uuid.UUID) -> list[PromotionIn]:

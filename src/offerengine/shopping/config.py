@@ -1,41 +1,33 @@
-"""The tenant's shopping configuration: offer rules and fare settings (one document each,
-versioned), and the snapshot section that compiles them with flights, bundles and inventory rules."""
+"""The tenant's shopping configuration: offer rules and fare settings (document kinds, one of
+each per tenant, versioned: :mod:`offerengine.versioning.documents`), and the snapshot section
+that compiles them with flights, bundles and inventory rules."""
 
 from __future__ import annotations
 
-import functools
 import uuid
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
-from types import SimpleNamespace
-from typing import Any, Generic, TypeVar
+from collections.abc import Iterable, Mapping
 
-import sqlalchemy as sa
-from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from offerengine import money
-from offerengine.auth.core import Actor
 from offerengine.bundles import service as bundles
 from offerengine.bundles.core import BundleIndex
 from offerengine.catalog.core import ProductFacts
-from offerengine.errors import FieldError, Loc, raise_if_any
+from offerengine.errors import FieldError, Loc
 from offerengine.inventory import service as inventory
 from offerengine.learning.policy import ContextualDef, OfferTypeAction, ShopLearner
 from offerengine.network import core as network
 from offerengine.shopping import core
 from offerengine.shopping.models import TenantDocument
 from offerengine.shopping.schemas import (
-    ConfigRead,
     FareSettingsIn,
     FareSettingsRead,
+    FareSettingsUpdate,
     OfferRulesIn,
     OfferRulesRead,
+    OfferRulesUpdate,
 )
-from offerengine.versioning import service as versioning
-from offerengine.webhooks import core as webhooks
-
-R = TypeVar("R", bound=ConfigRead)
+from offerengine.versioning.documents import DocumentKind
 
 
 def check_fare_settings(data: FareSettingsIn) -> list[FieldError]:
@@ -72,110 +64,23 @@ def check_offer_rules(data: OfferRulesIn) -> list[FieldError]:
     return []
 
 
-@dataclass(frozen=True)
-class Document(Generic[R]):
-    """A tenant's one-of-a-kind configuration: its input and read models, its checks, its
-    history. Never saved, it reads as the input model's defaults at version 0."""
-
-    kind: str
-    schema: type[BaseModel]
-    read_model: type[R]
-    check: Callable[[Any], list[FieldError]]
-    # The URLs the engine will call (webhooks), by field: checked against the deployment's
-    # destination policy when saved (webhooks.core.url_refusal).
-    destinations: Callable[[Any], Mapping[Loc, str]] | None = None
-
-    def read(self, doc: TenantDocument | None) -> R:
-        data = self.schema.model_validate(doc.data if doc else {}).model_dump(by_alias=True)
-        return self.read_model.model_validate(
-            {
-                **data,
-                "id": doc.id if doc else None,
-                "version": doc.version if doc else 0,
-                "updated_at": doc.updated_at if doc else None,
-            }
-        )
-
-    def dump(self, doc: TenantDocument) -> dict[str, Any]:
-        return self.read(doc).model_dump(mode="json", by_alias=True)
-
-    @functools.cached_property
-    def versioned(self) -> versioning.Kind[TenantDocument]:
-        async def restore(
-            session: AsyncSession,
-            doc: TenantDocument | None,
-            data: Mapping[str, Any],
-            tenant_id: uuid.UUID,
-        ) -> TenantDocument:
-            recorded = self.schema.model_validate(
-                {k: v for k, v in data.items() if k not in ("id", "version", "updated_at")}
-            )
-            target = doc if doc is not None else TenantDocument(tenant_id=tenant_id, kind=self.kind)
-            target.data = recorded.model_dump(mode="json", by_alias=True)
-            return target
-
-        return versioning.Kind(
-            name=self.kind, model=TenantDocument, dump=self.dump, restore=restore
-        )
-
-    async def get(self, session: AsyncSession, tenant_id: uuid.UUID) -> TenantDocument | None:
-        return await session.scalar(
-            sa.select(TenantDocument).where(
-                TenantDocument.tenant_id == tenant_id, TenantDocument.kind == self.kind
-            )
-        )
-
-    async def put(
-        self,
-        session: AsyncSession,
-        *,
-        tenant_id: uuid.UUID,
-        data: BaseModel,
-        actor: Actor,
-        expected_version: int | None,
-        allow_private_destinations: bool = False,
-    ) -> TenantDocument:
-        """Replace the document (created on first save); a new version when it changes. A URL
-        the engine would call must be http(s) and, unless ``allow_private_destinations`` (the
-        deployment's ``webhook_allow_private_networks``), not name a non-public host."""
-        raise_if_any(self.check(data) + self._destination_errors(data, allow_private_destinations))
-        doc = await self.get(session, tenant_id)
-        what = self.kind.replace("_", " ")
-        versioning.check_version(doc if doc is not None else _NEVER_SAVED, expected_version, what)
-        values = data.model_dump(mode="json", by_alias=True, exclude={"version"})
-        if doc is None:
-            doc = TenantDocument(tenant_id=tenant_id, kind=self.kind, data=values)
-            session.add(doc)
-            await versioning.record(
-                session, self.versioned, doc, action="create", actor=actor, before=None
-            )
-            return doc
-        if doc.data == values:
-            return doc
-        before = self.dump(doc)
-        doc.data = values
-        await versioning.record(
-            session, self.versioned, doc, action="update", actor=actor, before=before
-        )
-        return doc
-
-    def _destination_errors(self, data: BaseModel, allow_private: bool) -> list[FieldError]:
-        found = self.destinations(data) if self.destinations is not None else {}
-        errors = []
-        for loc, url in found.items():
-            refusal = webhooks.url_refusal(url, allow_private=allow_private)
-            if refusal is not None:
-                errors.append(FieldError(loc, refusal))
-        return errors
-
-
-_NEVER_SAVED = SimpleNamespace(version=0)
-OFFER_RULES = Document("offer_rules", OfferRulesIn, OfferRulesRead, check_offer_rules)
-FARE_SETTINGS = Document(
+OFFER_RULES = DocumentKind(
+    "offer_rules",
+    OfferRulesIn,
+    OfferRulesRead,
+    check_offer_rules,
+    path="offer-rules",
+    operation="OfferRules",
+    update_schema=OfferRulesUpdate,
+)
+FARE_SETTINGS = DocumentKind(
     "fare_settings",
     FareSettingsIn,
     FareSettingsRead,
     check_fare_settings,
+    path="fare-settings",
+    operation="FareSettings",
+    update_schema=FareSettingsUpdate,
     destinations=fare_settings_destinations,
 )
 

@@ -10,46 +10,29 @@ from offerengine.clock import utcnow
 from offerengine.http.routing import router
 from offerengine.http.runtime import Call, RuntimeRouter, respond
 from offerengine.shopping import config, searching
-from offerengine.shopping.schemas import (
-    FareSettingsRead,
-    FareSettingsUpdate,
-    OfferRead,
-    OfferRulesRead,
-    OfferRulesUpdate,
-    RepriceResponse,
-    SearchRequest,
-    SearchResponse,
-)
-from offerengine.versioning.router import add_document_routes
+from offerengine.shopping.schemas import OfferRead, RepriceResponse, SearchRequest, SearchResponse
+from offerengine.versioning.kind_routes import RouteDocs, add_kind_routes
 
 api = router(tags=["shopping"])
 TENANT = "/v1/admin/tenants/{tenant}"
 
 
-add_document_routes(
+add_kind_routes(
     api,
     config.OFFER_RULES,
-    slug="offer-rules",
-    operation="OfferRules",
-    title="Offer Rules",
-    read_model=OfferRulesRead,
-    update_model=OfferRulesUpdate,
-    get_description='The offer mix (seed 001\'s "Standard Offer Mix"); version 0 means the '
-    "defaults apply.",
-    put_description="Replace the offer rules: which offer types, how many offers, ranking "
-    "weights, expiry.",
+    docs=RouteDocs(
+        get='The offer mix (seed 001\'s "Standard Offer Mix"); version 0 means the defaults apply.',
+        update="Replace the offer rules: which offer types, how many offers, ranking weights, "
+        "expiry.",
+    ),
 )
-add_document_routes(
+add_kind_routes(
     api,
     config.FARE_SETTINGS,
-    slug="fare-settings",
-    operation="FareSettings",
-    title="Fare Settings",
-    read_model=FareSettingsRead,
-    update_model=FareSettingsUpdate,
-    get_description="Taxes and fees, exchange rates, child and infant ratios, the low-inventory "
-    "webhook.",
-    put_description="Replace the fare settings.",
+    docs=RouteDocs(
+        get="Taxes and fees, exchange rates, child and infant ratios, the low-inventory webhook.",
+        update="Replace the fare settings.",
+    ),
 )
 
 

@@ -8,9 +8,14 @@ service) these routes, ``{path}`` being the kind's path piece:
 - ``POST`` there: create, 201 with the ``ETag`` of version 1;
 - ``GET /v1/admin/{path}/{id}``: get, with its ``ETag``;
 - ``PUT`` there: a new version (``If-Match`` or the body's ``version`` guards against lost updates);
-- ``DELETE`` there: 204 (``If-Match`` too); the history stays;
+- ``DELETE`` there: 204 (``If-Match`` too); the history stays (a kind without ``delete`` has none);
+- ``POST /v1/admin/{path}/{id}/{name}`` for each of the kind's actions (an experiment's start);
 - ``…/export`` and ``…/import`` on the collection when the kind declares a transfer;
 - the version history and rollback (:func:`~offerengine.versioning.router.add_version_routes`).
+
+A :class:`~offerengine.versioning.documents.DocumentKind` (one per tenant) gets instead
+``GET`` and ``PUT /v1/admin/tenants/{tenant}/{path}`` (its defaults at version 0 while never
+saved) and the same version routes.
 
 A kind's extras (a bulk route, a status toggle) are added by its router beside these, loading the
 object with :func:`loader`.
@@ -24,7 +29,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Response, status
+from fastapi import APIRouter, Body, Depends, Path, Response, status
+from pydantic import BaseModel
 
 from offerengine.auth.deps import ConfigReader, ConfigWriter, CurrentActor, CurrentPrincipal
 from offerengine.deps import Ctx, DbSession
@@ -33,7 +39,15 @@ from offerengine.http.query import Cursor, Limit
 from offerengine.http.routing import IfMatch, expected_version, set_etag
 from offerengine.pagination import DEFAULT_LIMIT, Page
 from offerengine.tenants.deps import PathTenant
-from offerengine.versioning.kinds import ConfigKind, PageRequest, Transfer
+from offerengine.versioning.documents import DocumentKind
+from offerengine.versioning.kinds import (
+    Action,
+    ConfigKind,
+    Deletes,
+    PageRequest,
+    Transfer,
+    Updates,
+)
 from offerengine.versioning.router import add_version_routes
 
 
@@ -89,7 +103,7 @@ def reader(kind: ConfigKind[Any]) -> Callable[..., Any]:
 
 def add_kind_routes(
     api: APIRouter,
-    kind: ConfigKind[Any],
+    kind: ConfigKind[Any] | DocumentKind[Any],
     *,
     filters: Callable[..., Any] | None = None,
     docs: RouteDocs | None = None,
@@ -97,10 +111,15 @@ def add_kind_routes(
     """Add the standard routes of ``kind`` to ``api``; ``filters`` is a dependency whose query
     parameters filter the list, and whose value the kind's list use case takes."""
     docs = docs or RouteDocs()
-    _add_collection_routes(api, kind, filters or _no_filters, docs)
-    _add_item_routes(api, kind, docs)
-    if kind.transfer is not None:
-        _add_transfer_routes(api, kind, kind.transfer, docs)
+    if isinstance(kind, DocumentKind):
+        _add_document_routes(api, kind, docs)
+    else:
+        _add_collection_routes(api, kind, filters or _no_filters, docs)
+        _add_item_routes(api, kind, docs)
+        for action in kind.actions:
+            _add_action_route(api, kind, action)
+        if kind.transfer is not None:
+            _add_transfer_routes(api, kind, kind.transfer, docs)
     add_version_routes(
         api,
         kind.history,
@@ -181,7 +200,6 @@ def _add_collection_routes(
 
 def _add_item_routes(api: APIRouter, kind: ConfigKind[Any], docs: RouteDocs) -> None:
     item = f"/v1/admin/{kind.path}/{{id:uuid}}"
-    update_schema: Any = kind.update_schema
     read: Any = kind.read_schema
     Loaded = Annotated[Any, Depends(loader(kind))]  # noqa: N806 - a type alias
     a_what = f"{_article(kind.what)} {kind.what}"
@@ -190,30 +208,7 @@ def _add_item_routes(api: APIRouter, kind: ConfigKind[Any], docs: RouteDocs) -> 
         set_etag(response, obj.version)
         return (await kind.present(session, [obj]))[0]
 
-    async def put(
-        obj: Loaded,
-        body: update_schema,
-        _: ConfigWriter,
-        actor: CurrentActor,
-        session: DbSession,
-        if_match: IfMatch,
-        response: Response,
-    ) -> Any:
-        updated = await kind.update(
-            session,
-            obj=obj,
-            data=body,
-            actor=actor,
-            expected_version=expected_version(if_match, body.version),
-        )
-        set_etag(response, updated.version)
-        return (await kind.present(session, [updated]))[0]
-
-    async def delete(
-        obj: Loaded, _: ConfigWriter, actor: CurrentActor, session: DbSession, if_match: IfMatch
-    ) -> Response:
-        await kind.delete(session, obj=obj, actor=actor, expected_version=if_match)
-        return Response(status_code=status.HTTP_204_NO_CONTENT)
+    put = _change(kind, kind.update, _body(kind.update_schema, required=True))
 
     for endpoint, method, verb, description in (
         (get, "GET", "get", docs.get),
@@ -228,16 +223,144 @@ def _add_item_routes(api: APIRouter, kind: ConfigKind[Any], docs: RouteDocs) -> 
             summary=f"{verb.capitalize()} {a_what}",
             description=description,
         )
+    if kind.delete is not None:
+        _add_delete_route(api, kind, kind.delete, Loaded, docs)
+
+
+def _add_delete_route(
+    api: APIRouter, kind: ConfigKind[Any], deletes: Deletes[Any], loaded: Any, docs: RouteDocs
+) -> None:
+    async def delete(
+        obj: loaded, _: ConfigWriter, actor: CurrentActor, session: DbSession, if_match: IfMatch
+    ) -> Response:
+        await deletes(session, obj=obj, actor=actor, expected_version=if_match)
+        return Response(status_code=status.HTTP_204_NO_CONTENT)
+
     api.add_api_route(
-        item,
+        f"/v1/admin/{kind.path}/{{id:uuid}}",
         delete,
         methods=["DELETE"],
         status_code=status.HTTP_204_NO_CONTENT,
         operation_id=f"delete{kind.operation}",
         response_class=Response,
-        summary=f"Delete {a_what}",
+        summary=f"Delete {_article(kind.what)} {kind.what}",
         description=docs.delete,
     )
+
+
+def _add_action_route(api: APIRouter, kind: ConfigKind[Any], action: Action[Any]) -> None:
+    """``POST /v1/admin/{path}/{id}/{name}``: the action, its body optional."""
+    api.add_api_route(
+        f"/v1/admin/{kind.path}/{{id:uuid}}/{action.name}",
+        _change(kind, action.run, _body(action.body, required=False)),
+        methods=["POST"],
+        operation_id=f"{action.name}{kind.operation}",
+        response_model=kind.read_schema,
+        summary=f"{action.name.capitalize()} {_article(kind.what)} {kind.what}",
+        description=action.description,
+    )
+
+
+def _change(
+    kind: ConfigKind[Any], run: Updates[Any], body: Callable[..., Any]
+) -> Callable[..., Any]:
+    """An endpoint applying ``run`` to the object of the path with the body the dependency
+    ``body`` reads, based on the version ``If-Match`` or the body's ``version`` names; it
+    answers the object as get does, with its new ``ETag``."""
+    Loaded = Annotated[Any, Depends(loader(kind))]  # noqa: N806 - a type alias
+    Taken = Annotated[Any, Depends(body)]  # noqa: N806 - a type alias
+
+    async def change(
+        obj: Loaded,
+        body: Taken,
+        _: ConfigWriter,
+        actor: CurrentActor,
+        session: DbSession,
+        if_match: IfMatch,
+        response: Response,
+    ) -> Any:
+        changed = await run(
+            session,
+            obj=obj,
+            data=body,
+            actor=actor,
+            expected_version=expected_version(if_match, getattr(body, "version", None)),
+        )
+        set_etag(response, changed.version)
+        return (await kind.present(session, [changed]))[0]
+
+    return change
+
+
+def _body(schema: type[BaseModel] | None, *, required: bool) -> Callable[..., Any]:
+    """A dependency reading the JSON body as ``schema``; one not ``required`` may be left out
+    (None: the route takes no body)."""
+    if schema is None:
+        return _no_body
+    if required:
+
+        async def given(body: schema) -> Any:  # type: ignore[valid-type]
+            return body
+
+        return given
+    Optional: Any = Annotated[schema | None, Body()]  # noqa: N806 - a type alias
+
+    async def maybe(body: Optional = None) -> Any:
+        return body
+
+    return maybe
+
+
+def _no_body() -> None:
+    return None
+
+
+def _add_document_routes(api: APIRouter, kind: DocumentKind[Any], docs: RouteDocs) -> None:
+    """``GET`` and ``PUT /v1/admin/tenants/{tenant}/{path}``."""
+    collection = f"/v1/admin/tenants/{{tenant}}/{kind.path}"
+    update_schema: Any = kind.update_schema
+
+    async def get_document(
+        tenant: PathTenant, _: ConfigReader, session: DbSession, response: Response
+    ) -> Any:
+        found = kind.read(await kind.get(session, tenant.id))
+        set_etag(response, found.version)
+        return found
+
+    async def put_document(
+        tenant: PathTenant,
+        body: update_schema,
+        _: ConfigWriter,
+        actor: CurrentActor,
+        session: DbSession,
+        if_match: IfMatch,
+        response: Response,
+        ctx: Ctx,
+    ) -> Any:
+        doc = await kind.put(
+            session,
+            tenant_id=tenant.id,
+            data=body,
+            actor=actor,
+            expected_version=expected_version(if_match, body.version),
+            allow_private_destinations=ctx.settings.webhook_allow_private_networks,
+        )
+        set_etag(response, doc.version)
+        return kind.read(doc)
+
+    for endpoint, method, verb, summary, description in (
+        (get_document, "GET", "get", "Get", docs.get),
+        (put_document, "PUT", "put", "Replace", docs.update),
+    ):
+        api.add_api_route(
+            collection,
+            endpoint,
+            methods=[method],
+            operation_id=f"{verb}{kind.operation}",
+            response_model=kind.read_schema,
+            summary=f"{summary} the {kind.what}",
+            description=description,
+        )
 
 
 def _add_transfer_routes(

@@ -5,7 +5,13 @@ API's paths and operation ids), which schemas it takes and answers, how an objec
 schema, its history :class:`~offerengine.versioning.service.Kind`, and its use cases: create,
 update, delete, list (with the kind's own filters, paged or not) and, optionally, export and import
 (:class:`Transfer`). :func:`offerengine.versioning.kind_routes.add_kind_routes` turns a declaration
-into the standard admin routes; the use cases themselves stay in the kind's service.
+into the standard admin routes; the use cases themselves stay in the kind's service, most of
+them made by :class:`offerengine.versioning.editing.Editing` (create, update, delete and restore,
+the same steps for every kind). Two hooks cover what some kinds have and others not: a kind
+without ``delete`` has no DELETE route (an experiment is stopped, not deleted), and ``actions``
+are named changes of state beside the edit (an experiment's start and stop). A tenant's
+one-of-a-kind document (fare settings, offer rules …) is declared as a
+:class:`~offerengine.versioning.editing.DocumentKind`, the same machinery's other shape.
 
 Framework-free, like every use case: services declare their kinds here.
 """
@@ -61,6 +67,18 @@ class Deletes(Protocol[M_contra]):
     ) -> Awaitable[None]: ...
 
 
+@dataclass(frozen=True)
+class Action(Generic[M]):
+    """A named change of state beside the edit: ``POST /v1/admin/{path}/{id}/{name}``, operation
+    id ``{name}{operation}``, answering the object as get does. ``If-Match`` (or the body's
+    ``version``) guards it against lost updates; its body, if it takes one, may be left out."""
+
+    name: str  # in the path, and the operation id's verb: "start"
+    run: Updates[M]  # ``data`` is the body: None when the action takes none, or none was sent
+    body: type[BaseModel] | None = None
+    description: str | None = None
+
+
 class Lists(Protocol[M_co]):
     """A page of a tenant's objects matching ``filters`` (whatever the kind's list filters make),
     and the cursor of the next page; ``page`` is None for a kind that lists everything at once."""
@@ -110,7 +128,7 @@ class ConfigKind(Generic[M]):
     Its collection is ``/v1/admin/tenants/{tenant}/{path}``, its objects
     ``/v1/admin/{path}/{id}``; operation ids are ``list{operation}s``, ``create{operation}``,
     ``get{operation}`` and so on (a final "y" makes "ies"). Create and rollback answer ``read``
-    of the object; get, update and list answer :meth:`present`.
+    of the object; get, update, list and actions answer :meth:`present`.
     """
 
     history: Kind[M]  # its name is the kind's object type in history and the audit log
@@ -123,12 +141,13 @@ class ConfigKind(Generic[M]):
     read: Callable[[M], BaseModel]
     create: Creates[M]
     update: Updates[M]
-    delete: Deletes[M]
+    delete: Deletes[M] | None  # None: the kind's objects are not deleted (no DELETE route)
     list: Lists[M]
     paged: bool = True  # whether the list takes `limit` and `cursor`
     show: Shows[M] | None = None  # reads for get, update and list; `read` when None
     find: Callable[[AsyncSession, uuid.UUID], Awaitable[M | None]] | None = None  # by id
     transfer: Transfer | None = None
+    actions: Sequence[Action[M]] = ()
 
     @property
     def name(self) -> str:

@@ -19,11 +19,11 @@ from offerengine.auth.deps import (
     CurrentPrincipal,
     PlatformCaller,
 )
-from offerengine.deps import Ctx, DbSession
+from offerengine.deps import DbSession
 from offerengine.errors import NotFound
 from offerengine.fields import Timestamp, Version
 from offerengine.http.query import Cursor, Limit
-from offerengine.http.routing import IfMatch, expected_version, router, set_etag
+from offerengine.http.routing import IfMatch, router, set_etag
 from offerengine.pagination import DEFAULT_LIMIT, Page
 from offerengine.tenants import service as tenants
 from offerengine.tenants.deps import PathTenant
@@ -193,79 +193,6 @@ def _add_rollback_route(
 
 
 api = router(tags=["audit"])
-
-
-def add_document_routes(
-    api: APIRouter,
-    document: Any,
-    *,
-    slug: str,
-    operation: str,
-    title: str,
-    read_model: type[R],
-    update_model: type[BaseModel],
-    get_description: str,
-    put_description: str,
-) -> None:
-    """``GET/PUT /v1/admin/tenants/{tenant}/{slug}`` and the version routes of a tenant's
-    one-of-a-kind configuration document (``shopping.config.Document``): read (version 0 while
-    never saved) and replace it, with ``ETag``/``If-Match``."""
-    collection = f"/v1/admin/tenants/{{tenant}}/{slug}"
-
-    async def get_document(
-        tenant: PathTenant, _: ConfigReader, session: DbSession, response: Response
-    ) -> Any:
-        found = document.read(await document.get(session, tenant.id))
-        set_etag(response, found.version)
-        return found
-
-    async def put_document(
-        tenant: PathTenant,
-        body: update_model,  # type: ignore[valid-type]
-        _: ConfigWriter,
-        actor: CurrentActor,
-        session: DbSession,
-        if_match: IfMatch,
-        response: Response,
-        ctx: Ctx,
-    ) -> Any:
-        doc = await document.put(
-            session,
-            tenant_id=tenant.id,
-            data=body,
-            actor=actor,
-            expected_version=expected_version(if_match, body.version),  # type: ignore[attr-defined]
-            allow_private_destinations=ctx.settings.webhook_allow_private_networks,
-        )
-        set_etag(response, doc.version)
-        return document.read(doc)
-
-    api.add_api_route(
-        collection,
-        get_document,
-        methods=["GET"],
-        operation_id=f"get{operation}",
-        response_model=read_model,
-        summary=f"Get {title}",
-        description=get_description,
-    )
-    api.add_api_route(
-        collection,
-        put_document,
-        methods=["PUT"],
-        operation_id=f"put{operation}",
-        response_model=read_model,
-        summary=f"Put {title}",
-        description=put_description,
-    )
-    add_version_routes(
-        api,
-        document.versioned,
-        path=f"/v1/admin/{slug}",
-        operation=operation,
-        read_model=read_model,
-        to_read=document.read,
-    )
 
 
 def _audit_query(
