@@ -163,7 +163,7 @@ def nats_url(nats_available: bool) -> str:
 # Functional tests run on a shared, loaded CI box, where a quote can take longer than its 2 s
 # production budget and more than 32 requests can be in flight on a worker: what they check is
 # the answer, not the latency guards, which tests/unit/test_overload.py, tests/e2e/
-# test_time_budget.py and tests/integration/test_overload.py check with their own settings.
+# test_time_budget.py and tests/chaos/test_overload.py check with their own settings.
 LOAD_GUARDS_OFF: dict[str, Any] = {
     "time_budget_seconds": 120.0,
     "time_budgets": {"quote": 120.0},

@@ -5,7 +5,7 @@ Written on bare asyncio streams rather than an HTTP client library, so that 500 
 the generator little of the CPU it shares with the server on a small machine (httpx spends more
 per request than the server it measures). wrk cannot say which answers were slow: the figures
 that matter under overload are the latency of the *admitted* requests apart from the fast
-refusals. Used by tests/integration/test_overload.py and bench/overload.py.
+refusals. Used by tests/chaos/test_overload.py and bench/overload.py.
 """
 
 from __future__ import annotations

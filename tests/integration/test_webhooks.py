@@ -11,6 +11,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -26,7 +27,7 @@ from offerengine.tenants import service as tenants
 from offerengine.tenants.schemas import TenantCreate
 from offerengine.webhooks import core, outbox
 from offerengine.webhooks import service as webhooks
-from offerengine.webhooks.delivery import Deliverer, Retries
+from offerengine.webhooks.delivery import Deliverer, Retention, Retries
 from offerengine.webhooks.models import WebhookAttempt, WebhookDelivery
 from offerengine.webhooks.sending import Resolver, Sender, resolve
 from tests.receiver import receiving
@@ -65,14 +66,20 @@ class Database:
         resolver: Resolver = resolve,
         first_retry: float = 0.05,
         batch: int = 10,
+        retention: Retention | None = None,
+        ca_bundle: Path | None = None,
     ) -> Deliverer:
+        sender = Sender(
+            timeout=5, allow_private=allow_private, resolver=resolver, ca_bundle=ca_bundle
+        )
         deliverer = Deliverer(
             self.sessions(),
             is_sqlite=self.is_sqlite,
-            sender=Sender(timeout=5, allow_private=allow_private, resolver=resolver),
+            sender=sender,
             retries=Retries(first_retry, 1.0),
             poll_seconds=0.05,
             lease_seconds=60,
+            retention=retention,
             batch=batch,
         )
         self.deliverers.append(deliverer)

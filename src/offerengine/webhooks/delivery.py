@@ -8,6 +8,12 @@ transaction; and records each attempt in a short transaction of its own. A round
 straight away while rounds find full batches. The lease outlasts an attempt (its timeout) with
 room to spare, so that only a deliverer that died leaves a lease to run out; its deliveries are
 then claimed again: at least once, and receivers drop duplicates by the delivery id.
+
+Between rounds, once at start and then every ``Retention.every_seconds``, the deliverer prunes
+the outbox (:func:`outbox.prune`): settled deliveries past their retention go with their attempts,
+a batch per short transaction, a bounded number of batches at a time (a backlog is worked off
+over the following rounds, so that deliveries never wait long behind it). Every worker prunes;
+two that prune at once delete each row once.
 """
 
 from __future__ import annotations
@@ -28,6 +34,17 @@ from offerengine.webhooks import core, outbox
 from offerengine.webhooks.sending import Sender
 
 log = get_logger("offerengine.webhooks")
+
+
+@dataclass(frozen=True, slots=True)
+class Retention:
+    """How long settled deliveries are kept, and how often the outbox is pruned."""
+
+    delivered_seconds: float
+    failed_seconds: float
+    every_seconds: float = 3600.0
+    batch: int = 500
+    batches_at_a_time: int = 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +69,7 @@ class Deliverer:
         retries: Retries,
         poll_seconds: float,
         lease_seconds: float,
+        retention: Retention | None = None,
         batch: int = 10,
     ) -> None:
         self.session_factory = session_factory
@@ -61,6 +79,8 @@ class Deliverer:
         self._poll_seconds = poll_seconds
         self._lease = timedelta(seconds=lease_seconds)
         self._batch = batch
+        self._retention = retention
+        self._prune_at = 0.0  # monotonic time of the next pruning: at once, then every so often
         self._woken = asyncio.Event()
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
@@ -110,6 +130,47 @@ class Deliverer:
                 )
         return len(claimed)
 
+    async def prune(self) -> tuple[int, bool]:
+        """Delete settled deliveries past their retention, a batch per transaction and at most
+        ``batches_at_a_time`` batches; how many, and whether some may be left."""
+        retention = self._retention
+        if retention is None:
+            return 0, False
+        now = utcnow()
+        delivered_before = now - timedelta(seconds=retention.delivered_seconds)
+        failed_before = now - timedelta(seconds=retention.failed_seconds)
+        async with self.session_factory() as session:
+            if not await outbox.any_prunable(
+                session, delivered_before=delivered_before, failed_before=failed_before
+            ):
+                return 0, False
+        pruned = 0
+        for _ in range(retention.batches_at_a_time):
+            async with write_transaction(self) as session:
+                gone = await outbox.prune(
+                    session,
+                    delivered_before=delivered_before,
+                    failed_before=failed_before,
+                    limit=retention.batch,
+                )
+            pruned += gone
+            if gone < retention.batch:
+                return pruned, False
+        return pruned, True
+
+    async def _prune_when_due(self) -> None:
+        if self._retention is None or time.monotonic() < self._prune_at:
+            return
+        # Should this pruning fail (the database away), the next is in a minute, and meanwhile
+        # the rounds deliver as ever.
+        self._prune_at = time.monotonic() + min(60.0, self._retention.every_seconds)
+        pruned, more = await self.prune()
+        # A backlog goes on after the next round, not after the interval.
+        wait = self._poll_seconds if more else self._retention.every_seconds
+        self._prune_at = time.monotonic() + wait
+        if pruned:
+            log.info("webhook_outbox_pruned", deliveries=pruned, more=more)
+
     async def _attempt(self, claimed: outbox.Claimed, signing: list[str]) -> None:
         started_at = utcnow()
         body = claimed.body.encode("utf-8")
@@ -136,6 +197,7 @@ class Deliverer:
         while not self._stopping:
             self._woken.clear()  # before the round: a wake during it calls for another
             try:
+                await self._prune_when_due()
                 if await self.deliver_due() >= self._batch:
                     continue
             except asyncio.CancelledError:

@@ -1,4 +1,5 @@
-"""The deliverer's work on the outbox: claim due deliveries, and record what an attempt came to.
+"""The deliverer's work on the outbox: claim due deliveries, record what an attempt came to, and
+prune what settled long ago.
 
 A claim is one conditional ``UPDATE … RETURNING``: rows pending, due, and not leased (or whose
 lease ran out) get this round's lease token, a ``locked_until`` and their attempt counted. Two
@@ -7,6 +8,9 @@ LOCKED`` (a deliverer passes over what another is claiming) and the update check
 again on the row it writes; on SQLite the claim runs under the database's write lock, taken up
 front. A result is written only under the lease that sent it; a deliverer whose lease ran out
 (and whose row another deliverer took) still logs its attempt, but leaves the row to the other.
+
+Pruning deletes settled deliveries (and their attempts) past their retention, a bounded batch per
+short transaction, so that neither database holds a lock for long nor the tables grow forever.
 """
 
 from __future__ import annotations
@@ -147,3 +151,61 @@ async def record(
         .execution_options(synchronize_session=False)
     )
     return bool(getattr(moved, "rowcount", 0))
+
+
+def _settled_before(status: str, before: datetime) -> sa.ColumnElement[bool]:
+    """Deliveries of ``status`` (delivered or failed) that settled before ``before``: a settled
+    row's ``next_attempt_at`` is when it settled (:func:`record` sets it to the time of the last
+    attempt, a re-send to the time it was sent again), so the ``(status, next_attempt_at)``
+    index finds them."""
+    return sa.and_(WebhookDelivery.status == status, WebhookDelivery.next_attempt_at < before)
+
+
+async def any_prunable(
+    session: AsyncSession, *, delivered_before: datetime, failed_before: datetime
+) -> bool:
+    """Whether :func:`prune` would delete something: a read, so that a worker with nothing to
+    prune never takes SQLite's write lock for it."""
+    for status, before in ((core.DELIVERED, delivered_before), (core.FAILED, failed_before)):
+        found = await session.scalar(
+            sa.select(WebhookDelivery.id).where(_settled_before(status, before)).limit(1)
+        )
+        if found is not None:
+            return True
+    return False
+
+
+async def prune(
+    session: AsyncSession, *, delivered_before: datetime, failed_before: datetime, limit: int
+) -> int:
+    """Delete up to ``limit`` settled deliveries, their attempts with them: delivered ones that
+    settled before ``delivered_before``, failed ones before ``failed_before``; how many.
+
+    The delete checks status and time again on each row: a delivery sent again meanwhile is
+    pending, and stays. Attempts go by the foreign key's ``ON DELETE CASCADE`` (SQLite's
+    connections turn foreign keys on)."""
+    chosen: list[uuid.UUID] = []
+    for status, before in ((core.DELIVERED, delivered_before), (core.FAILED, failed_before)):
+        chosen += await session.scalars(
+            sa.select(WebhookDelivery.id)
+            .where(_settled_before(status, before))
+            .order_by(WebhookDelivery.next_attempt_at)
+            .limit(limit - len(chosen))
+        )
+        if len(chosen) >= limit:
+            break
+    if not chosen:
+        return 0
+    gone = await session.scalars(
+        sa.delete(WebhookDelivery)
+        .where(
+            WebhookDelivery.id.in_(chosen),
+            sa.or_(
+                _settled_before(core.DELIVERED, delivered_before),
+                _settled_before(core.FAILED, failed_before),
+            ),
+        )
+        .returning(WebhookDelivery.id)
+        .execution_options(synchronize_session=False)
+    )
+    return len(list(gone))

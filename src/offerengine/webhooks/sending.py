@@ -7,7 +7,10 @@ second resolution happens between the check and the connection, so a name that c
 (DNS rebinding) cannot slip a private address in. No proxy from the environment is used (it
 would connect elsewhere), redirects are not followed (a redirect is a failed attempt), keep-alive
 connections are not reused (a pooled TLS connection was checked for another host), and the
-response's body is never read.
+response's body is never read. An https receiver's certificate is always checked, against the
+host the URL names: by default against certifi's authorities, or against the deployment's own
+bundle (``OFFERENGINE_WEBHOOK_CA_BUNDLE``) for receivers behind a private CA; there is no way
+to turn the check off.
 
 The client is httpx2, the HTTP client the project tests with (Starlette's test client takes it
 too): async, with per-request TLS server names (``sni_hostname``), and maintained.
@@ -17,8 +20,10 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import ssl
 import time
 from collections.abc import Awaitable, Callable, Mapping
+from pathlib import Path
 
 import httpx2 as httpx
 
@@ -49,13 +54,22 @@ class Sender:
     answer's status line."""
 
     def __init__(
-        self, *, timeout: float, allow_private: bool, resolver: Resolver = resolve
+        self,
+        *,
+        timeout: float,
+        allow_private: bool,
+        resolver: Resolver = resolve,
+        ca_bundle: Path | None = None,
     ) -> None:
         self._timeout = timeout
         self._allow_private = allow_private
         self._resolve = resolver
+        verify: ssl.SSLContext | bool = True  # certifi's authorities
+        if ca_bundle is not None:
+            verify = ssl.create_default_context(cafile=str(ca_bundle))
         self._client = httpx.AsyncClient(
             timeout=timeout,
+            verify=verify,
             trust_env=False,
             follow_redirects=False,
             limits=httpx.Limits(max_keepalive_connections=0),
