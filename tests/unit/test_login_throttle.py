@@ -162,3 +162,20 @@ async def test_checks_past_the_queue_are_shed() -> None:
     )
     assert sum(isinstance(f, PasswordsBusy) for f in found) == 2
     assert [f for f in found if not isinstance(f, PasswordsBusy)] == [False, False]
+
+
+async def test_a_flooding_address_waits_behind_one_check_of_each_other_address() -> None:
+    """Each address has at most one check in flight or waiting: the owner's login queues behind
+    one guess per flooding address, not behind every guess of theirs."""
+    passwords = Passwords(concurrency=1, queue=64)
+    stored = hash_password("a long enough password")
+    flood = [passwords.check(stored, "wrong", by=f"10.0.0.{i % 3}") for i in range(12)]
+    found = await asyncio.gather(
+        *flood,
+        passwords.check(stored, "a long enough password", by="owner"),
+        return_exceptions=True,
+    )
+    assert sum(isinstance(f, PasswordsBusy) for f in found) == 9  # 3 addresses, one check each
+    assert found[-1] is True
+    # Once an address's check is done, its next one is taken.
+    assert await passwords.check(stored, "wrong", by="10.0.0.0") is False

@@ -81,7 +81,9 @@ async def _checked(sessions: Sessions, passwords: Passwords, attempt: LoginAttem
     such user)."""
     async with sessions.session_factory() as session:
         user = await users.find_login(session, attempt.email)
-    matches = await passwords.check(user.password_hash if user else None, attempt.password)
+    matches = await passwords.check(
+        user.password_hash if user else None, attempt.password, by=attempt.address
+    )
     return user if matches else None
 
 
