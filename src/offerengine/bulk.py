@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from offerengine.auth.core import Actor
 from offerengine.errors import FieldError, Invalid, Loc
 from offerengine.versioning import service as versioning
+from offerengine.wording import plain
 
 S = TypeVar("S", bound=BaseModel)
 V = TypeVar("V")
@@ -45,7 +46,7 @@ def check_rows(
             parsed = schema.model_validate(row)
         except ValidationError as exc:
             problems[index] = [
-                FieldError((*loc, *e["loc"]), e["msg"], e["type"]) for e in exc.errors()
+                FieldError((*loc, *e["loc"]), plain(e), e["type"]) for e in exc.errors()
             ]
             continue
         result = check(parsed, loc)

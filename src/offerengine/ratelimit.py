@@ -35,6 +35,7 @@ from redis.exceptions import RedisError
 from offerengine.errors import FieldError, Loc, raise_if_any
 from offerengine.observability.logging import get_logger
 from offerengine.redis_line import RedisLine, Script
+from offerengine.wording import plain
 
 KEY_LIMITS = "api_key_rate_limits"  # tenant settings: {<key id>: RateLimit}
 TENANT_LIMIT = "rate_limit"  # tenant settings: RateLimit
@@ -241,7 +242,7 @@ def _checked(value: Any, where: Loc, found: list[FieldError]) -> Any:
         return RateLimit.model_validate(value).model_dump()
     except ValidationError as exc:
         found += [
-            FieldError((*where, *e["loc"]), e["msg"], e["type"])
+            FieldError((*where, *e["loc"]), plain(e), e["type"])
             for e in exc.errors(include_url=False)
         ]
         return value

@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from offerengine.errors import FieldError, Invalid, MalformedInput
+from offerengine.wording import plain
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -20,7 +21,7 @@ def validate(model: type[M], data: bytes | Any) -> M:
         return model.model_validate(data)
     except ValidationError as exc:
         errors = [
-            FieldError(("body", *e["loc"]), e["msg"], e["type"])
+            FieldError(("body", *e["loc"]), plain(e), e["type"])
             for e in exc.errors(include_url=False)
         ]
         if any(e.type == "json_invalid" for e in errors) or data == b"":

@@ -9,7 +9,7 @@ from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from offerengine.auth import users
-from offerengine.auth.core import Actor, Permission, Principal
+from offerengine.auth.core import ROLE_PERMISSIONS, Actor, Permission, Principal, Role
 from offerengine.auth.sessions import CSRF_HEADER, SESSION_COOKIE, same_token
 from offerengine.context import AppContext
 from offerengine.deps import READ_METHODS, Ctx, request_id
@@ -98,7 +98,23 @@ def check_permission(principal: Principal, permission: Permission) -> None:
     if principal.is_platform and permission is Permission.RUNTIME:
         raise Forbidden(RUNTIME_NEEDS_TENANT)
     if not principal.can(permission):
-        raise Forbidden(f"A {principal.role.value} key may not do this (needs {permission.value}).")
+        raise Forbidden(refusal(principal.role, permission))
+
+
+def refusal(role: Role, permission: Permission) -> str:
+    """Why a key of ``role`` is refused, and which keys may: "An editor key may not do this: it
+    needs the runtime permission, which owner and runtime keys have."."""
+    article = "An" if role.value[0] in "aeiou" else "A"
+    holders = sorted(
+        r.value
+        for r, granted in ROLE_PERMISSIONS.items()
+        if permission in granted and r is not Role.PLATFORM
+    )
+    which = " and ".join(holders) + " keys have" if holders else "only the platform key has"
+    return (
+        f"{article} {role.value} key may not do this: it needs the {permission.value} "
+        f"permission, which {which}."
+    )
 
 
 def require(permission: Permission) -> Callable[[Principal], Awaitable[Principal]]:

@@ -136,6 +136,7 @@ def compile_index(
     offers = {o.id: _offer(o) for o in approved_offers}
     activities: dict[uuid.UUID, core.ActivityDef] = {}
     idle: dict[uuid.UUID, str] = {}
+    names = {act.name: act.id for act in by_kind[ACTIVITY.kind]}
     for act in by_kind[ACTIVITY.kind]:
         body = act.body
         parts = {
@@ -185,6 +186,7 @@ def compile_index(
     return core.DecisioningIndex(
         activities=MappingProxyType(activities),
         idle=MappingProxyType(idle),
+        names=MappingProxyType(names),
         offers=MappingProxyType(offers),
         max_activities=int(limit),
         experiments=tuple(ranking_experiments),

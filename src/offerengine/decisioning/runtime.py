@@ -43,9 +43,17 @@ def _check_request(
         )
     found: list[core.ActivityDef] = []
     seen: set[uuid.UUID] = set()
-    for i, activity_id in enumerate(request.activities):
-        activity = index.activities.get(activity_id)
-        if activity_id in seen:
+    for i, named in enumerate(request.activities):
+        activity_id = _activity_id(index, named)
+        activity = index.activities.get(activity_id) if activity_id is not None else None
+        if activity_id is None:
+            errors.append(
+                FieldError(
+                    ("body", "activities", i),
+                    f"no activity has the id or name {named!r}",
+                )
+            )
+        elif activity_id in seen:
             errors.append(FieldError(("body", "activities", i), "named twice"))
         elif activity is None:
             errors.append(
@@ -56,9 +64,21 @@ def _check_request(
             )
         else:
             found.append(activity)
-        seen.add(activity_id)
+        if activity_id is not None:
+            seen.add(activity_id)
     raise_if_any(errors)
     return found
+
+
+def _activity_id(index: core.DecisioningIndex, named: str) -> uuid.UUID | None:
+    """The activity a request names by id or by name (from the snapshot: no query), or None."""
+    try:
+        activity_id = uuid.UUID(named)
+    except ValueError:
+        return index.names.get(named)
+    if activity_id in index.activities or activity_id in index.idle:
+        return activity_id
+    return index.names.get(named)  # a name that looks like an id
 
 
 # Thompson sampling's draws; decisions need not repeat (the propensity says how likely each was).

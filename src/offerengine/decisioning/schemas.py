@@ -353,14 +353,22 @@ class Profile(Config):
     attributes: dict[str, JsonValue] = Field(default_factory=dict)
 
 
+ActivityRef = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
+    Field(description="An activity's id, or its name."),
+]
+
+
 class DecisionRequest(Config):
     profile: Profile
     context: dict[str, JsonValue] = Field(default_factory=dict)
-    activities: list[uuid.UUID] = Field(
+    activities: list[ActivityRef] = Field(
         min_length=1,
         max_length=1000,
-        description="Activity ids, decided in this order; at most the tenant's "
+        description="Activities by id or by name, decided in this order; at most the tenant's "
         "settings.decisioning.max_activities (30 by default).",
+        examples=[["Home page hero", "3fa85f64-5717-4562-b3fc-2c963f66afa6"]],
     )
     allow_duplicates: bool = Field(
         default=False, description="Let one offer be proposed for several activities."

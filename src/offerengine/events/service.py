@@ -28,13 +28,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from offerengine.db.session import write_transaction
 from offerengine.decisioning import feedback, learning
-from offerengine.errors import FieldError, Invalid, MalformedInput, raise_if_any
+from offerengine.errors import FieldError, Invalid, Loc, MalformedInput, raise_if_any
 from offerengine.events.models import Event
 from offerengine.events.schemas import EventBatch, EventIn, EventsAccepted
 from offerengine.profiles import service as profiles
 from offerengine.profiles.service import ProfileCache
 from offerengine.recording import Recording
 from offerengine.snapshots.core import Snapshot
+from offerengine.wording import plain
 
 if TYPE_CHECKING:
     from offerengine.context import AppContext
@@ -97,9 +98,11 @@ async def record(
     return fresh
 
 
-def parse(body: bytes) -> list[EventIn]:
+def parse(body: bytes, *, now: datetime | None = None) -> list[EventIn]:
     """The events of a JSON body: one event, or ``{"events": [...]}``. Broken JSON is
-    :class:`MalformedInput`; an event the schemas refuse is :class:`Invalid` naming the field."""
+    :class:`MalformedInput`; an event the schemas refuse is :class:`Invalid` naming the field,
+    and so, given ``now``, is one that happened in the future (beyond :data:`CLOCK_SKEW`),
+    naming the field as the client sent it (``occurred_at``, or its alias ``at``)."""
     try:
         data = msgspec.json.decode(body)
     except msgspec.DecodeError as exc:
@@ -108,8 +111,34 @@ def parse(body: bytes) -> list[EventIn]:
             [FieldError(("body",), "not valid JSON", "json_invalid")],
         ) from exc
     if isinstance(data, dict) and "events" in data:
-        return _validated(EventBatch, data).events
-    return [_validated(EventIn, data)]
+        found = _validated(EventBatch, data).events
+        where: list[Loc] = [("body", "events", i) for i in range(len(found))]
+        sent = data["events"]
+    else:
+        found, where, sent = [_validated(EventIn, data)], [("body",)], [data]
+    if now is not None:
+        raise_if_any(
+            [
+                FieldError((*at, _time_key(given)), _future(event, now))
+                for event, at, given in zip(found, where, sent, strict=True)
+                if event.occurred_at is not None and event.occurred_at > now + CLOCK_SKEW
+            ]
+        )
+    return found
+
+
+def _time_key(given: Any) -> str:
+    """The key an event's time came in: ``occurred_at``, or its alias ``at``."""
+    return "at" if isinstance(given, dict) and "occurred_at" not in given else "occurred_at"
+
+
+def _future(event: EventIn, now: datetime) -> str:
+    assert event.occurred_at is not None
+    return (
+        f"is in the future ({event.occurred_at.isoformat()}, the server's clock reads "
+        f"{now.isoformat(timespec='seconds')}; at most {int(CLOCK_SKEW.total_seconds() // 60)} "
+        "minutes ahead are allowed for clock skew)"
+    )
 
 
 def _validated(model: type[M], data: Any) -> M:
@@ -118,7 +147,7 @@ def _validated(model: type[M], data: Any) -> M:
     except ValidationError as exc:
         raise Invalid.of(
             [
-                FieldError(("body", *e["loc"]), e["msg"], e["type"])
+                FieldError(("body", *e["loc"]), plain(e), e["type"])
                 for e in exc.errors(include_url=False)
             ]
         ) from exc
@@ -195,7 +224,7 @@ async def record_events(
 ) -> EventsAccepted:
     """``POST /v1/events``, the use case: the events of the request's body (checked for
     unstorable text; see :func:`parse`) ingested into this app's sinks (see :func:`ingest`)."""
-    events = parse(body)
+    events = parse(body, now=now)
     sinks = EventSinks(
         session_factory=ctx.session_factory,
         transaction=lambda: write_transaction(ctx),

@@ -23,6 +23,7 @@ from starlette.responses import Response
 from offerengine import errors, outages
 from offerengine.fields import ProblemFieldError
 from offerengine.observability.logging import get_logger
+from offerengine.wording import plain
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 UNMATCHED_ROUTE = "<unmatched>"  # what logs and metrics call a request no route took
@@ -120,7 +121,7 @@ def _validation_errors(exc: RequestValidationError) -> tuple[int, str, list[dict
         loc = [part if isinstance(part, int) else str(part) for part in err.get("loc", ())]
         kind = str(err.get("type", "value_error"))
         malformed = malformed or kind == "json_invalid"
-        items.append({"loc": loc, "msg": str(err.get("msg", "invalid")), "type": kind})
+        items.append({"loc": loc, "msg": plain(err), "type": kind})
     if malformed:
         return 400, "The request body is not valid JSON.", items
     first = items[0] if items else None
@@ -146,7 +147,12 @@ async def on_http_exception(_request: Request, exc: Exception) -> Response:
     detail = http_exc.detail if isinstance(http_exc.detail, str) else HTTPStatus(status).phrase
     code = "payload-too-large" if status == 413 else None
     if status == 404 and detail == "Not Found":
-        detail = "No such route (ids in paths are UUIDs)."
+        # No route took the path: if one would but for a malformed id, that id is what is wrong.
+        path_ids = getattr(_request.app.state, "path_ids", None)
+        refused = path_ids.refusal(_request.method, _request.url.path) if path_ids else None
+        if refused is not None:
+            return from_error(refused)
+        detail = "No such route."
     headers = dict(http_exc.headers or {})
     if status == 405:
         if detail == "Method Not Allowed":

@@ -69,6 +69,7 @@ from offerengine.http.body import raw_body, read_json
 from offerengine.http.limits import Guard
 from offerengine.http.routing import refuse_stray_query, takes_many
 from offerengine.snapshots.core import Snapshot
+from offerengine.wording import plain
 
 Auth = Literal["bearer", "ofrep"]
 Endpoint = collections.abc.Callable[..., collections.abc.Awaitable[Response]]
@@ -123,6 +124,9 @@ class Operation:
     # A protocol with its own error bodies (OFREP) answers a refusal its way; None (or a None
     # answer) gives the problem document.
     refusal: collections.abc.Callable[[OfferEngineError, Request], Response | None] | None = None
+    # A documented alias (seed 002's /api/v1/… paths) names the operation it serves as: its
+    # time budget is that one's; it is marked deprecated.
+    alias_of: str | None = None
     _query_many: dict[str, bool] = field(init=False, default_factory=dict)
     _header_names: tuple[str, ...] = field(init=False, default=())
     path_regex: re.Pattern[str] = field(init=False)
@@ -150,7 +154,8 @@ class Operation:
         request = Request(scope, receive)
         response: Response
         try:
-            seconds = guard.budget(self.operation_id)  # the answer is sent outside the budget
+            # The answer is sent outside the budget.
+            seconds = guard.budget(self.alias_of or self.operation_id)
             work = self._answer(request, context, guard)
             response = await (work if seconds is None else guard.budgets.within(seconds, work))
         except OfferEngineError as exc:
@@ -216,7 +221,7 @@ def _validate(model: type[BaseModel], values: dict[str, Any], where: str) -> Bas
     except ValidationError as exc:
         raise Invalid.of(
             [
-                FieldError((where, *_alias_loc(model, e["loc"])), e["msg"], e["type"])
+                FieldError((where, *_alias_loc(model, e["loc"])), plain(e), e["type"])
                 for e in exc.errors(include_url=False)
             ]
         ) from exc
@@ -400,6 +405,7 @@ def _documented_route(op: Operation) -> APIRoute:
         summary=op.summary,
         description=op.description,
         tags=list(op.tags),
+        deprecated=op.alias_of is not None or None,
         status_code=op.status,
         response_model=op.response,
         response_class=Response if op.status == 204 else JSONResponse,

@@ -107,6 +107,20 @@ def _express_fee(pricing: Pricing, standard: Decimal, km: Decimal | None) -> Dec
     rule = pricing.where.express
     if rule is None:
         delivery_to = pricing.basket.delivery
+        priced_in = _fees.currencies_with(
+            pricing.in_force,
+            type="EXPRESS_FEE",
+            city=pricing.city,
+            country=pricing.country,
+            flags=pricing.flags,
+        )
+        if priced_in:  # offered there, in another currency: the currency is what to change
+            raise Invalid.field(
+                ("body", "currency"),
+                f"express delivery to {delivery_to.city}, {delivery_to.country} is priced in "
+                f"{' or '.join(priced_in)}, not {pricing.currency}: quote in "
+                f"{priced_in[0]} for express delivery",
+            )
         raise Invalid.field(
             ("body", "is_express_delivery"),
             f"express delivery is not offered to {delivery_to.city}, "

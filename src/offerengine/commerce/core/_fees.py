@@ -44,6 +44,24 @@ def best_fee(
     return None
 
 
+def currencies_with(
+    index: InForce,
+    *,
+    type: FeeType,
+    city: str | None,
+    country: str | None,
+    flags: Mapping[str, Any],
+) -> list[str]:
+    """The currencies in which a fee rule of ``type`` applies to the destination, sorted."""
+    return sorted(
+        {
+            currency
+            for (currency, kind, region), listed in index.fees.items()
+            if kind == type and region in (city, country, None) and _first(listed, flags)
+        }
+    )
+
+
 def best_tax(
     index: InForce,
     *,

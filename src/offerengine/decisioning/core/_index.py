@@ -204,6 +204,9 @@ class DecisioningIndex:
     )
     # Activities that exist but cannot take part, and why (a request naming one is told so).
     idle: Mapping[uuid.UUID, str] = field(default_factory=lambda: MappingProxyType({}))
+    # Every activity's id by its name (unique in a tenant), taking part or idle: requests may
+    # name activities instead of giving their ids.
+    names: Mapping[str, uuid.UUID] = field(default_factory=lambda: MappingProxyType({}))
     offers: Mapping[uuid.UUID, OfferDef] = field(default_factory=lambda: MappingProxyType({}))
     max_activities: int = DEFAULT_MAX_ACTIVITIES
     # Experiments whose variants rank decisions, and each variant's activities:
