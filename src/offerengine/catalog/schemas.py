@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue, StringConstraints,
 from offerengine import money
 from offerengine.catalog import core
 from offerengine.catalog.models import Product
-from offerengine.money import format_amount
+from offerengine.money import NUC, format_amount
 
 ProductType = Annotated[
     str,
@@ -133,6 +133,11 @@ class ProductRead(BaseModel):
     description: str | None
     category: str | None
     base_price: str = Field(description="Decimal string with the currency's minor units.")
+    base_price_nuc: int | None = Field(
+        default=None,
+        description="Seed 001's form of the price, in minor units of NUC (3000 = NUC 30.00), "
+        "for a product priced in NUC; null for one priced in a currency (base_price holds it).",
+    )
     currency: str
     cost: str | None
     price_floor: str | None
@@ -157,6 +162,7 @@ class ProductRead(BaseModel):
             description=product.description,
             category=product.category,
             base_price=format_amount(product.base_price_minor, product.currency),
+            base_price_nuc=product.base_price_minor if product.currency == NUC else None,
             currency=product.currency,
             cost=amount(product.cost_minor),
             price_floor=amount(product.price_floor_minor),

@@ -33,7 +33,9 @@ class EventIn(BaseModel):
     )
     type: EventType = Field(
         examples=["purchase"],
-        description="impression, click, accept, decline, purchase, or a name of your own.",
+        validation_alias=AliasChoices("type", "eventType"),
+        description="impression, click, accept, decline, purchase, or a name of your own (also "
+        "accepted as seed 003's `eventType`).",
     )
     profile_id: UnitId | None = None
     customer_id: UnitId | None = None

@@ -11,6 +11,7 @@ from pydantic import (
     Field,
     JsonValue,
     StringConstraints,
+    ValidatorFunctionWrapHandler,
     model_validator,
 )
 
@@ -19,6 +20,7 @@ from offerengine.catalog import core as catalog
 from offerengine.fields import Timestamp
 from offerengine.pricing import core
 from offerengine.pricing.models import PricingRule
+from offerengine.rulebook import core as rulebook
 
 Factor = Annotated[Decimal, Field(ge=0, max_digits=18, examples=["1.5"])]
 Amount = Annotated[Decimal, Field(max_digits=18, examples=["25.00"])]
@@ -85,7 +87,17 @@ Adjustment = Annotated[
 
 
 class PricingRuleIn(BaseModel):
+    """A pricing rule. Seed 001's business rule shape is taken too: `{"rule_type": "PRICING",
+    "rule_name", "rule_config": {"conditions", "adjustments", …}, "priority", "is_active",
+    "valid_from", "valid_until"}` (the rule's own type, DEMAND, TIME …, may be in rule_config;
+    else CUSTOM)."""
+
     model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _seed_shape(cls, data: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+        return rulebook.seed_shape(rulebook.PRICING, data, handler)
 
     rule_name: Annotated[
         str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)

@@ -5,11 +5,20 @@ import uuid
 from decimal import Decimal
 from typing import Annotated, Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue, StringConstraints, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    JsonValue,
+    StringConstraints,
+    ValidatorFunctionWrapHandler,
+    model_validator,
+)
 
 from offerengine.decisioning.schemas import Contextual
 from offerengine.fields import IsoDate
 from offerengine.inventory.schemas import Cabin
+from offerengine.rulebook import core as rulebook
 
 Iata = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
 CurrencyCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
@@ -112,9 +121,15 @@ class ConversionModelIn(Contextual):
 
 
 class OfferRulesIn(BaseModel):
-    """Seed 001's offer generation rule ("Standard Offer Mix")."""
+    """Seed 001's offer generation rule ("Standard Offer Mix"), also in its business rule shape:
+    `{"rule_type": "OFFER", "rule_name", "rule_config": {"max_offers", "offer_types", …}}`."""
 
     model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _seed_shape(cls, data: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+        return rulebook.seed_shape(rulebook.OFFER, data, handler)
 
     rule_name: Annotated[str, StringConstraints(min_length=1, max_length=100)] = (
         "Standard Offer Mix"

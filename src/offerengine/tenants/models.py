@@ -18,6 +18,7 @@ class Tenant(IdMixin, TimestampMixin, Base):
     timezone: Mapped[str] = mapped_column(sa.String(64))
     status: Mapped[str] = mapped_column(sa.String(20), default="active")
     settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    country: Mapped[str | None] = mapped_column(sa.String(2))  # ISO 3166 alpha-2, seed 001's
     # Bumped in the same transaction as any change to the tenant's configuration; workers rebuild
     # their compiled snapshot when they see it move.
     config_version: Mapped[int] = mapped_column(sa.BigInteger, default=0)
