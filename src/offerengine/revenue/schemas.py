@@ -1,12 +1,17 @@
-"""Revenue management's request and file shapes: a booking simulator's scenario."""
+"""Revenue management's request and file shapes: a booking simulator's scenario, fare family
+sets, the rows of an imported booking history, and a flight's forecasts as the API shows them."""
 
 from __future__ import annotations
 
+import uuid
+from datetime import date, datetime
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from offerengine.fields import InCalendar, Version
+from offerengine.inventory.schemas import Cabin
 from offerengine.revenue.core.simulation import Fare, Scenario, Segment
 
 Code = Annotated[str, Field(min_length=1, max_length=20, pattern=r"^[A-Za-z0-9_-]+$")]
@@ -74,3 +79,184 @@ class ScenarioIn(BaseModel):
                 for s in self.segments
             ),
         )
+
+
+# --- fare family sets (configuration) -------------------------------------------------------------
+
+FamilyCode = Annotated[str, Field(min_length=1, max_length=20, pattern=r"^[A-Z0-9_-]+$")]
+Route = Annotated[str, Field(pattern=r"^[A-Z]{3}-[A-Z]{3}$", examples=["JFK-LHR"])]
+DEFAULT_PERIODS = [90, 60, 30, 21, 14, 7, 3, 0]
+
+
+class FareFamilyIn(BaseModel):
+    """One family: what it is called and what it sells at, as a multiple of the cabin's fare."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    code: FamilyCode = Field(examples=["FLEX"])
+    name: Annotated[str, Field(min_length=1, max_length=100)]
+    multiplier: Decimal = Field(
+        gt=0,
+        le=100,
+        decimal_places=4,
+        description="Its fare as a multiple of the cabin's FLIGHT product price (1: that price, "
+        "as shopping sells it today).",
+    )
+
+
+class FareFamilySetIn(BaseModel):
+    """A cabin's fare families, nested highest first, on one route or on every route that has
+    no set of its own; and the booking periods its forecasts count bookings in."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    cabin: Cabin
+    route: Route | None = Field(
+        default=None, description="ORIGIN-DESTINATION; none: every route without a set of its own."
+    )
+    families: Annotated[list[FareFamilyIn], Field(min_length=1, max_length=26)] = Field(
+        description="Highest first: each multiplier below the one before it (nested: a family "
+        "may take any seat the ones below it could)."
+    )
+    booking_periods: Annotated[
+        list[Annotated[int, Field(ge=0, le=365)]], Field(min_length=1, max_length=60)
+    ] = Field(
+        default_factory=lambda: list(DEFAULT_PERIODS),
+        description="Days before departure, descending: bookings are counted per period.",
+    )
+    is_active: bool = True
+
+
+class FareFamilySetUpdate(FareFamilySetIn):
+    version: Version | None = None
+
+
+class FareFamilySetRead(FareFamilySetIn):
+    id: uuid.UUID
+    tenant_id: uuid.UUID
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+    def as_input(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", include=set(FareFamilySetIn.model_fields))
+
+
+class FareFamilySetTransfer(BaseModel):
+    """An export, or an import: sets are matched by cabin and route."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    fare_family_sets: Annotated[list[FareFamilySetIn], Field(max_length=500)]
+
+
+class FareFamilySetImportResult(BaseModel):
+    created: int
+    updated: int
+    unchanged: int
+    items: list[FareFamilySetRead]
+
+
+# --- booking history files --------------------------------------------------------------------------
+
+HISTORY_COLUMNS = (
+    "flight",
+    "departure_date",
+    "origin",
+    "destination",
+    "cabin",
+    "fare_family",
+    "days_before",
+    "count",
+    "closed",
+)
+
+
+class BookingRow(BaseModel):
+    """A row of an imported booking history: seats booked in a past departure's cabin and fare
+    family ``days_before`` it, and whether the family was closed then."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    flight: Annotated[str, Field(pattern=r"^[A-Z0-9]{2,8}$")]
+    departure_date: Annotated[date, InCalendar]
+    origin: Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
+    destination: Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
+    cabin: Cabin
+    fare_family: FamilyCode
+    days_before: Annotated[int, Field(ge=0, le=365)]
+    count: Annotated[int, Field(ge=0, le=10_000)]
+    closed: bool = False
+
+
+# --- a flight's revenue (API) -------------------------------------------------------------------------
+
+
+class FamilyForecastRead(BaseModel):
+    code: str
+    name: str
+    multiplier: Decimal
+    fare: str | None = Field(description="The family's fare now (the cabin fare × multiplier).")
+    booked: int
+    demand_mean: float = Field(description="Seats still to come: the forecast's mean.")
+    demand_sd: float
+    protection: float = Field(description="Seats left kept for the families above this one.")
+    booking_limit: int = Field(description="How many more seats it may sell (nested).")
+    open: bool
+
+
+class AccuracyRead(BaseModel):
+    held_out: int = Field(description="Past departures forecast to measure the error.")
+    mape: float | None
+    bias: float | None
+
+
+class CabinForecastRead(BaseModel):
+    fitted_at: datetime
+    days_before: int
+    seats_left: int
+    bid_price: str | None
+    currency: str | None
+    inputs_version: str = Field(description="SHA-256 of the history and fare family set read.")
+    fare_family_set: uuid.UUID | None
+    fare_family_set_version: int | None
+    history_departures: int
+    accuracy: AccuracyRead | None
+    families: list[FamilyForecastRead]
+
+
+class CurvePeriodRead(BaseModel):
+    days_before: int
+    until: int
+    bookings: int
+    by_family: dict[str, int]
+
+
+class CabinRevenueRead(BaseModel):
+    cabin: str
+    capacity: int
+    booked: int
+    forecast: CabinForecastRead | None
+    why: str | None = Field(default=None, description="Why there is no forecast, when none.")
+    booking_curve: list[CurvePeriodRead]
+
+
+class ForecastRunRead(BaseModel):
+    """What a forecast run did."""
+
+    markets: int
+    flights: int
+    cabins: int
+    skipped: dict[str, int] = Field(description="Cabins not forecast, by why.")
+    left_out: dict[str, int] = Field(description="Seats of families no set names, per family.")
+
+
+class FlightRevenueRead(BaseModel):
+    flight_id: uuid.UUID
+    flight: str
+    route: str
+    departure_date: date
+    cabins: list[CabinRevenueRead]
+    run: ForecastRunRead | None = Field(
+        default=None, description="What the forecast just run did (POST …/revenue/forecast)."
+    )
