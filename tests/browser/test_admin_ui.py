@@ -10,6 +10,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -42,7 +43,7 @@ if not Path(CHROMIUM).exists():
         )
     pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)", allow_module_level=True)
 
-from playwright.sync_api import Browser, Page, expect, sync_playwright  # noqa: E402
+from playwright.sync_api import Browser, Page, Route, expect, sync_playwright  # noqa: E402
 
 
 def _cli(env: dict[str, str], *args: str) -> str:
@@ -268,6 +269,127 @@ def test_dashboard_charts_render(page: Page) -> None:
     shot(page, "10-dashboard")
 
 
+def test_the_dashboard_is_drawn_once_below_the_menu(page: Page) -> None:
+    page.goto("/admin")
+    expect(page).to_have_title("Dashboard · OfferEngine admin")  # no HTML in the tab
+    menu = page.locator("header.top").bounding_box()
+    assert menu is not None
+    for heading in page.locator("h1:visible, h2:visible").all():  # nothing above the menu
+        box = heading.bounding_box()
+        assert box is not None
+        assert box["y"] >= menu["y"] + menu["height"], heading.inner_text()
+    headings = page.locator("main h2").all_inner_texts()
+    assert headings == ["Offer performance", "Inventory", "Decisioning", "Experiments"]
+    # An airline's tiles; an empty chart says what to do rather than drawing zeros.
+    expect(page.locator(".tiles")).to_contain_text("load factor")
+    expect(page.locator("#empty-orders")).to_contain_text("No order in the last 14 days")
+    expect(page.locator("#empty-orders").get_by_role("link", name="offer rules")).to_be_visible()
+    # Counts tick in whole numbers: one search shows 0 and 1, no "0.1 offers shown".
+    ticks = page.evaluate(
+        "() => document.getElementById('chart-offers-shown').chart.scales.y.ticks.map(t => t.label)"
+    )
+    assert all(re.fullmatch(r"\d+", str(t)) for t in ticks), ticks
+    assert len(ticks) == len(set(ticks)), ticks  # no label repeated
+    shot(page, "10b-dashboard-airline")
+
+
+def test_a_new_flag_starts_empty_and_is_not_saved_without_a_key(page: Page) -> None:
+    page.goto("/admin/flags/new")
+    page.wait_for_load_state()
+    key = page.locator('[name="root[key]"]')
+    expect(key).to_have_value("")
+    expect(key).to_have_attribute("placeholder", "e.g. dynamic_pricing")
+    form = page.locator("#resource-form")
+    for leaked in ("FeatureFlagIn", "RolloutIn", "VariantIn", "Is Enabled"):
+        expect(form).not_to_contain_text(leaked)
+    expect(form.get_by_role("button", name="Add Variant")).to_be_visible()
+    enabled = page.locator('[name="root[is_enabled]"]')  # a checkbox, not a true/false list
+    expect(enabled).to_have_attribute("type", "checkbox")
+    expect(enabled).not_to_be_checked()
+    # Each help text once: the rollout's start and end each say what a time looks like once.
+    helps = form.get_by_text(re.compile("with a zone"))
+    expect(helps).to_have_count(2)
+    assert all(text.count("zone") == 1 for text in helps.all_inner_texts())
+    page.get_by_role("button", name="Save").click()
+    errors = page.locator('[data-error-for="*"]')
+    expect(errors).to_contain_text("Key: ")
+    expect(errors).to_contain_text("Name: ")
+    expect(key).to_have_attribute("aria-invalid", "true")
+    expect(key).to_be_focused()
+    expect(page).to_have_url(re.compile(r"/admin/flags/new$"))  # nothing was made
+    shot(page, "11a-new-flag-refused")
+    key.fill("browser-flag")
+    page.locator('[name="root[name]"]').fill("Browser flag")
+    enabled.check()
+    page.get_by_role("button", name="Save").click()
+    expect(page).to_have_url(re.compile(r"/admin/flags/[0-9a-f-]{36}$"))
+    expect(page.locator("#flash")).to_have_text("Saved: feature flag version 1.")  # confirmed
+    expect(page.locator('[name="root[is_enabled]"]')).to_be_checked()
+    page.goto("/admin/flags")
+    expect(page.get_by_role("link", name="browser-flag")).to_be_visible()
+    expect(page.get_by_role("link", name="new-flag")).to_have_count(0)  # no junk flag
+
+
+def test_the_menu_shows_where_a_history_page_belongs(page: Page) -> None:
+    page.goto("/admin/pricing-rules?q=Browser")
+    page.get_by_role("link", name="History").first.click()
+    expect(page).to_have_url(re.compile(r"/admin/history/pricing_rule/"))
+    current = page.locator("#nav a[aria-current]")
+    expect(current).to_have_text(["Catalog & pricing"])  # not Dashboard
+    expect(page.locator("nav.sub a[aria-current=page]")).to_have_text(["Pricing rules"])
+
+
+def test_times_read_to_the_second_in_the_tenants_zone(page: Page) -> None:
+    page.goto("/admin/audit")
+    first = page.locator("td.time").first
+    # The demo airline is in New York: its times say so, with no T and no microseconds.
+    expect(first).to_have_text(re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d E[SD]T$"))
+    # And the object by its name, with its kind and version.
+    row = page.locator("tr", has=page.get_by_role("link", name="Browser demand")).first
+    expect(row).to_contain_text(re.compile(r"pricing rule · v\d"))
+    shot(page, "11b-audit")
+
+
+def test_tables_scroll_inside_their_frame_at_800_px(page: Page) -> None:
+    page.set_viewport_size({"width": 800, "height": 900})
+    page.goto("/admin/pricing-rules")
+    frame = page.locator(".table-scroll").first
+    box, main = frame.bounding_box(), page.locator("main").bounding_box()
+    assert box is not None
+    assert main is not None
+    assert box["x"] + box["width"] <= main["x"] + main["width"] + 1  # within the page
+    assert page.evaluate("document.documentElement.scrollWidth") <= 800  # nothing cut off
+    history = frame.get_by_role("link", name="History").first
+    history.scroll_into_view_if_needed()  # the frame scrolls to the last column
+    expect(history).to_be_in_viewport()
+    expect(frame).to_have_attribute("tabindex", "0")  # and scrolls from the keyboard
+    shot(page, "11c-table-800")
+    page.set_viewport_size({"width": 1366, "height": 900})
+
+
+def test_the_api_reference_works_with_no_internet(browser: Browser, base_url: str) -> None:
+    context = browser.new_context(base_url=base_url, viewport={"width": 1366, "height": 900})
+    outside: list[str] = []
+
+    def local_only(route: Route) -> None:
+        if route.request.url.startswith(base_url):
+            route.continue_()
+        else:
+            outside.append(route.request.url)
+            route.abort()
+
+    context.route("**/*", local_only)
+    opened = context.new_page()
+    opened.goto(f"{base_url}/docs")
+    operations = opened.locator(".opblock")
+    expect(operations.first).to_be_visible(timeout=30_000)
+    expect(opened.locator(".opblock", has_text="/v1/decisions").first).to_be_visible()
+    assert operations.count() > 100  # every operation of the document
+    opened.screenshot(path=str(SHOTS / "17-api-reference.png"))
+    context.close()
+    assert outside == []
+
+
 def test_preview_a_bundle_template(page: Page) -> None:
     page.goto("/admin/bundles")
     page.get_by_role("link", name="Comfort Bundle").click()
@@ -287,7 +409,7 @@ def test_a_form_made_from_the_schema_shows_the_api_errors_at_their_fields(page: 
     hold = page.locator('[name="root[hold_duration_seconds]"]')
     hold.fill("-5")
     page.get_by_role("button", name="Save").click()
-    expect(page.locator('[data-error-for="*"]')).to_contain_text("hold_duration_seconds:")
+    expect(page.locator('[data-error-for="*"]')).to_contain_text("Hold duration seconds:")
     expect(hold).to_have_attribute("aria-invalid", "true")
     shot(page, "12-form-error")
     # The same document as JSON, edited there, saved from there.
@@ -317,7 +439,30 @@ def test_quote_a_basket(page: Page) -> None:
     expect(result).to_contain_text("How the total is made")
     expect(result).to_contain_text("item_total")
     expect(result).to_contain_text("Commission")
+    expect(result).to_contain_text(re.compile(r"valid until \d{4}-\d\d-\d\d \d\d:\d\d:\d\d"))
     shot(page, "13-quote")
+
+
+def test_the_marketplace_dashboard_leads_with_quotes_and_commission(page: Page) -> None:
+    deadline = time.monotonic() + 10
+    page.goto("/admin")
+    while not page.locator("#chart-quotes").count() and time.monotonic() < deadline:
+        page.wait_for_timeout(200)  # the quote is stored behind its answer
+        page.goto("/admin")
+    expect(page.locator("main h2")).to_have_text(
+        ["Quotes and commission", "Decisioning", "Experiments"]
+    )
+    tiles = page.locator(".tiles")
+    expect(tiles).to_contain_text("quotes (14 days)")
+    expect(tiles).not_to_contain_text("offers shown")  # no airline tiles
+    expect(page.locator("#chart-quotes")).to_have_attribute("data-drawn", "true")
+    quoted = page.evaluate(
+        "() => document.getElementById('chart-quotes').chart.data.datasets"
+        ".find(d => d.label === 'quotes').data.reduce((a, b) => a + b, 0)"
+    )
+    assert quoted >= 1  # the basket just quoted
+    expect(page.locator("#chart-load")).to_have_count(0)
+    shot(page, "13b-dashboard-marketplace")
 
 
 def test_roll_a_flag_out_with_the_slider(page: Page) -> None:
@@ -337,11 +482,15 @@ def test_roll_a_flag_out_with_the_slider(page: Page) -> None:
 
 def test_start_an_experiment_and_read_its_results(page: Page) -> None:
     page.goto("/admin/experiments/new")
+    page.wait_for_load_state()  # the form editor, built by admin.js
+    page.locator('[name="root[key]"]').fill("browser-experiment")
+    page.locator('[name="root[name]"]').fill("Browser experiment")
     page.get_by_role("button", name="Save").click()
     expect(page).to_have_url(re.compile(r"/admin/experiments/[0-9a-f-]{36}$"))
     page.get_by_role("button", name="Start").click()
     page.locator("#confirm-dialog").get_by_role("button", name="Confirm").click()
     expect(page.get_by_role("heading", level=1)).to_contain_text("running")
+    expect(page.locator("#flash")).to_have_text("Experiment started.")
     expect(page.locator("#results-title")).to_be_visible()
     expect(page.locator("#chart-lift")).to_have_attribute("data-drawn", "true")
     shot(page, "15-experiment")

@@ -4,10 +4,15 @@ editors start from documents the API takes."""
 from __future__ import annotations
 
 import asyncio
+import html
+import json
 import re
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from fastapi.testclient import TestClient
@@ -16,11 +21,19 @@ from offerengine.app import create_app
 from offerengine.auth import users
 from offerengine.auth.core import Actor, ActorKind, Role
 from offerengine.demo import service as demo
+from offerengine.flags.schemas import FeatureFlagIn
 from offerengine.settings import Settings
 from offerengine.tenants import service as tenants
 from offerengine.units import run_in_transaction
-from offerengine.web.pages.layout import NAV
-from offerengine.web.resources import RESOURCES, cell, dig
+from offerengine.web.pages.layout import NAV, current_menu, show_time
+from offerengine.web.resources import (
+    RESOURCES,
+    cell,
+    dig,
+    form_schema,
+    human_label,
+    model_label,
+)
 from tests.conftest import make_settings
 
 PASSWORD = "a long enough password"
@@ -229,13 +242,95 @@ def test_a_viewer_gets_no_save_button(demo_settings: Settings) -> None:
         client.__exit__(None, None, None)
 
 
-def test_starters_are_what_the_api_takes_but_for_the_ids_to_choose() -> None:
+# What a person types into a new form: ids she picks, and the name, key or code she gives it.
+TYPED = ("name", "key", "code", "bundle_name")
+
+
+def test_starters_are_what_the_api_takes_but_for_what_a_person_types() -> None:
     for resource in RESOURCES.values():
+        assert not set(TYPED) & set(resource.starter), resource.slug  # never a junk "new-flag"
         try:
             resource.schema.model_validate(resource.starter)
         except ValueError as exc:
             missing = [e["loc"][-1] for e in exc.errors()]  # type: ignore[attr-defined]
-            assert all(str(name).endswith("_id") for name in missing), (resource.slug, missing)
+            assert all(str(name).endswith("_id") or name in TYPED for name in missing), (
+                resource.slug,
+                missing,
+            )
+
+
+def _walk(node: object, path: str = "") -> Iterator[tuple[str, dict[str, Any]]]:
+    if isinstance(node, dict):
+        yield path, node
+        for key, value in node.items():
+            yield from _walk(value, f"{path}/{key}")
+    elif isinstance(node, list):
+        for n, value in enumerate(node):
+            yield from _walk(value, f"{path}/{n}")
+
+
+def test_generated_forms_speak_to_people_not_in_schema_names() -> None:
+    for resource in RESOURCES.values():
+        schema = form_schema(resource.schema, resource.one.capitalize())
+        assert schema["title"] == resource.one.capitalize()
+        for path, node in _walk(schema):
+            title = node.get("title")
+            if isinstance(title, str):  # "Rollout", "Variant", never "RolloutIn"
+                assert not re.search(r"[a-z][A-Z]|(?:In|Read)$|_", title), (resource.slug, path)
+            if node.get("type") == "boolean":  # a checkbox, ticked or not: no opt-in box
+                assert node.get("format") == "checkbox", (resource.slug, path)
+            if isinstance(node.get("properties"), dict):
+                for name, child in node["properties"].items():
+                    assert child.get("title"), (resource.slug, path, name)
+                    if child.get("type") == "boolean":
+                        assert name in node.get("required", []), (resource.slug, path, name)
+            described = node.get("description")
+            if isinstance(described, str):  # each help text once
+                sentences = [t.strip() for t in re.split(r"(?<=\.)\s", described) if t.strip()]
+                assert len(sentences) == len(set(sentences)), (resource.slug, path, described)
+                assert described.count("zone") <= 1, (resource.slug, path, described)
+    flag = form_schema(FeatureFlagIn)["properties"]
+    assert flag["rollout"]["title"] == "Rollout"
+    assert flag["variants"]["items"]["title"] == "Variant"  # its button: "Add Variant"
+    assert flag["is_enabled"]["title"] == "Enabled"
+    assert flag["key"]["options"]["inputAttributes"]["placeholder"] == "e.g. dynamic_pricing"
+
+
+def test_labels_read_as_words() -> None:
+    assert human_label("is_enabled") == "Enabled"
+    assert human_label("default_value") == "Default value"
+    assert human_label("placement_id") == "Placement ID"
+    assert human_label("rollout.percentage") == "Rollout percentage"
+    assert model_label("FeatureFlagIn") == "Feature flag"
+    assert model_label("ForceRule") == "Force rule"
+    assert model_label("SRMCheck") == "SRM check"
+
+
+def test_a_new_form_starts_empty_with_examples_to_follow(demo_settings: Settings) -> None:
+    client = logged_in(demo_settings, "own@oe.example")
+    try:
+        page = client.get("/admin/flags/new").text
+        start = json.loads(
+            html.unescape(re.search(r'id="start-flags">(.*?)</script>', page).group(1))
+        )  # type: ignore[union-attr]
+        assert "key" not in start
+        assert "name" not in start
+        assert "e.g. dynamic_pricing" in page  # the key's placeholder
+        token = re.search(r'<meta name="csrf-token" content="([^"]+)"', page)
+        assert token
+        # Saved untouched, it is refused naming the key and the name; nothing is made.
+        saved = client.post(
+            "/v1/admin/tenants/OE/feature-flags",
+            json=start,
+            headers={"X-CSRF-Token": token.group(1)},
+        )
+        assert saved.status_code == 422, saved.text
+        assert {tuple(e["loc"]) for e in saved.json()["errors"]} >= {
+            ("body", "key"),
+            ("body", "name"),
+        }
+    finally:
+        client.__exit__(None, None, None)
 
 
 def test_cells_read_well() -> None:
@@ -353,5 +448,239 @@ def test_dead_letters_show_what_the_database_refused_and_offer_a_redrive(
         assert "UnicodeEncodeError" in page.text or "surrogates" in page.text
         redriven = client.get("/admin/dead-letters?show=redriven")
         assert record_id not in redriven.text
+    finally:
+        client.__exit__(None, None, None)
+
+
+def _visible_html(page: str) -> str:
+    """A page without the documents it carries as they are (JSON for its scripts, editors,
+    a refused record shown whole)."""
+    return re.sub(
+        r'<script type="application/json".*?</script>|<textarea.*?</textarea>|<pre>.*?</pre>',
+        "",
+        page,
+        flags=re.S,
+    )
+
+
+@pytest.mark.parametrize(
+    ("email", "shown", "not_shown"),
+    [
+        (
+            "own@oe.example",
+            ["Offer performance", "Inventory", "offers shown", "load factor"],
+            ["Quotes and commission", "quotes ("],
+        ),
+        (
+            "own@mkt.example",
+            ["Quotes and commission", "quotes (", "commission quoted", "No quote in the last"],
+            ["Offer performance", "Inventory", "offers shown", "load factor"],
+        ),
+    ],
+)
+def test_the_dashboard_is_drawn_once_under_the_menu_with_what_applies_to_the_tenant(
+    demo_settings: Settings, email: str, shown: list[str], not_shown: list[str]
+) -> None:
+    client = logged_in(demo_settings, email)
+    try:
+        page = client.get("/admin").text
+        assert "<title>Dashboard · OfferEngine admin</title>" in page
+        head, body = page.split("<body", 1)
+        assert "<h2" not in head
+        before_menu = body[: body.index('<header class="top">')]
+        assert "<h2" not in before_menu
+        assert "chart" not in before_menu
+        headings = re.findall(r"<h2>(.*?)</h2>", body)
+        assert len(headings) == len(set(headings)), headings  # each section once
+        assert {"Decisioning", "Experiments"} <= set(headings)
+        for text in shown:
+            assert text in body, text
+        for text in not_shown:
+            assert text not in body, text
+        # Nothing drawn is all zeros: an empty chart is a sentence saying what to do.
+        for config in re.findall(
+            r'<script type="application/json" id="cfg-[^"]+">(.*?)</script>', body
+        ):
+            values = [v for d in json.loads(config)["data"]["datasets"] for v in d["data"]]
+            assert any(v for v in values), config[:200]
+        assert re.search(
+            r'<figure class="chart empty"[^>]*>\s*<div class="empty-state">\s*<p>No ', body
+        )
+    finally:
+        client.__exit__(None, None, None)
+
+
+def test_counts_are_charted_in_whole_numbers_with_a_legend_only_to_tell_series_apart() -> None:
+    from offerengine.web import dashboards
+
+    day = dashboards.last_days(2)
+    board = dashboards.quotes_and_commission(
+        {
+            "quoted": [
+                {
+                    "key": day[1].isoformat(),
+                    "currency": "EUR",
+                    "quotes": 1,
+                    "measures": {"total_commission": "2.50", "seller_commission": "2.50"},
+                }
+            ],
+            "accepted": [],
+        },
+        {
+            "quoted": [
+                {
+                    "key": "shoes",
+                    "currency": "EUR",
+                    "quotes": 1,
+                    "measures": {"total_commission": "2.50"},
+                }
+            ]
+        },
+        None,
+        span=day,
+    )
+    quotes = board.charts["quotes"]
+    assert quotes["options"]["scales"]["y"]["ticks"] == {"precision": 0}  # 0 and 1, not 0.1 …
+    assert quotes["options"]["plugins"]["legend"]["display"] is True  # quotes and accepted
+    single = board.charts["by_category"]
+    assert single["options"]["plugins"]["legend"]["display"] is False  # the caption names it
+    assert board.totals == {
+        "quotes": "1",
+        "accepted": "0",
+        "conversion": "0.0 %",
+        "commission": "2.50 EUR",
+    }
+    assert dashboards.has_data(single)
+    assert not dashboards.has_data(board.charts["by_seller"])
+
+
+def test_the_menu_shows_where_the_page_is() -> None:
+    assert current_menu("/admin") == ("Dashboard", "/admin")
+    assert current_menu("/admin/pricing-rules/1b9d6bcd-bbfd-4b2d-9b5d-ab8dfbbd4bed") == (
+        "Catalog & pricing",
+        "/admin/pricing-rules",
+    )
+    # An object's history belongs to its kind's page, never the dashboard.
+    assert current_menu("/admin/history/pricing_rule/1b9d6bcd-bbfd-4b2d-9b5d-ab8dfbbd4bed") == (
+        "Catalog & pricing",
+        "/admin/pricing-rules",
+    )
+    for slug, resource in RESOURCES.items():
+        _, page = current_menu(f"/admin/history/{resource.history}/x")
+        assert page == f"/admin/{slug}", slug
+    assert current_menu("/admin/tenants") == (None, None)
+
+
+def test_a_history_page_highlights_its_kinds_menu(demo_settings: Settings) -> None:
+    client = logged_in(demo_settings, "own@oe.example")
+    try:
+        rules = client.get("/admin/pricing-rules").text
+        found = re.search(r'href="/admin/history/pricing_rule/([0-9a-f-]{36})"', rules)
+        assert found
+        page = client.get(f"/admin/history/pricing_rule/{found.group(1)}").text
+        current = re.findall(r'<a href="([^"]+)" aria-current="(?:true|page)">([^<]+)</a>', page)
+        assert current == [
+            ("/admin/products", "Catalog &amp; pricing"),
+            ("/admin/pricing-rules", "Pricing rules"),
+        ]
+    finally:
+        client.__exit__(None, None, None)
+
+
+def test_times_are_shown_to_the_second_in_the_tenants_zone() -> None:
+    paris = ZoneInfo("Europe/Paris")
+    assert show_time("2026-12-07T20:45:58.123456Z", paris) == "2026-12-07 21:45:58 CET"
+    assert show_time("2026-07-07T20:45:58+00:00", paris) == "2026-07-07 22:45:58 CEST"
+    naive_utc = datetime(2026, 12, 7, 20, 45, 58, 999, tzinfo=UTC).replace(tzinfo=None)
+    assert show_time(naive_utc, paris) == "2026-12-07 21:45:58 CET"  # as the database keeps it
+    assert show_time("2026-12-07", paris) == "2026-12-07"  # a date stays a date
+    assert show_time("not a time", paris) == "not a time"
+
+
+def test_no_page_shows_a_raw_timestamp_and_the_audit_log_names_objects(
+    demo_settings: Settings,
+) -> None:
+    client = logged_in(demo_settings, "own@oe.example")
+    try:
+        token = re.search(r'<meta name="csrf-token" content="([^"]+)"', client.get("/admin").text)
+        assert token
+        headers = {"X-CSRF-Token": token.group(1)}
+        made = client.post(
+            "/v1/admin/tenants/OE/experiments",
+            json={
+                "key": "timed",
+                "name": "Timed experiment",
+                "end": "2099-01-31T23:59:59.500000Z",
+                "variants": [{"key": "control", "weight": 0.5}, {"key": "b", "weight": 0.5}],
+                "primary_metric": {"key": "conversion", "kind": "conversion", "event": "purchase"},
+            },
+            headers=headers,
+        )
+        assert made.status_code == 201, made.text
+        started = client.post(f"/v1/admin/experiments/{made.json()['id']}/start", headers=headers)
+        assert started.status_code == 200, started.text
+        raw = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d|\d\d:\d\d:\d\d\.\d+")
+        for path in [*PAGES, "/admin/experiments"]:
+            page = _visible_html(client.get(path).text)
+            assert not raw.search(page), (path, raw.findall(page)[:3])
+        listing = client.get("/admin/experiments").text
+        assert "<td>2099-01-31 18:59:59 EST</td>" in listing  # its end, in New York's time
+        audit = client.get("/admin/audit").text
+        assert re.search(r'<td class="time">\d{4}-\d\d-\d\d \d\d:\d\d:\d\d E[SD]T</td>', audit)
+        # The object by its name, with its kind and version: not "experiment v2".
+        assert re.search(
+            r'<a href="/admin/history/experiment/[0-9a-f-]{36}">Timed experiment</a>\s*'
+            r'<small class="muted">experiment · v2</small>',
+            audit,
+        ), audit[audit.index("experiment.") - 200 : audit.index("experiment.") + 600]
+    finally:
+        client.__exit__(None, None, None)
+
+
+# Where a page names what the browser loads: an element's source or link, a form's target, a
+# style's url() or @import.
+LOADS = re.compile(
+    r"""(?:\b(?:src|href|action|srcset|poster|data)\s*=\s*["']?|url\(\s*["']?|@import\s+["'])"""
+    r"""\s*((?:https?:)?//[^"'\s)>]+)""",
+    re.I,
+)
+
+
+def test_no_page_refers_to_anything_outside_the_server(demo_settings: Settings) -> None:
+    client = logged_in(demo_settings, "own@oe.example")
+    try:
+        paths = [*PAGES, "/admin/login", "/docs", "/admin/flags/new", "/admin/experiments/new"]
+        for slug in RESOURCES:
+            listing = client.get(f"/admin/{slug}").text
+            paths += [
+                f"/admin/{slug}/{i}"
+                for i in re.findall(rf'href="/admin/{slug}/([0-9a-f-]{{36}})"', listing)[:1]
+            ]
+        pages = {path: client.get(path) for path in paths}
+        assert all(p.status_code == 200 for p in pages.values()), [
+            (path, p.status_code) for path, p in pages.items() if p.status_code != 200
+        ]
+        loaded = set()
+        for path, found in pages.items():
+            assert not LOADS.findall(found.text), (path, LOADS.findall(found.text))
+            loaded |= set(
+                re.findall(r'(?:src|href)="(/(?:admin/static|docs/assets)/[^"]+)"', found.text)
+            )
+        assert "/docs/assets/swagger-ui-bundle.js" in loaded
+        for path in loaded:  # what they load is here, and loads nothing from outside in turn
+            asset = client.get(path)
+            assert asset.status_code == 200, path
+            if path.endswith(".css"):
+                assert not LOADS.findall(asset.text), (path, LOADS.findall(asset.text))
+    finally:
+        client.__exit__(None, None, None)
+
+
+def test_every_table_scrolls_in_a_frame_of_its_own(demo_settings: Settings) -> None:
+    client = logged_in(demo_settings, "own@oe.example")
+    try:
+        for path in PAGES:
+            page = client.get(path).text
+            assert page.count("<table") == page.count('<div class="table-scroll"><table'), path
     finally:
         client.__exit__(None, None, None)

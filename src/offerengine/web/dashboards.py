@@ -1,4 +1,4 @@
-"""The dashboards' figures shaped as tables and Chart.js configurations, from the aggregates of
+"""The dashboards' figures shaped as tables, totals and Chart.js configurations, from the aggregates of
 what run time recorded (read by :mod:`offerengine.decisioning.figures` and :mod:`offerengine.shopping.figures` and
 :mod:`offerengine.inventory.overview`) and from the API's reports. Nothing here reads or draws:
 the page draws them with Chart.js."""
@@ -8,7 +8,8 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, tzinfo
+from decimal import Decimal
 from typing import Any
 
 from offerengine import money
@@ -26,9 +27,9 @@ class Dashboard:
     totals: dict[str, str] = field(default_factory=dict)
 
 
-def last_days(days: int) -> list[date]:
-    """The last ``days`` days (UTC), today last."""
-    today = datetime.now(UTC).date()
+def last_days(days: int, zone: tzinfo = UTC) -> list[date]:
+    """The last ``days`` days (of ``zone``'s calendar), today last."""
+    today = datetime.now(zone).date()
     return [today - timedelta(days=days - 1 - i) for i in range(days)]
 
 
@@ -40,7 +41,27 @@ def _day(value: datetime | str | date) -> date:
     return date.fromisoformat(str(value)[:10])
 
 
-def _line(labels: list[str], series: dict[str, list[float]], *, y: str) -> dict[str, Any]:
+def has_data(chart: dict[str, Any]) -> bool:
+    """Whether a chart has anything to draw: a value other than zero in any of its series (an
+    all-zero chart is an empty state, which says what to do, instead)."""
+
+    def drawn(value: Any) -> bool:
+        if isinstance(value, list):
+            return any(drawn(v) for v in value)
+        return isinstance(value, (int, float)) and value != 0
+
+    return any(drawn(d.get("data")) for d in chart.get("data", {}).get("datasets", []))
+
+
+def _line(
+    labels: list[str], series: dict[str, list[float]], *, y: str, whole: bool = False
+) -> dict[str, Any]:
+    """A line chart of ``series`` over ``labels``: its y axis titled ``y``, ticked in whole
+    numbers when it counts (``whole``: no "0.1 orders"), and a legend only when there is more
+    than one series to tell apart (the caption names a single one)."""
+    y_axis: dict[str, Any] = {"beginAtZero": True, "title": {"display": True, "text": y}}
+    if whole:
+        y_axis["ticks"] = {"precision": 0}
     return {
         "type": "line",
         "data": {
@@ -56,12 +77,17 @@ def _line(labels: list[str], series: dict[str, list[float]], *, y: str) -> dict[
                 for i, (name, values) in enumerate(sorted(series.items()))
             ],
         },
-        "options": {"scales": {"y": {"beginAtZero": True, "title": {"display": True, "text": y}}}},
+        "options": {
+            "scales": {"y": y_axis},
+            "plugins": {"legend": {"display": len(series) > 1}},
+        },
     }
 
 
-def _bar(labels: list[str], series: dict[str, list[float]], *, y: str) -> dict[str, Any]:
-    chart = _line(labels, series, y=y)
+def _bar(
+    labels: list[str], series: dict[str, list[float]], *, y: str, whole: bool = False
+) -> dict[str, Any]:
+    chart = _line(labels, series, y=y, whole=whole)
     chart["type"] = "bar"
     return chart
 
@@ -85,8 +111,8 @@ def offer_performance(
     # Conversion over all time, from the counters the ranking learns from.
     stats = figures.stats
     board = Dashboard()
-    board.charts["offers_shown"] = _line(labels, dict(shown), y="offers shown")
-    board.charts["orders"] = _bar(labels, dict(ordered), y="orders")
+    board.charts["offers_shown"] = _line(labels, dict(shown), y="offers shown", whole=True)
+    board.charts["orders"] = _bar(labels, dict(ordered), y="orders", whole=True)
     types = sorted({t for t, _, _ in stats} | set(revenue))
     conversion = {t: (int(o or 0) / int(s) if s else 0.0) for t, s, o in stats}
     board.charts["conversion"] = _bar(
@@ -114,6 +140,11 @@ def offer_performance(
     board.totals["orders"] = str(int(sum(sum(v) for v in ordered.values())))
     board.totals["revenue"] = money.show(
         money.from_minor(sum(revenue.values()), currency), currency
+    )
+    shown_total = sum(int(s or 0) for _, s, _ in stats)
+    ordered_total = sum(int(o or 0) for _, _, o in stats)
+    board.totals["conversion"] = (
+        f"{ordered_total / shown_total * 100:.1f} %" if shown_total else "–"
     )
     return board
 
@@ -149,7 +180,7 @@ def decisioning(figures: decisioning_figures.DecisionFigures, span: list[date]) 
     rows.sort(key=lambda r: (-r["impressions"], r["offer"]))
     board = Dashboard()
     board.charts["decisions"] = _line(
-        [d.isoformat() for d in span], {"decisions": per_day}, y="decisions"
+        [d.isoformat() for d in span], {"decisions": per_day}, y="decisions", whole=True
     )
     top = rows[:12]
     board.charts["rates"] = _bar(
@@ -201,13 +232,15 @@ def inventory(load: overview.SeatLoad) -> Dashboard:
     board = Dashboard()
     labels: list[str] = []
     loads: list[float] = []
+    seats = taken = 0
     for flight in load.flights:
         capacity = sum(int(seats) for seats in flight.cabins.values())
         sold, held = load.used.get(flight.id, (0, 0))
         share = (sold + held) / capacity * 100 if capacity else 0.0
+        seats, taken = seats + capacity, taken + sold + held
         label = (
             f"{flight.carrier}{flight.flight_number} {flight.origin}-{flight.destination} "
-            f"{flight.departure_local[:16].replace('T', ' ')}"
+            f"{flight.departure_local[5:16].replace('T', ' ')}"
         )
         labels.append(label)
         loads.append(round(share, 1))
@@ -221,6 +254,8 @@ def inventory(load: overview.SeatLoad) -> Dashboard:
             }
         )
     board.charts["load_factor"] = _bar(labels, {"load factor %": loads}, y="%")
+    board.totals["flights"] = str(len(load.flights))
+    board.totals["load_factor"] = f"{taken / seats * 100:.1f} %" if seats else "–"
     board.tables["low_stock"] = [
         {
             "resource": f"{low.resource_type} {low.resource}",
@@ -280,28 +315,43 @@ def lift_chart(results: dict[str, Any]) -> dict[str, Any]:
 COMPONENTS = ("seller_commission", "category_commission", "logistics_commission")
 
 
-def commission_charts(
+def quotes_and_commission(
     by_day: dict[str, Any] | None,
     by_category: dict[str, Any] | None,
     by_seller: dict[str, Any] | None,
+    span: list[date],
 ) -> Dashboard:
-    """Commission of stored quotes by day (stacked by component), by category and by seller,
-    from the API's commission report."""
+    """Quotes stored and accepted per day of ``span`` and their conversion; commission per day
+    (stacked by component), by category and by seller: from the API's commission reports (each
+    ``None`` when the API refused)."""
     board = Dashboard()
 
-    def rows(report: dict[str, Any] | None) -> list[dict[str, Any]]:
-        return list(report.get("quoted", [])) if report else []
+    def rows(report: dict[str, Any] | None, part: str = "quoted") -> list[dict[str, Any]]:
+        return list(report.get(part, [])) if report else []
 
-    days = rows(by_day)
-    labels = [str(r["key"]) for r in days]
-    chart = _bar(
-        labels,
-        {
-            name.replace("_", " "): [float(r["measures"].get(name, 0)) for r in days]
-            for name in COMPONENTS
-        },
-        y="commission",
+    labels = [d.isoformat() for d in span]
+    index = {d: i for i, d in enumerate(labels)}
+    quoted, accepted = [0.0] * len(span), [0.0] * len(span)
+    components: dict[str, list[float]] = {
+        name.replace("_", " "): [0.0] * len(span) for name in COMPONENTS
+    }
+    totals: dict[str, Decimal] = defaultdict(Decimal)
+    for row in rows(by_day):
+        day = index.get(str(row["key"]))
+        totals[row["currency"]] += Decimal(row["measures"].get("total_commission", "0"))
+        if day is None:
+            continue
+        quoted[day] += int(row["quotes"])
+        for name in COMPONENTS:
+            components[name.replace("_", " ")][day] += float(row["measures"].get(name, 0))
+    for row in rows(by_day, "accepted"):
+        day = index.get(str(row["key"]))
+        if day is not None:
+            accepted[day] += int(row["quotes"])
+    board.charts["quotes"] = _bar(
+        labels, {"quotes": quoted, "accepted": accepted}, y="quotes", whole=True
     )
+    chart = _bar(labels, components, y="commission")
     chart["options"]["scales"]["x"] = {"stacked": True}
     chart["options"]["scales"]["y"]["stacked"] = True
     board.charts["by_day"] = chart
@@ -312,5 +362,13 @@ def commission_charts(
             {"commission": [float(r["measures"].get("total_commission", 0)) for r in found]},
             y="commission",
         )
-    board.totals["quotes"] = str(sum(int(r["quotes"]) for r in days))
+    board.totals["quotes"] = str(int(sum(quoted)))
+    board.totals["accepted"] = str(int(sum(accepted)))
+    board.totals["conversion"] = (
+        f"{sum(accepted) / sum(quoted) * 100:.1f} %" if sum(quoted) else "–"
+    )
+    board.totals["commission"] = (
+        ", ".join(money.show(amount, code) + f" {code}" for code, amount in sorted(totals.items()))
+        or "0"
+    )
     return board

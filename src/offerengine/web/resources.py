@@ -11,6 +11,7 @@ be edited, with the API's errors shown next to the document at the path they nam
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
@@ -38,7 +39,9 @@ class Resource:
     item: str  # API item, with {id}
     schema: type[BaseModel]  # the API's input document
     columns: tuple[str, ...]  # fields of the read document shown in the list
-    starter: dict[str, Any] = field(default_factory=dict)  # a new object's document
+    # A new object's document: choices with a sensible default, never a name, key or code
+    # (those a person types: a form saved untouched is refused naming them, not a junk object).
+    starter: dict[str, Any] = field(default_factory=dict)
     help: str = ""
 
     def input_of(self, read: dict[str, Any]) -> dict[str, Any]:
@@ -74,7 +77,6 @@ RESOURCES: dict[str, Resource] = {
             BundleIn,
             ("bundle_name", "bundle_type", "discount_percentage", "priority", "is_active"),
             starter={
-                "bundle_name": "New bundle",
                 "bundle_type": "COMFORT",
                 "product_types": [
                     {"type": "FLIGHT", "required": True},
@@ -120,7 +122,7 @@ RESOURCES: dict[str, Resource] = {
             "placement",
             decisioning.PlacementIn,
             columns=("name", "channel", "content_type", "status"),
-            starter={"name": "New placement", "channel": "web", "content_type": "html"},
+            starter={"channel": "web", "content_type": "html"},
         ),
         _decisioning(
             "decision-offers",
@@ -131,7 +133,6 @@ RESOURCES: dict[str, Resource] = {
             decisioning.OfferIn,
             columns=("name", "priority", "status", "start", "end"),
             starter={
-                "name": "New offer",
                 "priority": 10,
                 "representations": [],
                 "eligibility": None,
@@ -148,7 +149,6 @@ RESOURCES: dict[str, Resource] = {
             decisioning.FallbackOfferIn,
             columns=("name", "status"),
             starter={
-                "name": "New fallback",
                 "representations": [
                     {"placement_id": "", "content": {"text": "Welcome aboard"}},
                 ],
@@ -162,7 +162,7 @@ RESOURCES: dict[str, Resource] = {
             "offer_collection",
             decisioning.CollectionIn,
             columns=("name", "tags", "status"),
-            starter={"name": "New collection", "offer_ids": []},
+            starter={"offer_ids": []},
         ),
         _decisioning(
             "ranking-formulas",
@@ -172,7 +172,7 @@ RESOURCES: dict[str, Resource] = {
             "ranking_formula",
             decisioning.RankingFormulaIn,
             columns=("name", "expression", "status"),
-            starter={"name": "New formula", "expression": "offer.priority"},
+            starter={"expression": "offer.priority"},
         ),
         _decisioning(
             "activities",
@@ -183,7 +183,6 @@ RESOURCES: dict[str, Resource] = {
             decisioning.ActivityIn,
             columns=("name", "status", "ranking.method", "start", "end"),
             starter={
-                "name": "New activity",
                 "placement_id": "",
                 "collection_id": "",
                 "fallback_offer_id": "",
@@ -201,7 +200,6 @@ RESOURCES: dict[str, Resource] = {
             commerce.CommissionRateIn,
             ("name", "component", "category", "seller_id", "commission_type", "rate", "is_active"),
             starter={
-                "name": "New rate",
                 "component": "category",
                 "category": "electronics",
                 "commission_type": "PERCENTAGE",
@@ -218,7 +216,6 @@ RESOURCES: dict[str, Resource] = {
             commerce.FeeRuleIn,
             ("name", "type", "region", "category", "priority", "is_active"),
             starter={
-                "name": "New delivery fee",
                 "type": "DELIVERY_FEE",
                 "configuration": {"base_fee": "20.00"},
             },
@@ -232,7 +229,7 @@ RESOURCES: dict[str, Resource] = {
             "/v1/admin/coupons/{id}",
             commerce.CouponIn,
             ("code", "name", "type", "value", "valid_until", "is_active"),
-            starter={"code": "NEWCODE", "name": "New coupon", "type": "PERCENTAGE", "value": "10"},
+            starter={"type": "PERCENTAGE", "value": "10"},
         ),
         Resource(
             "flags",
@@ -244,8 +241,6 @@ RESOURCES: dict[str, Resource] = {
             FeatureFlagIn,
             ("key", "name", "type", "is_enabled", "rollout.percentage"),
             starter={
-                "key": "new-flag",
-                "name": "New flag",
                 "type": "BOOLEAN",
                 "value": True,
                 "default_value": False,
@@ -264,8 +259,6 @@ RESOURCES: dict[str, Resource] = {
             ExperimentIn,
             ("key", "name", "status", "coverage", "start", "end"),
             starter={
-                "key": "new-experiment",
-                "name": "New experiment",
                 "variants": [
                     {"key": "control", "weight": 0.5},
                     {"key": "treatment", "weight": 0.5},
@@ -373,11 +366,73 @@ async def api_get(request: Request, path: str, **params: Any) -> ApiAnswer:
     return ApiAnswer(status, data)
 
 
-def form_schema(model: type[BaseModel]) -> dict[str, Any]:
-    """The model's JSON schema, shaped for the form editor (json-editor): an optional field is
-    its one non-null type (the form's opt-in box says whether it is given), and free-form objects
-    may take new keys."""
-    schema = model.model_json_schema()
+_ABBREVIATIONS = {"id": "ID", "ids": "IDs", "url": "URL", "api": "API", "ofrep": "OFREP"}
+
+
+def human_label(name: str) -> str:
+    """A field's name as a person reads it: ``is_enabled`` → "Enabled", ``default_value`` →
+    "Default value", ``placement_id`` → "Placement ID", ``rollout.percentage`` → "Rollout
+    percentage"."""
+    words = name.replace(".", " ").replace("_", " ").split()
+    if len(words) > 1 and words[0] == "is":
+        words = words[1:]
+    words = [_ABBREVIATIONS.get(w.lower(), w) for w in words]
+    text = " ".join(words)
+    return text[:1].upper() + text[1:]
+
+
+def model_label(title: str) -> str:
+    """A model's class name as a person reads it: ``FeatureFlagIn`` → "Feature flag",
+    ``ForceRule`` → "Force rule" (the API's input/output suffixes dropped)."""
+    words = re.findall(r"[A-Z]+(?![a-z])|[A-Z][a-z0-9]*|[a-z0-9]+", title)
+    while len(words) > 1 and words[-1] in ("In", "Create", "Update", "Read"):
+        words.pop()
+    text = " ".join(w if w.isupper() and len(w) > 1 else w.lower() for w in words)
+    return text[:1].upper() + text[1:]
+
+
+def _one_of(label: str) -> str:
+    """An item of a list labelled ``label``: "Variants" → "Variant", "Categories" → "Category"."""
+    if label.endswith("ies"):
+        return label[:-3] + "y"
+    if label.endswith("s") and not label.endswith("ss"):
+        return label[:-1]
+    return label
+
+
+def _inline(schema: dict[str, Any]) -> dict[str, Any]:
+    """The schema with its ``$defs`` written in place, so that a field keeps its own label and
+    help (json-editor lets a reference's title and description win over the field's); a model
+    that contains itself stays a reference."""
+    defs: dict[str, Any] = schema.get("$defs", {})
+
+    def resolve(node: Any, inside: tuple[str, ...]) -> Any:
+        if isinstance(node, list):
+            return [resolve(n, inside) for n in node]
+        if not isinstance(node, dict):
+            return node
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#/$defs/"):
+            name = ref.rsplit("/", 1)[-1]
+            if name not in inside and name in defs:
+                target = resolve(defs[name], (*inside, name))
+                own = {k: resolve(v, inside) for k, v in node.items() if k != "$ref"}
+                return {**target, **own}
+        return {k: resolve(v, inside) for k, v in node.items()}
+
+    inlined: dict[str, Any] = resolve({k: v for k, v in schema.items() if k != "$defs"}, ())
+    if "$ref" in json.dumps(inlined):  # a recursive model: its references need the defs
+        inlined["$defs"] = defs
+    return inlined
+
+
+def form_schema(model: type[BaseModel], title: str | None = None) -> dict[str, Any]:
+    """The model's JSON schema, shaped for the form editor (json-editor): labels people read
+    (the field's name, never the model's class name: "Rollout", not "RolloutIn"), an optional
+    field as its one non-null type (the form's opt-in box says whether it is given), booleans
+    as checkboxes, examples as placeholders, each help text once, and free-form objects that
+    may take new keys. ``title`` heads the form instead of the model's docstring."""
+    schema = _inline(model.model_json_schema())
 
     def shape(node: Any) -> Any:
         if isinstance(node, list):
@@ -385,11 +440,6 @@ def form_schema(model: type[BaseModel]) -> dict[str, Any]:
         if not isinstance(node, dict):
             return node
         node = {k: shape(v) for k, v in node.items()}
-        if node.get("format") == "date-time":  # a browser's datetime-local has no zone
-            node.pop("format")
-            node["description"] = (
-                f"{node.get('description', '')} ISO time with a zone, e.g. 2026-12-24T00:00:00Z."
-            ).strip()
         options = node.get("anyOf")
         if isinstance(options, list):
             kept = [o for o in options if o != {"type": "null"}]
@@ -401,21 +451,44 @@ def form_schema(model: type[BaseModel]) -> dict[str, Any]:
                 node.pop("anyOf")
                 node.pop("default", None)
                 node = {**kept[0], **node}
+        if node.get("format") == "date-time":  # a browser's datetime-local has no zone
+            node.pop("format")
+            said = str(node.get("description", ""))
+            if "zone" not in said:
+                node["description"] = f"{said} A time with its zone, e.g. 2026-12-24T00:00:00Z."
+                node["description"] = node["description"].strip()
+        if node.get("type") == "boolean":
+            node["format"] = "checkbox"
+        title = node.get("title")
+        if isinstance(title, str) and re.fullmatch(r"[A-Z][a-z0-9]+(?:[A-Z][A-Za-z0-9]*)+", title):
+            node["title"] = model_label(title)  # a model's class name
         if (
             node.get("type") == "object"
             and "additionalProperties" in node
             and not node.get("properties")
         ):
             node["options"] = {**node.get("options", {}), "disable_properties": False}
-        if "examples" in node:
-            node.pop("examples")
+        examples = node.pop("examples", None)
+        if isinstance(examples, list) and examples and isinstance(examples[0], (str, int, float)):
+            attributes = {"placeholder": f"e.g. {examples[0]}"}
+            node["options"] = {**node.get("options", {}), "inputAttributes": attributes}
         if isinstance(node.get("properties"), dict):  # the model's order, not the alphabet's
-            for order, child in enumerate(node["properties"].values()):
+            for order, (name, child) in enumerate(node["properties"].items()):
                 if isinstance(child, dict):
                     child["propertyOrder"] = order + 1
+                    child["title"] = human_label(name)
+                    items = child.get("items")
+                    if child.get("type") == "array" and isinstance(items, dict):
+                        items["title"] = _one_of(child["title"])
+                    if child.get("type") == "boolean" and name not in node.get("required", []):
+                        # A checkbox is its own opt-in: unticked is the default (false).
+                        node["required"] = [*node.get("required", []), name]
         return node
 
     shaped: dict[str, Any] = shape(schema)
+    if title is not None:
+        shaped["title"] = title
+        shaped.pop("description", None)
     return shaped
 
 

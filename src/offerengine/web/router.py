@@ -14,6 +14,7 @@ from starlette.routing import BaseRoute
 
 from offerengine.forwarded import TrustedProxies
 from offerengine.settings import Settings
+from offerengine.web import apidocs
 from offerengine.web.headers import SecurityHeaders
 from offerengine.web.pages import (
     airline,
@@ -55,7 +56,9 @@ def routes() -> list[BaseRoute]:
 
 def install(app: FastAPI, settings: Settings) -> None:
     """Serve the admin UI: its pages, its static files, the redirects to log in, and the
-    security headers of the admin app's responses."""
+    security headers of the admin app's responses; and the API reference (``/docs``), served
+    from this app's own files."""
+    apidocs.install(app)
     app.router.routes.extend(routes())
     app.add_middleware(SecurityHeaders, proxies=TrustedProxies.parse(settings.trusted_proxies))
     app.mount("/admin/static", StaticFiles(directory=WEB / "static"), name="admin-static")

@@ -47,14 +47,19 @@ async def history_page(
         versions=versions,
         current=None if rows[-1].action == "delete" else rows[-1].version,
         rollback_url=f"{base}/{object_id}/rollback" if base else None,
-        title=_title_of(rows[-1].data),
+        title=title_of(rows[-1].data),
     )
 
 
-def _title_of(data: dict[str, Any]) -> str:
-    for key in ("rule_name", "name", "product_code", "bundle_name", "key", "code"):
+def title_of(data: dict[str, Any] | None) -> str:
+    """What people call an object: its name, code or key (a flight, its number)."""
+    if not isinstance(data, dict):
+        return ""
+    for key in ("rule_name", "name", "bundle_name", "product_code", "key", "code", "email"):
         if data.get(key):
             return str(data[key])
+    if data.get("flight_number"):
+        return f"{data.get('carrier') or ''}{data['flight_number']}"
     return ""
 
 
@@ -79,7 +84,15 @@ async def audit_page(
         "audit.html",
         visitor,
         tenant=tenant,
-        entries=rows,
+        entries=[
+            {
+                "row": row,
+                "kind": (row.object_type or "").replace("_", " "),
+                # The name the object had then: after a change, or before a delete.
+                "title": title_of(row.after) or title_of(row.before),
+            }
+            for row in rows
+        ],
         filters=filters,
         versioned=set(VERSIONED_PATHS),
         **cursor_pager(filters, next_cursor, cursor),

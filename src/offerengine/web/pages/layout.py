@@ -5,10 +5,15 @@ missing object, the check of a plain form's CSRF token and the safe way back aft
 from __future__ import annotations
 
 import json
+import re
+from datetime import UTC, date, datetime
+from functools import cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import jinja2
 from fastapi import Request
 from fastapi.templating import Jinja2Templates
 from starlette.responses import Response
@@ -21,6 +26,8 @@ from offerengine.deps import context_of
 from offerengine.errors import Invalid
 from offerengine.tenants import service as tenants
 from offerengine.tenants.models import Tenant
+from offerengine.web import dashboards
+from offerengine.web.resources import RESOURCES, human_label
 
 WEB = Path(__file__).parent.parent  # offerengine/web: its templates and static files
 templates = Jinja2Templates(directory=WEB / "templates")
@@ -93,14 +100,78 @@ NAV: list[tuple[str, list[tuple[str, str]]]] = [
 PAGE = 25  # rows per page of every list
 
 
+@cache
+def _history_pages() -> dict[str, str]:
+    """The page that lists each versioned kind: a history page belongs to its kind's menu."""
+    from offerengine.web.pages.documents import DOCUMENTS  # it imports this module
+
+    pages = {"product": "/admin/products", "pricing_rule": "/admin/pricing-rules"}
+    pages.update({r.history: f"/admin/{slug}" for slug, r in RESOURCES.items()})
+    pages.update({d.history: f"/admin/{slug}" for slug, d in DOCUMENTS.items()})
+    return pages
+
+
+def current_menu(path: str) -> tuple[str | None, str | None]:
+    """The menu group and the page of ``path``: the page whose address is the path or leads
+    it (``/admin/products/<id>`` is Products), an object's history its kind's page; (None,
+    None) where no menu page leads (the tenant picker)."""
+    history = re.fullmatch(r"/admin/history/([a-z_]+)/.*", path)
+    if history:
+        path = _history_pages().get(history.group(1), path)
+    for group, links in NAV:
+        for _, href in links:
+            if path == href or (href != "/admin" and path.startswith(href + "/")):
+                return group, href
+    return None, None
+
+
+def zone_of(tenant: Any) -> ZoneInfo:
+    """The tenant's time zone (UTC for none, or one this machine does not know)."""
+    try:
+        return ZoneInfo(getattr(tenant, "timezone", None) or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
+_ISO_TIME = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?")
+
+
+def show_time(value: Any, zone: ZoneInfo) -> str:
+    """A time as people read it: to the second, in ``zone``, the zone named (``2026-12-07
+    21:45:10 CET``). A time without a zone is UTC (as the database keeps it); a date stays a
+    date; anything else is shown as it is."""
+    if isinstance(value, str) and _ISO_TIME.fullmatch(value.strip()):
+        value = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    if isinstance(value, datetime):
+        moment = value if value.tzinfo else value.replace(tzinfo=UTC)
+        return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S %Z")
+    if isinstance(value, date):
+        return value.isoformat()
+    return "" if value is None else str(value)
+
+
+@jinja2.pass_context
+def _when(context: jinja2.runtime.Context, value: Any) -> str:
+    return show_time(value, zone_of(context.get("tenant")))
+
+
+templates.env.filters["when"] = _when
+templates.env.filters["human_label"] = human_label
+templates.env.filters["charted"] = dashboards.has_data
+
+
 async def render(
     request: Request, template: str, visitor: users.Visitor | None, **values: Any
 ) -> Response:
     """A page in the admin frame: the menu, the visitor and what she may do, and for a platform
     user the tenants to switch to."""
     tenant = values.get("tenant")
+    group, page = current_menu(request.url.path)
     context: dict[str, Any] = {
         "nav": NAV,
+        "nav_group": group,
+        "nav_page": page,
+        "zone": zone_of(tenant).key,
         "path": request.url.path,
         "visitor": visitor,
         "version": __version__,

@@ -15,7 +15,7 @@ from offerengine.deps import context_of
 from offerengine.inventory import overview
 from offerengine.tenants.models import Tenant
 from offerengine.web import dashboards
-from offerengine.web.pages.layout import PAGE, not_found, pager, render
+from offerengine.web.pages.layout import PAGE, not_found, pager, render, show_time, zone_of
 from offerengine.web.resources import (
     RESOURCES,
     Resource,
@@ -60,12 +60,21 @@ async def resource_list(
         tenant=tenant,
         resource=resource,
         rows=[
-            {"id": row.get("id"), "cells": [cell(dig(row, c)) for c in resource.columns]}
+            {
+                "id": row.get("id"),
+                "cells": [_cell(dig(row, c), tenant) for c in resource.columns],
+            }
             for row in items
         ],
         problem=found.problem,
         **pages,
     )
+
+
+def _cell(value: Any, tenant: Tenant) -> str:
+    """A list cell; a time in the tenant's zone, named."""
+    shown = show_time(value, zone_of(tenant)) if isinstance(value, str) else ""
+    return shown if shown != value else cell(value)
 
 
 async def _references(request: Request, tenant: Tenant, resource: Resource) -> dict[str, Any]:
@@ -103,7 +112,7 @@ async def new_resource(
         item=None,
         document=resource.starter,
         start=start_value(resource.starter),
-        schema=form_schema(resource.schema),
+        schema=form_schema(resource.schema, resource.one[:1].upper() + resource.one[1:]),
         references=await _references(request, tenant, resource),
         api=resource.collection.format(tenant=tenant.code),
     )
@@ -147,7 +156,7 @@ async def edit_resource(
         item=found.data,
         document=resource.input_of(found.data),
         start=start_value(resource.input_of(found.data)),
-        schema=form_schema(resource.schema),
+        schema=form_schema(resource.schema, resource.one[:1].upper() + resource.one[1:]),
         references=await _references(request, tenant, resource),
         api=resource.item.format(id=item_id),
         **await _extras(request, tenant, slug, item_id),

@@ -118,7 +118,7 @@ function showProblem(form, problem, status_code) {
     if (!slot && whole) {
       // A document editor: every error goes under it, with the path it names, and the form
       // editor's field at that path is marked too.
-      whole.append(el("span", { class: "error-line" }, `${loc.join(".") || "document"}: ${error.msg}`));
+      whole.append(el("span", { class: "error-line" }, `${schemaLabel(form, loc) || loc.join(".") || "document"}: ${error.msg}`));
       const input = markSchemaField(form, loc);
       if (input) input.after(el("small", { class: "field-error inline-error" }, error.msg));
       else form.querySelector('[data-type="json-body"]')?.setAttribute("aria-invalid", "true");
@@ -137,6 +137,40 @@ function showProblem(form, problem, status_code) {
   form.querySelector('[aria-invalid="true"]')?.focus();
 }
 
+// ---- a confirmation that outlives the page change a save makes (a flash message) ----
+
+const FLASH = "offerengine-flash";
+
+function flashNext(message) {
+  try { window.sessionStorage.setItem(FLASH, message); } catch { /* storage off: no flash */ }
+}
+
+function showFlash() {
+  const node = document.getElementById("flash");
+  let message = null;
+  try {
+    message = window.sessionStorage.getItem(FLASH);
+    window.sessionStorage.removeItem(FLASH);
+  } catch { return; }
+  if (!node || !message) return;
+  node.textContent = message;
+  node.hidden = false;
+}
+
+// ---- times: ISO strings shown in the tenant's time zone, the zone named ----
+
+function when(iso) {
+  if (!iso) return "";
+  const moment = new Date(iso);
+  if (Number.isNaN(moment.getTime())) return String(iso);
+  const zone = document.body.dataset.zone || "UTC";
+  const parts = Object.fromEntries(new Intl.DateTimeFormat("en-US", {
+    timeZone: zone, year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit",
+    minute: "2-digit", second: "2-digit", hourCycle: "h23", timeZoneName: "short",
+  }).formatToParts(moment).map((p) => [p.type, p.value]));
+  return `${parts.year}-${parts.month}-${parts.day} ${parts.hour}:${parts.minute}:${parts.second} ${parts.timeZoneName}`;
+}
+
 function fill(template, data) {
   return template.replace(/\{(\w+)\}/g, (_, key) => (data && data[key] !== undefined ? data[key] : ""));
 }
@@ -145,7 +179,8 @@ async function submitApiForm(form) {
   clearErrors(form);
   const jsonView = form.querySelector(".json-view");
   if (form.schemaEditor && jsonView?.hidden) {
-    form.querySelector('[data-type="json-body"]').value = JSON.stringify(form.schemaEditor.getValue());
+    const document_ = withoutBlanks(form.schemaEditor.getValue(), form.schemaEditor.schema);
+    form.querySelector('[data-type="json-body"]').value = JSON.stringify(document_);
   }
   let body;
   try { body = formBody(form); } catch (exc) {
@@ -158,8 +193,14 @@ async function submitApiForm(form) {
   }
   const result = await api(form.dataset.method || "POST", form.dataset.api, body);
   if (!result.ok) { showProblem(form, result.data, result.status); return null; }
-  if (form.dataset.next) { window.location.assign(fill(form.dataset.next, result.data)); return result; }
-  status(form, fill(form.dataset.done || "Done.", result.data), "ok");
+  const done = fill(form.dataset.done || "Done.", result.data);
+  if (form.dataset.next) {
+    flashNext(done);
+    window.location.assign(fill(form.dataset.next, result.data));
+    return result;
+  }
+  status(form, done, "ok");
+  if (form.dataset.reload !== undefined) flashNext(done);
   if (form.dataset.reload !== undefined) window.setTimeout(() => window.location.reload(), 600);
   return result;
 }
@@ -184,6 +225,7 @@ async function runAction(button) {
   const result = await api(button.dataset.action, button.dataset.url, body);
   const host = button.closest("form") || document.body;
   if (!result.ok) { showProblem(host, result.data, result.status); return; }
+  flashNext(fill(button.dataset.done || "Done.", result.data || {}));
   if (button.dataset.next) window.location.assign(fill(button.dataset.next, result.data || {}));
   else window.location.reload();
 }
@@ -392,9 +434,17 @@ async function conditionBuilder(host) {
 // ---- the pricing Test panel ----
 
 function table(headers, rows) {
-  return el("table", {},
+  return el("div", { class: "table-scroll" }, el("table", {},
     el("thead", {}, el("tr", {}, headers.map((h) => el("th", { scope: "col" }, h)))),
-    el("tbody", {}, rows.map((cells) => el("tr", {}, cells.map((c) => el("td", {}, c))))));
+    el("tbody", {}, rows.map((cells) => el("tr", {}, cells.map((c) => el("td", {}, c)))))));
+}
+
+// A table frame that scrolls can be scrolled from the keyboard: it takes the focus then.
+function focusableScrolls() {
+  document.querySelectorAll(".table-scroll").forEach((frame) => {
+    if (frame.scrollWidth > frame.clientWidth + 1) frame.setAttribute("tabindex", "0");
+    else frame.removeAttribute("tabindex");
+  });
 }
 
 async function simulate(form) {
@@ -441,7 +491,7 @@ function renderOffers(data) {
     parts.push(el("article", { class: "card offer", "data-offer": offer.offer_id },
       el("h3", {}, `${i + 1}. ${offer.offer_type}`, offer.bundle?.bundle_name ? ` · ${offer.bundle.bundle_name}` : "",
         el("span", { class: "total" }, `${price.total} ${price.currency}`)),
-      el("p", { class: "muted" }, `${flight.carrier || ""}${flight.flight_number || ""} ${flight.origin || ""}→${flight.destination || ""} ${flight.departure_local || ""} · ${offer.cabin} · score ${offer.score.toFixed(3)} · expires ${offer.expires_at}`),
+      el("p", { class: "muted" }, `${flight.carrier || ""}${flight.flight_number || ""} ${flight.origin || ""}→${flight.destination || ""} ${(flight.departure_local || "").slice(0, 16).replace("T", " ")} (local) · ${offer.cabin} · score ${offer.score.toFixed(3)} · expires ${when(offer.expires_at)}`),
       offer.low_stock?.length ? el("p", { class: "warning" }, `Low stock: ${offer.low_stock.join(", ")}`) : "",
       table(["Price part", "Amount"], [["Base", price.base], ["Rule adjustments", price.adjustments], ["Bundle discount", price.discount], ["Taxes", price.tax_total], ["Total", price.total]]),
       items.length ? table(["Item", "", "Passengers × unit price", "Total", "Pricing rules applied"], items) : "",
@@ -474,7 +524,7 @@ function renderQuote(answer) {
   const q = answer.data || answer;
   const c = q.commission_breakdown || {};
   const parts = [
-    el("h2", {}, `Total ${q.total_amount} ${q.currency}`, el("small", { class: "muted" }, ` · quote ${q.quote_id || ""} · valid until ${q.valid_until || ""}`)),
+    el("h2", {}, `Total ${q.total_amount} ${q.currency}`, el("small", { class: "muted" }, ` · quote ${q.quote_id || ""} · valid until ${when(q.valid_until)}`)),
     el("h3", {}, "How the total is made"),
     table(["Step", "Amount", "Running total", "Why"], (q.pricing_breakdown?.calculations || []).map((s) => [s.step, s.amount, s.running_total, s.description])),
     el("h3", {}, `Commission ${c.total_commission ?? ""} ${q.currency}`, el("small", { class: "muted" }, ` = seller ${c.seller_commission} + category ${c.category_commission} + logistics ${c.logistics_commission}`)),
@@ -556,6 +606,29 @@ function schemaForms() {
     buttons.forEach((b) => b.addEventListener("click", () => show(b.dataset.view)));
     jsonView.hidden = true;
   });
+}
+
+// A form editor's document without the text fields left empty that no value could be empty
+// for (a key, a name: a pattern or a minimum length): left out, the API names them as
+// required instead of refusing "" against a pattern.
+function withoutBlanks(value, schema) {
+  if (Array.isArray(value)) return value.map((item) => withoutBlanks(item, schema?.items));
+  if (!value || typeof value !== "object" || !schema?.properties) return value;
+  const kept = {};
+  for (const [key, item] of Object.entries(value)) {
+    const field = schema.properties[key] || {};
+    if (item === "" && (field.pattern || field.minLength > 0)) continue;
+    kept[key] = withoutBlanks(item, field);
+  }
+  return kept;
+}
+
+// The label a form editor shows for a field at an error's path.
+function schemaLabel(form, loc) {
+  if (!form.schemaEditor || loc.length === 0) return "";
+  const title = form.schemaEditor.getEditor(["root", ...loc].join("."))?.schema?.title;
+  if (!title) return "";
+  return loc.length === 1 ? title : `${title} (${loc.join(".")})`;
 }
 
 // An error's field in a form editor: json-editor names its inputs root[a][0][b].
@@ -658,6 +731,9 @@ document.addEventListener("DOMContentLoaded", () => {
     document.getElementById("nav").classList.toggle("open", open);
   });
   if (window.location.hash === "#test") document.getElementById("t-product")?.focus();
+  showFlash();
+  focusableScrolls();
+  window.addEventListener("resize", debounce(focusableScrolls, 200));
   drawCharts();
   schemaForms();
   // The flag slider moves rollout.percentage in the form editor too.
