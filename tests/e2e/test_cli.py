@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -185,3 +186,126 @@ def test_create_user_makes_a_person_who_logs_in(env: dict[str, str], tmp_path: P
         assert "eve@example.com (editor)" in client.get("/admin/products").text.replace(
             " <small>(", " ("
         ).replace(")</small>", ")")
+
+
+# --- Run from another folder than the repository's --------------------------------------------
+
+# Every command that uses the database, with arguments it accepts (files it reads exist).
+DATABASE_COMMANDS = [
+    ["demo"],
+    ["create-key", "--platform"],
+    ["create-user", "--email", "a@example.com", "--role", "platform"],
+    ["train", "--tenant", "OE"],
+    ["export-logs", "--tenant", "OE", "--activity", "A", "--out", "logs.jsonl"],
+    ["evaluate-policy", "--tenant", "OE", "--activity", "A", "--policy", "priority"],
+    [
+        "decide-batch",
+        "--tenant",
+        "OE",
+        "--activities",
+        "A",
+        "--profiles",
+        "p.csv",
+        "--out",
+        "o.csv",
+    ],
+    ["train-uplift", "--tenant", "OE", "--promotion", "P", "--synthetic", "10"],
+    ["recommend-promotions", "--tenant", "OE", "--customers", "c.csv", "--out", "g.csv"],
+    ["replay"],
+    ["consume"],
+]
+
+
+@pytest.fixture
+def elsewhere(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A folder with no ``var/`` and no OFFERENGINE_* database settings: a user's home."""
+    folder = tmp_path / "home"
+    folder.mkdir()
+    (folder / "p.csv").write_text("profile_id\nu1\n")
+    (folder / "c.csv").write_text("customer_id\nc1\n")
+    monkeypatch.chdir(folder)
+    for name in ("OFFERENGINE_DATABASE_URL", "OFFERENGINE_VAR_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    return folder
+
+
+@pytest.mark.parametrize("args", DATABASE_COMMANDS, ids=lambda args: args[0])
+def test_a_command_run_elsewhere_says_which_database_it_looked_for_and_creates_none(
+    elsewhere: Path, args: list[str]
+) -> None:
+    before = sorted(p.name for p in elsewhere.iterdir())
+    result = runner.invoke(cli, args, env={"OFFERENGINE_DATABASE_URL": None})
+    assert result.exit_code == 1, result.output
+    message = result.stderr
+    assert f"No OfferEngine database at {elsewhere / 'var' / 'offerengine.db'}" in message
+    assert "OFFERENGINE_DATABASE_URL is not set" in message
+    assert f"relative to the current folder {elsewhere}" in message
+    assert "offerengine migrate" in message
+    assert len(message.splitlines()) <= 4
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert sorted(p.name for p in elsewhere.iterdir()) == before  # no var/, no empty file
+
+
+def test_the_installed_command_run_elsewhere_exits_with_a_short_message(elsewhere: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OFFERENGINE_")}
+    result = subprocess.run(
+        [sys.executable, "-m", "offerengine", "train", "--tenant", "OE"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=elsewhere,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert str(elsewhere / "var" / "offerengine.db") in result.stderr
+    assert not (elsewhere / "var").exists()
+
+
+def test_a_database_that_is_not_migrated_is_named_with_what_to_run(elsewhere: Path) -> None:
+    import sqlite3
+
+    sqlite3.connect(elsewhere / "empty.db").close()
+    url = f"sqlite:///{elsewhere / 'empty.db'}"
+    result = runner.invoke(cli, ["train", "--tenant", "OE"], env={"OFFERENGINE_DATABASE_URL": url})
+    assert result.exit_code == 1
+    assert f"The database at {elsewhere / 'empty.db'} has no OfferEngine tables" in result.stderr
+    assert f"OFFERENGINE_DATABASE_URL={url}." in result.stderr
+    assert "Run `offerengine migrate`" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        ("postgresql://nobody:secret@127.0.0.1:1/x", "Connection refused"),
+        ("mysql://127.0.0.1/x", "is not a database URL we can use"),
+    ],
+)
+def test_a_database_that_does_not_answer_is_named_without_its_password(
+    elsewhere: Path, url: str, reason: str
+) -> None:
+    result = runner.invoke(cli, ["replay"], env={"OFFERENGINE_DATABASE_URL": url})
+    assert result.exit_code == 1
+    assert reason in result.stderr
+    assert "secret" not in result.stderr
+
+
+def test_serve_refuses_a_sqlite_file_that_is_not_there_rather_than_making_it(
+    elsewhere: Path,
+) -> None:
+    result = runner.invoke(cli, ["serve", "--port", "1"], env={"OFFERENGINE_DATABASE_URL": None})
+    assert result.exit_code == 1
+    assert str(elsewhere / "var" / "offerengine.db") in result.stderr
+    assert not (elsewhere / "var").exists()
+
+
+def test_migrate_run_elsewhere_makes_the_database_the_other_commands_then_use(
+    elsewhere: Path,
+) -> None:
+    env = {"OFFERENGINE_DATABASE_URL": None}
+    made = runner.invoke(cli, ["migrate"], env=env)
+    assert made.exit_code == 0, made.output
+    assert str(elsewhere / "var" / "offerengine.db") in made.stdout
+    key = runner.invoke(cli, ["create-key", "--platform"], env=env)
+    assert key.exit_code == 0, key.output
+    assert key.stdout.startswith("oek_")

@@ -8,9 +8,15 @@ own. The commands are listed in ``offerengine --help`` in the order they are add
 - :mod:`._batch`: ``decide-batch``
 - :mod:`._learning`: the bandits' ``train``, ``export-logs`` and ``evaluate-policy``
 - :mod:`._promotions`: ``train-uplift``, ``recommend-promotions``
+- :mod:`._revenue`: ``simulate-bookings``, ``import-bookings``, ``forecast``
 
-What they share (the consoles, the settings, one transaction per piece of work) is
-:mod:`._common`'s.
+What they share (the consoles, the settings, the database check, one transaction per piece of
+work) is :mod:`._common`'s.
+
+``offerengine --help`` builds every command's options, so the command modules import only Typer
+and :mod:`._common` at import time; what a command needs (SQLAlchemy, the use cases, Rich, numpy,
+Dask) it imports when it runs (``tests/unit/test_cli_startup.py`` holds them to it). The help is
+Click's plain layout: Typer's Rich layout prints ``<bool>`` beside every flag and imports Rich.
 """
 
 from __future__ import annotations
@@ -22,12 +28,11 @@ import typer
 from offerengine import __version__
 from offerengine.cli._access import create_key, create_user
 from offerengine.cli._batch import decide_batch
-from offerengine.cli._common import console
 from offerengine.cli._demo import demo
 from offerengine.cli._learning import evaluate_policy, export_logs, train
 from offerengine.cli._promotions import recommend_promotions, train_uplift
 from offerengine.cli._records import consume, replay
-from offerengine.cli._revenue import simulate_bookings
+from offerengine.cli._revenue import forecast, import_bookings, simulate_bookings
 from offerengine.cli._serving import migrate, serve
 
 __all__ = ["app", "main"]
@@ -36,12 +41,15 @@ app = typer.Typer(
     help="OfferEngine: offer management and decisioning. Settings come from OFFERENGINE_* variables.",
     no_args_is_help=True,
     add_completion=False,
+    rich_markup_mode=None,
+    # A traceback that lists every frame's locals runs to hundreds of lines and may show secrets.
+    pretty_exceptions_show_locals=False,
 )
 
 
 def _version(value: bool) -> None:
     if value:
-        console.print(f"offerengine {__version__}")
+        typer.echo(f"offerengine {__version__}")
         raise typer.Exit
 
 
@@ -68,6 +76,8 @@ app.command("train-uplift")(train_uplift)
 app.command("recommend-promotions")(recommend_promotions)
 app.command("replay")(replay)
 app.command("simulate-bookings")(simulate_bookings)
+app.command("import-bookings")(import_bookings)
+app.command("forecast")(forecast)
 
 
 def main() -> None:

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from offerengine.cli._common import console, err, load_settings
-from offerengine.errors import Invalid, NotFound
-from offerengine.settings import Settings
-from offerengine.tenants import service as tenants
+from offerengine.cli._common import console, database_settings, err
+
+if TYPE_CHECKING:
+    from offerengine.settings import Settings
 
 
 def decide_batch(
@@ -42,17 +42,19 @@ def decide_batch(
         int | None, typer.Option(help="Seed Thompson sampling, to repeat a run exactly.")
     ] = None,
 ) -> None:
-    """Decide for every profile of a file, honouring global caps across the batch (the highest
-    scores win the limited units) and per-profile caps; counts and records the decisions unless
-    --dry-run."""
-    from offerengine.decisioning import batch
+    """Decide for every profile of a file.
 
-    settings = load_settings()
+    Honours global caps across the batch (the highest scores win the limited units) and
+    per-profile caps; counts and records the decisions unless --dry-run."""
+    from offerengine.decisioning import batch
+    from offerengine.errors import Invalid, NotFound
+
     try:
         table = batch.read_profiles(profiles)
     except Invalid as exc:
-        err.print(str(exc))
+        err().print(str(exc))
         raise typer.Exit(2) from exc
+    settings = database_settings()
     try:
         outcome = asyncio.run(
             _decide_batch(
@@ -69,10 +71,10 @@ def decide_batch(
             )
         )
     except (Invalid, NotFound) as exc:
-        err.print(str(exc))
+        err().print(str(exc))
         raise typer.Exit(2) from exc
-    console.print(batch.describe(outcome))
-    console.print(f"Decisions written to {outcome.out}" + (" (dry run)" if dry_run else ""))
+    console().print(batch.describe(outcome))
+    console().print(f"Decisions written to {outcome.out}" + (" (dry run)" if dry_run else ""))
 
 
 async def _decide_batch(
@@ -89,6 +91,8 @@ async def _decide_batch(
     from offerengine.db.base import utcnow
     from offerengine.db.engine import create_engine
     from offerengine.decisioning import batch
+    from offerengine.errors import NotFound
+    from offerengine.tenants import service as tenants
 
     engine = create_engine(settings.database_url, pool_size=2)
     redis = None
@@ -115,7 +119,7 @@ async def _decide_batch(
             BarColumn(),
             MofNCompleteColumn(),
             TimeElapsedColumn(),
-            console=err,
+            console=err(),
         ) as bar:
             tasks: dict[str, Any] = {}
 

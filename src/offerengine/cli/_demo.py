@@ -8,21 +8,24 @@ import asyncio
 from datetime import UTC, datetime
 from pathlib import Path
 
-from rich.table import Table
-
-from offerengine.cli._common import CLI_ACTOR, console, load_settings
-from offerengine.demo import service as demo_service
-from offerengine.units import run_in_transaction
+from offerengine.cli._common import cli_actor, console, database_settings
 
 DEMO_KEYS_FILE = "demo-keys.env"
 
 
 def demo() -> None:
-    """Load the demo tenants (airline OE, marketplace MKT); safe to run again."""
-    settings = load_settings()
-    result = asyncio.run(
-        run_in_transaction(settings, lambda s: demo_service.load(s, actor=CLI_ACTOR))
-    )
+    """Load the demo tenants; safe to run again.
+
+    An airline (OE) and a marketplace (MKT), with API keys and admin users whose secrets are
+    printed once and kept in the demo keys file (var/demo-keys.env)."""
+    from rich.table import Table
+
+    from offerengine.demo import service as demo_service
+    from offerengine.units import run_in_transaction
+
+    settings = database_settings()
+    actor = cli_actor()
+    result = asyncio.run(run_in_transaction(settings, lambda s: demo_service.load(s, actor=actor)))
     keys_file = settings.var_dir / DEMO_KEYS_FILE
     if result.keys:
         _write_keys(keys_file, result.keys)
@@ -31,22 +34,22 @@ def demo() -> None:
         table.add_column("key")
         for name, secret in result.keys.items():
             table.add_row(name, secret)
-        console.print(table)
+        console().print(table)
     if result.users:
         people = Table(title="Admin UI users: log in at /admin (passwords shown once; also saved)")
         people.add_column("email")
         people.add_column("password")
         for email, password in result.users.items():
             people.add_row(email, password)
-        console.print(people)
+        console().print(people)
         _write_keys(keys_file, _user_lines(result.users))
     created = ", ".join(result.created_tenants) or "none (already loaded)"
-    console.print(
+    console().print(
         f"Demo tenants created: {created}; products created or updated: {result.products}"
     )
     if not result.keys:
         hint = f"`source {keys_file}`" if keys_file.exists() else "`offerengine create-key`"
-        console.print(f"Keys were printed when the demo was first loaded: {hint}.")
+        console().print(f"Keys were printed when the demo was first loaded: {hint}.")
 
 
 def _user_lines(people: dict[str, str]) -> dict[str, str]:

@@ -7,37 +7,43 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.table import Table
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from offerengine.cli._common import console, err, in_transaction, load_settings, with_engine
-from offerengine.errors import Invalid, NotFound
-from offerengine.learning.policy import SHOP
+from offerengine.cli._common import console, database_settings, err, in_transaction, with_engine
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
 
 
 def train(tenant: Annotated[str, typer.Option(help="Tenant code or id.")]) -> None:
-    """Train the tenant's contextual bandits on every decision whose reward window has closed
-    (workers also do this every OFFERENGINE_LEARNING_TRAIN_SECONDS)."""
+    """Train the tenant's contextual bandits now.
+
+    On every decision whose reward window has closed (workers also do this every
+    OFFERENGINE_LEARNING_TRAIN_SECONDS)."""
+    from rich.table import Table
+
+    from offerengine.errors import Invalid, NotFound
     from offerengine.learning import offline
+    from offerengine.learning.policy import SHOP
 
     async def work(session_factory: Any, engine: Any) -> Any:
         return await offline.train_until_done(
             session_factory, tenant, engine.dialect.name == "sqlite"
         )
 
+    settings = database_settings()
     try:
-        rounds = asyncio.run(with_engine(load_settings(), work))
+        rounds = asyncio.run(with_engine(settings, work))
     except (Invalid, NotFound) as exc:
-        err.print(str(exc))
+        err().print(str(exc))
         raise typer.Exit(2) from exc
     table = Table("activity", "line", "version", "learnt now", "new version")
     for r in rounds:
         name = "shop" if r.activity_id == SHOP else str(r.activity_id)
         table.add_row(name, r.line, str(r.version), str(r.learnt), str(r.started))
-    console.print(table if rounds else "No contextual bandits to train.")
+    console().print(table if rounds else "No contextual bandits to train.")
 
 
 def export_logs(
@@ -50,8 +56,10 @@ def export_logs(
         datetime | None, typer.Option(help="Decisions made from then on (ISO 8601).")
     ] = None,
 ) -> None:
-    """Write the activity's logged decisions whose reward window has closed: per proposal the
-    candidates, propensity, features and reward (what evaluate-policy --logs reads)."""
+    """Write an activity's logged decisions (JSON Lines).
+
+    The decisions whose reward window has closed: per proposal the candidates, propensity,
+    features and reward (what evaluate-policy --logs reads)."""
     from offerengine.learning import offline
 
     if since is not None and since.tzinfo is None:
@@ -61,7 +69,7 @@ def export_logs(
         return await offline.export_logs(session, tenant, activity, out, since)
 
     n = in_transaction(work)
-    err.print(f"{n} logged proposals written to {out}")
+    err().print(f"{n} logged proposals written to {out}")
 
 
 def evaluate_policy(
@@ -88,12 +96,14 @@ def evaluate_policy(
         str, typer.Option(help="normal (approximation) or bootstrap (2000 resamples).")
     ] = "normal",
 ) -> None:
-    """What each policy would have earned per decision on the logged decisions (IPS, SNIPS,
+    """Estimate what other policies would have earned.
+
+    What each policy would have earned per decision on the logged decisions (IPS, SNIPS,
     direct method, doubly robust, with 95% intervals) beside what the logged policy earned."""
     from offerengine.learning import evaluate, offline
 
     if interval not in ("normal", "bootstrap"):
-        err.print("--interval is normal or bootstrap")
+        err().print("--interval is normal or bootstrap")
         raise typer.Exit(2)
 
     async def work(session: AsyncSession) -> list[dict[str, Any]]:
@@ -101,5 +111,5 @@ def evaluate_policy(
 
     results = in_transaction(work)
     for result in results:
-        console.print(evaluate.table(result), highlight=False)
-        console.print()
+        console().print(evaluate.table(result), highlight=False)
+        console().print()

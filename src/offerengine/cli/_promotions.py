@@ -5,12 +5,14 @@ the budgets)."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from offerengine.cli._common import console, err, in_transaction
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
 
 
 def train_uplift(
@@ -31,19 +33,21 @@ def train_uplift(
     ] = None,
     seed: Annotated[int, typer.Option(help="Seeds the split and synthetic shoppers.")] = 0,
 ) -> None:
-    """Train a promotion's uplift model (two gradient-boosted classifiers, treated and control)
-    and print its Qini coefficient on a held-out third, beside random targeting's."""
+    """Train a promotion's uplift model.
+
+    Two gradient-boosted classifiers, treated and control; prints its Qini coefficient on a
+    held-out third, beside random targeting's."""
     from offerengine.promotions import offline
 
     if (history is None) == (synthetic is None):
-        err.print("Give --history FILE or --synthetic N.")
+        err().print("Give --history FILE or --synthetic N.")
         raise typer.Exit(2)
 
     async def work(session: AsyncSession) -> dict[str, Any]:
         return await offline.train(session, tenant, promotion, history, synthetic, seed)
 
     found = in_transaction(work)
-    console.print(
+    console().print(
         f"{found['promotion']} model v{found['version']}: {found['customers']:,} customers "
         f"({found['treated']:,} treated); Qini on {found['held_out']:,} held out: model "
         f"{found['qini_model']}, random {found['qini_random']}",
@@ -69,7 +73,9 @@ def recommend_promotions(
     ] = None,
     dry_run: Annotated[bool, typer.Option(help="Grant and count nothing.")] = False,
 ) -> None:
-    """Which promotion to give each customer of a file, by expected incremental margin within
+    """Choose a promotion for each customer of a file.
+
+    Which promotion to give each customer, by expected incremental margin within
     the budgets, stock and per-customer limits; counts the grants unless --dry-run."""
     from decimal import Decimal, InvalidOperation
 
@@ -78,21 +84,21 @@ def recommend_promotions(
     try:
         amount = None if budget is None else Decimal(budget)
     except InvalidOperation as exc:
-        err.print(f"--budget {budget!r} is not an amount")
+        err().print(f"--budget {budget!r} is not an amount")
         raise typer.Exit(2) from exc
 
     async def work(session: AsyncSession) -> dict[str, Any]:
         return await offline.recommend_file(session, tenant, customers, out, amount, dry_run)
 
     found = in_transaction(work)
-    console.print(
+    console().print(
         f"{found['grants']:,} of {found['customers']:,} customers get a promotion; expected cost "
         f"{found['expected_cost']}, expected incremental margin "
         f"{found['expected_incremental_margin']}" + (" (dry run)" if dry_run else ""),
         highlight=False,
         soft_wrap=True,
     )
-    console.print("left out:", dict(sorted(found["skipped"].items())), highlight=False)
+    console().print("left out:", dict(sorted(found["skipped"].items())), highlight=False)
     if found["promotions_not_offered"]:
-        console.print("not offered:", found["promotions_not_offered"], highlight=False)
-    console.print(f"grants written to {out}", highlight=False)
+        console().print("not offered:", found["promotions_not_offered"], highlight=False)
+    console().print(f"grants written to {out}", highlight=False)

@@ -5,15 +5,15 @@ profiles' aggregates rebuilt from the stored events)."""
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from offerengine import __version__
-from offerengine.cli._common import console, err, in_transaction, load_settings
-from offerengine.errors import NotFound
-from offerengine.tenants import service as tenants
+from offerengine.cli._common import console, database_settings, err, in_transaction
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
 
 
 def consume(
@@ -30,7 +30,9 @@ def consume(
         int | None, typer.Option(help="Serve this process's Prometheus metrics on this port.")
     ] = None,
 ) -> None:
-    """Run consumers until SIGTERM or Ctrl-C: the run-time records from the Redis streams
+    """Run the consumers of records and events.
+
+    Until SIGTERM or Ctrl-C: the run-time records from the Redis streams
     (stored in bulk, acknowledged, a dead consumer's taken over) and the external events from
     the brokers. Run as many as needed, on any hosts."""
     import signal
@@ -39,7 +41,7 @@ def consume(
     from offerengine.observability.metrics import Metrics
     from offerengine.recording.process import consume as run_consumers
 
-    settings = load_settings()
+    settings = database_settings()
     configure_logging(settings)
     metrics = Metrics()
     if metrics_port is not None:
@@ -56,7 +58,7 @@ def consume(
             settings, stop, metrics=metrics, records=records, events=events, name=name
         )
 
-    console.print(f"OfferEngine {__version__}: consuming (records={records}, events={events})")
+    console().print(f"OfferEngine {__version__}: consuming (records={records}, events={events})")
     asyncio.run(run())
 
 
@@ -65,13 +67,17 @@ def replay(
         str | None, typer.Option(help="Tenant code or id; default: every tenant.")
     ] = None,
 ) -> None:
-    """Rebuild the profiles' aggregates from the stored events (wiped, then every event added
-    again in time order); the same result however often it runs."""
+    """Rebuild the profiles' aggregates from the events.
+
+    The aggregates are wiped, then every stored event is added again in time order: the same
+    result however often it runs."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
     from offerengine.db.base import utcnow
+    from offerengine.errors import NotFound
     from offerengine.profiles import service as profiles
     from offerengine.snapshots import build as snapshots
+    from offerengine.tenants import service as tenants
 
     async def codes(session: AsyncSession) -> list[str]:
         if tenant is not None:
@@ -82,7 +88,7 @@ def replay(
         return [t.code for t in await tenants.list_tenants(session)]
 
     with Progress(
-        "{task.description}", BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err
+        "{task.description}", BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err()
     ) as bar:
         for code in in_transaction(codes):
             task = bar.add_task(f"{code} events", total=None)
@@ -103,7 +109,7 @@ def replay(
                 )
 
             rebuilt = in_transaction(work)
-            console.print(
+            console().print(
                 f"{code}: {rebuilt.profiles:,} profiles rebuilt from {rebuilt.events:,} events",
                 highlight=False,
             )

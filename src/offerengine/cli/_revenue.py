@@ -1,15 +1,15 @@
 """Revenue management offline: ``simulate-bookings`` (what first come, first served and EMSR-b
-limits earn on one route, side by side)."""
+limits earn on one route, side by side), ``import-bookings`` (a booking history for the
+forecasts) and ``forecast`` (every flight yet to leave: demand, limits, bid prices)."""
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
-from pydantic import ValidationError
-from rich.table import Table
 
 from offerengine.cli._common import console, err
 
@@ -34,8 +34,13 @@ def simulate_bookings(
         int, typer.Option(help="Seeds every draw: the same seed, the same figures.")
     ] = 1,
 ) -> None:
-    """Simulate customers booking one route under each control policy (the same customers for
-    each) and print revenue and load factor per departure, side by side."""
+    """Compare booking policies on one simulated route.
+
+    Simulates customers booking one route under each control policy (the same customers for
+    each) and prints revenue and load factor per departure, side by side."""
+    from pydantic import ValidationError
+    from rich.table import Table
+
     from offerengine.revenue.core import simulation
     from offerengine.revenue.schemas import ScenarioIn
 
@@ -44,9 +49,9 @@ def simulate_bookings(
         try:
             chosen = ScenarioIn.model_validate(json.loads(scenario.read_text())).scenario()
         except (ValidationError, ValueError) as exc:
-            err.print(f"{scenario}: {exc}")
+            err().print(f"{scenario}: {exc}")
             raise typer.Exit(2) from exc
-    with console.status(f"Simulating {departures:,} departures per policy …"):
+    with console().status(f"Simulating {departures:,} departures per policy …"):
         outcomes = simulation.simulate(chosen, departures=departures, history=history, seed=seed)
     codes = [f.code for f in chosen.classes]
     table = Table(title=f"{departures:,} departures, {chosen.capacity} seats, seed {seed}")
@@ -62,4 +67,132 @@ def simulate_bookings(
             f"{outcome.load_factor:.1%}",
             *(f"{outcome.sold_by_class[c]:.1f}" for c in codes),
         )
-    console.print(table)
+    console().print(table)
+
+
+def import_bookings(
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help="CSV or Parquet: flight, departure_date, origin, destination, cabin, "
+            "fare_family, days_before, count and (optional) closed, a row per booking period.",
+            exists=True,
+            dir_okay=False,
+        ),
+    ],
+    tenant: Annotated[str, typer.Option(help="Tenant code or id.")],
+) -> None:
+    """Import a booking history for the forecasts.
+
+    Past departures' bookings per booking period: every row checked (an error names its row
+    and column), all stored or none; the same file content twice is imported once."""
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from offerengine.errors import Invalid
+    from offerengine.revenue import history
+
+    async def work(session: AsyncSession) -> history.Imported:
+        tenant_id = await _tenant_id(session, tenant)
+        return await history.import_file(session, tenant_id=tenant_id, path=file)
+
+    try:
+        done = _run(work)
+    except Invalid as exc:
+        err().print(f"{file.name}: nothing imported.", highlight=False)
+        for e in exc.errors:
+            err().print("  " + _where(e.loc) + e.msg, highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from exc
+    if done.created:
+        console().print(
+            f"Imported {done.rows:,} rows ({done.bookings:,} bookings) from {file.name}.",
+            highlight=False,
+        )
+    else:
+        console().print(
+            f"{file.name} was imported before ({done.rows:,} rows): nothing changed.",
+            highlight=False,
+        )
+
+
+def forecast(
+    tenant: Annotated[str, typer.Option(help="Tenant code or id.")],
+    route: Annotated[
+        str | None,
+        typer.Option(help="Only this route, ORIGIN-DESTINATION (e.g. JFK-LHR)."),
+    ] = None,
+) -> None:
+    """Forecast every flight yet to leave and set its booking limits.
+
+    Fits each market's (route and cabin) pickup model on the booking history (orders and
+    imports), forecasts the demand still to come per fare family, and stores EMSR-b limits,
+    protection levels and the bid price per cabin."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from offerengine.clock import utcnow
+    from offerengine.revenue import forecasting
+
+    if route is not None and not re.fullmatch(r"[A-Z]{3}-[A-Z]{3}", route):
+        err().print(f"--route {route!r} is not ORIGIN-DESTINATION, e.g. JFK-LHR", highlight=False)
+        raise typer.Exit(2)
+
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=err()
+    ) as bar:
+        task = bar.add_task("Markets", total=None)
+
+        def progress(done: int, total: int, market: str) -> None:
+            bar.update(task, completed=done, total=total, description=f"Markets {market}")
+
+        async def work(session: AsyncSession) -> forecasting.Run:
+            tenant_id = await _tenant_id(session, tenant)
+            return await forecasting.run(
+                session, tenant_id=tenant_id, now=utcnow(), route=route, progress=progress
+            )
+
+        done = _run(work)
+    console().print(
+        f"Forecast {done.cabins:,} cabins of {done.flights:,} flights in {done.markets:,} markets.",
+        highlight=False,
+    )
+    for why, cabins in sorted(done.skipped.items()):
+        console().print(f"Not forecast: {cabins:,} cabins ({why}).", highlight=False)
+    if done.left_out:
+        left = ", ".join(f"{code} {n:,}" for code, n in sorted(done.left_out.items()))
+        console().print(f"Bookings of families no set names, left out: {left}.", highlight=False)
+
+
+async def _tenant_id(session: Any, ref: str) -> Any:
+    from offerengine.errors import NotFound
+    from offerengine.tenants import service as tenants
+
+    found = await tenants.find(session, ref)
+    if found is None:
+        raise NotFound(f"No tenant {ref!r}.")
+    return found.id
+
+
+def _run(work: Any) -> Any:
+    """``work`` in one transaction; an unknown tenant is printed, exit code 2."""
+    import asyncio
+
+    from offerengine.cli._common import database_settings
+    from offerengine.errors import NotFound
+    from offerengine.units import run_in_transaction
+
+    settings = database_settings()
+    try:
+        return asyncio.run(run_in_transaction(settings, work))
+    except NotFound as exc:
+        err().print(str(exc), highlight=False)
+        raise typer.Exit(2) from exc
+
+
+def _where(loc: Any) -> str:
+    """ "row 3, column count: " for ("rows", 3, "count")."""
+    parts = list(loc)
+    if len(parts) == 3 and parts[0] == "rows":
+        return f"row {parts[1]}, column {parts[2]}: "
+    if len(parts) == 2 and parts[0] == "columns":
+        return f"column {parts[1]}: "
+    return ""

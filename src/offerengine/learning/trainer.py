@@ -4,11 +4,11 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from offerengine import background
 from offerengine.db.base import utcnow
 from offerengine.errors import Conflict
 from offerengine.learning import store
@@ -45,7 +45,8 @@ async def train_snapshot(
 
 
 class Trainer:
-    """Every ``seconds``, a round for each tenant this worker holds a snapshot of."""
+    """Every ``seconds``, a round for each tenant this worker holds a snapshot of; stopped
+    between rounds (:mod:`offerengine.background`)."""
 
     def __init__(
         self,
@@ -60,22 +61,24 @@ class Trainer:
         self._seconds = seconds
         self._is_sqlite = is_sqlite
         self._task: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
 
     def start(self) -> None:
         if self._seconds > 0:
+            self._stopping = asyncio.Event()
             self._task = asyncio.create_task(self._run(), name="bandit-trainer")
 
     async def stop(self) -> None:
+        """Stop once the tenant's round under way has ended."""
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await background.finish(self._task, self._stopping)
             self._task = None
 
     async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self._seconds)
+        while not await background.pause(self._stopping, self._seconds):
             for snapshot in self._snapshots.held():
+                if self._stopping.is_set():
+                    return
                 try:
                     await train_snapshot(self._session_factory, snapshot, is_sqlite=self._is_sqlite)
                 except asyncio.CancelledError:

@@ -4,12 +4,12 @@ and decisions older than their retention, are deleted a share at a time."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Callable
 from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from offerengine import background
 from offerengine.db.base import utcnow
 from offerengine.learning import store as learning
 from offerengine.observability.logging import get_logger
@@ -34,15 +34,16 @@ class OrderSweeper:
         self._is_sqlite = is_sqlite
         self._on_release = on_release
         self._task: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
 
     def start(self) -> None:
+        self._stopping = asyncio.Event()
         self._task = asyncio.create_task(self._run(), name="order-sweeper")
 
     async def stop(self) -> None:
+        """Stop once the sweep under way has ended (:mod:`offerengine.background`)."""
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await background.finish(self._task, self._stopping)
             self._task = None
 
     async def sweep_once(self) -> int:
@@ -59,8 +60,7 @@ class OrderSweeper:
         return expired
 
     async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self._seconds)
+        while not await background.pause(self._stopping, self._seconds):
             try:
                 await self.sweep_once()
             except asyncio.CancelledError:

@@ -114,9 +114,11 @@ class ChangeFeed:
             self._tasks.append(loop.create_task(listener, name="offerengine-feed-redis"))
 
     async def stop(self) -> None:
-        for task in self._tasks:
+        """Cancel the feed's loops and the acknowledgements still being sent, and await them."""
+        tasks = [*self._tasks, *self._acks]
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
         self._tasks.clear()
 
     async def announce(self, changes: Changes) -> None:
