@@ -30,9 +30,11 @@ from offerengine.flags.router import ofrep as ofrep_runtime
 from offerengine.flags.router import runtime as flags_runtime
 from offerengine.health.router import api as health_router
 from offerengine.health.router import bench as bench_router
-from offerengine.http import body, problems
+from offerengine.http import aliases, body, problems
 from offerengine.http.limits import Guard
 from offerengine.http.middleware import RequestMiddleware
+from offerengine.http.openapi import tidy as tidy_document
+from offerengine.http.path_ids import PathIds
 from offerengine.http.runtime import RuntimeApp, documented_routes
 from offerengine.inventory.router import api as inventory_router
 from offerengine.inventory.router import runtime as inventory_runtime
@@ -47,6 +49,9 @@ from offerengine.profiles.router import runtime as profiles_runtime
 from offerengine.promotions.router import api as promotions_router
 from offerengine.promotions.router import runtime as promotions_runtime
 from offerengine.recording.router import api as records_router
+from offerengine.revenue.router import api as revenue_router
+from offerengine.revenue.worker import ForecastSchedule
+from offerengine.rulebook.router import api as rulebook_router
 from offerengine.rules.router import api as rules_router
 from offerengine.settings import Settings
 from offerengine.shopping.router import api as shopping_router
@@ -91,11 +96,19 @@ TAGS = [
     {"name": "catalog", "description": "Products: fares, ancillaries, marketplace items."},
     {"name": "network", "description": "The airports an airline serves."},
     {"name": "rules", "description": "The rules language: vocabulary and validation."},
+    {
+        "name": "business rules",
+        "description": "Every kind of rule in seed 001's one shape (docs/seeds.md).",
+    },
     {"name": "pricing", "description": "Pricing rules, and simulating a price with its trace."},
     {"name": "feature flags", "description": "Flags with rollouts, targeting rules and variants."},
     {"name": "experiments", "description": "A/B tests: sticky assignment, exposures, results."},
     {"name": "openfeature", "description": "OFREP, the OpenFeature Remote Evaluation Protocol."},
     {"name": "flights and inventory", "description": "Flights, schedules, inventory rules."},
+    {
+        "name": "revenue management",
+        "description": "Fare family sets; each flight's forecasts, booking limits, bid prices.",
+    },
     {"name": "bundles", "description": "Bundle templates, and previews of their offers."},
     {"name": "shopping", "description": "Offer rules and fare settings (taxes, rates)."},
     {
@@ -108,6 +121,10 @@ TAGS = [
     {"name": "audit", "description": "Who changed what, when."},
     {"name": "run time", "description": "Hot-path endpoints, served from the compiled snapshot."},
     {"name": "health", "description": "Liveness, readiness, metrics."},
+    {
+        "name": "seed aliases",
+        "description": "The seeds' /api/v1/… paths, aliases of ours (docs/seeds.md).",
+    },
 ]
 
 
@@ -138,9 +155,16 @@ def _lifespan(
             database=context.engine.dialect.name,
             redis=context.redis is not None,
         )
+        forecasts = ForecastSchedule(
+            context.session_factory,
+            seconds=settings.forecast_interval_seconds,
+            is_sqlite=context.is_sqlite,
+        )
+        forecasts.start()
         try:
             yield
         finally:
+            await forecasts.stop()
             await context.close()
             gc.unfreeze()  # an app made and closed again (tests) leaves nothing uncollectable
             gc.set_threshold(*DEFAULT_GC_THRESHOLDS)
@@ -158,7 +182,7 @@ def create_app(settings: Settings) -> Server:
         description=DESCRIPTION,
         openapi_tags=TAGS,
         lifespan=_lifespan(settings, metrics),
-        docs_url="/docs",
+        docs_url=None,  # /docs is served with no CDN by web.install (web/apidocs.py)
         redoc_url=None,
     )
     admin.state.settings = settings
@@ -172,6 +196,7 @@ def create_app(settings: Settings) -> Server:
         tenants_router,
         api_keys_router,
         rules_router,
+        rulebook_router,
         catalog_router,
         pricing_router,
         flags_router,
@@ -182,6 +207,7 @@ def create_app(settings: Settings) -> Server:
         promotions_router,
         network_router,
         inventory_router,
+        revenue_router,
         bundles_router,
         shopping_router,
         commerce_router,
@@ -193,14 +219,19 @@ def create_app(settings: Settings) -> Server:
         routers.insert(0, bench_router)
     for router in routers:
         admin.router.routes.extend(router.routes)
+    admin.router.routes.extend(aliases.admin_aliases(admin.router.routes))  # docs/seeds.md
     web.install(admin, settings)  # the admin UI, last: people's pages, not the hot path
+    operations = [op for r in RUNTIME_ROUTERS for op in r.operations]
     runtime = RuntimeApp(
-        (op for r in RUNTIME_ROUTERS for op in r.operations),
+        [*operations, *aliases.runtime_aliases(operations)],
         admin=admin,
         state=admin.state,
         guard=Guard.from_settings(settings),
     )
     _document(admin, runtime)
+    admin.state.path_ids = PathIds.of(
+        admin.router.routes, ((op.method, op.path_format) for op in runtime.operations)
+    )
     return Server(admin, runtime, metrics, settings)
 
 
@@ -254,7 +285,7 @@ def _document(app: FastAPI, runtime: RuntimeApp) -> None:
                 found = model.model_json_schema(ref_template="#/components/schemas/{model}")
                 components.update(found.pop("$defs", {}))
                 components[name] = found
-            app.openapi_schema = schema
+            app.openapi_schema = tidy_document(schema)  # names clients can generate
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

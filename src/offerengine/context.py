@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -35,7 +36,7 @@ from offerengine.shopping.service import ShopRuntime
 from offerengine.snapshots import build as snapshots
 from offerengine.snapshots.feed import ChangeFeed, channel_name
 from offerengine.snapshots.store import SnapshotStore
-from offerengine.webhooks.delivery import Deliverer, Retries, lease_seconds
+from offerengine.webhooks.delivery import Deliverer, Retention, Retries, lease_seconds
 from offerengine.webhooks.sending import Sender
 
 
@@ -101,29 +102,48 @@ class AppContext:
         return self.engine.dialect.name == "sqlite"
 
     async def close(self) -> None:
-        await self.sweeper.stop()
-        await self.trainer.stop()
-        await self.recorder.stop()
-        if self.consumer is not None and self.consumer_task is not None:
-            # Told to stop, not cancelled: redis-py can swallow a cancellation that arrives during
-            # a blocking read (XREADGROUP … BLOCK) and never return; the read ends within a second.
-            assert self.consumer_stop is not None
-            self.consumer_stop.set()
-            try:
-                await asyncio.wait_for(asyncio.shield(self.consumer_task), timeout=10)
-            except TimeoutError:
-                self.consumer_task.cancel()
-            self.consumer.close()
-        await self.webhooks.stop(grace_seconds=self.settings.webhook_timeout_seconds + 5)
-        await self.feed.stop()
-        await self.snapshots.close()
+        """Stop the background work, then close what it used, the engine last. Every step runs
+        even when one before it failed (the first failure is raised at the end): the engine's
+        connections are always closed here, on the loop that opened them, rather than left to
+        the garbage collector, which would close them later on whatever loop then runs."""
+        steps: list[Callable[[], Awaitable[object]]] = [
+            self.sweeper.stop,
+            self.trainer.stop,
+            self.recorder.stop,
+            self._stop_consumer,
+            lambda: self.webhooks.stop(grace_seconds=self.settings.webhook_timeout_seconds + 5),
+            self.feed.stop,
+            self.snapshots.close,
+        ]
         if self.recount is not None:
-            await self.recount.close()
+            steps.append(self.recount.close)
         if self.redis is not None:
-            await self.redis.aclose()
+            steps.append(self.redis.aclose)
         if self.line is not None:
-            await self.line.close()
-        await self.engine.dispose()
+            steps.append(self.line.close)
+        steps.append(self.engine.dispose)
+        failure: BaseException | None = None
+        for step in steps:
+            try:
+                await step()
+            except Exception as exc:
+                failure = failure or exc
+        if failure is not None:
+            raise failure
+
+    async def _stop_consumer(self) -> None:
+        if self.consumer is None or self.consumer_task is None:
+            return
+        # Told to stop, not cancelled: redis-py can swallow a cancellation that arrives during
+        # a blocking read (XREADGROUP … BLOCK) and never return; the read ends within a second.
+        assert self.consumer_stop is not None
+        self.consumer_stop.set()
+        try:
+            await asyncio.wait_for(asyncio.shield(self.consumer_task), timeout=10)
+        except TimeoutError:
+            self.consumer_task.cancel()
+            await asyncio.wait({self.consumer_task}, timeout=5)  # bounded, for the same reason
+        self.consumer.close()
 
 
 async def open_context(settings: Settings, metrics: Metrics) -> AppContext:
@@ -216,10 +236,18 @@ def _deliverer(
     return Deliverer(
         session_factory,
         is_sqlite=is_sqlite,
-        sender=Sender(timeout=timeout, allow_private=settings.webhook_allow_private_networks),
+        sender=Sender(
+            timeout=timeout,
+            allow_private=settings.webhook_allow_private_networks,
+            ca_bundle=settings.webhook_ca_bundle,
+        ),
         retries=Retries(settings.webhook_retry_seconds, settings.webhook_retry_max_seconds),
         poll_seconds=settings.webhook_poll_seconds,
         lease_seconds=lease_seconds(timeout),
+        retention=Retention(
+            delivered_seconds=settings.webhook_keep_delivered_days * 86_400,
+            failed_seconds=settings.webhook_keep_failed_days * 86_400,
+        ),
     )
 
 

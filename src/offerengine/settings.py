@@ -12,7 +12,7 @@ import ipaddress
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, FilePath, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 _CONFIG = SettingsConfigDict(env_prefix="OFFERENGINE_", extra="ignore", env_file=None)
@@ -316,6 +316,19 @@ class LearningSettings(BaseSettings):
     )
 
 
+class RevenueSettings(BaseSettings):
+    model_config = _CONFIG
+
+    forecast_interval_seconds: float = Field(
+        default=0,
+        ge=0,
+        le=7 * 86_400,
+        description="How often the server forecasts every airline tenant's flights yet to leave "
+        "(as `offerengine forecast` does; one worker at a time on PostgreSQL); 0: never, only "
+        "the command and the flight's forecast endpoint.",
+    )
+
+
 class EventIngestSettings(BaseSettings):
     """External events for `offerengine consume`, in the `POST /v1/events` shape (see
     docs/operations.md, "Events from a broker")."""
@@ -413,6 +426,26 @@ class WebhookSettings(BaseSettings):
         description="Run a deliverer in each `offerengine serve` worker. Off, this worker only "
         "writes deliveries to the outbox, for other workers to send.",
     )
+    webhook_keep_delivered_days: float = Field(
+        default=14.0,
+        gt=0,
+        le=3650,
+        description="How long a delivered webhook delivery and its attempts stay in the outbox "
+        "(for the deliveries page and re-sends); deliverers then delete them.",
+    )
+    webhook_keep_failed_days: float = Field(
+        default=30.0,
+        gt=0,
+        le=3650,
+        description="How long a failed webhook delivery and its attempts stay in the outbox: "
+        "longer than delivered ones, so that someone can look into them and send them again.",
+    )
+    webhook_ca_bundle: FilePath | None = Field(
+        default=None,
+        description="A PEM file of the certificate authorities that https webhook receivers' "
+        "certificates are checked against, instead of the default ones (certifi's). "
+        "Certificates are always checked; this is for receivers with a private CA.",
+    )
 
 
 class LoggingSettings(BaseSettings):
@@ -458,6 +491,7 @@ class Settings(
     ShoppingSettings,
     QuoteSettings,
     LearningSettings,
+    RevenueSettings,
     EventIngestSettings,
     WebhookSettings,
     LoggingSettings,

@@ -68,6 +68,10 @@ def _tenant_a(client: TestClient) -> dict[str, str]:
     inventory_rule = owner.post(
         "/v1/admin/tenants/AAA/inventory-rules", json={"resource_type": "SEAT"}
     ).json()
+    fare_families = owner.post(
+        "/v1/admin/tenants/AAA/fare-family-sets",
+        json={"cabin": "ECONOMY", "families": [{"code": "Y", "name": "Y", "multiplier": "1"}]},
+    ).json()
     bundle = owner.post(
         "/v1/admin/tenants/AAA/bundles",
         json={
@@ -101,6 +105,7 @@ def _tenant_a(client: TestClient) -> dict[str, str]:
         "iata": "JFK",
         "flights": flight["id"],
         "inventory-rules": inventory_rule["id"],
+        "fare-family-sets": fare_families["id"],
         "bundles": bundle["id"],
         "offer-rules": offer_rules["id"],
         "fare-settings": fare_settings["id"],
@@ -294,6 +299,8 @@ def _state(client: TestClient, a: dict[str, str]) -> Any:
         admin.get(f"/v1/experiments/{a['experiments']}/results").json()["sample_ratio"],
         admin.get(f"/v1/admin/bundles/{a['bundles']}").json(),
         admin.get(f"/v1/admin/inventory-rules/{a['inventory-rules']}").json(),
+        admin.get(f"/v1/admin/fare-family-sets/{a['fare-family-sets']}").json(),
+        admin.get(f"/v1/admin/flights/{a['flights']}/revenue").json(),
         admin.get("/v1/admin/tenants/AAA/offer-rules").json(),
         admin.get(f"/v1/admin/flights/{a['flights']}").json(),
         Api(admin.client, a["runtime"]).get(f"/v1/orders/{a['orders']}").json()["status"],
@@ -326,6 +333,7 @@ def test_no_key_of_another_tenant_can_see_or_touch_a_tenants_objects_on_any_rout
         "iata": "LHR",
         "flights": str(uuid.uuid4()),
         "inventory-rules": str(uuid.uuid4()),
+        "fare-family-sets": str(uuid.uuid4()),
         "bundles": str(uuid.uuid4()),
         "offer-rules": str(uuid.uuid4()),
         "fare-settings": str(uuid.uuid4()),

@@ -26,6 +26,13 @@ from offerengine.pricing.models import PricingRule
 from offerengine.profiles.models import Profile, SegmentFit
 from offerengine.promotions.models import PromotionCounter, PromotionGrant, UpliftModel
 from offerengine.recording.models import DeadLetter
+from offerengine.revenue.models import (
+    BookingImport,
+    FareFamilySet,
+    ImportedBooking,
+    RevenueForecast,
+    RevenueForecastFamily,
+)
 from offerengine.shopping.models import (
     OfferBody,
     OfferDay,
@@ -45,6 +52,7 @@ __all__ = [
     "ApiKey",
     "AppSecret",
     "AuditEntry",
+    "BookingImport",
     "BundleTemplate",
     "CapCounter",
     "CommissionRate",
@@ -57,9 +65,11 @@ __all__ = [
     "Event",
     "Experiment",
     "Exposure",
+    "FareFamilySet",
     "FeatureFlag",
     "FeeRule",
     "Flight",
+    "ImportedBooking",
     "InventoryBucket",
     "InventoryRule",
     "LearningModel",
@@ -74,6 +84,8 @@ __all__ = [
     "PromotionCounter",
     "PromotionGrant",
     "QuoteLine",
+    "RevenueForecast",
+    "RevenueForecastFamily",
     "SegmentFit",
     "StoredQuote",
     "StoredSearch",
