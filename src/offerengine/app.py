@@ -164,8 +164,10 @@ def _lifespan(
         try:
             yield
         finally:
-            await forecasts.stop()
-            await context.close()
+            try:
+                await forecasts.stop()
+            finally:
+                await context.close()
             gc.unfreeze()  # an app made and closed again (tests) leaves nothing uncollectable
             gc.set_threshold(*DEFAULT_GC_THRESHOLDS)
 

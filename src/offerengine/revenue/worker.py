@@ -4,18 +4,18 @@ active airline tenant's flights yet to leave, as ``offerengine forecast`` does.
 Each tenant's run is one transaction of its own. On PostgreSQL a transaction-scoped advisory lock
 lets one worker run a round while the others skip it (their forecasts would only replace the same
 rows with the same figures); on SQLite the write lock serialises them. A failed round is logged
-and the next one tries again. The lifespan starts the schedule and, at shutdown, cancels it and
-awaits the task.
+and the next one tries again. The lifespan starts the schedule and, at shutdown, stops it
+between rounds (:mod:`offerengine.background`): a round under way ends and returns its connection.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from offerengine import background
 from offerengine.clock import utcnow
 from offerengine.observability.logging import get_logger
 from offerengine.revenue import forecasting
@@ -35,6 +35,7 @@ class ForecastSchedule:
         self._seconds = seconds
         self._is_sqlite = is_sqlite
         self._task: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
 
     def start(self) -> None:
         if self._seconds > 0 and self._task is None:
@@ -42,9 +43,7 @@ class ForecastSchedule:
 
     async def stop(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await background.finish(self._task, self._stopping)
             self._task = None
 
     async def run_once(self) -> int:
@@ -70,8 +69,7 @@ class ForecastSchedule:
         return cabins
 
     async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self._seconds)
+        while not await background.pause(self._stopping, self._seconds):
             try:
                 cabins = await self.run_once()
                 log.info("forecast_round", cabins=cabins)
