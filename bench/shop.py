@@ -14,6 +14,14 @@ of POST /v1/offers/search with a runtime key, as a ratio to POST /bench/empty of
 the same run, with 1 and 2 workers: 150 distinct searches cycled (identical searches reuse their
 ranked offers while inventory reads the same, up to OFFERENGINE_SHOP_RESULT_SECONDS), and searches
 that are all new (a context fact of their own: nothing reused, every offer priced and stored).
+
+    .venv/bin/python bench/shop.py --limits [--rounds 5] [--iterations 1000]
+
+compares in-process searches with booking limits active and without, on the same grown tenant: a
+forecast is stored for every coming flight's cabins (four nested fare families, EMSR-b limits on
+demand proportional to the cabin), and rounds alternate between the counters read with their
+controls and the same counters without them (the machine may be busy: rounds are interleaved and
+medians reported), with the worker's refresh of counters (and the forecasts' version) timed likewise.
 """
 
 from __future__ import annotations
@@ -318,12 +326,201 @@ def both_cores(env: dict[str, str], routes: list[tuple[str, str]], iterations: i
         )
 
 
+async def store_forecasts(env: dict[str, str]) -> int:
+    """A forecast for every cabin of the tenant's coming flights, as a forecast run stores it:
+    four nested families, EMSR-b limits and a bid price on demand proportional to the cabin."""
+    import uuid
+    from decimal import Decimal
+
+    import sqlalchemy as sa
+    from sqlalchemy.ext.asyncio import async_sessionmaker
+
+    from offerengine import money
+    from offerengine.inventory.models import Flight
+    from offerengine.revenue.core.plan import plan
+    from offerengine.revenue.models import RevenueForecast, RevenueForecastFamily
+    from offerengine.tenants.models import Tenant
+
+    codes = ("FLEX", "STANDARD", "SAVER", "PROMO")
+    multipliers = (Decimal("2.1"), Decimal("1.3"), Decimal("1"), Decimal("0.55"))
+    shares = (0.1, 0.2, 0.3, 0.4)
+    engine = create_engine(env["OFFERENGINE_DATABASE_URL"])
+    factory = async_sessionmaker(engine, expire_on_commit=False)
+    heads, rows = [], []
+    async with factory.begin() as session:
+        tenant_id = await session.scalar(sa.select(Tenant.id).where(Tenant.code == "OE"))
+        flights = (
+            await session.scalars(
+                sa.select(Flight).where(
+                    Flight.tenant_id == tenant_id, Flight.departure_at >= datetime.now(UTC)
+                )
+            )
+        ).all()
+        now = datetime.now(UTC)
+        for flight in flights:
+            for cabin, capacity in flight.cabins.items():
+                means = [capacity * share for share in shares]
+                made = plan(
+                    codes,
+                    [Decimal(200) * m for m in multipliers],
+                    [0, 0, 0, 0],
+                    means,
+                    [m * 0.3 for m in means],
+                    int(capacity),
+                    Decimal("0.01"),
+                )
+                forecast_id = uuid.uuid4()
+                bid = made.bid_price
+                heads.append(
+                    {
+                        "id": forecast_id,
+                        "tenant_id": tenant_id,
+                        "flight_id": flight.id,
+                        "cabin": cabin,
+                        "capacity": int(capacity),
+                        "seats_left": made.seats_left,
+                        "days_before": 3,
+                        "bid_price_minor": None if bid is None else money.to_minor(bid, "USD"),
+                        "currency": "USD",
+                        "inputs_version": "bench",
+                        "config_id": None,
+                        "config_version": None,
+                        "history_departures": 0,
+                        "held_out": None,
+                        "mape": None,
+                        "bias": None,
+                        "fitted_at": now,
+                    }
+                )
+                for position, f in enumerate(made.families):
+                    rows.append(
+                        {
+                            "id": uuid.uuid4(),
+                            "forecast_id": forecast_id,
+                            "position": position,
+                            "code": f.code,
+                            "name": f.code.title(),
+                            "multiplier": multipliers[position],
+                            "fare_minor": money.to_minor(f.fare, "USD"),
+                            "booked": 0,
+                            "demand_mean": f.mean,
+                            "demand_sd": f.sd,
+                            "protection": f.protection,
+                            "booking_limit": f.limit,
+                        }
+                    )
+        await session.execute(sa.insert(RevenueForecast), heads)
+        await session.execute(sa.insert(RevenueForecastFamily), rows)
+    await engine.dispose()
+    return len(heads)
+
+
+async def limits_compared(
+    env: dict[str, str], routes: list[tuple[str, str]], iterations: int, rounds: int
+) -> None:
+    """In-process searches with limits active and without, rounds interleaved: medians of
+    searches per second and of p50/p99 latency; and the worker's refresh of counters."""
+    import dataclasses
+
+    import sqlalchemy as sa
+    from sqlalchemy.ext.asyncio import async_sessionmaker
+
+    from offerengine.inventory import stock as inventory
+    from offerengine.revenue import limits
+    from offerengine.shopping.schemas import SearchRequest
+    from offerengine.tenants.models import Tenant
+
+    engine = create_engine(env["OFFERENGINE_DATABASE_URL"])
+    factory = async_sessionmaker(engine, expire_on_commit=False)
+    async with factory() as session:
+        tenant_id = await session.scalar(sa.select(Tenant.id).where(Tenant.code == "OE"))
+        snapshot = await build(session, tenant_id)
+    assert snapshot is not None
+    runtime = shopping.ShopRuntime(factory, Recorder(factory, is_sqlite=True), stock_seconds=3600)
+    requests = [
+        ranking.search_of(SearchRequest.model_validate(s), snapshot) for s in searches(routes, 200)
+    ]
+    conversion = await runtime.conversion(tenant_id)
+    with_limits = []
+    for search in requests:
+        flights = snapshot.shopping.flights.find(search.origin, search.destination, search.day)
+        with_limits.append(await runtime.stock(tenant_id, stock.scopes_of(flights, snapshot)))
+    controlled = sum(1 for m in with_limits for v in m.values() if v.controls is not None)
+    without = [
+        {k: dataclasses.replace(v, controls=None) for k, v in m.items()} for m in with_limits
+    ]
+
+    async def refresh(with_controls: bool) -> float:
+        """A worker's refresh: the counters, and with limits the forecasts' version (the
+        controls themselves are read again only when it changed)."""
+        began = clock.perf_counter()
+        async with factory() as session:
+            await inventory.read_coming_stock(session, tenant_id)
+            if with_controls:
+                await limits.forecasts_version(session, tenant_id)
+        return clock.perf_counter() - began
+
+    async def read_controls() -> float:
+        began = clock.perf_counter()
+        async with factory() as session:
+            await limits.read_coming_controls(session, tenant_id)
+        return clock.perf_counter() - began
+
+    full = statistics.median([await read_controls() for _ in range(5)])
+    figures: dict[str, list[tuple[float, float, float]]] = {"without": [], "with limits": []}
+    refreshes: dict[str, list[float]] = {"without": [], "with limits": []}
+    for r in range(rounds):
+        order = ("without", "with limits") if r % 2 == 0 else ("with limits", "without")
+        for label in order:
+            stocks = with_limits if label == "with limits" else without
+            refreshes[label].append(
+                statistics.median([await refresh(label == "with limits") for _ in range(5)])
+            )
+            latencies = []
+            started = clock.perf_counter()
+            for i in range(iterations):
+                t0 = clock.perf_counter()
+                ranking.run_search(
+                    snapshot,
+                    requests[i % len(requests)],
+                    stocks[i % len(requests)],
+                    conversion,
+                    datetime.now(UTC),
+                )
+                latencies.append(clock.perf_counter() - t0)
+            seconds = clock.perf_counter() - started
+            latencies.sort()
+            figures[label].append(
+                (
+                    iterations / seconds,
+                    statistics.median(latencies) * 1e3,
+                    latencies[int(len(latencies) * 0.99)] * 1e3,
+                )
+            )
+    await engine.dispose()
+    print(
+        f"limits compared: {controlled} cabins with controls in the searches' counters; reading "
+        f"every coming cabin's controls (after a forecast): {full * 1e3:.1f} ms"
+    )
+    for label, found in figures.items():
+        rate = statistics.median(f[0] for f in found)
+        p50 = statistics.median(f[1] for f in found)
+        p99 = statistics.median(f[2] for f in found)
+        spread = ", ".join(f"{f[0]:,.0f}" for f in found)
+        print(
+            f"  {label:>11}: {rate:,.0f} searches/s (rounds: {spread}); p50 {p50:.2f} ms, "
+            f"p99 {p99:.2f} ms (cold: every search prices everything); refresh of counters "
+            f"{statistics.median(refreshes[label]) * 1e3:.1f} ms"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=int, default=5)
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--iterations", type=int, default=3000)
+    parser.add_argument("--limits", action="store_true", help="compare with limits active only")
     args = parser.parse_args()
     print(f"machine: {machine()}")
     with tempfile.TemporaryDirectory() as folder:
@@ -332,6 +529,10 @@ def main() -> None:
             routes = grow(base, env["DEMO_OE_EDITOR_KEY"])
         routes += [("JFK", "LHR"), ("LHR", "JFK"), ("JFK", "CDG"), ("BOS", "LHR"), ("ORD", "LHR")]
         print(f"tenant OE: {len(routes) + 15} routes, 10 pricing rules, 5 bundles, 20 ancillaries")
+        if args.limits:
+            print(f"forecasts stored: {asyncio.run(store_forecasts(env))} cabins")
+            asyncio.run(limits_compared(env, routes, args.iterations, args.rounds))
+            return
         asyncio.run(in_process(env, routes, args.iterations))
         both_cores(env, routes, args.iterations)
         key = {"Authorization": f"Bearer {env['DEMO_OE_RUNTIME_KEY']}"}

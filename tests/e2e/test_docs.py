@@ -167,7 +167,7 @@ EXPECTED = {
         "Not forecast: 40 cabins (fewer than 2 past departures).",
         "FLEX      fare  417.90",
         "PROMO     fare  109.45",
-        "limits nest: True | held-out MAPE 0.1",
+        "under 0.3: True",
         "BUSINESS no forecast: no forecast has been made for this",
         "| forecast load factor above 0.5: True",
         "| Forecast demand applied: True",

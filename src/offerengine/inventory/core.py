@@ -15,9 +15,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from offerengine.catalog.core import ProductFacts
+
+if TYPE_CHECKING:
+    from offerengine.revenue.core.controls import CabinControls
 
 SEAT = "SEAT"  # the resource type of a flight's cabin seats
 
@@ -146,11 +149,13 @@ def limit(capacity: int, overbooking_bp: int) -> int:
 
 @dataclass(frozen=True, slots=True)
 class Stock:
-    """One resource's counters as last read."""
+    """One resource's counters as last read; a flight cabin with a forecast carries its booking
+    controls (read with the counters, so a search needs no other read)."""
 
     capacity: int
     sold: int = 0
     held: int = 0
+    controls: CabinControls | None = None
 
     def sellable(self, rule: InventoryRuleFacts) -> int:
         return max(0, limit(self.capacity, rule.overbooking_bp) - self.sold - self.held)

@@ -119,9 +119,27 @@ def _stock_read(key: tuple[str, str, str], stock: core.Stock, snapshot: Snapshot
 
 
 class SoldOut(Exception):
-    def __init__(self, key: core.ResourceKey, wanted: int) -> None:
-        super().__init__(f"{key.resource_type} {key.resource} ({key.scope}): not {wanted} left")
+    def __init__(
+        self, key: core.ResourceKey, wanted: int, protection: Protection | None = None
+    ) -> None:
+        said = f"{key.resource_type} {key.resource} ({key.scope}): not {wanted} left"
+        if protection is not None and protection.seats > 0:
+            said += (
+                f" for fare family {protection.family}: it is closed by its booking limit"
+                f" ({protection.seats} seat(s) protected for the families above it)"
+            )
+        super().__init__(said)
         self.key = key
+        self.protection = protection
+
+
+@dataclass(frozen=True, slots=True)
+class Protection:
+    """Units of a resource kept from a hold: the seats a cabin's forecast protects for the fare
+    families above the one sold (``family``)."""
+
+    family: str
+    seats: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,12 +170,16 @@ async def hold(
     tenant_id: uuid.UUID,
     needs: Sequence[tuple[core.ResourceKey, int, int]],
     policy: core.InventoryPolicy,
+    protected: Mapping[tuple[str, str, str], Protection] | None = None,
 ) -> list[Held]:
     """Hold ``quantity`` units of each resource, in key order (so concurrent holders never wait on
     each other in a cycle). Each hold is one conditional UPDATE: it only happens if the units are
-    sellable at that instant. Raise :class:`SoldOut` at the first that is not; the caller's
-    transaction then rolls back every hold it made, so an order holds all or nothing."""
+    sellable at that instant, less the units ``protected`` keeps from this hold (a fare family's
+    booking limit: ``sold + held + n <= limit − P``). Raise :class:`SoldOut` at the first that is
+    not; the caller's transaction then rolls back every hold it made, so an order holds all or
+    nothing."""
     held: list[Held] = []
+    protected = protected or {}
     for key, quantity, capacity in sorted(needs, key=lambda n: n[0].as_tuple()):
         if quantity <= 0:
             continue
@@ -182,6 +204,9 @@ async def hold(
         rule = policy.rule_for(key.resource_type, key.resource)
         bucket = InventoryBucket.__table__.c
         limit = bucket.capacity * (10000 + rule.overbooking_bp) // 10000
+        protection = protected.get(key.as_tuple())
+        if protection is not None and protection.seats > 0:
+            limit = limit - protection.seats
         row = (
             await session.execute(
                 sa.update(InventoryBucket)
@@ -198,7 +223,7 @@ async def hold(
             )
         ).first()
         if row is None:
-            raise SoldOut(key, quantity)
+            raise SoldOut(key, quantity, protection)
         sellable = core.Stock(row[1], row[2], row[3]).sellable(rule)
         held.append(Held(row[0], quantity, key, sellable, rule))
     return held

@@ -23,6 +23,7 @@ from offerengine.inventory import stock as inventory
 from offerengine.observability.logging import get_logger
 from offerengine.orders.models import Order
 from offerengine.orders.schemas import OrderCreate
+from offerengine.revenue import limits
 from offerengine.shopping import service as shopping
 from offerengine.shopping.models import Offer, OfferBody, StoredSearch
 from offerengine.snapshots.core import Snapshot
@@ -144,23 +145,43 @@ async def _hold(
     session: AsyncSession, snapshot: Snapshot, offer: Offer, items: list[dict[str, Any]]
 ) -> list[inventory.Held]:
     """Hold the inventory the chosen items need (the cabin's seats, the kept products), all or
-    nothing; 409 when some is sold out."""
+    nothing; 409 when some is sold out, or when the cabin's forecast closed the fare family the
+    order sells (its controls are read here, in the order's transaction, just before the hold)."""
     kept = {i["product_code"] for i in items}
-    needs = [
-        n
-        for n in offer.basis["needs"]
-        if (n["resource_type"] == "SEAT" and n["resource"] == offer.body["cabin"])
-        or n["resource"] in kept
-    ]
+    needs = shopping.needs_of(
+        [
+            n
+            for n in offer.basis["needs"]
+            if (n["resource_type"] == "SEAT" and n["resource"] == offer.body["cabin"])
+            or n["resource"] in kept
+        ]
+    )
+    controls = await limits.read_controls(
+        session, snapshot.tenant.id, limits.flights_of(key.scope for key, _, _ in needs)
+    )
+    family = _fare_family(items)
+    protected = {
+        key: inventory.Protection(c.family(family).code, c.family(family).protected)
+        for key, c in controls.items()
+    }
     try:
         return await inventory.hold(
             session,
             tenant_id=snapshot.tenant.id,
-            needs=shopping.needs_of(needs),
+            needs=needs,
             policy=snapshot.shopping.policy,
+            protected=protected,
         )
     except inventory.SoldOut as exc:
         raise Conflict(f"Offer {offer.id} can no longer be booked: {exc}.") from None
+
+
+def _fare_family(items: Sequence[dict[str, Any]]) -> str | None:
+    """The fare family the flight item names; None (the one sold at the cabin fare) when none."""
+    for item in items:
+        if item.get("type") == "FLIGHT" and item.get("fare_family"):
+            return str(item["fare_family"])
+    return None
 
 
 def _price(offer: Offer, items: list[dict[str, Any]]) -> tuple[dict[str, Any], int]:

@@ -2,8 +2,9 @@
 (:class:`~offerengine.revenue.core.controls.CabinControls`), read in one query.
 
 Shopping reads the controls of the tenant's coming flights with their inventory counters (the
-worker's stock cache, at most once an interval), or those of a few flights when it reads
-counters fresh; an order reads its flight's in its own transaction, just before its seats are
+worker's stock cache, at most once an interval: a cheap check of :func:`forecasts_version`, and
+the controls themselves when it changed), or those of a few flights when it reads counters
+fresh; an order reads its flight's in its own transaction, just before its seats are
 held under ``sold + held + n <= limit − P`` (see ``inventory.stock.hold``).
 """
 
@@ -48,6 +49,19 @@ async def read_controls(
     return await _controls(session, tenant_id, RevenueForecast.flight_id.in_(wanted))
 
 
+async def forecasts_version(session: AsyncSession, tenant_id: uuid.UUID) -> tuple[Any, ...]:
+    """What changes when the tenant's stored forecasts do: how many there are and when the latest
+    was made (a run replaces a cabin's forecast with one made at the run's time)."""
+    row = (
+        await session.execute(
+            sa.select(sa.func.count(), sa.func.max(RevenueForecast.fitted_at)).where(
+                RevenueForecast.tenant_id == tenant_id
+            )
+        )
+    ).one()
+    return (int(row[0]), row[1])
+
+
 def flights_of(scopes: Iterable[str]) -> list[uuid.UUID]:
     """The flights among inventory scopes (``flight:<id>``; airport-days are left out)."""
     return [uuid.UUID(s.removeprefix("flight:")) for s in scopes if s.startswith("flight:")]
@@ -68,31 +82,37 @@ def with_controls(
 async def _controls(
     session: AsyncSession, tenant_id: uuid.UUID, which: sa.ColumnElement[bool]
 ) -> dict[Key, CabinControls]:
-    head, family = RevenueForecast, RevenueForecastFamily
-    rows = await session.execute(
-        sa.select(
-            head.id,
-            head.flight_id,
-            head.cabin,
-            head.capacity,
-            head.seats_left,
-            head.bid_price_minor,
-            head.currency,
-            family.code,
-            family.multiplier,
-            family.booking_limit,
-            family.demand_mean,
+    # Read as plain rows (no ORM loading), ordered so that each cabin's families come together,
+    # highest first: a worker makes this read about once a second for all its tenant's flights.
+    head = RevenueForecast.__table__.c
+    family = RevenueForecastFamily.__table__.c
+    rows = (
+        await session.execute(
+            sa.select(
+                head.id,
+                head.flight_id,
+                head.cabin,
+                head.capacity,
+                head.seats_left,
+                head.bid_price_minor,
+                head.currency,
+                family.code,
+                family.multiplier,
+                family.booking_limit,
+                family.demand_mean,
+            )
+            .select_from(RevenueForecast.__table__.join(RevenueForecastFamily.__table__))
+            .where(head.tenant_id == tenant_id, which)
+            .order_by(head.id, family.position)
         )
-        .join(family, family.forecast_id == head.id)
-        .where(head.tenant_id == tenant_id, which)
-        .order_by(head.id, family.position)
-    )
-    grouped: dict[uuid.UUID, list[Any]] = {}
-    for row in rows:
-        grouped.setdefault(row[0], []).append(row)
+    ).all()
     out: dict[Key, CabinControls] = {}
-    for found in grouped.values():
-        _, flight_id, cabin, capacity, seats_left, bid_minor, currency = found[0][:7]
+    start = 0
+    for end in range(1, len(rows) + 1):
+        if end < len(rows) and rows[end][0] == rows[start][0]:
+            continue
+        first = rows[start]
+        _, flight_id, cabin, capacity, seats_left, bid_minor, currency = first[:7]
         bid = (
             money.from_minor(int(bid_minor), str(currency))
             if bid_minor is not None and currency is not None
@@ -101,8 +121,9 @@ async def _controls(
         out[(f"flight:{flight_id}", inventory.SEAT, str(cabin))] = CabinControls.of(
             capacity=int(capacity),
             seats_left=int(seats_left),
-            families=[(str(r[7]), Decimal(r[8]), int(r[9]), float(r[10])) for r in found],
+            families=[(r[7], Decimal(r[8]), int(r[9]), float(r[10])) for r in rows[start:end]],
             bid_price=bid,
             currency=None if currency is None else str(currency),
         )
+        start = end
     return out

@@ -113,6 +113,43 @@ PRICING = Vocabulary(
             "Sold and held over capacity of the flight cabin or resource, 0 to 1.",
             "0.82",
         ),
+        Fact(
+            "forecast_load_factor",
+            NUMBER,
+            "Where the flight cabin is heading: (sold + held now + expected_demand) over "
+            "capacity (above 1 when more demand is forecast than seats). Missing when the cabin "
+            "has no forecast.",
+            "0.95",
+        ),
+        Fact(
+            "expected_demand",
+            NUMBER,
+            "Seats the cabin's forecast still expects to sell, all fare families (less what was "
+            "sold or held since the forecast). Missing when the cabin has no forecast.",
+            "24.5",
+        ),
+        Fact(
+            "bid_price",
+            NUMBER,
+            "The forecast's bid price, what the cabin's next seat is worth, in the forecast's "
+            "currency (the cabin's FLIGHT product's), not necessarily the priced product's. "
+            "Missing when the cabin has no forecast or the forecast has no bid price.",
+            "199.00",
+        ),
+        Fact(
+            "booking_limit",
+            NUMBER,
+            "Seats the fare family being sold may still sell now: the seats sellable less "
+            "protection_level, never below 0. Missing when the cabin has no forecast.",
+            12,
+        ),
+        Fact(
+            "protection_level",
+            NUMBER,
+            "Seats the forecast protects for the fare families above the one being sold. "
+            "Missing when the cabin has no forecast.",
+            30,
+        ),
         Fact("days_until_departure", NUMBER, "Whole days from the booking date to departure.", 6),
         Fact(
             "hours_until_departure",

@@ -5,6 +5,14 @@ search, :class:`StockCache` reads every counter of the tenant's coming flights i
 once per ``seconds`` (one refresh at a time: concurrent searches wait for it), and each search takes
 its scopes' share. Re-pricing and a bundle's preview read just their scopes, now (``fresh``).
 
+The same read brings each forecast cabin's booking controls (:mod:`offerengine.revenue.limits`),
+carried on the cabin's :class:`Stock`, so that pricing sees the forecast facts and a family
+closed by its limit is not offered. Controls change only when a forecast is made, while counters
+change with every booking (and the limits follow the counters): so a refresh asks one more,
+cheap, question (how many forecasts, the latest when) and reads the controls again only when
+the answer changed, or once ``CONTROLS_RENEW_SECONDS`` old whatever it says (two runs committed
+out of order could leave it unchanged). A fresh read reads its flights' controls.
+
 Each refresh also counts, per scope, the reads that found its counters changed (its *generation*):
 a ranked result stays valid while the scopes of its flights keep the generation it was made at. No
 cache is used to decide whether units can be held: holding reads and writes the counters itself.
@@ -17,14 +25,19 @@ import time
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from offerengine.inventory import stock as inventory
 from offerengine.inventory.core import FlightFacts, Stock
+from offerengine.revenue import limits
+from offerengine.revenue.core.controls import CabinControls
 from offerengine.snapshots.core import Snapshot
 
 StockMap = dict[tuple[str, str, str], Stock]
+ControlMap = dict[tuple[str, str, str], CabinControls]
+CONTROLS_RENEW_SECONDS = 30.0
 
 
 def scopes_of(flights: Sequence[FlightFacts], snapshot: Snapshot) -> set[str]:
@@ -47,6 +60,10 @@ class StockCache:
     _reads: dict[uuid.UUID, tuple[float, dict[str, StockMap]]] = field(default_factory=dict)
     _generations: dict[uuid.UUID, dict[str, int]] = field(default_factory=dict)
     _locks: dict[uuid.UUID, asyncio.Lock] = field(default_factory=dict)
+    # Per tenant: when its controls were read (monotonic), the forecasts' version then, and them.
+    _controls: dict[uuid.UUID, tuple[float, tuple[Any, ...], ControlMap]] = field(
+        default_factory=dict
+    )
 
     async def read(
         self, tenant_id: uuid.UUID, scopes: Iterable[str], *, fresh: bool = False
@@ -56,7 +73,9 @@ class StockCache:
         wanted = set(scopes)
         if fresh or self.seconds <= 0:
             async with self.session_factory() as session:
-                return await inventory.read_stock(session, tenant_id, wanted)
+                counters = await inventory.read_stock(session, tenant_id, wanted)
+                controls = await limits.read_controls(session, tenant_id, limits.flights_of(wanted))
+            return limits.with_controls(counters, controls)
         by_scope = await self._current(tenant_id)
         out: StockMap = {}
         for scope in wanted:
@@ -78,11 +97,13 @@ class StockCache:
     async def _refresh(
         self, tenant_id: uuid.UUID, before: tuple[float, dict[str, StockMap]] | None
     ) -> tuple[float, dict[str, StockMap]]:
-        """Read every counter of the tenant's coming flights, counting the scopes that changed
-        since the read ``before``."""
+        """Read every counter of the tenant's coming flights (with their cabins' controls),
+        counting the scopes that changed since the read ``before``."""
         stamp = time.monotonic()
         async with self.session_factory() as session:
-            found = await inventory.read_coming_stock(session, tenant_id)
+            counters = await inventory.read_coming_stock(session, tenant_id)
+            controls = await self._coming_controls(session, tenant_id)
+        found = limits.with_controls(counters, controls)
         by_scope: dict[str, StockMap] = {}
         for key, value in found.items():
             by_scope.setdefault(key[0], {})[key] = value
@@ -91,6 +112,18 @@ class StockCache:
         entry = (stamp, by_scope)
         self._reads[tenant_id] = entry
         return entry
+
+    async def _coming_controls(self, session: AsyncSession, tenant_id: uuid.UUID) -> ControlMap:
+        """The controls of the tenant's coming flights: those read before while the forecasts'
+        version holds (for at most ``CONTROLS_RENEW_SECONDS``), else read now."""
+        version = await limits.forecasts_version(session, tenant_id)
+        kept = self._controls.get(tenant_id)
+        now = time.monotonic()
+        if kept is not None and kept[1] == version and now - kept[0] < CONTROLS_RENEW_SECONDS:
+            return kept[2]
+        found = await limits.read_coming_controls(session, tenant_id) if version[0] else {}
+        self._controls[tenant_id] = (now, version, found)
+        return found
 
     def _count_changes(
         self, tenant_id: uuid.UUID, before: dict[str, StockMap], after: dict[str, StockMap]
@@ -118,3 +151,4 @@ class StockCache:
 
     def clear(self) -> None:
         self._reads.clear()
+        self._controls.clear()

@@ -62,6 +62,11 @@ class CabinControls:
     currency: str | None
     sold: int = field(init=False)  # the index of the family shopping sells
     expected: Decimal = field(init=False)  # demand still to come at forecast time, all families
+    # The facts by (capacity, taken, sellable): every search of one read of the counters asks
+    # the same, so they are worked out once (a few dozen states at most, then started again).
+    _facts: dict[tuple[int, int, int], dict[str, Decimal]] = field(
+        init=False, default_factory=dict, compare=False, repr=False
+    )
 
     def __post_init__(self) -> None:
         if not self.families:
@@ -117,7 +122,17 @@ class CabinControls:
 
     def facts(self, *, capacity: int, taken: int, sellable: int) -> dict[str, Decimal]:
         """The forecast facts of pricing rules for the family shopping sells, with ``taken``
-        seats sold and held of ``capacity`` and ``sellable`` unsold."""
+        seats sold and held of ``capacity`` and ``sellable`` unsold (the same mapping for the
+        same counters: read it, never change it)."""
+        key = (capacity, taken, sellable)
+        found = self._facts.get(key)
+        if found is None:
+            if len(self._facts) >= 64:
+                self._facts.clear()
+            found = self._facts[key] = self._work_out(capacity, taken, sellable)
+        return found
+
+    def _work_out(self, capacity: int, taken: int, sellable: int) -> dict[str, Decimal]:
         sold = self.families[self.sold]
         to_come = self.to_come(taken)
         out = {

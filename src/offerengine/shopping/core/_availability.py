@@ -47,7 +47,8 @@ class Availability:
         self._extras = memo.extras
 
     def seats(self, flight: FlightFacts, cabin: str, seated: int) -> CabinSeats:
-        """The cabin's seats; Dropped if the flight has no such cabin or too few seats left."""
+        """The cabin's seats; Dropped if the flight has no such cabin, too few seats left, or
+        (with a forecast) the family it sells is closed by its booking limit for the party."""
         capacity = flight.cabins.get(cabin)
         if capacity is None:
             raise Dropped(f"no {cabin} cabin")
@@ -57,6 +58,18 @@ class Availability:
         sellable = stock.sellable(rule)
         if sellable < seated:
             raise Dropped(f"{cabin}: {sellable} seat(s) left for {seated} passenger(s)")
+        controls = stock.controls
+        if controls is not None:
+            # The family sold at the cabin fare sells only while its booking limit allows; the
+            # seats it may still sell are what the offer shows as left.
+            family = controls.family()
+            sellable = max(0, sellable - family.protected)
+            if sellable < seated:
+                raise Dropped(
+                    f"{cabin}: fare family {family.code} closed by its booking limit "
+                    f"({sellable} seat(s) for {seated} passenger(s); {family.protected} "
+                    f"protected for the families above it)"
+                )
         return CabinSeats(
             key, capacity, stock, sellable, inventory.availability_status(sellable, rule)
         )

@@ -1,5 +1,8 @@
 """One search's prices: each (flight, product) priced by the pricing rules once, with the facts of
-the flight and the search, whatever the offers sharing it."""
+the flight and the search, whatever the offers sharing it. A cabin's fare sees its ``utilization``
+and, when the cabin has a forecast, the forecast facts of its controls (``forecast_load_factor``,
+``expected_demand``, ``bid_price``, ``booking_limit``, ``protection_level``); without one those
+facts are missing, and a rule that needs them does not apply."""
 
 from __future__ import annotations
 
@@ -9,7 +12,7 @@ from typing import Any
 
 from offerengine import money
 from offerengine.catalog.core import ProductFacts
-from offerengine.inventory.core import FlightFacts, Stock
+from offerengine.inventory.core import SEAT, FlightFacts, Stock
 from offerengine.pricing import core as pricing
 from offerengine.shopping.core._search import Search
 from offerengine.shopping.core._shop import Memo, Shop
@@ -75,6 +78,15 @@ class Pricer:
                 facts = dict(facts)
                 if stock is not None:
                     facts["utilization"] = stock.utilization()
+                    if stock.controls is not None and cabin is not None:
+                        rule = self.shop.policy.rule_for(SEAT, cabin)
+                        facts.update(
+                            stock.controls.facts(
+                                capacity=stock.capacity,
+                                taken=stock.sold + stock.held,
+                                sellable=stock.sellable(rule),
+                            )
+                        )
                 if cabin is not None:
                     facts["cabin_class"] = cabin
             found = pricing.price(product, rules, facts, at=self.at)
