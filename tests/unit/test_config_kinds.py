@@ -10,16 +10,19 @@ import pytest
 from fastapi import APIRouter, FastAPI
 
 from offerengine.bundles import service as bundles
+from offerengine.catalog import service as catalog
 from offerengine.commerce import service as commerce
 from offerengine.decisioning import service as decisioning
 from offerengine.experiments import service as experiments
 from offerengine.flags import service as flags
+from offerengine.inventory import rules as inventory_rules
 from offerengine.pricing import service as pricing
 from offerengine.profiles import segments
 from offerengine.promotions import service as promotions
 from offerengine.revenue import service as revenue
 from offerengine.shopping import config as shopping
 from offerengine.versioning.documents import DocumentKind
+from offerengine.versioning.editing import Editing
 from offerengine.versioning.kind_routes import add_kind_routes
 from offerengine.versioning.kinds import ConfigKind
 
@@ -29,7 +32,9 @@ KINDS: list[ConfigKind[Any]] = [
     commerce.FEE_RULE_KIND,
     commerce.COUPON_KIND,
     pricing.RULE_KIND,
+    catalog.PRODUCT_KIND,
     bundles.BUNDLE_KIND,
+    inventory_rules.INVENTORY_RULE_KIND,
     flags.FEATURE_FLAG_KIND,
     experiments.EXPERIMENT_KIND,
     revenue.FARE_FAMILY_SET_KIND,
@@ -81,6 +86,19 @@ def test_a_kind_gets_the_standard_routes(kind: ConfigKind[Any]) -> None:
     for key, (operation_id, status) in expected.items():
         assert found[key][0] == operation_id
         assert status in found[key][1]
+
+
+@pytest.mark.parametrize("kind", KINDS, ids=lambda k: k.name)
+def test_a_kinds_edits_and_history_are_the_generic_ones(kind: ConfigKind[Any]) -> None:
+    """Create, update, delete and rollback of every kind are one Editing's steps, not a copy."""
+    editing = getattr(kind.create, "__self__", None)
+    assert isinstance(editing, Editing)
+    assert kind.create == editing.create
+    assert kind.update == editing.update
+    assert kind.delete == (editing.delete if kind.delete is not None else None)
+    assert kind.history is editing.history
+    assert kind.history.restore == editing.restore
+    assert editing.name == kind.name
 
 
 def test_experiments_are_started_and_stopped_but_not_deleted() -> None:

@@ -1,22 +1,22 @@
-"""Bundle template use cases: versioned configuration, compiled into the snapshot."""
+"""Bundle template use cases: versioned configuration, compiled into the snapshot.
+
+Bundle templates are a configuration kind (``BUNDLE_KIND``): create, update, delete and history
+are the generic ones (:mod:`offerengine.versioning.editing`), the name unique per tenant."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from offerengine.auth.core import Actor
 from offerengine.bundles import core
 from offerengine.bundles.models import BundleTemplate
 from offerengine.bundles.schemas import BundleIn, BundleRead, BundleUpdate
-from offerengine.db import unique
-from offerengine.tenants.models import Tenant
-from offerengine.versioning import service as versioning
+from offerengine.versioning.editing import Editing, read_back
 from offerengine.versioning.kinds import ConfigKind, PageRequest
 
 
@@ -34,75 +34,25 @@ def _apply(bundle: BundleTemplate, data: BundleIn) -> None:
     bundle.discount_percentage = data.discount_percentage
 
 
-async def _unique_name(
-    session: AsyncSession, tenant_id: uuid.UUID, name: str, exclude: uuid.UUID | None
-) -> None:
-    await unique.ensure_unused(
-        session,
-        BundleTemplate.bundle_name,
-        name,
-        tenant_id=tenant_id,
-        exclude=exclude,
-        what="bundle",
-    )
-
-
-async def _restore(
-    session: AsyncSession,
-    bundle: BundleTemplate | None,
-    data: Mapping[str, Any],
-    tenant_id: uuid.UUID,
-) -> BundleTemplate:
-    recorded = BundleIn.model_validate(BundleRead.model_validate(data).as_input())
-    exclude = bundle.id if bundle is not None else uuid.UUID(str(data["id"]))
-    await _unique_name(session, tenant_id, recorded.bundle_name, exclude)
-    target = bundle if bundle is not None else BundleTemplate(tenant_id=tenant_id)
-    _apply(target, recorded)
-    return target
-
-
-BUNDLE: versioning.Kind[BundleTemplate] = versioning.Kind(
-    name="bundle_template", model=BundleTemplate, dump=dump, restore=_restore
-)
-
-
-async def create(
-    session: AsyncSession, *, tenant: Tenant, data: BundleIn, actor: Actor
-) -> BundleTemplate:
-    await _unique_name(session, tenant.id, data.bundle_name, None)
-    bundle = BundleTemplate(tenant_id=tenant.id)
-    _apply(bundle, data)
-    session.add(bundle)
-    await versioning.record(session, BUNDLE, bundle, action="create", actor=actor, before=None)
-    return bundle
-
-
-async def update(
-    session: AsyncSession,
-    *,
-    obj: BundleTemplate,
-    data: BundleIn,
-    actor: Actor,
-    expected_version: int | None,
-) -> BundleTemplate:
-    versioning.check_version(obj, expected_version, f"bundle {obj.bundle_name!r}")
-    if BundleRead.of(obj).as_input() == BundleIn.model_validate(
+def _same(bundle: BundleTemplate, data: BundleIn) -> bool:
+    return BundleRead.of(bundle).as_input() == BundleIn.model_validate(
         data.model_dump(include=set(BundleIn.model_fields))
-    ).model_dump(mode="json"):
-        return obj
-    if data.bundle_name != obj.bundle_name:
-        await _unique_name(session, obj.tenant_id, data.bundle_name, obj.id)
-    before = dump(obj)
-    _apply(obj, data)
-    await versioning.record(session, BUNDLE, obj, action="update", actor=actor, before=before)
-    return obj
+    ).model_dump(mode="json")
 
 
-async def delete(
-    session: AsyncSession, *, obj: BundleTemplate, actor: Actor, expected_version: int | None
-) -> None:
-    versioning.check_version(obj, expected_version, f"bundle {obj.bundle_name!r}")
-    await versioning.delete(session, BUNDLE, obj, actor=actor)
+EDITING: Editing[BundleTemplate, BundleIn] = Editing(
+    name="bundle_template",
+    what="bundle",
+    model=BundleTemplate,
+    dump=dump,
+    apply=_apply,
+    same=_same,
+    recorded=read_back(BundleRead, BundleIn),
+    title=lambda bundle: f"bundle {bundle.bundle_name!r}",
+    key=BundleTemplate.bundle_name,
+)
+BUNDLE = EDITING.history
+create = EDITING.create  # for callers outside HTTP (the demo's seed)
 
 
 async def list_bundles(
@@ -137,9 +87,9 @@ BUNDLE_KIND: ConfigKind[BundleTemplate] = ConfigKind(
     update_schema=BundleUpdate,
     read_schema=BundleRead,
     read=BundleRead.of,
-    create=create,
-    update=update,
-    delete=delete,
+    create=EDITING.create,
+    update=EDITING.update,
+    delete=EDITING.delete,
     list=_list,
     paged=False,
 )

@@ -1,5 +1,10 @@
 """Catalog use cases. Every change records a version and an audit entry and moves the tenant's
-configuration version; the unit of work (``offerengine.deps.DbSession``) commits."""
+configuration version; the unit of work (``offerengine.deps.DbSession``) commits.
+
+Products are a configuration kind (``PRODUCT_KIND``): create, update, delete and history are the
+generic ones (:mod:`offerengine.versioning.editing`), the code unique per tenant; theirs is the
+preparation of the input (prices in minor units of the product's currency, the tenant's when it
+names none), the bulk upsert by code (the same steps, flushed once) and the export."""
 
 from __future__ import annotations
 
@@ -16,44 +21,17 @@ from offerengine.auth.core import Actor
 from offerengine.catalog import core
 from offerengine.catalog.models import Product
 from offerengine.catalog.schemas import ProductCreate, ProductIn, ProductRead, ProductUpdate
-from offerengine.db import search, unique
+from offerengine.db import search
 from offerengine.db.session import Sessions
 from offerengine.errors import FieldError, Invalid, Loc, NotFound
 from offerengine.pagination import DEFAULT_LIMIT, decode_cursor, encode_cursor
 from offerengine.tenants.models import Tenant
-from offerengine.versioning import service as versioning
+from offerengine.versioning.editing import Editing, read_back
 from offerengine.versioning.kinds import ConfigKind, PageRequest
 
 
 def dump(product: Product) -> dict[str, Any]:
     return ProductRead.of(product).model_dump(mode="json")
-
-
-async def _restore(
-    session: AsyncSession, product: Product | None, data: Mapping[str, Any], tenant_id: uuid.UUID
-) -> Product:
-    tenant = await session.get(Tenant, tenant_id)
-    if tenant is None:
-        raise NotFound(f"No tenant {tenant_id}")
-    recorded = ProductCreate.model_validate(ProductRead.model_validate(data).as_input())
-    values = _normalize(recorded, tenant.base_currency)
-    target = product if product is not None else Product(tenant_id=tenant_id)
-    exclude = product.id if product is not None else uuid.UUID(str(data["id"]))
-    await unique.ensure_unused(
-        session,
-        Product.product_code,
-        values.product_code,
-        tenant_id=tenant_id,
-        exclude=exclude,
-        what="product",
-    )
-    _apply(target, values)
-    return target
-
-
-PRODUCT: versioning.Kind[Product] = versioning.Kind(
-    name="product", model=Product, dump=dump, restore=_restore
-)
 
 
 def _normalize(data: ProductIn, default_currency: str, loc: Loc = ("body",)) -> core.ProductValues:
@@ -93,6 +71,33 @@ def _same(product: Product, values: core.ProductValues) -> bool:
         and product.attributes == dict(values.attributes)
         and product.is_active == values.is_active
     )
+
+
+async def _prepare(
+    session: AsyncSession, tenant_id: uuid.UUID, data: ProductIn
+) -> core.ProductValues:
+    """The product as stored: its prices in minor units of its currency, the tenant's when the
+    input names none."""
+    tenant = await session.get(Tenant, tenant_id)
+    if tenant is None:
+        raise NotFound(f"No tenant {tenant_id}.")
+    return _normalize(data, tenant.base_currency)
+
+
+EDITING: Editing[Product, core.ProductValues] = Editing(
+    name="product",
+    what="product",
+    model=Product,
+    dump=dump,
+    apply=_apply,
+    same=_same,
+    recorded=read_back(ProductRead, ProductCreate),
+    title=lambda product: f"product {product.product_code}",
+    key=Product.product_code,
+    prepare=_prepare,
+)
+PRODUCT = EDITING.history
+create = EDITING.create  # for callers outside HTTP (seeds, tests)
 
 
 async def get(session: AsyncSession, *, tenant_id: uuid.UUID, product_id: uuid.UUID) -> Product:
@@ -201,84 +206,6 @@ async def product_choices(
         return found.all()
 
 
-async def create(
-    session: AsyncSession, *, tenant: Tenant, data: ProductCreate, actor: Actor
-) -> Product:
-    values = _normalize(data, tenant.base_currency)
-    await unique.ensure_unused(
-        session,
-        Product.product_code,
-        values.product_code,
-        tenant_id=tenant.id,
-        exclude=None,
-        what="product",
-    )
-    product = Product(tenant_id=tenant.id)
-    _apply(product, values)
-    session.add(product)
-    await versioning.record(session, PRODUCT, product, action="create", actor=actor, before=None)
-    return product
-
-
-async def update(
-    session: AsyncSession,
-    *,
-    product: Product,
-    tenant: Tenant,
-    data: ProductIn,
-    actor: Actor,
-    expected_version: int | None,
-) -> Product:
-    """Replace a product's fields; an identical replacement makes no new version."""
-    versioning.check_version(product, expected_version, f"product {product.product_code}")
-    values = _normalize(data, tenant.base_currency)
-    if _same(product, values):
-        return product
-    if values.product_code != product.product_code:
-        await unique.ensure_unused(
-            session,
-            Product.product_code,
-            values.product_code,
-            tenant_id=tenant.id,
-            exclude=product.id,
-            what="product",
-        )
-    before = dump(product)
-    _apply(product, values)
-    await versioning.record(session, PRODUCT, product, action="update", actor=actor, before=before)
-    return product
-
-
-async def replace(
-    session: AsyncSession,
-    *,
-    obj: Product,
-    data: ProductIn,
-    actor: Actor,
-    expected_version: int | None,
-) -> Product:
-    """:func:`update` under the product's tenant's settings (its default currency)."""
-    tenant = await session.get(Tenant, obj.tenant_id)
-    if tenant is None:
-        raise NotFound(f"No tenant {obj.tenant_id}.")
-    return await update(
-        session,
-        product=obj,
-        tenant=tenant,
-        data=data,
-        actor=actor,
-        expected_version=expected_version,
-    )
-
-
-async def delete(
-    session: AsyncSession, *, obj: Product, actor: Actor, expected_version: int | None
-) -> None:
-    """Delete a product; its history stays and a rollback recreates it."""
-    versioning.check_version(obj, expected_version, f"product {obj.product_code}")
-    await versioning.delete(session, PRODUCT, obj, actor=actor)
-
-
 async def bulk_upsert(
     session: AsyncSession,
     *,
@@ -303,13 +230,13 @@ async def bulk_upsert(
     )
     return await bulk.upsert(
         session,
-        kind=PRODUCT,
+        kind=EDITING.history,
         values=values,
         key=lambda v: v.product_code,
         existing=lambda codes: _by_code(session, tenant.id, codes),
-        make=lambda: Product(tenant_id=tenant.id),
-        apply=_apply,
-        same=_same,
+        make=lambda: EDITING.instance(tenant.id),
+        apply=EDITING.apply,
+        same=EDITING.same,
         actor=actor,
     )
 
@@ -361,8 +288,8 @@ PRODUCT_KIND: ConfigKind[Product] = ConfigKind(
     update_schema=ProductUpdate,
     read_schema=ProductRead,
     read=ProductRead.of,
-    create=create,
-    update=replace,
-    delete=delete,
+    create=EDITING.create,
+    update=EDITING.update,
+    delete=EDITING.delete,
     list=_listed,
 )

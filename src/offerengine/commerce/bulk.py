@@ -2,14 +2,13 @@
 
 Every row is checked as a single rate would be (:func:`offerengine.commerce.service.check`), and
 against the rate it replaces (it exists, is given once, is at the version the row expects); every
-row's errors are reported together, and nothing is written unless all rows pass. A row equal to
-its rate changes nothing.
+row's errors are reported together, and nothing is written unless all rows pass; then each row
+is saved by the rates' generic edits (a row equal to its rate changes nothing).
 """
 
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -17,10 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from offerengine.auth.core import Actor
 from offerengine.commerce import schemas as s
 from offerengine.commerce.models import CommissionRate
-from offerengine.commerce.service import BODY, RATE, apply, check
+from offerengine.commerce.service import BODY, RATE, Entry, check
 from offerengine.errors import FieldError, Invalid, Loc, raise_if_any
 from offerengine.tenants.models import Tenant
-from offerengine.versioning import service as versioning
 
 
 async def bulk_rates(
@@ -37,7 +35,7 @@ async def bulk_rates(
         )
     }
     errors: list[FieldError] = []
-    plans: list[tuple[CommissionRate | None, dict[str, Any]]] = []
+    plans: list[tuple[CommissionRate | None, Entry]] = []
     seen: set[uuid.UUID] = set()
     for i, row in enumerate(data.rates):
         where: Loc = ("rates", i)
@@ -63,29 +61,19 @@ async def bulk_rates(
             row.model_dump(include=set(s.CommissionRateIn.model_fields))
         )
         try:
-            body = await check(session, tenant, RATE, fresh, exclude=row.id, loc=where)
+            entry = await check(session, tenant, RATE, fresh, loc=where)
         except Invalid as exc:
             errors += exc.errors
             continue
-        plans.append((target, body))
+        plans.append((target, entry))
     raise_if_any(errors)
     result = s.BulkResult(created=[], updated=[], unchanged=[])
-    for target, body in plans:
-        if target is None:
-            created = CommissionRate(tenant_id=tenant.id)
-            apply(created, body)
-            session.add(created)
-            await versioning.record(
-                session, RATE.history, created, action="create", actor=actor, before=None
-            )
-            result.created.append(created.id)
-        elif target.body == body:
+    for target, entry in plans:
+        if target is not None and RATE.editing.same(target, entry):
             result.unchanged.append(target.id)
-        else:
-            before = RATE.dump(target)
-            apply(target, body)
-            await versioning.record(
-                session, RATE.history, target, action="update", actor=actor, before=before
-            )
-            result.updated.append(target.id)
+            continue
+        saved = await RATE.editing.save(
+            session, tenant_id=tenant.id, obj=target, values=entry, actor=actor
+        )
+        (result.created if target is None else result.updated).append(saved.id)
     return result

@@ -2,8 +2,9 @@
 and checked when saved.
 
 Each kind (:class:`Spec`) keeps its body as JSON, with the columns lists filter on copied out
-(:func:`apply`), a history, and the generic configuration routes (``RATE_KIND``,
-``FEE_RULE_KIND``, ``COUPON_KIND``). Saving checks what the schema cannot (:func:`check`):
+(:func:`apply`), a history, the generic edits (:attr:`Spec.editing`, over the input prepared as
+an :class:`Entry` under the tenant's currency) and the generic configuration routes
+(``RATE_KIND``, ``FEE_RULE_KIND``, ``COUPON_KIND``). Saving checks what the schema cannot:
 amounts in the currency's decimals, each fee type's configuration, the feature flags named, unique
 fee rule names and coupon codes. Elsewhere: rates in bulk (:mod:`offerengine.commerce.bulk`), a
 fee rule's versions (:mod:`offerengine.commerce.fee_versions`), and the snapshot's index compiled
@@ -12,6 +13,7 @@ from the kinds (:mod:`offerengine.commerce.compiling`).
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -22,33 +24,45 @@ from typing import Any, Generic, TypeVar
 import sqlalchemy as sa
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 
 from offerengine import money
-from offerengine.auth.core import Actor
 from offerengine.commerce import schemas as s
 from offerengine.commerce.models import CommissionRate, Coupon, CouponUsage, FeeRule
-from offerengine.db import unique
 from offerengine.errors import FieldError, Invalid, Loc, raise_if_any
 from offerengine.flags.models import FeatureFlag
 from offerengine.pagination import DEFAULT_LIMIT, decode_cursor, encode_cursor
 from offerengine.tenants.models import Tenant
 from offerengine.versioning import service as versioning
+from offerengine.versioning.editing import Editing
 from offerengine.versioning.kinds import ConfigKind, PageRequest, Shows
+from offerengine.wording import plain
 
 BODY: Loc = ("body",)
 Model = CommissionRate | FeeRule | Coupon
 M = TypeVar("M", CommissionRate, FeeRule, Coupon)
 
 
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """An input as the edits take it: the body to store, what is wrong with it that needs no
+    database to see, and the feature flags it names (which must be the tenant's)."""
+
+    body: dict[str, Any]
+    errors: list[FieldError]
+    flags: list[tuple[Loc, str | None]]
+
+
 @dataclass(frozen=True)
 class Spec(Generic[M]):
-    """One kind of commerce configuration: its model, schemas and history."""
+    """One kind of commerce configuration: its model, schemas, history and edits."""
 
     what: str
     model: type[M]
     schema_in: type[BaseModel]
     schema_read: type[BaseModel]
     history_name: str
+    key: InstrumentedAttribute[Any] | None = None  # the natural key, unique per tenant
 
     def read(self, obj: M, **extra: Any) -> Any:
         return self.schema_read.model_validate(
@@ -66,39 +80,53 @@ class Spec(Generic[M]):
     def as_input(self, obj: M) -> BaseModel:
         return self.schema_in.model_validate(obj.body)
 
+    def input_of(self, values: Mapping[str, Any]) -> BaseModel:
+        """The kind's input among ``values`` (an update's body, a recorded state)."""
+        return self.schema_in.model_validate(
+            {k: v for k, v in values.items() if k in self.schema_in.model_fields}
+        )
+
     @property
     def history(self) -> versioning.Kind[M]:
-        return versioning.Kind(
-            name=self.history_name, model=self.model, dump=self.dump, restore=self._restore
-        )
+        return self.editing.history
 
     def dump(self, obj: M) -> dict[str, Any]:
         return dict(self.read(obj).model_dump(mode="json"))
 
-    async def _restore(
-        self,
-        session: AsyncSession,
-        obj: M | None,
-        data: Mapping[str, Any],
-        tenant_id: uuid.UUID,
-    ) -> M:
-        recorded = self.schema_in.model_validate(
-            {k: v for k, v in data.items() if k in self.schema_in.model_fields}
+    @functools.cached_property
+    def editing(self) -> Editing[M, Entry]:
+        """The generic edits (:mod:`offerengine.versioning.editing`) over :class:`Entry`."""
+        key = self.key
+        return Editing(
+            name=self.history_name,
+            what=self.what,
+            model=self.model,
+            dump=self.dump,
+            apply=lambda obj, entry: apply(obj, entry.body),
+            same=lambda obj, entry: entry.body == obj.body,
+            recorded=self.input_of,
+            title=lambda obj: f"{self.what} {obj.id}",
+            check=_check_entry,
+            key=key,
+            key_of=None if key is None else lambda entry: entry.body[key.key],
+            prepare=self._prepare,
         )
+
+    async def _prepare(self, session: AsyncSession, tenant_id: uuid.UUID, data: BaseModel) -> Entry:
         tenant = await session.get(Tenant, tenant_id)
         assert tenant is not None
-        exclude = obj.id if obj is not None else uuid.UUID(str(data["id"]))
-        body = await check(session, tenant, self, recorded, exclude=exclude)
-        target = obj if obj is not None else self.model(tenant_id=tenant_id)
-        apply(target, body)
-        return target
+        return Entry(
+            *body_of(self, self.input_of(data.model_dump()), base_currency=tenant.base_currency)
+        )
 
 
 RATE: Spec[CommissionRate] = Spec(
     "commission rate", CommissionRate, s.CommissionRateIn, s.CommissionRateRead, "commission_rate"
 )
-FEE_RULE: Spec[FeeRule] = Spec("fee rule", FeeRule, s.FeeRuleIn, s.FeeRuleRead, "fee_rule")
-COUPON: Spec[Coupon] = Spec("coupon", Coupon, s.CouponIn, s.CouponRead, "coupon")
+FEE_RULE: Spec[FeeRule] = Spec(
+    "fee rule", FeeRule, s.FeeRuleIn, s.FeeRuleRead, "fee_rule", key=FeeRule.name
+)
+COUPON: Spec[Coupon] = Spec("coupon", Coupon, s.CouponIn, s.CouponRead, "coupon", key=Coupon.code)
 
 
 def _money(values: Iterable[tuple[Loc, Decimal | None]], currency: str) -> list[FieldError]:
@@ -188,7 +216,7 @@ def body_of(
             config = schema.model_validate(data.configuration)
         except ValidationError as exc:
             errors += [
-                FieldError((*BODY, *at("configuration"), *e["loc"]), e["msg"], e["type"])
+                FieldError((*BODY, *at("configuration"), *e["loc"]), plain(e), e["type"])
                 for e in exc.errors(include_url=False)
             ]
         else:
@@ -222,29 +250,20 @@ def body_of(
     return body, errors, flags
 
 
+async def _check_entry(
+    session: AsyncSession, tenant_id: uuid.UUID, data: Entry, current: object = None
+) -> None:
+    raise_if_any(data.errors + await _flag_errors(session, tenant_id, data.flags))
+
+
 async def check(
-    session: AsyncSession,
-    tenant: Tenant,
-    spec: Spec[Any],
-    data: BaseModel,
-    *,
-    exclude: uuid.UUID | None,
-    loc: Loc = (),
-) -> dict[str, Any]:
-    """Check what the schema cannot (see :func:`body_of`; and the flags named exist, names and
-    codes are unique); the body to store."""
-    body, errors, flags = body_of(spec, data, base_currency=tenant.base_currency, loc=loc)
-    if isinstance(data, s.FeeRuleIn) and not loc:
-        await unique.ensure_unused(
-            session, FeeRule.name, data.name, tenant_id=tenant.id, exclude=exclude, what="fee rule"
-        )
-    if isinstance(data, s.CouponIn):
-        await unique.ensure_unused(
-            session, Coupon.code, data.code, tenant_id=tenant.id, exclude=exclude, what="coupon"
-        )
-    errors += await _flag_errors(session, tenant.id, flags)
-    raise_if_any(errors)
-    return body
+    session: AsyncSession, tenant: Tenant, spec: Spec[Any], data: BaseModel, *, loc: Loc = ()
+) -> Entry:
+    """Check what the schema cannot (see :func:`body_of`; and the flags named exist); the input
+    as the edits take it. Natural keys are the edits' to check (:attr:`Spec.editing`)."""
+    entry = Entry(*body_of(spec, data, base_currency=tenant.base_currency, loc=loc))
+    await _check_entry(session, tenant.id, entry)
+    return entry
 
 
 def apply(obj: Model, body: dict[str, Any]) -> None:
@@ -262,46 +281,6 @@ def apply(obj: Model, body: dict[str, Any]) -> None:
         obj.region = body.get("region")
     else:
         obj.code = body["code"]
-
-
-async def create(
-    session: AsyncSession, *, spec: Spec[M], tenant: Tenant, data: BaseModel, actor: Actor
-) -> M:
-    body = await check(session, tenant, spec, data, exclude=None)
-    obj = spec.model(tenant_id=tenant.id)
-    apply(obj, body)
-    session.add(obj)
-    await versioning.record(session, spec.history, obj, action="create", actor=actor, before=None)
-    return obj
-
-
-async def update(
-    session: AsyncSession,
-    *,
-    spec: Spec[M],
-    obj: M,
-    data: BaseModel,
-    actor: Actor,
-    expected_version: int | None,
-) -> M:
-    versioning.check_version(obj, expected_version, f"{spec.what} {obj.id}")
-    tenant = await session.get(Tenant, obj.tenant_id)
-    assert tenant is not None
-    fresh = spec.schema_in.model_validate(data.model_dump(include=set(spec.schema_in.model_fields)))
-    body = await check(session, tenant, spec, fresh, exclude=obj.id)
-    if body == obj.body:
-        return obj
-    before = spec.dump(obj)
-    apply(obj, body)
-    await versioning.record(session, spec.history, obj, action="update", actor=actor, before=before)
-    return obj
-
-
-async def delete(
-    session: AsyncSession, *, spec: Spec[M], obj: M, actor: Actor, expected_version: int | None
-) -> None:
-    versioning.check_version(obj, expected_version, f"{spec.what} {obj.id}")
-    await versioning.delete(session, spec.history, obj, actor=actor)
 
 
 async def list_objects(
@@ -381,9 +360,9 @@ def _declare(
         update_schema=update_schema,
         read_schema=spec.schema_read,
         read=spec.read,
-        create=partial(create, spec=spec),
-        update=partial(update, spec=spec),
-        delete=partial(delete, spec=spec),
+        create=spec.editing.create,
+        update=spec.editing.update,
+        delete=spec.editing.delete,
         list=partial(list_objects, spec=spec),
         show=show,
     )

@@ -3,7 +3,9 @@ saved.
 
 Each kind (:class:`Spec`: placements, offers, fallback offers, collections, ranking formulas,
 activities) is stored as a ``DecisioningObject`` with its body as JSON, versioned with a history,
-and served by the generic configuration routes (``KINDS``). Saving checks what the schema cannot:
+and served by the generic configuration routes (``KINDS``) over the generic edits
+(``EDITINGS``, :mod:`offerengine.versioning.editing`: the name unique within the kind). Saving
+checks what the schema cannot:
 every reference names an object of the right kind of the tenant, every rule compiles
 (:func:`compile_eligibility`, :func:`compile_formula`, also used when compiling the index); an
 object still referenced cannot be deleted. The snapshot's index is compiled from them in
@@ -15,7 +17,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from functools import partial
 from types import MappingProxyType
 from typing import Any
 
@@ -23,16 +24,13 @@ import sqlalchemy as sa
 from pydantic import create_model
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from offerengine.auth.core import Actor
-from offerengine.db import unique
 from offerengine.decisioning import schemas as s
 from offerengine.decisioning.models import DecisioningObject
 from offerengine.errors import Conflict, FieldError, raise_if_any
 from offerengine.rules import core as rules
 from offerengine.rules.types import NUMBER
 from offerengine.rules.vocabulary import DECISIONING
-from offerengine.tenants.models import Tenant
-from offerengine.versioning import service as versioning
+from offerengine.versioning.editing import Editing
 from offerengine.versioning.kinds import ConfigKind, PageRequest
 
 BODY = ("body",)
@@ -66,9 +64,15 @@ class Spec:
     def as_input(self, obj: DecisioningObject) -> s.Named:
         return self.schema_in.model_validate({**obj.body, "name": obj.name, "status": obj.status})
 
+    def input_of(self, values: Mapping[str, Any]) -> s.Named:
+        """The kind's input among ``values`` (an update's body, a recorded state)."""
+        return self.schema_in.model_validate(
+            {k: v for k, v in values.items() if k in self.schema_in.model_fields}
+        )
+
     @property
-    def history(self) -> versioning.Kind[DecisioningObject]:
-        return HISTORIES[self.kind]
+    def editing(self) -> Editing[DecisioningObject, s.Named]:
+        return EDITINGS[self.kind]
 
 
 PLACEMENT = Spec(
@@ -101,7 +105,7 @@ SPECS: Mapping[str, Spec] = MappingProxyType(
 
 
 def _apply(obj: DecisioningObject, spec: Spec, data: s.Named) -> None:
-    values = data.model_dump(mode="json")
+    values = data.model_dump(mode="json", include=set(spec.schema_in.model_fields))
     obj.kind = spec.kind
     obj.name = values.pop("name")
     obj.status = values.pop("status")
@@ -185,101 +189,12 @@ async def _check(session: AsyncSession, tenant_id: uuid.UUID, spec: Spec, data: 
     raise_if_any(errors)
 
 
-async def _unique_name(
-    session: AsyncSession, spec: Spec, tenant_id: uuid.UUID, name: str, exclude: uuid.UUID | None
-) -> None:
-    await unique.ensure_unused(
-        session,
-        DecisioningObject.name,
-        name,
-        tenant_id=tenant_id,
-        exclude=exclude,
-        what=spec.what,
-        where=(DecisioningObject.kind == spec.kind,),
-    )
-
-
 def dump(obj: DecisioningObject) -> dict[str, Any]:
     return SPECS[obj.kind].read(obj).model_dump(mode="json")
 
 
-def _restorer(spec: Spec) -> Any:
-    async def restore(
-        session: AsyncSession,
-        obj: DecisioningObject | None,
-        data: Mapping[str, Any],
-        tenant_id: uuid.UUID,
-    ) -> DecisioningObject:
-        recorded = spec.schema_in.model_validate(
-            {k: v for k, v in data.items() if k in spec.schema_in.model_fields}
-        )
-        exclude = obj.id if obj is not None else uuid.UUID(str(data["id"]))
-        await _unique_name(session, spec, tenant_id, recorded.name, exclude)
-        await _check(session, tenant_id, spec, recorded)
-        target = obj if obj is not None else DecisioningObject(tenant_id=tenant_id)
-        _apply(target, spec, recorded)
-        return target
-
-    return restore
-
-
-HISTORIES: Mapping[str, versioning.Kind[DecisioningObject]] = MappingProxyType(
-    {
-        spec.kind: versioning.Kind(
-            name=spec.history_name,
-            model=DecisioningObject,
-            dump=dump,
-            restore=_restorer(spec),
-        )
-        for spec in SPECS.values()
-    }
-)
-
-
-async def create(
-    session: AsyncSession, *, spec: Spec, tenant_id: uuid.UUID, data: s.Named, actor: Actor
-) -> DecisioningObject:
-    await _unique_name(session, spec, tenant_id, data.name, None)
-    await _check(session, tenant_id, spec, data)
-    obj = DecisioningObject(tenant_id=tenant_id)
-    _apply(obj, spec, data)
-    session.add(obj)
-    await versioning.record(session, spec.history, obj, action="create", actor=actor, before=None)
-    return obj
-
-
-async def update(
-    session: AsyncSession,
-    *,
-    spec: Spec,
-    obj: DecisioningObject,
-    data: s.Named,
-    actor: Actor,
-    expected_version: int | None,
-) -> DecisioningObject:
-    versioning.check_version(obj, expected_version, f"{spec.what} {obj.name!r}")
-    current = spec.as_input(obj)
-    fresh = spec.schema_in.model_validate(data.model_dump(include=set(spec.schema_in.model_fields)))
-    if current == fresh:
-        return obj
-    if fresh.name != obj.name:
-        await _unique_name(session, spec, obj.tenant_id, fresh.name, obj.id)
-    await _check(session, obj.tenant_id, spec, fresh)
-    before = dump(obj)
-    _apply(obj, spec, fresh)
-    await versioning.record(session, spec.history, obj, action="update", actor=actor, before=before)
-    return obj
-
-
-async def delete(
-    session: AsyncSession,
-    *,
-    spec: Spec,
-    obj: DecisioningObject,
-    actor: Actor,
-    expected_version: int | None,
-) -> None:
-    versioning.check_version(obj, expected_version, f"{spec.what} {obj.name!r}")
+async def _check_unused(session: AsyncSession, obj: DecisioningObject) -> None:
+    """An object still referenced cannot be deleted: its users name it by id."""
     users = [
         other
         for other in await session.scalars(
@@ -290,11 +205,41 @@ async def delete(
         if str(obj.id) in _references(other)
     ]
     if users:
+        what = SPECS[obj.kind].what
         named = ", ".join(f"{SPECS[u.kind].what} {u.name!r}" for u in users[:5])
-        raise Conflict(
-            f"{spec.what} {obj.name!r} is used by {named}; change those first, or archive it"
-        )
-    await versioning.delete(session, spec.history, obj, actor=actor)
+        raise Conflict(f"{what} {obj.name!r} is used by {named}; change those first, or archive it")
+
+
+def _edits(spec: Spec) -> Editing[DecisioningObject, s.Named]:
+    """``spec``'s edits: the name unique among the tenant's objects of the kind."""
+
+    async def check(
+        session: AsyncSession,
+        tenant_id: uuid.UUID,
+        data: s.Named,
+        current: DecisioningObject | None,
+    ) -> None:
+        await _check(session, tenant_id, spec, data)
+
+    return Editing(
+        name=spec.history_name,
+        what=spec.what,
+        model=DecisioningObject,
+        dump=dump,
+        apply=lambda obj, data: _apply(obj, spec, data),
+        same=lambda obj, data: spec.as_input(obj) == spec.input_of(data.model_dump()),
+        recorded=spec.input_of,
+        title=lambda obj: f"{spec.what} {obj.name!r}",
+        check=check,
+        key=DecisioningObject.name,
+        key_where=(DecisioningObject.kind == spec.kind,),
+        check_delete=_check_unused,
+    )
+
+
+EDITINGS: Mapping[str, Editing[DecisioningObject, s.Named]] = MappingProxyType(
+    {spec.kind: _edits(spec) for spec in SPECS.values()}
+)
 
 
 def _references(obj: DecisioningObject) -> set[str]:
@@ -330,11 +275,6 @@ def _declare(spec: Spec) -> ConfigKind[DecisioningObject]:
         found = await session.get(DecisioningObject, id)
         return found if found is not None and found.kind == spec.kind else None
 
-    async def create_one(
-        session: AsyncSession, *, tenant: Tenant, data: s.Named, actor: Actor
-    ) -> DecisioningObject:
-        return await create(session, spec=spec, tenant_id=tenant.id, data=data, actor=actor)
-
     async def list_all(
         session: AsyncSession,
         *,
@@ -345,7 +285,7 @@ def _declare(spec: Spec) -> ConfigKind[DecisioningObject]:
         return await list_objects(session, spec=spec, tenant_id=tenant_id, status=filters), None
 
     return ConfigKind(
-        history=spec.history,
+        history=spec.editing.history,
         what=spec.what,
         path=f"decisioning/{spec.path}",
         operation=f"Decisioning{title}",
@@ -355,9 +295,9 @@ def _declare(spec: Spec) -> ConfigKind[DecisioningObject]:
         ),
         read_schema=spec.schema_read,
         read=spec.read,
-        create=create_one,
-        update=partial(update, spec=spec),
-        delete=partial(delete, spec=spec),
+        create=spec.editing.create,
+        update=spec.editing.update,
+        delete=spec.editing.delete,
         list=list_all,
         paged=False,
         find=find,

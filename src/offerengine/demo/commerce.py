@@ -212,9 +212,8 @@ async def load(session: AsyncSession, tenant: Tenant, actor: Actor) -> None:
         }
         for row in rows:
             if row[field] not in existing:
-                await commerce.create(
+                await spec.editing.create(
                     session,
-                    spec=spec,
                     tenant=tenant,
                     data=spec.schema_in.model_validate(row),
                     actor=actor,

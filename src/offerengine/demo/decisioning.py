@@ -135,8 +135,8 @@ async def load(session: AsyncSession, tenant: Tenant, actor: Actor) -> None:
         key = (spec.kind, body["name"])
         if key not in ids:
             data = spec.schema_in.model_validate(body)
-            created = await decisioning.create(
-                session, spec=spec, tenant_id=tenant.id, data=data, actor=actor
+            created = await spec.editing.create_for(
+                session, tenant_id=tenant.id, data=data, actor=actor
             )
             ids[key] = created.id
         return ids[key]

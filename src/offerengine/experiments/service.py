@@ -40,7 +40,7 @@ from offerengine.experiments.schemas import (
     VerdictRead,
 )
 from offerengine.versioning import service as versioning
-from offerengine.versioning.editing import Editing
+from offerengine.versioning.editing import Editing, read_back
 from offerengine.versioning.kinds import Action, ConfigKind, PageRequest
 
 _FIELDS = tuple(ExperimentIn.model_fields)
@@ -154,9 +154,7 @@ EDITING: Editing[Experiment, ExperimentIn] = Editing(
     new=lambda tenant_id: Experiment(tenant_id=tenant_id, status="draft"),
     apply=_apply,
     same=_same,
-    recorded=lambda state: ExperimentCreate.model_validate(
-        ExperimentRead.model_validate(state).as_input()
-    ),
+    recorded=read_back(ExperimentRead, ExperimentCreate),
     title=lambda experiment: f"experiment {experiment.key!r}",
     check=_check,
     key=Experiment.key,

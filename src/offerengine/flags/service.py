@@ -27,7 +27,7 @@ from offerengine.flags.schemas import (
     FeatureFlagRead,
     FeatureFlagUpdate,
 )
-from offerengine.versioning.editing import Editing
+from offerengine.versioning.editing import Editing, read_back
 from offerengine.versioning.kinds import ConfigKind, PageRequest
 
 _FIELDS = tuple(FeatureFlagIn.model_fields)
@@ -164,12 +164,9 @@ EDITING: Editing[FeatureFlag, FeatureFlagIn] = Editing(
     what="flag",
     model=FeatureFlag,
     dump=dump,
-    new=lambda tenant_id: FeatureFlag(tenant_id=tenant_id),
     apply=_apply,
     same=_same,
-    recorded=lambda state: FeatureFlagCreate.model_validate(
-        FeatureFlagRead.model_validate(state).as_input()
-    ),
+    recorded=read_back(FeatureFlagRead, FeatureFlagCreate),
     title=lambda flag: f"feature flag {flag.key!r}",
     check=_check,
     key=FeatureFlag.key,

@@ -1,5 +1,6 @@
 """Inventory use cases. Inventory rules (hold duration, overbooking, low-stock threshold) are
-created, updated, listed and versioned here (deleting one: :mod:`offerengine.inventory.rules`);
+edited here through the generic steps (:mod:`offerengine.versioning.editing`, one rule per
+resource), declared as a configuration kind in :mod:`offerengine.inventory.rules`;
 flights and schedules live in :mod:`offerengine.inventory.flights`, the live counters and their
 atomic moves in :mod:`offerengine.inventory.stock`, both re-exported here for callers that use
 several. The unit of work (``offerengine.deps.DbSession``) commits."""
@@ -7,14 +8,13 @@ several. The unit of work (``offerengine.deps.DbSession``) commits."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from offerengine.auth.core import Actor
 from offerengine.errors import FieldError, raise_if_any
 from offerengine.inventory import core
 from offerengine.inventory.flights import (
@@ -40,11 +40,11 @@ from offerengine.inventory.stock import (
     release,
     unsell,
 )
-from offerengine.tenants.models import Tenant
-from offerengine.versioning import service as versioning
+from offerengine.versioning.editing import Editing, read_back
 
 __all__ = [
     "INVENTORY_RULE",
+    "RULE_EDITING",
     "WEEKDAYS",
     "Created",
     "Held",
@@ -67,7 +67,6 @@ __all__ = [
     "release",
     "rule_facts",
     "unsell",
-    "update_rule",
 ]
 
 
@@ -105,9 +104,13 @@ def _apply_rule(rule: InventoryRule, data: InventoryRuleIn) -> None:
         setattr(rule, name, values[name])
 
 
-async def _ensure_unique_rule(
-    session: AsyncSession, tenant_id: uuid.UUID, data: InventoryRuleIn, exclude: uuid.UUID | None
+async def _check_rule(
+    session: AsyncSession,
+    tenant_id: uuid.UUID,
+    data: InventoryRuleIn,
+    current: InventoryRule | None,
 ) -> None:
+    """One rule per resource type and resource (none: the type's default) in a tenant."""
     stmt = sa.select(InventoryRule.id).where(
         InventoryRule.tenant_id == tenant_id,
         InventoryRule.resource_type == data.resource_type,
@@ -115,60 +118,33 @@ async def _ensure_unique_rule(
         if data.resource is None
         else InventoryRule.resource == data.resource,
     )
-    if exclude is not None:
-        stmt = stmt.where(InventoryRule.id != exclude)
+    if current is not None:
+        stmt = stmt.where(InventoryRule.id != current.id)
     if await session.scalar(stmt) is not None:
         what = data.resource_type + (f"/{data.resource}" if data.resource else "")
         raise_if_any([FieldError(("body", "resource_type"), f"a rule for {what} exists already")])
 
 
-async def _restore_rule(
-    session: AsyncSession, rule: InventoryRule | None, data: Mapping[str, Any], tenant_id: uuid.UUID
-) -> InventoryRule:
-    recorded = InventoryRuleIn.model_validate(InventoryRuleRead.model_validate(data).as_input())
-    exclude = rule.id if rule is not None else uuid.UUID(str(data["id"]))
-    await _ensure_unique_rule(session, tenant_id, recorded, exclude)
-    target = rule if rule is not None else InventoryRule(tenant_id=tenant_id)
-    _apply_rule(target, recorded)
-    return target
+def _same_rule(rule: InventoryRule, data: InventoryRuleIn) -> bool:
+    return InventoryRuleRead.of(rule).as_input() == data.model_dump(
+        mode="json", include=set(InventoryRuleIn.model_fields)
+    )
 
 
-INVENTORY_RULE: versioning.Kind[InventoryRule] = versioning.Kind(
-    name="inventory_rule", model=InventoryRule, dump=dump_rule, restore=_restore_rule
+# Inventory rules as edited (a configuration kind: offerengine.inventory.rules).
+RULE_EDITING: Editing[InventoryRule, InventoryRuleIn] = Editing(
+    name="inventory_rule",
+    what="inventory rule",
+    model=InventoryRule,
+    dump=dump_rule,
+    apply=_apply_rule,
+    same=_same_rule,
+    recorded=read_back(InventoryRuleRead, InventoryRuleIn),
+    title=lambda rule: "inventory rule",
+    check=_check_rule,
 )
-
-
-async def create_rule(
-    session: AsyncSession, *, tenant: Tenant, data: InventoryRuleIn, actor: Actor
-) -> InventoryRule:
-    await _ensure_unique_rule(session, tenant.id, data, None)
-    rule = InventoryRule(tenant_id=tenant.id)
-    _apply_rule(rule, data)
-    session.add(rule)
-    await versioning.record(
-        session, INVENTORY_RULE, rule, action="create", actor=actor, before=None
-    )
-    return rule
-
-
-async def update_rule(
-    session: AsyncSession,
-    *,
-    rule: InventoryRule,
-    data: InventoryRuleIn,
-    actor: Actor,
-    expected_version: int | None,
-) -> InventoryRule:
-    versioning.check_version(rule, expected_version, "inventory rule")
-    if InventoryRuleRead.of(rule).as_input() == data.model_dump(mode="json"):
-        return rule
-    await _ensure_unique_rule(session, rule.tenant_id, data, rule.id)
-    before = dump_rule(rule)
-    _apply_rule(rule, data)
-    await versioning.record(
-        session, INVENTORY_RULE, rule, action="update", actor=actor, before=before
-    )
-    return rule
+INVENTORY_RULE = RULE_EDITING.history
+create_rule = RULE_EDITING.create  # for callers outside HTTP (the demo's seed)
 
 
 async def list_rules(session: AsyncSession, *, tenant_id: uuid.UUID) -> Sequence[InventoryRule]:

@@ -1,5 +1,10 @@
 """Pricing rule use cases. Rules are compiled when saved (a bad condition or formula is a 422
-pointing into the rule) and again into each tenant's snapshot, where run time finds them."""
+pointing into the rule) and again into each tenant's snapshot, where run time finds them.
+
+Pricing rules are a configuration kind (``RULE_KIND``): create, update, delete and history are the
+generic ones (:mod:`offerengine.versioning.editing`), the rule name unique per tenant; theirs are
+the check (the rule compiles, its product is the tenant's), the status change, export/import (in
+bulk, through the same steps) and simulation."""
 
 from __future__ import annotations
 
@@ -15,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from offerengine import bulk
 from offerengine.auth.core import Actor
 from offerengine.catalog.models import Product
-from offerengine.db import search, unique
+from offerengine.db import search
 from offerengine.db.base import utcnow
 from offerengine.errors import FieldError, Invalid, Loc, raise_if_any
 from offerengine.observability.logging import get_logger
@@ -36,6 +41,7 @@ from offerengine.rules.vocabulary import PRICING
 from offerengine.snapshots.core import Snapshot
 from offerengine.tenants.models import Tenant
 from offerengine.versioning import service as versioning
+from offerengine.versioning.editing import Editing, read_back
 from offerengine.versioning.kinds import ConfigKind, PageRequest, Transfer
 
 log = get_logger("offerengine.pricing")
@@ -124,74 +130,27 @@ def _same(rule: PricingRule, data: PricingRuleIn) -> bool:
     return PricingRuleRead.of(rule).as_input() == wanted
 
 
-async def _restore(
-    session: AsyncSession, rule: PricingRule | None, data: Mapping[str, Any], tenant_id: uuid.UUID
-) -> PricingRule:
-    recorded = PricingRuleCreate.model_validate(PricingRuleRead.model_validate(data).as_input())
-    raise_if_any(check(recorded) + await _check_references(session, tenant_id, recorded))
-    exclude = rule.id if rule is not None else uuid.UUID(str(data["id"]))
-    await unique.ensure_unused(
-        session,
-        PricingRule.rule_name,
-        recorded.rule_name,
-        tenant_id=tenant_id,
-        exclude=exclude,
-        what="rule",
-    )
-    target = rule if rule is not None else PricingRule(tenant_id=tenant_id)
-    _apply(target, recorded)
-    return target
+async def _check(
+    session: AsyncSession, tenant_id: uuid.UUID, data: PricingRuleIn, current: PricingRule | None
+) -> None:
+    """What saving a rule checks beyond its schema (the name's uniqueness is the kind's)."""
+    raise_if_any(check(data) + await _check_references(session, tenant_id, data))
 
 
-PRICING_RULE: versioning.Kind[PricingRule] = versioning.Kind(
-    name="pricing_rule", model=PricingRule, dump=dump, restore=_restore
+EDITING: Editing[PricingRule, PricingRuleIn] = Editing(
+    name="pricing_rule",
+    what="rule",
+    model=PricingRule,
+    dump=dump,
+    apply=_apply,
+    same=_same,
+    recorded=read_back(PricingRuleRead, PricingRuleCreate),
+    title=lambda rule: f"pricing rule {rule.rule_name!r}",
+    check=_check,
+    key=PricingRule.rule_name,
 )
-
-
-async def create(
-    session: AsyncSession, *, tenant: Tenant, data: PricingRuleCreate, actor: Actor
-) -> PricingRule:
-    raise_if_any(check(data) + await _check_references(session, tenant.id, data))
-    await unique.ensure_unused(
-        session,
-        PricingRule.rule_name,
-        data.rule_name,
-        tenant_id=tenant.id,
-        exclude=None,
-        what="rule",
-    )
-    rule = PricingRule(tenant_id=tenant.id)
-    _apply(rule, data)
-    session.add(rule)
-    await versioning.record(session, PRICING_RULE, rule, action="create", actor=actor, before=None)
-    return rule
-
-
-async def update(
-    session: AsyncSession,
-    *,
-    obj: PricingRule,
-    data: PricingRuleIn,
-    actor: Actor,
-    expected_version: int | None,
-) -> PricingRule:
-    versioning.check_version(obj, expected_version, f"pricing rule {obj.rule_name!r}")
-    raise_if_any(check(data) + await _check_references(session, obj.tenant_id, data))
-    if _same(obj, data):
-        return obj
-    if data.rule_name != obj.rule_name:
-        await unique.ensure_unused(
-            session,
-            PricingRule.rule_name,
-            data.rule_name,
-            tenant_id=obj.tenant_id,
-            exclude=obj.id,
-            what="rule",
-        )
-    before = dump(obj)
-    _apply(obj, data)
-    await versioning.record(session, PRICING_RULE, obj, action="update", actor=actor, before=before)
-    return obj
+PRICING_RULE = EDITING.history
+create = EDITING.create  # for callers outside HTTP (seeds, tests)
 
 
 async def set_status(
@@ -202,7 +161,7 @@ async def set_status(
     actor: Actor,
     expected_version: int | None,
 ) -> PricingRule:
-    versioning.check_version(rule, expected_version, f"pricing rule {rule.rule_name!r}")
+    versioning.check_version(rule, expected_version, EDITING.title(rule))
     if rule.is_active == is_active:
         return rule
     before = dump(rule)
@@ -217,13 +176,6 @@ async def set_status(
         detail="activated" if is_active else "deactivated",
     )
     return rule
-
-
-async def delete(
-    session: AsyncSession, *, obj: PricingRule, actor: Actor, expected_version: int | None
-) -> None:
-    versioning.check_version(obj, expected_version, f"pricing rule {obj.rule_name!r}")
-    await versioning.delete(session, PRICING_RULE, obj, actor=actor)
 
 
 @dataclass(frozen=True, slots=True)
@@ -345,13 +297,13 @@ async def import_rules(
 
     return await bulk.upsert(
         session,
-        kind=PRICING_RULE,
+        kind=EDITING.history,
         values=values,
         key=lambda v: v.rule_name,
         existing=existing,
-        make=lambda: PricingRule(tenant_id=tenant.id),
-        apply=_apply,
-        same=_same,
+        make=lambda: EDITING.instance(tenant.id),
+        apply=EDITING.apply,
+        same=EDITING.same,
         actor=actor,
     )
 
@@ -366,9 +318,9 @@ RULE_KIND: ConfigKind[PricingRule] = ConfigKind(
     update_schema=PricingRuleUpdate,
     read_schema=PricingRuleRead,
     read=PricingRuleRead.of,
-    create=create,
-    update=update,
-    delete=delete,
+    create=EDITING.create,
+    update=EDITING.update,
+    delete=EDITING.delete,
     list=_list,
     transfer=Transfer(
         schema=PricingRuleTransfer,

@@ -37,7 +37,7 @@ from offerengine.revenue.schemas import (
     FareFamilySetUpdate,
 )
 from offerengine.tenants.models import Tenant
-from offerengine.versioning.editing import Editing
+from offerengine.versioning.editing import Editing, read_back
 from offerengine.versioning.kinds import ConfigKind, PageRequest, Transfer
 
 
@@ -143,12 +143,9 @@ EDITING: Editing[FareFamilySet, FareFamilySetIn] = Editing(
     what="fare family set",
     model=FareFamilySet,
     dump=dump,
-    new=lambda tenant_id: FareFamilySet(tenant_id=tenant_id),
     apply=_apply,
     same=_same,
-    recorded=lambda state: FareFamilySetIn.model_validate(
-        FareFamilySetRead.model_validate(state).as_input()
-    ),
+    recorded=read_back(FareFamilySetRead, FareFamilySetIn),
     title=lambda obj: "fare family set",
     check=_check,
 )

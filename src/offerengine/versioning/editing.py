@@ -16,7 +16,11 @@ kind:
    what its input does not hold (an experiment's status).
 
 "Check" includes the natural key: no other object of the tenant may hold it (a 409 naming the
-field). The unit of work (``offerengine.deps.DbSession``) commits.
+field; ``key_where`` narrows "other" for kinds sharing a table). Three hooks cover what only some
+kinds have: ``prepare`` turns the input into what the edits apply under the tenant's settings
+(a product's prices in minor units of its currency, defaulted from the tenant's), before every
+check; ``revive`` (above); and ``check_delete`` refuses a delete (an object others still use).
+The unit of work (``offerengine.deps.DbSession``) commits.
 """
 
 from __future__ import annotations
@@ -25,8 +29,10 @@ import functools
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar, cast
 
+import sqlalchemy as sa
+from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
@@ -55,6 +61,22 @@ class Checks(Protocol[M_contra, D_contra]):
     ) -> Awaitable[None]: ...
 
 
+class _ReadsBack(Protocol):
+    def as_input(self) -> dict[str, Any]: ...
+
+
+def read_back(
+    read: type[BaseModel], schema: type[BaseModel]
+) -> Callable[[Mapping[str, Any]], BaseModel]:
+    """``recorded`` for a kind whose read schema gives its input back (``as_input``): a recorded
+    state read as ``read``, then as the input ``schema``."""
+
+    def recorded(state: Mapping[str, Any]) -> BaseModel:
+        return schema.model_validate(cast(_ReadsBack, read.model_validate(state)).as_input())
+
+    return recorded
+
+
 @dataclass(frozen=True)
 class Editing(Generic[M, D]):
     """What one kind's edits need to know of it; :meth:`create`, :meth:`update`, :meth:`delete`
@@ -65,14 +87,20 @@ class Editing(Generic[M, D]):
     what: str  # to people: "feature flag"
     model: type[M]
     dump: Callable[[M], dict[str, Any]]  # the full state, as the API shows it
-    new: Callable[[uuid.UUID], M]  # a new object of the tenant, before its input applies
     apply: Callable[[M, D], None]
     same: Callable[[M, D], bool]  # whether saving the input would change nothing
-    recorded: Callable[[Mapping[str, Any]], D]  # a recorded state as input
+    recorded: Callable[[Mapping[str, Any]], Any]  # a recorded state as input: see read_back
     title: Callable[[M], str]  # one object, for people: "feature flag 'checkout'"
-    check: Checks[M, D]
+    # A new object of the tenant, before its input applies; None: the model with its tenant.
+    new: Callable[[uuid.UUID], M] | None = None
+    check: Checks[M, D] | None = None  # None: nothing beyond the schema and the key
     key: InstrumentedAttribute[Any] | None = None  # the natural key, unique per tenant
+    key_of: Callable[[D], Any] | None = None  # its value in the input; None: named as the column
+    key_where: tuple[sa.ColumnElement[bool], ...] = ()  # the rows the key is unique among
     revive: Callable[[M, Mapping[str, Any]], None] | None = None
+    # The input as the edits take it, under the tenant's settings; None: the input is that.
+    prepare: Callable[[AsyncSession, uuid.UUID, Any], Awaitable[D]] | None = None
+    check_delete: Callable[[AsyncSession, M], Awaitable[None]] | None = None
 
     @functools.cached_property
     def history(self) -> versioning.Kind[M]:
@@ -80,32 +108,60 @@ class Editing(Generic[M, D]):
             name=self.name, model=self.model, dump=self.dump, restore=self.restore
         )
 
-    async def create(self, session: AsyncSession, *, tenant: _Tenant, data: D, actor: Actor) -> M:
+    def instance(self, tenant_id: uuid.UUID) -> M:
+        """A new object of the tenant, before its input applies."""
+        if self.new is not None:
+            return self.new(tenant_id)
+        return cast(M, cast(Any, self.model)(tenant_id=tenant_id))
+
+    # ``data`` below is the kind's input: ``D`` itself, or what ``prepare`` makes a ``D`` of.
+
+    async def create(self, session: AsyncSession, *, tenant: _Tenant, data: Any, actor: Actor) -> M:
         """A new object of the tenant, at version 1."""
         return await self.create_for(session, tenant_id=tenant.id, data=data, actor=actor)
 
     async def create_for(
-        self, session: AsyncSession, *, tenant_id: uuid.UUID, data: D, actor: Actor
+        self, session: AsyncSession, *, tenant_id: uuid.UUID, data: Any, actor: Actor
     ) -> M:
-        await self._check(session, tenant_id, data, None)
-        obj = self.new(tenant_id)
-        self.apply(obj, data)
-        session.add(obj)
-        await versioning.record(
-            session, self.history, obj, action="create", actor=actor, before=None
-        )
-        return obj
+        values = await self._prepared(session, tenant_id, data)
+        await self._check(session, tenant_id, values, None)
+        return await self.save(session, tenant_id=tenant_id, obj=None, values=values, actor=actor)
 
     async def update(
-        self, session: AsyncSession, *, obj: M, data: D, actor: Actor, expected_version: int | None
+        self,
+        session: AsyncSession,
+        *,
+        obj: M,
+        data: Any,
+        actor: Actor,
+        expected_version: int | None,
     ) -> M:
         """A new version of ``obj`` with ``data``, or ``obj`` as it is if nothing changes."""
         versioning.check_version(obj, expected_version, self.title(obj))
-        await self._check(session, obj.tenant_id, data, obj)
-        if self.same(obj, data):
+        values = await self._prepared(session, obj.tenant_id, data)
+        await self._check(session, obj.tenant_id, values, obj)
+        return await self.save(
+            session, tenant_id=obj.tenant_id, obj=obj, values=values, actor=actor
+        )
+
+    async def save(
+        self, session: AsyncSession, *, tenant_id: uuid.UUID, obj: M | None, values: D, actor: Actor
+    ) -> M:
+        """Apply ``values``, checked already, to ``obj`` (None: a new object of the tenant) and
+        record the new version; ``obj`` as it is if they change nothing. For callers that check
+        many inputs before saving any (bulk changes, all or nothing)."""
+        if obj is None:
+            obj = self.instance(tenant_id)
+            self.apply(obj, values)
+            session.add(obj)
+            await versioning.record(
+                session, self.history, obj, action="create", actor=actor, before=None
+            )
+            return obj
+        if self.same(obj, values):
             return obj
         before = self.dump(obj)
-        self.apply(obj, data)
+        self.apply(obj, values)
         await versioning.record(
             session, self.history, obj, action="update", actor=actor, before=before
         )
@@ -116,30 +172,39 @@ class Editing(Generic[M, D]):
     ) -> None:
         """Delete ``obj``; its history stays, and a rollback recreates it."""
         versioning.check_version(obj, expected_version, self.title(obj))
+        if self.check_delete is not None:
+            await self.check_delete(session, obj)
         await versioning.delete(session, self.history, obj, actor=actor)
 
     async def restore(
         self, session: AsyncSession, obj: M | None, state: Mapping[str, Any], tenant_id: uuid.UUID
     ) -> M:
         """``obj`` (or, deleted, a new object) given a recorded state, checked as any save."""
-        data = self.recorded(state)
+        data = await self._prepared(session, tenant_id, self.recorded(state))
         await self._check(session, tenant_id, data, obj)
-        target = obj if obj is not None else self.new(tenant_id)
+        target = obj if obj is not None else self.instance(tenant_id)
         self.apply(target, data)
         if obj is None and self.revive is not None:
             self.revive(target, state)
         return target
 
+    async def _prepared(self, session: AsyncSession, tenant_id: uuid.UUID, data: Any) -> D:
+        if self.prepare is None:
+            return cast(D, data)
+        return await self.prepare(session, tenant_id, data)
+
     async def _check(
         self, session: AsyncSession, tenant_id: uuid.UUID, data: D, current: M | None
     ) -> None:
-        await self.check(session, tenant_id, data, current)
+        if self.check is not None:
+            await self.check(session, tenant_id, data, current)
         if self.key is not None:
             await unique.ensure_unused(
                 session,
                 self.key,
-                getattr(data, self.key.key),  # the input names it as the column does
+                getattr(data, self.key.key) if self.key_of is None else self.key_of(data),
                 tenant_id=tenant_id,
                 exclude=None if current is None else current.id,
                 what=self.what,
+                where=self.key_where,
             )

@@ -5,9 +5,9 @@ API's paths and operation ids), which schemas it takes and answers, how an objec
 schema, its history :class:`~offerengine.versioning.service.Kind`, and its use cases: create,
 update, delete, list (with the kind's own filters, paged or not) and, optionally, export and import
 (:class:`Transfer`). :func:`offerengine.versioning.kind_routes.add_kind_routes` turns a declaration
-into the standard admin routes; the use cases themselves stay in the kind's service, most of
-them made by :class:`offerengine.versioning.editing.Editing` (create, update, delete and restore,
-the same steps for every kind). Two hooks cover what some kinds have and others not: a kind
+into the standard admin routes; the use cases themselves stay in the kind's service, made by
+:class:`offerengine.versioning.editing.Editing` (create, update, delete and restore, the same
+steps for every kind). Two hooks cover what some kinds have and others not: a kind
 without ``delete`` has no DELETE route (an experiment is stopped, not deleted), and ``actions``
 are named changes of state beside the edit (an experiment's start and stop). A tenant's
 one-of-a-kind document (fare settings, offer rules …) is declared as a
