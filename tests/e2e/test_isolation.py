@@ -96,6 +96,7 @@ def _tenant_a(client: TestClient) -> dict[str, str]:
         "tenant": "AAA",
         "products": product["id"],
         "pricing-rules": rule["id"],
+        "rules": rule["id"],  # the generic view of every rule kind
         "feature-flags": flag["id"],
         "experiments": experiment["id"],
         "key": "a-only",  # the flag's and the experiment's key
@@ -325,6 +326,7 @@ def test_no_key_of_another_tenant_can_see_or_touch_a_tenants_objects_on_any_rout
         "tenant": "NOSUCH",
         "products": str(uuid.uuid4()),
         "pricing-rules": str(uuid.uuid4()),
+        "rules": str(uuid.uuid4()),
         "feature-flags": str(uuid.uuid4()),
         "experiments": str(uuid.uuid4()),
         "key": "no-such-key",
