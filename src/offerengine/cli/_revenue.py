@@ -136,6 +136,9 @@ def forecast(
         err().print(f"--route {route!r} is not ORIGIN-DESTINATION, e.g. JFK-LHR", highlight=False)
         raise typer.Exit(2)
 
+    from offerengine.cli._common import database_settings
+
+    settings = database_settings()  # before the progress bar: no bar for a missing database
     with Progress(
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=err()
     ) as bar:
@@ -150,7 +153,7 @@ def forecast(
                 session, tenant_id=tenant_id, now=utcnow(), route=route, progress=progress
             )
 
-        done = _run(work)
+        done = _run(work, settings)
     console().print(
         f"Forecast {done.cabins:,} cabins of {done.flights:,} flights in {done.markets:,} markets.",
         highlight=False,
@@ -172,7 +175,7 @@ async def _tenant_id(session: Any, ref: str) -> Any:
     return found.id
 
 
-def _run(work: Any) -> Any:
+def _run(work: Any, settings: Any = None) -> Any:
     """``work`` in one transaction; an unknown tenant is printed, exit code 2."""
     import asyncio
 
@@ -180,7 +183,7 @@ def _run(work: Any) -> Any:
     from offerengine.errors import NotFound
     from offerengine.units import run_in_transaction
 
-    settings = database_settings()
+    settings = settings or database_settings()
     try:
         return asyncio.run(run_in_transaction(settings, work))
     except NotFound as exc:
