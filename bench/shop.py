@@ -232,16 +232,9 @@ def searches(routes: list[tuple[str, str]], count: int) -> list[dict[str, Any]]:
     ]
 
 
-async def in_process(
-    env: dict[str, str],
-    routes: list[tuple[str, str]],
-    iterations: int,
-    *,
-    start_at: float | None = None,
-    quiet: bool = False,
-) -> dict[str, tuple[float, float]]:
-    """Search latency and offers per second on one core, cold and as served; with ``start_at``
-    (a ``time.time()``), the searches begin then (so that two processes run them at once)."""
+async def _prepare(env: dict[str, str], routes: list[tuple[str, str]]) -> tuple[Any, ...]:
+    """The demo airline's snapshot, a shop runtime on it, 200 searches, its conversion and each
+    search's counters as read now; and the engine (the caller disposes of it)."""
     import sqlalchemy as sa
     from sqlalchemy.ext.asyncio import async_sessionmaker
 
@@ -252,6 +245,7 @@ async def in_process(
     factory = async_sessionmaker(engine, expire_on_commit=False)
     async with factory() as session:
         tenant_id = await session.scalar(sa.select(Tenant.id).where(Tenant.code == "OE"))
+        assert tenant_id is not None
         snapshot = await build(session, tenant_id)
     assert snapshot is not None
     runtime = shopping.ShopRuntime(factory, Recorder(factory, is_sqlite=True), stock_seconds=3600)
@@ -263,6 +257,20 @@ async def in_process(
     for search in requests:
         flights = snapshot.shopping.flights.find(search.origin, search.destination, search.day)
         stocks.append(await runtime.stock(tenant_id, stock.scopes_of(flights, snapshot)))
+    return engine, snapshot, runtime, requests, conversion, stocks
+
+
+async def in_process(
+    env: dict[str, str],
+    routes: list[tuple[str, str]],
+    iterations: int,
+    *,
+    start_at: float | None = None,
+    quiet: bool = False,
+) -> dict[str, tuple[float, float]]:
+    """Search latency and offers per second on one core, cold and as served; with ``start_at``
+    (a ``time.time()``), the searches begin then (so that two processes run them at once)."""
+    engine, snapshot, runtime, requests, conversion, stocks = await _prepare(env, routes)
     await engine.dispose()
     if start_at is not None:
         await asyncio.sleep(max(0.0, start_at - clock.time()))
@@ -422,29 +430,14 @@ async def limits_compared(
     searches per second and of p50/p99 latency; and the worker's refresh of counters."""
     import dataclasses
 
-    import sqlalchemy as sa
     from sqlalchemy.ext.asyncio import async_sessionmaker
 
     from offerengine.inventory import stock as inventory
     from offerengine.revenue import limits
-    from offerengine.shopping.schemas import SearchRequest
-    from offerengine.tenants.models import Tenant
 
-    engine = create_engine(env["OFFERENGINE_DATABASE_URL"])
+    engine, snapshot, _, requests, conversion, with_limits = await _prepare(env, routes)
     factory = async_sessionmaker(engine, expire_on_commit=False)
-    async with factory() as session:
-        tenant_id = await session.scalar(sa.select(Tenant.id).where(Tenant.code == "OE"))
-        snapshot = await build(session, tenant_id)
-    assert snapshot is not None
-    runtime = shopping.ShopRuntime(factory, Recorder(factory, is_sqlite=True), stock_seconds=3600)
-    requests = [
-        ranking.search_of(SearchRequest.model_validate(s), snapshot) for s in searches(routes, 200)
-    ]
-    conversion = await runtime.conversion(tenant_id)
-    with_limits = []
-    for search in requests:
-        flights = snapshot.shopping.flights.find(search.origin, search.destination, search.day)
-        with_limits.append(await runtime.stock(tenant_id, stock.scopes_of(flights, snapshot)))
+    tenant_id = snapshot.tenant.id
     controlled = sum(1 for m in with_limits for v in m.values() if v.controls is not None)
     without = [
         {k: dataclasses.replace(v, controls=None) for k, v in m.items()} for m in with_limits
