@@ -33,7 +33,7 @@ from offerengine.recording.writer import Recorder
 from offerengine.redis_line import RedisLine
 from offerengine.settings import Settings
 from offerengine.shopping.service import ShopRuntime
-from offerengine.snapshots import build as snapshots
+from offerengine.snapshots.compiler import Compiler
 from offerengine.snapshots.feed import ChangeFeed, channel_name
 from offerengine.snapshots.store import SnapshotStore
 from offerengine.webhooks.delivery import Deliverer, Retention, Retries, lease_seconds
@@ -158,7 +158,13 @@ async def open_context(settings: Settings, metrics: Metrics) -> AppContext:
         else None
     )
     is_sqlite = engine.dialect.name == "sqlite"
-    store = SnapshotStore(snapshots.builder(session_factory))
+    store = SnapshotStore(
+        Compiler(
+            session_factory,
+            thread=settings.snapshot_build_thread,
+            full_every=settings.snapshot_full_build_seconds,
+        )
+    )
     platform = settings.platform_key.get_secret_value() if settings.platform_key else None
     keys = KeyCache(session_factory, platform)
     feed = ChangeFeed(

@@ -223,6 +223,43 @@ class CatalogIndex:
             encoded=MappingProxyType({p.product_code: _encoder.encode(p.public()) for p in active}),
         )
 
+    def patched(
+        self, changed: Iterable[uuid.UUID], products: Iterable[ProductFacts]
+    ) -> CatalogIndex:
+        """This index with the products ``changed`` (by id) replaced by ``products`` (their
+        current state; a changed product not among them was deleted). Only the changed products
+        are encoded; this index is left as it is."""
+        gone = set(changed)
+        new = [p for p in products if p.is_active]
+        dropped = [p for p in self.by_code.values() if p.id in gone]
+        by_code = dict(self.by_code)
+        encoded = dict(self.encoded)
+        for product in dropped:
+            del by_code[product.product_code], encoded[product.product_code]
+        appended = False
+        for product in new:
+            appended |= product.product_code not in by_code
+            by_code[product.product_code] = product
+            encoded[product.product_code] = _encoder.encode(product.public())
+        if appended:  # codes stay in order (nearly sorted: a short sort)
+            by_code = dict(sorted(by_code.items()))
+            encoded = {code: encoded[code] for code in by_code}
+        by_type = dict(self.by_type)
+        for kind in {p.product_type for p in (*dropped, *new)}:
+            kept = [p for p in by_type.get(kind, ()) if p.id not in gone]
+            merged = sorted(
+                (*kept, *(p for p in new if p.product_type == kind)), key=lambda p: p.product_code
+            )
+            if merged:
+                by_type[kind] = tuple(merged)
+            else:
+                by_type.pop(kind, None)
+        return CatalogIndex(
+            by_code=MappingProxyType(by_code),
+            by_type=MappingProxyType(by_type),
+            encoded=MappingProxyType(encoded),
+        )
+
     def select(
         self, *, product_type: str | None = None, category: str | None = None
     ) -> Sequence[ProductFacts]:

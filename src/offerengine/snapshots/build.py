@@ -17,6 +17,7 @@ from offerengine.commerce import compiling as commerce
 from offerengine.decisioning import compiling as decisioning
 from offerengine.experiments import service as experiments
 from offerengine.flags import service as flags
+from offerengine.loyalty import service as loyalty
 from offerengine.network import core as network
 from offerengine.network.models import Airport
 from offerengine.pricing import service as pricing
@@ -47,16 +48,7 @@ async def build(session: AsyncSession, tenant_id: uuid.UUID) -> Snapshot | None:
     experiment_index = await experiments.load_index(session, tenant_id)
     flag_index = await flags.load_index(session, tenant_id)
     return Snapshot(
-        tenant=TenantFacts(
-            id=tenant.id,
-            code=tenant.code,
-            name=tenant.name,
-            kind=tenant.kind,
-            base_currency=tenant.base_currency,
-            timezone=tenant.timezone,
-            status=tenant.status,
-            settings=dict(tenant.settings),
-        ),
+        tenant=tenant_facts(tenant),
         version=tenant.config_version,
         build_seconds=time.perf_counter() - started,
         catalog=catalog_index,
@@ -73,6 +65,21 @@ async def build(session: AsyncSession, tenant_id: uuid.UUID) -> Snapshot | None:
         ),
         segments=await segmenting.load_index(session, tenant_id),
         promotions=await promoting.load_index(session, tenant_id),
+        loyalty=await loyalty.load_index(session, tenant_id),
+    )
+
+
+def tenant_facts(tenant: Tenant) -> TenantFacts:
+    """A stored tenant as run time sees it."""
+    return TenantFacts(
+        id=tenant.id,
+        code=tenant.code,
+        name=tenant.name,
+        kind=tenant.kind,
+        base_currency=tenant.base_currency,
+        timezone=tenant.timezone,
+        status=tenant.status,
+        settings=dict(tenant.settings),
     )
 
 

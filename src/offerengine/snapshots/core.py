@@ -17,6 +17,7 @@ from offerengine.commerce import core as commerce
 from offerengine.decisioning import core as decisioning
 from offerengine.experiments import core as experiments
 from offerengine.flags import core as flags
+from offerengine.loyalty.core import LoyaltyIndex
 from offerengine.network import core as network
 from offerengine.pricing import core as pricing
 from offerengine.profiles.core import SegmentIndex
@@ -57,3 +58,4 @@ class Snapshot:
     commerce: commerce.CommerceIndex = field(default_factory=commerce.CommerceIndex)
     segments: SegmentIndex = field(default_factory=SegmentIndex)
     promotions: PromotionIndex = field(default_factory=PromotionIndex)
+    loyalty: LoyaltyIndex = field(default_factory=LoyaltyIndex)

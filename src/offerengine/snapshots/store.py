@@ -8,6 +8,12 @@ Reading a snapshot is a dictionary lookup. A worker learns of a newer version in
   current snapshot keeps serving, so no request pays for it. The staleness bound is the feed's
   delivery delay plus the rebuild time.
 
+A newer version of a tenant already held is patched from the one held, for the objects that
+changed (:mod:`offerengine.snapshots.incremental`); a tenant not held yet, or one whose changes
+cannot be patched, is built whole. Both run where the store's :class:`Compiler` puts them (a thread
+of their own: :mod:`offerengine.snapshots.compiler`), so requests of other tenants, and of this
+one while its old snapshot serves, go on meanwhile.
+
 Rebuilds are single-flight per tenant: concurrent requests share one build. A build is a task
 of its own that its waiters only await: a request cut by its time budget (``offerengine.budget``)
 stops waiting, but the build goes on for the next request. Were it cancelled with its first
@@ -20,6 +26,7 @@ import asyncio
 import functools
 import uuid
 from collections.abc import Awaitable, Callable
+from typing import Protocol
 
 from offerengine.errors import NotFound
 from offerengine.observability.logging import get_logger
@@ -30,9 +37,37 @@ Builder = Callable[[uuid.UUID], Awaitable[Snapshot | None]]
 log = get_logger("offerengine.snapshots")
 
 
-class SnapshotStore:
+class Compiler(Protocol):
+    """Builds snapshots whole, and patches one to a tenant's latest version when it can."""
+
+    async def build(self, tenant_id: uuid.UUID) -> Snapshot | None: ...
+    async def patch(self, current: Snapshot) -> Snapshot | None: ...
+    def forget(self, tenant_id: uuid.UUID) -> None: ...
+    async def close(self) -> None: ...
+
+
+class _Whole:
+    """A plain builder as a compiler that never patches."""
+
     def __init__(self, builder: Builder) -> None:
         self._builder = builder
+
+    async def build(self, tenant_id: uuid.UUID) -> Snapshot | None:
+        return await self._builder(tenant_id)
+
+    async def patch(self, current: Snapshot) -> Snapshot | None:
+        return None
+
+    def forget(self, tenant_id: uuid.UUID) -> None:
+        pass
+
+    async def close(self) -> None:
+        pass
+
+
+class SnapshotStore:
+    def __init__(self, builder: Builder | Compiler) -> None:
+        self._compiler: Compiler = _Whole(builder) if callable(builder) else builder
         self._snapshots: dict[uuid.UUID, Snapshot] = {}
         self._required: dict[uuid.UUID, int] = {}
         self._latest: dict[uuid.UUID, int] = {}
@@ -76,12 +111,14 @@ class SnapshotStore:
         self._required.pop(tenant_id, None)
         self._latest.pop(tenant_id, None)
         self._locks.pop(tenant_id, None)
+        self._compiler.forget(tenant_id)
 
     async def close(self) -> None:
         tasks = [*self._background, *self._building.values()]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        await self._compiler.close()
 
     async def _refresh(self, tenant_id: uuid.UUID) -> None:
         try:
@@ -114,14 +151,26 @@ class SnapshotStore:
             log.debug("snapshot_build_failed", error=repr(build.exception()))
 
     async def _build(self, tenant_id: uuid.UUID) -> Snapshot:
-        built = await self._builder(tenant_id)
+        held = self._snapshots.get(tenant_id)
+        built = patched = None
+        if held is not None:
+            try:
+                built = patched = await self._compiler.patch(held)
+            except Exception as exc:
+                # A whole build still gives the right snapshot; say why the patch did not.
+                log.warning("snapshot_patch_failed", tenant_id=str(tenant_id), error=repr(exc))
+        if built is None:
+            built = await self._compiler.build(tenant_id)
         if built is None:
             self.forget(tenant_id)
             raise NotFound(f"No tenant {tenant_id}")
         current = self._snapshots.get(tenant_id)
         if current is None or built.version >= current.version:
             self._snapshots[tenant_id] = built  # the atomic swap
-            self._heap.settle()
+            if built is patched:
+                self._heap.keep()
+            else:
+                self._heap.settle()
         if built.version > self._latest.get(tenant_id, -1):
             self._latest[tenant_id] = built.version
         log.debug(

@@ -136,7 +136,7 @@ def record_flushed(
         after=after,
         detail=detail,
     )
-    snapshots.mark_config_changed(session, obj.tenant_id)
+    snapshots.mark_object_changed(session, obj.tenant_id, kind.name, obj.id)
     return after
 
 
@@ -156,7 +156,7 @@ async def delete(session: AsyncSession, kind: Kind[M], obj: M, *, actor: Actor) 
         before=state,
         after=None,
     )
-    snapshots.mark_config_changed(session, obj.tenant_id)
+    snapshots.mark_object_changed(session, obj.tenant_id, kind.name, obj.id)
     await session.delete(obj)
     await session.flush()
 

@@ -197,6 +197,29 @@ def _off_calendar(
     return None
 
 
+@dataclass(frozen=True, slots=True)
+class Stored:
+    """A stored decisioning object as compiling reads it, without its database row."""
+
+    id: uuid.UUID
+    kind: str
+    name: str
+    status: str
+    body: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """What patching an index for a few changed objects needs beyond the index itself
+    (``offerengine.decisioning.compiling.patch``): the objects of every kind but offers (a
+    tenant has few of them), and the approved offers by tag, for collections that select by tag.
+    Offers themselves are the index's compiled ``offers``."""
+
+    objects: Mapping[uuid.UUID, Stored] = field(default_factory=lambda: MappingProxyType({}))
+    tagged: Mapping[str, frozenset[uuid.UUID]] = field(default_factory=lambda: MappingProxyType({}))
+    settings: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+
+
 @dataclass(frozen=True)
 class DecisioningIndex:
     activities: Mapping[uuid.UUID, ActivityDef] = field(
@@ -215,6 +238,8 @@ class DecisioningIndex:
     variants: Mapping[tuple[str, str, uuid.UUID], ActivityDef] = field(
         default_factory=lambda: MappingProxyType({})
     )
+    # What a patch needs (not part of what the index means: two equal indexes may differ here).
+    source: Source = field(default_factory=Source, compare=False, repr=False)
 
 
 def priority_order(offers: Iterable[OfferDef]) -> tuple[OfferDef, ...]:
