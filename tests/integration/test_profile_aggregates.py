@@ -1,9 +1,10 @@
-"""Event batches for one profile at once, through two workers: its aggregates add up, on SQLite
-and PostgreSQL."""
+"""Event batches for one profile at once, through two workers: its aggregates and features add
+up, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal
 from pathlib import Path
 
 import httpx2 as httpx
@@ -39,3 +40,6 @@ def test_concurrent_batches_for_one_profile_add_up(database_url: str, tmp_path: 
         found = Api(client, key).get("/v1/profiles/ada").json()
         assert (found["clicks"], found["purchases"]) == (BATCHES, BATCHES)
         assert found["spend"] == pytest.approx(10.25 * BATCHES)
+        # Its features too, kept in the same transaction under the same lock.
+        assert found["features"]["purchases_7d"] == BATCHES
+        assert Decimal(found["features"]["revenue_7d"]) == Decimal("10.25") * BATCHES

@@ -1,6 +1,7 @@
 """What the engine records, and what is rebuilt from it: ``consume`` (the consumers of the
-run-time records' Redis streams and of the external events' brokers) and ``replay`` (the
-profiles' aggregates rebuilt from the stored events)."""
+run-time records' Redis streams and of the external events' brokers), ``replay`` (the
+profiles' aggregates and features rebuilt from the stored events) and ``profiles
+rebuild-features`` (their features only)."""
 
 from __future__ import annotations
 
@@ -67,10 +68,26 @@ def replay(
         str | None, typer.Option(help="Tenant code or id; default: every tenant.")
     ] = None,
 ) -> None:
-    """Rebuild the profiles' aggregates from the events.
+    """Rebuild the profiles' aggregates and features from the events.
 
-    The aggregates are wiped, then every stored event is added again in time order: the same
+    They are wiped, then every stored event is added again in time order: the same
     result however often it runs."""
+    _rebuild(tenant, frozenset({"aggregates", "features"}), "")
+
+
+def rebuild_features(
+    tenant: Annotated[
+        str | None, typer.Option(help="Tenant code or id; default: every tenant.")
+    ] = None,
+) -> None:
+    """Recompute the profiles' features from the stored events.
+
+    Their day buckets and sums are wiped, then every stored event of theirs is added again in
+    time order: the same features as the events' consumers kept, however often it runs."""
+    _rebuild(tenant, frozenset({"features"}), "features of ")
+
+
+def _rebuild(tenant: str | None, parts: frozenset[str], what: str) -> None:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
     from offerengine.db.base import utcnow
@@ -105,11 +122,14 @@ def replay(
                     found.id,
                     built.decisioning,
                     now=utcnow(),
+                    currency=found.base_currency,
+                    parts=parts,
                     progress=lambda done, total: bar.update(task, completed=done, total=total),
                 )
 
             rebuilt = in_transaction(work)
             console().print(
-                f"{code}: {rebuilt.profiles:,} profiles rebuilt from {rebuilt.events:,} events",
+                f"{code}: {what}{rebuilt.profiles:,} profiles rebuilt from "
+                f"{rebuilt.events:,} events",
                 highlight=False,
             )

@@ -7,7 +7,8 @@ Events arrive by ``POST /v1/events`` and from brokers (``recording.ingest``); bo
    before the write transaction: it may wait for a decision still being written).
 2. In one write transaction: the events whose ``event_id`` is new are stored, and only they add
    to the learning counts, the profiles' aggregates and (counters in the database) the caps'
-   counts. An event delivered twice is stored and counted once.
+   counts. An event delivered twice is stored and counted once (its profile's features too:
+   :mod:`offerengine.profiles.features`).
 3. After the commit: cached profiles are forgotten and (counters in Redis) the caps counted.
 """
 
@@ -193,7 +194,9 @@ async def ingest(
         await learning.count(
             session, tenant_id=tenant_id, index=index, events=fresh, proposed=proposed
         )
-        absorbed = await profiles.absorb(session, tenant_id, fresh, index, now=now)
+        absorbed = await profiles.absorb(
+            session, tenant_id, fresh, index, now=now, currency=snapshot.tenant.base_currency
+        )
         if sinks.redis is None:  # counted with the events, in their transaction
             await feedback.count(
                 None,

@@ -13,7 +13,7 @@ from offerengine.db.base import Base, JSONAny, TimestampMixin, utcnow
 class Profile(TimestampMixin, Base):
     """What is known of one profile of a tenant: attributes and consent as the API set them, and
     behavioural aggregates kept from its events (views, clicks, accepts, purchases, spend, when
-    last seen; in total and per offer category)."""
+    last seen; in total and per offer category), and the state its features are read from."""
 
     __tablename__ = "profiles"
     __table_args__ = (sa.PrimaryKeyConstraint("tenant_id", "profile_id"),)
@@ -23,6 +23,8 @@ class Profile(TimestampMixin, Base):
     attributes: Mapped[dict[str, Any]] = mapped_column(JSONAny, default=dict)
     consent: Mapped[dict[str, bool]] = mapped_column(JSONAny, default=dict)
     aggregates: Mapped[dict[str, Any]] = mapped_column(JSONAny, default=dict)
+    # Day buckets and all-time sums its events built (offerengine.profiles.features).
+    features: Mapped[dict[str, Any]] = mapped_column(JSONAny, default=dict)
     last_seen_at: Mapped[datetime | None] = mapped_column()
 
 

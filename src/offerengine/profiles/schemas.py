@@ -1,15 +1,37 @@
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue, StrictBool, StringConstraints
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    JsonValue,
+    StrictBool,
+    StringConstraints,
+    create_model,
+)
+
+from offerengine.profiles import features
 
 ConsentName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,49}$")]
 AttributeName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,99}$")]
+FEATURES = frozenset(
+    {
+        *(f"{name}_{n}d" for name in features.WINDOWED for n in features.WINDOWS),
+        "revenue",
+        "days_since_last_purchase",
+        "category_affinity",
+        "last_purchase_in",
+        "last_session_seconds",
+        "abandoned_last_session",
+    }
+)
 RESERVED = frozenset(
     {"id", "views", "clicks", "accepts", "purchases", "spend", "days_since_seen", "categories",
-     "segments", "consent"}
+     "segments", "consent", *FEATURES}
 )  # fmt: skip
 
 
@@ -45,6 +67,40 @@ class CategoryAggregates(BaseModel):
     last_at: datetime | None = None
 
 
+class _FeaturesBase(BaseModel):
+    revenue: Decimal = Field(description="All its purchases' value in the tenant's currency.")
+    days_since_last_purchase: float | None = Field(
+        default=None, description="Days since its latest purchase (none if it never bought)."
+    )
+    category_affinity: dict[str, float] = Field(
+        description="Its interest per category over 90 days, 0 to 1 (a share of views 1, clicks "
+        "2, items added 3, purchases 5)."
+    )
+    last_purchase_in: dict[str, datetime] = Field(
+        description="When it last bought in each category."
+    )
+    last_session_seconds: int | None = Field(
+        default=None, description="How long its latest session that is over lasted."
+    )
+    abandoned_last_session: bool = Field(
+        description="Whether that session added items to a cart and bought nothing."
+    )
+
+
+_WINDOWED: dict[str, Any] = {
+    f"{name}_{n}d": (Decimal if name == "revenue" else int, ...)
+    for name in features.WINDOWED
+    for n in features.WINDOWS
+}
+ProfileFeatures = create_model(
+    "ProfileFeatures",
+    __base__=_FeaturesBase,
+    __doc__="What its events say of it now, read by rules as profile.<name>: counts over whole "
+    "UTC days (today included) and the rest (see docs/learning.md, Features from behaviour).",
+    **_WINDOWED,
+)
+
+
 class ProfileRead(BaseModel):
     id: str
     attributes: dict[str, Any]
@@ -60,5 +116,8 @@ class ProfileRead(BaseModel):
         "decisioning offer's attributes.category)."
     )
     segments: list[str] = Field(description="The tenant's segments it belongs to now.")
+    features: ProfileFeatures = Field(
+        description="Its features from behaviour as of now (windows of 1, 7, 30, 90 days)."
+    )
     created_at: datetime
     updated_at: datetime

@@ -10,6 +10,7 @@ after it was changed through this worker.
 
 from __future__ import annotations
 
+import copy
 import time
 import uuid
 from collections import OrderedDict
@@ -29,9 +30,12 @@ from offerengine.decisioning import core
 from offerengine.errors import FieldError, NotFound, raise_if_any
 from offerengine.events.models import Event
 from offerengine.events.schemas import EventIn
+from offerengine.profiles import features
 from offerengine.profiles.core import SegmentIndex, members, profile_facts
+from offerengine.profiles.features import Happened
 from offerengine.profiles.models import Profile
 from offerengine.profiles.schemas import RESERVED, ProfileIn, ProfileRead
+from offerengine.rules import core as rules
 from offerengine.snapshots.core import Snapshot
 
 if TYPE_CHECKING:
@@ -46,6 +50,7 @@ COUNTED = {
     "purchase": "purchases",
 }
 TOTALS = ("views", "clicks", "accepts", "purchases")
+PARTS = frozenset({"aggregates", "features"})  # what absorbing events adds to
 CACHE_SECONDS = 2.0
 CACHE_SIZE = 50_000
 
@@ -102,7 +107,7 @@ async def put_profile(
     transaction of its own; this worker's cache forgets it."""
     async with write_transaction(ctx) as session:
         row = await put(session, snapshot.tenant.id, profile_id, data)
-        found = ProfileRead.model_validate(read(row, segments_of(snapshot.segments, row, now)))
+        found = ProfileRead.model_validate(read(row, segments_of(snapshot.segments, row, now), now))
     ctx.profiles.forget(snapshot.tenant.id, {profile_id})
     return found
 
@@ -113,7 +118,7 @@ async def get_profile(
     """The stored profile as the API shows it, with the segments it is in ``now`` (404 if none)."""
     async with ctx.session_factory() as session:
         row = await get(session, snapshot.tenant.id, profile_id)
-    return ProfileRead.model_validate(read(row, segments_of(snapshot.segments, row, now)))
+    return ProfileRead.model_validate(read(row, segments_of(snapshot.segments, row, now), now))
 
 
 async def delete_profile(ctx: AppContext, snapshot: Snapshot, profile_id: str) -> None:
@@ -149,6 +154,17 @@ def _add(bucket: dict[str, Any], event: EventIn, at: datetime) -> None:
         bucket["last_at"] = stamp
 
 
+def _happened(event: EventIn, at: datetime, category: str | None, currency: str) -> Happened:
+    return Happened(
+        type=event.type,
+        at=at,
+        session_id=event.session_id,
+        category=category,
+        value=features.counted_value(event.value, event.currency, currency),
+        quantity=features.quantity_of(event.properties),
+    )
+
+
 async def absorb(
     session: AsyncSession,
     tenant_id: uuid.UUID,
@@ -156,12 +172,18 @@ async def absorb(
     index: core.DecisioningIndex,
     *,
     now: datetime,
+    currency: str,
+    parts: frozenset[str] = PARTS,
 ) -> set[str]:
-    """Add the events to their profiles' aggregates (a profile is made on its first event); the
-    profiles changed."""
+    """Add the events to their profiles' aggregates and features (``parts`` of them; a profile
+    is made on its first event), the profiles' rows locked; the profiles changed. ``currency``
+    is the tenant's: the purchases' values the features sum are in it."""
+    wanted = (COUNTED.keys() if "aggregates" in parts else set()) | (
+        features.COUNTED if "features" in parts else set()
+    )
     by_profile: dict[str, list[EventIn]] = {}
     for event in events:
-        if event.profile_id and event.type in COUNTED:
+        if event.profile_id and event.type in wanted:
             by_profile.setdefault(event.profile_id, []).append(event)
     if not by_profile:
         return set()
@@ -176,6 +198,7 @@ async def absorb(
                     "attributes": {},
                     "consent": {},
                     "aggregates": {},
+                    "features": {},
                     "created_at": now,
                     "updated_at": now,
                 }
@@ -191,25 +214,46 @@ async def absorb(
         .with_for_update()
         .execution_options(populate_existing=True)
     )
+    today = now.astimezone(UTC).date()
     for row in rows:
-        aggregates = {k: (dict(v) if isinstance(v, dict) else v) for k, v in row.aggregates.items()}
-        categories = {k: dict(v) for k, v in aggregates.get("categories", {}).items()}
-        latest = row.last_seen_at
-        for event in by_profile[row.profile_id]:
-            at = event.occurred_at or now
-            _add(aggregates, event, at)
-            category = _category(event, index)
-            if category is not None:
-                _add(categories.setdefault(category, {}), event, at)
-            if latest is None or at > latest:
-                latest = at
-        aggregates.pop("last_at", None)
-        if categories:
-            aggregates["categories"] = categories
-        row.aggregates = aggregates
-        row.last_seen_at = latest
+        found = by_profile[row.profile_id]
+        if "aggregates" in parts:
+            _add_aggregates(row, [e for e in found if e.type in COUNTED], index, now)
+        if "features" in parts:
+            state = copy.deepcopy(row.features or {})
+            features.add_all(
+                state,
+                (
+                    _happened(e, e.occurred_at or now, _category(e, index), currency)
+                    for e in found
+                    if e.type in features.COUNTED
+                ),
+                today=today,
+            )
+            row.features = state
         row.updated_at = now
     return set(ids)
+
+
+def _add_aggregates(
+    row: Profile, events: Sequence[EventIn], index: core.DecisioningIndex, now: datetime
+) -> None:
+    aggregates = {k: (dict(v) if isinstance(v, dict) else v) for k, v in row.aggregates.items()}
+    categories = {k: dict(v) for k, v in aggregates.get("categories", {}).items()}
+    latest = row.last_seen_at
+    for event in events:
+        at = event.occurred_at or now
+        _add(aggregates, event, at)
+        category = _category(event, index)
+        if category is not None:
+            _add(categories.setdefault(category, {}), event, at)
+        if latest is None or at > latest:
+            latest = at
+    aggregates.pop("last_at", None)
+    if categories:
+        aggregates["categories"] = categories
+    row.aggregates = aggregates
+    row.last_seen_at = latest
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,28 +270,40 @@ async def replay(
     index: core.DecisioningIndex,
     *,
     now: datetime,
+    currency: str,
+    parts: frozenset[str] = PARTS,
     batch: int = 1000,
     progress: Callable[[int, int], None] | None = None,
 ) -> Rebuilt:
-    """Rebuild the tenant's profiles' aggregates from its stored events, in the caller's
-    transaction: wipe them, then absorb every stored event of those profiles in time order, a
-    ``batch`` at a time (``progress(done, total)`` after each). Running it again gives the same.
+    """Rebuild the tenant's profiles' aggregates and features (``parts`` of them) from its
+    stored events, in the caller's transaction: wipe them, then absorb every stored event of
+    those profiles in time order, a ``batch`` at a time (``progress(done, total)`` after each).
+    Running it again gives the same, and so does the incremental path (see
+    :mod:`offerengine.profiles.features`).
 
     Only profiles that exist are rebuilt: one forgotten (deleted) stays forgotten, though its
     events stay. The rows are locked from the wipe on, so events stored meanwhile for them wait
     and add to the rebuilt aggregates; those of a profile made meanwhile are left to the
     transaction that made it. A category comes from the offers as configured now."""
+    wipe: dict[str, Any] = {"updated_at": now}
+    types: set[str] = set()
+    if "aggregates" in parts:
+        wipe.update(aggregates={}, last_seen_at=None)
+        types.update(COUNTED)
+    if "features" in parts:
+        wipe.update(features={})
+        types.update(features.COUNTED)
     wiped = await session.scalars(
         sa.update(Profile)
         .where(Profile.tenant_id == tenant_id)
-        .values(aggregates={}, last_seen_at=None, updated_at=now)
+        .values(**wipe)
         .returning(Profile.profile_id)
     )
     kept = set(wiped)
     counted = (
         Event.tenant_id == tenant_id,
         Event.profile_id.is_not(None),
-        Event.type.in_(list(COUNTED)),
+        Event.type.in_(sorted(types)),
     )
     total = int(await session.scalar(sa.select(sa.func.count()).where(*counted)) or 0)
     done = absorbed = 0
@@ -258,7 +314,9 @@ async def replay(
         sa.select(
             Event.type,
             Event.profile_id,
+            Event.session_id,
             Event.value,
+            Event.currency,
             Event.occurred_at,
             Event.offer_id,
             Event.properties,
@@ -272,7 +330,9 @@ async def replay(
             EventIn.model_construct(  # validated when it arrived
                 type=r.type,
                 profile_id=r.profile_id,
+                session_id=r.session_id,
                 value=r.value,
+                currency=r.currency,
                 occurred_at=r.occurred_at,
                 offer_id=r.offer_id,
                 properties=r.properties,
@@ -281,7 +341,7 @@ async def replay(
             if r.profile_id in kept
         ]
         if found:
-            await absorb(session, tenant_id, found, index, now=now)
+            await absorb(session, tenant_id, found, index, now=now, currency=currency, parts=parts)
             await session.flush()
             session.expunge_all()  # the rows absorbed are written; keep memory flat
         done += len(part)
@@ -291,8 +351,8 @@ async def replay(
     return Rebuilt(len(kept), absorbed)
 
 
-def read(row: Profile, segments: Sequence[str]) -> dict[str, Any]:
-    """The profile as the API shows it."""
+def read(row: Profile, segments: Sequence[str], now: datetime) -> dict[str, Any]:
+    """The profile as the API shows it, its features as at ``now``."""
     aggregates = row.aggregates
     return {
         "id": row.profile_id,
@@ -303,6 +363,7 @@ def read(row: Profile, segments: Sequence[str]) -> dict[str, Any]:
         "last_seen_at": row.last_seen_at,
         "categories": aggregates.get("categories", {}),
         "segments": list(segments),
+        "features": features.read(row.features or {}, now),
         "created_at": row.created_at,
         "updated_at": row.updated_at,
     }
@@ -314,7 +375,8 @@ def personalised(row: Profile | None) -> bool:
 
 def attributes_of(row: Profile, now: datetime, index: SegmentIndex | None = None) -> dict[str, Any]:
     """What a decision reads of a stored profile, as profile attributes: its own, its
-    aggregates, consent, and the segments of ``index`` it is in (only its consent without
+    aggregates, its features at ``now`` (computed here, from the row already read: no query per
+    fact), consent, and the segments of ``index`` it is in (only its consent without
     consent to personalise)."""
     if not personalised(row):
         return {"consent": dict(row.consent)}
@@ -331,8 +393,10 @@ def attributes_of(row: Profile, now: datetime, index: SegmentIndex | None = None
             name: {k: v for k, v in values.items() if k != "last_at"}
             for name, values in categories.items()
         }
+    found.update(features.read(row.features or {}, now))
     found["consent"] = dict(row.consent)
-    found["segments"] = members(index, profile_facts(found)) if index else []
+    # At ``now``, so that a segment may ask about history (bought_within('books', 7)).
+    found["segments"] = members(index, {**profile_facts(found), rules.NOW: now}) if index else []
     return found
 
 

@@ -78,6 +78,16 @@ class ListLit(Node):
     items: tuple[Node, ...]
 
 
+@dataclass(frozen=True, slots=True)
+class Index(Node):
+    """``base[key]``: the fact ``base.<key>`` (maps are flat facts under their name), or
+    ``default`` when there is none and the map has one."""
+
+    base: str
+    key: Node
+    default: Any = None
+
+
 def children(node: Node) -> tuple[Node, ...]:
     match node:
         case Neg(operand=x) | Not(operand=x):
@@ -90,7 +100,13 @@ def children(node: Node) -> tuple[Node, ...]:
             return (a, b)
         case Logic(operands=xs) | Call(args=xs) | ListLit(items=xs):
             return xs
+        case Index(key=x):
+            return (x,)
     return ()
+
+
+# Functions that read facts of their own (the profile's features), not only their arguments.
+FACT_FUNCTIONS = {"bought_within": ("profile.last_purchase_in", "profile.purchases_90d")}
 
 
 def facts_of(node: Node) -> list[str]:
@@ -101,11 +117,15 @@ def facts_of(node: Node) -> list[str]:
         current = stack.pop()
         if isinstance(current, FactRef):
             found[current.name] = None
+        elif isinstance(current, Index):
+            found[current.base] = None
+        elif isinstance(current, Call):
+            found.update(dict.fromkeys(FACT_FUNCTIONS.get(current.function, ())))
         stack.extend(reversed(children(current)))
     return list(found)
 
 
-TIME_FUNCTIONS = frozenset({"now", "days_until", "hours_until"})
+TIME_FUNCTIONS = frozenset({"now", "days_until", "hours_until", "bought_within"})
 
 
 def reads_now(node: Node) -> bool:

@@ -24,11 +24,13 @@ from offerengine.errors import FieldError, Invalid
 from offerengine.rules import _codegen
 from offerengine.rules import _runtime as rt
 from offerengine.rules._ast import (
+    TIME_FUNCTIONS,
     Arith,
     Call,
     Compare,
     Const,
     FactRef,
+    Index,
     ListLit,
     Logic,
     Member,
@@ -239,6 +241,23 @@ class _Checker:
             raise RuleError.at(pos, self._unknown(name))
         return FactRef(pos, fact.type, name)
 
+    def _index(self, tree: Tree[Token], pos: int) -> Node:
+        *parts, key_tree = tree.children
+        base = ".".join(str(t) for t in parts)
+        if any(str(p).startswith("_") for p in parts):
+            raise RuleError.at(pos, f"{base!r}: names may not start with '_'")
+        key = self.node(key_tree)
+        if not STRING.accepts(key.type) or key.type == NULL:
+            raise RuleError.at(key.pos, f"{base}[…] takes a string key, not {key.type}")
+        fact = self.vocabulary.lookup(base)
+        if fact is None:
+            raise RuleError.at(pos, self._unknown(base))
+        if fact.type.name == "map":
+            return Index(pos, fact.type.item or ANY, base, key, fact.default)
+        if fact.type == ANY and base not in self.vocabulary.facts:
+            return Index(pos, ANY, base, key)  # within an open namespace: whatever it holds
+        raise RuleError.at(pos, f"{base} is a {fact.type}, not a map: it cannot be indexed")
+
     def _unknown(self, name: str) -> str:
         if name in FUNCTIONS:
             return f"{name} is a function: write {name}(…)"
@@ -301,6 +320,19 @@ class _Checker:
         if name == "now":
             arity(0)
             return DATETIME
+        if name == "bought_within":
+            if self.vocabulary.lookup("profile.last_purchase_in") is None:
+                raise RuleError.at(
+                    pos,
+                    f"bought_within() reads a profile, which {self.vocabulary.use} rules have not",
+                )
+            arity(2)
+            of(0, STRING)
+            of(1, NUMBER)
+            days = args[1]
+            if isinstance(days, Const) and not 0 <= days.value <= rt.MAX_DAYS:
+                raise RuleError.at(days.pos, f"bought_within() takes 0 to {rt.MAX_DAYS} days")
+            return BOOLEAN
         if name == "days_until":
             arity(1)
             of(0, DATE, DATETIME)
@@ -431,9 +463,9 @@ class _Checker:
 
 def fold(node: Node) -> Node:
     """Replace a node whose inputs are all constants by its value (errors become save-time errors)."""
-    if isinstance(node, Const | FactRef):
-        return node
-    if isinstance(node, Call) and node.function in ("now", "days_until", "hours_until"):
+    if isinstance(node, Const | FactRef | Index):
+        return node  # an index reads a fact, whatever its key
+    if isinstance(node, Call) and node.function in TIME_FUNCTIONS:
         return node
     parts = children(node)
     if not all(isinstance(c, Const) for c in parts):

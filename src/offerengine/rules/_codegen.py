@@ -31,6 +31,7 @@ from offerengine.rules._ast import (
     Compare,
     Const,
     FactRef,
+    Index,
     ListLit,
     Logic,
     Member,
@@ -99,6 +100,9 @@ class _Emitter:
                 return self._call(name, args)
             case ListLit(items=items):
                 return "(" + "".join(f"{self.emit(x)}, " for x in items) + ")"
+            case Index(base=base, key=key, default=default):
+                prefix = self.bind(f"{base}.")
+                return f"{self.bind(rt.index)}(f, {prefix}, {self.emit(key)}, {self.bind(default)})"
         raise TypeError(f"cannot emit {type(node).__name__}")  # pragma: no cover - a checker bug
 
     def _arith(self, op: str, a: Node, b: Node) -> str:
@@ -130,6 +134,8 @@ class _Emitter:
         if name in ("days_until", "hours_until"):
             helper = rt.days_until if name == "days_until" else rt.hours_until
             return f"{self.bind(helper)}({rendered}, {now})"
+        if name == "bought_within":
+            return f"{self.bind(rt.bought_within)}(f, {rendered}, {now})"
         return f"{self.bind(_CALLS[name])}({rendered})"
 
 

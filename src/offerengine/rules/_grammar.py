@@ -35,6 +35,7 @@ GRAMMAR = r"""
      | "[" [expr ("," expr)*] "]" -> list_
      | NAME "(" [expr ("," expr)*] ")" -> call
      | NAME ("." NAME)* -> fact
+     | NAME ("." NAME)* "[" expr "]" -> index
      | "(" expr ")"
 
 COMP: "==" | "!=" | "<=" | ">=" | "<" | ">"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import decimal
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -18,6 +18,7 @@ RULES_CONTEXT = decimal.Context(
     traps=[decimal.InvalidOperation, decimal.DivisionByZero, decimal.Overflow],
 )
 MAX_EXPONENT = 100
+MAX_DAYS = 36_500
 SECONDS_PER_DAY = Decimal(86400)
 SECONDS_PER_HOUR = Decimal(3600)
 
@@ -212,3 +213,32 @@ def all_of(*operands: Callable[[], Any]) -> Any:
     if missing is not None:
         raise missing
     return value
+
+
+def index(facts: Mapping[str, Any], prefix: str, key: Any, default: Any) -> Any:
+    """``map[key]``: the fact ``<map>.<key>``; else ``default``, or (none) a missing fact."""
+    if not isinstance(key, str):
+        raise EvaluationError(f"{prefix[:-1]}[…] takes a string key, got {key!r}")
+    found = facts.get(prefix + key)
+    if found is not None:
+        return found
+    if default is not None:
+        return default
+    raise KeyError(f"{prefix[:-1]}[{key!r}]")
+
+
+def bought_within(facts: Mapping[str, Any], category: Any, days: Any, now: datetime) -> bool:
+    """Whether the profile's latest purchase in ``category`` is at most ``days`` before ``now``
+    (a missing fact without the profile's features)."""
+    if "profile.purchases_90d" not in facts:
+        raise KeyError("profile.purchases_90d")
+    if not isinstance(category, str):
+        raise EvaluationError(f"bought_within() takes a category name, got {category!r}")
+    limit = number(days)
+    if not 0 <= limit <= MAX_DAYS:
+        raise EvaluationError(f"bought_within() takes 0 to {MAX_DAYS} days, got {limit}")
+    at = facts.get("profile.last_purchase_in." + category)
+    if not isinstance(at, datetime):
+        return False
+    seconds = Decimal(int((now - at).total_seconds()))
+    return seconds <= RULES_CONTEXT.multiply(limit, SECONDS_PER_DAY)

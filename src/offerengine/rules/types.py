@@ -7,11 +7,13 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True, slots=True)
 class Type:
-    name: str  # number string boolean date datetime list any null
-    item: Type | None = None  # element type of a list
+    name: str  # number string boolean date datetime list map any null
+    item: Type | None = None  # element type of a list, value type of a map (keyed by strings)
 
     def __str__(self) -> str:
-        return f"list<{self.item}>" if self.name == "list" and self.item else self.name
+        return (
+            f"{self.name}<{self.item}>" if self.name in ("list", "map") and self.item else self.name
+        )
 
     def accepts(self, other: Type) -> bool:
         """Whether a value of type ``other`` may stand where this type is expected."""
@@ -33,6 +35,11 @@ NULL = Type("null")
 
 def list_of(item: Type | None) -> Type:
     return Type("list", item)
+
+
+def map_of(item: Type) -> Type:
+    """Values by string key, read as ``fact['key']``."""
+    return Type("map", item)
 
 
 ORDERED = frozenset({"number", "string", "date", "datetime"})

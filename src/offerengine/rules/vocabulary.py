@@ -7,10 +7,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from types import MappingProxyType
 from typing import Any
 
-from offerengine.rules.types import ANY, DATE, DATETIME, NUMBER, STRING, Type
+from offerengine.rules.types import ANY, BOOLEAN, DATE, DATETIME, NUMBER, STRING, Type, map_of
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,6 +20,7 @@ class Fact:
     type: Type
     description: str
     example: Any = None
+    default: Any = None  # a map's value for a key it does not hold (None: the fact is missing)
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +94,13 @@ FUNCTIONS: Mapping[str, Function] = MappingProxyType(
                 "days_until", "days_until(date | datetime)", "number", "days from now until then"
             ),
             Function("hours_until", "hours_until(datetime)", "number", "hours from now until then"),
+            Function(
+                "bought_within",
+                "bought_within(category, days)",
+                "boolean",
+                "whether the profile bought in the category within the days before now "
+                "(decisioning; missing without a stored profile's features)",
+            ),
         )
     }
 )
@@ -102,6 +111,60 @@ def _facts(*facts: Fact) -> Mapping[str, Fact]:
 
 
 CABINS = "ECONOMY, PREMIUM_ECONOMY, BUSINESS or FIRST"
+
+# The features a stored profile's events build (offerengine.profiles.features); windows count whole
+# UTC days, today included.
+_WINDOWED = {
+    "purchases": ("Purchases", 1),
+    "revenue": ("The purchases' value in the tenant's currency", "129.90"),
+    "views": ("Views and impressions", 12),
+    "clicks": ("Clicks", 3),
+    "items_added": ("Items added to a cart (add_to_cart events' quantity)", 2),
+    "sessions": ("Sessions whose last event is", 2),
+    "abandoned_carts": ("Sessions over with items added to a cart and no purchase, ended", 1),
+}
+FEATURE_FACTS = (
+    *(
+        Fact(f"profile.{name}_{days}d", NUMBER, f"{what} in the last {days} day(s).", example)
+        for name, (what, example) in _WINDOWED.items()
+        for days in (1, 7, 30, 90)
+    ),
+    Fact("profile.revenue", NUMBER, "All its purchases' value in the tenant's currency.", "640.00"),
+    Fact(
+        "profile.days_since_last_purchase",
+        NUMBER,
+        "Days since its latest purchase (missing if it never bought).",
+        "12.5",
+    ),
+    Fact(
+        "profile.category_affinity",
+        map_of(NUMBER),
+        "Its interest per category over 90 days, 0 to 1 (views 1, clicks 2, items added 3, "
+        "purchases 5, as a share): profile.category_affinity['electronics']; 0 for a category "
+        "it showed no interest in.",
+        {"electronics": "0.75"},
+        default=Decimal(0),
+    ),
+    Fact(
+        "profile.last_purchase_in",
+        map_of(DATETIME),
+        "When it last bought in each category: profile.last_purchase_in['electronics'] "
+        "(missing if never); bought_within('electronics', 30) asks the same more simply.",
+        {"electronics": "2026-12-01T10:00:00+00:00"},
+    ),
+    Fact(
+        "profile.last_session_seconds",
+        NUMBER,
+        "How long its latest session that is over lasted (missing without one).",
+        420,
+    ),
+    Fact(
+        "profile.abandoned_last_session",
+        BOOLEAN,
+        "Whether its latest session that is over added items to a cart and bought nothing.",
+        True,
+    ),
+)
 
 PRICING = Vocabulary(
     use="pricing",
@@ -177,6 +240,15 @@ PRICING = Vocabulary(
         Fact("origin", STRING, "IATA code of the origin airport.", "JFK"),
         Fact("destination", STRING, "IATA code of the destination airport.", "LHR"),
         Fact("route", STRING, "origin-destination, e.g. JFK-LHR.", "JFK-LHR"),
+        Fact(
+            "journey.type",
+            STRING,
+            "A search given in slices: one_way, round_trip, open_jaw or multi_city (each "
+            "segment's fare then sees its own origin, destination and route). Missing for the "
+            "one-way request shape.",
+            "round_trip",
+        ),
+        Fact("journey.slices", NUMBER, "How many slices the journey has (1 to 4).", 2),
         Fact("channel", STRING, "Sales channel: web, mobile, agent, api …", "web"),
         Fact("customer.segment", STRING, "The customer's segment.", "business"),
         Fact("customer.tier", STRING, "The customer's loyalty tier.", "GOLD"),
@@ -199,6 +271,7 @@ DECISIONING = Vocabulary(
         Fact("profile.spend", NUMBER, "The sum of its purchases' values.", "240.00"),
         Fact("profile.days_since_seen", NUMBER, "Days since its latest event.", 3.5),
         Fact("profile.segments", ANY, "The segments it is in, a list.", ["big-spender"]),
+        *FEATURE_FACTS,
         Fact("offer.name", STRING, "The offer's name.", "Lounge access"),
         Fact("offer.priority", NUMBER, "The offer's priority.", 10),
         Fact("offer.tags", ANY, "The offer's tags, a list.", ["lounge"]),
