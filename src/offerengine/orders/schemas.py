@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from offerengine.fields import InCalendar
+from offerengine.loyalty.schemas import PointsPayment
 from offerengine.money import format_amount
 from offerengine.orders.models import Order
 
@@ -38,6 +39,11 @@ class OrderCreate(BaseModel):
         default=None,
         max_length=20,
         description="Item ids of the offer's optional items to keep; none given: all of them.",
+    )
+    pay_with_points: PointsPayment | None = Field(
+        default=None,
+        description="Points of the search customer's loyalty programme to pay with, or to take "
+        "off the total as a discount (docs/loyalty.md).",
     )
 
 

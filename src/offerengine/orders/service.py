@@ -20,6 +20,7 @@ from offerengine import money
 from offerengine.errors import Conflict, FieldError, Gone, Invalid, NotFound, raise_if_any
 from offerengine.events.models import Event
 from offerengine.inventory import stock as inventory
+from offerengine.loyalty import points as loyalty
 from offerengine.observability.logging import get_logger
 from offerengine.orders.models import Order
 from offerengine.orders.schemas import OrderCreate
@@ -33,7 +34,10 @@ HELD, CONFIRMED, CANCELLED, EXPIRED = "HELD", "CONFIRMED", "CANCELLED", "EXPIRED
 
 
 def request_hash(body: OrderCreate) -> str:
-    canonical = json.dumps(body.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    # Without points, the hash of the request as it was before orders could take them.
+    unset = {"pay_with_points"} if body.pay_with_points is None else None
+    data = body.model_dump(mode="json", exclude=unset)
+    canonical = json.dumps(data, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
@@ -114,6 +118,25 @@ async def create(
         created_at=now,
         updated_at=now,
     )
+    await loyalty.check_benefits(
+        session, tenant_id=tenant_id, customer_id=order.customer_id, items=items
+    )
+    if body.pay_with_points is not None:  # taken now, given back if the order ends unpaid
+        shown, order.total_minor = await loyalty.redeem_for_order(
+            session,
+            tenant_id=tenant_id,
+            order_id=order.id,
+            customer_id=order.customer_id,
+            currency=order.currency,
+            total_minor=total,
+            request=body.pay_with_points,
+            now=now,
+        )
+        order.price = {
+            **price,
+            "points": shown,
+            "total": money.format_amount(order.total_minor, order.currency),
+        }
     session.add(order)
     made = _event("order", order, now)
     made.decision_id = _search_uuid(offer.search_id)  # shop's conversion model learns from it
@@ -148,12 +171,13 @@ async def _hold(
     nothing; 409 when some is sold out, or when the cabin's forecast closed the fare family the
     order sells (its controls are read here, in the order's transaction, just before the hold)."""
     kept = {i["product_code"] for i in items}
+    kept_ids = {i["item_id"] for i in items}  # a journey's ancillary needs name their item
     needs = shopping.needs_of(
         [
             n
             for n in offer.basis["needs"]
             if (n["resource_type"] == "SEAT" and n["resource"] == offer.body["cabin"])
-            or n["resource"] in kept
+            or (n["resource"] in kept and n.get("item_id", "") in kept_ids | {""})
         ]
     )
     controls = await limits.read_controls(
@@ -286,6 +310,9 @@ async def settle(session: AsyncSession, order: Order, *, now: datetime) -> Order
     expired = order.status == HELD and order.hold_expires_at <= now
     if expired and await _move(session, order, EXPIRED, now=now):
         await inventory.release(session, order.holds, sell=False)
+        await loyalty.reverse_for_order(
+            session, tenant_id=order.tenant_id, order_id=order.id, now=now
+        )
     return order
 
 
@@ -305,6 +332,16 @@ async def confirm(
         raise Conflict(f"Order {order.id} changed meanwhile; read it again.")
     await inventory.release(session, order.holds, sell=True)
     session.add(_event("purchase", order, now))
+    await loyalty.earn_for_order(
+        session,
+        tenant_id=order.tenant_id,
+        order_id=order.id,
+        customer_id=order.customer_id,
+        items=order.items,
+        currency=order.currency,
+        price=order.price,
+        now=now,
+    )
     return order
 
 
@@ -319,6 +356,7 @@ async def cancel(session: AsyncSession, order: Order, *, now: datetime) -> Order
         await inventory.release(session, order.holds, sell=False)
     else:
         await inventory.unsell(session, order.holds)
+    await loyalty.reverse_for_order(session, tenant_id=order.tenant_id, order_id=order.id, now=now)
     return order
 
 
@@ -354,6 +392,9 @@ async def sweep(session: AsyncSession, *, now: datetime, limit: int = 500) -> in
     for order in (await session.scalars(stmt)).all():
         if await _move(session, order, EXPIRED, now=now):
             await inventory.release(session, order.holds, sell=False)
+            await loyalty.reverse_for_order(
+                session, tenant_id=order.tenant_id, order_id=order.id, now=now
+            )
             expired += 1
     if expired:
         log.info("orders_expired", count=expired)

@@ -1,5 +1,6 @@
-"""Each worker's background sweep: orders whose hold expired give their units back; expired offers,
-and decisions older than their retention, are deleted a share at a time."""
+"""Each worker's background sweep: orders whose hold expired give their units back; loyalty points
+past their expiry expire, and campaigns' grants past theirs (their budget reservations released);
+expired offers, and decisions older than their retention, are deleted a share at a time."""
 
 from __future__ import annotations
 
@@ -10,8 +11,10 @@ from datetime import timedelta
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from offerengine import background
+from offerengine.campaigns import grants as campaign_grants
 from offerengine.db.base import utcnow
 from offerengine.learning import store as learning
+from offerengine.loyalty import points as loyalty
 from offerengine.observability.logging import get_logger
 from offerengine.orders import service
 
@@ -52,6 +55,8 @@ class OrderSweeper:
                 await session.connection(execution_options={"sqlite_immediate": True})
             now = utcnow()
             expired = await service.sweep(session, now=now)
+            await loyalty.expire(session, now=now)
+            await campaign_grants.sweep(session, None, now)  # their reservations released
             await service.prune_offers(session, now=now)
             await learning.prune(session, now=now, keep=self._decision_retention)
             await session.commit()
