@@ -26,9 +26,11 @@ def serve(
     redis_prefix: str = "oe-test",
     poll_seconds: float = 0.2,
     extra_env: dict[str, str] | None = None,
+    port: int | None = None,
 ) -> Iterator[str]:
-    """Start a server; yield its base URL; stop it (SIGTERM, then SIGKILL) at the end."""
-    port = free_port()
+    """Start a server (on ``port``, else a free one); yield its base URL; stop it (SIGTERM,
+    then SIGKILL) at the end."""
+    port = port or free_port()
     env = {
         **os.environ,
         "OFFERENGINE_DATABASE_URL": database_url,

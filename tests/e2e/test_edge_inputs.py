@@ -234,7 +234,7 @@ class Prober:
                 self.ids[f"{path}:id"] = str(listed[0]["id"])
         oe, mkt = "/v1/admin/tenants/OE", "/v1/admin/tenants/MKT"
         soon = departure_day(2)
-        flights = (await self.get(f"{oe}/flights?limit=200"))["items"]
+        flights = (await self.get(f"{oe}/flights?date={soon}&limit=200"))["items"]
         flight = next(f for f in flights if f["departure_local"][:10] >= soon)
         self.ids["/v1/inventory/flights/{id}:id"] = flight["id"]
         self.ids["product_code"] = (await self.get(f"{oe}/products"))["items"][0]["product_code"]

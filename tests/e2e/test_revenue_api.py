@@ -321,7 +321,9 @@ def test_a_forecast_of_the_demo_tenant_stores_rows_and_answers_nested_limits(
     bookings, forecasts, rows = _in_transaction(settings, stored)
     assert bookings == 5760
     # Two demo flights a day on JFK-LHR (OE100, OE118) over the week the demo schedules.
-    flights = owner.get("/v1/admin/tenants/OE/flights", params={"origin": "JFK"}).json()
+    flights = owner.get(
+        "/v1/admin/tenants/OE/flights", params={"origin": "JFK", "destination": "LHR"}
+    ).json()
     to_lhr = [f for f in flights["items"] if f["destination"] == "LHR"]
     leaving = [f for f in to_lhr if f["departure_date"] >= datetime.now(UTC).date().isoformat()]
     assert forecasts == len(leaving)

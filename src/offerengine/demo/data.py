@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime, time, timedelta
+from math import ceil
 from typing import Any
+from zoneinfo import ZoneInfo
+
+from offerengine.network.core import AirportFacts, lookup
+from offerengine.shopping.core import great_circle_km
 
 AIRLINE: dict[str, Any] = {
     "code": "OE",
@@ -20,7 +25,8 @@ MARKETPLACE: dict[str, Any] = {
     "timezone": "Europe/Istanbul",
 }
 
-# Twenty real airports; names, cities, time zones and coordinates come from airportsdata.
+# Fifty-one real airports; names, cities, time zones and coordinates come from airportsdata.
+# The first twenty have the long-haul routes below; the others are spokes of three hubs.
 AIRPORTS = (
     "JFK",
     "BOS",
@@ -42,6 +48,10 @@ AIRPORTS = (
     "DXB",
     "NRT",
     "SIN",
+    *("IAD", "CLT", "DEN", "PHX", "LAS", "MSP", "DTW", "PHL", "IAH", "SAN", "PDX"),
+    *("YUL", "YVR", "MEX", "CUN"),
+    *("DUB", "MAN", "EDI", "BCN", "LIS", "MUC", "ZRH", "VIE", "CPH", "ARN", "OSL"),
+    *("BRU", "MXP", "ATH", "WAW", "PRG"),
 )
 
 
@@ -391,10 +401,97 @@ ROUTES: list[tuple[str, str, str, str, str, int, str, dict[str, int]]] = [
 ]
 SCHEDULE_DAYS = 8  # today and the week after, at the origin
 
+# Hub-and-spoke routes timed in banks, so that journeys connect (at least an hour, at most six):
+# European spokes meet the morning transatlantic arrivals at LHR (out at 10:30) and land there by
+# 10:00 for the day's westbound departures;
+# JFK's spokes land by 16:00 for the evening departures and leave at 14:30 and 20:30; ORD's land
+# by 15:00 and leave at 16:00; JFK and ORD are linked both ways. Block times follow the
+# great-circle distance (30 minutes plus 800 km an hour).
+HUB_SPOKES = {
+    "LHR": (
+        *("DUB", "MAN", "EDI", "BCN", "LIS", "MUC", "ZRH", "VIE", "CPH", "ARN", "OSL"),
+        *("BRU", "MXP", "ATH", "WAW", "PRG", "AMS", "FRA", "MAD", "FCO", "CDG", "DXB"),
+    ),
+    "JFK": ("BOS", "IAD", "CLT", "PHL", "DTW", "YUL", "CUN", "ATL", "YYZ"),
+    "ORD": ("DEN", "PHX", "LAS", "MSP", "IAH", "SAN", "PDX", "YVR", "MEX", "LAX", "SFO"),
+}
+_SPOKE_TIMES = {  # hub: (leaves the hub at, local; lands at the hub by, or leaves the spoke at)
+    "LHR": (("10:30",), ("land", "10:00")),
+    "JFK": (("14:30", "20:30"), ("land", "16:00")),
+    "ORD": (("16:00",), ("land", "15:00")),
+}
+_HUB_LINKS = (("JFK", "ORD", "14:00"), ("ORD", "JFK", "12:30"))
+
+
+def _airport(code: str) -> AirportFacts:
+    found = lookup(code)
+    if found is None:
+        raise ValueError(f"{code} is not an airport")  # the demo's airports are all real
+    return found
+
+
+def _block_minutes(origin: AirportFacts, destination: AirportFacts) -> int:
+    km = great_circle_km(
+        (origin.latitude, origin.longitude), (destination.latitude, destination.longitude)
+    )
+    return 5 * ceil((30 + km / 800 * 60) / 5)
+
+
+def _timed(
+    number: int,
+    origin: str,
+    destination: str,
+    today: date,
+    *,
+    leaves: str | None,
+    lands: str | None,
+) -> tuple[str, str, str, str, str, int, str, dict[str, int]]:
+    """A narrow-body route leaving at ``leaves`` (local at the origin), or timed to land at
+    ``lands`` (local at the destination), on ``today``'s clocks."""
+    a, b = _airport(origin), _airport(destination)
+    block = timedelta(minutes=_block_minutes(a, b))
+    there, here = ZoneInfo(a.timezone), ZoneInfo(b.timezone)
+    if leaves is not None:
+        departs = datetime.combine(today, time.fromisoformat(leaves), there)
+    else:
+        landing = datetime.combine(today, time.fromisoformat(lands or "12:00"), here)
+        departs = (landing - block).astimezone(there)
+    arrives = (departs + block).astimezone(here)
+    later = (arrives.date() - departs.date()).days
+    return (
+        str(number),
+        origin,
+        destination,
+        departs.strftime("%H:%M"),
+        arrives.strftime("%H:%M"),
+        later,
+        "Airbus A321neo",
+        _NARROWBODY,
+    )
+
+
+def hub_routes(today: date) -> list[tuple[str, str, str, str, str, int, str, dict[str, int]]]:
+    """The spokes' routes to and from their hubs, and the links between hubs (numbers from 500)."""
+    routes = []
+    number = 500
+    for hub, spokes in HUB_SPOKES.items():
+        outbound, (how, when) = _SPOKE_TIMES[hub]
+        for spoke in spokes:
+            for leaves in outbound:
+                routes.append(_timed(number, hub, spoke, today, leaves=leaves, lands=None))
+                number += 1
+            if how == "leave":
+                routes.append(_timed(number, spoke, hub, today, leaves=when, lands=None))
+            else:
+                routes.append(_timed(number, spoke, hub, today, leaves=None, lands=when))
+            number += 1
+    for origin, destination, leaves in _HUB_LINKS:
+        routes.append(_timed(number, origin, destination, today, leaves=leaves, lands=None))
+        number += 1
+    return routes
+
 
 def schedules(today: date) -> list[dict[str, Any]]:
-    from datetime import timedelta
-
     return [
         {
             "carrier": AIRLINE["code"],
@@ -409,7 +506,9 @@ def schedules(today: date) -> list[dict[str, Any]]:
             "start_date": today.isoformat(),
             "end_date": (today + timedelta(days=SCHEDULE_DAYS - 1)).isoformat(),
         }
-        for number, origin, destination, departs, arrives, later, aircraft, cabins in ROUTES
+        for number, origin, destination, departs, arrives, later, aircraft, cabins in (
+            ROUTES + hub_routes(today)
+        )
     ]
 
 

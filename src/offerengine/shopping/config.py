@@ -20,6 +20,9 @@ from offerengine.network import core as network
 from offerengine.shopping import core
 from offerengine.shopping.models import TenantDocument
 from offerengine.shopping.schemas import (
+    ConnectionRulesIn,
+    ConnectionRulesRead,
+    ConnectionRulesUpdate,
     FareSettingsIn,
     FareSettingsRead,
     FareSettingsUpdate,
@@ -59,9 +62,29 @@ def fare_settings_destinations(data: FareSettingsIn) -> dict[Loc, str]:
 
 def check_offer_rules(data: OfferRulesIn) -> list[FieldError]:
     weights = data.ranking_weights
+    errors = []
     if weights.conversion_probability + weights.profit_margin == 0:
-        return [FieldError(("body", "ranking_weights"), "at least one weight above zero")]
-    return []
+        errors.append(FieldError(("body", "ranking_weights"), "at least one weight above zero"))
+    priority = data.low_inventory_offer
+    if (
+        priority is not None
+        and data.offer_types is not None
+        and priority not in {t.type for t in data.offer_types}
+    ):
+        errors.append(
+            FieldError(
+                ("body", "low_inventory_offer"), f"{priority!r} is not one of the offer_types"
+            )
+        )
+    return errors
+
+
+def check_connection_rules(data: ConnectionRulesIn) -> list[FieldError]:
+    return [
+        FieldError(("body", "airports", i, "airport"), f"{a.airport!r} is not an airport")
+        for i, a in enumerate(data.airports)
+        if network.lookup(a.airport) is None
+    ]
 
 
 OFFER_RULES = DocumentKind(
@@ -72,6 +95,15 @@ OFFER_RULES = DocumentKind(
     path="offer-rules",
     operation="OfferRules",
     update_schema=OfferRulesUpdate,
+)
+CONNECTION_RULES = DocumentKind(
+    "connection_rules",
+    ConnectionRulesIn,
+    ConnectionRulesRead,
+    check_connection_rules,
+    path="connection-rules",
+    operation="ConnectionRules",
+    update_schema=ConnectionRulesUpdate,
 )
 FARE_SETTINGS = DocumentKind(
     "fare_settings",
@@ -108,6 +140,23 @@ def _offer_rules(doc: TenantDocument | None) -> core.OfferRules:
         version=read.version,
         contextual=contextual,
         shadow=shadow,
+        low_inventory_offer=read.low_inventory_offer,
+    )
+
+
+def _connection_rules(doc: TenantDocument | None) -> core.ConnectionRules:
+    read = CONNECTION_RULES.read(doc)
+    return core.ConnectionRules(
+        default=core.ConnectionTime(read.min_connection_minutes, read.max_connection_minutes),
+        airports={
+            a.airport: core.ConnectionTime(a.min_connection_minutes, a.max_connection_minutes)
+            for a in read.airports
+        },
+        max_stops=read.max_stops,
+        routing_ratio=float(read.routing_ratio),
+        max_itineraries=read.max_itineraries,
+        alternative_days=read.alternative_days,
+        version=read.version,
     )
 
 
@@ -155,10 +204,12 @@ async def load(
         f.destination for f in flights.by_id.values()
     }
     countries = {}
+    coordinates = {}
     for code in airports:
         found = network.lookup(code)
         if found is not None:
             countries[code] = found.country
+            coordinates[code] = (found.latitude, found.longitude)
     fares = await FARE_SETTINGS.get(session, tenant_id)
     index = await bundles.load_index(session, tenant_id)
     rules = _offer_rules(await OFFER_RULES.get(session, tenant_id))
@@ -172,6 +223,8 @@ async def load(
         countries=countries,
         webhook=FARE_SETTINGS.read(fares).low_inventory_webhook,
         per_airport_day=any(_per_airport_day(p) for p in products),
+        connections=core.Connections.build(flights.by_id.values(), coordinates),
+        connection_rules=_connection_rules(await CONNECTION_RULES.get(session, tenant_id)),
     )
 
 

@@ -26,7 +26,7 @@ from offerengine.errors import Conflict, Gone, NotFound
 from offerengine.inventory.core import ResourceKey
 from offerengine.recording import Recording, records
 from offerengine.recording.writer import LOOKUP_WITHIN
-from offerengine.shopping import core
+from offerengine.shopping import core, journeys
 from offerengine.shopping.models import Offer, OfferBody, StoredSearch, place_of
 from offerengine.shopping.ranking import shop_for
 from offerengine.shopping.stock import StockMap
@@ -104,6 +104,8 @@ def reprice(
     """The stored offer priced now, from the same search, flight and offer type. 409 if the flight
     can no longer make it (sold out, cancelled, bundle gone)."""
     basis = stored.basis
+    if "journey" in basis:
+        return _repriced(stored, journeys.reprice(snapshot, stored, stock, conversion, at), at)
     search = core.search_of(basis["search"])
     config = snapshot.shopping
     flight = config.flights.by_id.get(uuid.UUID(basis["flight_id"]))
@@ -120,6 +122,10 @@ def reprice(
         candidate = core.Builder(shop, search, at).build(flight, offer_type, bundle)
     except core.Dropped as exc:
         raise Conflict(f"Offer {stored.id} is no longer available: {exc}.") from None
+    return _repriced(stored, candidate, at)
+
+
+def _repriced(stored: Offer, candidate: core.Candidate, at: datetime) -> Repriced:
     shown = stored.body
     offer = {
         **shown,

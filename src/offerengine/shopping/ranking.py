@@ -22,7 +22,7 @@ from typing import Any, Protocol
 
 from offerengine import money
 from offerengine.bundles.core import BundleFacts, BundleIndex
-from offerengine.errors import Invalid
+from offerengine.errors import FieldError, Invalid, raise_if_any
 from offerengine.inventory.core import FlightFacts
 from offerengine.shopping import core, personal, showing
 from offerengine.shopping.reuse import ResultCache
@@ -43,15 +43,33 @@ class Sharing(Protocol):
 
 
 def search_of(request: SearchRequest, snapshot: Snapshot) -> core.Search:
+    """The request as the core's search: the one-way shape (its three fields required), or a
+    journey whose first slice is also its origin, destination and day."""
     currency = request.currency or snapshot.tenant.base_currency
     try:
         money.currency(currency)
     except money.UnknownCurrency as exc:
         raise Invalid.field(("body", "currency"), f"{exc} (a selling currency)") from None
+    slices = tuple(
+        core.Slice(s.origin, s.destination, s.date, s.days) for s in request.slices or ()
+    )
+    if slices:
+        origin, destination, day = slices[0].origin, slices[0].destination, slices[0].day
+    else:
+        missing = [
+            FieldError(("body", name), "Field required", "missing")
+            for name in ("origin", "destination", "date")
+            if getattr(request, name) is None
+        ]
+        raise_if_any(missing)
+        assert request.origin is not None  # checked just above, as are the other two
+        assert request.destination is not None
+        assert request.date is not None
+        origin, destination, day = request.origin, request.destination, request.date
     return core.Search(
-        origin=request.origin,
-        destination=request.destination,
-        day=request.date,
+        origin=origin,
+        destination=destination,
+        day=day,
         passengers=core.Passengers(
             request.passengers.adults, request.passengers.children, request.passengers.infants
         ),
@@ -60,6 +78,7 @@ def search_of(request: SearchRequest, snapshot: Snapshot) -> core.Search:
         customer=request.customer.model_dump(exclude_none=True),
         channel=request.channel,
         context=request.context,
+        slices=slices,
     )
 
 
@@ -100,6 +119,7 @@ def shop_for(
         countries=config.countries,
         stock=lambda key: stock.get(key.as_tuple()),
         treatment=treatment,
+        loyalty=snapshot.loyalty,
     )
 
 

@@ -104,8 +104,8 @@ class MemoCache:
             memos = {}
             self._memos[tenant_id] = (read_at, memos)
         basis = shared_basis(search)
-        for name in ("origin", "destination", "date"):
-            basis.pop(name)
+        for name in ("origin", "destination", "date", "slices"):  # a journey's type stays
+            basis.pop(name, None)
         key = _encode_key(
             (
                 snapshot.version,

@@ -28,6 +28,15 @@ add_kind_routes(
 )
 add_kind_routes(
     api,
+    config.CONNECTION_RULES,
+    docs=RouteDocs(
+        get="How journeys connect: minimum and maximum connection times (by default and per "
+        "airport), stops, the routing limit; version 0 means the defaults apply.",
+        update="Replace the connection rules.",
+    ),
+)
+add_kind_routes(
+    api,
     config.FARE_SETTINGS,
     docs=RouteDocs(
         get="Taxes and fees, exchange rates, child and infant ratios, the low-inventory webhook.",

@@ -54,14 +54,50 @@ class CustomerIn(BaseModel):
     tier: Short | None = Field(default=None, examples=["GOLD"])
 
 
-class SearchRequest(BaseModel):
-    """``POST /v1/offers/search``."""
+class SliceIn(BaseModel):
+    """One slice of a journey: an origin, a destination and a local date, ± ``days``."""
 
     model_config = ConfigDict(extra="forbid")
 
     origin: Iata = Field(examples=["JFK"])
     destination: Iata = Field(examples=["LHR"])
     date: IsoDate = Field(description="Local departure date at the origin.")
+    days: int = Field(
+        default=0, ge=0, le=3, description="Also shop the dates up to this many days either side."
+    )
+
+    @model_validator(mode="after")
+    def _route(self) -> Self:
+        if self.origin == self.destination:
+            raise ValueError("origin and destination are the same airport")
+        return self
+
+
+class SearchRequest(BaseModel):
+    """``POST /v1/offers/search``: a one-way search (``origin``, ``destination``, ``date``: the
+    route's nonstop flights) or a journey of one to four ``slices`` (one-way, round trip, open
+    jaw, multi-city: nonstops and connections)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    origin: Iata | None = Field(default=None, examples=["JFK"], description="One-way shape.")
+    destination: Iata | None = Field(default=None, examples=["LHR"], description="One-way shape.")
+    date: IsoDate | None = Field(
+        default=None, description="One-way shape: the local departure date at the origin."
+    )
+    slices: list[SliceIn] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=4,
+        description="A journey instead of the one-way shape: each slice's itineraries include "
+        "connections (up to two stops) and one offer prices the whole journey.",
+        examples=[
+            [
+                {"origin": "BOS", "destination": "CDG", "date": "2030-06-01"},
+                {"origin": "CDG", "destination": "BOS", "date": "2030-06-08", "days": 1},
+            ]
+        ],
+    )
     passengers: PassengersIn = Field(default_factory=PassengersIn)
     cabin: Cabin = "ECONOMY"
     customer: CustomerIn = Field(default_factory=CustomerIn)
@@ -75,7 +111,10 @@ class SearchRequest(BaseModel):
 
     @model_validator(mode="after")
     def _route(self) -> Self:
-        if self.origin == self.destination:
+        if self.slices is not None:
+            if (self.origin, self.destination, self.date) != (None, None, None):
+                raise ValueError("give slices, or origin, destination and date; not both")
+        elif self.origin is not None and self.origin == self.destination:
             raise ValueError("origin and destination are the same airport")
         return self
 
@@ -152,6 +191,14 @@ class OfferRulesIn(BaseModel):
         description="A candidate conversion model that learns from the same searches and rates "
         "the offer types of each without serving; its agreement and offline estimates are in "
         "the models report.",
+    )
+    low_inventory_offer: TypeCode | None = Field(
+        default=None,
+        description="The priority offer when seats run low: an offer type (FLIGHT_ONLY or a "
+        "bundle type) whose best offer on a flight with low cabin seats (below the inventory "
+        "rule's min_availability_threshold) is always shown, first, with `priority_offer` in "
+        "its score parts.",
+        examples=["COMFORT"],
     )
 
     @model_validator(mode="after")
@@ -256,7 +303,13 @@ class OfferRead(BaseModel):
     offer_type: str
     bundle: dict[str, Any] | None
     cabin: str
-    flight: dict[str, Any]
+    flight: dict[str, Any] = Field(description="The flight (a journey's: its first segment).")
+    journey: dict[str, Any] | None = Field(
+        default=None, description="A journey offer: its type and how many slices."
+    )
+    slices: list[dict[str, Any]] | None = Field(
+        default=None, description="A journey offer: each slice with its stops and segments."
+    )
     items: list[dict[str, Any]]
     omitted: list[dict[str, Any]]
     price: OfferPrice
@@ -272,6 +325,11 @@ class SearchResponse(BaseModel):
     search_id: str
     offers: list[OfferRead]
     warnings: list[str]
+    alternatives: dict[str, Any] | None = Field(
+        default=None,
+        description="When nothing is sellable: the nearest dates with seats (`dates`, per "
+        "slice) and connections with seats on the asked dates (`connections`).",
+    )
     feature_flags: dict[str, JsonValue] | None = Field(
         default=None,
         description="The tenant's flags tagged `shop`, evaluated for the customer (present when "
@@ -284,3 +342,66 @@ class RepriceResponse(BaseModel):
     price_changed: bool
     previous_total: str
     offer: OfferRead
+
+
+# --- connection rules ---------------------------------------------------------------------------
+
+
+class ConnectionTimeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    airport: Iata = Field(examples=["LHR"])
+    min_connection_minutes: int = Field(ge=0, le=24 * 60, examples=[75])
+    max_connection_minutes: int = Field(ge=1, le=48 * 60, examples=[360])
+
+    @model_validator(mode="after")
+    def _order(self) -> Self:
+        if self.max_connection_minutes < self.min_connection_minutes:
+            raise ValueError("max_connection_minutes is below min_connection_minutes")
+        return self
+
+
+class ConnectionRulesIn(BaseModel):
+    """How journeys connect: minimum and maximum connection times (by default and per airport),
+    how many stops, and the routing limit."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    min_connection_minutes: int = Field(default=60, ge=0, le=24 * 60)
+    max_connection_minutes: int = Field(default=360, ge=1, le=48 * 60)
+    airports: list[ConnectionTimeIn] = Field(default_factory=list, max_length=500)
+    max_stops: int = Field(default=2, ge=0, le=2)
+    routing_ratio: Decimal = Field(
+        default=Decimal("1.6"),
+        ge=1,
+        le=5,
+        decimal_places=2,
+        description="No backtracking: an itinerary's great-circle distance flown is at most this "
+        "times the origin-destination great-circle distance.",
+    )
+    max_itineraries: int = Field(
+        default=12, ge=1, le=50, description="Itineraries kept per slice and date."
+    )
+    alternative_days: int = Field(
+        default=3,
+        ge=0,
+        le=7,
+        description="How many days either side an out-of-stock search looks for seats.",
+    )
+
+    @model_validator(mode="after")
+    def _order(self) -> Self:
+        if self.max_connection_minutes < self.min_connection_minutes:
+            raise ValueError("max_connection_minutes is below min_connection_minutes")
+        seen = [a.airport for a in self.airports]
+        if len(seen) != len(set(seen)):
+            raise ValueError("each airport is listed once")
+        return self
+
+
+class ConnectionRulesUpdate(ConnectionRulesIn):
+    version: int | None = Field(default=None, ge=1)
+
+
+class ConnectionRulesRead(ConnectionRulesIn, ConfigRead):
+    pass

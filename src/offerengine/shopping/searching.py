@@ -53,8 +53,8 @@ def flag_context(body: SearchRequest) -> dict[str, Any]:
         segment=customer.segment,
         tier=customer.tier,
         channel=body.channel,
-        origin=body.origin,
-        destination=body.destination,
+        origin=body.origin or (body.slices[0].origin if body.slices else None),
+        destination=body.destination or (body.slices[0].destination if body.slices else None),
         cabin=body.cabin,
     )
     return {k: v for k, v in context.items() if v is not None}

@@ -15,6 +15,7 @@ runtime composes the modules that do the work:
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Iterable
 from datetime import datetime
@@ -24,10 +25,11 @@ import numpy as np
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from offerengine.bundles.core import BundleFacts
+from offerengine.errors import Invalid
 from offerengine.learning.store import ModelCache
 from offerengine.profiles.service import ProfileCache
 from offerengine.recording import Recording
-from offerengine.shopping import core, offers, personal
+from offerengine.shopping import core, journeys, offers, personal
 from offerengine.shopping.conversion import ConversionCache, count_ordered, personalise
 from offerengine.shopping.models import Offer
 from offerengine.shopping.offers import Repriced, needs_of
@@ -40,6 +42,7 @@ from offerengine.snapshots.core import Snapshot
 
 # ``count_ordered`` and ``needs_of`` stay importable from here: orders take them from this module.
 __all__ = ["ShopRuntime", "count_ordered", "needs_of"]
+PLANS_KEPT = 4096  # journeys' itineraries kept per worker (all dropped when full)
 
 
 class ShopRuntime:
@@ -69,6 +72,8 @@ class ShopRuntime:
         self.conversions = ConversionCache(session_factory, conversion_seconds)
         self.memos = MemoCache()
         self.results = ResultCache(result_seconds if stock_seconds > 0 else 0)
+        # A journey's itineraries depend on the snapshot and its slices only: planned once.
+        self._plans: dict[tuple[Any, ...], core.Planned] = {}
 
     @property
     def stock_seconds(self) -> float:
@@ -143,6 +148,12 @@ class ShopRuntime:
         """A search's offers. A bundle's ``preview`` reads live counters and shares nothing
         with other searches; the caller decides what to store."""
         search = search_of(request, snapshot)
+        if search.slices:
+            if preview is not None:
+                raise Invalid.field(
+                    ("body", "search_params", "slices"), "a bundle preview takes the one-way shape"
+                )
+            return await self.search_journey(snapshot, search, at)
         flights = snapshot.shopping.flights.find(search.origin, search.destination, search.day)
         scopes = scopes_of(flights, snapshot)
         conversion = await self.conversion(snapshot.tenant.id)
@@ -151,7 +162,7 @@ class ShopRuntime:
         personalised = None
         if preview is None and snapshot.shopping.learner is not None:
             personalised = await self.personalise(snapshot, search, conversion, at)
-        return run_search(
+        searched = run_search(
             snapshot,
             search,
             stock,
@@ -161,6 +172,52 @@ class ShopRuntime:
             runtime=None if preview is not None else self,
             personalised=personalised,
             stamp=stamp,
+        )
+        if searched.encoded or preview is not None:
+            return searched
+        return dataclasses.replace(
+            searched, alternatives=await self.alternatives(snapshot, search, conversion, at)
+        )
+
+    async def search_journey(
+        self, snapshot: Snapshot, search: core.Search, at: datetime
+    ) -> Searched:
+        """A journey's offers: its itineraries from the snapshot's connection index, the
+        counters of their flights (and, with nothing sellable, of the nearby dates' flights)."""
+        tenant_id = snapshot.tenant.id
+        key = (tenant_id, snapshot.version, search.slices)
+        plan = self._plans.get(key)
+        if plan is None:
+            if len(self._plans) >= PLANS_KEPT:
+                self._plans.clear()
+            plan = self._plans[key] = journeys.planned(snapshot, search)
+        conversion = await self.conversion(tenant_id)
+        scopes = scopes_of(plan.flights(), snapshot)
+        stock = await self.stock(tenant_id, scopes)
+        stamp = self.stamp(tenant_id, scopes, conversion)
+        searched = journeys.run_journey(
+            snapshot, search, plan, stock, conversion, at, runtime=self, stamp=stamp
+        )
+        if searched.encoded:
+            return searched
+        return dataclasses.replace(
+            searched, alternatives=await self.alternatives(snapshot, search, conversion, at)
+        )
+
+    async def alternatives(
+        self,
+        snapshot: Snapshot,
+        search: core.Search,
+        conversion: core.ConversionModel,
+        at: datetime,
+    ) -> dict[str, Any]:
+        """What a search with nothing sellable proposes: the nearest dates with seats, and, for
+        the one-way shape (which shops nonstops), connections with seats on the asked date."""
+        slices = search.slices or (core.Slice(search.origin, search.destination, search.day),)
+        flights = journeys.alternative_flights(snapshot, slices)
+        stock = await self.stock(snapshot.tenant.id, scopes_of(flights, snapshot))
+        return journeys.alternatives(
+            snapshot, search, stock, conversion, at, connections=not search.slices
         )
 
     async def personalise(
@@ -189,9 +246,9 @@ class ShopRuntime:
     async def reprice(self, snapshot: Snapshot, offer_id: str, at: datetime) -> Repriced:
         """A stored offer priced again now, with live counters."""
         stored = await self.offer(snapshot.tenant.id, offer_id, now=at)
-        flight = snapshot.shopping.flights.by_id.get(stored.flight_id)
-        stock = await self.stock(
-            snapshot.tenant.id, scopes_of([flight] if flight else [], snapshot), fresh=True
-        )
+        by_id = snapshot.shopping.flights.by_id
+        ids = [uuid.UUID(k) for legs in stored.basis.get("journey", ()) for k in legs]
+        flights = [f for f in (by_id.get(i) for i in ids or [stored.flight_id]) if f is not None]
+        stock = await self.stock(snapshot.tenant.id, scopes_of(flights, snapshot), fresh=True)
         conversion = await self.conversion(snapshot.tenant.id)
         return offers.reprice(snapshot, stored, stock, conversion, at)

@@ -128,9 +128,14 @@ class Searched:
     record: records.Search  # what is each offer's own, the new bodies, the model's logs
     encoded: list[bytes]  # each offer as JSON, once
     exposures: list[records.Exposure] = field(default_factory=list)  # units put in experiments
+    # With nothing sellable: the nearest dates and the connections that have seats.
+    alternatives: dict[str, Any] | None = None
 
     def response(self) -> bytes:
         """The search's JSON answer, from the offers encoded once."""
+        more = (
+            b"" if self.alternatives is None else b',"alternatives":' + _encode(self.alternatives)
+        )
         return (
             b'{"search_id":"'
             + self.search_id.encode()
@@ -138,6 +143,7 @@ class Searched:
             + b",".join(self.encoded)
             + b'],"warnings":'
             + _encode(self.warnings)
+            + more
             + b"}"
         )
 

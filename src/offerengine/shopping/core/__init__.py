@@ -36,7 +36,11 @@ The parts, by use case:
 - the search: ``_search`` (what is asked), ``_shop`` (what it sees, and the memo it shares),
   ``_offer`` (what it makes), ``_ranking`` (candidates, scores, the offers kept);
 - building an offer: ``_build`` (steps 1–7 for one flight and offer type) over ``_availability``
-  (1, 3), ``_pricer`` (2), ``_items`` (4, 5), ``_currency`` (6), ``_taxes`` (7), ``_totals``.
+  (1, 3), ``_pricer`` (2), ``_items`` (4, 5), ``_currency`` (6), ``_taxes`` (7), ``_totals``;
+- journeys (a search given in one to four slices): ``_journeys`` (slices, the snapshot's
+  connection index, nonstop and connecting itineraries within connection times and the routing
+  limit), ``_journey_offers`` (each slice's itineraries priced, combined into offers for the whole
+  journey; the nearest dates and connections when nothing is sellable).
 """
 
 from offerengine.shopping.core._build import Builder
@@ -51,6 +55,27 @@ from offerengine.shopping.core._config import (
     rate_table,
 )
 from offerengine.shopping.core._conversion import Conversion, ConversionModel, Personal
+from offerengine.shopping.core._journey_offers import (
+    Alternatives,
+    JourneyBuilder,
+    JourneyParts,
+    Planned,
+    alternatives,
+    journey_items,
+    plan,
+    slices_json,
+)
+from offerengine.shopping.core._journeys import (
+    JOURNEY_TYPES,
+    ConnectionRules,
+    Connections,
+    ConnectionTime,
+    Itinerary,
+    Slice,
+    great_circle_km,
+    itineraries,
+    journey_type,
+)
 from offerengine.shopping.core._offer import Candidate, Dropped, Need, Result
 from offerengine.shopping.core._ranking import candidates, expires_at, rank, shop_offers
 from offerengine.shopping.core._search import Passengers, Search, search_of
@@ -59,30 +84,47 @@ from offerengine.shopping.core._treatment import Treatment, treatment_for
 
 __all__ = [
     "FLIGHT_ONLY",
+    "JOURNEY_TYPES",
     "PASSENGER_TYPES",
+    "Alternatives",
     "Builder",
     "Candidate",
+    "ConnectionRules",
+    "ConnectionTime",
+    "Connections",
     "Conversion",
     "ConversionModel",
     "Dropped",
     "FareSettings",
+    "Itinerary",
+    "JourneyBuilder",
+    "JourneyParts",
     "Memo",
     "Need",
     "OfferRules",
     "OfferType",
     "Passengers",
     "Personal",
+    "Planned",
     "Result",
     "Search",
     "Shop",
     "ShoppingConfig",
+    "Slice",
     "TaxRule",
     "Treatment",
+    "alternatives",
     "candidates",
     "expires_at",
+    "great_circle_km",
+    "itineraries",
+    "journey_items",
+    "journey_type",
+    "plan",
     "rank",
     "rate_table",
     "search_of",
     "shop_offers",
+    "slices_json",
     "treatment_for",
 ]

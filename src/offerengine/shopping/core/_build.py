@@ -54,6 +54,7 @@ class Builder:
         self.items = Items(self.currency, counts, memo)
         self.taxes = Taxes(self.currency, shop.countries, [kind for kind, _ in counts], memo)
         self.totals = Totals(self.currency, counts, memo)
+        self._benefits = memo.benefits
         # A personal conversion is this search's own; the Beta-Binomial one is shared.
         self._probabilities = {} if isinstance(shop.conversion, Personal) else memo.probabilities
 
@@ -64,6 +65,7 @@ class Builder:
         cabin, parts = self._fare(flight, bundle)
         if bundle is not None:
             self._add_extras(parts, flight, bundle)
+        parts.items += self._tier_benefits()
         fare_item = parts.items[0]
         price = self.totals.price(parts.items, self.taxes.of(flight, cabin, fare_item))
         net = price.net
@@ -122,6 +124,19 @@ class Builder:
                 self.items.ancillary(flight, index, line, chosen, bundle.discount_percentage)
             )
             parts.cost += self.currency.cost(chosen.product, units)
+
+    def _tier_benefits(self) -> list[dict[str, Any]]:
+        """The customer's loyalty tier's benefits (free bags, lounge, seat choice) as items
+        priced 0; kept in the memo, as every item is (its numbers and JSON are by its id)."""
+        tier = self.search.customer.get("tier")
+        if self.shop.loyalty is None or tier is None:
+            return []
+        found = self._benefits.get(str(tier))
+        if found is None:
+            found = self._benefits[str(tier)] = self.shop.loyalty.benefits(
+                str(tier), self.currency.code, self.search.passengers.counts()
+            )
+        return found
 
     def _probability(self, offer_type: str) -> float:
         found = self._probabilities.get(offer_type)

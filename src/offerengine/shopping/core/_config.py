@@ -13,6 +13,7 @@ from offerengine import money
 from offerengine.bundles.core import BundleIndex
 from offerengine.inventory.core import FlightIndex, InventoryPolicy
 from offerengine.learning.policy import ContextualDef, ShopLearner
+from offerengine.shopping.core._journeys import ConnectionRules, Connections
 
 FLIGHT_ONLY = "FLIGHT_ONLY"
 PASSENGER_TYPES = ("ADULT", "CHILD", "INFANT")
@@ -42,6 +43,10 @@ class OfferRules:
     version: int = 0
     contextual: ContextualDef | None = None  # the conversion model's bandit
     shadow: ContextualDef | None = None  # a candidate conversion model, scoring alongside
+    # The offer type raised when seats run low (the seed's "Low Stock → Generate Priority
+    # Offer"): its best offer on a flight whose cabin is below the inventory rule's threshold is
+    # always shown, first.
+    low_inventory_offer: str | None = None
 
     def types(self, bundles: BundleIndex) -> tuple[OfferType, ...]:
         if self.offer_types is not None:
@@ -117,6 +122,10 @@ class ShoppingConfig:
     per_airport_day: bool = False
     # The offer rules' conversion model, over their offer types (None: Beta-Binomial only).
     learner: ShopLearner | None = None
+    # Journeys: departures by airport and day and the distances between airports, and how
+    # connections are built (the tenant's connection rules).
+    connections: Connections = field(default_factory=Connections.empty)
+    connection_rules: ConnectionRules = field(default_factory=ConnectionRules)
 
     @classmethod
     def empty(cls) -> ShoppingConfig:

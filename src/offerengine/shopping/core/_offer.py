@@ -5,11 +5,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from offerengine.bundles.core import BundleFacts
 from offerengine.inventory.core import FlightFacts, ResourceKey
 from offerengine.shopping.core._config import OfferType
+
+if TYPE_CHECKING:  # a journey offer's parts are made from candidates' parts
+    from offerengine.shopping.core._journey_offers import JourneyParts
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +51,7 @@ class Candidate:
     parts: dict[str, float] = field(default_factory=dict)
     items_json: bytes = b""  # ``items`` as JSON, from pieces encoded once per memo
     flight_json: bytes = b""  # the flight's summary as JSON, likewise
+    journey: JourneyParts | None = None  # a journey offer's slices (``flight`` is its first)
 
 
 class Dropped(Exception):

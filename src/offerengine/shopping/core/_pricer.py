@@ -39,13 +39,21 @@ class Pricer:
                 base[f"customer.{name}"] = str(search.customer[name])
         for name, value in search.context.items():
             base[f"context.{name}"] = value
+        # A journey prices each segment's fare on the segment's own route, knowing the journey.
+        self._per_segment = bool(search.slices)
+        if search.slices:
+            base["journey.type"] = search.journey
+            base["journey.slices"] = Decimal(len(search.slices))
         self._base = base
 
     def facts(self, flight: FlightFacts) -> dict[str, Any]:
         found = self._facts.get(flight.id)
         if found is None:
+            own: dict[str, Any] = {**self._base, "departure_time": flight.departure_at}
+            if self._per_segment:
+                own["origin"], own["destination"] = flight.origin, flight.destination
             found = pricing.situation_facts(
-                {**self._base, "departure_time": flight.departure_at},
+                own,
                 at=self.at,
                 timezone=self.shop.timezone,
             )

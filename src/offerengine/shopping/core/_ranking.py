@@ -84,7 +84,25 @@ def rank(made: list[Candidate], rules: OfferRules) -> list[Candidate]:
             break
         if c not in chosen:
             chosen.append(c)
-    return sorted(chosen, key=order)
+    raised = _priority_offer(ordered, rules)
+    if raised is None:
+        return sorted(chosen, key=order)
+    rest = [c for c in chosen if c is not raised][: rules.max_offers - 1]
+    return [raised, *sorted(rest, key=order)]
+
+
+def _priority_offer(ordered: list[Candidate], rules: OfferRules) -> Candidate | None:
+    """The offer rules' priority offer when seats run low: the best offer of that type on a
+    flight whose cabin seats are low, marked in its score parts; None if there is none."""
+    if rules.low_inventory_offer is None:
+        return None
+    for c in ordered:
+        if c.offer_type.type == rules.low_inventory_offer and any(
+            s.endswith(" seats") for s in c.low_stock
+        ):
+            c.parts["priority_offer"] = 1.0
+            return c
+    return None
 
 
 def shop_offers(shop: Shop, search: Search, flights: Sequence[FlightFacts], at: datetime) -> Result:

@@ -9,6 +9,7 @@ from datetime import date
 from typing import Any
 
 from offerengine.shopping.core._config import PASSENGER_TYPES
+from offerengine.shopping.core._journeys import Slice, journey_type
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +43,14 @@ class Search:
     customer: Mapping[str, Any] = field(default_factory=dict)
     channel: str | None = None
     context: Mapping[str, Any] = field(default_factory=dict)
+    # A journey's slices (the first is origin, destination and day); empty for a search of the
+    # one-way shape, which shops nonstop flights as it always has.
+    slices: tuple[Slice, ...] = ()
+
+    @property
+    def journey(self) -> str | None:
+        """The journey type of a search given in slices; None for the one-way shape."""
+        return journey_type(self.slices) if self.slices else None
 
     @property
     def segment(self) -> str:
@@ -49,7 +58,7 @@ class Search:
 
     def basis(self) -> dict[str, Any]:
         """The search as stored with its offers, to price them again."""
-        return {
+        basis: dict[str, Any] = {
             "origin": self.origin,
             "destination": self.destination,
             "date": self.day.isoformat(),
@@ -64,6 +73,10 @@ class Search:
             "currency": self.currency,
             "context": dict(self.context),
         }
+        if self.slices:
+            basis["journey"] = self.journey
+            basis["slices"] = [s.as_json() for s in self.slices]
+        return basis
 
 
 def search_of(basis: Mapping[str, Any]) -> Search:
@@ -78,4 +91,8 @@ def search_of(basis: Mapping[str, Any]) -> Search:
         customer=basis.get("customer") or {},
         channel=basis.get("channel"),
         context=basis.get("context") or {},
+        slices=tuple(
+            Slice(s["origin"], s["destination"], date.fromisoformat(s["date"]), int(s["days"]))
+            for s in basis.get("slices") or ()
+        ),
     )

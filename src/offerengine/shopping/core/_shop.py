@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from offerengine.bundles.core import BundleIndex, ItemSpec
 from offerengine.catalog.core import CatalogIndex, ProductFacts
 from offerengine.inventory.core import InventoryPolicy, ResourceKey, Stock
+from offerengine.loyalty.core import LoyaltyIndex
 from offerengine.pricing import core as pricing
 from offerengine.pricing.core import PricingIndex
 from offerengine.shopping.core._config import FareSettings, OfferRules
@@ -40,6 +41,7 @@ class Shop:
     stock: Callable[[ResourceKey], Stock | None]
     treatment: Treatment | None = None
     memo: Memo | None = None  # shared with searches like this one; None: the search's own
+    loyalty: LoyaltyIndex | None = None  # the tiers whose benefits show on offers
 
 
 @dataclass(slots=True)
@@ -60,3 +62,4 @@ class Memo:
     probabilities: dict[str, float] = field(default_factory=dict)
     extras: dict[tuple[uuid.UUID, ItemSpec, int], ExtraChoice | str] = field(default_factory=dict)
     encoded: dict[int, bytes] = field(default_factory=dict)  # by id() of a dict kept above
+    benefits: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # by tier

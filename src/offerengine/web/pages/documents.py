@@ -1,6 +1,6 @@
-"""The tenant's one-document settings, each a page of its own at ``/admin/<slug>``: offer rules
-and fare settings (the Airline menu), segments and promotions (the Learning menu). Each shows the
-API's document; the page's editor writes it back through the API."""
+"""The tenant's one-document settings, each a page of its own at ``/admin/<slug>``: offer rules,
+fare settings and connection rules (the Airline menu), segments and promotions (the Learning
+menu). Each shows the API's document; the page's editor writes it back through the API."""
 
 from __future__ import annotations
 
@@ -36,6 +36,13 @@ DOCUMENTS = {
         "Fare settings",
         "fare_settings",
         "Taxes by airport or country, exchange rates, passenger-type ratios.",
+    ),
+    "connection-rules": Document(
+        "Connection rules",
+        "connection_rules",
+        "How journeys connect: minimum and maximum connection times (by default and per "
+        "airport), up to two stops, the routing limit (no backtracking), itineraries kept per "
+        "slice and date, and how far an out-of-stock search looks for other dates.",
     ),
     "segments": Document(
         "Segments",
