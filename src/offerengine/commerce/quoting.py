@@ -11,6 +11,8 @@ quote of its own. Two spellings of one request (other spacing or key order) are 
 
 Coupon usage counts only when a quote is accepted: one transaction takes every coupon's use
 (``count + 1`` where the count is below the limit, in all and for the customer), all or none.
+A campaign's grant is a personal coupon (:mod:`offerengine.campaigns.grants`): its code is read
+from the database when named, applies for its customer only, and is redeemed on acceptance.
 
 Making a quote is here; the response it answers is ``quote_response``'s, the sharing through Redis
 ``quote_sharing``'s, and reading and accepting a stored quote ``stored_quotes``' (``get`` and
@@ -22,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import time
 import uuid
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -31,6 +34,7 @@ import msgspec
 import sqlalchemy as sa
 
 from offerengine import money
+from offerengine.campaigns import grants as granting
 from offerengine.commerce import core, quote_sharing
 from offerengine.commerce.cache import Cached
 from offerengine.commerce.models import CouponUsage
@@ -63,7 +67,13 @@ __all__ = [
 _encode = msgspec.json.Encoder().encode
 
 
-def _check(snapshot: Snapshot, request: Request, currency: str) -> None:
+def _check(
+    snapshot: Snapshot,
+    request: Request,
+    currency: str,
+    personal: Mapping[str, core.Coupon],
+    refused: Mapping[str, str],
+) -> None:
     errors = []
     exact = money.exact(currency)
     for i, item in enumerate(request.items):
@@ -75,9 +85,39 @@ def _check(snapshot: Snapshot, request: Request, currency: str) -> None:
             errors.append(FieldError(("body", "items", i, "unit_price"), str(exc)))
     coupons = snapshot.commerce.coupons
     for i, code in enumerate(request.coupon_codes):
-        if code.strip().upper() not in coupons:
-            errors.append(FieldError(("body", "coupon_codes", i), f"no coupon {code!r}"))
+        known = code.strip().upper()
+        if known not in coupons and known not in personal:
+            why = refused.get(known, f"no coupon {code!r}")
+            errors.append(FieldError(("body", "coupon_codes", i), why))
     raise_if_any(errors)
+
+
+async def _personal(
+    ctx: AppContext, snapshot: Snapshot, request: Request
+) -> tuple[dict[str, core.Coupon], dict[uuid.UUID, core.Usage], dict[str, str]]:
+    """The customer's personal coupons among the codes (a campaign's grants, not in the
+    snapshot: they are per customer, read at quote time) with their uses; and why a grant's
+    code named by another customer, or with no customer, is not theirs."""
+    coupons = snapshot.commerce.coupons
+    wanted = [
+        known
+        for code in request.coupon_codes
+        if (known := code.strip().upper()) not in coupons and granting.is_personal(known)
+    ]
+    if not wanted:
+        return {}, {}, {}
+    async with ctx.session_factory() as session:
+        found = await granting.find(session, snapshot.tenant.id, wanted)
+    personal, usage, refused = {}, {}, {}
+    for code, grant in found.items():
+        if request.customer_id is None:
+            refused[code] = f"coupon {code!r} is personal: send its customer's customer_id"
+        elif grant.customer_id != request.customer_id:
+            refused[code] = f"coupon {code!r} is personal to another customer"
+        else:
+            personal[code] = coupon = granting.as_coupon(grant)
+            usage[coupon.id] = granting.usage(grant)
+    return personal, usage, refused
 
 
 def basket(request: Request, currency: str) -> core.Basket:
@@ -284,12 +324,20 @@ async def quote(
         ctx.quotes.put(tenant_id, digest, shared)
         return envelope(STORED, shared.data, started)
     currency = request.currency or snapshot.tenant.base_currency
-    _check(snapshot, request, currency)
+    personal, personal_usage, refused = await _personal(ctx, snapshot, request)
+    _check(snapshot, request, currency, personal, refused)
     priced = priced_basket(snapshot, basket(request, currency), now)
     await ctx.recorder.catch_up()
     evaluated = evaluate_flags(snapshot, request, now)
-    usage = await _usage(ctx, snapshot, request)
-    result = core.quote(snapshot.commerce, priced, at=now, flags=evaluated.values, usage=usage)
+    usage = {**await _usage(ctx, snapshot, request), **personal_usage}
+    result = core.quote(
+        snapshot.commerce,
+        priced,
+        at=now,
+        flags=evaluated.values,
+        usage=usage,
+        personal=personal,
+    )
     quote_id = new_time_uuid()
     validity = snapshot.commerce.settings.validity_seconds or ctx.settings.quote_validity_seconds
     valid_until = now + timedelta(seconds=validity)

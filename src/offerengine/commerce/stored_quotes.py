@@ -5,7 +5,9 @@ record (made, not stored yet); a young one found in neither is waited for, as of
 status reads EXPIRED once past ``valid_until`` unless accepted.
 
 Accepting takes the quote's coupon uses in one transaction (``count + 1`` where the count is below
-the limit, in all and for the customer), all or none; accepting it again answers the same.
+the limit, in all and for the customer), all or none; accepting it again answers the same. A
+campaign's grant the quote applied is redeemed in the same transaction: that is what "redeemed"
+means (:func:`offerengine.campaigns.grants.redeem`).
 """
 
 from __future__ import annotations
@@ -15,11 +17,15 @@ import time
 import uuid
 from collections.abc import Mapping
 from datetime import datetime
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 import msgspec
 import sqlalchemy as sa
 
+from offerengine import money
+from offerengine.campaigns import grants as granting
+from offerengine.clock import utcnow
 from offerengine.commerce import quote_sharing
 from offerengine.commerce.models import CouponUsage, StoredQuote
 from offerengine.commerce.quote_response import ACCEPTED, FOUND, envelope
@@ -127,9 +133,26 @@ async def _take_coupons(session: Any, snapshot: Snapshot, found: StoredQuote) ->
     """Count a use of each coupon the quote applied, in all and for its customer, each within
     the coupon's limit; a limit reached is a 409 and the caller's transaction takes nothing."""
     tenant_id = snapshot.tenant.id
+    amounts: dict[str, Any] | None = None
     for applied in found.coupons:
         coupon_id = uuid.UUID(applied["coupon_id"])
         coupon = snapshot.commerce.coupons.get(applied["code"])
+        if (coupon is None or coupon.id != coupon_id) and granting.is_personal(applied["code"]):
+            if amounts is None:  # what each coupon took off, as the quote answered
+                answered = _decode(found.data).get("coupons", {}).get("applied", [])
+                amounts = {str(a["coupon_id"]): a["amount"] for a in answered}
+            redeemed = await granting.redeem(
+                session,
+                tenant_id=tenant_id,
+                grant_id=coupon_id,
+                code=applied["code"],
+                customer_id=found.customer_id,
+                quote_id=found.id,
+                discount=money.to_minor(Decimal(str(amounts[str(coupon_id)])), found.currency),
+                now=found.accepted_at or utcnow(),
+            )
+            if redeemed:
+                continue
         limits = [("", None if coupon is None else coupon.usage_limit_total)]
         if found.customer_id:
             limits.append(

@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from offerengine.campaigns import core as campaigns
+from offerengine.campaigns import grants as campaign_grants
 from offerengine.context import AppContext
 from offerengine.decisioning import bandits, core, counting, learning
 from offerengine.decisioning.schemas import DecisionRequest
@@ -189,6 +191,9 @@ async def _request_facts(
     return core.request_facts(request.profile.id, attributes, request.context, now)
 
 
+_UNREAD = object()  # the profile's grant, not read yet
+
+
 @dataclass(frozen=True)
 class _RankedCandidates:
     """An activity's candidates best first, and, under a contextual bandit, the bandit's ranking
@@ -227,6 +232,7 @@ class _DecisionInProgress:
         self.logs: dict[tuple[str, str], dict[str, Any]] = {}  # what bandits log per proposal
         self.propositions: list[dict[str, Any]] = []
         self.explained: dict[str, Any] | None = {} if request.explain else None
+        self._granted: dict[str, str] | object | None = _UNREAD  # the profile's open grant
 
     async def decide_activity(self, activity: core.ActivityDef) -> None:
         """The activity's proposition (its fallback when nothing is picked), and its explanation."""
@@ -304,6 +310,12 @@ class _DecisionInProgress:
                     break
                 fates.append(_fate(candidate, "ranked lower", "the items were filled"))
                 continue
+            content = candidate.offer.content[activity.placement_id]
+            if campaigns.uses_grant(content) and await self._grant() is None:
+                if fates is not None:
+                    fates.append(_fate(candidate, "grant", "the profile holds no open grant"))
+                passed_over.add(candidate.offer.id)
+                continue
             if not await self._admits(candidate, fates):
                 passed_over.add(candidate.offer.id)
                 continue
@@ -312,6 +324,22 @@ class _DecisionInProgress:
                 fates.append(_fate(candidate, "chosen", "proposed"))
             items.append(self._item(activity, ranked, candidate, passed_over))
         return items
+
+    async def _grant(self) -> dict[str, str] | None:
+        """The profile's open campaign grant (read once per request, when an offer's content
+        first names it)."""
+        if self._granted is _UNREAD:
+            async with self._ctx.session_factory() as session:
+                self._granted = await campaign_grants.open_grant(
+                    session, self._snapshot.tenant.id, self._request.profile.id, self._now
+                )
+        return self._granted if isinstance(self._granted, dict) else None
+
+    def _represent(self, content: Mapping[str, Any]) -> Mapping[str, Any]:
+        """The representation's content, its grant tokens filled with the profile's grant."""
+        if isinstance(self._granted, dict) and campaigns.uses_grant(content):
+            return campaigns.fill(content, self._granted)
+        return content
 
     async def _admits(self, candidate: core.Candidate, fates: list[dict[str, Any]] | None) -> bool:
         """Whether de-duplication and the offer's caps let it through (its decision caps counted
@@ -354,7 +382,7 @@ class _DecisionInProgress:
             "name": offer.name,
             "fallback": False,
             "score": _score(candidate.score),
-            "representation": offer.content[activity.placement_id],
+            "representation": self._represent(offer.content[activity.placement_id]),
         }
         by_bandit = ranked.by_bandit
         if by_bandit is not None:

@@ -26,6 +26,20 @@ class UpliftModel(IdMixin, TenantOwnedMixin, Base):
     trained_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class UpliftModelChoice(TenantOwnedMixin, Base):
+    """The version of a promotion's uplift model that serves when it is not the latest: a
+    retraining whose new version did not beat the old one's Qini keeps the old one here, and a
+    rollback names any kept version. Without a row, the latest version serves."""
+
+    __tablename__ = "uplift_model_choices"
+    __table_args__ = (sa.PrimaryKeyConstraint("tenant_id", "promotion"),)
+
+    promotion: Mapped[str] = mapped_column(sa.String(50))
+    version: Mapped[int] = mapped_column()
+    reason: Mapped[str] = mapped_column(sa.String(200))
+    chosen_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class PromotionGrant(TenantOwnedMixin, Base):
     """A promotion given to a customer by a recorded recommendation: what budget, stock and the
     per-customer limit are counted from."""

@@ -3,13 +3,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
+from fastapi import Path
 from starlette.responses import Response
 
-from offerengine.auth.deps import ConfigReader
+from offerengine.auth.deps import ConfigReader, ConfigWriter
 from offerengine.clock import utcnow
 from offerengine.deps import DbSession
+from offerengine.errors import NotFound
 from offerengine.http.routing import router
 from offerengine.http.runtime import Call, RuntimeRouter, respond
 from offerengine.promotions import service
@@ -41,6 +43,38 @@ async def promotion_usage(
     """Each promotion's spent budget, grants per product, and its uplift model's metrics (Qini
     of the model and of random targeting on held-out customers)."""
     return await service.usage(session, tenant.id)
+
+
+PromotionCode = Annotated[str, Path(min_length=1, max_length=50)]
+
+
+@api.get(f"{TENANT}/promotions/{{code}}/models", operation_id="listUpliftModelVersions")
+async def list_model_versions(
+    tenant: PathTenant, code: PromotionCode, _: ConfigReader, session: DbSession
+) -> list[dict[str, Any]]:
+    """Every kept version of the promotion's uplift model, newest first, with its Qini on its
+    held-out customers (and, for a retrained one, the Qini of the version serving before it),
+    and which version serves."""
+    found = await service.model_versions(session, tenant.id, code)
+    if not found:
+        raise NotFound(f"No uplift model of promotion {code!r}.")
+    return found
+
+
+@api.post(
+    f"{TENANT}/promotions/{{code}}/models/{{version}}/serve", operation_id="serveUpliftModelVersion"
+)
+async def serve_model_version(
+    tenant: PathTenant,
+    code: PromotionCode,
+    version: Annotated[int, Path(ge=1, le=2**31 - 1)],
+    _: ConfigWriter,
+    session: DbSession,
+) -> list[dict[str, Any]]:
+    """Serve this kept version of the promotion's uplift model from now on (a rollback, or
+    choosing a retrained version after all); the versions as they are then."""
+    await service.choose_version(session, tenant.id, code, version, "chosen by hand")
+    return await service.model_versions(session, tenant.id, code)
 
 
 @runtime.post("/v1/promotions/recommend", operation_id="recommendPromotions", body=RecommendRequest)

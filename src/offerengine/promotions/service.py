@@ -29,6 +29,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from offerengine import money
+from offerengine.clock import utcnow
 from offerengine.db.session import write_transaction
 from offerengine.errors import FieldError, Invalid, NotFound
 from offerengine.learning import uplift
@@ -37,7 +38,7 @@ from offerengine.profiles.models import Profile
 from offerengine.profiles.service import attributes_of, personalised
 from offerengine.promotions import counters
 from offerengine.promotions.core import ModelRef, PromotionIndex
-from offerengine.promotions.models import PromotionGrant, UpliftModel
+from offerengine.promotions.models import PromotionGrant, UpliftModel, UpliftModelChoice
 from offerengine.promotions.schemas import (
     CustomerIn,
     PromotionIn,
@@ -151,6 +152,11 @@ async def train(
         metrics=metrics,
     )
     session.add(row)
+    await session.execute(  # trained by hand: the new, latest version serves
+        sa.delete(UpliftModelChoice).where(
+            UpliftModelChoice.tenant_id == tenant_id, UpliftModelChoice.promotion == code
+        )
+    )
     await session.flush()
     mark_config_changed(session, tenant_id)  # the snapshot serves the new version
     return row
@@ -193,7 +199,113 @@ async def load_index(session: AsyncSession, tenant_id: uuid.UUID) -> PromotionIn
         .where(UpliftModel.tenant_id == tenant_id)
     )
     models = {code: ModelRef(i, v, tuple(f)) for i, code, v, f in rows}
+    chosen = await session.execute(
+        sa.select(UpliftModel.id, UpliftModel.promotion, UpliftModel.version, UpliftModel.features)
+        .join(
+            UpliftModelChoice,
+            sa.and_(
+                UpliftModelChoice.tenant_id == UpliftModel.tenant_id,
+                UpliftModelChoice.promotion == UpliftModel.promotion,
+                UpliftModelChoice.version == UpliftModel.version,
+            ),
+        )
+        .where(UpliftModel.tenant_id == tenant_id)
+    )
+    models.update({code: ModelRef(i, v, tuple(f)) for i, code, v, f in chosen})
     return PromotionIndex(tuple(promotions), MappingProxyType(models))
+
+
+# ---- model versions: which serves, comparing, rolling back ----
+
+
+async def serving_version(session: AsyncSession, tenant_id: uuid.UUID, code: str) -> int | None:
+    """The version of the promotion's model that serves: the chosen one, else the latest."""
+    chosen = await session.scalar(
+        sa.select(UpliftModelChoice.version).where(
+            UpliftModelChoice.tenant_id == tenant_id, UpliftModelChoice.promotion == code
+        )
+    )
+    if chosen is not None:
+        return int(chosen)
+    latest = await session.scalar(
+        sa.select(sa.func.max(UpliftModel.version)).where(
+            UpliftModel.tenant_id == tenant_id, UpliftModel.promotion == code
+        )
+    )
+    return None if latest is None else int(latest)
+
+
+async def choose_version(
+    session: AsyncSession, tenant_id: uuid.UUID, code: str, version: int, reason: str
+) -> None:
+    """Serve ``version`` of the promotion's model (kept: it must exist) from the next snapshot."""
+    found = await session.scalar(
+        sa.select(UpliftModel.id).where(
+            UpliftModel.tenant_id == tenant_id,
+            UpliftModel.promotion == code,
+            UpliftModel.version == version,
+        )
+    )
+    if found is None:
+        raise NotFound(f"No version {version} of promotion {code!r}'s uplift model.")
+    row = await session.get(UpliftModelChoice, (tenant_id, code))
+    if row is None:
+        session.add(
+            UpliftModelChoice(tenant_id=tenant_id, promotion=code, version=version, reason=reason)
+        )
+    else:
+        row.version, row.reason, row.chosen_at = version, reason, utcnow()
+    await session.flush()
+    mark_config_changed(session, tenant_id)
+
+
+async def model_versions(
+    session: AsyncSession, tenant_id: uuid.UUID, code: str
+) -> list[dict[str, Any]]:
+    """Every kept version of the promotion's model, newest first: its metrics (the Qini figures)
+    and whether it serves."""
+    serving = await serving_version(session, tenant_id, code)
+    rows = await session.execute(
+        sa.select(UpliftModel.version, UpliftModel.trained_at, UpliftModel.metrics)
+        .where(UpliftModel.tenant_id == tenant_id, UpliftModel.promotion == code)
+        .order_by(UpliftModel.version.desc())
+    )
+    return [
+        {"version": v, "trained_at": at, "serving": v == serving, **metrics}
+        for v, at, metrics in rows
+    ]
+
+
+async def estimator(session: AsyncSession, tenant_id: uuid.UUID, code: str, version: int) -> Any:
+    """The fitted estimator of a kept version (unpickled; cached per worker), or None."""
+    found = await session.execute(
+        sa.select(UpliftModel.id, UpliftModel.estimator).where(
+            UpliftModel.tenant_id == tenant_id,
+            UpliftModel.promotion == code,
+            UpliftModel.version == version,
+        )
+    )
+    row = found.first()
+    if row is None:
+        return None
+    if row.id not in _LOADED:
+        _LOADED[row.id] = pickle.loads(row.estimator)  # noqa: S301 - our own rows
+    return _LOADED[row.id]
+
+
+async def features_of(
+    session: AsyncSession,
+    tenant_id: uuid.UUID,
+    customers: Sequence[CustomerIn],
+    names: Sequence[str],
+    now: datetime,
+) -> np.ndarray:
+    """Each customer's feature vector (given features over the stored profile's), one row each."""
+    request = RecommendRequest(customers=list(customers), dry_run=True)
+    found = await _customers(session, tenant_id, request, now)
+    if not found:
+        return np.zeros((0, len(names)))
+    return np.stack([vector(facts, names) for _, facts in found])
 
 
 async def load_models(session: AsyncSession, index: PromotionIndex) -> None:
@@ -456,16 +568,17 @@ async def recommend(
 
 
 async def usage(session: AsyncSession, tenant_id: uuid.UUID) -> list[dict[str, Any]]:
-    """Each promotion's spent budget, grants per product, and its latest model's metrics."""
+    """Each promotion's spent budget, grants per product, and its serving model's metrics."""
     promotions = await definitions(session, tenant_id)
     used = await counters.used(session, tenant_id, [p.code for p in promotions])
     found = []
     for p in promotions:
         row = await session.scalar(
-            sa.select(UpliftModel)
-            .where(UpliftModel.tenant_id == tenant_id, UpliftModel.promotion == p.code)
-            .order_by(UpliftModel.version.desc())
-            .limit(1)
+            sa.select(UpliftModel).where(
+                UpliftModel.tenant_id == tenant_id,
+                UpliftModel.promotion == p.code,
+                UpliftModel.version == await serving_version(session, tenant_id, p.code),
+            )
         )
         found.append(
             {

@@ -40,6 +40,7 @@ from offerengine.commerce.core._model import (
     ZERO,
     Basket,
     CommissionPart,
+    Coupon,
     CouponOutcome,
     FeeRuleState,
     Line,
@@ -57,18 +58,20 @@ def quote(
     at: datetime,
     flags: Mapping[str, Any] | None = None,
     usage: Mapping[uuid.UUID, Usage] | None = None,
+    personal: Mapping[str, Coupon] | None = None,
 ) -> Quote:
     """Price ``basket`` at ``at`` with the rules then in force (see the module docstring).
 
     ``flags`` are the customer's evaluated flag values (rules may name a flag that must be on);
-    ``usage`` the coupons' accepted uses so far. Raises :class:`Invalid` when the basket cannot
+    ``usage`` the coupons' accepted uses so far; ``personal`` the customer's own coupons (a
+    campaign's grants) beside the tenant's, by code. Raises :class:`Invalid` when the basket cannot
     be delivered as asked (express where no express rule applies, beyond the last distance band).
     """
     pricing = Pricing.start(index, basket, at=at, flags=flags or {})
     if basket.exchange is not None:
         pricing.notes.append(_exchange.explained(basket.exchange))
     lines, item_total = _item_lines(pricing)
-    discounts = _apply_coupons(pricing, lines, usage or {}, at)
+    discounts = _apply_coupons(pricing, lines, usage or {}, at, personal)
     subtotal = item_total - discounts.amount
     categories = [key(item.category) for item in basket.items]  # taxes and commissions read them
     item_tax = _item_tax(pricing, lines, categories)
@@ -130,15 +133,16 @@ class _Discounts(NamedTuple):
 
 
 def _apply_coupons(
-    pricing: Pricing, lines: Sequence[Line], usage: Mapping[uuid.UUID, Usage], at: datetime
+    pricing: Pricing,
+    lines: Sequence[Line],
+    usage: Mapping[uuid.UUID, Usage],
+    at: datetime,
+    personal: Mapping[str, Coupon] | None,
 ) -> _Discounts:
     """Step 2, ``coupon``: one step per coupon applied (a FREE_DELIVERY one waits for step 4)."""
     basket, ledger = pricing.basket, pricing.ledger
-    outcomes = (
-        _coupons.apply(lines, basket, pricing.index.coupons, usage, at)
-        if basket.coupon_codes
-        else []
-    )
+    coupons = {**personal, **pricing.index.coupons} if personal else pricing.index.coupons
+    outcomes = _coupons.apply(lines, basket, coupons, usage, at) if basket.coupon_codes else []
     free_coupon = None
     for outcome in outcomes:
         if not outcome.applied or outcome.coupon is None:
