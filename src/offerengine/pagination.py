@@ -46,3 +46,8 @@ class Page(BaseModel, Generic[T]):
     next_cursor: str | None = Field(
         default=None, description="Pass as `cursor` to get the next page; null on the last page."
     )
+    total: int | None = Field(
+        default=None,
+        description="How many objects match the filters, all pages together: given when the "
+        "list is asked with `count=true`, counted in the database.",
+    )

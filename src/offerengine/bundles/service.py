@@ -16,6 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from offerengine.bundles import core
 from offerengine.bundles.models import BundleTemplate
 from offerengine.bundles.schemas import BundleIn, BundleRead, BundleUpdate
+from offerengine.db import paging
+from offerengine.pagination import DEFAULT_LIMIT
 from offerengine.versioning.editing import Editing, read_back
 from offerengine.versioning.kinds import ConfigKind, PageRequest
 
@@ -73,11 +75,29 @@ async def _list(
     filters: bool | None,
     page: PageRequest | None,
 ) -> tuple[Sequence[BundleTemplate], str | None]:
-    return await list_bundles(session, tenant_id=tenant_id, active=filters), None
+    """A page of the tenant's templates by priority, then name."""
+    page = page or PageRequest(DEFAULT_LIMIT)
+    return await paging.keyset_page(
+        session,
+        _bundles(sa.select(BundleTemplate), tenant_id, filters),
+        (BundleTemplate.priority, BundleTemplate.bundle_name),
+        limit=page.limit,
+        cursor=page.cursor,
+    )
 
 
-# Bundle templates as a configuration kind: the standard routes at /v1/admin/…/bundles, listed
-# all at once (by priority), filtered by whether they are active.
+async def _count(session: AsyncSession, *, tenant_id: uuid.UUID, filters: bool | None) -> int:
+    stmt = _bundles(sa.select(sa.func.count()).select_from(BundleTemplate), tenant_id, filters)
+    return int(await session.scalar(stmt) or 0)
+
+
+def _bundles(stmt: Any, tenant_id: uuid.UUID, active: bool | None) -> Any:
+    stmt = stmt.where(BundleTemplate.tenant_id == tenant_id)
+    return stmt if active is None else stmt.where(BundleTemplate.is_active == active)
+
+
+# Bundle templates as a configuration kind: the standard routes at /v1/admin/…/bundles, a page
+# at a time by priority, filtered by whether they are active.
 BUNDLE_KIND: ConfigKind[BundleTemplate] = ConfigKind(
     history=BUNDLE,
     what="bundle",
@@ -91,7 +111,7 @@ BUNDLE_KIND: ConfigKind[BundleTemplate] = ConfigKind(
     update=EDITING.update,
     delete=EDITING.delete,
     list=_list,
-    paged=False,
+    count=_count,
 )
 
 

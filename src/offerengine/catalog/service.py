@@ -134,7 +134,27 @@ async def list_products(
     cursor: str | None,
 ) -> tuple[Sequence[Product], str | None]:
     """A page of products ordered by code; search ``q`` matches code, name and description."""
-    stmt = sa.select(Product).where(Product.tenant_id == tenant_id)
+    stmt = _filtered(sa.select(Product), tenant_id, where)
+    if cursor:
+        (after,) = decode_cursor(cursor, 1)
+        stmt = stmt.where(Product.product_code > str(after))
+    rows = (await session.scalars(stmt.order_by(Product.product_code).limit(limit + 1))).all()
+    if len(rows) <= limit:
+        return rows, None
+    rows = rows[:limit]
+    return rows, encode_cursor([rows[-1].product_code])
+
+
+async def count_products(
+    session: AsyncSession, *, tenant_id: uuid.UUID, filters: ProductFilter
+) -> int:
+    """How many products :func:`list_products` finds, all pages together."""
+    stmt = _filtered(sa.select(sa.func.count()).select_from(Product), tenant_id, filters)
+    return int(await session.scalar(stmt) or 0)
+
+
+def _filtered(stmt: Any, tenant_id: uuid.UUID, where: ProductFilter) -> Any:
+    stmt = stmt.where(Product.tenant_id == tenant_id)
     if where.product_type:
         stmt = stmt.where(Product.product_type == where.product_type)
     if where.category:
@@ -149,14 +169,7 @@ async def list_products(
                 search.contains(Product.description, where.q),
             )
         )
-    if cursor:
-        (after,) = decode_cursor(cursor, 1)
-        stmt = stmt.where(Product.product_code > str(after))
-    rows = (await session.scalars(stmt.order_by(Product.product_code).limit(limit + 1))).all()
-    if len(rows) <= limit:
-        return rows, None
-    rows = rows[:limit]
-    return rows, encode_cursor([rows[-1].product_code])
+    return stmt
 
 
 @dataclass(frozen=True, slots=True)
@@ -292,4 +305,5 @@ PRODUCT_KIND: ConfigKind[Product] = ConfigKind(
     update=EDITING.update,
     delete=EDITING.delete,
     list=_listed,
+    count=count_products,
 )

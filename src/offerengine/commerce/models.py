@@ -23,7 +23,10 @@ class _Configured(IdMixin, TenantOwnedMixin, TimestampMixin):
 
 class CommissionRate(_Configured, Base):
     __tablename__ = "commission_rates"
-    __table_args__ = (sa.Index(None, "tenant_id", "component"),)
+    __table_args__ = (
+        sa.Index(None, "tenant_id", "component"),
+        sa.Index(None, "tenant_id", "id"),  # a page of the list: by id within the tenant
+    )
 
     component: Mapped[str] = mapped_column(sa.String(20))
     category: Mapped[str | None] = mapped_column(sa.String(100))
@@ -36,7 +39,7 @@ class CommissionRate(_Configured, Base):
 
 class FeeRule(_Configured, Base):
     __tablename__ = "fee_rules"
-    __table_args__ = (sa.Index(None, "tenant_id", "name"),)
+    __table_args__ = (sa.Index(None, "tenant_id", "name"), sa.Index(None, "tenant_id", "id"))
 
     name: Mapped[str] = mapped_column(sa.String(200))
     type: Mapped[str] = mapped_column(sa.String(30))

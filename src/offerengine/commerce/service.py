@@ -295,10 +295,7 @@ async def list_objects(
     and the cursor of the next page (a first page of the default size when ``page`` is None)."""
     page = page or PageRequest(DEFAULT_LIMIT)
     model: Any = spec.model
-    stmt = sa.select(model).where(model.tenant_id == tenant_id)
-    for column, value in filters.items():
-        if value is not None:
-            stmt = stmt.where(getattr(model, column) == value)
+    stmt = _filtered(sa.select(model), model, tenant_id, filters)
     after = _after(page.cursor)
     if after is not None:
         stmt = stmt.where(model.id > after)
@@ -306,6 +303,23 @@ async def list_objects(
     more = len(rows) > page.limit
     rows = rows[: page.limit]
     return rows, (encode_cursor([str(rows[-1].id)]) if more and rows else None)
+
+
+async def count_objects(
+    session: AsyncSession, *, spec: Spec[M], tenant_id: uuid.UUID, filters: Mapping[str, Any]
+) -> int:
+    """How many objects :func:`list_objects` finds, all pages together."""
+    model: Any = spec.model
+    stmt = sa.select(sa.func.count()).select_from(model)
+    return int(await session.scalar(_filtered(stmt, model, tenant_id, filters)) or 0)
+
+
+def _filtered(stmt: Any, model: Any, tenant_id: uuid.UUID, filters: Mapping[str, Any]) -> Any:
+    stmt = stmt.where(model.tenant_id == tenant_id)
+    for column, value in filters.items():
+        if value is not None:
+            stmt = stmt.where(getattr(model, column) == value)
+    return stmt
 
 
 def _after(cursor: str | None) -> uuid.UUID | None:
@@ -364,6 +378,7 @@ def _declare(
         update=spec.editing.update,
         delete=spec.editing.delete,
         list=partial(list_objects, spec=spec),
+        count=partial(count_objects, spec=spec),
         show=show,
     )
 

@@ -21,6 +21,7 @@ class DecisioningObject(IdMixin, TenantOwnedMixin, TimestampMixin, Base):
     __table_args__ = (
         sa.UniqueConstraint("tenant_id", "kind", "name"),
         sa.Index(None, "tenant_id", "kind"),
+        sa.Index(None, "tenant_id", "kind", "status", "name"),  # a page filtered by status
     )
 
     kind: Mapped[str] = mapped_column(sa.String(30))

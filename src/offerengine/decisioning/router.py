@@ -22,8 +22,13 @@ api = router(tags=["decisioning"])
 runtime = RuntimeRouter(tags=["run time"])
 
 
-def status_filter(status: Annotated[Status | None, Query()] = None) -> Status | None:
-    return status
+def object_filters(
+    status: Annotated[Status | None, Query()] = None,
+    q: Annotated[
+        str | None, Query(min_length=1, max_length=200, description="Search the name.")
+    ] = None,
+) -> service.ObjectFilter:
+    return service.ObjectFilter(status=status, q=q)
 
 
 for _kind in service.KINDS.values():
@@ -31,7 +36,7 @@ for _kind in service.KINDS.values():
     add_kind_routes(
         api,
         _kind,
-        filters=status_filter,
+        filters=object_filters,
         docs=RouteDocs(
             create=f"{_doc} References and rules are checked: a bad one is a 422 naming the field.",
             delete="Delete it (409 while another object refers to it); its history stays.",

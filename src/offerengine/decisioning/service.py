@@ -24,9 +24,11 @@ import sqlalchemy as sa
 from pydantic import create_model
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from offerengine.db import search
 from offerengine.decisioning import schemas as s
 from offerengine.decisioning.models import DecisioningObject
 from offerengine.errors import Conflict, FieldError, raise_if_any
+from offerengine.pagination import DEFAULT_LIMIT, decode_cursor, encode_cursor
 from offerengine.rules import core as rules
 from offerengine.rules.types import NUMBER
 from offerengine.rules.vocabulary import DECISIONING
@@ -255,34 +257,87 @@ def _references(obj: DecisioningObject) -> set[str]:
     return refs
 
 
+@dataclass(frozen=True, slots=True)
+class ObjectFilter:
+    """A list's filters: the status, and a search of the name."""
+
+    status: str | None = None
+    q: str | None = None
+
+
+def _filtered(stmt: Any, spec: Spec, tenant_id: uuid.UUID, where: ObjectFilter) -> Any:
+    stmt = stmt.where(DecisioningObject.tenant_id == tenant_id, DecisioningObject.kind == spec.kind)
+    if where.status is not None:
+        stmt = stmt.where(DecisioningObject.status == where.status)
+    if where.q:
+        stmt = stmt.where(search.contains(DecisioningObject.name, where.q))
+    return stmt
+
+
 async def list_objects(
-    session: AsyncSession, *, spec: Spec, tenant_id: uuid.UUID, status: str | None
-) -> Sequence[DecisioningObject]:
-    stmt = sa.select(DecisioningObject).where(
-        DecisioningObject.tenant_id == tenant_id, DecisioningObject.kind == spec.kind
-    )
-    if status is not None:
-        stmt = stmt.where(DecisioningObject.status == status)
-    return (await session.scalars(stmt.order_by(DecisioningObject.name))).all()
+    session: AsyncSession,
+    *,
+    spec: Spec,
+    tenant_id: uuid.UUID,
+    where: ObjectFilter,
+    page: PageRequest | None = None,
+) -> tuple[Sequence[DecisioningObject], str | None]:
+    """A page of the tenant's objects of ``spec``'s kind by name (every one when ``page`` is
+    None), and the cursor of the next page."""
+    stmt = _filtered(sa.select(DecisioningObject), spec, tenant_id, where)
+    if page is None:
+        return (await session.scalars(stmt.order_by(DecisioningObject.name))).all(), None
+    if page.cursor:
+        (after,) = decode_cursor(page.cursor, 1)
+        stmt = stmt.where(DecisioningObject.name > str(after))
+    rows = (
+        await session.scalars(stmt.order_by(DecisioningObject.name).limit(page.limit + 1))
+    ).all()
+    if len(rows) <= page.limit:
+        return rows, None
+    rows = rows[: page.limit]
+    return rows, encode_cursor([rows[-1].name])
+
+
+async def count_objects(
+    session: AsyncSession, *, spec: Spec, tenant_id: uuid.UUID, filters: ObjectFilter
+) -> int:
+    """How many objects :func:`list_objects` finds, all pages together."""
+    stmt = sa.select(sa.func.count()).select_from(DecisioningObject)
+    return int(await session.scalar(_filtered(stmt, spec, tenant_id, filters)) or 0)
 
 
 def _declare(spec: Spec) -> ConfigKind[DecisioningObject]:
     """``spec`` as a configuration kind (:mod:`offerengine.versioning.kinds`): its routes are
-    ``/v1/admin/…/decisioning/{spec.path}``, its list filtered by status, all at once."""
+    ``/v1/admin/…/decisioning/{spec.path}``, its list by name a page at a time, filtered by
+    status and searched by name."""
     title = "".join(part.capitalize() for part in spec.kind.split("_"))
 
     async def find(session: AsyncSession, id: uuid.UUID) -> DecisioningObject | None:
         found = await session.get(DecisioningObject, id)
         return found if found is not None and found.kind == spec.kind else None
 
-    async def list_all(
+    async def list_page(
         session: AsyncSession,
         *,
         tenant_id: uuid.UUID,
-        filters: str | None,
+        filters: ObjectFilter | None,
         page: PageRequest | None,
     ) -> tuple[Sequence[DecisioningObject], str | None]:
-        return await list_objects(session, spec=spec, tenant_id=tenant_id, status=filters), None
+        return await list_objects(
+            session,
+            spec=spec,
+            tenant_id=tenant_id,
+            where=filters or ObjectFilter(),
+            page=page or PageRequest(DEFAULT_LIMIT),
+        )
+
+    async def count(
+        session: AsyncSession, *, tenant_id: uuid.UUID, filters: ObjectFilter | None
+    ) -> int:
+        return await count_objects(
+            session, spec=spec, tenant_id=tenant_id, filters=filters or ObjectFilter()
+        )
 
     return ConfigKind(
         history=spec.editing.history,
@@ -298,8 +353,8 @@ def _declare(spec: Spec) -> ConfigKind[DecisioningObject]:
         create=spec.editing.create,
         update=spec.editing.update,
         delete=spec.editing.delete,
-        list=list_all,
-        paged=False,
+        list=list_page,
+        count=count,
         find=find,
     )
 

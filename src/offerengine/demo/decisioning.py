@@ -126,9 +126,10 @@ async def load(session: AsyncSession, tenant: Tenant, actor: Actor) -> None:
     """Create what is missing, by name; what exists is kept as it is."""
     ids: dict[tuple[str, str], uuid.UUID] = {}
     for spec in decisioning.SPECS.values():
-        for obj in await decisioning.list_objects(
-            session, spec=spec, tenant_id=tenant.id, status=None
-        ):
+        found, _ = await decisioning.list_objects(
+            session, spec=spec, tenant_id=tenant.id, where=decisioning.ObjectFilter()
+        )
+        for obj in found:
             ids[(spec.kind, obj.name)] = obj.id
 
     async def make(spec: decisioning.Spec, body: dict[str, Any]) -> uuid.UUID:

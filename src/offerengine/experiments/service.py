@@ -17,7 +17,7 @@ from pydantic import TypeAdapter, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from offerengine.auth.core import Actor
-from offerengine.db import upsert
+from offerengine.db import paging, upsert
 from offerengine.db.base import utcnow
 from offerengine.decisioning.schemas import VariantRanking
 from offerengine.errors import Conflict, FieldError, Invalid, Loc, raise_if_any
@@ -39,6 +39,7 @@ from offerengine.experiments.schemas import (
     StopRequest,
     VerdictRead,
 )
+from offerengine.pagination import DEFAULT_LIMIT
 from offerengine.versioning import service as versioning
 from offerengine.versioning.editing import Editing, read_back
 from offerengine.versioning.kinds import Action, ConfigKind, PageRequest
@@ -220,13 +221,28 @@ async def stop(
 
 async def list_experiments(
     session: AsyncSession, *, tenant_id: uuid.UUID, filters: str | None, page: PageRequest | None
-) -> tuple[Sequence[Experiment], None]:
-    """The tenant's experiments (of one status, if ``filters`` names one), oldest first."""
-    stmt = sa.select(Experiment).where(Experiment.tenant_id == tenant_id)
-    if filters:
-        stmt = stmt.where(Experiment.status == filters)
-    rows = await session.scalars(stmt.order_by(Experiment.created_at, Experiment.id))
-    return rows.all(), None
+) -> tuple[Sequence[Experiment], str | None]:
+    """A page of the tenant's experiments (of one status, if ``filters`` names one), oldest
+    first, and the next page's cursor."""
+    page = page or PageRequest(DEFAULT_LIMIT)
+    order = (Experiment.created_at, Experiment.id)
+    return await paging.keyset_page(
+        session, _experiments(sa.select(Experiment), tenant_id, filters), order,
+        limit=page.limit, cursor=page.cursor,
+    )  # fmt: skip
+
+
+async def count_experiments(
+    session: AsyncSession, *, tenant_id: uuid.UUID, filters: str | None
+) -> int:
+    """How many experiments :func:`list_experiments` finds, all pages together."""
+    stmt = _experiments(sa.select(sa.func.count()).select_from(Experiment), tenant_id, filters)
+    return int(await session.scalar(stmt) or 0)
+
+
+def _experiments(stmt: Any, tenant_id: uuid.UUID, status: str | None) -> Any:
+    stmt = stmt.where(Experiment.tenant_id == tenant_id)
+    return stmt.where(Experiment.status == status) if status else stmt
 
 
 # Experiments as a configuration kind: the standard routes at /v1/admin/…/experiments, without
@@ -244,7 +260,7 @@ EXPERIMENT_KIND: ConfigKind[Experiment] = ConfigKind(
     update=EDITING.update,
     delete=None,
     list=list_experiments,
-    paged=False,
+    count=count_experiments,
     actions=(
         Action(
             "start",

@@ -15,6 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from offerengine.db import search
 from offerengine.errors import FieldError, Loc, raise_if_any
 from offerengine.experiments.assignment import condition_errors
 from offerengine.experiments.models import Experiment
@@ -27,6 +28,7 @@ from offerengine.flags.schemas import (
     FeatureFlagRead,
     FeatureFlagUpdate,
 )
+from offerengine.pagination import DEFAULT_LIMIT, decode_cursor, encode_cursor
 from offerengine.versioning.editing import Editing, read_back
 from offerengine.versioning.kinds import ConfigKind, PageRequest
 
@@ -183,13 +185,34 @@ class FlagFilter:
 
 async def list_flags(
     session: AsyncSession, *, tenant_id: uuid.UUID, filters: FlagFilter, page: PageRequest | None
-) -> tuple[Sequence[FeatureFlag], None]:
-    """The tenant's flags by key, all at once."""
-    stmt = sa.select(FeatureFlag).where(FeatureFlag.tenant_id == tenant_id)
-    if filters.enabled is not None:
-        stmt = stmt.where(FeatureFlag.is_enabled == filters.enabled)
-    rows = (await session.scalars(stmt.order_by(FeatureFlag.key))).all()
-    return [r for r in rows if filters.tag in r.tags] if filters.tag else rows, None
+) -> tuple[Sequence[FeatureFlag], str | None]:
+    """A page of the tenant's flags by key, filtered in the database, and the next's cursor."""
+    page = page or PageRequest(DEFAULT_LIMIT)
+    stmt = _filtered(sa.select(FeatureFlag), session, tenant_id, filters)
+    if page.cursor:
+        (after,) = decode_cursor(page.cursor, 1)
+        stmt = stmt.where(FeatureFlag.key > str(after))
+    rows = (await session.scalars(stmt.order_by(FeatureFlag.key).limit(page.limit + 1))).all()
+    if len(rows) <= page.limit:
+        return rows, None
+    rows = rows[: page.limit]
+    return rows, encode_cursor([rows[-1].key])
+
+
+async def count_flags(session: AsyncSession, *, tenant_id: uuid.UUID, filters: FlagFilter) -> int:
+    """How many flags :func:`list_flags` finds, all pages together."""
+    stmt = sa.select(sa.func.count()).select_from(FeatureFlag)
+    return int(await session.scalar(_filtered(stmt, session, tenant_id, filters)) or 0)
+
+
+def _filtered(stmt: Any, session: AsyncSession, tenant_id: uuid.UUID, where: FlagFilter) -> Any:
+    stmt = stmt.where(FeatureFlag.tenant_id == tenant_id)
+    if where.enabled is not None:
+        stmt = stmt.where(FeatureFlag.is_enabled == where.enabled)
+    if where.tag:
+        dialect = session.get_bind().dialect.name
+        stmt = stmt.where(search.json_list_holds(FeatureFlag.tags, where.tag, dialect))
+    return stmt
 
 
 # Feature flags as a configuration kind: the standard routes at /v1/admin/…/feature-flags.
@@ -206,7 +229,7 @@ FEATURE_FLAG_KIND: ConfigKind[FeatureFlag] = ConfigKind(
     update=EDITING.update,
     delete=EDITING.delete,
     list=list_flags,
-    paged=False,
+    count=count_flags,
 )
 
 

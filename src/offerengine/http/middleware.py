@@ -30,6 +30,8 @@ from offerengine.observability.logging import get_logger
 from offerengine.observability.metrics import Metrics
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+# Bulk imports' files may be larger than other bodies (settings.import_max_bytes).
+_IMPORT_PATH = re.compile(r"^/v1/admin/tenants/[^/]+/import(?:s|-jobs)/[^/]+$")
 # On every response, run time's included: one constant tuple (the admin UI's pages get more,
 # offerengine.web.headers).
 EVERY_RESPONSE = ((b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"same-origin"))
@@ -43,12 +45,14 @@ class RequestMiddleware:
         metrics: Metrics,
         max_body_bytes: int,
         access_log: bool,
+        import_max_bytes: int | None = None,
         routes: Callable[[], Iterable[Any]] = tuple,
     ) -> None:
         self.app = app
         self.routes = routes
         self.metrics = metrics
         self.max_body_bytes = max_body_bytes
+        self.import_max_bytes = import_max_bytes or max_body_bytes
         self.access_log = access_log
         self.log = get_logger("offerengine.access")
 
@@ -85,6 +89,8 @@ class RequestMiddleware:
             await send(message)
 
         limit = self.max_body_bytes
+        if _IMPORT_PATH.match(scope["path"]):  # a bulk import's file
+            limit = self.import_max_bytes
         received = 0
 
         async def receive_limited() -> Message:
@@ -93,12 +99,12 @@ class RequestMiddleware:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
-                    raise HTTPException(413, self._too_large_detail())
+                    raise HTTPException(413, self._too_large_detail(limit))
             return message
 
         try:
             if declared_length > limit:
-                too_large = problem(413, self._too_large_detail(), code="payload-too-large")
+                too_large = problem(413, self._too_large_detail(limit), code="payload-too-large")
                 await too_large(scope, receive, send_wrapper)
             elif ("\x00" in scope["path"] or b"%00" in scope.get("query_string", b"")) and (
                 refused := _unstorable(scope, self.routes())
@@ -114,8 +120,8 @@ class RequestMiddleware:
                 self._log_access(scope, template, status, elapsed)
             structlog.contextvars.unbind_contextvars("request_id")
 
-    def _too_large_detail(self) -> str:
-        return f"The request body is larger than the limit of {self.max_body_bytes} bytes."
+    def _too_large_detail(self, limit: int) -> str:
+        return f"The request body is larger than the limit of {limit} bytes."
 
     def _log_access(self, scope: Scope, template: str, status: int, elapsed: float) -> None:
         # The route's template, never the path or the query string: those carry customers' ids

@@ -15,6 +15,8 @@ class PricingRule(IdMixin, TenantOwnedMixin, TimestampMixin, Base):
     __table_args__ = (
         sa.UniqueConstraint("tenant_id", "rule_name"),
         sa.Index(None, "tenant_id", "priority"),
+        # A page of the list: the order rules apply in (priority, then creation).
+        sa.Index(None, "tenant_id", "priority", "created_at", "id"),
     )
 
     rule_name: Mapped[str] = mapped_column(sa.String(100))

@@ -195,8 +195,49 @@ async def list_rules(
     limit: int,
     cursor: str | None,
 ) -> tuple[Sequence[PricingRule], str | None]:
-    """A page of rules in the order they apply: priority, then creation."""
-    stmt = sa.select(PricingRule).where(PricingRule.tenant_id == tenant_id)
+    """A page of rules in the order they apply (priority, then creation), read from the
+    database a page at a time: the cursor carries the last rule's place in that order."""
+    stmt = _filtered(sa.select(PricingRule), session, tenant_id, where)
+    if cursor:
+        priority, created, last_id = decode_cursor(cursor, 3)
+        try:
+            after = (
+                int(str(priority)),
+                datetime.fromisoformat(str(created)),
+                uuid.UUID(str(last_id)),
+            )
+        except ValueError:
+            raise Invalid.field(("query", "cursor"), "not a cursor returned by this list") from None
+        stmt = stmt.where(
+            sa.tuple_(PricingRule.priority, PricingRule.created_at, PricingRule.id) > after
+            if session.get_bind().dialect.name == "postgresql"
+            else sa.or_(
+                PricingRule.priority > after[0],
+                sa.and_(PricingRule.priority == after[0], PricingRule.created_at > after[1]),
+                sa.and_(
+                    PricingRule.priority == after[0],
+                    PricingRule.created_at == after[1],
+                    PricingRule.id > after[2],
+                ),
+            )
+        )
+    order = (PricingRule.priority, PricingRule.created_at, PricingRule.id)
+    rows = (await session.scalars(stmt.order_by(*order).limit(limit + 1))).all()
+    if len(rows) <= limit:
+        return rows, None
+    rows = rows[:limit]
+    last = rows[-1]
+    return rows, encode_cursor([last.priority, last.created_at.isoformat(), str(last.id)])
+
+
+async def count_rules(session: AsyncSession, *, tenant_id: uuid.UUID, filters: RuleFilter) -> int:
+    """How many rules :func:`list_rules` finds, all pages together."""
+    stmt = sa.select(sa.func.count()).select_from(PricingRule)
+    return int(await session.scalar(_filtered(stmt, session, tenant_id, filters)) or 0)
+
+
+def _filtered(stmt: Any, session: AsyncSession, tenant_id: uuid.UUID, where: RuleFilter) -> Any:
+    stmt = stmt.where(PricingRule.tenant_id == tenant_id)
     if where.rule_type:
         stmt = stmt.where(PricingRule.rule_type == where.rule_type)
     if where.active is not None:
@@ -205,25 +246,11 @@ async def list_rules(
         stmt = stmt.where(PricingRule.product_id == where.product_id)
     if where.q:
         stmt = stmt.where(search.contains(PricingRule.rule_name, where.q))
-    rows = list(
-        (
-            await session.scalars(
-                stmt.order_by(PricingRule.priority, PricingRule.created_at, PricingRule.id)
-            )
-        ).all()
-    )
     if where.tag:
-        rows = [r for r in rows if where.tag in (r.tags or [])]
-    start = 0
-    if cursor:
-        (after,) = decode_cursor(cursor, 1)
-        ids = [str(r.id) for r in rows]
-        if after not in ids:
-            raise Invalid.field(("query", "cursor"), "not a cursor returned by this list")
-        start = ids.index(str(after)) + 1
-    page = rows[start : start + limit]
-    more = start + limit < len(rows)
-    return page, encode_cursor([str(page[-1].id)]) if more and page else None
+        stmt = stmt.where(
+            search.json_list_holds(PricingRule.tags, where.tag, session.get_bind().dialect.name)
+        )
+    return stmt
 
 
 async def _list(
@@ -322,6 +349,7 @@ RULE_KIND: ConfigKind[PricingRule] = ConfigKind(
     update=EDITING.update,
     delete=EDITING.delete,
     list=_list,
+    count=count_rules,
     transfer=Transfer(
         schema=PricingRuleTransfer,
         result=PricingRuleImportResult,

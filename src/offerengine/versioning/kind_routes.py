@@ -35,7 +35,7 @@ from pydantic import BaseModel
 from offerengine.auth.deps import ConfigReader, ConfigWriter, CurrentActor, CurrentPrincipal
 from offerengine.deps import Ctx, DbSession
 from offerengine.errors import NotFound
-from offerengine.http.query import Cursor, Limit
+from offerengine.http.query import Count, Cursor, Limit
 from offerengine.http.routing import IfMatch, expected_version, set_etag
 from offerengine.pagination import DEFAULT_LIMIT, Page
 from offerengine.tenants.deps import PathTenant
@@ -158,12 +158,23 @@ def _add_collection_routes(
     ]
 
     async def list_objects(
-        tenant: PathTenant, _: ConfigReader, session: DbSession, filters: Filters, page: Paging
+        tenant: PathTenant,
+        _: ConfigReader,
+        session: DbSession,
+        filters: Filters,
+        page: Paging,
+        count: Count = False,
     ) -> Any:
         rows, next_cursor = await kind.list(
             session, tenant_id=tenant.id, filters=filters, page=page
         )
-        return {"items": await kind.present(session, rows), "next_cursor": next_cursor}
+        total = None
+        if count and kind.count is not None:
+            total = await kind.count(session, tenant_id=tenant.id, filters=filters)
+        elif count and page is None:  # a list of everything at once: its length
+            total = len(rows)
+        items = await kind.present(session, rows)
+        return {"items": items, "next_cursor": next_cursor, "total": total}
 
     async def create(
         tenant: PathTenant,

@@ -93,6 +93,14 @@ class Lists(Protocol[M_co]):
     ) -> Awaitable[tuple[Sequence[M_co], str | None]]: ...
 
 
+class Counts(Protocol):
+    """How many of a tenant's objects match ``filters`` (the list's, without its page)."""
+
+    def __call__(
+        self, session: AsyncSession, *, tenant_id: uuid.UUID, filters: Any
+    ) -> Awaitable[int]: ...
+
+
 class Shows(Protocol[M_contra]):
     """Objects as a reader sees them, when that needs more than the object (e.g. usage counts)."""
 
@@ -144,6 +152,7 @@ class ConfigKind(Generic[M]):
     delete: Deletes[M] | None  # None: the kind's objects are not deleted (no DELETE route)
     list: Lists[M]
     paged: bool = True  # whether the list takes `limit` and `cursor`
+    count: Counts | None = None  # the list's `total`; None: a paged list answers none
     show: Shows[M] | None = None  # reads for get, update and list; `read` when None
     find: Callable[[AsyncSession, uuid.UUID], Awaitable[M | None]] | None = None  # by id
     transfer: Transfer | None = None

@@ -90,7 +90,8 @@ async def _references(request: Request, tenant: Tenant, resource: Resource) -> d
     out: dict[str, Any] = {}
     for slug in wanted:
         other = RESOURCES[slug]
-        found = await api_get(request, other.collection.format(tenant=tenant.code))
+        # The first thousand by name: a tenant with more picks among them, or types the id.
+        found = await api_get(request, other.collection.format(tenant=tenant.code), limit=1000)
         if found.ok:
             out[other.title] = [(row.get("name"), row.get("id")) for row in found.data["items"]]
     return out

@@ -257,6 +257,39 @@ async function upload(form) {
   if (form.dataset.reload !== undefined) window.setTimeout(() => window.location.reload(), 800);
 }
 
+// ---- a bulk import in the background: upload the file, then poll its job for progress ----
+
+async function importJob(form) {
+  clearErrors(form);
+  const file = form.querySelector('input[type="file"]').files[0];
+  if (!file) return;
+  const kind = form.querySelector('select[name="kind"]').value;
+  const bar = form.querySelector("progress");
+  const data = new FormData();
+  data.append("file", file);
+  status(form, "Uploading …", "");
+  const started = await api("POST", `${form.dataset.importJobs}/${kind}`, data);
+  if (!started.ok) { showProblem(form, started.data, started.status); return; }
+  let job = started.data;
+  while (job.status === "running") {
+    bar.max = Math.max(job.total, 1);
+    bar.value = job.processed;
+    status(form, `${job.phase}: ${job.processed.toLocaleString()} of ${job.total.toLocaleString()} rows`, "");
+    await new Promise((resolve) => { window.setTimeout(resolve, 500); });
+    const polled = await api("GET", `${form.dataset.importJobs}/${job.id}`);
+    if (!polled.ok) { showProblem(form, polled.data, polled.status); return; }
+    job = polled.data;
+  }
+  if (job.status === "failed") {
+    bar.value = 0;
+    showProblem(form, job.problem, 422);
+    return;
+  }
+  bar.max = 1;
+  bar.value = 1;
+  status(form, `Imported ${job.total.toLocaleString()} rows: ${job.created.toLocaleString()} created, ${job.updated.toLocaleString()} updated, ${job.unchanged.toLocaleString()} unchanged.`, "ok");
+}
+
 // ---- live validation of formulas and conditions ----
 
 function debounce(fn, ms) {
@@ -491,13 +524,63 @@ function renderOffers(data) {
     parts.push(el("article", { class: "card offer", "data-offer": offer.offer_id },
       el("h3", {}, `${i + 1}. ${offer.offer_type}`, offer.bundle?.bundle_name ? ` · ${offer.bundle.bundle_name}` : "",
         el("span", { class: "total" }, `${price.total} ${price.currency}`)),
-      el("p", { class: "muted" }, `${flight.carrier || ""}${flight.flight_number || ""} ${flight.origin || ""}→${flight.destination || ""} ${(flight.departure_local || "").slice(0, 16).replace("T", " ")} (local) · ${offer.cabin} · score ${offer.score.toFixed(3)} · expires ${when(offer.expires_at)}`),
+      el("p", { class: "muted" }, `${offer.journey ? `${offer.journey.type.replace("_", " ")} · first flight ` : ""}${flight.carrier || ""}${flight.flight_number || ""} ${flight.origin || ""}→${flight.destination || ""} ${(flight.departure_local || "").slice(0, 16).replace("T", " ")} (local) · ${offer.cabin} · score ${offer.score.toFixed(3)} · expires ${when(offer.expires_at)}`),
+      offer.slices ? el("ul", { class: "slices" }, ...sliceLines(offer)) : "",
       offer.low_stock?.length ? el("p", { class: "warning" }, `Low stock: ${offer.low_stock.join(", ")}`) : "",
       table(["Price part", "Amount"], [["Base", price.base], ["Rule adjustments", price.adjustments], ["Bundle discount", price.discount], ["Taxes", price.tax_total], ["Total", price.total]]),
       items.length ? table(["Item", "", "Passengers × unit price", "Total", "Pricing rules applied"], items) : "",
       offer.omitted?.length ? el("p", { class: "muted" }, `Left out: ${offer.omitted.map((o) => `${o.product_type || o.type || "item"} (${o.reason})`).join("; ")}`) : "",
       el("details", {}, el("summary", {}, "Score and full offer (JSON)"), el("pre", { class: "code" }, JSON.stringify(offer, null, 2)))));
   });
+  parts.push(...renderAlternatives(data.alternatives));
+  return parts;
+}
+
+// The shop playground's trip: the one-way shape as the form has it, or a journey's slices.
+function journeyBody(form, body) {
+  const trip = form.querySelector("[data-journey-trip]").value;
+  if (trip === "shape") return body;
+  const days = Number.parseInt(form.querySelector("[data-journey-days]").value || "0", 10);
+  const first = { origin: body.origin, destination: body.destination, date: body.date, days };
+  const slices = [first];
+  if (trip === "round_trip") {
+    const back = form.querySelector("[data-journey-return]").value;
+    if (!back) throw new FieldProblem("return date", "a round trip needs a return date");
+    slices.push({ origin: body.destination, destination: body.origin, date: back, days });
+  } else if (trip === "more") {
+    let more;
+    try { more = JSON.parse(form.querySelector("[data-journey-more]").value || "[]"); } catch (exc) {
+      throw new FieldProblem("more slices", `not valid JSON: ${exc.message}`);
+    }
+    if (!Array.isArray(more)) throw new FieldProblem("more slices", "a JSON list of slices");
+    slices.push(...more);
+  }
+  const out = { ...body, slices };
+  for (const name of ["origin", "destination", "date"]) delete out[name];
+  return out;
+}
+
+function sliceLines(offer) {
+  return (offer.slices || []).map((s) => el("li", {},
+    `Slice ${s.slice}: ${s.origin}→${s.destination} ${s.date}, ${s.stops ? `${s.stops} stop${s.stops > 1 ? "s" : ""} via ${s.via.join(", ")}` : "nonstop"}, ${Math.floor(s.duration_minutes / 60)}h ${s.duration_minutes % 60}m: `,
+    s.segments.map((g) => `${g.marketing} ${g.origin}→${g.destination} ${(g.departure_local || "").slice(0, 16).replace("T", " ")}`).join(" · ")));
+}
+
+function renderAlternatives(found) {
+  if (!found) return [];
+  const parts = [];
+  if (found.dates?.length) {
+    parts.push(el("h3", {}, "Nearest dates with seats"),
+      table(["Slice", "Date", "Days from asked", "Itineraries", "Earliest"], found.dates.map((d) => [
+        String(d.slice), d.date, String(d.days_from_asked), String(d.itineraries),
+        `${d.earliest.flights.join("+")} (${d.earliest.stops ? `${d.earliest.stops} stop(s)` : "nonstop"})`])));
+  }
+  if (found.connections?.length) {
+    parts.push(el("h3", {}, "Connections with seats"),
+      table(["Slice", "Flights", "Via", "Departs", "Arrives"], found.connections.map((c) => [
+        String(c.slice), c.flights.join("+"), c.via.join(", "), when(c.departure_at), when(c.arrival_at)])));
+  }
+  if (!parts.length) parts.push(el("p", { class: "muted" }, "No other date or connection has seats either."));
   return parts;
 }
 
@@ -550,6 +633,13 @@ async function runPlayground(form) {
       return;
     }
     throw exc;
+  }
+  if (form.querySelector("[data-journey-trip]")) {
+    try { body = journeyBody(form, body); } catch (exc) {
+      if (!(exc instanceof FieldProblem)) throw exc;
+      showProblem(form, { detail: "Fix the slices.", errors: [{ loc: [exc.field], msg: exc.message }] });
+      return;
+    }
   }
   if (form.dataset.wrap) body = { [form.dataset.wrap]: body };
   const out = form.parentElement.querySelector("#result") || document.getElementById("result");
@@ -659,6 +749,9 @@ document.addEventListener("DOMContentLoaded", () => {
     event.preventDefault();
     submitApiForm(form);
   }));
+  document.querySelectorAll("form[data-import-jobs]").forEach((form) => {
+    form.addEventListener("submit", (event) => { event.preventDefault(); importJob(form); });
+  });
   document.querySelectorAll("form[data-upload], form[data-upload-json]").forEach((form) => {
     form.addEventListener("submit", (event) => { event.preventDefault(); upload(form); });
     form.querySelector("[data-autosubmit]")?.addEventListener("change", () => upload(form));
