@@ -34,6 +34,40 @@ def test_emsr_b_earns_more_than_first_come_first_served_on_the_demo_route() -> N
         )
 
 
+def test_learned_prices_on_top_of_emsr_b_earn_more_on_the_demo_route() -> None:
+    compared = sim.compare(sim.DEMO, departures=60, history=60, seed=5)
+    emsr, priced = compared.outcomes["emsr-b"], compared.outcomes["emsr-b+prices"]
+    assert priced.revenue > emsr.revenue
+    assert priced.load_factor > 0.95
+    # It served other points than the rules' price, and never a step above the maximum.
+    assert sum(compared.points_served.values()) == pytest.approx(1)
+    assert compared.points_served.get("1", 0) < 1
+    assert set(compared.points_served) <= {"0.9", "1", "1.1", "1.2", "1.3"}
+    report = compared.prices
+    assert report.logged > 60
+    assert report.learned.low <= report.learned.value <= report.learned.high
+    assert report.rules.low <= report.rules.value <= report.rules.high
+
+
+def test_the_price_points_never_step_more_than_allowed() -> None:
+    rng = np.random.default_rng(3)
+    history = [sim._customers(sim.DEMO, rng) for _ in range(20)]
+    model = sim.fc.fit(sim._history(sim.DEMO, history))
+    pricing = sim._Pricing(sim.DEMO_POINTS, len(sim.DEMO.edges), np.random.default_rng(4))
+    for i, customers in enumerate(history):
+        sales = sim._emsr(sim.DEMO, model, i, customers, pricing)
+        by_period: dict[int, float] = {}
+        for period, _, point in sales:
+            assert by_period.setdefault(period, point) == point  # one point a period
+    steps = [
+        abs(a.served - b.served)
+        for a, b in zip(pricing.logs, pricing.logs[1:], strict=False)
+        if b.x.index(1.0) == a.x.index(1.0) + 1
+    ]
+    assert steps
+    assert max(steps) <= sim.DEMO_POINTS.max_step
+
+
 def test_the_same_seed_gives_the_same_figures() -> None:
     first = sim.simulate(sim.DEMO, departures=10, history=20, seed=9)
     again = sim.simulate(sim.DEMO, departures=10, history=20, seed=9)
@@ -88,12 +122,31 @@ def test_scenarios_are_checked() -> None:
             ScenarioIn.model_validate({**good, **change})
 
 
-def test_the_command_prints_both_policies(tmp_path: Path) -> None:
+def test_the_command_prints_every_policy_and_draws_the_plot(tmp_path: Path) -> None:
     runner = CliRunner()
-    shown = runner.invoke(cli, ["simulate-bookings", "--departures", "20", "--history", "20"])
+    picture = tmp_path / "compare.svg"
+    shown = runner.invoke(
+        cli,
+        ["simulate-bookings", "--departures", "20", "--history", "20", "--plot", str(picture)],
+        env={"COLUMNS": "160"},
+    )
     assert shown.exit_code == 0, shown.output
     assert "fcfs" in shown.output
     assert "emsr-b" in shown.output
+    assert "emsr-b+prices" in shown.output
+    assert "Learned prices, off-policy" in shown.output
+    svg = picture.read_text()
+    assert svg.startswith("<?xml")
+    assert "<svg" in svg
+    assert "emsr-b+prices" in svg
+    png = tmp_path / "compare.png"
+    drawn = runner.invoke(
+        cli, ["simulate-bookings", "--departures", "5", "--history", "5", "--plot", str(png)]
+    )
+    assert drawn.exit_code == 0, drawn.output
+    assert png.read_bytes().startswith(b"\x89PNG")
+    wrong = runner.invoke(cli, ["simulate-bookings", "--plot", str(tmp_path / "x.gif")])
+    assert wrong.exit_code == 2
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({"capacity": 0}))
     refused = runner.invoke(cli, ["simulate-bookings", "--scenario", str(bad)])

@@ -1,5 +1,5 @@
-"""Revenue management offline: ``simulate-bookings`` (what first come, first served and EMSR-b
-limits earn on one route, side by side), ``import-bookings`` (a booking history for the
+"""Revenue management offline: ``simulate-bookings`` (what first come, first served, EMSR-b
+limits and EMSR-b with learned prices earn on one route, side by side, with a plot), ``import-bookings`` (a booking history for the
 forecasts) and ``forecast`` (every flight yet to leave: demand, limits, bid prices)."""
 
 from __future__ import annotations
@@ -33,17 +33,26 @@ def simulate_bookings(
     seed: Annotated[
         int, typer.Option(help="Seeds every draw: the same seed, the same figures.")
     ] = 1,
+    plot: Annotated[
+        Path | None,
+        typer.Option(help="Also draw the comparison into this .png or .svg file.", dir_okay=False),
+    ] = None,
 ) -> None:
     """Compare booking policies on one simulated route.
 
     Simulates customers booking one route under each control policy (the same customers for
-    each) and prints revenue and load factor per departure, side by side."""
+    each): first come, first served, EMSR-b limits, and EMSR-b with learned prices; prints
+    revenue and load factor per departure side by side, the learned prices' off-policy
+    estimate against the rules' prices, and (``--plot``) draws them."""
     from pydantic import ValidationError
     from rich.table import Table
 
     from offerengine.revenue.core import simulation
     from offerengine.revenue.schemas import ScenarioIn
 
+    if plot is not None and plot.suffix.lower() not in (".png", ".svg"):
+        err().print(f"--plot {plot}: must be a .png or .svg file", highlight=False)
+        raise typer.Exit(2)
     chosen = simulation.DEMO
     if scenario is not None:
         try:
@@ -52,9 +61,11 @@ def simulate_bookings(
             err().print(f"{scenario}: {exc}")
             raise typer.Exit(2) from exc
     with console().status(f"Simulating {departures:,} departures per policy …"):
-        outcomes = simulation.simulate(chosen, departures=departures, history=history, seed=seed)
+        compared = simulation.compare(chosen, departures=departures, history=history, seed=seed)
+    outcomes = compared.outcomes
     codes = [f.code for f in chosen.classes]
-    table = Table(title=f"{departures:,} departures, {chosen.capacity} seats, seed {seed}")
+    title = f"{departures:,} departures, {chosen.capacity} seats, seed {seed}"
+    table = Table(title=title)
     for column in ("policy", "revenue / departure", "± sd", "load factor", *codes):
         table.add_column(column, justify="left" if column == "policy" else "right")
     base = outcomes["fcfs"].revenue
@@ -68,6 +79,20 @@ def simulate_bookings(
             *(f"{outcome.sold_by_class[c]:.1f}" for c in codes),
         )
     console().print(table)
+    learned, rules = compared.prices.learned, compared.prices.rules
+    console().print(
+        f"Learned prices, off-policy on {compared.prices.logged:,} logged periods (SNIPS, 95 %): "
+        f"{learned.value:.4f} [{learned.low:.4f}, {learned.high:.4f}] per customer shown "
+        f"against the rules' {rules.value:.4f} [{rules.low:.4f}, {rules.high:.4f}].",
+        highlight=False,
+    )
+    shares = ", ".join(f"x{k} {v:.0%}" for k, v in compared.points_served.items())
+    console().print(f"Price points served: {shares}.", highlight=False)
+    if plot is not None:
+        from offerengine.revenue import plots
+
+        plots.comparison(outcomes, plot, title=title)
+        console().print(f"Plot written to {plot}.", highlight=False)
 
 
 def import_bookings(

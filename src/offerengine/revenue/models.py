@@ -110,3 +110,24 @@ class RevenueForecastFamily(IdMixin, Base):
     demand_sd: Mapped[float] = mapped_column(sa.Float)
     protection: Mapped[float] = mapped_column(sa.Float)  # seats kept for the families above
     booking_limit: Mapped[int]  # seats it may still sell, nested
+
+
+class PricePointPolicy(IdMixin, TenantOwnedMixin, TimestampMixin, Base):
+    """A cabin's learned-price policy on one route or (``route`` None) on every route without a
+    policy of its own: the allowed multipliers of the rules' price, the largest step between two
+    successive choices, how the bandit explores, and whether it serves (``live``) or only logs
+    what it would choose (``shadow``)."""
+
+    __tablename__ = "price_point_policies"
+    __table_args__ = (sa.UniqueConstraint("tenant_id", "cabin", "route"),)
+
+    cabin: Mapped[str] = mapped_column(sa.String(20))
+    route: Mapped[str | None] = mapped_column(sa.String(7))  # "JFK-LHR"; None: every route
+    multipliers: Mapped[list[Any]] = mapped_column(JSONAny)  # decimal strings, ascending
+    max_step: Mapped[Decimal] = mapped_column(sa.Numeric(8, 4))
+    epsilon: Mapped[float] = mapped_column(sa.Float)
+    mode: Mapped[str] = mapped_column(sa.String(10))  # shadow | live
+    is_active: Mapped[bool] = mapped_column(default=True)
+    version: Mapped[int] = mapped_column(default=1)
+
+    __mapper_args__ = {"version_id_col": version, "version_id_generator": False}

@@ -3,6 +3,7 @@ forecasts, limits and bid prices beside the flight (``/v1/admin/flights/{id}/rev
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated
 
 from fastapi import Depends
@@ -13,13 +14,18 @@ from offerengine.clock import utcnow
 from offerengine.deps import DbSession
 from offerengine.http.routing import router
 from offerengine.inventory.models import Flight
-from offerengine.revenue import flights
-from offerengine.revenue.schemas import FlightRevenueRead
+from offerengine.revenue import flights, price_points
+from offerengine.revenue.models import PricePointPolicy
+from offerengine.revenue.price_points import PRICE_POINT_POLICY_KIND
+from offerengine.revenue.schemas import FlightRevenueRead, SimulateIn, SimulationRead
 from offerengine.revenue.service import FARE_FAMILY_SET_KIND
 from offerengine.versioning.kind_routes import RouteDocs, add_kind_routes
 
 api = router(tags=["revenue management"])
 PathFlight = Annotated[Flight, Depends(owned_loader(Flight, "flight"))]
+PathPolicy = Annotated[
+    PricePointPolicy, Depends(owned_loader(PricePointPolicy, "price-point policy"))
+]
 
 
 @api.get("/v1/admin/flights/{id:uuid}/revenue", operation_id="getFlightRevenue")
@@ -48,5 +54,32 @@ add_kind_routes(
     docs=RouteDocs(
         create="A cabin's fare families, nested highest first, on one route or on every route "
         "without a set of its own; each family's fare is a multiple of the cabin's fare.",
+    ),
+)
+
+
+@api.post(
+    "/v1/admin/price-point-policies/{id:uuid}/simulate",
+    operation_id="simulatePricePointPolicy",
+)
+async def simulate_price_point_policy(
+    policy: PathPolicy, _: ConfigReader, request: SimulateIn | None = None
+) -> SimulationRead:
+    """The policy's report on a simulated route (the body's scenario, or the demonstration
+    route): revenue and load factor per departure of first come, first served, EMSR-b limits,
+    and EMSR-b with prices learnt among this policy's points, on the same customers; and the
+    off-policy estimate (self-normalised IPS, 95 % interval) of the learned prices against the
+    rules' prices per customer shown, from the logged choices. Changes nothing."""
+    # Seconds of numpy on a worker thread: the event loop serves the other requests meanwhile.
+    return await asyncio.to_thread(price_points.simulate, policy, request or SimulateIn())
+
+
+add_kind_routes(
+    api,
+    PRICE_POINT_POLICY_KIND,
+    docs=RouteDocs(
+        create="A cabin's learned prices, on one route or on every route without a policy of "
+        "its own: the multiples of the rules' price a bandit chooses among, the largest step "
+        "between two choices, and whether it serves (live) or only logs (shadow).",
     ),
 )

@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -260,3 +260,130 @@ class FlightRevenueRead(BaseModel):
     run: ForecastRunRead | None = Field(
         default=None, description="What the forecast just run did (POST …/revenue/forecast)."
     )
+
+
+# --- price-point policies (configuration) and their report ----------------------------------------
+
+Multiplier = Annotated[Decimal, Field(gt=0, le=10, decimal_places=4)]
+
+
+class PricePointPolicyIn(BaseModel):
+    """A cabin's learned prices on one route or on every route without a policy of its own: the
+    multipliers of the rules' price a bandit chooses among, within the product's floor and
+    ceiling, moving at most ``max_step`` between two successive choices."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    cabin: Cabin
+    route: Route | None = Field(
+        default=None,
+        description="ORIGIN-DESTINATION; none: every route without a policy of its own.",
+    )
+    multipliers: Annotated[list[Multiplier], Field(min_length=1, max_length=20)] = Field(
+        description="Allowed multiples of the rules' price, ascending, 1 (the rules' price) "
+        "among them.",
+        examples=[["0.9", "1", "1.1", "1.2"]],
+    )
+    max_step: Annotated[Decimal, Field(gt=0, le=10, decimal_places=4)] = Field(
+        description="The largest change of multiplier between two successive choices."
+    )
+    epsilon: Annotated[float, Field(ge=0, le=1)] = Field(
+        default=0.1,
+        description="The share of choices that explore another point, once the policy has "
+        "learnt (none before).",
+    )
+    mode: Literal["shadow", "live"] = Field(
+        default="shadow",
+        description="shadow: serve the rules' price and log what the policy would choose; "
+        "live: serve the policy's point.",
+    )
+    is_active: bool = True
+
+
+class PricePointPolicyUpdate(PricePointPolicyIn):
+    version: Version | None = None
+
+
+class PricePointPolicyRead(PricePointPolicyIn):
+    id: uuid.UUID
+    tenant_id: uuid.UUID
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+    def as_input(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", include=set(PricePointPolicyIn.model_fields))
+
+
+class PricePointPolicyTransfer(BaseModel):
+    """An export, or an import: policies are matched by cabin and route."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    price_point_policies: Annotated[list[PricePointPolicyIn], Field(max_length=500)]
+
+
+class PricePointPolicyImportResult(BaseModel):
+    created: int
+    updated: int
+    unchanged: int
+    items: list[PricePointPolicyRead]
+
+
+MAX_SIMULATED_CUSTOMERS = 200_000
+
+
+class SimulateIn(BaseModel):
+    """A simulation of the booking policies: the route (none: the demonstration route), how
+    many departures, how much history, and the seed."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    scenario: ScenarioIn | None = None
+    departures: Annotated[int, Field(ge=1, le=100)] = 60
+    history: Annotated[int, Field(ge=2, le=100)] = 60
+    seed: Annotated[int, Field(ge=0, le=2**31)] = 1
+
+    @model_validator(mode="after")
+    def _bounded(self) -> SimulateIn:
+        # A request simulates every customer of every departure: keep one request's work bounded.
+        if self.scenario is not None:
+            per_departure = sum(sum(s.arrivals) for s in self.scenario.segments)
+            if per_departure * (self.departures + self.history) > MAX_SIMULATED_CUSTOMERS:
+                raise ValueError(
+                    f"scenario: at most {MAX_SIMULATED_CUSTOMERS:,} customers in all "
+                    "(arrivals per departure × (departures + history))"
+                )
+        return self
+
+
+class OutcomeRead(BaseModel):
+    policy: str
+    departures: int
+    revenue: float = Field(description="Mean revenue per departure.")
+    revenue_sd: float
+    load_factor: float
+    sold_by_class: dict[str, float]
+
+
+class EstimateRead(BaseModel):
+    method: str
+    value: float
+    low: float
+    high: float
+    n: int
+    level: float
+    effective_n: float | None
+
+
+class SimulationRead(BaseModel):
+    """Each booking policy's outcome on the same customers, and the learned prices' off-policy
+    estimate per customer shown (a multiple of the highest fare) against the rules' prices."""
+
+    capacity: int
+    classes: list[str]
+    outcomes: list[OutcomeRead]
+    learned: EstimateRead
+    rules: EstimateRead
+    logged: int
+    points_served: dict[str, float]

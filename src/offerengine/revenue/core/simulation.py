@@ -12,6 +12,12 @@ pay its fare; else she leaves. Policies:
   by the pickup model fitted on past departures (:mod:`.forecast`, unconstrained), EMSR-b sets the
   protection levels on the seats left (:mod:`.nesting`), and a class sells while the seats left
   exceed the protection of the classes above it.
+- ``emsr-b+prices``: EMSR-b's limits, and every class's fare times a price point the learned-price
+  policy chooses at the start of each booking period (:mod:`.pricepoints`: a bandit that
+  maximises revenue per customer shown the fares, within the points' maximum step). It learns on
+  the past departures first (exploring, every choice logged with its propensity) and goes on
+  learning on the simulated ones; its logs give the off-policy estimate of the learned policy
+  against the rules' prices (:class:`Comparison`'s ``prices``).
 
 The history the forecast learns from is itself simulated, under first come, first served with the
 same capacity: the cheap classes' bookings there are cut short by full cabins, which is what
@@ -26,7 +32,9 @@ from decimal import Decimal
 
 import numpy as np
 
+from offerengine.learning import bandit
 from offerengine.revenue.core import forecast as fc
+from offerengine.revenue.core import pricepoints as pp
 from offerengine.revenue.core.nesting import FareClass, emsr_b
 
 
@@ -87,19 +95,64 @@ class Outcome:
     revenue_sd: float
 
 
+@dataclass(frozen=True, slots=True)
+class Comparison:
+    """Every policy's outcome, and the off-policy report of the learned prices from their logs."""
+
+    outcomes: dict[str, Outcome]
+    prices: pp.PriceReport
+    points_served: dict[str, float]  # multiplier → share of the simulated periods it was served
+
+
 def simulate(scenario: Scenario, *, departures: int, history: int, seed: int) -> dict[str, Outcome]:
+    """Every policy's outcome (see :func:`compare`)."""
+    return compare(scenario, departures=departures, history=history, seed=seed).outcomes
+
+
+def compare(
+    scenario: Scenario,
+    *,
+    departures: int,
+    history: int,
+    seed: int,
+    points: pp.PricePoints | None = None,
+) -> Comparison:
     """Every policy on the same ``departures`` customer streams (common random numbers), the
-    forecast learnt from ``history`` past departures under first come, first served."""
+    forecast learnt from ``history`` past departures under first come, first served, the learned
+    prices (``points``, default :data:`DEMO_POINTS`) trained on the same past departures."""
     rng = np.random.default_rng(seed)
     past = [_customers(scenario, rng) for _ in range(history)]
     model = fc.fit(_history(scenario, past))
     future = [_customers(scenario, rng) for _ in range(departures)]
-    return {
-        "fcfs": _outcome(scenario, "fcfs", [_fcfs(scenario, c) for c in future]),
-        "emsr-b": _outcome(
-            scenario, "emsr-b", [_emsr(scenario, model, i, c) for i, c in enumerate(future)]
-        ),
-    }
+    pricing = _Pricing(points or DEMO_POINTS, len(scenario.edges), np.random.default_rng(seed + 1))
+    for i, customers in enumerate(past):
+        _emsr(scenario, model, i - len(past), customers, pricing)
+    pricing.served.clear()
+    priced = [_emsr(scenario, model, i, c, pricing) for i, c in enumerate(future)]
+    served = sum(pricing.served.values())
+    return Comparison(
+        {
+            "fcfs": _outcome(scenario, "fcfs", [_fcfs(scenario, c) for c in future]),
+            "emsr-b": _outcome(
+                scenario, "emsr-b", [_emsr(scenario, model, i, c) for i, c in enumerate(future)]
+            ),
+            "emsr-b+prices": _outcome(scenario, "emsr-b+prices", priced),
+        },
+        pp.evaluate(pricing.logs, pricing.learner, seed=seed),
+        {k: n / served for k, n in sorted(pricing.served.items(), key=lambda kv: Decimal(kv[0]))},
+    )
+
+
+class _Pricing:
+    """The learned-price policy while it simulates: its learner, its logs, what it served."""
+
+    def __init__(self, points: pp.PricePoints, periods: int, rng: np.random.Generator) -> None:
+        self.points = points
+        self.periods = periods
+        self.rng = rng
+        self.learner: bandit.LinearBandit = pp.new_bandit(points, periods)
+        self.logs: list[pp.LoggedPrice] = []
+        self.served: dict[str, int] = {}
 
 
 # A departure's customers: per booking period, (segment index, willingness to pay) in arrival order.
@@ -119,13 +172,17 @@ def _customers(scenario: Scenario, rng: np.random.Generator) -> Customers:
     return periods
 
 
-Sale = tuple[int, int]  # (booking period, class index)
+Sale = tuple[int, int, float]  # (booking period, class index, price point)
 
 
 def _buy(
-    scenario: Scenario, period: int, customer: tuple[int, float], open_classes: Sequence[bool]
+    scenario: Scenario,
+    period: int,
+    customer: tuple[int, float],
+    open_classes: Sequence[bool],
+    point: float = 1.0,
 ) -> int | None:
-    """The cheapest class the customer may and will buy, or None."""
+    """The cheapest class the customer may and will buy at its fare × ``point``, or None."""
     segment, wtp = scenario.segments[customer[0]], customer[1]
     last_day = scenario.edges[period + 1] if period + 1 < len(scenario.edges) else 0
     classes = scenario.classes
@@ -135,7 +192,7 @@ def _buy(
             open_classes[j]
             and fare.advance <= last_day
             and (segment.accepts is None or fare.code in segment.accepts)
-            and float(fare.fare) <= wtp
+            and float(fare.fare) * point <= wtp
         ):
             return j
     return None
@@ -150,29 +207,54 @@ def _fcfs(scenario: Scenario, customers: Customers) -> list[Sale]:
                 return sales
             j = _buy(scenario, k, customer, every)
             if j is not None:
-                sales.append((k, j))
+                sales.append((k, j, 1.0))
     return sales
 
 
 def _emsr(
-    scenario: Scenario, model: fc.PickupModel, index: int, customers: Customers
+    scenario: Scenario,
+    model: fc.PickupModel,
+    index: int,
+    customers: Customers,
+    pricing: _Pricing | None = None,
 ) -> list[Sale]:
     """Limits set at each period's start from the forecast of what is still to come; within the
-    period class j sells while the seats sold since then stay under its nested limit b_j."""
+    period class j sells while the seats sold since then stay under its nested limit b_j. With
+    ``pricing``, the period's fares are times the point it chooses, and it learns what the
+    period earned per customer shown (a multiple of the highest fare)."""
     sales: list[Sale] = []
+    current: Decimal | None = None
+    top = float(scenario.classes[0].fare)
     for k, period in enumerate(customers):
         left = scenario.capacity - len(sales)
         if left <= 0:
             break
         limits = _limits(scenario, model, index, k, sales, left)
+        point, x, choice = 1.0, [0.0], None
+        candidates: tuple[Decimal, ...] = (pp.RULES,)
+        if pricing is not None:
+            x = pp.context(k, pricing.periods, len(sales) / scenario.capacity)
+            candidates = pp.allowed(pricing.points, price=Decimal(1), current=current)
+            choice = pp.choose(pricing.learner, candidates, x, pricing.rng)
+            current, point = choice.multiplier, float(choice.multiplier)
         sold_here = 0
+        earned = 0.0
         for customer in period:
             if sold_here >= left:
                 break
-            bought = _buy(scenario, k, customer, [sold_here < b for b in limits])
+            bought = _buy(scenario, k, customer, [sold_here < b for b in limits], point)
             if bought is not None:
-                sales.append((k, bought))
+                sales.append((k, bought, point))
                 sold_here += 1
+                earned += float(scenario.classes[bought].fare) * point
+        if pricing is not None and choice is not None and period:
+            reward = earned / len(period) / top
+            pp.learn(pricing.learner, choice.multiplier, x, reward)
+            pricing.logs.append(
+                pp.LoggedPrice(tuple(x), candidates, choice.multiplier, choice.propensity, reward)
+            )
+            served = pp.key(choice.multiplier)
+            pricing.served[served] = pricing.served.get(served, 0) + 1
     return sales
 
 
@@ -188,7 +270,7 @@ def _limits(
     codes = [fare.code for fare in scenario.classes]
     column = [model.families.index(code) for code in codes]
     booked = np.zeros((1, len(codes)))
-    for _, j in sales:
+    for _, j, _ in sales:
         booked[0, column[j]] += 1
     day = np.datetime64(scenario.first_departure, "D") + np.array([index])
     ahead = fc.forecast(model, day, np.array([scenario.edges[period]]), booked)
@@ -211,7 +293,7 @@ def _history(scenario: Scenario, past: list[Customers]) -> fc.History:
     closed = np.zeros((d, f, k), dtype=bool)
     for i, customers in enumerate(past):
         sales = _fcfs(scenario, customers)
-        for period, j in sales:
+        for period, j, _ in sales:
             bookings[i, j, period] += 1
         if len(sales) >= scenario.capacity:
             closed[i, :, sales[-1][0] :] = True
@@ -222,9 +304,9 @@ def _history(scenario: Scenario, past: list[Customers]) -> fc.History:
 def _outcome(scenario: Scenario, policy: str, runs: list[list[Sale]]) -> Outcome:
     classes = scenario.classes
     fares = [float(f.fare) for f in classes]
-    revenue = np.array([sum(fares[j] for _, j in sales) for sales in runs])
+    revenue = np.array([sum(fares[j] * point for _, j, point in sales) for sales in runs])
     sold = {
-        code: float(np.mean([sum(1 for _, j in sales if j == i) for sales in runs]))
+        code: float(np.mean([sum(1 for _, j, _ in sales if j == i) for sales in runs]))
         for i, code in enumerate(f.code for f in classes)
     }
     load = float(np.mean([len(sales) for sales in runs])) / scenario.capacity
@@ -246,4 +328,10 @@ DEMO = Scenario(
         Segment("leisure", (45, 55, 40, 20, 10, 5, 2, 1), 170, 0.4, ("STANDARD", "SAVER", "PROMO")),
         Segment("business", (2, 3, 6, 10, 15, 20, 15, 6), 450, 0.3, ("FLEX", "STANDARD")),
     ),
+)
+
+# The demonstration's price points: the rules' fares up to 30 % dearer or 10 % cheaper, a step of
+# at most 20 % between two booking periods, exploring 30 % of the time once it has learnt.
+DEMO_POINTS = pp.PricePoints(
+    tuple(Decimal(m) for m in ("0.9", "1", "1.1", "1.2", "1.3")), Decimal("0.2"), epsilon=0.3
 )
