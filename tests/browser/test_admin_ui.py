@@ -247,6 +247,25 @@ def test_shop_search_shows_offers(page: Page) -> None:
     shot(page, "08-shop")
 
 
+def test_shop_a_round_trip_with_connections(page: Page) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    today = datetime.now(UTC).date()
+    page.goto("/admin/shop")
+    page.get_by_label("Origin").fill("BOS")
+    page.get_by_label("Destination").fill("CDG")
+    page.get_by_label("Date", exact=True).fill((today + timedelta(days=2)).isoformat())
+    page.get_by_label("Trip").select_option("round_trip")
+    page.get_by_label("Return date").fill((today + timedelta(days=5)).isoformat())
+    page.get_by_role("button", name="Search offers").click()
+    offer = page.locator("article.offer").first
+    expect(offer).to_contain_text("round trip")
+    expect(offer).to_contain_text("Slice 1: BOS→CDG")
+    expect(offer).to_contain_text("Slice 2: CDG→BOS")
+    expect(offer).to_contain_text("via")
+    shot(page, "08-shop-round-trip")
+
+
 def test_simulate_a_decision(page: Page) -> None:
     page.goto("/admin/decide")
     page.get_by_role("button", name="Simulate the decision").click()
@@ -282,7 +301,7 @@ def test_the_dashboard_is_drawn_once_below_the_menu(page: Page) -> None:
     assert headings == ["Offer performance", "Inventory", "Decisioning", "Experiments"]
     # An airline's tiles; an empty chart says what to do rather than drawing zeros.
     expect(page.locator(".tiles")).to_contain_text("load factor")
-    expect(page.locator("#empty-orders")).to_contain_text("No order in the last 14 days")
+    expect(page.locator("#empty-orders")).to_contain_text("No order in the last 30 days")
     expect(page.locator("#empty-orders").get_by_role("link", name="offer rules")).to_be_visible()
     # Counts tick in whole numbers: one search shows 0 and 1, no "0.1 offers shown".
     ticks = page.evaluate(
@@ -450,10 +469,10 @@ def test_the_marketplace_dashboard_leads_with_quotes_and_commission(page: Page) 
         page.wait_for_timeout(200)  # the quote is stored behind its answer
         page.goto("/admin")
     expect(page.locator("main h2")).to_have_text(
-        ["Quotes and commission", "Decisioning", "Experiments"]
+        ["Quotes and commission", "Coupons", "Decisioning", "Experiments"]
     )
-    tiles = page.locator(".tiles")
-    expect(tiles).to_contain_text("quotes (14 days)")
+    tiles = page.locator(".tiles").first  # the quotes' (the coupons' follow)
+    expect(tiles).to_contain_text("quotes (the last 30 days)")
     expect(tiles).not_to_contain_text("offers shown")  # no airline tiles
     expect(page.locator("#chart-quotes")).to_have_attribute("data-drawn", "true")
     quoted = page.evaluate(

@@ -7,7 +7,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -66,17 +66,23 @@ class DecisionFigures:
 
 
 async def decision_figures(
-    sessions: Sessions, tenant_id: uuid.UUID, first_day: date
+    sessions: Sessions, tenant_id: uuid.UUID, first_day: date, last_day: date | None = None
 ) -> DecisionFigures:
-    """Decisions made per day since ``first_day`` (UTC), and the counters of every offer at
-    every placement."""
+    """Decisions made per day from ``first_day`` to ``last_day`` (UTC days, both included; no
+    end when ``None``), counted by the database, and the counters of every offer at every
+    placement."""
     day = sa.func.date(Decision.made_at)
-    async with sessions.session_factory() as session:
-        per_day = await session.execute(
-            sa.select(day, sa.func.count())
-            .where(Decision.tenant_id == tenant_id, Decision.made_at >= start_of_day(first_day))
-            .group_by(day)
+    per_day_stmt = (
+        sa.select(day, sa.func.count())
+        .where(Decision.tenant_id == tenant_id, Decision.made_at >= start_of_day(first_day))
+        .group_by(day)
+    )
+    if last_day is not None:
+        per_day_stmt = per_day_stmt.where(
+            Decision.made_at < start_of_day(last_day + timedelta(days=1))
         )
+    async with sessions.session_factory() as session:
+        per_day = await session.execute(per_day_stmt)
         names = await session.execute(
             sa.select(DecisioningObject.id, DecisioningObject.name).where(
                 DecisioningObject.tenant_id == tenant_id

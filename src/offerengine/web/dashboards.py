@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from decimal import Decimal
 from typing import Any
 
 from offerengine import money
+from offerengine.commerce import figures as commerce_figures
 from offerengine.decisioning import figures as decisioning_figures
 from offerengine.inventory import overview
 from offerengine.shopping import figures as shopping_figures
@@ -25,6 +27,82 @@ class Dashboard:
     charts: dict[str, dict[str, Any]] = field(default_factory=dict)
     tables: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     totals: dict[str, str] = field(default_factory=dict)
+
+
+PRESETS = (7, 30, 90)  # the date-range picker's presets, in days up to today
+DEFAULT_DAYS = 30
+MAX_DAYS = 366  # the longest range a dashboard reads: a year, day by day
+
+
+class BadRange(ValueError):
+    """A date range the dashboard cannot show: ``field`` is the query parameter at fault."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    """The days a dashboard shows, ``first`` to ``last`` included; ``preset`` when they are the
+    last 7, 30 or 90 days up to today."""
+
+    first: date
+    last: date
+    preset: int | None = None
+
+    @property
+    def days(self) -> list[date]:
+        return [self.first + timedelta(days=i) for i in range((self.last - self.first).days + 1)]
+
+    def __len__(self) -> int:
+        return (self.last - self.first).days + 1
+
+    def query(self) -> str:
+        """The span as the dashboard's URL query (to share it)."""
+        if self.preset is not None:
+            return f"days={self.preset}"
+        return f"from={self.first.isoformat()}&to={self.last.isoformat()}"
+
+
+def _parse_day(field: str, text: str) -> date:
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise BadRange(
+            field, f"{field} must be a date like 2026-12-01, not {text[:40]!r}"
+        ) from None
+
+
+def choose_span(query: Mapping[str, str], today: date) -> Span:
+    """The span a dashboard URL asks for: ``from``/``to`` (ISO dates, both included; a missing
+    ``to`` is today, a missing ``from`` the 30 days up to ``to``), else ``days`` (a preset:
+    7, 30 or 90 days up to ``today``), else the last 30 days. :class:`BadRange` names what is wrong."""
+    first_text, last_text = query.get("from") or "", query.get("to") or ""
+    if first_text or last_text:
+        last = _parse_day("to", last_text) if last_text else today
+        first = (
+            _parse_day("from", first_text)
+            if first_text
+            else last - timedelta(days=DEFAULT_DAYS - 1)
+        )
+        if first > last:
+            raise BadRange("from", f"from ({first}) must be on or before to ({last})")
+        if last > today:
+            raise BadRange("to", f"to ({last}) is after today ({today}): nothing is recorded yet")
+        if (last - first).days + 1 > MAX_DAYS:
+            raise BadRange("from", f"a range spans at most {MAX_DAYS} days")
+        return Span(first, last)
+    days_text = (query.get("days") or "").strip()
+    if not days_text:
+        days = DEFAULT_DAYS
+    elif days_text in {str(p) for p in PRESETS}:
+        days = int(days_text)
+    else:
+        shown = ", ".join(str(p) for p in PRESETS)
+        raise BadRange("days", f"days must be one of {shown}, or pick from and to dates")
+    return Span(today - timedelta(days=days - 1), today, days)
 
 
 def last_days(days: int, zone: tzinfo = UTC) -> list[date]:
@@ -95,28 +173,35 @@ def _bar(
 def offer_performance(
     figures: shopping_figures.OfferFigures, span: list[date], currency: str
 ) -> Dashboard:
-    """Offers shown and ordered per day of ``span``, conversion and revenue by offer type."""
+    """Offers shown and ordered per day of ``span``, and by offer type over it: conversion
+    (ordered over shown) and revenue."""
     labels = [d.isoformat() for d in span]
     index = {d: i for i, d in enumerate(span)}
     shown: dict[str, list[float]] = defaultdict(lambda: [0.0] * len(span))
     for offer_type, day, count in figures.shown:
         if _day(day) in index:
-            shown[offer_type][index[_day(day)]] += count
+            shown[offer_type][index[_day(day)]] += int(count)
     ordered: dict[str, list[float]] = defaultdict(lambda: [0.0] * len(span))
     revenue: dict[str, int] = defaultdict(int)
     for offer_type, day, count, total in figures.ordered:
         if _day(day) in index:
-            ordered[offer_type][index[_day(day)]] += count
+            ordered[offer_type][index[_day(day)]] += int(count)
             revenue[offer_type] += int(total or 0)
-    # Conversion over all time, from the counters the ranking learns from.
-    stats = figures.stats
+    # Conversion in the range: orders made from offers over offers shown, by offer type.
+    shown_by_type = {t: int(sum(v)) for t, v in shown.items()}
+    ordered_by_type = {t: int(sum(v)) for t, v in ordered.items()}
+    types = sorted(set(shown_by_type) | set(ordered_by_type) | set(revenue))
     board = Dashboard()
     board.charts["offers_shown"] = _line(labels, dict(shown), y="offers shown", whole=True)
     board.charts["orders"] = _bar(labels, dict(ordered), y="orders", whole=True)
-    types = sorted({t for t, _, _ in stats} | set(revenue))
-    conversion = {t: (int(o or 0) / int(s) if s else 0.0) for t, s, o in stats}
     board.charts["conversion"] = _bar(
-        types, {"conversion rate": [round(conversion.get(t, 0.0) * 100, 2) for t in types]}, y="%"
+        types,
+        {
+            "conversion rate": [
+                _rate(ordered_by_type.get(t, 0), shown_by_type.get(t, 0)) for t in types
+            ]
+        },
+        y="% of offers shown that were ordered",
     )
     board.charts["revenue"] = _bar(
         types,
@@ -130,19 +215,19 @@ def offer_performance(
     board.tables["offer_types"] = [
         {
             "offer_type": t,
-            "shown": int(s or 0),
-            "ordered": int(o or 0),
-            "conversion": f"{(int(o or 0) / int(s) * 100 if s else 0):.2f} %",
+            "shown": shown_by_type.get(t, 0),
+            "ordered": ordered_by_type.get(t, 0),
+            "conversion": f"{_rate(ordered_by_type.get(t, 0), shown_by_type.get(t, 0)):.2f} %",
+            "revenue": money.show(money.from_minor(revenue.get(t, 0), currency), currency),
         }
-        for t, s, o in stats
+        for t in types
     ]
-    board.totals["offers"] = str(int(sum(sum(v) for v in shown.values())))
-    board.totals["orders"] = str(int(sum(sum(v) for v in ordered.values())))
+    shown_total, ordered_total = sum(shown_by_type.values()), sum(ordered_by_type.values())
+    board.totals["offers"] = str(shown_total)
+    board.totals["orders"] = str(ordered_total)
     board.totals["revenue"] = money.show(
         money.from_minor(sum(revenue.values()), currency), currency
     )
-    shown_total = sum(int(s or 0) for _, s, _ in stats)
-    ordered_total = sum(int(o or 0) for _, _, o in stats)
     board.totals["conversion"] = (
         f"{ordered_total / shown_total * 100:.1f} %" if shown_total else "–"
     )
@@ -369,6 +454,37 @@ def quotes_and_commission(
     )
     board.totals["commission"] = (
         ", ".join(money.show(amount, code) + f" {code}" for code, amount in sorted(totals.items()))
+        or "0"
+    )
+    return board
+
+
+def coupon_usage(figures: commerce_figures.CouponFigures, span: list[date]) -> Dashboard:
+    """The most used coupons (all time), and the accepted quotes that took a discount per day
+    of ``span`` (the tenant's days) with what the discounts came to, per currency."""
+    board = Dashboard()
+    labels = [d.isoformat() for d in span]
+    index = {d: i for i, d in enumerate(labels)}
+    with_discount = [0.0] * len(span)
+    discounts: dict[str, int] = defaultdict(int)
+    for day, currency, count, total in figures.discounted:
+        if day in index:
+            with_discount[index[day]] += count
+            discounts[currency] += int(total or 0)
+    board.charts["discounted"] = _bar(
+        labels, {"accepted quotes with a discount": with_discount}, y="quotes", whole=True
+    )
+    used = [(code or f"personal {str(coupon_id)[:8]}", n) for coupon_id, code, n in figures.uses]
+    board.charts["uses"] = _bar(
+        [code for code, _ in used], {"uses": [float(n) for _, n in used]}, y="uses", whole=True
+    )
+    board.tables["coupons"] = [{"coupon": code, "uses": n} for code, n in used]
+    board.totals["discounted"] = str(int(sum(with_discount)))
+    board.totals["discount"] = (
+        ", ".join(
+            money.show(money.from_minor(amount, code), code) + f" {code}"
+            for code, amount in sorted(discounts.items())
+        )
         or "0"
     )
     return board
