@@ -15,6 +15,8 @@ from starlette.types import Receive, Scope, Send
 from offerengine import __version__
 from offerengine.auth.router import api as api_keys_router
 from offerengine.bundles.router import api as bundles_router
+from offerengine.campaigns.router import api as campaigns_router
+from offerengine.campaigns.worker import RetrainSchedule
 from offerengine.catalog.router import api as catalog_router
 from offerengine.catalog.router import runtime as catalog_runtime
 from offerengine.commerce.router import api as commerce_router
@@ -39,6 +41,9 @@ from offerengine.http.runtime import RuntimeApp, documented_routes
 from offerengine.inventory.router import api as inventory_router
 from offerengine.inventory.router import runtime as inventory_runtime
 from offerengine.learning.router import api as learning_router
+from offerengine.loyalty.router import api as loyalty_router
+from offerengine.loyalty.router import runtime as loyalty_runtime
+from offerengine.ndc.router import runtime as ndc_runtime
 from offerengine.network.router import api as network_router
 from offerengine.observability.logging import configure_logging, get_logger
 from offerengine.observability.metrics import Metrics
@@ -57,6 +62,7 @@ from offerengine.settings import Settings
 from offerengine.shopping.router import api as shopping_router
 from offerengine.shopping.router import runtime as shopping_runtime
 from offerengine.tenants.router import api as tenants_router
+from offerengine.transfer.router import api as transfer_router
 from offerengine.versioning.router import api as audit_router
 from offerengine.web import router as web
 from offerengine.webhooks.router import api as webhooks_router
@@ -76,6 +82,8 @@ RUNTIME_ROUTERS = (
     catalog_runtime,
     inventory_runtime,
     orders_runtime,
+    loyalty_runtime,
+    ndc_runtime,
 )
 DEFAULT_GC_THRESHOLDS = gc.get_threshold()
 GC_THRESHOLDS = (50_000, 20, 20)  # young objects per collection; collections per older one
@@ -116,6 +124,8 @@ TAGS = [
         "description": "Commission rates, fee and tax rules, coupons; quote analytics.",
     },
     {"name": "orders", "description": "Orders from offers: hold, confirm, cancel (runtime key)."},
+    {"name": "ndc", "description": "IATA NDC 21.3 messages as JSON (docs/ndc.md; runtime key)."},
+    {"name": "loyalty", "description": "Loyalty programmes, tiers, members and points ledgers."},
     {"name": "records", "description": "Run-time records the database refused, re-driven."},
     {"name": "webhooks", "description": "Signed webhook deliveries, their attempts, the secret."},
     {"name": "audit", "description": "Who changed what, when."},
@@ -161,11 +171,18 @@ def _lifespan(
             is_sqlite=context.is_sqlite,
         )
         forecasts.start()
+        retraining = RetrainSchedule(
+            context.session_factory,
+            seconds=settings.uplift_retrain_seconds,
+            is_sqlite=context.is_sqlite,
+        )
+        retraining.start()
         try:
             yield
         finally:
             try:
                 await forecasts.stop()
+                await retraining.stop()
             finally:
                 await context.close()
             gc.unfreeze()  # an app made and closed again (tests) leaves nothing uncollectable
@@ -207,12 +224,15 @@ def create_app(settings: Settings) -> Server:
         learning_router,
         segments_router,
         promotions_router,
+        campaigns_router,
         network_router,
         inventory_router,
         revenue_router,
+        loyalty_router,
         bundles_router,
         shopping_router,
         commerce_router,
+        transfer_router,
         records_router,
         webhooks_router,
         audit_router,
@@ -253,6 +273,7 @@ class Server:
             runtime,
             metrics=metrics,
             max_body_bytes=settings.max_body_bytes,
+            import_max_bytes=settings.import_max_bytes,
             access_log=settings.access_log,
             routes=lambda: [*runtime.operations, *admin.router.routes],
         )

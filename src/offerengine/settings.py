@@ -148,6 +148,12 @@ class HttpSettings(BaseSettings):
         ge=1024,
         description="Largest request body accepted; larger ones get 413.",
     )
+    import_max_bytes: int = Field(
+        default=256 * 1024 * 1024,
+        ge=1024,
+        description="Largest file a bulk import (`/imports/`, `/import-jobs/`) accepts; larger "
+        "ones get 413.",
+    )
     bench_endpoints: bool = Field(
         default=False,
         description="Serve /bench/empty (GET and POST, no work, no key) for benchmarks to compare with.",
@@ -237,6 +243,22 @@ class SnapshotSettings(BaseSettings):
         le=3600,
         description="With Redis, how often each worker still polls the database, in case a notice was missed.",
     )
+    snapshot_build_thread: bool = Field(
+        default=True,
+        description=(
+            "Read and compile snapshots in a thread of the worker's own, with an event loop and database "
+            "connections of its own, so that no request waits for a build (false: on the serving loop)."
+        ),
+    )
+    snapshot_full_build_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        le=86_400,
+        description=(
+            "A tenant whose snapshot is patched change by change is still built whole at least this often: "
+            "the periodic check that patches never drift from a whole build."
+        ),
+    )
 
 
 class ShoppingSettings(BaseSettings):
@@ -313,6 +335,14 @@ class LearningSettings(BaseSettings):
         description="How often each worker runs a training round for the tenants it serves "
         "(0: only `offerengine train` and the train endpoint). Rounds of several workers never "
         "learn a decision twice.",
+    )
+    uplift_retrain_seconds: float = Field(
+        default=0,
+        ge=0,
+        le=30 * 86_400,
+        description="How often the server retrains the uplift models of running campaigns from "
+        "their own outcomes (as `offerengine retrain-uplift` does; one worker at a time on "
+        "PostgreSQL); 0: never, only the command and the campaign's retrain endpoint.",
     )
 
 

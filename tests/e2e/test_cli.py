@@ -89,7 +89,7 @@ def test_migrate_then_demo_loads_both_tenants_and_prints_keys_once(
             "MKT": "TRY",
         }
         airports = admin.get("/v1/admin/tenants/OE/airports").json()["items"]
-        assert len(airports) == 20
+        assert len(airports) == 51  # the long-haul network and the hubs' spokes
         assert next(a for a in airports if a["iata"] == "IST")["timezone"] == "Europe/Istanbul"
         market = (
             Api(client, keys["DEMO_MKT_RUNTIME_KEY"]).get("/v1/catalog/products").json()["items"]
@@ -212,7 +212,10 @@ DATABASE_COMMANDS = [
     ["train-uplift", "--tenant", "OE", "--promotion", "P", "--synthetic", "10"],
     ["recommend-promotions", "--tenant", "OE", "--customers", "c.csv", "--out", "g.csv"],
     ["replay"],
+    ["profiles", "rebuild-features"],
     ["consume"],
+    ["import", "products", "p.csv", "--tenant", "OE"],
+    ["export", "products", "--tenant", "OE", "--output", "out.jsonl"],
 ]
 
 

@@ -72,6 +72,10 @@ def _tenant_a(client: TestClient) -> dict[str, str]:
         "/v1/admin/tenants/AAA/fare-family-sets",
         json={"cabin": "ECONOMY", "families": [{"code": "Y", "name": "Y", "multiplier": "1"}]},
     ).json()
+    price_points = owner.post(
+        "/v1/admin/tenants/AAA/price-point-policies",
+        json={"cabin": "ECONOMY", "multipliers": ["1", "1.1"], "max_step": "0.1"},
+    ).json()
     bundle = owner.post(
         "/v1/admin/tenants/AAA/bundles",
         json={
@@ -82,6 +86,7 @@ def _tenant_a(client: TestClient) -> dict[str, str]:
     ).json()
     offer_rules = owner.put("/v1/admin/tenants/AAA/offer-rules", json={"max_offers": 3}).json()
     fare_settings = owner.put("/v1/admin/tenants/AAA/fare-settings", json={}).json()
+    connection_rules = owner.put("/v1/admin/tenants/AAA/connection-rules", json={}).json()
     decisioning = _decisioning(owner)
     commerce = _commerce(owner, Api(client, create_key(client, "AAA", "runtime")))
     offer = search(owner)["offers"][0]
@@ -92,8 +97,15 @@ def _tenant_a(client: TestClient) -> dict[str, str]:
     ).json()
     key_id = owner.get("/v1/admin/tenants/AAA/api-keys").json()["items"][0]["id"]
     runtime = create_key(client, "AAA", "runtime")
+    job = owner.post(
+        "/v1/admin/tenants/AAA/import-jobs/products",
+        files={"file": ("a.csv", b"product_type,product_code,name,base_price\nBAG,A-JOB,A,1\n")},
+    )
+    assert job.status_code == 202, job.text
     return {
         "tenant": "AAA",
+        "kind": "products",  # bulk import and export
+        "job_id": job.json()["id"],
         "products": product["id"],
         "pricing-rules": rule["id"],
         "rules": rule["id"],  # the generic view of every rule kind
@@ -107,16 +119,40 @@ def _tenant_a(client: TestClient) -> dict[str, str]:
         "flights": flight["id"],
         "inventory-rules": inventory_rule["id"],
         "fare-family-sets": fare_families["id"],
+        "price-point-policies": price_points["id"],
         "bundles": bundle["id"],
         "offer-rules": offer_rules["id"],
         "fare-settings": fare_settings["id"],
+        "connection-rules": connection_rules["id"],
         "offer_id": offer["offer_id"],
         "orders": order["id"],
         **decisioning,
         **commerce,
         **_learning(owner, Api(client, runtime), decisioning),
+        **_loyalty(owner),
         "delivery_id": _failed_webhook_delivery(client),
     }
+
+
+def _loyalty(owner: Api) -> dict[str, str]:
+    """A's loyalty programme and a member with points."""
+    base = "/v1/admin/tenants/AAA/loyalty/programmes"
+    programme = owner.post(
+        base,
+        json={
+            "code": "AONLY",
+            "name": "A",
+            "currency": "USD",
+            "tiers": [{"code": "T", "name": "T"}],
+        },
+    )
+    member = owner.post(f"{base}/AONLY/members", json={"customer_id": "a-member", "tier": "T"})
+    points = owner.post(
+        f"{base}/AONLY/members/a-member/adjust", json={"points": 5, "reason": "a", "key": "a"}
+    )
+    for response in (programme, member, points):
+        assert response.status_code == 201, response.text
+    return {"programmes": programme.json()["id"], "code": "AONLY", "customer_id": "a-member"}
 
 
 def _failed_webhook_delivery(client: TestClient) -> str:
@@ -178,7 +214,15 @@ def _learning(owner: Api, runtime: Api, decisioning: dict[str, str]) -> dict[str
             "ranking": {"method": "model", "contextual": {"features": ["profile.x"]}},
         },
     )
-    for response in (segments, promotions, bandit):
+    campaign = owner.post(
+        "/v1/admin/tenants/AAA/campaigns",
+        json={
+            "code": "A-ONLY", "name": "A", "promotions": ["A-ONLY"], "channel": "email",
+            "budget": "10", "starts_at": "2026-01-01T00:00:00Z",
+            "ends_at": "2036-01-01T00:00:00Z", "holdout_share": 0.2,
+        },
+    )  # fmt: skip
+    for response in (segments, promotions, bandit, campaign):
         assert response.status_code in (200, 201), response.text
     trained = owner.post("/v1/admin/tenants/AAA/models/train")
     assert trained.status_code == 200, trained.text
@@ -189,6 +233,7 @@ def _learning(owner: Api, runtime: Api, decisioning: dict[str, str]) -> dict[str
         "segments": segments.json()["id"],
         "promotions": promotions.json()["id"],
         "models": model["id"],
+        "campaigns": campaign.json()["id"],
     }
 
 
@@ -301,8 +346,10 @@ def _state(client: TestClient, a: dict[str, str]) -> Any:
         admin.get(f"/v1/admin/bundles/{a['bundles']}").json(),
         admin.get(f"/v1/admin/inventory-rules/{a['inventory-rules']}").json(),
         admin.get(f"/v1/admin/fare-family-sets/{a['fare-family-sets']}").json(),
+        admin.get(f"/v1/admin/price-point-policies/{a['price-point-policies']}").json(),
         admin.get(f"/v1/admin/flights/{a['flights']}/revenue").json(),
         admin.get("/v1/admin/tenants/AAA/offer-rules").json(),
+        admin.get("/v1/admin/tenants/AAA/connection-rules").json(),
         admin.get(f"/v1/admin/flights/{a['flights']}").json(),
         Api(admin.client, a["runtime"]).get(f"/v1/orders/{a['orders']}").json()["status"],
         Api(admin.client, a["runtime"]).get(f"/v1/offers/{a['offer_id']}").status_code,
@@ -312,9 +359,14 @@ def _state(client: TestClient, a: dict[str, str]) -> Any:
         Api(admin.client, a["runtime"]).get("/v1/profiles/a-profile").json()["attributes"],
         admin.get("/v1/admin/tenants/AAA/segments").json(),
         admin.get("/v1/admin/tenants/AAA/promotions").json(),
+        admin.get(f"/v1/admin/campaigns/{a['campaigns']}").json(),
+        admin.get(f"/v1/admin/campaigns/{a['campaigns']}/grants").json(),
         admin.get(f"/v1/admin/models/{a['models']}").json(),
         admin.get("/v1/admin/tenants/AAA/webhooks/deliveries").json(),
         admin.get("/v1/admin/tenants/AAA/webhooks/secret").json(),
+        admin.get("/v1/admin/tenants/AAA/loyalty/programmes/AONLY/members/a-member/ledger").json(),
+        admin.get(f"/v1/admin/tenants/AAA/import-jobs/{a['job_id']}").json(),
+        admin.get("/v1/admin/tenants/AAA/exports/products").text,
     )
 
 
@@ -336,9 +388,11 @@ def test_no_key_of_another_tenant_can_see_or_touch_a_tenants_objects_on_any_rout
         "flights": str(uuid.uuid4()),
         "inventory-rules": str(uuid.uuid4()),
         "fare-family-sets": str(uuid.uuid4()),
+        "price-point-policies": str(uuid.uuid4()),
         "bundles": str(uuid.uuid4()),
         "offer-rules": str(uuid.uuid4()),
         "fare-settings": str(uuid.uuid4()),
+        "connection-rules": str(uuid.uuid4()),
         **{kind: str(uuid.uuid4()) for kind in DECISIONING},
         **{kind: str(uuid.uuid4()) for kind in (*COMMERCE, "quotes")},
         "offer_id": uuid.uuid4().hex,
@@ -348,7 +402,13 @@ def test_no_key_of_another_tenant_can_see_or_touch_a_tenants_objects_on_any_rout
         "segments": str(uuid.uuid4()),
         "promotions": str(uuid.uuid4()),
         "models": str(uuid.uuid4()),
+        "campaigns": str(uuid.uuid4()),
         "delivery_id": str(uuid.uuid4()),
+        "programmes": str(uuid.uuid4()),
+        "code": "NOSUCH",
+        "customer_id": "no-such-member",
+        "kind": "products",
+        "job_id": str(uuid.uuid4()),
     }
     create_tenant(client, "BBB")
     b_keys = {role: Api(client, create_key(client, "BBB", role)) for role in ROLES}

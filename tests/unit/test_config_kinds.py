@@ -16,6 +16,7 @@ from offerengine.decisioning import service as decisioning
 from offerengine.experiments import service as experiments
 from offerengine.flags import service as flags
 from offerengine.inventory import rules as inventory_rules
+from offerengine.loyalty import service as loyalty
 from offerengine.pricing import service as pricing
 from offerengine.profiles import segments
 from offerengine.promotions import service as promotions
@@ -38,10 +39,12 @@ KINDS: list[ConfigKind[Any]] = [
     flags.FEATURE_FLAG_KIND,
     experiments.EXPERIMENT_KIND,
     revenue.FARE_FAMILY_SET_KIND,
+    loyalty.PROGRAMME_KIND,
 ]
 DOCUMENTS: list[DocumentKind[Any]] = [
     shopping.OFFER_RULES,
     shopping.FARE_SETTINGS,
+    shopping.CONNECTION_RULES,
     segments.SEGMENTS,
     promotions.PROMOTIONS,
 ]

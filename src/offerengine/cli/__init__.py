@@ -4,11 +4,12 @@ own. The commands are listed in ``offerengine --help`` in the order they are add
 - :mod:`._serving`: ``migrate``, ``serve``
 - :mod:`._demo`: ``demo``
 - :mod:`._access`: ``create-key``, ``create-user``
-- :mod:`._records`: ``consume``, ``replay``
+- :mod:`._records`: ``consume``, ``replay``, ``profiles rebuild-features``
 - :mod:`._batch`: ``decide-batch``
 - :mod:`._learning`: the bandits' ``train``, ``export-logs`` and ``evaluate-policy``
-- :mod:`._promotions`: ``train-uplift``, ``recommend-promotions``
+- :mod:`._promotions`: ``train-uplift``, ``retrain-uplift``, ``recommend-promotions``
 - :mod:`._revenue`: ``simulate-bookings``, ``import-bookings``, ``forecast``
+- :mod:`._transfer`: ``import`` and ``export`` (products, decisioning offers, commission rates)
 
 What they share (the consoles, the settings, the database check, one transaction per piece of
 work) is :mod:`._common`'s.
@@ -30,10 +31,11 @@ from offerengine.cli._access import create_key, create_user
 from offerengine.cli._batch import decide_batch
 from offerengine.cli._demo import demo
 from offerengine.cli._learning import evaluate_policy, export_logs, train
-from offerengine.cli._promotions import recommend_promotions, train_uplift
-from offerengine.cli._records import consume, replay
+from offerengine.cli._promotions import recommend_promotions, retrain_uplift, train_uplift
+from offerengine.cli._records import consume, rebuild_features, replay
 from offerengine.cli._revenue import forecast, import_bookings, simulate_bookings
 from offerengine.cli._serving import migrate, serve
+from offerengine.cli._transfer import export_objects, import_objects
 
 __all__ = ["app", "main"]
 
@@ -73,11 +75,20 @@ app.command("train")(train)
 app.command("export-logs")(export_logs)
 app.command("evaluate-policy")(evaluate_policy)
 app.command("train-uplift")(train_uplift)
+app.command("retrain-uplift")(retrain_uplift)
 app.command("recommend-promotions")(recommend_promotions)
 app.command("replay")(replay)
 app.command("simulate-bookings")(simulate_bookings)
 app.command("import-bookings")(import_bookings)
 app.command("forecast")(forecast)
+app.command("import")(import_objects)
+app.command("export")(export_objects)
+
+profiles = typer.Typer(
+    help="Profiles: their features from behaviour.", no_args_is_help=True, rich_markup_mode=None
+)
+profiles.command("rebuild-features")(rebuild_features)
+app.add_typer(profiles, name="profiles")
 
 
 def main() -> None:

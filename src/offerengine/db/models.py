@@ -4,6 +4,13 @@ from __future__ import annotations
 
 from offerengine.auth.models import ApiKey, AppSecret, User
 from offerengine.bundles.models import BundleTemplate
+from offerengine.campaigns.models import (
+    Campaign,
+    CampaignBudget,
+    CampaignDelivery,
+    CampaignGrant,
+    CampaignMember,
+)
 from offerengine.catalog.models import Product
 from offerengine.commerce.models import (
     CommissionRate,
@@ -20,11 +27,17 @@ from offerengine.experiments.models import Experiment, Exposure
 from offerengine.flags.models import FeatureFlag
 from offerengine.inventory.models import Flight, InventoryBucket, InventoryRule
 from offerengine.learning.models import DecisionLog, LearningModel
+from offerengine.loyalty.models import LedgerEntry, LoyaltyMember, LoyaltyProgramme
 from offerengine.network.models import Airport
 from offerengine.orders.models import Order
 from offerengine.pricing.models import PricingRule
 from offerengine.profiles.models import Profile, SegmentFit
-from offerengine.promotions.models import PromotionCounter, PromotionGrant, UpliftModel
+from offerengine.promotions.models import (
+    PromotionCounter,
+    PromotionGrant,
+    UpliftModel,
+    UpliftModelChoice,
+)
 from offerengine.recording.models import DeadLetter
 from offerengine.revenue.models import (
     BookingImport,
@@ -40,8 +53,9 @@ from offerengine.shopping.models import (
     StoredSearch,
     TenantDocument,
 )
-from offerengine.snapshots.models import SystemState
+from offerengine.snapshots.models import ConfigChange, SystemState
 from offerengine.tenants.models import Tenant
+from offerengine.transfer.models import ImportJob
 from offerengine.versioning.models import AuditEntry, ObjectVersion
 from offerengine.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookSecret
 
@@ -54,8 +68,14 @@ __all__ = [
     "AuditEntry",
     "BookingImport",
     "BundleTemplate",
+    "Campaign",
+    "CampaignBudget",
+    "CampaignDelivery",
+    "CampaignGrant",
+    "CampaignMember",
     "CapCounter",
     "CommissionRate",
+    "ConfigChange",
     "Coupon",
     "CouponUsage",
     "DeadLetter",
@@ -69,10 +89,14 @@ __all__ = [
     "FeatureFlag",
     "FeeRule",
     "Flight",
+    "ImportJob",
     "ImportedBooking",
     "InventoryBucket",
     "InventoryRule",
     "LearningModel",
+    "LedgerEntry",
+    "LoyaltyMember",
+    "LoyaltyProgramme",
     "ObjectVersion",
     "OfferBody",
     "OfferDay",
@@ -93,6 +117,7 @@ __all__ = [
     "Tenant",
     "TenantDocument",
     "UpliftModel",
+    "UpliftModelChoice",
     "User",
     "WebhookAttempt",
     "WebhookDelivery",

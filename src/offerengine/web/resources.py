@@ -22,11 +22,13 @@ from starlette.types import Message
 
 from offerengine.auth.sessions import SESSION_COOKIE
 from offerengine.bundles.schemas import BundleIn
+from offerengine.campaigns.schemas import CampaignIn
 from offerengine.commerce import schemas as commerce
 from offerengine.decisioning import schemas as decisioning
 from offerengine.experiments.schemas import ExperimentIn
 from offerengine.flags.schemas import FeatureFlagIn
 from offerengine.inventory.schemas import InventoryRuleIn
+from offerengine.loyalty.schemas import ProgrammeIn
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +115,25 @@ RESOURCES: dict[str, Resource] = {
                 "release_policy": {"auto_release_on_expiry": True, "notify_on_low_inventory": True},
             },
             help="Hold time, overbooking and the low-stock threshold per resource type.",
+        ),
+        Resource(
+            "loyalty-programmes",
+            "Loyalty programmes",
+            "loyalty programme",
+            "loyalty_programme",
+            "/v1/admin/tenants/{tenant}/loyalty/programmes",
+            "/v1/admin/loyalty/programmes/{id}",
+            ProgrammeIn,
+            ("code", "name", "currency", "expiry_months", "is_active"),
+            starter={
+                "currency": "USD",
+                "tiers": [{"benefits": {"free_bags": 1, "seat_choice": True}}],
+                "earn_rules": [{"product_type": "FLIGHT", "points_per_unit": "5"}],
+                "point_values": [{"currency": "USD", "value": "0.01"}],
+                "expiry_months": 24,
+            },
+            help="Tiers and their benefits, earn rules, a point's value per currency and expiry; "
+            "members and their ledgers on the Loyalty members page.",
         ),
         _decisioning(
             "placements",
@@ -266,6 +287,26 @@ RESOURCES: dict[str, Resource] = {
                 "primary_metric": {"key": "conversion", "kind": "conversion", "event": "purchase"},
             },
             help="Sticky assignment, exposures and results with intervals and a verdict.",
+        ),
+        Resource(
+            "campaigns",
+            "Campaigns",
+            "campaign",
+            "campaign",
+            "/v1/admin/tenants/{tenant}/campaigns",
+            "/v1/admin/campaigns/{id}",
+            CampaignIn,
+            ("code", "name", "channel", "budget", "holdout_share", "starts_at", "ends_at"),
+            starter={
+                "promotions": ["PROMOTION-CODE"],
+                "channel": "email",
+                "budget": "1000.00",
+                "starts_at": "2027-01-01T00:00:00Z",
+                "ends_at": "2027-02-01T00:00:00Z",
+                "holdout_share": 0.2,
+            },
+            help="Promotions granted as personal coupons to an audience within a budget, a "
+            "share held out; results on the Campaign results page.",
         ),
     )
 }

@@ -18,15 +18,19 @@ from offerengine.web import apidocs
 from offerengine.web.headers import SecurityHeaders
 from offerengine.web.pages import (
     airline,
+    campaigns,
     catalog,
     dashboard,
     documents,
     history,
     login,
+    loyalty,
     playgrounds,
     pricing,
+    profiles,
     records,
     resources,
+    transfer,
     webhooks,
 )
 from offerengine.web.pages.layout import WEB
@@ -40,9 +44,13 @@ PAGES = (
     airline,
     documents,
     playgrounds,
+    profiles,
+    campaigns,
+    loyalty,
     history,
     records,
     webhooks,
+    transfer,
     resources,
 )
 

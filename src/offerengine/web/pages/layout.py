@@ -42,16 +42,21 @@ NAV: list[tuple[str, list[tuple[str, str]]]] = [
             ("Products", "/admin/products"),
             ("Pricing rules", "/admin/pricing-rules"),
             ("Bundle templates", "/admin/bundles"),
+            ("Import & export", "/admin/imports"),
         ],
     ),
     (
         "Airline",
         [
             ("Flights", "/admin/flights"),
+            ("Booking simulator", "/admin/revenue/simulator"),
             ("Inventory rules", "/admin/inventory-rules"),
             ("Offer rules", "/admin/offer-rules"),
             ("Fare settings", "/admin/fare-settings"),
+            ("Connection rules", "/admin/connection-rules"),
             ("Shop playground", "/admin/shop"),
+            ("Loyalty programmes", "/admin/loyalty-programmes"),
+            ("Loyalty members", "/admin/loyalty"),
         ],
     ),
     (
@@ -83,9 +88,12 @@ NAV: list[tuple[str, list[tuple[str, str]]]] = [
         "Learning",
         [
             ("Bandit models", "/admin/models"),
+            ("Profiles", "/admin/profiles"),
             ("Segments", "/admin/segments"),
             ("Promotions", "/admin/promotions"),
             ("Promotion usage", "/admin/promotion-usage"),
+            ("Campaigns", "/admin/campaigns"),
+            ("Campaign results", "/admin/campaign-results"),
         ],
     ),
     (
