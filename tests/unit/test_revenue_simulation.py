@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from typer.testing import CliRunner
 
 from offerengine.cli import app as cli
+from offerengine.cli._common import console
 from offerengine.revenue.core import simulation as sim
 from offerengine.revenue.schemas import ScenarioIn
 
@@ -122,7 +123,12 @@ def test_scenarios_are_checked() -> None:
             ScenarioIn.model_validate({**good, **change})
 
 
-def test_the_command_prints_every_policy_and_draws_the_plot(tmp_path: Path) -> None:
+def test_the_command_prints_every_policy_and_draws_the_plot(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The CLI's console is made once per process, at the width of the first command run in it;
+    # this table needs 160 columns whichever test ran first.
+    monkeypatch.setattr(console(), "width", 160)
     runner = CliRunner()
     picture = tmp_path / "compare.svg"
     shown = runner.invoke(
