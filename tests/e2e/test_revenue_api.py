@@ -106,7 +106,9 @@ def test_a_fare_family_set_is_versioned_rolled_back_exported_imported_and_audite
     assert [v["action"] for v in versions] == ["create", "update", "rollback"]
 
     exported = owner.get(f"{SETS}/export").json()
-    assert exported["fare_family_sets"][0]["families"] == ECONOMY["families"]
+    families = exported["fare_family_sets"][0]["families"]
+    assert [{k: f[k] for k in ("code", "name", "multiplier")} for f in families] == FAMILIES
+    assert families[0]["attributes"]["changes"] == "not_allowed"  # the defaults, written out
     business = {"cabin": "BUSINESS", "families": [{"code": "J", "name": "J", "multiplier": "1"}]}
     imported = owner.post(
         f"{SETS}/import",
@@ -141,6 +143,18 @@ def test_a_bad_fare_family_set_is_refused_naming_the_field_and_a_taken_scope_is_
         ({**ECONOMY, "families": []}, ["body", "families"]),
         ({**ECONOMY, "families": [{**FAMILIES[0], "multiplier": "0"}]}, None),
         ({**ECONOMY, "families": [{**FAMILIES[0], "code": "fl ex"}]}, None),
+        (
+            {**ECONOMY, "families": [{**FAMILIES[0], "attributes": {"refunds": "fee"}}]},
+            ["body", "families", 0, "attributes", "refund_fee"],
+        ),
+        (
+            {**ECONOMY, "families": [{**FAMILIES[0], "attributes": {"change_fee": "10.00"}}]},
+            ["body", "families", 0, "attributes", "change_fee"],
+        ),
+        (
+            {**ECONOMY, "families": [{**FAMILIES[0], "attributes": {"checked_bags": 9}}]},
+            ["body", "families", 0, "attributes", "checked_bags"],
+        ),
     ):
         assert (loc is None) or loc in error_locs(problem(owner.post(SETS, json=bad), 422))
     assert owner.post(SETS, json=ECONOMY).status_code == 201

@@ -88,8 +88,41 @@ Route = Annotated[str, Field(pattern=r"^[A-Z]{3}-[A-Z]{3}$", examples=["JFK-LHR"
 DEFAULT_PERIODS = [90, 60, 30, 21, 14, 7, 3, 0]
 
 
+FeeAmount = Annotated[Decimal, Field(ge=0, le=1_000_000, decimal_places=2)]
+
+
+class FareFamilyAttributes(BaseModel):
+    """What a branded family includes, as a comparable grid shows it: bags, seat choice, change
+    and refund rules (fees in the tenant's base currency), priority and lounge; ``other``
+    carries further comparable lines a tenant names itself."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    checked_bags: int = Field(default=0, ge=0, le=5, description="Checked bags per passenger.")
+    carry_on: bool = Field(default=True, description="A cabin bag beside the personal item.")
+    seat_selection: Literal["none", "paid", "standard", "any"] = Field(
+        default="paid",
+        description="none: assigned at check-in; paid: chosen for a fee; standard: standard "
+        "seats free; any: any seat free, extra legroom included.",
+    )
+    changes: Literal["not_allowed", "fee", "free"] = "not_allowed"
+    change_fee: FeeAmount | None = Field(default=None, description="Required when changes is fee.")
+    refunds: Literal["not_allowed", "fee", "full"] = "not_allowed"
+    refund_fee: FeeAmount | None = Field(default=None, description="Required when refunds is fee.")
+    priority_boarding: bool = False
+    lounge: bool = False
+    other: Annotated[
+        dict[
+            Annotated[str, Field(min_length=1, max_length=40)],
+            Annotated[str, Field(max_length=100)],
+        ],
+        Field(max_length=20),
+    ] = Field(default_factory=dict, examples=[{"Wi-Fi": "Messaging"}])
+
+
 class FareFamilyIn(BaseModel):
-    """One family: what it is called and what it sells at, as a multiple of the cabin's fare."""
+    """One family: what it is called, what it sells at (a multiple of the cabin's fare), and
+    what it includes."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -102,6 +135,7 @@ class FareFamilyIn(BaseModel):
         description="Its fare as a multiple of the cabin's FLIGHT product price (1: that price, "
         "as shopping sells it today).",
     )
+    attributes: FareFamilyAttributes = Field(default_factory=FareFamilyAttributes)
 
 
 class FareFamilySetIn(BaseModel):

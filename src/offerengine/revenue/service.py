@@ -30,6 +30,7 @@ from offerengine.revenue.core.history import Ladder, Market
 from offerengine.revenue.models import FareFamilySet
 from offerengine.revenue.schemas import (
     DEFAULT_PERIODS,
+    FareFamilyAttributes,
     FareFamilySetImportResult,
     FareFamilySetIn,
     FareFamilySetRead,
@@ -70,6 +71,7 @@ def check(data: FareFamilySetIn, loc: Loc = ("body",)) -> list[FieldError]:
         if family.code in seen:
             errors.append(FieldError((*loc, "families", i, "code"), f"{family.code!r} is twice"))
         seen.add(family.code)
+        errors += _fee_errors(family.attributes, (*loc, "families", i, "attributes"))
         if i and family.multiplier >= data.families[i - 1].multiplier:
             errors.append(
                 FieldError(
@@ -84,6 +86,20 @@ def check(data: FareFamilySetIn, loc: Loc = ("body",)) -> list[FieldError]:
                 (*loc, "booking_periods"), "must be distinct days before departure, descending"
             )
         )
+    return errors
+
+
+def _fee_errors(attributes: FareFamilyAttributes, loc: Loc) -> list[FieldError]:
+    """A change or refund fee is given exactly when its rule is ``fee``."""
+    errors: list[FieldError] = []
+    for rule, fee, name in (
+        (attributes.changes, attributes.change_fee, "change_fee"),
+        (attributes.refunds, attributes.refund_fee, "refund_fee"),
+    ):
+        if rule == "fee" and fee is None:
+            errors.append(FieldError((*loc, name), f"{name} is required when the rule is fee"))
+        elif rule != "fee" and fee is not None:
+            errors.append(FieldError((*loc, name), f"{name} is given only when the rule is fee"))
     return errors
 
 
