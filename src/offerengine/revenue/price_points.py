@@ -166,33 +166,22 @@ async def import_policies(
     session: AsyncSession, *, tenant: Tenant, data: PricePointPolicyTransfer, actor: Actor
 ) -> PricePointPolicyImportResult:
     """Create or update policies by cabin and route, all or nothing, every bad one reported."""
-    errors: list[FieldError] = []
-    scopes: set[tuple[str, str | None]] = set()
-    for i, item in enumerate(data.price_point_policies):
-        loc: Loc = ("body", "price_point_policies", i)
-        errors += check(item, loc)
-        if (item.cabin, item.route) in scopes:
-            errors.append(FieldError((*loc, "route"), "a policy for this cabin and route is twice"))
-        scopes.add((item.cabin, item.route))
-    raise_if_any(errors)
-    created = updated = unchanged = 0
-    items: list[PricePointPolicy] = []
-    for item in data.price_point_policies:
-        found = await _same_scope(session, tenant.id, item.cabin, item.route)
-        if found is None:
-            items.append(await EDITING.create(session, tenant=tenant, data=item, actor=actor))
-            created += 1
-            continue
-        version = found.version
-        items.append(
-            await EDITING.update(session, obj=found, data=item, actor=actor, expected_version=None)
-        )
-        if found.version == version:
-            unchanged += 1
-        else:
-            updated += 1
+    done = await EDITING.import_by_scope(
+        session,
+        tenant=tenant,
+        items=data.price_point_policies,
+        actor=actor,
+        at=("body", "price_point_policies"),
+        scope=lambda item: (item.cabin, item.route),
+        twice=("route", "a policy for this cabin and route is twice"),
+        check=check,
+        find=lambda session, tenant_id, scope: _same_scope(session, tenant_id, *scope),
+    )
     return PricePointPolicyImportResult(
-        created=created, updated=updated, unchanged=unchanged, items=[read(r) for r in items]
+        created=done.created,
+        updated=done.updated,
+        unchanged=done.unchanged,
+        items=[read(r) for r in done.objects],
     )
 
 

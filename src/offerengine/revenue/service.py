@@ -197,33 +197,22 @@ async def import_sets(
     session: AsyncSession, *, tenant: Tenant, data: FareFamilySetTransfer, actor: Actor
 ) -> FareFamilySetImportResult:
     """Create or update sets by cabin and route, all or nothing, every bad one reported."""
-    errors: list[FieldError] = []
-    scopes: set[tuple[str, str | None]] = set()
-    for i, item in enumerate(data.fare_family_sets):
-        loc: Loc = ("body", "fare_family_sets", i)
-        errors += check(item, loc)
-        if (item.cabin, item.route) in scopes:
-            errors.append(FieldError((*loc, "route"), "a set for this cabin and route is twice"))
-        scopes.add((item.cabin, item.route))
-    raise_if_any(errors)
-    created = updated = unchanged = 0
-    items: list[FareFamilySet] = []
-    for item in data.fare_family_sets:
-        found = await _same_scope(session, tenant.id, item.cabin, item.route)
-        if found is None:
-            items.append(await EDITING.create(session, tenant=tenant, data=item, actor=actor))
-            created += 1
-            continue
-        version = found.version
-        items.append(
-            await EDITING.update(session, obj=found, data=item, actor=actor, expected_version=None)
-        )
-        if found.version == version:
-            unchanged += 1
-        else:
-            updated += 1
+    done = await EDITING.import_by_scope(
+        session,
+        tenant=tenant,
+        items=data.fare_family_sets,
+        actor=actor,
+        at=("body", "fare_family_sets"),
+        scope=lambda item: (item.cabin, item.route),
+        twice=("route", "a set for this cabin and route is twice"),
+        check=check,
+        find=lambda session, tenant_id, scope: _same_scope(session, tenant_id, *scope),
+    )
     return FareFamilySetImportResult(
-        created=created, updated=updated, unchanged=unchanged, items=[read(r) for r in items]
+        created=done.created,
+        updated=done.updated,
+        unchanged=done.unchanged,
+        items=[read(r) for r in done.objects],
     )
 
 

@@ -5,15 +5,13 @@ Each tenant's run is one transaction of its own. On PostgreSQL a transaction-sco
 lets one worker run a round while the others skip it (their forecasts would only replace the same
 rows with the same figures); on SQLite the write lock serialises them. A failed round is logged
 and the next one tries again. The lifespan starts the schedule and, at shutdown, stops it
-between rounds (:mod:`offerengine.background`): a round under way ends and returns its connection.
+between rounds: a round under way ends and returns its connection (the loop and the lock are
+:mod:`offerengine.background`'s).
 """
 
 from __future__ import annotations
 
-import asyncio
-
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from offerengine import background
 from offerengine.clock import utcnow
@@ -25,26 +23,13 @@ log = get_logger("offerengine.revenue")
 LOCK_KEY = 0x5245_5645  # "REVE": the advisory lock a forecast round holds on PostgreSQL
 
 
-class ForecastSchedule:
+class ForecastSchedule(background.Schedule):
     """A background loop of forecast rounds."""
 
-    def __init__(
-        self, session_factory: async_sessionmaker[AsyncSession], *, seconds: float, is_sqlite: bool
-    ) -> None:
-        self._session_factory = session_factory
-        self._seconds = seconds
-        self._is_sqlite = is_sqlite
-        self._task: asyncio.Task[None] | None = None
-        self._stopping = asyncio.Event()
-
-    def start(self) -> None:
-        if self._seconds > 0 and self._task is None:
-            self._task = asyncio.create_task(self._run(), name="revenue-forecasts")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            await background.finish(self._task, self._stopping)
-            self._task = None
+    task_name = "revenue-forecasts"
+    log = log
+    event = "forecast_round"
+    counts = "cabins"
 
     async def run_once(self) -> int:
         """One round: forecast every active airline tenant; how many cabins were forecast."""
@@ -56,24 +41,9 @@ class ForecastSchedule:
             ).all()
         cabins = 0
         for tenant_id in tenants:
-            async with self._session_factory() as session:
-                if self._is_sqlite:
-                    await session.connection(execution_options={"sqlite_immediate": True})
-                elif not await session.scalar(
-                    sa.select(sa.func.pg_try_advisory_xact_lock(LOCK_KEY))
-                ):
+            async with self.exclusive(LOCK_KEY) as session:
+                if session is None:
                     return cabins  # another worker runs this round
                 done = await forecasting.run(session, tenant_id=tenant_id, now=utcnow())
-                await session.commit()
                 cabins += done.cabins
         return cabins
-
-    async def _run(self) -> None:
-        while not await background.pause(self._stopping, self._seconds):
-            try:
-                cabins = await self.run_once()
-                log.info("forecast_round", cabins=cabins)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # the database may be briefly away; try again next round
-                log.warning("forecast_round_failed", error=str(exc))

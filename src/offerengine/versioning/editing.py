@@ -20,6 +20,8 @@ field; ``key_where`` narrows "other" for kinds sharing a table). Three hooks cov
 kinds have: ``prepare`` turns the input into what the edits apply under the tenant's settings
 (a product's prices in minor units of its currency, defaulted from the tenant's), before every
 check; ``revive`` (above); and ``check_delete`` refuses a delete (an object others still use).
+For the kinds whose objects are one per scope (a cabin and route) rather than one per key,
+:meth:`Editing.import_by_scope` imports a document of them: matched by scope, all or nothing.
 The unit of work (``offerengine.deps.DbSession``) commits.
 """
 
@@ -27,8 +29,8 @@ from __future__ import annotations
 
 import functools
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar, cast
 
 import sqlalchemy as sa
@@ -38,6 +40,7 @@ from sqlalchemy.orm import InstrumentedAttribute
 
 from offerengine.auth.core import Actor
 from offerengine.db import unique
+from offerengine.errors import FieldError, Loc, raise_if_any
 from offerengine.versioning import service as versioning
 
 
@@ -50,6 +53,8 @@ M = TypeVar("M", bound=versioning.Versioned)
 D = TypeVar("D")
 D_contra = TypeVar("D_contra", contravariant=True)
 M_contra = TypeVar("M_contra", contravariant=True)
+T = TypeVar("T")  # an imported item, as the document holds it
+K = TypeVar("K", bound=Hashable)  # its scope
 
 
 class Checks(Protocol[M_contra, D_contra]):
@@ -75,6 +80,17 @@ def read_back(
         return schema.model_validate(cast(_ReadsBack, read.model_validate(state)).as_input())
 
     return recorded
+
+
+@dataclass
+class ImportedObjects(Generic[M]):
+    """What an import by scope did: the objects, one per item in the document's order, and how
+    many of them were created, updated and left unchanged."""
+
+    objects: list[M] = field(default_factory=list)
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
 
 
 @dataclass(frozen=True)
@@ -187,6 +203,51 @@ class Editing(Generic[M, D]):
         if obj is None and self.revive is not None:
             self.revive(target, state)
         return target
+
+    async def import_by_scope(
+        self,
+        session: AsyncSession,
+        *,
+        tenant: _Tenant,
+        items: Sequence[T],
+        actor: Actor,
+        at: Loc,
+        scope: Callable[[T], K],
+        twice: tuple[str, str],
+        check: Callable[[T, Loc], list[FieldError]],
+        find: Callable[[AsyncSession, uuid.UUID, K], Awaitable[M | None]],
+    ) -> ImportedObjects[M]:
+        """Create or update one object per item, matched by its ``scope`` (``find`` gives the
+        tenant's object holding one), all or nothing: every item that ``check`` finds bad, and
+        every scope given twice (at the field ``twice`` names, with its message), is reported
+        before any is saved. ``at`` is where the items are: ``("body", "fare_family_sets")``."""
+        errors: list[FieldError] = []
+        scopes: set[K] = set()
+        for i, item in enumerate(items):
+            loc: Loc = (*at, i)
+            errors += check(item, loc)
+            if scope(item) in scopes:
+                errors.append(FieldError((*loc, twice[0]), twice[1]))
+            scopes.add(scope(item))
+        raise_if_any(errors)
+        done = ImportedObjects[M]()
+        for item in items:
+            found = await find(session, tenant.id, scope(item))
+            if found is None:
+                done.objects.append(
+                    await self.create(session, tenant=tenant, data=item, actor=actor)
+                )
+                done.created += 1
+                continue
+            version = found.version
+            done.objects.append(
+                await self.update(session, obj=found, data=item, actor=actor, expected_version=None)
+            )
+            if found.version == version:
+                done.unchanged += 1
+            else:
+                done.updated += 1
+        return done
 
     async def _prepared(self, session: AsyncSession, tenant_id: uuid.UUID, data: Any) -> D:
         if self.prepare is None:
