@@ -217,6 +217,27 @@ def grow(base: str, editor: str) -> list[tuple[str, str]]:
     return routes
 
 
+FAMILIES_PATH = "/v1/admin/tenants/OE/fare-family-sets"
+FAMILY_SET = {
+    "cabin": "ECONOMY",
+    "families": [
+        {
+            "code": "FLEX",
+            "name": "Flex",
+            "multiplier": "1.6",
+            "attributes": {"checked_bags": 2, "changes": "free", "refunds": "full"},
+        },
+        {
+            "code": "STANDARD",
+            "name": "Standard",
+            "multiplier": "1",
+            "attributes": {"checked_bags": 1, "changes": "fee", "change_fee": "75.00"},
+        },
+        {"code": "BASIC", "name": "Basic", "multiplier": "0.8", "attributes": {"carry_on": False}},
+    ],
+}
+
+
 def searches(routes: list[tuple[str, str]], count: int) -> list[dict[str, Any]]:
     day = datetime.now(UTC).date() + timedelta(days=3)
     return [
@@ -514,12 +535,21 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--iterations", type=int, default=3000)
     parser.add_argument("--limits", action="store_true", help="compare with limits active only")
+    parser.add_argument(
+        "--families",
+        action="store_true",
+        help="give every route's economy cabin a fare family set (offers show its grid)",
+    )
+    parser.add_argument("--in-process", action="store_true", help="in-process figures only")
     args = parser.parse_args()
     print(f"machine: {machine()}")
     with tempfile.TemporaryDirectory() as folder:
         env = demo_database(Path(folder))
         with server(env, 1) as base:
             routes = grow(base, env["DEMO_OE_EDITOR_KEY"])
+            if args.families:
+                _post(base, env["DEMO_OE_EDITOR_KEY"], FAMILIES_PATH, FAMILY_SET)
+                print("fare families: an all-routes ECONOMY set of three (offers show the grid)")
         routes += [("JFK", "LHR"), ("LHR", "JFK"), ("JFK", "CDG"), ("BOS", "LHR"), ("ORD", "LHR")]
         print(f"tenant OE: {len(routes) + 15} routes, 10 pricing rules, 5 bundles, 20 ancillaries")
         if args.limits:
@@ -527,6 +557,8 @@ def main() -> None:
             asyncio.run(limits_compared(env, routes, args.iterations, args.rounds))
             return
         asyncio.run(in_process(env, routes, args.iterations))
+        if args.in_process:
+            return
         both_cores(env, routes, args.iterations)
         key = {"Authorization": f"Bearer {env['DEMO_OE_RUNTIME_KEY']}"}
         # 150 distinct searches (50 routes × party sizes and segments), cycled by wrk: identical

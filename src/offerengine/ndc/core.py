@@ -434,6 +434,7 @@ class DataLists:
     journeys: dict[tuple[str, ...], Json] = field(default_factory=dict)
     origin_dests: dict[tuple[str, str], Json] = field(default_factory=dict)
     services: dict[str, Json] = field(default_factory=dict)  # product code → definition
+    price_classes: dict[str, Json] = field(default_factory=dict)  # fare family code → class
     pax: list[Json] | None = None  # the PaxList, when richer than ids and types
     contacts: list[Json] = field(default_factory=list)
 
@@ -512,11 +513,81 @@ class DataLists:
             "PaxSegmentList": {"PaxSegment": list(self.segments.values())},
             "DatedMarketingSegmentList": {"DatedMarketingSegment": self.marketing},
         }
+        if self.price_classes:
+            lists["PriceClassList"] = {"PriceClass": list(self.price_classes.values())}
         if self.services:
             lists["ServiceDefinitionList"] = {"ServiceDefinition": list(self.services.values())}
         if self.contacts:
             lists["ContactInfoList"] = {"ContactInfo": self.contacts}
         return lists
+
+    def price_class(self, family: Mapping[str, Any]) -> str:
+        """A fare family (as an offer's grid shows it) as a ``PriceClass``: its code, name and
+        what it includes, one ``Desc`` line each."""
+        code = str(family["code"])
+        if code not in self.price_classes:
+            self.price_classes[code] = {
+                "PriceClassID": code,
+                "Name": family["name"],
+                "Code": code,
+                "Desc": [
+                    {"DescText": line}
+                    for line in family_lines(family["attributes"], family["fee_currency"])
+                ],
+            }
+        return code
+
+
+def family_lines(attributes: Mapping[str, Any], currency: str) -> list[str]:
+    """What a fare family includes, as lines of text."""
+
+    def rule(name: str, value: str, fee: str | None) -> str:
+        return f"{name}: {value.replace('_', ' ')}" + (f" {fee} {currency}" if fee else "")
+
+    bags = int(attributes.get("checked_bags", 0))
+    lines = [
+        f"{bags} checked bag{'s' if bags != 1 else ''}",
+        "cabin bag" if attributes.get("carry_on") else "no cabin bag",
+        f"seat selection: {attributes.get('seat_selection')}",
+        rule("changes", str(attributes.get("changes")), attributes.get("change_fee")),
+        rule("refunds", str(attributes.get("refunds")), attributes.get("refund_fee")),
+    ]
+    if attributes.get("priority_boarding"):
+        lines.append("priority boarding")
+    if attributes.get("lounge"):
+        lines.append("lounge")
+    lines += [f"{k}: {v}" for k, v in (attributes.get("other") or {}).items()]
+    return lines
+
+
+def _families_of(shown: Mapping[str, Any]) -> dict[tuple[int, str], Mapping[str, Any]]:
+    """An offer's fare families by (slice, code): a one-way offer's grid is slice 1's."""
+    grid = shown.get("fare_families") or []
+    if grid and "slice" in grid[0]:
+        return {(int(g["slice"]), str(f["code"])): f for g in grid for f in g["families"]}
+    return {(1, str(f["code"])): f for f in grid}
+
+
+def _fare_detail(
+    item: Mapping[str, Any],
+    families: Mapping[tuple[int, str], Mapping[str, Any]],
+    lists: DataLists,
+    flights: Sequence[Mapping[str, Any]],
+) -> list[Json]:
+    """A FLIGHT item's ``FareDetail``: the price class (fare family) its fare sells in."""
+    family = families.get((int(item.get("slice", 1)), str(item.get("fare_family"))))
+    if item.get("type") != "FLIGHT" or family is None:
+        return []
+    segments = [lists.segment(item["flight"])] if "segment" in item else []
+    if not segments:
+        segments = [lists.segment(f) for f in flights]
+    return [
+        {
+            "FareComponent": [
+                {"PriceClassRefID": lists.price_class(family), "PaxSegmentRefID": segments}
+            ]
+        }
+    ]
 
 
 def _slices_of(items: Sequence[Mapping[str, Any]]) -> list[list[Mapping[str, Any]]]:
@@ -635,7 +706,9 @@ def offer(
 ) -> Json:
     """An engine offer as an NDC ``Offer`` (``only``: those of its items, as priced)."""
     currency = shown["currency"]
-    journeys = [lists.journey(flights) for flights in journeys_of(shown)]
+    flights = journeys_of(shown)
+    journeys = [lists.journey(legs) for legs in flights]
+    families = _families_of(shown)
     kept = set(only) if only is not None else {i["item_id"] for i in shown["items"]}
     items = [i for i in shown["items"] if i["item_id"] in kept]
     taxes = _taxes_by_item(items, shown["price"]["taxes"])
@@ -656,6 +729,11 @@ def offer(
                 "MandatoryInd": bool(item["required"]),
                 "Price": _item_price(item, taxes.get(item["item_id"], ()), currency),
                 "Service": _services(item, lists, journeys, "OfferServiceAssociation", None),
+                **(
+                    {"FareDetail": detail}
+                    if (detail := _fare_detail(item, families, lists, flights[0]))
+                    else {}
+                ),
             }
             for item in items
         ],

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Mapping
+from decimal import Decimal
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -17,6 +19,8 @@ from offerengine.errors import FieldError, Loc
 from offerengine.inventory import service as inventory
 from offerengine.learning.policy import ContextualDef, OfferTypeAction, ShopLearner
 from offerengine.network import core as network
+from offerengine.revenue import service as revenue
+from offerengine.revenue.schemas import FareFamilyAttributes
 from offerengine.shopping import core
 from offerengine.shopping.models import TenantDocument
 from offerengine.shopping.schemas import (
@@ -30,6 +34,7 @@ from offerengine.shopping.schemas import (
     OfferRulesRead,
     OfferRulesUpdate,
 )
+from offerengine.tenants.models import Tenant
 from offerengine.versioning.documents import DocumentKind
 
 
@@ -225,7 +230,44 @@ async def load(
         per_airport_day=any(_per_airport_day(p) for p in products),
         connections=core.Connections.build(flights.by_id.values(), coordinates),
         connection_rules=_connection_rules(await CONNECTION_RULES.get(session, tenant_id)),
+        fare_families=await load_fare_families(session, tenant_id),
     )
+
+
+async def load_fare_families(session: AsyncSession, tenant_id: uuid.UUID) -> core.FareFamilies:
+    """The tenant's active fare family sets as shopping sells them: fees in the tenant's base
+    currency (a set saved before families had attributes reads the defaults)."""
+    tenant = await session.get(Tenant, tenant_id)
+    currency = "USD" if tenant is None else tenant.base_currency
+    sets = await revenue.list_sets(session, tenant_id=tenant_id, active_only=True)
+    return core.FareFamilies.build(
+        core.FamilySet(
+            cabin=s.cabin,
+            route=s.route,
+            families=tuple(
+                core.FareFamily.of(
+                    str(f["code"]),
+                    str(f["name"]),
+                    Decimal(str(f["multiplier"])),
+                    _attributes(f.get("attributes"), currency),
+                    currency,
+                )
+                for f in s.families
+            ),
+            id=str(s.id),
+            version=s.version,
+        )
+        for s in sets
+    )
+
+
+def _attributes(stored: Any, currency: str) -> dict[str, Any]:
+    """A family's attributes as configured, defaults filled in, fees in the currency's units."""
+    read = FareFamilyAttributes.model_validate(stored or {}).model_dump(mode="json")
+    for name in ("change_fee", "refund_fee"):
+        if read[name] is not None:
+            read[name] = str(money.quantize(Decimal(read[name]), currency))
+    return dict(read)
 
 
 def _per_airport_day(product: ProductFacts) -> bool:

@@ -143,6 +143,7 @@ def shown_of(
     parts = candidate.journey
     assert parts is not None  # the journey builder's candidates
     bundle = candidate.bundle
+    grid = core.offer_grid_json(candidate)
     members = _encode(
         {
             "offer_type": candidate.offer_type.type,
@@ -157,6 +158,7 @@ def shown_of(
             "omitted": candidate.omitted,
             "price": candidate.price,
             "currency": candidate.price["currency"],
+            **({} if grid is None else {"fare_families": msgspec.Raw(grid)}),
             "score": candidate.score,
             "score_parts": candidate.parts,
             "low_stock": candidate.low_stock,

@@ -51,7 +51,8 @@ def search_of(request: SearchRequest, snapshot: Snapshot) -> core.Search:
     except money.UnknownCurrency as exc:
         raise Invalid.field(("body", "currency"), f"{exc} (a selling currency)") from None
     slices = tuple(
-        core.Slice(s.origin, s.destination, s.date, s.days) for s in request.slices or ()
+        core.Slice(s.origin, s.destination, s.date, s.days, s.fare_family)
+        for s in request.slices or ()
     )
     if slices:
         origin, destination, day = slices[0].origin, slices[0].destination, slices[0].day
@@ -66,6 +67,7 @@ def search_of(request: SearchRequest, snapshot: Snapshot) -> core.Search:
         assert request.destination is not None
         assert request.date is not None
         origin, destination, day = request.origin, request.destination, request.date
+    _check_families(request, snapshot.shopping.fare_families, origin, destination)
     return core.Search(
         origin=origin,
         destination=destination,
@@ -79,7 +81,56 @@ def search_of(request: SearchRequest, snapshot: Snapshot) -> core.Search:
         channel=request.channel,
         context=request.context,
         slices=slices,
+        fare_family=request.fare_family,
     )
+
+
+def _check_families(
+    request: SearchRequest, families: core.FareFamilies, origin: str, destination: str
+) -> None:
+    """A fare family asked for must be one the cabin sells: on the route (the one-way shape),
+    or in some set of the cabin (a journey's slice, whose segments' routes are not known yet)."""
+    cabin = request.cabin
+    errors: list[FieldError] = []
+    if request.slices is None:
+        if request.fare_family is None:
+            return
+        found = families.for_route(cabin, origin, destination)
+        if found is None:
+            errors.append(
+                FieldError(
+                    ("body", "fare_family"),
+                    f"{cabin} has no fare family set on {origin}-{destination}",
+                )
+            )
+        elif found.get(request.fare_family) is None:
+            errors.append(
+                FieldError(
+                    ("body", "fare_family"),
+                    f"{request.fare_family!r} is not a fare family of {cabin} on "
+                    f"{origin}-{destination}: one of {', '.join(found.codes)}",
+                )
+            )
+        raise_if_any(errors)
+        return
+    known = families.codes.get(cabin, frozenset())
+    asked: list[tuple[tuple[str | int, ...], str]] = []
+    if request.fare_family is not None:
+        asked.append((("body", "fare_family"), request.fare_family))
+    asked += [
+        (("body", "slices", i, "fare_family"), s.fare_family)
+        for i, s in enumerate(request.slices)
+        if s.fare_family is not None
+    ]
+    for loc, code in asked:
+        if code not in known:
+            listed = ", ".join(sorted(known)) if known else "none"
+            errors.append(
+                FieldError(
+                    loc, f"{code!r} is not a fare family of {cabin} (its families: {listed})"
+                )
+            )
+    raise_if_any(errors)
 
 
 def shop_for(
@@ -120,6 +171,7 @@ def shop_for(
         stock=lambda key: stock.get(key.as_tuple()),
         treatment=treatment,
         loyalty=snapshot.loyalty,
+        families=config.fare_families,
     )
 
 

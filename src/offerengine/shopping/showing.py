@@ -74,6 +74,7 @@ def shown_of(
     (searches reuse a result for up to ``reuse_seconds``)."""
     bundle = candidate.bundle
     parts = candidate.parts if explain is None else {**candidate.parts, "conversion_model": explain}
+    grid = core.offer_grid_json(candidate)
     members = _encode(
         {
             "offer_type": candidate.offer_type.type,
@@ -86,6 +87,7 @@ def shown_of(
             "omitted": candidate.omitted,
             "price": candidate.price,
             "currency": candidate.price["currency"],
+            **({} if grid is None else {"fare_families": msgspec.Raw(grid)}),
             "score": candidate.score,
             "score_parts": parts,
             "low_stock": candidate.low_stock,

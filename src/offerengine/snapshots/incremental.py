@@ -15,12 +15,13 @@ read it takes the tenant's row and the change log of v+1..w (:func:`service.chan
      (``decisioning.compiling.patch``); experiments that changed place their variants again;
    - catalog (products): the changed products are re-read and re-encoded
      (``CatalogIndex.patched``); pricing and shopping, which read the catalog, are rebuilt;
+   - fare family sets (branded fares): the shopping part is kept and only its ``fare_families``
+     are read again (unless shopping is rebuilt whole anyway, which reads them);
    - every other part is rebuilt whole from the database when a kind it reads changed, and only
      then (``PARTS``): pricing rules, flags, experiments, commission rates, fee rules and coupons,
      bundles, inventory rules, offer rules, fare settings and connection rules, segments,
      promotions, loyalty programmes;
-   - a kind no part reads (``OUTSIDE``: fare family sets, campaigns, price-point policies) moves
-     the version only.
+   - a kind no part reads (``OUTSIDE``: campaigns, price-point policies) moves the version only.
 
 A kind listed as changed without its objects (one transaction changed more than
 ``service.LIST_AT_MOST`` of them) is rebuilt as its part, never the whole tenant.
@@ -72,6 +73,9 @@ PARTS: Mapping[str, frozenset[str]] = {
             "connection_rules",
         }
     ),
+    # The shop's fare family sets: patched into the shopping part (when it is not rebuilt whole,
+    # which reads them too).
+    "fare_families": frozenset({"fare_family_set"}),
     "decisioning": DECISIONING | {"experiment"},
     "commerce": frozenset({"commission_rate", "fee_rule", "coupon", "feature_flag"}),
     "segments": frozenset({"segments"}),
@@ -80,7 +84,7 @@ PARTS: Mapping[str, frozenset[str]] = {
 }
 # Versioned kinds no part of a snapshot reads (run time reads them from the database, or they are
 # admin-only): a change to them moves the version and nothing else.
-OUTSIDE = frozenset({"fare_family_set", "campaign", "price_point_policy"})
+OUTSIDE = frozenset({"campaign", "price_point_policy"})
 KNOWN = frozenset().union(*PARTS.values(), OUTSIDE)
 
 
@@ -113,6 +117,10 @@ async def patch(session: AsyncSession, current: Snapshot) -> Snapshot | None:
         parts["pricing"] = await pricing.load_index(session, tenant.id, products)
     if "shopping" in changed:
         parts["shopping"] = await shopping.load(session, tenant.id, catalog.by_code.values())
+    elif "fare_families" in changed:
+        parts["shopping"] = replace(
+            current.shopping, fare_families=await shopping.load_fare_families(session, tenant.id)
+        )
     if "decisioning" in changed:
         parts["decisioning"] = await _decisioning(session, current, log, parts, tenant.settings)
     if "commerce" in changed:

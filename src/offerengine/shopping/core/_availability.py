@@ -22,8 +22,9 @@ class CabinSeats:
     key: ResourceKey
     capacity: int
     stock: Stock
-    sellable: int
+    sellable: int  # for the fare family sold
     status: str  # available | low
+    cabin_sellable: int  # for the cabin, before any family's booking limit
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,32 +47,40 @@ class Availability:
         self._fares = memo.fares
         self._extras = memo.extras
 
-    def seats(self, flight: FlightFacts, cabin: str, seated: int) -> CabinSeats:
+    def seats(
+        self, flight: FlightFacts, cabin: str, seated: int, family: str | None = None
+    ) -> CabinSeats:
         """The cabin's seats; Dropped if the flight has no such cabin, too few seats left, or
-        (with a forecast) the family it sells is closed by its booking limit for the party."""
+        (with a forecast) the family it sells (``family``; None: the one at the cabin fare) is
+        closed by its booking limit for the party."""
         capacity = flight.cabins.get(cabin)
         if capacity is None:
             raise Dropped(f"no {cabin} cabin")
         key = inventory.cabin_key(flight, cabin)
         stock = self._stock(key, capacity)
         rule = self.shop.policy.rule_for(key.resource_type, key.resource)
-        sellable = stock.sellable(rule)
+        sellable = cabin_sellable = stock.sellable(rule)
         if sellable < seated:
             raise Dropped(f"{cabin}: {sellable} seat(s) left for {seated} passenger(s)")
         controls = stock.controls
         if controls is not None:
             # The family sold at the cabin fare sells only while its booking limit allows; the
             # seats it may still sell are what the offer shows as left.
-            family = controls.family()
-            sellable = max(0, sellable - family.protected)
+            sold = controls.family(family)
+            sellable = max(0, sellable - sold.protected)
             if sellable < seated:
                 raise Dropped(
-                    f"{cabin}: fare family {family.code} closed by its booking limit "
-                    f"({sellable} seat(s) for {seated} passenger(s); {family.protected} "
+                    f"{cabin}: fare family {sold.code} closed by its booking limit "
+                    f"({sellable} seat(s) for {seated} passenger(s); {sold.protected} "
                     f"protected for the families above it)"
                 )
         return CabinSeats(
-            key, capacity, stock, sellable, inventory.availability_status(sellable, rule)
+            key,
+            capacity,
+            stock,
+            sellable,
+            inventory.availability_status(sellable, rule),
+            cabin_sellable,
         )
 
     def fare_product(self, cabin: str) -> ProductFacts:

@@ -13,6 +13,7 @@ from offerengine import money
 from offerengine.bundles.core import BundleIndex
 from offerengine.inventory.core import FlightIndex, InventoryPolicy
 from offerengine.learning.policy import ContextualDef, ShopLearner
+from offerengine.shopping.core._families import FareFamilies
 from offerengine.shopping.core._journeys import ConnectionRules, Connections
 
 FLIGHT_ONLY = "FLIGHT_ONLY"
@@ -126,6 +127,8 @@ class ShoppingConfig:
     # connections are built (the tenant's connection rules).
     connections: Connections = field(default_factory=Connections.empty)
     connection_rules: ConnectionRules = field(default_factory=ConnectionRules)
+    # Branded fares: the tenant's active fare family sets, by cabin and route.
+    fare_families: FareFamilies = field(default_factory=FareFamilies)
 
     @classmethod
     def empty(cls) -> ShoppingConfig:

@@ -31,6 +31,7 @@ from typing import Any
 from offerengine.bundles.core import BundleFacts
 from offerengine.shopping.core._build import Builder
 from offerengine.shopping.core._config import FLIGHT_ONLY, ZERO, OfferType
+from offerengine.shopping.core._family_grid import PendingGrid
 from offerengine.shopping.core._journeys import (
     ConnectionRules,
     Connections,
@@ -62,6 +63,8 @@ class SliceOption:
     omitted: list[dict[str, str]]
     cost: Decimal
     total: Decimal = ZERO
+    grids: tuple[PendingGrid | None, ...] = ()  # each segment's in every family of its set
+    fare_family: str | None = None  # the family its fares sell in (its first segment's)
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,10 +136,15 @@ class JourneyBuilder:
         omitted: list[dict[str, str]] = []
         cost = ZERO
         cabin = ""
+        grids: list[PendingGrid | None] = []
+        family: str | None = None
+        wanted = self.search.slices[index].fare_family if index < len(self.search.slices) else None
         for n, flight in enumerate(itinerary.segments):
             if flight.departs <= self.at:
                 raise Dropped(f"{flight.carrier}{flight.flight_number} has left")
-            cabin, parts = b._fare(flight, bundle)
+            cabin, parts = b._fare(flight, bundle, wanted)
+            grids.append(parts.grid)
+            family = family or parts.fare_family
             if n == 0 and bundle is not None:
                 b._add_extras(parts, flight, bundle)
             taxes.append(b.taxes.of(flight, cabin, parts.items[0]))
@@ -160,6 +168,7 @@ class JourneyBuilder:
             index, itinerary, cabin, items, labels, taxes, needs, needed_by, low, omitted, cost
         )
         option.total = b.totals.price(items, merged_taxes(taxes)).total
+        option.grids, option.fare_family = tuple(grids), family
         return option
 
     def candidates(self, planned: Planned) -> tuple[list[Candidate], list[str]]:

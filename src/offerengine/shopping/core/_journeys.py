@@ -46,6 +46,7 @@ class Slice:
     destination: str
     day: date
     days: int = 0
+    fare_family: str | None = None  # the family its fares sell in (None: the search's)
 
     def dates(self) -> list[date]:
         """The slice's dates, its own first, then nearest first (earlier before later)."""
@@ -60,6 +61,7 @@ class Slice:
             "destination": self.destination,
             "date": self.day.isoformat(),
             "days": self.days,
+            **({"fare_family": self.fare_family} if self.fare_family is not None else {}),
         }
 
 

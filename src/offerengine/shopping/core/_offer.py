@@ -12,6 +12,7 @@ from offerengine.inventory.core import FlightFacts, ResourceKey
 from offerengine.shopping.core._config import OfferType
 
 if TYPE_CHECKING:  # a journey offer's parts are made from candidates' parts
+    from offerengine.shopping.core._family_grid import PendingGrid
     from offerengine.shopping.core._journey_offers import JourneyParts
 
 
@@ -52,6 +53,8 @@ class Candidate:
     items_json: bytes = b""  # ``items`` as JSON, from pieces encoded once per memo
     flight_json: bytes = b""  # the flight's summary as JSON, likewise
     journey: JourneyParts | None = None  # a journey offer's slices (``flight`` is its first)
+    fare_families: PendingGrid | None = None  # its cabin in every fare family (one-way offers)
+    fare_family: str | None = None  # the family its fare sells in
 
 
 class Dropped(Exception):

@@ -46,6 +46,8 @@ class Search:
     # A journey's slices (the first is origin, destination and day); empty for a search of the
     # one-way shape, which shops nonstop flights as it always has.
     slices: tuple[Slice, ...] = ()
+    # The fare family to sell (a journey's slice may name its own); None: each set's default.
+    fare_family: str | None = None
 
     @property
     def journey(self) -> str | None:
@@ -73,6 +75,8 @@ class Search:
             "currency": self.currency,
             "context": dict(self.context),
         }
+        if self.fare_family is not None:
+            basis["fare_family"] = self.fare_family
         if self.slices:
             basis["journey"] = self.journey
             basis["slices"] = [s.as_json() for s in self.slices]
@@ -92,7 +96,14 @@ def search_of(basis: Mapping[str, Any]) -> Search:
         channel=basis.get("channel"),
         context=basis.get("context") or {},
         slices=tuple(
-            Slice(s["origin"], s["destination"], date.fromisoformat(s["date"]), int(s["days"]))
+            Slice(
+                s["origin"],
+                s["destination"],
+                date.fromisoformat(s["date"]),
+                int(s["days"]),
+                s.get("fare_family"),
+            )
             for s in basis.get("slices") or ()
         ),
+        fare_family=basis.get("fare_family"),
     )

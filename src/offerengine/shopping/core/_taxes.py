@@ -1,7 +1,7 @@
 """Taxes and fees on a fare: each rule of the fare settings that matches the origin or the
 destination airport or country adds, per passenger of its types, a percentage of the fare or a
 fixed amount (converted to the selling currency). They depend on the fare item alone, so they are
-worked out once per fare and memo."""
+worked out once per fare (flight, cabin and fare family) and memo."""
 
 from __future__ import annotations
 
@@ -83,7 +83,7 @@ class Taxes:
         self._cache = memo.taxes
 
     def of(self, flight: FlightFacts, cabin: str, fare_item: dict[str, Any]) -> FareTaxes:
-        key = (flight.id, cabin)
+        key = (flight.id, cabin, fare_item.get("fare_family"))
         found = self._cache.get(key)
         if found is None:
             taxes = fare_taxes(flight, fare_item, self.currency, self.countries)
