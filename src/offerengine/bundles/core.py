@@ -21,6 +21,7 @@ class ItemSpec:
     category: str | None = None
     cabin_class: str | None = None
     quantity: int = 1
+    nights: int | None = None  # a partner line's nights or days for a one-way search
 
     def describe(self) -> str:
         narrowed = self.cabin_class or self.category
@@ -55,6 +56,7 @@ def item_specs(product_types: Iterable[Mapping[str, Any]]) -> tuple[ItemSpec, ..
             category=p.get("category"),
             cabin_class=p.get("cabin_class"),
             quantity=int(p.get("quantity") or 1),
+            nights=None if p.get("nights") is None else int(p["nights"]),
         )
         for p in product_types
     )

@@ -25,13 +25,29 @@ class BundleItem(BaseModel):
     cabin_class: Cabin | None = Field(
         default=None, description="FLIGHT lines only: the cabin the bundle sells."
     )
-    quantity: int = Field(default=1, ge=1, le=10, description="Units per seated passenger.")
+    quantity: int = Field(
+        default=1,
+        ge=1,
+        le=10,
+        description="Units per seated passenger; for a partner product priced per_trip, "
+        "per_night or per_day, units for the party (rooms, cars).",
+    )
     required: bool = False
+    nights: int | None = Field(
+        default=None,
+        ge=1,
+        le=60,
+        description="A partner line priced per_night or per_day: the nights (or days of hire) "
+        "a one-way search sells; a journey of two or more slices counts the stay between its "
+        "first and last slice's dates instead. Default 1.",
+    )
 
     @model_validator(mode="after")
     def _cabin_on_flight(self) -> Self:
         if self.cabin_class is not None and self.type != "FLIGHT":
             raise ValueError("cabin_class narrows a FLIGHT line only")
+        if self.nights is not None and self.type == "FLIGHT":
+            raise ValueError("nights belongs to a partner line (HOTEL, CAR), not FLIGHT")
         return self
 
 
@@ -103,6 +119,21 @@ class BundleRead(BundleIn):
 
     def as_input(self) -> dict[str, Any]:
         return self.model_dump(mode="json", include=set(BundleIn.model_fields))
+
+
+class BundleTransfer(BaseModel):
+    """Bundle templates to create or update by name, all or nothing (a template set's)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    bundles: list[BundleIn] = Field(max_length=200)
+
+
+class BundleImportResult(BaseModel):
+    created: int
+    updated: int
+    unchanged: int
+    items: list[BundleRead]
 
 
 class BundleTest(BaseModel):

@@ -13,11 +13,20 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from offerengine.auth.core import Actor
 from offerengine.bundles import core
 from offerengine.bundles.models import BundleTemplate
-from offerengine.bundles.schemas import BundleIn, BundleRead, BundleUpdate
+from offerengine.bundles.schemas import (
+    BundleImportResult,
+    BundleIn,
+    BundleRead,
+    BundleTransfer,
+    BundleUpdate,
+)
 from offerengine.db import paging
+from offerengine.errors import FieldError, raise_if_any
 from offerengine.pagination import DEFAULT_LIMIT
+from offerengine.tenants.models import Tenant
 from offerengine.versioning.editing import Editing, read_back
 from offerengine.versioning.kinds import ConfigKind, PageRequest
 
@@ -113,6 +122,53 @@ BUNDLE_KIND: ConfigKind[BundleTemplate] = ConfigKind(
     list=_list,
     count=_count,
 )
+
+
+async def import_bundles(
+    session: AsyncSession, *, tenant: Tenant, data: BundleTransfer, actor: Actor
+) -> BundleImportResult:
+    """Create or update templates by name, all or nothing; an unchanged one gets no version."""
+    names: set[str] = set()
+    errors: list[FieldError] = []
+    for i, item in enumerate(data.bundles):
+        if item.bundle_name in names:
+            errors.append(
+                FieldError(("body", "bundles", i, "bundle_name"), "this name is listed twice")
+            )
+        names.add(item.bundle_name)
+    raise_if_any(errors)
+    found = {
+        b.bundle_name: b
+        for b in await session.scalars(
+            sa.select(BundleTemplate).where(
+                BundleTemplate.tenant_id == tenant.id, BundleTemplate.bundle_name.in_(names)
+            )
+        )
+    }
+    created = updated = unchanged = 0
+    items: list[BundleTemplate] = []
+    for item in data.bundles:
+        current = found.get(item.bundle_name)
+        if current is None:
+            items.append(await EDITING.create(session, tenant=tenant, data=item, actor=actor))
+            created += 1
+            continue
+        version = current.version
+        items.append(
+            await EDITING.update(
+                session, obj=current, data=item, actor=actor, expected_version=None
+            )
+        )
+        if current.version == version:
+            unchanged += 1
+        else:
+            updated += 1
+    return BundleImportResult(
+        created=created,
+        updated=updated,
+        unchanged=unchanged,
+        items=[BundleRead.of(b) for b in items],
+    )
 
 
 def facts(bundle: BundleTemplate) -> core.BundleFacts:

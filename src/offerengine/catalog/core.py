@@ -40,6 +40,17 @@ PRODUCT_TYPE_PATTERN = r"^[A-Z][A-Z0-9_]{0,49}$"
 PRODUCT_CODE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,49}$"
 MAX_METADATA_BYTES = 64 * 1024
 
+# What a partner product's price is per. A product without a unit is priced per seated passenger
+# (× the bundle line's quantity), as every ancillary is; a unit prices it for the party:
+PER_TRIP = "per_trip"  # once per offer
+PER_NIGHT = "per_night"  # per night of the stay (HOTEL)
+PER_DAY = "per_day"  # per day of hire (CAR)
+PER_PASSENGER = "per_passenger"  # per passenger, infants included (INSURANCE)
+PRICING_UNITS = (PER_TRIP, PER_NIGHT, PER_DAY, PER_PASSENGER)
+# The one product type a unit of time belongs to; per_trip and per_passenger fit any but FLIGHT.
+UNIT_TYPES = {PER_NIGHT: "HOTEL", PER_DAY: "CAR"}
+PARTNER_CODE_PATTERN = r"^[A-Z0-9][A-Z0-9_-]{1,19}$"
+
 CSV_COLUMNS = (
     "product_type",
     "product_code",
@@ -53,6 +64,9 @@ CSV_COLUMNS = (
     "price_ceiling",
     "metadata",
     "is_active",
+    "partner_code",
+    "partner_name",
+    "pricing_unit",
 )
 
 
@@ -73,6 +87,9 @@ class ProductInput:
     is_active: bool
     price_floor: Decimal | None = None
     price_ceiling: Decimal | None = None
+    partner_code: str | None = None
+    partner_name: str | None = None
+    pricing_unit: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +108,52 @@ class ProductValues:
     is_active: bool
     price_floor_minor: int | None = None
     price_ceiling_minor: int | None = None
+    partner_code: str | None = None
+    partner_name: str | None = None
+    pricing_unit: str | None = None
+
+
+def partner_errors(
+    product_type: str,
+    partner_code: str | None,
+    partner_name: str | None,
+    pricing_unit: str | None,
+    loc: Loc = ("body",),
+) -> list[FieldError]:
+    """What is wrong with a product's partner and pricing unit for its type: a FLIGHT is the
+    airline's own and priced by the fare; a night is a HOTEL's, a day a CAR's; a partner is named
+    by its code and its name together."""
+    errors: list[FieldError] = []
+    if product_type == "FLIGHT":
+        if pricing_unit is not None:
+            errors.append(
+                FieldError(
+                    (*loc, "pricing_unit"),
+                    "a FLIGHT product is priced per passenger by the fare; it takes no "
+                    "pricing_unit",
+                )
+            )
+        if partner_code is not None or partner_name is not None:
+            field_name = "partner_code" if partner_code is not None else "partner_name"
+            errors.append(
+                FieldError((*loc, field_name), "a FLIGHT product is the airline's own: no partner")
+            )
+        return errors
+    wanted = UNIT_TYPES.get(pricing_unit or "")
+    if wanted is not None and product_type != wanted:
+        errors.append(
+            FieldError(
+                (*loc, "pricing_unit"),
+                f"{pricing_unit} prices {wanted} products only (this is {product_type}); "
+                f"use {PER_TRIP} or {PER_PASSENGER}",
+            )
+        )
+    if (partner_code is None) != (partner_name is None):
+        missing = "partner_name" if partner_name is None else "partner_code"
+        errors.append(
+            FieldError((*loc, missing), "a partner is named by partner_code and partner_name")
+        )
+    return errors
 
 
 def normalize(
@@ -129,6 +192,9 @@ def normalize(
     )
     if floor_minor is not None and ceiling_minor is not None and floor_minor > ceiling_minor:
         errors.append(FieldError((*loc, "price_ceiling"), "price_ceiling is below price_floor"))
+    errors += partner_errors(
+        given.product_type, given.partner_code, given.partner_name, given.pricing_unit, loc
+    )
     if len(json.dumps(given.attributes, separators=(",", ":"))) > MAX_METADATA_BYTES:
         errors.append(
             FieldError((*loc, "metadata"), f"metadata is larger than {MAX_METADATA_BYTES} bytes")
@@ -148,6 +214,9 @@ def normalize(
         is_active=given.is_active,
         price_floor_minor=floor_minor,
         price_ceiling_minor=ceiling_minor,
+        partner_code=given.partner_code,
+        partner_name=given.partner_name,
+        pricing_unit=given.pricing_unit,
     )
 
 
@@ -183,9 +252,26 @@ class ProductFacts:
     version: int
     price_floor: Decimal | None = None
     price_ceiling: Decimal | None = None
+    partner_code: str | None = None
+    partner_name: str | None = None
+    pricing_unit: str | None = None
+
+    def partner(self) -> dict[str, str] | None:
+        """The partner that supplies it, as items and the catalog show it; None: the tenant."""
+        if self.partner_code is None:
+            return None
+        return {"code": self.partner_code, "name": self.partner_name or self.partner_code}
 
     def public(self) -> dict[str, Any]:
-        """The run-time representation (no cost: that is the tenant's business)."""
+        """The run-time representation (no cost: that is the tenant's business); a partner
+        product also says who supplies it and what its price is per."""
+        shown = self._public()
+        if self.partner_code is not None or self.pricing_unit is not None:
+            shown["partner"] = self.partner()
+            shown["pricing_unit"] = self.pricing_unit
+        return shown
+
+    def _public(self) -> dict[str, Any]:
         return {
             "id": str(self.id),
             "product_code": self.product_code,

@@ -29,6 +29,11 @@ class Product(IdMixin, TenantOwnedMixin, TimestampMixin, Base):
     price_ceiling_minor: Mapped[int | None] = mapped_column(sa.BigInteger)
     # "metadata" is taken by SQLAlchemy's declarative base; the column keeps the seed's name.
     attributes: Mapped[dict[str, Any]] = mapped_column("metadata", default=dict)
+    # A partner product (hotel, car hire, insurance …): who supplies it, and what its price is
+    # per (per_trip, per_night, per_day, per_passenger; none: per seated passenger).
+    partner_code: Mapped[str | None] = mapped_column(sa.String(20))
+    partner_name: Mapped[str | None] = mapped_column(sa.String(100))
+    pricing_unit: Mapped[str | None] = mapped_column(sa.String(20))
     is_active: Mapped[bool] = mapped_column(default=True)
     version: Mapped[int] = mapped_column(default=1)
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Any, Self
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, StringConstraints, model_validator
 
@@ -28,6 +28,15 @@ ProductCode = Annotated[
     Field(description="Unique within the tenant.", examples=["SEAT-EXTRA-LEG"]),
 ]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
+PricingUnit = Literal["per_trip", "per_night", "per_day", "per_passenger"]
+PartnerCode = Annotated[
+    str,
+    StringConstraints(pattern=core.PARTNER_CODE_PATTERN),
+    Field(
+        description="Who supplies the product: 2-20 upper-case letters, digits, - or _.",
+        examples=["HARBOURHOTELS"],
+    ),
+]
 Amount = Annotated[
     Decimal,
     Field(
@@ -83,6 +92,21 @@ class ProductIn(BaseModel):
         default_factory=dict, description="Product-specific attributes (JSON object)."
     )
     is_active: bool = True
+    partner_code: PartnerCode | None = None
+    partner_name: (
+        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+        | None
+    ) = Field(
+        default=None,
+        description="The partner's name as travellers see it.",
+        examples=["Harbour Hotels"],
+    )
+    pricing_unit: PricingUnit | None = Field(
+        default=None,
+        description="What the price is per, for the party: per_trip (once), per_night (HOTEL: "
+        "each night of the stay), per_day (CAR: each day of hire), per_passenger (every "
+        "passenger, infants included). None: per seated passenger, as other ancillaries.",
+    )
 
     @model_validator(mode="after")
     def _one_price(self) -> Self:
@@ -107,6 +131,9 @@ class ProductIn(BaseModel):
             is_active=self.is_active,
             price_floor=self.price_floor,
             price_ceiling=self.price_ceiling,
+            partner_code=self.partner_code,
+            partner_name=self.partner_name,
+            pricing_unit=self.pricing_unit,
         )
 
 
@@ -144,6 +171,9 @@ class ProductRead(BaseModel):
     price_ceiling: str | None
     metadata: dict[str, Any]
     is_active: bool
+    partner_code: str | None = None
+    partner_name: str | None = None
+    pricing_unit: str | None = None
     version: int
     created_at: datetime
     updated_at: datetime
@@ -169,6 +199,9 @@ class ProductRead(BaseModel):
             price_ceiling=amount(product.price_ceiling_minor),
             metadata=dict(product.attributes),
             is_active=product.is_active,
+            partner_code=product.partner_code,
+            partner_name=product.partner_name,
+            pricing_unit=product.pricing_unit,
             version=product.version,
             created_at=product.created_at,
             updated_at=product.updated_at,
@@ -191,6 +224,16 @@ class ProductRead(BaseModel):
                 "price_ceiling",
                 "metadata",
                 "is_active",
+                "partner_code",
+                "partner_name",
+                "pricing_unit",
+            },
+            # a product without a partner reads back as it was given, without the fields
+            exclude={"partner_code", "partner_name", "pricing_unit"}
+            - {
+                name
+                for name in ("partner_code", "partner_name", "pricing_unit")
+                if getattr(self, name) is not None
             },
         )
 
@@ -234,6 +277,12 @@ class RuntimeProduct(BaseModel):
     currency: str
     metadata: dict[str, Any]
     version: int
+    partner: dict[str, str] | None = Field(
+        default=None, description="A partner product's supplier: code and name (else absent)."
+    )
+    pricing_unit: PricingUnit | None = Field(
+        default=None, description="A partner product's pricing unit (else absent)."
+    )
 
 
 class RuntimeProductList(BaseModel):

@@ -54,6 +54,9 @@ def _apply(product: Product, values: core.ProductValues) -> None:
     product.price_ceiling_minor = values.price_ceiling_minor
     product.attributes = dict(values.attributes)
     product.is_active = values.is_active
+    product.partner_code = values.partner_code
+    product.partner_name = values.partner_name
+    product.pricing_unit = values.pricing_unit
 
 
 def _same(product: Product, values: core.ProductValues) -> bool:
@@ -70,6 +73,9 @@ def _same(product: Product, values: core.ProductValues) -> bool:
         and product.price_ceiling_minor == values.price_ceiling_minor
         and product.attributes == dict(values.attributes)
         and product.is_active == values.is_active
+        and product.partner_code == values.partner_code
+        and product.partner_name == values.partner_name
+        and product.pricing_unit == values.pricing_unit
     )
 
 

@@ -21,9 +21,12 @@ from offerengine.inventory.schemas import InventoryRuleIn, ScheduleIn
 from offerengine.network import service as network
 from offerengine.pricing import service as pricing
 from offerengine.shopping import config as shopping
+from offerengine.starters import service as starters
 from offerengine.tenants import service as tenants
 from offerengine.tenants.models import Tenant
 from offerengine.tenants.schemas import TenantCreate
+
+DEMO_TEMPLATE_SET = "airline-packages"
 
 
 @dataclass
@@ -60,6 +63,10 @@ async def load(session: AsyncSession, *, actor: Actor) -> DemoResult:
             rules = data.pricing_rules(utcnow().date())
             await pricing.import_rules(session, tenant=tenant, rows=rules, actor=actor)
             await _shopping(session, tenant, actor)
+            # The template library's packages (hotel, car hire, insurance partners): bundles of
+            # their own offer types, which the demo's offer mix leaves out of searches (so its
+            # offers stay as documented); a bundle's preview, or a mix naming them, shows them.
+            await starters.apply(session, tenant=tenant, name=DEMO_TEMPLATE_SET, actor=actor)
             await demo_decisioning.load(session, tenant, actor)
         else:
             await demo_commerce.load(session, tenant, actor)

@@ -104,6 +104,9 @@ def product_facts(product: Product) -> catalog.ProductFacts:
         version=product.version,
         price_floor=amount(product.price_floor_minor),
         price_ceiling=amount(product.price_ceiling_minor),
+        partner_code=product.partner_code,
+        partner_name=product.partner_name,
+        pricing_unit=product.pricing_unit,
     )
 
 

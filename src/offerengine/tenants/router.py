@@ -5,6 +5,7 @@ from fastapi import Response, status
 from offerengine.auth.deps import ConfigReader, CurrentActor, PlatformCaller
 from offerengine.deps import DbSession
 from offerengine.http.routing import IfMatch, expected_version, router, set_etag
+from offerengine.starters import service as starters
 from offerengine.tenants import service
 from offerengine.tenants.deps import PathTenant
 from offerengine.tenants.schemas import TenantCreate, TenantRead, TenantUpdate
@@ -20,8 +21,19 @@ async def create_tenant(
     session: DbSession,
     response: Response,
 ) -> TenantRead:
-    """Create a tenant (platform key). Then give it an owner key: POST …/{tenant}/api-keys."""
+    """Create a tenant (platform key), with the `template_sets` named applied in the same
+    transaction. Then give it an owner key: POST …/{tenant}/api-keys."""
+    starters.check_names(
+        body.template_sets,
+        tenant_kind=body.kind,
+        base_currency=body.base_currency,
+        loc=("body", "template_sets"),
+    )
     tenant = await service.create(session, data=body, actor=actor)
+    for name in body.template_sets:
+        await starters.apply(
+            session, tenant=tenant, name=name, actor=actor, loc=("body", "template_sets")
+        )
     set_etag(response, tenant.version)
     return TenantRead.model_validate(tenant, from_attributes=True)
 

@@ -130,6 +130,14 @@ class TenantCreate(TenantFields):
     `base_currency` added."""
 
     code: Code
+    template_sets: list[Annotated[str, StringConstraints(min_length=1, max_length=64)]] = Field(
+        default_factory=list,
+        max_length=10,
+        description="Template sets to apply to the new tenant in the same transaction, in order "
+        "(GET /v1/admin/template-sets lists them); each must be for the tenant's kind and in "
+        "its base currency.",
+        examples=[["airline-packages"]],
+    )
 
     @model_validator(mode="wrap")
     @classmethod

@@ -51,7 +51,7 @@ async def tenant_by_id(sessions: Sessions, tenant_id: uuid.UUID) -> Tenant | Non
 async def create(session: AsyncSession, *, data: TenantCreate, actor: Actor) -> Tenant:
     if await session.scalar(sa.select(Tenant.id).where(Tenant.code == data.code)):
         raise Conflict.field(("body", "code"), f"a tenant with code {data.code!r} exists")
-    fields = data.model_dump()
+    fields = data.model_dump(exclude={"template_sets"})
     fields["settings"] = ratelimit.check_settings(fields["settings"])
     tenant = Tenant(**fields)
     session.add(tenant)

@@ -19,6 +19,7 @@ from offerengine.auth.sessions import (
 )
 from offerengine.deps import context_of
 from offerengine.errors import Invalid, Unavailable
+from offerengine.starters import library
 from offerengine.tenants import service as tenants
 from offerengine.web.pages.layout import checked_form, render, safe_next, templates
 from offerengine.web.session import (
@@ -149,7 +150,13 @@ async def tenants_page(request: Request, visitor: Visitor) -> Response:
     if not visitor.is_platform:
         return RedirectResponse("/admin", status_code=303)
     found = await tenants.all_tenants(context_of(request))
-    return await render(request, "tenants.html", visitor, tenants=found)
+    return await render(
+        request,
+        "tenants.html",
+        visitor,
+        tenants=found,
+        template_sets=list(library.template_sets().values()),
+    )
 
 
 @router.post("/admin/tenant")
