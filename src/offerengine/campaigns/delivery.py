@@ -8,7 +8,10 @@ personal codes and promotion, per channel (email, SMS, push), and the log of eac
   (:func:`offerengine.webhooks.service.enqueue`: signed with the tenant's secret, retried,
   delivered at least once, only to destinations the deployment allows), event
   ``campaign.selections``, in the caller's transaction; each batch's log row points at its
-  outbox row, whose status and attempts the log reads (:func:`log`).
+  outbox row, whose status and attempts the log reads (:func:`log`). A delivery sends only the
+  selections not sent on its channel yet (each one sent is kept, ``CampaignDelivered``, taken by
+  an insert that skips those already there, so deliveries at the same time never send one
+  twice); the selections of a batch whose webhook failed for good are sent by the next one.
 
 Selections are the campaign's grants still ISSUED (a code that can be used), oldest first; the
 held-out customers are never among them.
@@ -17,7 +20,7 @@ held-out customers are never among them.
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -26,7 +29,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from offerengine import money
 from offerengine.campaigns import core, grants
-from offerengine.campaigns.models import Campaign, CampaignDelivery, CampaignGrant
+from offerengine.campaigns.models import (
+    Campaign,
+    CampaignDelivered,
+    CampaignDelivery,
+    CampaignGrant,
+)
+from offerengine.db import upsert
 from offerengine.db.session import Sessions
 from offerengine.transfer import core as files
 from offerengine.webhooks import service as webhooks
@@ -146,6 +155,59 @@ async def export(
     yield writer.end()
 
 
+async def _release_failed(session: AsyncSession, campaign: Campaign, channel: str) -> None:
+    """Give back the selections of the channel's webhook batches that failed for good: the next
+    delivery sends them again."""
+    failed = (
+        sa.select(CampaignDelivery.id)
+        .join(WebhookDelivery, WebhookDelivery.id == CampaignDelivery.outbox_id)
+        .where(
+            CampaignDelivery.tenant_id == campaign.tenant_id,
+            CampaignDelivery.campaign_id == campaign.id,
+            CampaignDelivery.channel == channel,
+            WebhookDelivery.status == "failed",
+        )
+    )
+    await session.execute(
+        sa.delete(CampaignDelivered)
+        .where(
+            CampaignDelivered.tenant_id == campaign.tenant_id,
+            CampaignDelivered.campaign_id == campaign.id,
+            CampaignDelivered.channel == channel,
+            CampaignDelivered.delivery_id.in_(failed.scalar_subquery()),
+        )
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def _claim(
+    session: AsyncSession,
+    campaign: Campaign,
+    channel: str,
+    delivery_id: uuid.UUID,
+    batch: Sequence[CampaignGrant],
+) -> set[uuid.UUID]:
+    """Mark the batch's selections sent on the channel by this delivery; those this call marked
+    (one sent by a delivery at the same time is skipped)."""
+    rows = [
+        {
+            "tenant_id": campaign.tenant_id,
+            "campaign_id": campaign.id,
+            "channel": channel,
+            "grant_id": g.id,
+            "delivery_id": delivery_id,
+        }
+        for g in batch
+    ]
+    taken = await session.execute(
+        upsert.insert(session, CampaignDelivered)
+        .values(rows)
+        .on_conflict_do_nothing(index_elements=["tenant_id", "campaign_id", "channel", "grant_id"])
+        .returning(CampaignDelivered.grant_id)
+    )
+    return {row[0] for row in taken}
+
+
 async def send(
     session: AsyncSession,
     campaign: Campaign,
@@ -156,12 +218,25 @@ async def send(
     attempt_limit: int,
     now: datetime,
 ) -> list[dict[str, Any]]:
-    """One signed webhook per batch of the selections, queued in the outbox with its log row,
-    in the caller's transaction (sent once it commits); the log rows made."""
-    chosen = (await session.scalars(_issued(campaign))).all()
+    """One signed webhook per batch of the selections not sent on ``channel`` yet (a batch whose
+    webhook failed for good is sent again), queued in the outbox with its log row, in the
+    caller's transaction (sent once it commits); the log rows made (none when everything was
+    sent already)."""
+    await _release_failed(session, campaign, channel)
+    sent = sa.select(CampaignDelivered.grant_id).where(
+        CampaignDelivered.tenant_id == campaign.tenant_id,
+        CampaignDelivered.campaign_id == campaign.id,
+        CampaignDelivered.channel == channel,
+    )
+    chosen = (await session.scalars(_issued(campaign).where(CampaignGrant.id.not_in(sent)))).all()
     batches = [chosen[i : i + batch_size] for i in range(0, len(chosen), batch_size)]
     made = []
     for i, batch in enumerate(batches):
+        delivery_id = uuid.uuid4()
+        taken = await _claim(session, campaign, channel, delivery_id, batch)
+        batch = [g for g in batch if g.id in taken]
+        if not batch:
+            continue
         outbox = webhooks.enqueue(
             session,
             tenant_id=campaign.tenant_id,
@@ -180,6 +255,7 @@ async def send(
         )
         await session.flush()
         row = _log_row(campaign, channel, "webhook", i + 1, len(batch), "QUEUED", now)
+        row.id = delivery_id
         row.outbox_id = outbox.id
         session.add(row)
         made.append(row)

@@ -9,11 +9,17 @@ budget is never overspent):
   ``customer_id`` applies it as a FIXED coupon (:func:`as_coupon`) with its limits: its expiry,
   one use, the campaign's minimum basket; a code of another customer's is a 422 naming the
   ``coupon_codes`` entry, as an unknown code is;
+- **shopped**: an airline's ``POST /v1/offers/search`` with the code in ``coupon_codes`` and
+  the grant's customer as ``customer.id`` takes it off the offers it fits, on the same terms
+  (:mod:`offerengine.shopping.grants`); for anyone else it is not applied, with the reason;
 - **redeemed** (:func:`redeem`), when the quote that applied it is accepted
-  (``POST /v1/quotes/{id}/accept``, in the acceptance's transaction): ISSUED → REDEEMED while
-  not expired, and the reservation becomes the discount actually given (``reserved − expected``,
-  ``spent + discount``) only while ``spent`` stays within the budget; otherwise the acceptance
-  is a 409 and takes nothing. What is spent never passes the budget; reservations are expected
+  (``POST /v1/quotes/{id}/accept``, in the acceptance's transaction), or an airline order is
+  made from an offer that applied it (``POST /v1/orders``, in the order's transaction):
+  ISSUED → REDEEMED while not expired, and the reservation becomes the discount actually given
+  (``reserved − expected``, ``spent + discount``) only while ``spent`` stays within the budget;
+  otherwise the acceptance or the order is a 409 and takes nothing. A cancelled or expired
+  order gives it back (:func:`unredeem`): ISSUED again with its reservation (EXPIRED if past
+  its time), its discount no longer spent. What is spent never passes the budget; reservations are expected
   costs, so when grants are redeemed more than expected, ``reserved + spent`` may pass it for
   a while, and no new grant is made until expiries and redemptions bring it back;
 - **expired** (:func:`sweep`): ISSUED grants past ``expires_at`` become EXPIRED and give their
@@ -187,15 +193,22 @@ async def redeem(
     grant_id: uuid.UUID,
     code: str,
     customer_id: str | None,
-    quote_id: uuid.UUID,
     discount: int,
     now: datetime,
+    quote_id: uuid.UUID | None = None,
+    order_id: uuid.UUID | None = None,
 ) -> bool:
-    """Redeem the grant for the accepted quote and spend its discount from the campaign's
-    budget (the reservation released); a 409 naming the coupon when it was used or expired
-    meanwhile, or the spent budget cannot take it (the caller's transaction takes nothing).
-    False when no grant has that id (a catalogue coupon of such a code, deleted since)."""
+    """Redeem the grant for the accepted quote (``quote_id``) or the airline order made
+    (``order_id``) and spend its discount from the campaign's budget (the reservation
+    released); a 409 naming the coupon when it was used or expired meanwhile, or the spent
+    budget cannot take it (the caller's transaction takes nothing). False when no grant has
+    that id (a catalogue coupon of such a code, deleted since)."""
     where = ("coupons", code)
+    done, ask = (
+        ("accepted", "Ask for a new quote")
+        if order_id is None
+        else ("booked", "Search again for offers")
+    )
     known = await session.scalar(
         sa.select(CampaignGrant.id).where(
             CampaignGrant.tenant_id == tenant_id, CampaignGrant.id == grant_id
@@ -213,15 +226,21 @@ async def redeem(
                 CampaignGrant.status == ISSUED,
                 CampaignGrant.expires_at > now,
             )
-            .values(status=REDEEMED, redeemed_at=now, quote_id=quote_id, spent_minor=discount)
+            .values(
+                status=REDEEMED,
+                redeemed_at=now,
+                quote_id=quote_id,
+                order_id=order_id,
+                spent_minor=discount,
+            )
             .returning(CampaignGrant.campaign_id, CampaignGrant.expected_cost_minor)
             .execution_options(synchronize_session=False)
         )
     ).first()
     if taken is None:
+        made = "the quote" if order_id is None else "the offer"
         raise Conflict(
-            f"Coupon {code} was used or expired since the quote was made; nothing was "
-            "accepted. Ask for a new quote.",
+            f"Coupon {code} was used or expired since {made} was made; nothing was {done}. {ask}.",
             [FieldError(where, "used or expired")],
         )
     campaign_id, expected = taken
@@ -244,11 +263,90 @@ async def redeem(
     ).first()
     if spent is None:
         raise Conflict(
-            f"The campaign of coupon {code} has spent its budget; nothing was accepted. Ask "
-            "for a new quote without it.",
+            f"The campaign of coupon {code} has spent its budget; nothing was {done}. "
+            f"{ask} without it.",
             [FieldError(where, "campaign budget spent")],
         )
     return True
+
+
+async def unredeem(
+    session: AsyncSession, *, tenant_id: uuid.UUID, order_id: uuid.UUID, now: datetime
+) -> list[str]:
+    """The airline order that redeemed grants was cancelled or expired: each grant it redeemed
+    is open again (ISSUED, its expected cost reserved again) or, past its expiry, EXPIRED; the
+    discount it spent goes back to the campaign's budget. Once: a grant no longer redeemed by
+    this order is left alone. The codes given back."""
+    found = (
+        await session.execute(
+            sa.select(
+                CampaignGrant.id,
+                CampaignGrant.code,
+                CampaignGrant.campaign_id,
+                CampaignGrant.expected_cost_minor,
+                CampaignGrant.spent_minor,
+                CampaignGrant.expires_at,
+            ).where(
+                CampaignGrant.tenant_id == tenant_id,
+                CampaignGrant.order_id == order_id,
+                CampaignGrant.status == REDEEMED,
+            )
+        )
+    ).all()
+    given_back = []
+    for grant_id, code, campaign_id, expected, spent, expires_at in found:
+        reopened = expires_at > now
+        moved = (
+            await session.execute(
+                sa.update(CampaignGrant)
+                .where(
+                    CampaignGrant.id == grant_id,
+                    CampaignGrant.order_id == order_id,
+                    CampaignGrant.status == REDEEMED,
+                )
+                .values(
+                    status=ISSUED if reopened else EXPIRED,
+                    redeemed_at=None,
+                    order_id=None,
+                    spent_minor=None,
+                )
+                .returning(CampaignGrant.id)
+                .execution_options(synchronize_session=False)
+            )
+        ).first()
+        if moved is None:
+            continue
+        await session.execute(
+            sa.update(CampaignBudget)
+            .where(CampaignBudget.tenant_id == tenant_id, CampaignBudget.campaign_id == campaign_id)
+            .values(
+                reserved=CampaignBudget.reserved + (int(expected) if reopened else 0),
+                spent=CampaignBudget.spent - int(spent or 0),
+            )
+            .execution_options(synchronize_session=False)
+        )
+        given_back.append(str(code))
+    return given_back
+
+
+async def spendable(
+    session: AsyncSession, tenant_id: uuid.UUID, campaign_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, int]:
+    """What each campaign can still spend on redemptions (budget − spent, minor units)."""
+    if not campaign_ids:
+        return {}
+    rows = await session.execute(
+        sa.select(Campaign.id, Campaign.budget_minor, CampaignBudget.spent)
+        .outerjoin(
+            CampaignBudget,
+            sa.and_(
+                CampaignBudget.tenant_id == Campaign.tenant_id,
+                CampaignBudget.campaign_id == Campaign.id,
+            ),
+        )
+        .where(Campaign.tenant_id == tenant_id, Campaign.id.in_(sorted(set(campaign_ids))))
+    )
+    return {cid: int(limit) - int(spent or 0) for cid, limit, spent in rows}
 
 
 # ---- listing ----
@@ -274,6 +372,7 @@ def grant_read(grant: CampaignGrant) -> CampaignGrantRead:
         expires_at=grant.expires_at,
         redeemed_at=grant.redeemed_at,
         quote_id=grant.quote_id,
+        order_id=grant.order_id,
         spent=show(grant.spent_minor),
     )
 

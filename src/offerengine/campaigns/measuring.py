@@ -1,10 +1,12 @@
-"""A campaign's measured uplift: its members' outcomes read from the accepted quotes, measured by
-:func:`offerengine.campaigns.core.measure`.
+"""A campaign's measured uplift: its members' outcomes read from the accepted quotes and the
+airline orders, measured by :func:`offerengine.campaigns.core.measure`.
 
 A member **converted** when a quote for them (``customer_id``) in the campaign's currency was
-accepted after they joined the campaign and before it ended (or now, while it runs); their
-**revenue** is the total of those quotes (what they paid, after any discount). A grant is
-**redeemed** when the accepted quote applied its code (:mod:`offerengine.campaigns.grants`).
+accepted, or an airline order was made from a search for them (the search's ``customer.id``)
+in that currency and is not cancelled nor expired, after they joined the campaign and before it
+ended (or now, while it runs); their **revenue** is the total of those quotes and orders (what
+they paid, after any discount). A grant is **redeemed** when the accepted quote or the order
+applied its code (:mod:`offerengine.campaigns.grants`); a cancelled order gives it back.
 The treated and held-out arms are the customers the campaign's selection chose; only the treated
 were granted, so the difference between the arms is what the grants did.
 """
@@ -17,41 +19,97 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 
 from offerengine import money
 from offerengine.campaigns import core, grants
 from offerengine.campaigns.models import Campaign, CampaignGrant, CampaignMember
 from offerengine.commerce.models import StoredQuote
+from offerengine.orders.models import Order
+
+ORDERED = ("HELD", "CONFIRMED")  # an airline order that was not cancelled nor expired
 
 
 async def outcomes(
     session: AsyncSession, campaign: Campaign, until: datetime
 ) -> dict[str, tuple[int, int]]:
+    """Per member: accepted quotes and airline orders (not cancelled nor expired), and their
+    total (minor units), while in the campaign."""
+    found = await _quoted(session, campaign, until)
+    for customer, (n, total) in (await _ordered(session, campaign, until)).items():
+        had = found.get(customer, (0, 0))
+        found[customer] = (had[0] + n, had[1] + total)
+    return found
+
+
+async def _ordered(
+    session: AsyncSession, campaign: Campaign, until: datetime
+) -> dict[str, tuple[int, int]]:
+    """Per member: airline orders made for them (the search's customer) while in the campaign,
+    not cancelled nor expired, and their total after any grant."""
+    return await _per_member(
+        session,
+        campaign,
+        until,
+        Order,
+        total=Order.total_minor,
+        at=Order.created_at,
+        done=Order.status.in_(ORDERED),
+    )
+
+
+async def _quoted(
+    session: AsyncSession, campaign: Campaign, until: datetime
+) -> dict[str, tuple[int, int]]:
     """Per member: accepted quotes and their total (minor units) while in the campaign."""
+    return await _per_member(
+        session,
+        campaign,
+        until,
+        StoredQuote,
+        total=StoredQuote.total,
+        at=StoredQuote.accepted_at,
+        done=StoredQuote.status == "ACCEPTED",
+    )
+
+
+async def _per_member(
+    session: AsyncSession,
+    campaign: Campaign,
+    until: datetime,
+    model: type[Order] | type[StoredQuote],
+    *,
+    total: InstrumentedAttribute[Any],
+    at: InstrumentedAttribute[Any],
+    done: sa.ColumnElement[bool],
+) -> dict[str, tuple[int, int]]:
+    """Per member: how many rows of ``model`` for them (its ``customer_id``), ``done`` and in
+    the campaign's currency, came about (``at``) while they were in the campaign, and the sum
+    of their ``total`` (minor units)."""
     rows = await session.execute(
         sa.select(
             CampaignMember.customer_id,
-            sa.func.count(StoredQuote.id),
-            sa.func.coalesce(sa.func.sum(StoredQuote.total), 0),
+            sa.func.count(model.id),
+            sa.func.coalesce(sa.func.sum(total), 0),
         )
         .join(
-            StoredQuote,
+            model,
             sa.and_(
-                StoredQuote.tenant_id == CampaignMember.tenant_id,
-                StoredQuote.customer_id == CampaignMember.customer_id,
+                model.tenant_id == CampaignMember.tenant_id,
+                model.customer_id == CampaignMember.customer_id,
             ),
         )
         .where(
             CampaignMember.tenant_id == campaign.tenant_id,
             CampaignMember.campaign_id == campaign.id,
-            StoredQuote.status == "ACCEPTED",
-            StoredQuote.currency == campaign.currency,
-            StoredQuote.accepted_at >= CampaignMember.assigned_at,
-            StoredQuote.accepted_at < until,
+            done,
+            model.currency == campaign.currency,
+            at >= CampaignMember.assigned_at,
+            at < until,
         )
         .group_by(CampaignMember.customer_id)
     )
-    return {customer: (int(n), int(total)) for customer, n, total in rows}
+    return {customer: (int(n), int(spent)) for customer, n, spent in rows}
 
 
 def _interval(found: core.Interval, digits: int = 4) -> dict[str, float | None]:

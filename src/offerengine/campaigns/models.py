@@ -78,7 +78,9 @@ class CampaignMember(TenantOwnedMixin, Base):
 
 class CampaignGrant(IdMixin, TenantOwnedMixin, Base):
     """A promotion granted to one customer as a personal coupon code: ISSUED until a quote that
-    applies it is accepted (REDEEMED) or it passes ``expires_at`` (EXPIRED, by the sweep)."""
+    applies it is accepted or an airline order is made from an offer that applies it (REDEEMED;
+    a cancelled or expired order gives it back) or it passes ``expires_at`` (EXPIRED, by the
+    sweep)."""
 
     __tablename__ = "campaign_grants"
     __table_args__ = (
@@ -86,6 +88,7 @@ class CampaignGrant(IdMixin, TenantOwnedMixin, Base):
         sa.Index(None, "tenant_id", "status", "expires_at"),
         sa.Index(None, "campaign_id", "status"),
         sa.Index(None, "tenant_id", "customer_id", "status"),  # a profile's grant to serve
+        sa.Index(None, "tenant_id", "order_id"),  # an order's grants, given back on cancel
     )
 
     campaign_id: Mapped[uuid.UUID] = mapped_column(
@@ -103,6 +106,7 @@ class CampaignGrant(IdMixin, TenantOwnedMixin, Base):
     expires_at: Mapped[datetime]
     redeemed_at: Mapped[datetime | None]
     quote_id: Mapped[uuid.UUID | None] = mapped_column()
+    order_id: Mapped[uuid.UUID | None] = mapped_column()  # the airline order that redeemed it
     spent_minor: Mapped[int | None] = mapped_column(sa.BigInteger)  # the actual discount
 
 
@@ -125,3 +129,23 @@ class CampaignDelivery(IdMixin, TenantOwnedMixin, Base):
     attempts: Mapped[int] = mapped_column(default=0)
     outbox_id: Mapped[uuid.UUID | None] = mapped_column()  # the webhook outbox row, if sent
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CampaignDelivered(TenantOwnedMixin, Base):
+    """A selection (a grant) sent on a channel, by which webhook delivery: a delivery sends only
+    the selections not sent on its channel yet. Taken by an insert that skips what is there, so
+    two deliveries at once never send one selection twice; a batch whose webhook failed for good
+    gives its selections back to the next delivery."""
+
+    __tablename__ = "campaign_delivered"
+    __table_args__ = (
+        sa.PrimaryKeyConstraint("tenant_id", "campaign_id", "channel", "grant_id"),
+        sa.Index(None, "delivery_id"),
+    )
+
+    campaign_id: Mapped[uuid.UUID] = mapped_column(
+        sa.ForeignKey("campaigns.id", ondelete="CASCADE")
+    )
+    channel: Mapped[str] = mapped_column(sa.String(10))
+    grant_id: Mapped[uuid.UUID] = mapped_column()
+    delivery_id: Mapped[uuid.UUID] = mapped_column()

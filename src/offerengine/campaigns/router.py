@@ -146,9 +146,10 @@ async def deliver_campaign_selections(
     body: CampaignDeliver,
     background: BackgroundTasks,
 ) -> list[dict[str, Any]]:
-    """Send the campaign's selections for a channel to a webhook, one signed POST per batch
-    (event ``campaign.selections``, through the webhook outbox: signed, retried, at least once);
-    the batches as logged."""
+    """Send the campaign's selections not sent on the channel yet to a webhook, one signed POST
+    per batch (event ``campaign.selections``, through the webhook outbox: signed, retried, at
+    least once; a batch that failed for good is sent again); the batches as logged (none when
+    everything was sent)."""
     refusal = webhook_core.url_refusal(
         body.webhook, allow_private=ctx.settings.webhook_allow_private_networks
     )

@@ -112,6 +112,7 @@ class CampaignGrantRead(BaseModel):
     expires_at: datetime
     redeemed_at: datetime | None
     quote_id: uuid.UUID | None
+    order_id: uuid.UUID | None = None  # the airline order that redeemed it
     spent: str | None
 
 

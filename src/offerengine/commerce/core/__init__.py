@@ -5,7 +5,7 @@ coupons of a :class:`CommerceIndex`, as they were in force at ``at``, and explai
 """
 
 from offerengine.commerce.core._compile import configuration, coupon, fee_state, rate_state
-from offerengine.commerce.core._coupons import allocate
+from offerengine.commerce.core._coupons import Takes, allocate, not_in_force, takes_off
 from offerengine.commerce.core._effective import CommerceIndex, InForce, Timeline
 from offerengine.commerce.core._exchange import convert, priced_in
 from offerengine.commerce.core._fees import distance_km
@@ -54,6 +54,7 @@ __all__ = [
     "QuoteSettings",
     "RateState",
     "Step",
+    "Takes",
     "Timeline",
     "Usage",
     "allocate",
@@ -63,7 +64,9 @@ __all__ = [
     "distance_km",
     "fee_state",
     "key",
+    "not_in_force",
     "priced_in",
     "quote",
     "rate_state",
+    "takes_off",
 ]

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
@@ -29,6 +30,45 @@ from offerengine.commerce.core._model import (
     Usage,
     key,
 )
+
+
+@dataclass(frozen=True, slots=True)
+class Takes:
+    """What a ``PERCENTAGE`` or ``FIXED`` coupon takes off: the ``amount``; ``capped``, the
+    coupon's ``max_discount`` when that cut it (else None); ``limited``, whether what the items
+    in scope are worth cut it."""
+
+    amount: Decimal
+    capped: Decimal | None
+    limited: bool
+
+
+def takes_off(coupon: Coupon, eligible: Decimal, currency: str) -> Takes:
+    """What ``coupon`` (``PERCENTAGE`` or ``FIXED``, with a value) takes off items in scope
+    worth ``eligible``: its percent of them or its value, in ``currency``, capped by its
+    ``max_discount``, never more than ``eligible``."""
+    assert coupon.value is not None
+    if coupon.type == "PERCENTAGE":
+        amount = money.quantize(eligible * coupon.value / HUNDRED, currency)
+    else:
+        amount = money.quantize(coupon.value, currency)
+    capped = None
+    if coupon.max_discount is not None and amount > coupon.max_discount:
+        capped = coupon.max_discount
+        amount = money.quantize(capped, currency)
+    limited = amount > eligible
+    return Takes(eligible if limited else amount, capped, limited)
+
+
+def not_in_force(coupon: Coupon, at: datetime) -> str | None:
+    """Why ``coupon`` does not apply at ``at`` (inactive, not yet or no longer valid), or None."""
+    if not coupon.is_active:
+        return "the coupon is not active"
+    if coupon.valid_from is not None and at < coupon.valid_from:
+        return f"the coupon is valid from {coupon.valid_from.isoformat()}"
+    if coupon.valid_until is not None and at >= coupon.valid_until:
+        return f"the coupon expired at {coupon.valid_until.isoformat()}"
+    return None
 
 
 def allocate(total: Decimal, weights: Sequence[Decimal], currency: str) -> list[Decimal]:
@@ -69,12 +109,9 @@ def _refusal(
     usage: Usage,
     at: datetime,
 ) -> str | None:
-    if not coupon.is_active:
-        return "the coupon is not active"
-    if coupon.valid_from is not None and at < coupon.valid_from:
-        return f"the coupon is valid from {coupon.valid_from.isoformat()}"
-    if coupon.valid_until is not None and at >= coupon.valid_until:
-        return f"the coupon expired at {coupon.valid_until.isoformat()}"
+    idle = not_in_force(coupon, at)
+    if idle is not None:
+        return idle
     if coupon.currency != basket.currency:
         return f"the coupon is for {coupon.currency} baskets"
     if coupon.usage_limit_total is not None and usage.total >= coupon.usage_limit_total:
@@ -135,18 +172,16 @@ def apply(
             continue
         nets = [line.value - line.discount for line in in_scope]  # after earlier coupons
         eligible = sum(nets, ZERO)
+        taken = takes_off(coupon, eligible, currency)
+        discount = taken.amount
         assert coupon.value is not None
         if coupon.type == "PERCENTAGE":
-            discount = money.quantize(eligible * coupon.value / HUNDRED, currency)
             how = f"{money.plain(coupon.value)}% of {eligible}"
         else:
-            discount = money.quantize(coupon.value, currency)
             how = f"{money.show(coupon.value, currency)} off"
-        if coupon.max_discount is not None and discount > coupon.max_discount:
-            discount = money.quantize(coupon.max_discount, currency)
-            how += f", capped at {money.show(coupon.max_discount, currency)}"
-        if discount > eligible:
-            discount = eligible
+        if taken.capped is not None:
+            how += f", capped at {money.show(taken.capped, currency)}"
+        if taken.limited:
             how += f", limited to the {eligible} the items in scope are worth"
         if discount <= 0:
             outcomes.append(

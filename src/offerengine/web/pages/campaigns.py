@@ -120,7 +120,9 @@ async def campaign_measurement_page(
 ) -> Response:
     """One campaign's measurement, with its plots; its promotions' uplift model versions
     with their Qini (retrained from its outcomes, which serves); its delivery log, with the
-    selections' exports per channel."""
+    selections' exports per channel. An editor gets two actions, forms that POST to the API
+    with the session's CSRF token: "Retrain now" (``…/retrain``) and "Send deliveries"
+    (``…/deliver``: a channel, a webhook, a batch size)."""
     campaign = await api_get(request, f"/v1/admin/campaigns/{campaign_id}")
     measured = await api_get(request, f"/v1/admin/campaigns/{campaign_id}/measurement")
     data = measured.data if measured.ok else None
