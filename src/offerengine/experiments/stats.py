@@ -38,6 +38,7 @@ __all__ = [
     "Verdict",
     "compare",
     "sample_ratio_p_value",
+    "sample_size",
     "verdict",
 ]
 
@@ -258,3 +259,37 @@ def verdict(
         f"not significant yet; the sample cannot detect a {minimum_effect:.0%} relative effect",
         alpha,
     )
+
+
+def sample_size(
+    baseline: float,
+    effect: float,
+    *,
+    relative: bool = False,
+    alpha: float = 0.05,
+    power: float = 0.8,
+    comparisons: int = 1,
+) -> int:
+    """Units per variant to detect ``effect`` on a conversion rate of ``baseline`` (fractions),
+    two-sided at ``alpha`` split between ``comparisons`` treatments (Bonferroni, as the
+    verdict splits it), with ``power``: the two-proportion formula without continuity
+    correction (Fleiss), ``n = (z(1 − alpha/2)·√(2p̄q̄) + z(power)·√(p₁q₁ + p₂q₂))² /
+    (p₂ − p₁)²``, p̄ the mean of the two rates, rounded up. ``effect`` is absolute (0.02: two points) or, with
+    ``relative``, a share of the baseline (0.2: 10 % → 12 %). ValueError when the rates leave
+    (0, 1) or the effect is nil."""
+    if not 0 < baseline < 1:
+        raise ValueError("the baseline rate must be between 0 and 1")
+    treated = baseline * (1 + effect) if relative else baseline + effect
+    if not 0 < treated < 1:
+        raise ValueError("the baseline with the effect must stay between 0 and 1")
+    if treated == baseline:
+        raise ValueError("the effect must not be zero")
+    if not (0 < alpha < 1 and 0 < power < 1 and comparisons >= 1):
+        raise ValueError("alpha and power are between 0 and 1, comparisons at least 1")
+    z_alpha = _z(1 - alpha / comparisons / 2)
+    z_power = _z(power)
+    mean = (baseline + treated) / 2
+    spread = z_alpha * math.sqrt(2 * mean * (1 - mean)) + z_power * math.sqrt(
+        baseline * (1 - baseline) + treated * (1 - treated)
+    )
+    return math.ceil(spread**2 / (treated - baseline) ** 2)

@@ -237,7 +237,24 @@ FEATURE_FLAG_KIND: ConfigKind[FeatureFlag] = ConfigKind(
 
 
 def compile_stored(flag: FeatureFlag) -> core.Flag:
-    r = flag.rollout
+    values = {name: getattr(flag, name) for name in _FIELDS}
+    return compile_values(values, id=flag.id, version=flag.version, shown=dump(flag))
+
+
+def compile_input(data: FeatureFlagIn, *, id: uuid.UUID, version: int) -> core.Flag:
+    """A flag as it would run once saved (its defaults applied), not stored: the admin
+    editor's preview evaluates a draft with the code run time uses."""
+    values = _values(data)
+    return compile_values(values, id=id, version=version, shown=values)
+
+
+def compile_values(
+    values: dict[str, Any], *, id: uuid.UUID, version: int, shown: dict[str, Any]
+) -> core.Flag:
+    """The run-time flag of a flag's fields (as stored: JSON values); ``shown`` is its
+    definition as the API shows it."""
+    key = values["key"]
+    r = values["rollout"]
     rollout = (
         None
         if r is None
@@ -248,7 +265,7 @@ def compile_stored(flag: FeatureFlag) -> core.Flag:
             start=_when(r.get("start")),
             end=_when(r.get("end")),
             hash_attribute=r.get("hash_attribute") or "user_id",
-            seed=r.get("seed") or flag.key,
+            seed=r.get("seed") or key,
             hash_version=int(r.get("hash_version") or 2),
         )
     )
@@ -260,29 +277,29 @@ def compile_stored(flag: FeatureFlag) -> core.Flag:
             value=rule.get("value"),
             percentage=float(rule.get("percentage", 100.0)),
             hash_attribute=rule.get("hash_attribute") or "user_id",
-            seed=rule.get("seed") or flag.key,
+            seed=rule.get("seed") or key,
             hash_version=int(rule.get("hash_version") or 2),
             coverage=float(rule.get("coverage", 1.0)),
             experiment_key=rule.get("experiment_key"),
         )
-        for rule in flag.rules
+        for rule in values["rules"]
     )
     return core.Flag(
-        id=flag.id,
-        key=flag.key,
-        type=flag.type,
-        value=flag.value,
-        default_value=flag.default_value,
-        is_enabled=flag.is_enabled,
+        id=id,
+        key=key,
+        type=values["type"],
+        value=values["value"],
+        default_value=values["default_value"],
+        is_enabled=values["is_enabled"],
         rollout=rollout,
         rules=rules,
         variants=tuple(
             core.Variant(v["key"], v.get("value"), float(v.get("weight", 1.0)))
-            for v in flag.variants
+            for v in values["variants"]
         ),
-        version=flag.version,
-        definition=core.encode(dump(flag)),
-        tags=tuple(flag.tags or ()),
+        version=version,
+        definition=core.encode(shown),
+        tags=tuple(values["tags"] or ()),
     )
 
 

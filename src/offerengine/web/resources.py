@@ -367,43 +367,68 @@ async def api_get(request: Request, path: str, **params: Any) -> ApiAnswer:
     """GET ``path`` from this app's JSON API, in process, as the visitor (her session cookie)."""
     query = urlencode({k: v for k, v in params.items() if v not in (None, "")})
     cookie = request.cookies.get(SESSION_COOKIE, "")
+    return await api_call(
+        request,
+        "GET",
+        path,
+        query=query,
+        headers=[(b"cookie", f"{SESSION_COOKIE}={cookie}".encode())],
+    )
+
+
+async def api_call(
+    request: Request,
+    method: str,
+    path: str,
+    *,
+    query: str = "",
+    headers: list[tuple[bytes, bytes]],
+    body: bytes | None = None,
+) -> ApiAnswer:
+    """``method`` ``path`` of this app's JSON API, called in process (the ASGI app itself) with
+    ``headers`` after the host and the accept of JSON, and its answer read as JSON (a body that
+    is not JSON as its ``detail``). ``body``: sent once, then the client is gone; None, no body
+    (every read of it finds it empty)."""
     scope = {
         "type": "http",
         "asgi": {"version": "3.0"},
         "http_version": "1.1",
-        "method": "GET",
+        "method": method,
         "scheme": "http",
         "path": path,
         "raw_path": path.encode(),
         "query_string": query.encode(),
         "root_path": "",
-        "headers": [
-            (b"host", b"admin.internal"),
-            (b"accept", b"application/json"),
-            (b"cookie", f"{SESSION_COOKIE}={cookie}".encode()),
-        ],
+        "headers": [(b"host", b"admin.internal"), (b"accept", b"application/json"), *headers],
         "client": request.scope.get("client"),
         "server": request.scope.get("server"),
         "app": request.app,
     }
     status = 500
-    body = bytearray()
+    answer = bytearray()
+    sent = False
 
     async def receive() -> Message:
-        return {"type": "http.request", "body": b"", "more_body": False}
+        nonlocal sent
+        if body is None:
+            return {"type": "http.request", "body": b"", "more_body": False}
+        if sent:
+            return {"type": "http.disconnect"}
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
 
     async def send(message: Message) -> None:
         nonlocal status
         if message["type"] == "http.response.start":
             status = int(message["status"])
         elif message["type"] == "http.response.body":
-            body.extend(message.get("body", b""))
+            answer.extend(message.get("body", b""))
 
     await request.app(scope, receive, send)
     try:
-        data = json.loads(body) if body else None
+        data = json.loads(answer) if answer else None
     except ValueError:
-        data = {"detail": body.decode(errors="replace")}
+        data = {"detail": answer.decode(errors="replace")}
     return ApiAnswer(status, data)
 
 

@@ -1,10 +1,9 @@
-"""The playgrounds, pages that try the run-time API from the browser: shop, decide and quote; and
+"""The playgrounds, pages that try the run-time API from the browser: shop and decide (the quote
+builder is :mod:`offerengine.web.pages.quote_builder`); and
 the learning pages that show what run time learned: the bandits' models and their offline
 report, and the promotions' usage."""
 
 from __future__ import annotations
-
-from typing import Any
 
 from fastapi import APIRouter, Request
 from starlette.responses import Response
@@ -13,6 +12,7 @@ from offerengine.decisioning import figures as decisioning_figures
 from offerengine.deps import context_of
 from offerengine.inventory import overview
 from offerengine.learning.policy import SHOP
+from offerengine.shopping import core as shopping
 from offerengine.web.pages.layout import render
 from offerengine.web.resources import api_get
 from offerengine.web.session import PageTenant, Visitor
@@ -31,7 +31,23 @@ async def shop_page(request: Request, visitor: Visitor, tenant: PageTenant) -> R
         tenant=tenant,
         airports=sorted(snapshot.network.airports),
         routes=await overview.coming_routes(ctx, tenant.id),
+        fare_families=family_choices(snapshot.shopping.fare_families),
     )
+
+
+def family_choices(families: shopping.FareFamilies) -> list[dict[str, str]]:
+    """Each fare family code the tenant sells, once, with its name and where it is sold."""
+    found: dict[str, dict[str, str]] = {}
+    for (cabin, route), sold in sorted(
+        families.sets.items(), key=lambda s: (s[0][0], s[0][1] or "")
+    ):
+        for family in sold.families:
+            where = f"{cabin.lower().replace('_', ' ')} {route or 'every route'}"
+            if family.code in found:
+                found[family.code]["where"] += f", {where}"
+            else:
+                found[family.code] = {"code": family.code, "name": family.name, "where": where}
+    return list(found.values())
 
 
 @router.get("/admin/models")
@@ -96,52 +112,4 @@ async def decide_page(request: Request, visitor: Visitor, tenant: PageTenant) ->
         visitor,
         tenant=tenant,
         activities=[{"id": i, "name": n} for i, n in activities],
-    )
-
-
-SAMPLE_BASKET: dict[str, Any] = {
-    "customer_id": "cust-42",
-    "seller_id": "seller-techstore",
-    "items": [
-        {
-            "product_id": "ELEC-PHONE-CASE",
-            "variant_id": "black",
-            "quantity": 2,
-            "unit_price": 149.90,
-            "category_id": "electronics",
-            "tags": ["electronics", "mobile"],
-            "weight": 0.1,
-        }
-    ],
-    "delivery_address": {
-        "street": "Istiklal Caddesi 123",
-        "city": "Istanbul",
-        "district": "Beyoglu",
-        "country": "TR",
-        "latitude": 41.0082,
-        "longitude": 28.9784,
-    },
-    "pickup_address": {
-        "street": "Seller Address",
-        "city": "Istanbul",
-        "district": "Kadikoy",
-        "country": "TR",
-        "latitude": 41.0186,
-        "longitude": 29.0023,
-    },
-    "is_express_delivery": True,
-    "coupon_codes": ["SAVE20"],
-    "currency": "TRY",
-}
-
-
-@router.get("/admin/quote")
-async def quote_page(request: Request, visitor: Visitor, tenant: PageTenant) -> Response:
-    basket = dict(SAMPLE_BASKET, currency=tenant.base_currency)
-    return await render(
-        request,
-        "quote.html",
-        visitor,
-        tenant=tenant,
-        basket=basket,
     )
