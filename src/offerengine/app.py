@@ -61,6 +61,7 @@ from offerengine.rules.router import api as rules_router
 from offerengine.settings import Settings
 from offerengine.shopping.router import api as shopping_router
 from offerengine.shopping.router import runtime as shopping_runtime
+from offerengine.starters.router import api as template_sets_router
 from offerengine.tenants.router import api as tenants_router
 from offerengine.transfer.router import api as transfer_router
 from offerengine.versioning.router import api as audit_router
@@ -118,6 +119,10 @@ TAGS = [
         "description": "Fare family sets; each flight's forecasts, booking limits, bid prices.",
     },
     {"name": "bundles", "description": "Bundle templates, and previews of their offers."},
+    {
+        "name": "template sets",
+        "description": "The template library: sets of products, bundles and fare families.",
+    },
     {"name": "shopping", "description": "Offer rules and fare settings (taxes, rates)."},
     {
         "name": "quotes and commissions",
@@ -230,6 +235,7 @@ def create_app(settings: Settings) -> Server:
         revenue_router,
         loyalty_router,
         bundles_router,
+        template_sets_router,
         shopping_router,
         commerce_router,
         transfer_router,

@@ -6,129 +6,56 @@ Screenshots under tmp/artifacts/accessibility/ (not committed)."""
 
 from __future__ import annotations
 
-import hashlib
-import os
 import re
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import Browser, expect
 
 from offerengine.web.pages.layout import NAV
-from tests.conftest import IN_CI, fresh_sqlite
-from tests.servers import serve
+from tests.browser.conftest import (
+    TENANTS,
+    WIDTHS,
+    blocking_violations,
+    demo_server,
+    logged_in_at,
+    require_chromium,
+    sideways,
+)
 
-CHROMIUM = "/usr/bin/chromium"
 ROOT = Path(__file__).resolve().parents[2]
 SHOTS = ROOT / "tmp" / "artifacts" / "accessibility"
-AXE = Path(__file__).parent / "vendor" / "axe.min.js"
-AXE_SHA256 = "e9e5863c33a874f09bc01acd9234b7e3c871479f5eef8802fa582544465e6d01"  # 4.11.0
-PASSWORD = "correct horse battery staple"
 PORT = 18917
-WIDTHS = {"desktop": (1366, 900), "phone": (375, 812)}
-TENANTS = {"OE": "a11y@oe.example", "MKT": "a11y@mkt.example"}
-PAGES = [href for _, links in NAV for _, href in links]
-# A violation this bad fails the test (axe's impacts: minor, moderate, serious, critical).
-BLOCKING = ("serious", "critical")
+# The menu's pages, and the editors of the kinds with screens of their own (new; an existing
+# object's editor is test_the_flag_and_experiment_editors_pass_axe's).
+PAGES = [
+    *(href for _, links in NAV for _, href in links),
+    "/admin/feature-flags/new",
+    "/admin/ab-tests/new",
+]
 
 pytestmark = pytest.mark.slow
 
-if not Path(CHROMIUM).exists():
-    if IN_CI:
-        pytest.fail(
-            f"{CHROMIUM} is missing; with CI=true the browser tests must run", pytrace=False
-        )
-    pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)", allow_module_level=True)
-
-from playwright.sync_api import Browser, Page, expect, sync_playwright  # noqa: E402
-
-
-def _cli(env: dict[str, str], *args: str) -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "offerengine", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr + done.stdout
+require_chromium()
 
 
 @pytest.fixture(scope="module")
 def base_url(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    folder = tmp_path_factory.mktemp("a11y")
-    url = fresh_sqlite(sqlite_template, folder)
-    env = {**os.environ, "OFFERENGINE_DATABASE_URL": url, "OFFERENGINE_VAR_DIR": str(folder)}
-    _cli(env, "demo")
-    for code, email in TENANTS.items():
-        _cli(
-            {**env, "OFFERENGINE_NEW_USER_PASSWORD": PASSWORD},
-            "create-user",
-            "--tenant",
-            code,
-            "--email",
-            email,
-            "--role",
-            "owner",
-        )
-    with serve(url, folder, port=PORT) as base:
-        yield base
+    with demo_server(
+        sqlite_template,
+        tmp_path_factory.mktemp("a11y"),
+        [(code, email, "owner") for code, email in TENANTS.items()],
+        port=PORT,
+    ) as demo:
+        yield demo.base_url
 
 
-@pytest.fixture(scope="module")
-def axe_source() -> str:
-    source = AXE.read_bytes()
-    assert hashlib.sha256(source).hexdigest() == AXE_SHA256, "vendor/axe.min.js was changed"
-    return source.decode()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
+@pytest.fixture(scope="module", autouse=True)
+def _shots_folder() -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        yield launched
-        launched.close()
-
-
-def _logged_in(browser: Browser, base_url: str, email: str, width: str) -> Page:
-    w, h = WIDTHS[width]
-    # The admin's CSP forbids inline scripts; axe is the test's, injected past it.
-    context = browser.new_context(
-        base_url=base_url, viewport={"width": w, "height": h}, bypass_csp=True
-    )
-    context.set_default_timeout(15_000)
-    page = context.new_page()
-    page.goto("/admin/login")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    expect(page).to_have_url(re.compile(r"/admin$"))
-    return page
-
-
-def _violations(page: Page, axe_source: str) -> list[dict[str, Any]]:
-    if not page.evaluate("() => typeof window.axe !== 'undefined'"):
-        page.add_script_tag(content=axe_source)
-    found: list[dict[str, Any]] = page.evaluate(
-        """async () => {
-          const result = await axe.run(document, {resultTypes: ["violations"]});
-          return result.violations.map(v => ({
-            id: v.id, impact: v.impact, help: v.help,
-            nodes: v.nodes.slice(0, 3).map(n => n.target.join(" ") + ": " + n.failureSummary),
-          }));
-        }"""
-    )
-    return found
 
 
 @pytest.mark.parametrize("width", list(WIDTHS))
@@ -136,7 +63,7 @@ def _violations(page: Page, axe_source: str) -> list[dict[str, Any]]:
 def test_every_menu_page_passes_axe_and_fits_the_width(
     browser: Browser, base_url: str, axe_source: str, tenant: str, width: str
 ) -> None:
-    page = _logged_in(browser, base_url, TENANTS[tenant], width)
+    page = logged_in_at(browser, base_url, TENANTS[tenant], width)
     started = time.monotonic()
     failures: dict[str, list[dict[str, Any]]] = {}
     too_wide: dict[str, int] = {}
@@ -146,13 +73,11 @@ def test_every_menu_page_passes_axe_and_fits_the_width(
             assert response is not None, path
             assert response.status == 200, (path, response.status)
             page.wait_for_load_state("load")
-            blocking = [v for v in _violations(page, axe_source) if v["impact"] in BLOCKING]
+            blocking = blocking_violations(page, axe_source)
             if blocking:
                 failures[path] = blocking
             # The page itself never scrolls sideways: wide tables scroll inside their frame.
-            overflow = page.evaluate(
-                "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
-            )
+            overflow = sideways(page)
             if overflow > 1:
                 too_wide[path] = overflow
             name = path.strip("/").replace("/", "-") or "admin"
@@ -171,7 +96,7 @@ def test_every_menu_page_passes_axe_and_fits_the_width(
 def test_the_keyboard_reaches_the_skip_link_and_the_menu_on_a_phone(
     browser: Browser, base_url: str
 ) -> None:
-    page = _logged_in(browser, base_url, TENANTS["MKT"], "phone")
+    page = logged_in_at(browser, base_url, TENANTS["MKT"], "phone")
     try:
         page.goto("/admin/coupons")
         page.keyboard.press("Tab")
@@ -201,5 +126,91 @@ def test_the_keyboard_reaches_the_skip_link_and_the_menu_on_a_phone(
         page.keyboard.press("Enter")
         expect(page).to_have_url(re.compile(re.escape(NAV[-1][1][0][1]) + "$"))
         page.screenshot(path=str(SHOTS / "MKT-phone-keyboard-menu.png"))
+    finally:
+        page.context.close()
+
+
+@pytest.mark.parametrize("width", list(WIDTHS))
+def test_the_flag_and_experiment_editors_pass_axe(
+    browser: Browser, base_url: str, axe_source: str, width: str
+) -> None:
+    """A saved flag's editor with its rules drawn and its preview filled, and a running
+    experiment's editor with its results (tables, interval charts, sample-ratio check)."""
+    page = logged_in_at(browser, base_url, TENANTS["MKT"], width)
+    try:
+        made = page.evaluate(
+            """async () => {
+              const headers = {"Content-Type": "application/json",
+                "X-CSRF-Token": document.querySelector('meta[name="csrf-token"]').content};
+              const body = {key: `a11y_${Date.now()}`, name: "Accessible experiment",
+                variants: [{key: "control", weight: 50}, {key: "b", weight: 50}],
+                targeting: {country: {$in: ["TR"]}},
+                primary_metric: {kind: "conversion", event: "purchase"},
+                secondary_metrics: [{kind: "revenue", event: "purchase"}]};
+              const made = await (await fetch("/v1/admin/tenants/MKT/experiments",
+                {method: "POST", headers, body: JSON.stringify(body)})).json();
+              await fetch(`/v1/admin/experiments/${made.id}/start`, {method: "POST", headers});
+              return made.id;
+            }"""
+        )
+        page.goto("/admin/feature-flags")
+        page.locator("table tbody tr td a").first.click()
+        expect(page.locator("#preview-table")).to_be_visible()
+        editors = {"flag": page.url}
+        page.goto(f"/admin/ab-tests/{made}")
+        expect(page.locator("#results .metric")).to_have_count(2)
+        editors["experiment"] = page.url
+        failures = {}
+        for name, url in editors.items():
+            page.goto(url)
+            page.wait_for_load_state("load")
+            blocking = blocking_violations(page, axe_source)
+            if blocking:
+                failures[name] = blocking
+            overflow = sideways(page)
+            assert overflow <= 1, (name, overflow)
+            page.screenshot(path=str(SHOTS / f"MKT-{width}-{name}-editor.png"), full_page=True)
+        assert failures == {}, failures
+    finally:
+        page.context.close()
+
+
+@pytest.mark.parametrize("width", list(WIDTHS))
+def test_the_marketplace_editors_and_the_quote_result_pass_axe(
+    browser: Browser, base_url: str, axe_source: str, width: str
+) -> None:
+    """The commission rate, fee rule and coupon edit forms (one of each, then one with an
+    error shown inline), and the quote builder with its explained result and with a row's
+    error."""
+    page = logged_in_at(browser, base_url, TENANTS["MKT"], width)
+    failures: dict[str, list[dict[str, Any]]] = {}
+
+    def check(name: str) -> None:
+        page.wait_for_load_state("load")
+        blocking = blocking_violations(page, axe_source)
+        if blocking:
+            failures[name] = blocking
+        overflow = sideways(page)
+        assert overflow <= 1, (name, overflow)
+        page.screenshot(path=str(SHOTS / f"MKT-{width}-{name}.png"), full_page=True)
+
+    try:
+        for slug in ("commission-rates", "fee-rules", "coupons"):
+            page.goto(f"/admin/marketplace/{slug}")
+            page.locator("#commerce-table tbody th a").first.click()
+            check(f"{slug}-editor")
+        page.get_by_label("Uses in all").fill("0")
+        page.get_by_role("button", name=re.compile(r"Save version \d+")).click()
+        expect(page.locator("#m-usage_limit_total-error")).not_to_be_empty()
+        check("coupon-error")
+        page.goto("/admin/quote")
+        page.get_by_role("button", name="Quote the basket").click()
+        expect(page.locator("#result")).to_contain_text("How the total is made")
+        check("quote-result")
+        page.get_by_label("Item 1 quantity").fill("0")
+        page.get_by_role("button", name="Quote the basket").click()
+        expect(page.get_by_label("Item 1 quantity")).to_have_attribute("aria-invalid", "true")
+        check("quote-error")
+        assert failures == {}, failures
     finally:
         page.context.close()

@@ -5,105 +5,36 @@ var/screenshots/. Outside CI the tests skip when Chromium is not installed; with
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import Browser, Page, Route, expect
 
-from tests.conftest import IN_CI, fresh_sqlite
-from tests.servers import serve
+from tests.browser.conftest import PASSWORD, demo_server, require_chromium, watched_page
 
-CHROMIUM = "/usr/bin/chromium"
 SHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
 EMAIL = "editor.browser@oe.example"
-PASSWORD = "correct horse battery staple"
 PLATFORM_EMAIL = "root.browser@offerengine.example"
-# Every Content-Security-Policy violation a page reports, to the console as the browser's own
-# "Refused to …" errors and as securitypolicyviolation events, which this script counts.
-WATCH_CSP = """
-window.__cspViolations = [];
-document.addEventListener("securitypolicyviolation", (e) => {
-  window.__cspViolations.push(`${e.violatedDirective} ${e.blockedURI} ${e.sourceFile}:${e.lineNumber}`);
-});
-"""
 
 pytestmark = pytest.mark.slow
 
-if not Path(CHROMIUM).exists():
-    if IN_CI:
-        pytest.fail(
-            f"{CHROMIUM} is missing; with CI=true the browser tests must run", pytrace=False
-        )
-    pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)", allow_module_level=True)
-
-from playwright.sync_api import Browser, Page, Route, expect, sync_playwright  # noqa: E402
-
-
-def _cli(env: dict[str, str], *args: str) -> str:
-    done = subprocess.run(
-        [sys.executable, "-m", "offerengine", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr + done.stdout
-    return done.stdout
+require_chromium()
 
 
 @pytest.fixture(scope="module")
 def base_url(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    folder = tmp_path_factory.mktemp("browser")
-    url = fresh_sqlite(sqlite_template, folder)
-    env = {**os.environ, "OFFERENGINE_DATABASE_URL": url, "OFFERENGINE_VAR_DIR": str(folder)}
-    printed = _cli(env, "demo")
-    assert "demo@oe.example" in printed  # the demo prints its users' passwords
-    _cli(
-        {**env, "OFFERENGINE_NEW_USER_PASSWORD": PASSWORD},
-        "create-user",
-        "--tenant",
-        "OE",
-        "--email",
-        EMAIL,
-        "--role",
-        "owner",
-    )
-    _cli(
-        {**env, "OFFERENGINE_NEW_USER_PASSWORD": PASSWORD},
-        "create-user",
-        "--email",
-        PLATFORM_EMAIL,
-        "--role",
-        "platform",
-    )
-    with serve(url, folder) as base:
-        yield base
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            headless=True,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--no-first-run",
-            ],
-        )
-        yield launched
-        launched.close()
+    with demo_server(
+        sqlite_template,
+        tmp_path_factory.mktemp("browser"),
+        [("OE", EMAIL, "owner"), (None, PLATFORM_EMAIL, "platform")],
+    ) as demo:
+        assert "demo@oe.example" in demo.printed  # the demo prints its users' passwords
+        yield demo.base_url
 
 
 @pytest.fixture(scope="module")
@@ -111,21 +42,8 @@ def page(browser: Browser, base_url: str) -> Iterator[Page]:
     if SHOTS.exists():
         shutil.rmtree(SHOTS)
     SHOTS.mkdir(parents=True)
-    context = browser.new_context(base_url=base_url, viewport={"width": 1366, "height": 900})
-    context.set_default_timeout(15_000)
-    context.add_init_script(WATCH_CSP)
-    opened = context.new_page()
-    problems: list[str] = []
-    opened.on("pageerror", lambda error: problems.append(str(error)))
-    opened.on(
-        "console",
-        lambda message: (
-            problems.append(message.text) if "Content Security Policy" in message.text else None
-        ),
-    )
-    yield opened
-    context.close()
-    assert problems == [], f"JavaScript errors: {problems}"
+    with watched_page(browser, base_url, console_csp=True) as opened:
+        yield opened
 
 
 def shot(page: Page, name: str) -> None:

@@ -4,29 +4,26 @@ page never scrolls sideways."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import Browser
 
-from tests.browser.test_accessibility import (
-    BLOCKING,
-    PASSWORD,
+from tests.browser.conftest import (
     TENANTS,
     WIDTHS,
-    _cli,
-    _logged_in,
-    _violations,
-    axe_source,  # noqa: F401 (a fixture)
-    browser,  # noqa: F401 (a fixture)
+    blocking_violations,
+    demo_server,
+    logged_in_at,
+    require_chromium,
+    sideways,
 )
-from tests.conftest import fresh_sqlite
-from tests.servers import serve
 
 pytestmark = pytest.mark.slow
 
-from playwright.sync_api import Browser  # noqa: E402
+require_chromium()
+
 
 PORT = 18801
 
@@ -34,31 +31,18 @@ PORT = 18801
 @pytest.fixture(scope="module")
 def base_url(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     folder = tmp_path_factory.mktemp("revenue-pages")
-    url = fresh_sqlite(sqlite_template, folder)
-    env = {**os.environ, "OFFERENGINE_DATABASE_URL": url, "OFFERENGINE_VAR_DIR": str(folder)}
-    _cli(env, "demo")
-    _cli(
-        {**env, "OFFERENGINE_NEW_USER_PASSWORD": PASSWORD},
-        "create-user",
-        "--tenant",
-        "OE",
-        "--email",
-        TENANTS["OE"],
-        "--role",
-        "owner",
-    )
-    with serve(url, folder, port=PORT) as base:
-        yield base
+    with demo_server(sqlite_template, folder, [("OE", TENANTS["OE"], "owner")], port=PORT) as demo:
+        yield demo.base_url
 
 
 @pytest.mark.parametrize("width", list(WIDTHS))
 def test_the_simulator_and_a_flight_page_draw_and_pass_axe(
-    browser: Browser,  # noqa: F811
+    browser: Browser,
     base_url: str,
-    axe_source: str,  # noqa: F811
+    axe_source: str,
     width: str,
 ) -> None:
-    page = _logged_in(browser, base_url, TENANTS["OE"], width)
+    page = logged_in_at(browser, base_url, TENANTS["OE"], width)
     try:
         page.goto("/admin/revenue/simulator?departures=5")
         page.wait_for_load_state("load")
@@ -72,11 +56,9 @@ def test_the_simulator_and_a_flight_page_draw_and_pass_axe(
         for path in ("/admin/revenue/simulator?departures=5", page.url):
             page.goto(path)
             page.wait_for_load_state("load")
-            blocking = [v for v in _violations(page, axe_source) if v["impact"] in BLOCKING]
+            blocking = blocking_violations(page, axe_source)
             assert blocking == [], (path, blocking)
-            overflow = page.evaluate(
-                "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
-            )
+            overflow = sideways(page)
             assert overflow <= 1, (path, overflow)
     finally:
         page.context.close()

@@ -15,17 +15,15 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from fastapi.testclient import TestClient
 
-from offerengine.app import create_app
 from offerengine.auth import users
-from offerengine.auth.core import Actor, ActorKind, Role
+from offerengine.auth.core import Role
 from offerengine.demo import service as demo
 from offerengine.flags.schemas import FeatureFlagIn
 from offerengine.settings import Settings
 from offerengine.tenants import service as tenants
 from offerengine.units import run_in_transaction
-from offerengine.web.pages.layout import NAV, current_menu, show_time
+from offerengine.web.pages.layout import NAV, OWN_SCREENS, current_menu, show_time
 from offerengine.web.resources import (
     RESOURCES,
     cell,
@@ -35,52 +33,20 @@ from offerengine.web.resources import (
     model_label,
 )
 from tests.conftest import make_settings
-
-PASSWORD = "a long enough password"
-SYSTEM = Actor(ActorKind.SYSTEM, None, "test")
+from tests.e2e._admin import PASSWORD, SYSTEM, demo_with_people, logged_in
 
 
 @pytest.fixture(scope="module")
 def demo_settings(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    from tests.conftest import fresh_sqlite
-
-    folder = tmp_path_factory.mktemp("pages")
-    settings = make_settings(fresh_sqlite(sqlite_template, folder), folder)
-
-    async def load(session) -> None:  # type: ignore[no-untyped-def]
-        await demo.load(session, actor=SYSTEM)
-        for code, email, role in (
+    return demo_with_people(
+        sqlite_template,
+        tmp_path_factory.mktemp("pages"),
+        [
             ("OE", "own@oe.example", "owner"),
             ("OE", "see@oe.example", "viewer"),
             ("MKT", "own@mkt.example", "owner"),
-        ):
-            found = await tenants.find(session, code)
-            await users.create_user(
-                session,
-                tenant_id=found.id if found else None,
-                email=email,
-                role=Role(role),
-                password=PASSWORD,
-                actor=SYSTEM,
-            )
-
-    asyncio.run(run_in_transaction(settings, load))
-    return settings
-
-
-def logged_in(settings: Settings, email: str) -> TestClient:
-    client = TestClient(create_app(settings), raise_server_exceptions=False)
-    client.__enter__()
-    page = client.get("/admin/login")
-    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
-    assert token
-    done = client.post(
-        "/admin/login",
-        data={"email": email, "password": PASSWORD, "csrf_token": token.group(1)},
-        follow_redirects=False,
+        ],
     )
-    assert done.status_code == 303, done.text
-    return client
 
 
 PAGES = sorted({href for _, links in NAV for _, href in links})
@@ -567,7 +533,7 @@ def test_the_menu_shows_where_the_page_is() -> None:
     )
     for slug, resource in RESOURCES.items():
         _, page = current_menu(f"/admin/history/{resource.history}/x")
-        assert page == f"/admin/{slug}", slug
+        assert page == OWN_SCREENS.get(f"/admin/{slug}", f"/admin/{slug}"), slug
     assert current_menu("/admin/tenants") == (None, None)
 
 

@@ -5,15 +5,12 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import UTC, datetime, timedelta
 
-from typer.testing import CliRunner
-
-from offerengine.cli import app as cli
 from offerengine.learning import synthetic
 from offerengine.settings import Settings
-from tests.e2e.test_admin_pages import demo_settings, logged_in
-from tests.e2e.test_promotions import _customers, _promotion
+from tests.e2e._admin import logged_in, trained_campaign
+from tests.e2e.test_admin_pages import demo_settings
+from tests.e2e.test_promotions import _customers
 
 __all__ = ["demo_settings"]  # the module's fixture, shared
 
@@ -21,39 +18,9 @@ __all__ = ["demo_settings"]  # the module's fixture, shared
 def test_a_campaigns_results_page_plots_its_arms_and_deciles(demo_settings: Settings) -> None:
     client = logged_in(demo_settings, "own@oe.example")
     try:
-        token = re.search(r'<meta name="csrf-token" content="([^"]+)"', client.get("/admin").text)
-        assert token
-        headers = {"X-CSRF-Token": token.group(1)}
-        saved = client.put(
-            "/v1/admin/tenants/OE/promotions",
-            json={"promotions": [_promotion(budget="10000.00")]},
-            headers=headers,
+        headers, campaign = trained_campaign(
+            client, demo_settings, code="WINBACK", name="Win back the browsers", channel="email"
         )
-        assert saved.status_code == 200, saved.text
-        trained = CliRunner().invoke(
-            cli,
-            ["train-uplift", "--tenant", "OE", "--promotion", "SAVE15", "--synthetic", "3000"],
-            env={"OFFERENGINE_DATABASE_URL": demo_settings.database_url},
-        )
-        assert trained.exit_code == 0, trained.output
-        now = datetime.now(UTC)
-        made = client.post(
-            "/v1/admin/tenants/OE/campaigns",
-            json={
-                "code": "WINBACK",
-                "name": "Win back the browsers",
-                "promotions": ["SAVE15"],
-                "channel": "email",
-                "currency": "EUR",
-                "budget": "300.00",
-                "starts_at": (now - timedelta(days=1)).isoformat(),
-                "ends_at": (now + timedelta(days=30)).isoformat(),
-                "holdout_share": 0.3,
-            },
-            headers=headers,
-        )
-        assert made.status_code == 201, made.text
-        campaign = made.json()
         shoppers = synthetic.shoppers(400, seed=3)
         found = client.post(
             f"/v1/admin/campaigns/{campaign['id']}/recommend",

@@ -86,7 +86,7 @@ def test_the_marketplace_dashboard_shows_coupon_usage_or_says_what_to_do(
         assert "discount given (the last 90 days)" in page
         assert 'id="empty-coupon-days"' in page or 'id="chart-coupon-days"' in page
         if 'id="empty-coupon-days"' in page:
-            assert 'href="/admin/coupons"' in page
+            assert 'href="/admin/marketplace/coupons"' in page
     finally:
         client.__exit__(None, None, None)
 

@@ -131,6 +131,9 @@ def _tenant_a(client: TestClient) -> dict[str, str]:
         **_learning(owner, Api(client, runtime), decisioning),
         **_loyalty(owner),
         "delivery_id": _failed_webhook_delivery(client),
+        # Template sets are the product's, shared by every tenant: no tenant's object to find.
+        # Both sides name one that does not exist; applying to A is checked below.
+        "template_set": "no-such-set",
     }
 
 
@@ -409,6 +412,7 @@ def test_no_key_of_another_tenant_can_see_or_touch_a_tenants_objects_on_any_rout
         "customer_id": "no-such-member",
         "kind": "products",
         "job_id": str(uuid.uuid4()),
+        "template_set": "no-such-set",
     }
     create_tenant(client, "BBB")
     b_keys = {role: Api(client, create_key(client, "BBB", role)) for role in ROLES}
@@ -431,4 +435,8 @@ def test_no_key_of_another_tenant_can_see_or_touch_a_tenants_objects_on_any_rout
     # A profile id names a profile of the key's own tenant: B's is another profile than A's.
     made = b_keys["runtime"].put("/v1/profiles/a-profile", json={"attributes": {"x": 2}})
     assert made.status_code == 200, made.text
+    # A shipped template set applied by B's key to A (named in the query) finds no tenant.
+    for role, api in b_keys.items():
+        applied = api.post("/v1/admin/template-sets/airline-packages/apply?tenant=AAA")
+        assert applied.status_code == (404 if role in ("owner", "editor") else 403), applied.text
     assert _state(client, a) == before

@@ -10,6 +10,7 @@ own. The commands are listed in ``offerengine --help`` in the order they are add
 - :mod:`._promotions`: ``train-uplift``, ``retrain-uplift``, ``recommend-promotions``
 - :mod:`._revenue`: ``simulate-bookings``, ``import-bookings``, ``forecast``
 - :mod:`._transfer`: ``import`` and ``export`` (products, decisioning offers, commission rates)
+- :mod:`._templates`: ``templates list`` and ``templates apply`` (the template library)
 
 What they share (the consoles, the settings, the database check, one transaction per piece of
 work) is :mod:`._common`'s.
@@ -35,6 +36,7 @@ from offerengine.cli._promotions import recommend_promotions, retrain_uplift, tr
 from offerengine.cli._records import consume, rebuild_features, replay
 from offerengine.cli._revenue import forecast, import_bookings, simulate_bookings
 from offerengine.cli._serving import migrate, serve
+from offerengine.cli._templates import apply_set, list_sets
 from offerengine.cli._transfer import export_objects, import_objects
 
 __all__ = ["app", "main"]
@@ -89,6 +91,15 @@ profiles = typer.Typer(
 )
 profiles.command("rebuild-features")(rebuild_features)
 app.add_typer(profiles, name="profiles")
+
+template_sets = typer.Typer(
+    help="The template library: sets of products, bundles and fare families.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+template_sets.command("list")(list_sets)
+template_sets.command("apply")(apply_set)
+app.add_typer(template_sets, name="templates")
 
 
 def main() -> None:

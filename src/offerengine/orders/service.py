@@ -1,6 +1,8 @@
 """Orders: made from an offer, holding its inventory all or nothing, then confirmed, cancelled or
 expired. Every status change is a conditional UPDATE on the order's current status, so two
-requests (or a request and the sweeper) can never both release or sell the same holds."""
+requests (or a request and the sweeper) can never both release or sell the same holds. A
+campaign's grant the offer applied is redeemed in the order's transaction and given back when the
+order is cancelled or expires (:mod:`offerengine.orders.grants`)."""
 
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ from offerengine.events.models import Event
 from offerengine.inventory import stock as inventory
 from offerengine.loyalty import points as loyalty
 from offerengine.observability.logging import get_logger
+from offerengine.orders import grants as redeeming
 from offerengine.orders.models import Order
 from offerengine.orders.schemas import OrderCreate
 from offerengine.revenue import limits
@@ -96,11 +99,29 @@ async def create(
         raise missing or NotFound(f"No offer {body.offer_id}.")
     items, errors = _select(offer, body.selected_optional_items)
     raise_if_any(_check_passengers(offer, body) + errors)
-    held = await _hold(session, snapshot, offer, items)
+    order_id = uuid.uuid4()
     price, total = _price(offer, items)
+    try:  # the offer's personal coupons, redeemed first: a 409 here has written nothing
+        price, total = await redeeming.redeem(
+            session,
+            tenant_id=tenant_id,
+            order_id=order_id,
+            customer_id=_customer_id(offer.basis),
+            items=items,
+            price=price,
+            total_minor=total,
+            currency=offer.currency,
+            now=now,
+        )
+    except Conflict:
+        earlier = await _earlier(session, tenant_id, idempotency_key, digest)
+        if earlier is not None:  # the same request, at the same time, redeemed it first
+            return Made(await settle(session, earlier, now=now), created=False)
+        raise
+    held = await _hold(session, snapshot, offer, items)
     hold_seconds = min((h.rule.hold_duration_seconds for h in held), default=900)
     order = Order(
-        id=uuid.uuid4(),
+        id=order_id,
         tenant_id=tenant_id,
         offer_id=offer.id,
         offer_type=offer.offer_type,
@@ -313,6 +334,7 @@ async def settle(session: AsyncSession, order: Order, *, now: datetime) -> Order
         await loyalty.reverse_for_order(
             session, tenant_id=order.tenant_id, order_id=order.id, now=now
         )
+        await redeeming.give_back(session, tenant_id=order.tenant_id, order_id=order.id, now=now)
     return order
 
 
@@ -357,6 +379,7 @@ async def cancel(session: AsyncSession, order: Order, *, now: datetime) -> Order
     else:
         await inventory.unsell(session, order.holds)
     await loyalty.reverse_for_order(session, tenant_id=order.tenant_id, order_id=order.id, now=now)
+    await redeeming.give_back(session, tenant_id=order.tenant_id, order_id=order.id, now=now)
     return order
 
 
@@ -393,6 +416,9 @@ async def sweep(session: AsyncSession, *, now: datetime, limit: int = 500) -> in
         if await _move(session, order, EXPIRED, now=now):
             await inventory.release(session, order.holds, sell=False)
             await loyalty.reverse_for_order(
+                session, tenant_id=order.tenant_id, order_id=order.id, now=now
+            )
+            await redeeming.give_back(
                 session, tenant_id=order.tenant_id, order_id=order.id, now=now
             )
             expired += 1

@@ -135,6 +135,9 @@ def _repriced(stored: Offer, candidate: core.Candidate, at: datetime) -> Reprice
         "low_stock": candidate.low_stock,
         "priced_at": at.isoformat(),
     }
+    grid = core.offer_grid_json(candidate)
+    if grid is not None:  # the grid at today's prices and seats
+        offer["fare_families"] = msgspec.json.decode(grid)
     previous = shown["price"]["total"]
     return Repriced(stored.id, offer, candidate.price["total"] != previous, previous)
 

@@ -25,7 +25,11 @@ CurrencyCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
 TypeCode = Annotated[str, StringConstraints(pattern=r"^[A-Z][A-Z0-9_]{0,49}$")]
 Short = Annotated[str, StringConstraints(min_length=1, max_length=50)]
 PassengerType = Literal["ADULT", "CHILD", "INFANT"]
+FamilyCode = Annotated[str, StringConstraints(pattern=r"^[A-Z0-9_-]{1,20}$")]
 PASSENGER_TYPES: tuple[PassengerType, ...] = ("ADULT", "CHILD", "INFANT")
+GrantCode = Annotated[
+    str, StringConstraints(max_length=20, pattern=r"^\s*[Gg]-[0-9A-Za-z]{10}\s*$")
+]
 
 
 class PassengersIn(BaseModel):
@@ -64,6 +68,12 @@ class SliceIn(BaseModel):
     date: IsoDate = Field(description="Local departure date at the origin.")
     days: int = Field(
         default=0, ge=0, le=3, description="Also shop the dates up to this many days either side."
+    )
+    fare_family: FamilyCode | None = Field(
+        default=None,
+        description="The fare family this slice's fares sell in (default: the search's "
+        "`fare_family`, else each set's family at the cabin fare).",
+        examples=["FLEX"],
     )
 
     @model_validator(mode="after")
@@ -107,6 +117,23 @@ class SearchRequest(BaseModel):
     )
     context: dict[str, JsonValue] = Field(
         default_factory=dict, description="Extra facts for pricing rules (context.*)."
+    )
+    coupon_codes: list[GrantCode] = Field(
+        default_factory=list,
+        max_length=5,
+        description="Personal coupon codes (a campaign's grants, `G-` and ten letters or "
+        "digits) of the searching `customer.id`, as `POST /v1/quote` takes them: each is taken "
+        "off the offers it is valid for (`price.coupons`), or the answer's `coupons` says why "
+        "not (docs/promotions.md).",
+        examples=[["G-3F0A9C21B7"]],
+    )
+    fare_family: FamilyCode | None = Field(
+        default=None,
+        description="The branded fare family to sell (a code of the cabin's fare family set on "
+        "the route; a journey's slices may name their own). Offers are priced in it, carry it on "
+        "their FLIGHT item, and are left out where its booking limit closed it. Default: the "
+        "family at the cabin fare (multiplier 1).",
+        examples=["FLEX"],
     )
 
     @model_validator(mode="after")
@@ -295,6 +322,12 @@ class OfferPrice(BaseModel):
     total: str
     currency: str
     per_passenger: list[dict[str, Any]]
+    coupons: dict[str, Any] | None = Field(
+        default=None,
+        description="With the search's `coupon_codes`: the personal coupons taken off this "
+        "offer (`applied`: code, grant, amount, what it took off, its share per item), those "
+        "not (`rejected`: code, reason), and `total_before` them.",
+    )
 
 
 class OfferRead(BaseModel):
@@ -314,6 +347,13 @@ class OfferRead(BaseModel):
     omitted: list[dict[str, Any]]
     price: OfferPrice
     currency: str
+    fare_families: list[dict[str, Any]] | None = Field(
+        default=None,
+        description="When the cabin has a fare family set: the offer in each family, lowest "
+        "first (code, name, attributes with fees in `fee_currency`, the offer's `total` in it "
+        "and the `difference`, `available` and `remaining` seats under its booking limit, "
+        "`selected`); a journey offer: `[{slice, families}]`, a grid per slice.",
+    )
     created_at: dt.datetime
     expires_at: dt.datetime
     score: float
@@ -334,6 +374,11 @@ class SearchResponse(BaseModel):
         default=None,
         description="The tenant's flags tagged `shop`, evaluated for the customer (present when "
         "there are any).",
+    )
+    coupons: dict[str, Any] | None = Field(
+        default=None,
+        description="With `coupon_codes`: per code, the offers it was taken off (`applied`) or "
+        "why it applied to none (`rejected`).",
     )
 
 

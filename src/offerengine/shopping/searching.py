@@ -1,5 +1,6 @@
 """Searching offers, the use case: the search itself (:class:`~offerengine.shopping.service.ShopRuntime`),
-its records, and the feature flags tagged ``shop`` evaluated for the same customer."""
+its records, the feature flags tagged ``shop`` evaluated for the same customer, and the personal
+coupons (campaign grants) its ``coupon_codes`` name (:mod:`offerengine.shopping.grants`)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import msgspec
 from offerengine.context import AppContext
 from offerengine.flags import core as flags
 from offerengine.recording import records
+from offerengine.shopping import grants as personal_coupons
 from offerengine.shopping.schemas import SearchRequest
 from offerengine.snapshots.core import Snapshot
 
@@ -22,9 +24,19 @@ async def search(ctx: AppContext, snapshot: Snapshot, body: SearchRequest, now: 
     ``feature_flags`` object when flags are tagged ``shop``."""
     recorder = ctx.recorder
     await recorder.catch_up()
-    searched = await ctx.shop.search(snapshot, body, now)
+    given = None
+    if body.coupon_codes:  # per customer, read now (a session of its own, closed before the search)
+        given = await personal_coupons.read(
+            ctx.session_factory, snapshot.tenant.id, body.coupon_codes, body.customer.id, now
+        )
+    searched = await ctx.shop.search(snapshot, body, now, reuse=given is None)
+    coupons = None
+    if given is not None:
+        searched, coupons = personal_coupons.apply(searched, given)
     await recorder.record(searched.record, *searched.exposures)
     answer = searched.response()
+    if coupons is not None:  # the answer is encoded already: its coupons go in before its close
+        answer = answer[:-1] + b',"coupons":' + _encode(coupons) + b"}"
     keys = snapshot.flags.tagged.get("shop")
     if not keys:
         return answer

@@ -30,6 +30,7 @@ from offerengine.learning.store import ModelCache
 from offerengine.profiles.service import ProfileCache
 from offerengine.recording import Recording
 from offerengine.shopping import core, journeys, offers, personal
+from offerengine.shopping import grants as personal_coupons
 from offerengine.shopping.conversion import ConversionCache, count_ordered, personalise
 from offerengine.shopping.models import Offer
 from offerengine.shopping.offers import Repriced, needs_of
@@ -144,21 +145,28 @@ class ShopRuntime:
         at: datetime,
         *,
         preview: BundleFacts | None = None,
+        reuse: bool = True,
     ) -> Searched:
         """A search's offers. A bundle's ``preview`` reads live counters and shares nothing
-        with other searches; the caller decides what to store."""
+        with other searches; the caller decides what to store. Without ``reuse`` the ranking is
+        made afresh and kept by no other search (each offer body is this search's own: personal
+        coupons rewrite them)."""
         search = search_of(request, snapshot)
         if search.slices:
             if preview is not None:
                 raise Invalid.field(
                     ("body", "search_params", "slices"), "a bundle preview takes the one-way shape"
                 )
-            return await self.search_journey(snapshot, search, at)
+            return await self.search_journey(snapshot, search, at, reuse=reuse)
         flights = snapshot.shopping.flights.find(search.origin, search.destination, search.day)
         scopes = scopes_of(flights, snapshot)
         conversion = await self.conversion(snapshot.tenant.id)
         stock = await self.stock(snapshot.tenant.id, scopes, fresh=preview is not None)
-        stamp = None if preview is not None else self.stamp(snapshot.tenant.id, scopes, conversion)
+        stamp = (
+            None
+            if preview is not None or not reuse
+            else self.stamp(snapshot.tenant.id, scopes, conversion)
+        )
         personalised = None
         if preview is None and snapshot.shopping.learner is not None:
             personalised = await self.personalise(snapshot, search, conversion, at)
@@ -180,7 +188,7 @@ class ShopRuntime:
         )
 
     async def search_journey(
-        self, snapshot: Snapshot, search: core.Search, at: datetime
+        self, snapshot: Snapshot, search: core.Search, at: datetime, *, reuse: bool = True
     ) -> Searched:
         """A journey's offers: its itineraries from the snapshot's connection index, the
         counters of their flights (and, with nothing sellable, of the nearby dates' flights)."""
@@ -194,7 +202,7 @@ class ShopRuntime:
         conversion = await self.conversion(tenant_id)
         scopes = scopes_of(plan.flights(), snapshot)
         stock = await self.stock(tenant_id, scopes)
-        stamp = self.stamp(tenant_id, scopes, conversion)
+        stamp = self.stamp(tenant_id, scopes, conversion) if reuse else None
         searched = journeys.run_journey(
             snapshot, search, plan, stock, conversion, at, runtime=self, stamp=stamp
         )
@@ -251,4 +259,8 @@ class ShopRuntime:
         flights = [f for f in (by_id.get(i) for i in ids or [stored.flight_id]) if f is not None]
         stock = await self.stock(snapshot.tenant.id, scopes_of(flights, snapshot), fresh=True)
         conversion = await self.conversion(snapshot.tenant.id)
-        return offers.reprice(snapshot, stored, stock, conversion, at)
+        done = offers.reprice(snapshot, stored, stock, conversion, at)
+        # Its personal coupons (campaign grants) on the new price, as they stand now.
+        return await personal_coupons.repriced(
+            self.session_factory, snapshot.tenant.id, stored, done, at
+        )

@@ -7,7 +7,10 @@ How an offer is made, for one flight and one offer type (``FLIGHT_ONLY`` or a bu
    (infants sit on a lap and need none).
 2. The fare: the tenant's FLIGHT product whose category is the cabin, priced by the pricing rules
    exactly as ``simulate`` prices it, with the flight's facts (departure time, route, cabin,
-   ``utilization`` of the cabin) and the search's (channel, customer, passengers).
+   ``utilization`` of the cabin) and the search's (channel, customer, passengers). When the cabin
+   has a fare family set on the route, the fare sells in a family (the search's ``fare_family``,
+   else the set's default, the one at multiplier 1): the family's multiplier × that fare, and the
+   family's booking limit guards the seats.
 3. The bundle's other lines: for each, the products of that type (and category) that are in stock,
    each priced by its rules; the cheapest is taken. A required line with nothing in stock drops the
    bundle for this flight; an optional one is left out and the offer lists it under ``omitted``.
@@ -40,7 +43,10 @@ The parts, by use case:
 - journeys (a search given in one to four slices): ``_journeys`` (slices, the snapshot's
   connection index, nonstop and connecting itineraries within connection times and the routing
   limit), ``_journey_offers`` (each slice's itineraries priced, combined into offers for the whole
-  journey; the nearest dates and connections when nothing is sellable).
+  journey; the nearest dates and connections when nothing is sellable);
+- branded fares: ``_families`` (the tenant's fare family sets, per cabin and route, and a family's
+  fare: the cabin fare × its multiplier), ``_family_grid`` (the family an offer's fare sells in,
+  and the grid of what the offer costs in each family of its set, per slice for a journey).
 """
 
 from offerengine.shopping.core._build import Builder
@@ -55,6 +61,8 @@ from offerengine.shopping.core._config import (
     rate_table,
 )
 from offerengine.shopping.core._conversion import Conversion, ConversionModel, Personal
+from offerengine.shopping.core._families import FamilySet, FareFamilies, FareFamily
+from offerengine.shopping.core._family_grid import FamilyGrid, offer_grid_json
 from offerengine.shopping.core._journey_offers import (
     Alternatives,
     JourneyBuilder,
@@ -95,6 +103,10 @@ __all__ = [
     "Conversion",
     "ConversionModel",
     "Dropped",
+    "FamilyGrid",
+    "FamilySet",
+    "FareFamilies",
+    "FareFamily",
     "FareSettings",
     "Itinerary",
     "JourneyBuilder",
@@ -120,6 +132,7 @@ __all__ = [
     "itineraries",
     "journey_items",
     "journey_type",
+    "offer_grid_json",
     "plan",
     "rank",
     "rate_table",

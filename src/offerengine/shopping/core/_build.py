@@ -13,12 +13,14 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from offerengine.bundles.core import BundleFacts
+from offerengine.bundles.core import BundleFacts, ItemSpec
 from offerengine.inventory.core import FlightFacts
-from offerengine.shopping.core._availability import Availability
+from offerengine.shopping.core import _partners as partners
+from offerengine.shopping.core._availability import Availability, ExtraChoice
 from offerengine.shopping.core._config import OfferType
 from offerengine.shopping.core._conversion import Personal
 from offerengine.shopping.core._currency import SellingCurrency
+from offerengine.shopping.core._family_grid import FamilyPrices, PendingGrid, family_to_sell
 from offerengine.shopping.core._items import Items
 from offerengine.shopping.core._offer import Candidate, Dropped, Need
 from offerengine.shopping.core._pricer import Pricer
@@ -37,6 +39,8 @@ class _Parts:
     low_stock: list[str]
     cost: Decimal
     omitted: list[dict[str, str]] = field(default_factory=list)
+    grid: PendingGrid | None = None  # the fare's cabin in every fare family of its set
+    fare_family: str | None = None  # the family the fare sells in
 
 
 class Builder:
@@ -54,6 +58,9 @@ class Builder:
         self.items = Items(self.currency, counts, memo)
         self.taxes = Taxes(self.currency, shop.countries, [kind for kind, _ in counts], memo)
         self.totals = Totals(self.currency, counts, memo)
+        self.families = FamilyPrices(
+            self.currency, shop.countries, counts, search.passengers.seated, memo
+        )
         self._benefits = memo.benefits
         # A personal conversion is this search's own; the Beta-Binomial one is shared.
         self._probabilities = {} if isinstance(shop.conversion, Personal) else memo.probabilities
@@ -84,22 +91,39 @@ class Builder:
             low_stock=parts.low_stock,
             items_json=self.items.list_json(parts.items),
             flight_json=self.items.json(fare_item["flight"]),
+            fare_families=parts.grid,
+            fare_family=parts.fare_family,
         )
 
-    def _fare(self, flight: FlightFacts, bundle: BundleFacts | None) -> tuple[str, _Parts]:
-        """The cabin (the bundle's FLIGHT line's, else the search's), its seats and its fare."""
+    def _fare(
+        self, flight: FlightFacts, bundle: BundleFacts | None, family: str | None = None
+    ) -> tuple[str, _Parts]:
+        """The cabin (the bundle's FLIGHT line's, else the search's), its seats and its fare, in
+        the fare family ``family`` (None: the search's, else the set's default) when the cabin
+        has a fare family set on the route, with the grid of its families."""
         seated = self.search.passengers.seated
         flight_line = bundle.flight if bundle is not None else None
         cabin = (flight_line.cabin_class if flight_line else None) or self.search.cabin
-        seats = self.availability.seats(flight, cabin, seated)
+        found, sold = family_to_sell(
+            self.shop.families, cabin, flight, family or self.search.fare_family
+        )
+        code = None if sold is None else sold.code
+        seats = self.availability.seats(flight, cabin, seated, code)
         fare = self.availability.fare_product(cabin)
         result = self.pricer.price(flight, fare, seats.stock, cabin)
-        fare_item = self.items.fare(flight, fare, result, cabin, seats.status, seats.sellable)
+        fare_item = self.items.fare(flight, fare, result, cabin, seats.status, seats.sellable, sold)
+        grid = None
+        if found is not None:
+            grid = self.families.grid(
+                flight, cabin, found, result, seats.stock, seats.cabin_sellable
+            )
         return cabin, _Parts(
             items=[fare_item],
             needs=[Need(seats.key, seated, seats.capacity)] if seated else [],
             low_stock=[f"{cabin} seats"] if seats.status == "low" else [],
             cost=self.currency.cost(fare, seated),
+            grid=grid,
+            fare_family=code,
         )
 
     def _add_extras(self, parts: _Parts, flight: FlightFacts, bundle: BundleFacts) -> None:
@@ -116,14 +140,44 @@ class Builder:
                     {"type": line.type, "category": line.category or "", "reason": chosen}
                 )
                 continue
+            sold = partners.units_of(chosen.product, line, self.search)
+            if sold is not None and not partners.on_first_slice(flight, self.search):
+                continue  # a journey takes a partner line (a stay, a car) with its first slice
             if chosen.need is not None:
                 parts.needs.append(chosen.need)
                 if chosen.status == "low":
                     parts.low_stock.append(chosen.product.product_code)
+            if sold is not None:  # a partner product, priced by its unit for the party
+                parts.items.append(self._partner(flight, index, line, chosen, bundle, sold))
+                parts.cost += self.currency.cost(chosen.product, sold.count)
+                continue
             parts.items.append(
                 self.items.ancillary(flight, index, line, chosen, bundle.discount_percentage)
             )
             parts.cost += self.currency.cost(chosen.product, units)
+
+    def _partner(
+        self,
+        flight: FlightFacts,
+        index: int,
+        line: ItemSpec,
+        chosen: ExtraChoice,
+        bundle: BundleFacts,
+        sold: partners.PartnerUnits,
+    ) -> dict[str, Any]:
+        discount = bundle.discount_percentage
+        return self.items.kept(
+            (flight.id, index, chosen.product.product_code, line, discount, sold),
+            lambda: partners.partner_item(
+                index,
+                line,
+                chosen,
+                discount,
+                sold,
+                currency=self.currency,
+                counts=self.search.passengers.counts(),
+            ),
+        )
 
     def _tier_benefits(self) -> list[dict[str, Any]]:
         """The customer's loyalty tier's benefits (free bags, lounge, seat choice) as items

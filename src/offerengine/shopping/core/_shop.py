@@ -17,10 +17,12 @@ from offerengine.pricing import core as pricing
 from offerengine.pricing.core import PricingIndex
 from offerengine.shopping.core._config import FareSettings, OfferRules
 from offerengine.shopping.core._conversion import Conversion
+from offerengine.shopping.core._families import FareFamilies
 from offerengine.shopping.core._treatment import Treatment
 
 if TYPE_CHECKING:  # the memo holds what these make; they read the memo
     from offerengine.shopping.core._availability import ExtraChoice
+    from offerengine.shopping.core._family_grid import FamilyGrid
     from offerengine.shopping.core._taxes import FareTaxes
     from offerengine.shopping.core._totals import ItemNumbers
 
@@ -42,6 +44,7 @@ class Shop:
     treatment: Treatment | None = None
     memo: Memo | None = None  # shared with searches like this one; None: the search's own
     loyalty: LoyaltyIndex | None = None  # the tiers whose benefits show on offers
+    families: FareFamilies = field(default_factory=FareFamilies)  # the branded fares sold
 
 
 @dataclass(slots=True)
@@ -58,8 +61,10 @@ class Memo:
     summaries: dict[uuid.UUID, dict[str, Any]] = field(default_factory=dict)
     costs: dict[tuple[str, str], Decimal] = field(default_factory=dict)
     item_numbers: dict[int, ItemNumbers] = field(default_factory=dict)  # by id() of an item
-    taxes: dict[tuple[uuid.UUID, str], FareTaxes] = field(default_factory=dict)
+    # by flight, cabin and the fare family of the fare they are on
+    taxes: dict[tuple[uuid.UUID, str, str | None], FareTaxes] = field(default_factory=dict)
     probabilities: dict[str, float] = field(default_factory=dict)
     extras: dict[tuple[uuid.UUID, ItemSpec, int], ExtraChoice | str] = field(default_factory=dict)
     encoded: dict[int, bytes] = field(default_factory=dict)  # by id() of a dict kept above
     benefits: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # by tier
+    family_grids: dict[tuple[uuid.UUID, str], FamilyGrid] = field(default_factory=dict)

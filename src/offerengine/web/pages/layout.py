@@ -43,6 +43,7 @@ NAV: list[tuple[str, list[tuple[str, str]]]] = [
             ("Pricing rules", "/admin/pricing-rules"),
             ("Bundle templates", "/admin/bundles"),
             ("Import & export", "/admin/imports"),
+            ("Templates", "/admin/templates"),
         ],
     ),
     (
@@ -74,15 +75,15 @@ NAV: list[tuple[str, list[tuple[str, str]]]] = [
     (
         "Marketplace",
         [
-            ("Commission rates", "/admin/commission-rates"),
-            ("Fee and tax rules", "/admin/fee-rules"),
-            ("Coupons", "/admin/coupons"),
-            ("Quote playground", "/admin/quote"),
+            ("Commission rates", "/admin/marketplace/commission-rates"),
+            ("Fee and tax rules", "/admin/marketplace/fee-rules"),
+            ("Coupons", "/admin/marketplace/coupons"),
+            ("Quote builder", "/admin/quote"),
         ],
     ),
     (
         "Flags & experiments",
-        [("Feature flags", "/admin/flags"), ("Experiments", "/admin/experiments")],
+        [("Feature flags", "/admin/feature-flags"), ("Experiments", "/admin/ab-tests")],
     ),
     (
         "Learning",
@@ -119,6 +120,17 @@ def _history_pages() -> dict[str, str]:
     return pages
 
 
+# Kinds with screens of their own: their generic pages (kept as fallbacks, e.g. "Edit as
+# JSON") and their histories belong to the menu entry of the own screen.
+OWN_SCREENS = {
+    "/admin/flags": "/admin/feature-flags",
+    "/admin/experiments": "/admin/ab-tests",
+    "/admin/commission-rates": "/admin/marketplace/commission-rates",
+    "/admin/fee-rules": "/admin/marketplace/fee-rules",
+    "/admin/coupons": "/admin/marketplace/coupons",
+}
+
+
 def current_menu(path: str) -> tuple[str | None, str | None]:
     """The menu group and the page of ``path``: the page whose address is the path or leads
     it (``/admin/products/<id>`` is Products), an object's history its kind's page; (None,
@@ -126,6 +138,9 @@ def current_menu(path: str) -> tuple[str | None, str | None]:
     history = re.fullmatch(r"/admin/history/([a-z_]+)/.*", path)
     if history:
         path = _history_pages().get(history.group(1), path)
+    for generic, own in OWN_SCREENS.items():
+        if path == generic or path.startswith(generic + "/"):
+            path = own + path[len(generic) :]
     for group, links in NAV:
         for _, href in links:
             if path == href or (href != "/admin" and path.startswith(href + "/")):

@@ -527,6 +527,7 @@ function renderOffers(data) {
       el("p", { class: "muted" }, `${offer.journey ? `${offer.journey.type.replace("_", " ")} · first flight ` : ""}${flight.carrier || ""}${flight.flight_number || ""} ${flight.origin || ""}→${flight.destination || ""} ${(flight.departure_local || "").slice(0, 16).replace("T", " ")} (local) · ${offer.cabin} · score ${offer.score.toFixed(3)} · expires ${when(offer.expires_at)}`),
       offer.slices ? el("ul", { class: "slices" }, ...sliceLines(offer)) : "",
       offer.low_stock?.length ? el("p", { class: "warning" }, `Low stock: ${offer.low_stock.join(", ")}`) : "",
+      ...fareFamilyGrids(offer),
       table(["Price part", "Amount"], [["Base", price.base], ["Rule adjustments", price.adjustments], ["Bundle discount", price.discount], ["Taxes", price.tax_total], ["Total", price.total]]),
       items.length ? table(["Item", "", "Passengers × unit price", "Total", "Pricing rules applied"], items) : "",
       offer.omitted?.length ? el("p", { class: "muted" }, `Left out: ${offer.omitted.map((o) => `${o.product_type || o.type || "item"} (${o.reason})`).join("; ")}`) : "",
@@ -534,6 +535,59 @@ function renderOffers(data) {
   });
   parts.push(...renderAlternatives(data.alternatives));
   return parts;
+}
+
+// An offer's fare families as comparison tables: a column per family (lowest first), a row per
+// price and attribute, the family the offer sells marked; a journey has one table per slice.
+// Each column's button shops again in that family (the form's fare family field).
+function fareFamilyGrids(offer) {
+  const grids = offer.fare_families;
+  if (!grids?.length) return [];
+  const perSlice = grids[0].families ? grids : [{ slice: null, families: grids }];
+  return perSlice.map((g) => fareFamilyTable(g.families, g.slice, offer.currency));
+}
+
+const SEAT_CHOICE = { none: "assigned at check-in", paid: "for a fee", standard: "standard seats free", any: "any seat free" };
+
+function feeRule(rule, fee, currency) {
+  if (rule === "fee") return `for a fee (${fee} ${currency})`;
+  return { not_allowed: "not allowed", free: "free", full: "full refund" }[rule] || rule;
+}
+
+function fareFamilyTable(families, slice, currency) {
+  const yes = (v) => (v ? "yes" : "no");
+  const others = [...new Set(families.flatMap((f) => Object.keys(f.attributes.other || {})))];
+  const rows = [
+    ["Total", (f) => `${f.total} ${currency}`],
+    ["Difference", (f) => (f.selected ? "this offer" : `${Number(f.difference) > 0 ? "+" : ""}${f.difference} ${currency}`)],
+    ["Seats", (f) => (f.available ? `${f.remaining} left` : "closed")],
+    ["Checked bags", (f) => String(f.attributes.checked_bags)],
+    ["Cabin bag", (f) => yes(f.attributes.carry_on)],
+    ["Seat selection", (f) => SEAT_CHOICE[f.attributes.seat_selection] || f.attributes.seat_selection],
+    ["Changes", (f) => feeRule(f.attributes.changes, f.attributes.change_fee, f.fee_currency)],
+    ["Refunds", (f) => feeRule(f.attributes.refunds, f.attributes.refund_fee, f.fee_currency)],
+    ["Priority boarding", (f) => yes(f.attributes.priority_boarding)],
+    ["Lounge", (f) => yes(f.attributes.lounge)],
+    ...others.map((name) => [name, (f) => (f.attributes.other || {})[name] || "—"]),
+  ];
+  const head = el("tr", {}, el("th", { scope: "col" }, "Fare family"), families.map((f) =>
+    el("th", { scope: "col", class: f.selected ? "selected" : null, "aria-current": f.selected ? "true" : null },
+      `${f.name} (${f.code})`, f.selected ? el("span", { class: "badge" }, " sold") : "")));
+  const body = rows.map(([label, value]) => el("tr", {}, el("th", { scope: "row" }, label),
+    families.map((f) => el("td", { class: f.selected ? "selected" : null }, value(f)))));
+  const pick = el("tr", {}, el("th", { scope: "row" }, "Shop"), families.map((f) => el("td", {},
+    f.selected ? "" : el("button", { type: "button", class: "link", "data-shop-family": f.code }, `Shop in ${f.name}`))));
+  pick.querySelectorAll("[data-shop-family]").forEach((button) => button.addEventListener("click", () => {
+    const form = document.getElementById("shop-form");
+    const field = form?.querySelector("[name=fare_family]");
+    if (!field) return;
+    if (![...field.options].some((o) => o.value === button.dataset.shopFamily)) field.append(el("option", { value: button.dataset.shopFamily }, button.dataset.shopFamily));
+    field.value = button.dataset.shopFamily;
+    form.requestSubmit();
+  }));
+  return el("div", { class: "table-scroll fare-families" }, el("table", {},
+    el("caption", {}, slice ? `Fare families, slice ${slice}` : "Fare families"),
+    el("thead", {}, head), el("tbody", {}, ...body, pick)));
 }
 
 // The shop playground's trip: the one-way shape as the form has it, or a journey's slices.
@@ -603,25 +657,7 @@ function renderDecision(data) {
   return parts;
 }
 
-function renderQuote(answer) {
-  const q = answer.data || answer;
-  const c = q.commission_breakdown || {};
-  const parts = [
-    el("h2", {}, `Total ${q.total_amount} ${q.currency}`, el("small", { class: "muted" }, ` · quote ${q.quote_id || ""} · valid until ${when(q.valid_until)}`)),
-    el("h3", {}, "How the total is made"),
-    table(["Step", "Amount", "Running total", "Why"], (q.pricing_breakdown?.calculations || []).map((s) => [s.step, s.amount, s.running_total, s.description])),
-    el("h3", {}, `Commission ${c.total_commission ?? ""} ${q.currency}`, el("small", { class: "muted" }, ` = seller ${c.seller_commission} + category ${c.category_commission} + logistics ${c.logistics_commission}`)),
-    table(["Component", "Amount", "Calculation", "Rate"], (c.details || []).map((d) => [d.component, d.amount, d.calculation, `${d.rate_name} v${d.rate_version}`])),
-  ];
-  if (q.applied_rules?.length) {
-    parts.push(el("h3", {}, "Rules applied"), table(["Rule", "Kind", "Version"], q.applied_rules.map((r) => [r.name || r.rule_name || r.id, r.type || r.kind || "", r.version ?? ""])));
-  }
-  for (const w of q.warnings || []) parts.push(el("p", { class: "warning" }, typeof w === "string" ? w : JSON.stringify(w)));
-  parts.push(el("details", {}, el("summary", {}, "Full response (JSON)"), el("pre", { class: "code" }, JSON.stringify(answer, null, 2))));
-  return parts;
-}
-
-const RENDERERS = { offers: renderOffers, decision: renderDecision, quote: renderQuote };
+const RENDERERS = { offers: renderOffers, decision: renderDecision };
 
 async function runPlayground(form) {
   clearErrors(form);
