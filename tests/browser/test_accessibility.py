@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, expect
+from playwright.sync_api import Browser, Page, expect
 
 from offerengine.web.pages.layout import NAV
 from tests.browser.conftest import (
@@ -35,6 +35,7 @@ PAGES = [
     *(href for _, links in NAV for _, href in links),
     "/admin/feature-flags/new",
     "/admin/ab-tests/new",
+    "/admin/decisioning/offers/new",
 ]
 
 pytestmark = pytest.mark.slow
@@ -175,6 +176,58 @@ def test_the_flag_and_experiment_editors_pass_axe(
         page.context.close()
 
 
+def _checker(
+    page: Page, axe_source: str, prefix: str, failures: dict[str, list[dict[str, Any]]]
+) -> Callable[[str], None]:
+    """A check of the page as it stands: axe's blocking violations kept in FAILURES under the
+    step's name, no sideways scrolling, and a screenshot named PREFIX-name."""
+
+    def check(name: str) -> None:
+        page.wait_for_load_state("load")
+        blocking = blocking_violations(page, axe_source)
+        if blocking:
+            failures[name] = blocking
+        overflow = sideways(page)
+        assert overflow <= 1, (name, overflow)
+        page.screenshot(path=str(SHOTS / f"{prefix}-{name}.png"), full_page=True)
+
+    return check
+
+
+@pytest.mark.parametrize("width", list(WIDTHS))
+def test_the_decision_offer_library_and_editor_pass_axe(
+    browser: Browser, base_url: str, axe_source: str, width: str
+) -> None:
+    """The offer library filtered by a placement, a demo offer's editor with its previews
+    (a sandboxed HTML frame, text, JSON), the editor showing an error at its field, and a
+    new offer's editor."""
+    page = logged_in_at(browser, base_url, TENANTS["OE"], width)
+    failures: dict[str, list[dict[str, Any]]] = {}
+    check = _checker(page, axe_source, f"OE-{width}", failures)
+
+    try:
+        page.goto("/admin/decisioning/offers")
+        page.select_option("#placement", label="Email")
+        page.click(".offer-filters button[type=submit]")
+        expect(page.locator("#offer-library tbody tr").first).to_contain_text("Email")
+        check("offer-library")
+        page.locator("#offer-library tbody tr td a").first.click()
+        expect(page.locator(".offer-preview").first).to_be_visible()
+        # The HTML placements' content is drawn in its sandboxed frame, scripts off.
+        name = page.locator("h1").inner_text().split(" offer ·")[0].strip()
+        expect(page.frame_locator(".preview-frame").first.locator("body")).to_contain_text(name)
+        check("offer-editor")
+        page.fill("#f-eligibility", "profile.tier ==")
+        page.click("button[value=save]")
+        expect(page.locator('[data-error-for="eligibility"]')).not_to_be_empty()
+        check("offer-editor-error")
+        page.goto("/admin/decisioning/offers/new")
+        check("offer-new")
+        assert failures == {}, failures
+    finally:
+        page.context.close()
+
+
 @pytest.mark.parametrize("width", list(WIDTHS))
 def test_the_marketplace_editors_and_the_quote_result_pass_axe(
     browser: Browser, base_url: str, axe_source: str, width: str
@@ -184,15 +237,7 @@ def test_the_marketplace_editors_and_the_quote_result_pass_axe(
     error."""
     page = logged_in_at(browser, base_url, TENANTS["MKT"], width)
     failures: dict[str, list[dict[str, Any]]] = {}
-
-    def check(name: str) -> None:
-        page.wait_for_load_state("load")
-        blocking = blocking_violations(page, axe_source)
-        if blocking:
-            failures[name] = blocking
-        overflow = sideways(page)
-        assert overflow <= 1, (name, overflow)
-        page.screenshot(path=str(SHOTS / f"MKT-{width}-{name}.png"), full_page=True)
+    check = _checker(page, axe_source, f"MKT-{width}", failures)
 
     try:
         for slug in ("commission-rates", "fee-rules", "coupons"):

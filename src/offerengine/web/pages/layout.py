@@ -64,7 +64,7 @@ NAV: list[tuple[str, list[tuple[str, str]]]] = [
         "Decisioning",
         [
             ("Placements", "/admin/placements"),
-            ("Offers", "/admin/decision-offers"),
+            ("Offers", "/admin/decisioning/offers"),
             ("Fallback offers", "/admin/fallback-offers"),
             ("Collections", "/admin/collections"),
             ("Ranking formulas", "/admin/ranking-formulas"),
@@ -128,6 +128,7 @@ OWN_SCREENS = {
     "/admin/commission-rates": "/admin/marketplace/commission-rates",
     "/admin/fee-rules": "/admin/marketplace/fee-rules",
     "/admin/coupons": "/admin/marketplace/coupons",
+    "/admin/decision-offers": "/admin/decisioning/offers",
 }
 
 
