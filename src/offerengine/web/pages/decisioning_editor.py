@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
@@ -441,6 +442,20 @@ async def _editor(
     return response
 
 
+async def _with_offer(
+    request: Request,
+    visitor: Visitor,
+    tenant: Tenant,
+    offer_id: uuid.UUID,
+    then: Callable[[Request, Visitor, Tenant, dict[str, Any]], Awaitable[Response]],
+) -> Response:
+    """THEN with the stored offer, read through the API; the 404 page with its reason if none."""
+    found = await api_get(request, f"/v1/admin/decisioning/offers/{offer_id}")
+    if not found.ok:
+        return await not_found(request, visitor, tenant, found.detail or f"No offer {offer_id}.")
+    return await then(request, visitor, tenant, found.data)
+
+
 @router.get(f"{HOME}/new")
 async def new_offer(request: Request, visitor: Visitor, tenant: PageTenant) -> Response:
     return await _editor(request, visitor, tenant, None)
@@ -450,10 +465,7 @@ async def new_offer(request: Request, visitor: Visitor, tenant: PageTenant) -> R
 async def edit_offer(
     request: Request, visitor: Visitor, tenant: PageTenant, offer_id: uuid.UUID
 ) -> Response:
-    found = await api_get(request, f"/v1/admin/decisioning/offers/{offer_id}")
-    if not found.ok:
-        return await not_found(request, visitor, tenant, found.detail or f"No offer {offer_id}.")
-    return await _editor(request, visitor, tenant, found.data)
+    return await _with_offer(request, visitor, tenant, offer_id, _editor)
 
 
 @router.post(f"{HOME}/new")
@@ -465,10 +477,7 @@ async def create_offer(request: Request, visitor: Visitor, tenant: PageTenant) -
 async def save_offer(
     request: Request, visitor: Visitor, tenant: PageTenant, offer_id: uuid.UUID
 ) -> Response:
-    found = await api_get(request, f"/v1/admin/decisioning/offers/{offer_id}")
-    if not found.ok:
-        return await not_found(request, visitor, tenant, found.detail or f"No offer {offer_id}.")
-    return await _save(request, visitor, tenant, found.data)
+    return await _with_offer(request, visitor, tenant, offer_id, _save)
 
 
 async def _save(
