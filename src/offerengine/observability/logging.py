@@ -33,7 +33,10 @@ def configure_logging(settings: LoggingSettings) -> None:
     structlog.configure(
         processors=[*shared, *_SCRUBBED, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(level),
-        logger_factory=structlog.WriteLoggerFactory(sys.stdout),
+        # The stdout of the moment each line is written, not the one at configuration: logging
+        # configured while stdout was redirected (a command run by a test's CLI runner) must not
+        # keep writing to that stream once it has closed.
+        logger_factory=structlog.WriteLoggerFactory(),
         cache_logger_on_first_use=False,
     )
     formatter = structlog.stdlib.ProcessorFormatter(
