@@ -17,6 +17,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from offerengine.context import AppContext
 from offerengine.db.session import READING
+from offerengine.db.session import begin_writing as begin_writing  # for routes: see its doc
 from offerengine.db.session import release as release  # for routes: see its doc
 from offerengine.errors import Conflict
 from offerengine.snapshots import service as snapshots

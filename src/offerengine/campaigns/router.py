@@ -21,7 +21,7 @@ from offerengine.campaigns import (
 from offerengine.campaigns.models import Campaign
 from offerengine.campaigns.schemas import CampaignDeliver, CampaignGrantRead, CampaignRecommend
 from offerengine.clock import utcnow
-from offerengine.deps import Ctx, DbSession
+from offerengine.deps import Ctx, DbSession, begin_writing
 from offerengine.errors import FieldError, Invalid
 from offerengine.http.routing import router
 from offerengine.tenants.deps import PathTenant
@@ -127,6 +127,7 @@ async def export_campaign_selections(
     """The campaign's selections (its customers granted an unused code: code, promotion,
     discount, expiry, and the channel's message), streamed a batch at a time as CSV or
     Parquet; each batch is logged in the campaign's delivery log."""
+    await begin_writing(session)  # a GET that logs the batches it streams
     await delivery.log_export(session, campaign, channel, format, batch_size, utcnow())
     await session.commit()
     filename = f"{campaign.code.lower()}-{channel}.{format}"

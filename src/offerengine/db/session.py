@@ -72,3 +72,20 @@ async def release(session: AsyncSession) -> None:
     if not session.info.get(READING, True) and session.get_bind().dialect.name == "sqlite":
         return
     await session.commit()
+
+
+async def begin_writing(session: AsyncSession) -> None:
+    """Turn a reading unit of work (a GET's) into a writing one before it writes.
+
+    On SQLite its read transaction, begun deferred, cannot become a write once another writer has
+    committed since it began: SQLite answers SQLITE_BUSY at once, and no busy timeout helps (see
+    ``offerengine.db.engine``). So the read ends here (what it loaded stays loaded) and the next
+    transaction begins holding the write lock, queueing like every other writer. Elsewhere, and
+    for a unit of work that writes already, nothing changes."""
+    if not session.info.get(READING, False) or session.get_bind().dialect.name != "sqlite":
+        return
+    if session.new or session.dirty or session.deleted:
+        raise RuntimeError("begin_writing() after a change would commit it before the request")
+    await session.commit()
+    await session.connection(execution_options={"sqlite_immediate": True})
+    session.info[READING] = False
